@@ -1,0 +1,72 @@
+"""One discriminator update, shared by GAIL and every GAN in genplay."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from genplay.generative.core.losses import PENALTIES, discriminator_loss, r1_penalty, wgan_gp_penalty
+
+
+@dataclass(frozen=True)
+class DiscriminatorStepConfig:
+    """How one discriminator step is computed."""
+
+    loss: str = "bce"
+    """One of bce, least_squares, hinge, wasserstein."""
+    penalty: str = "none"
+    """Gradient penalty on the inputs: none, r1 (on real), wgan_gp (on interpolates)."""
+    penalty_weight: float = 10.0
+    """Multiplier of the penalty term (gamma/2 for R1, lambda for WGAN-GP)."""
+    max_grad_norm: float | None = None
+    """Clip the parameter gradient norm, if set."""
+
+    def __post_init__(self) -> None:
+        discriminator_loss(self.loss)  # validates the name
+        if self.penalty not in PENALTIES:
+            raise ValueError(f"unknown penalty {self.penalty!r}; expected one of {PENALTIES}")
+
+
+def discriminator_step(
+    net: torch.nn.Module | Callable[[torch.Tensor], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    config: DiscriminatorStepConfig = DiscriminatorStepConfig(),
+    *,
+    parameters: list[torch.nn.Parameter] | None = None,
+) -> dict[str, float]:
+    """Take one optimiser step on ``loss(net(real), net(fake)) + weight * penalty``.
+
+    ``real`` and ``fake`` are float feature tensors (the same layout). Returns logged
+    statistics: total loss, adversarial loss, penalty, and the accuracy on each side
+    (logit > 0 counts as "real", so accuracy is only meaningful for BCE-like losses).
+    """
+    real_logits = net(torch.cat([real, fake]))
+    real_logits, fake_logits = real_logits[: len(real)], real_logits[len(real) :]
+    adv = discriminator_loss(config.loss)(real_logits, fake_logits)
+    if config.penalty == "r1":
+        penalty = r1_penalty(net, real)
+    elif config.penalty == "wgan_gp":
+        penalty = wgan_gp_penalty(net, real, fake)
+    else:
+        penalty = torch.zeros((), device=real.device)
+    loss = adv + config.penalty_weight * penalty
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if config.max_grad_norm is not None:
+        params = parameters if parameters is not None else [p for g in optimizer.param_groups for p in g["params"]]
+        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+    optimizer.step()
+    with torch.no_grad():
+        return {
+            "loss": float(loss),
+            "adversarial_loss": float(adv),
+            "penalty": float(penalty),
+            "accuracy_real": float((real_logits > 0).float().mean()),
+            "accuracy_fake": float((fake_logits < 0).float().mean()),
+            "logits_real": float(real_logits.mean()),
+            "logits_fake": float(fake_logits.mean()),
+        }

@@ -1,0 +1,79 @@
+"""Helpers every trainer needs: seeding, device choice, EMA weights, atomic writes."""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy's global RNG and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def select_device(device: str = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when present, else CPU; any torch device string passes through."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def set_torch_threads(n: int | None) -> None:
+    """Cap intra-op threads: small nets on 2 cores run fastest on one thread."""
+    if n is not None and n > 0:
+        torch.set_num_threads(n)
+
+
+class EMA:
+    """Exponential moving average of a module's weights (Polyak averaging).
+
+    ``ema.update()`` after each optimiser step; ``ema.module`` is the averaged copy,
+    used for sampling/evaluation in GANs and for a stable GAIL reward.
+    """
+
+    def __init__(self, module: torch.nn.Module, decay: float = 0.999) -> None:
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
+        self.decay = decay
+        self.source = module
+        self.module = copy.deepcopy(module).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self) -> None:
+        for ema_p, p in zip(self.module.parameters(), self.source.parameters()):
+            ema_p.lerp_(p.detach(), 1.0 - self.decay)
+        for ema_b, b in zip(self.module.buffers(), self.source.buffers()):
+            ema_b.copy_(b)
+
+    def state_dict(self) -> dict:
+        return {"decay": self.decay, "module": self.module.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.decay = state["decay"]
+        self.module.load_state_dict(state["module"])
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path``: readers never see a half file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

@@ -1,0 +1,44 @@
+"""genplay: adversarial imitation learning on games, with a shared GAN core.
+
+The import package is ``genplay``; its sub-packages live at the top of the repository
+(``gail/``, ``generative/``, ``envs/``) and are mapped under ``genplay.*`` here.
+"""
+
+from setuptools import setup
+
+setup(
+    name="genplay",
+    version="0.1.0",
+    description="GAIL and GAN-style generation for games, images, music and text on one core",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=[
+        "genplay",
+        "genplay.gail",
+        "genplay.generative",
+        "genplay.generative.core",
+        "genplay.envs",
+    ],
+    package_dir={
+        "genplay": "genplay",
+        "genplay.gail": "gail",
+        "genplay.generative": "generative",
+        "genplay.envs": "envs",
+    },
+    install_requires=[
+        "torch>=2.3",  # install torch==2.13.0 first (CPU wheel); see README
+        "numpy>=1.26",
+        "gymnasium[classic-control]>=1.0,<2",
+        "ale-py>=0.9",
+        "stable-baselines3>=2.3,<3",
+        "sb3-contrib>=2.3,<3",
+        "tensorboard>=2.14",
+        "tqdm>=4.60",
+        "rich>=13",
+        "matplotlib>=3.7",
+        "psutil>=5.9",
+    ],
+    extras_require={"test": ["pytest>=8", "ruff>=0.5"]},
+    entry_points={"console_scripts": ["genplay=genplay.cli:main"]},
+)
