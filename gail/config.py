@@ -1,0 +1,129 @@
+"""Configuration dataclasses for GAIL and its PPO generator, with per-env presets.
+
+Each field's docstring is its ``--help`` text in the CLI. Presets are plain functions of
+the env id; a field set on the command line overrides the preset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """Hyper-parameters of the PPO generator (stable-baselines3 names)."""
+
+    n_steps: int = 256
+    """Steps per env per rollout (rollout size = n_steps * n_envs)."""
+    batch_size: int = 512
+    """PPO minibatch size."""
+    n_epochs: int = 10
+    """PPO epochs over each rollout."""
+    learning_rate: float = 1e-3
+    """Adam step size of the policy and value nets."""
+    gamma: float = 0.99
+    """Discount factor (also used for the absorbing-state value)."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    clip_range: float = 0.2
+    """PPO clipping parameter."""
+    ent_coef: float = 0.0
+    """Entropy bonus coefficient."""
+    vf_coef: float = 0.5
+    """Value loss coefficient."""
+    max_grad_norm: float = 0.5
+    """Gradient clipping of the policy update."""
+    use_sde: bool = False
+    """State-dependent exploration (continuous actions)."""
+    sde_sample_freq: int = -1
+    """Resample the SDE noise every this many steps (-1: once per rollout)."""
+    net_arch: tuple[int, ...] = (64, 64)
+    """Hidden layers of the policy and value nets."""
+
+    def sb3_kwargs(self) -> dict[str, Any]:
+        kw = dataclasses.asdict(self)
+        arch = list(kw.pop("net_arch"))
+        kw["policy_kwargs"] = {"net_arch": {"pi": arch, "vf": arch}}
+        return kw
+
+
+@dataclass(frozen=True)
+class GAILConfig:
+    """GAIL settings: the discriminator, its reward, and the run around it."""
+
+    n_envs: int = 8
+    """Parallel environments of the generator."""
+    seed: int = 0
+    """Seed of everything (policy, discriminator, envs, replay sampling)."""
+    reward_form: str = "logit"
+    """Reward from the discriminator: logit (log D - log(1-D)), positive (-log(1-D)), negative (log D)."""
+    absorbing: bool = True
+    """Absorbing states for terminations (DAC), so no survival or termination bias leaks in."""
+    reward_clip: float = 10.0
+    """Clip per-step rewards to [-reward_clip, reward_clip] (0 disables)."""
+    use_next_obs: bool = False
+    """Feed the next observation to the discriminator as well."""
+    disc_hidden: tuple[int, ...] = (64, 64)
+    """Hidden layers of the discriminator MLP."""
+    disc_activation: str = "tanh"
+    """Activation of the discriminator MLP."""
+    disc_spectral_norm: bool = False
+    """Spectral normalisation on the discriminator's layers."""
+    disc_loss: str = "bce"
+    """Discriminator loss: bce, least_squares, hinge, wasserstein."""
+    disc_penalty: str = "none"
+    """Gradient penalty: none, r1, wgan_gp."""
+    disc_penalty_weight: float = 1.0
+    """Weight of the gradient penalty."""
+    disc_lr: float = 1e-3
+    """Adam step size of the discriminator."""
+    disc_batch_size: int = 512
+    """Expert rows (and as many generator rows) per discriminator step."""
+    disc_updates: int = 8
+    """Discriminator steps per generator rollout."""
+    disc_replay_rollouts: int = 4
+    """Generator rollouts kept for discriminator replay (1 = only the latest)."""
+    normalize_policy_obs: bool = False
+    """Feed the policy observations normalised by the discriminator's statistics."""
+    bc_epochs: int = 0
+    """Epochs of behaviour-cloning warm start of the policy on the demos (0 = off)."""
+    bc_batch_size: int = 256
+    """Minibatch size of the BC warm start."""
+    bc_lr: float = 1e-3
+    """Adam step size of the BC warm start."""
+    checkpoint_every: int = 50_000
+    """Write a checkpoint every this many generator steps (0 = only at the end)."""
+    torch_threads: int = 1
+    """torch intra-op threads; 1 is fastest for these small nets on 2 cores."""
+    device: str = "auto"
+    """torch device: auto (CUDA when present), cpu, cuda:0, ..."""
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    """The generator's settings."""
+
+
+def preset(env_id: str) -> GAILConfig:
+    """Tuned defaults for known envs; the generic defaults otherwise."""
+    if env_id.startswith("Pendulum"):
+        ppo = PPOConfig(
+            n_steps=1024,
+            batch_size=256,
+            n_epochs=10,
+            learning_rate=1e-3,
+            gamma=0.9,
+            gae_lambda=0.95,
+            use_sde=True,
+            sde_sample_freq=4,
+        )
+        return GAILConfig(n_envs=4, ppo=ppo)
+    return GAILConfig()
+
+
+def replace(config: GAILConfig, **changes: Any) -> GAILConfig:
+    """``dataclasses.replace`` that also accepts ``ppo_<field>`` keys for the nested PPO config."""
+    ppo_changes = {k[4:]: v for k, v in changes.items() if k.startswith("ppo_")}
+    rest = {k: v for k, v in changes.items() if not k.startswith("ppo_")}
+    if ppo_changes:
+        rest["ppo"] = dataclasses.replace(config.ppo, **ppo_changes)
+    return dataclasses.replace(config, **rest)

@@ -1,0 +1,377 @@
+"""Demonstrations: the on-disk format, validated loading, and collection from any policy.
+
+A demos file is an ``.npz`` (no pickles) with these fields:
+
+=================  =====================================================================
+``format_version`` int, currently 1
+``metadata``       JSON text: ``env_id``, ``observation_space``, ``action_space`` (see
+                   :func:`describe_space`), and free-form provenance (policy, seed, ...)
+``obs``            ``(sum(T_i + 1), *obs_shape)``: every episode's observations *including*
+                   its final one, so next observations need no guessing. Dict observation
+                   spaces store one array per key as ``obs.<key>``.
+``acts``           ``(sum(T_i), *act_shape)``: actions as the env received them
+``rewards``        ``(sum(T_i),)`` float32: the env's reward (for reporting only)
+``episode_lengths````(N,)`` int64: T_i
+``terminated``     ``(N,)`` bool: the episode ended by termination (True) or truncation
+                   (time limit, False). GAIL's absorbing states need this distinction.
+=================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from genplay.envs import make_env
+from genplay.errors import DemoError, EnvError
+from genplay.generative.core import atomic_write
+
+FORMAT_VERSION = 1
+_ARRAY_FIELDS = ("acts", "rewards", "episode_lengths", "terminated")
+
+PolicyFn = Callable[[Any], np.ndarray]
+"""A batched policy: observations ``(B, *obs_shape)`` (or a dict of such) -> actions ``(B, ...)``."""
+
+
+def describe_space(space: spaces.Space) -> dict[str, Any]:
+    """A JSON-able description of a space, precise enough to check compatibility."""
+    if isinstance(space, spaces.Box):
+        return {
+            "type": "Box",
+            "shape": list(space.shape),
+            "dtype": str(space.dtype),
+            "low": np.asarray(space.low, dtype=np.float64).ravel().tolist(),
+            "high": np.asarray(space.high, dtype=np.float64).ravel().tolist(),
+        }
+    if isinstance(space, spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n), "start": int(space.start), "shape": [], "dtype": "int64"}
+    if isinstance(space, spaces.MultiDiscrete):
+        return {"type": "MultiDiscrete", "nvec": space.nvec.tolist(), "shape": list(space.shape), "dtype": "int64"}
+    if isinstance(space, spaces.MultiBinary):
+        return {"type": "MultiBinary", "shape": list(space.shape), "dtype": "int8"}
+    if isinstance(space, spaces.Dict):
+        return {"type": "Dict", "spaces": {k: describe_space(s) for k, s in space.spaces.items()}}
+    raise EnvError(f"unsupported space {space!r}: genplay handles Box, Discrete, MultiDiscrete, MultiBinary, Dict")
+
+
+def _space_mismatch(saved: dict[str, Any], expected: dict[str, Any]) -> str | None:
+    """Describe how two space descriptions differ, or None if they are compatible."""
+    if saved.get("type") != expected["type"]:
+        return f"a {saved.get('type')} space, expected {expected['type']}"
+    if expected["type"] == "Dict":
+        if sorted(saved.get("spaces", {})) != sorted(expected["spaces"]):
+            return f"keys {sorted(saved.get('spaces', {}))}, expected {sorted(expected['spaces'])}"
+        for key, sub in expected["spaces"].items():
+            why = _space_mismatch(saved["spaces"][key], sub)
+            if why:
+                return f"key {key!r}: {why}"
+        return None
+    for attr in ("shape", "dtype", "n", "start", "nvec"):
+        if attr in expected and saved.get(attr) != expected[attr]:
+            return f"{attr} {saved.get(attr)}, expected {expected[attr]}"
+    if expected["type"] == "Box":
+        low, high = np.asarray(saved.get("low", [])), np.asarray(saved.get("high", []))
+        if low.shape != np.asarray(expected["low"]).shape or not (
+            np.allclose(low, expected["low"], equal_nan=True) and np.allclose(high, expected["high"], equal_nan=True)
+        ):
+            return "different bounds (low/high)"
+    return None
+
+
+@dataclass(frozen=True)
+class Demos:
+    """Validated expert trajectories. Build with :func:`collect_demos` or :func:`load_demos`."""
+
+    obs: np.ndarray | dict[str, np.ndarray]
+    acts: np.ndarray
+    rewards: np.ndarray
+    episode_lengths: np.ndarray
+    terminated: np.ndarray
+    env_id: str
+    observation_space: dict[str, Any]
+    action_space: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_episodes(self) -> int:
+        return len(self.episode_lengths)
+
+    @property
+    def n_transitions(self) -> int:
+        return int(self.episode_lengths.sum())
+
+    def episode_returns(self) -> np.ndarray:
+        ends = np.cumsum(self.episode_lengths)
+        return np.add.reduceat(self.rewards, ends - self.episode_lengths) if self.n_episodes else np.zeros(0)
+
+    def transition_indices(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row indices into ``obs`` of each transition's observation and next observation."""
+        offsets = np.repeat(np.arange(self.n_episodes), self.episode_lengths)  # one extra obs per episode
+        idx = np.arange(self.n_transitions) + offsets
+        return idx, idx + 1
+
+    def transitions(self) -> dict[str, Any]:
+        """Flat arrays ``obs, acts, next_obs, terminal`` (terminal: last step of a terminated episode)."""
+        i, j = self.transition_indices()
+        terminal = np.zeros(self.n_transitions, dtype=bool)
+        terminal[np.cumsum(self.episode_lengths)[self.terminated] - 1] = True
+        return {"obs": _take(self.obs, i), "acts": self.acts, "next_obs": _take(self.obs, j), "terminal": terminal}
+
+
+def _take(obs: np.ndarray | dict[str, np.ndarray], idx: np.ndarray):
+    return {k: v[idx] for k, v in obs.items()} if isinstance(obs, dict) else obs[idx]
+
+
+# ---------------------------------------------------------------------------- saving
+
+
+def save_demos(path: str | Path, demos: Demos) -> None:
+    """Write ``demos`` to ``path`` (.npz) atomically."""
+    meta = dict(demos.metadata)
+    meta.update(env_id=demos.env_id, observation_space=demos.observation_space, action_space=demos.action_space)
+    arrays: dict[str, np.ndarray] = {
+        "format_version": np.asarray(FORMAT_VERSION, dtype=np.int64),
+        "metadata": np.asarray(json.dumps(meta)),
+        "acts": demos.acts,
+        "rewards": demos.rewards,
+        "episode_lengths": demos.episode_lengths,
+        "terminated": demos.terminated,
+    }
+    if isinstance(demos.obs, dict):
+        arrays.update({f"obs.{k}": v for k, v in demos.obs.items()})
+    else:
+        arrays["obs"] = demos.obs
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+    atomic_write(path, write)
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def load_demos(path: str | Path, env_id: str | None = None) -> Demos:
+    """Read and validate a demos file; with ``env_id``, also check it matches that env.
+
+    Every problem raises :class:`DemoError` with one line naming the file, the field and
+    what was expected.
+    """
+    path = Path(path)
+    name = str(path)
+
+    def fail(what: str) -> DemoError:
+        return DemoError(f"{name}: {what}")
+
+    if not path.is_file():
+        raise fail("no such file")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            raw = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+        raise fail(f"not a readable .npz demos file (truncated or corrupt: {exc})") from None
+
+    for key in ("format_version", "metadata", *_ARRAY_FIELDS):
+        if key not in raw:
+            raise fail(f"missing field {key!r}")
+    version = raw["format_version"]
+    if version.shape != () or not np.issubdtype(version.dtype, np.integer):
+        raise fail(f"field 'format_version' must be an integer scalar, got {version.dtype} {version.shape}")
+    if int(version) != FORMAT_VERSION:
+        raise fail(f"field 'format_version' is {int(version)}, this genplay reads version {FORMAT_VERSION}")
+    try:
+        meta = json.loads(str(raw["metadata"]))
+        assert isinstance(meta, dict)
+    except (json.JSONDecodeError, AssertionError):
+        raise fail("field 'metadata' is not a JSON object") from None
+    for key in ("env_id", "observation_space", "action_space"):
+        if key not in meta:
+            raise fail(f"field 'metadata' has no {key!r}")
+
+    obs_desc, act_desc = meta["observation_space"], meta["action_space"]
+    if obs_desc.get("type") == "Dict":
+        keys = sorted(obs_desc.get("spaces", {}))
+        missing = [k for k in keys if f"obs.{k}" not in raw]
+        if missing:
+            raise fail(f"missing field 'obs.{missing[0]}' for the Dict observation space")
+        obs: np.ndarray | dict[str, np.ndarray] = {k: raw[f"obs.{k}"] for k in keys}
+    elif "obs" not in raw:
+        raise fail("missing field 'obs'")
+    else:
+        obs = raw["obs"]
+
+    lengths, terminated = raw["episode_lengths"], raw["terminated"]
+    if lengths.ndim != 1 or not np.issubdtype(lengths.dtype, np.integer) or (lengths < 1).any():
+        raise fail(f"field 'episode_lengths' must be a 1-D array of positive integers, got {lengths.dtype} {lengths.shape}")
+    if len(lengths) == 0:
+        raise fail("field 'episode_lengths' is empty: the file holds no episode")
+    if terminated.shape != lengths.shape or terminated.dtype != np.bool_:
+        raise fail(f"field 'terminated' must be bool of shape {lengths.shape}, got {terminated.dtype} {terminated.shape}")
+    n_trans = int(lengths.sum())
+    n_obs = n_trans + len(lengths)
+
+    _check_array(fail, "acts", raw["acts"], n_trans, act_desc)
+    rewards = raw["rewards"]
+    if rewards.shape != (n_trans,) or not np.issubdtype(rewards.dtype, np.floating):
+        raise fail(f"field 'rewards' must be float of shape ({n_trans},), got {rewards.dtype} {rewards.shape}")
+    if not np.isfinite(rewards).all():
+        raise fail("field 'rewards' contains NaN or inf")
+    if isinstance(obs, dict):
+        for k, v in obs.items():
+            _check_array(fail, f"obs.{k}", v, n_obs, obs_desc["spaces"][k])
+    else:
+        _check_array(fail, "obs", obs, n_obs, obs_desc)
+
+    demos = Demos(
+        obs=obs,
+        acts=raw["acts"],
+        rewards=rewards.astype(np.float32),
+        episode_lengths=lengths.astype(np.int64),
+        terminated=terminated,
+        env_id=str(meta["env_id"]),
+        observation_space=obs_desc,
+        action_space=act_desc,
+        metadata={k: v for k, v in meta.items() if k not in ("env_id", "observation_space", "action_space")},
+    )
+    if env_id is not None:
+        check_demos_match_env(demos, env_id, source=name)
+    return demos
+
+
+def _check_array(fail, field_name: str, arr: np.ndarray, n_rows: int, desc: dict[str, Any]) -> None:
+    shape = (n_rows, *desc.get("shape", []))
+    if arr.shape != shape:
+        raise fail(f"field {field_name!r} has shape {arr.shape}, expected {shape}")
+    kind = desc.get("type")
+    if kind == "Box":
+        if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+            raise fail(f"field {field_name!r} has dtype {arr.dtype}, expected {desc['dtype']}")
+        if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+            raise fail(f"field {field_name!r} contains NaN or inf")
+    elif kind in ("Discrete", "MultiDiscrete", "MultiBinary"):
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise fail(f"field {field_name!r} has dtype {arr.dtype}, expected integers for a {kind} space")
+        if kind == "Discrete":
+            lo, hi = desc["start"], desc["start"] + desc["n"]
+            bad = (arr < lo) | (arr >= hi)
+            if bad.any():
+                raise fail(f"field {field_name!r} row {int(np.argmax(bad))} holds {arr[bad][0]}, expected in [{lo}, {hi})")
+
+
+def check_demos_match_env(demos: Demos, env_id: str, *, source: str = "demos") -> None:
+    """Raise DemoError unless the demos' spaces equal those of ``env_id``."""
+    env = make_env(env_id)
+    try:
+        for field_name, saved, space in (
+            ("observation_space", demos.observation_space, env.observation_space),
+            ("action_space", demos.action_space, env.action_space),
+        ):
+            why = _space_mismatch(saved, describe_space(space))
+            if why:
+                raise DemoError(
+                    f"{source}: field 'metadata.{field_name}' (recorded on {demos.env_id}) is {why} for env {env_id}"
+                )
+    finally:
+        env.close()
+
+
+# ---------------------------------------------------------------------------- collecting
+
+
+def random_policy(action_space: spaces.Space, seed: int | None = None) -> PolicyFn:
+    """Uniform-random batched policy (the usual lower reference)."""
+    action_space = copy.deepcopy(action_space)  # own RNG, the env's space is left alone
+    action_space.seed(seed)
+
+    def act(obs) -> np.ndarray:
+        n = len(next(iter(obs.values()))) if isinstance(obs, dict) else len(obs)
+        return np.stack([action_space.sample() for _ in range(n)])
+
+    return act
+
+
+def as_policy_fn(policy: Any, *, deterministic: bool = True) -> PolicyFn:
+    """Turn an SB3 model/policy or a plain callable into a batched :data:`PolicyFn`."""
+    if hasattr(policy, "predict"):
+        return lambda obs: policy.predict(obs, deterministic=deterministic)[0]
+    if callable(policy):
+        return policy
+    raise TypeError(f"cannot use {type(policy).__name__} as a policy: give an SB3 model or a callable")
+
+
+def collect_demos(
+    env_id: str,
+    policy: Any,
+    n_episodes: int,
+    *,
+    seed: int = 0,
+    deterministic: bool = True,
+    metadata: dict[str, Any] | None = None,
+) -> Demos:
+    """Roll out exactly ``n_episodes`` full episodes of ``policy`` on ``env_id``.
+
+    Episodes run side by side (one env each, the policy batched over them), so the
+    collection is fast and, unlike "first N episodes to finish" on a vector env,
+    not biased towards short episodes.
+    """
+    if n_episodes < 1:
+        raise DemoError(f"n_episodes must be >= 1, got {n_episodes}")
+    envs = [make_env(env_id) for _ in range(n_episodes)]
+    if isinstance(policy, str) and policy == "random":
+        act = random_policy(envs[0].action_space, seed)
+    else:
+        act = as_policy_fn(policy, deterministic=deterministic)
+    is_dict = isinstance(envs[0].observation_space, spaces.Dict)
+    first = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
+    episodes: list[dict[str, list]] = [{"obs": [o], "acts": [], "rewards": []} for o in first]
+    terminated = np.zeros(n_episodes, dtype=bool)
+    active = list(range(n_episodes))
+    while active:
+        last = [episodes[i]["obs"][-1] for i in active]
+        batch = {k: np.stack([o[k] for o in last]) for k in last[0]} if is_dict else np.stack(last)
+        actions = np.asarray(act(batch))
+        still = []
+        for i, a in zip(active, actions):
+            obs, rew, term, trunc, _ = envs[i].step(a)
+            ep = episodes[i]
+            ep["obs"].append(obs)
+            ep["acts"].append(a)
+            ep["rewards"].append(rew)
+            if term or trunc:
+                terminated[i] = term
+            else:
+                still.append(i)
+        active = still
+    for env in envs:
+        env.close()
+
+    def cat_obs(rows: list) -> np.ndarray | dict[str, np.ndarray]:
+        if is_dict:
+            return {k: np.stack([o[k] for o in rows]) for k in rows[0]}
+        return np.stack(rows)
+
+    all_obs = [o for ep in episodes for o in ep["obs"]]
+    acts = np.stack([a for ep in episodes for a in ep["acts"]])
+    space = envs[0].action_space
+    if isinstance(space, spaces.Discrete):
+        acts = acts.astype(np.int64).reshape(-1)
+    return Demos(
+        obs=cat_obs(all_obs),
+        acts=acts,
+        rewards=np.asarray([r for ep in episodes for r in ep["rewards"]], dtype=np.float32),
+        episode_lengths=np.asarray([len(ep["acts"]) for ep in episodes], dtype=np.int64),
+        terminated=terminated,
+        env_id=env_id,
+        observation_space=describe_space(envs[0].observation_space),
+        action_space=describe_space(space),
+        metadata={"seed": seed, "deterministic": deterministic, **(metadata or {})},
+    )

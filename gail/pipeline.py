@@ -1,0 +1,148 @@
+"""End-to-end jobs shared by the CLI and the benchmark scripts.
+
+``train_gail`` is the one place that turns (env id, demos, config, output dir) into a
+trained, checkpointed, logged run; ``run_demo`` is the embedded default job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+
+from genplay.errors import CheckpointError
+from genplay.gail.checkpoint import config_from_dict
+from genplay.gail.config import GAILConfig, preset
+from genplay.gail.demos import Demos, PolicyFn, as_policy_fn, collect_demos, save_demos
+from genplay.gail.evaluate import compare, render_table, results_json
+from genplay.gail.experts import train_expert
+from genplay.gail.plotting import plot_learning_curve
+from genplay.gail.trainer import GAIL
+from genplay.generative.core import atomic_write
+
+CHECKPOINT = "checkpoint.pt"
+POLICY = "policy.zip"
+
+
+def make_demos(env_id: str, n_episodes: int, *, source: str = "expert", seed: int = 0, expert_seed: int = 0) -> Demos:
+    """Demos from the cached PPO expert (trained on first use) or from a uniform-random policy."""
+    if source == "random":
+        return collect_demos(env_id, "random", n_episodes, seed=seed, metadata={"policy": "random"})
+    expert = train_expert(env_id, seed=expert_seed)
+    return collect_demos(env_id, expert, n_episodes, seed=seed, metadata={"policy": f"ppo-expert-seed{expert_seed}"})
+
+
+def train_gail(
+    env_id: str,
+    demos: Demos,
+    total_timesteps: int,
+    *,
+    config: GAILConfig | None = None,
+    out_dir: str | Path | None = None,
+    resume: bool = False,
+    progress_bar: bool = False,
+    callback: BaseCallback | None = None,
+) -> GAIL:
+    """Train GAIL on ``env_id``; with ``out_dir``, checkpoint, log and export the policy there.
+
+    With ``resume`` and a checkpoint in ``out_dir``, training continues from it (its
+    config wins over ``config``) up to ``total_timesteps`` in all.
+    """
+    config = config or preset(env_id)
+    out = Path(out_dir) if out_dir is not None else None
+    ckpt = out / CHECKPOINT if out is not None else None
+    if resume and ckpt is not None and ckpt.exists():
+        from genplay.gail.checkpoint import read_checkpoint
+
+        config = config_from_dict(read_checkpoint(ckpt)["config"])
+        venv = make_vec_env(env_id, n_envs=config.n_envs, seed=config.seed + 1)  # fresh episodes
+        trainer = GAIL.load(str(ckpt), venv=venv, demos=demos, log_dir=str(out / "logs"))
+    else:
+        venv = make_vec_env(env_id, n_envs=config.n_envs, seed=config.seed)
+        trainer = GAIL(venv=venv, demos=demos, config=config, log_dir=str(out / "logs") if out else None)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps({"env_id": env_id, **dataclasses.asdict(config)}, indent=2))
+    trainer.learn(
+        total_timesteps,
+        callback=callback,
+        progress_bar=progress_bar,
+        checkpoint_path=str(ckpt) if ckpt is not None else None,
+    )
+    if out is not None:
+        export_policy(trainer, out)
+    return trainer
+
+
+def export_policy(trainer: GAIL, out: Path) -> None:
+    """Write the policy alone (SB3 zip + observation scaling) for ``load_policy``."""
+    import io
+
+    blob = io.BytesIO()
+    trainer.gen_algo.save(blob)
+    atomic_write(out / POLICY, lambda tmp: Path(tmp).write_bytes(blob.getvalue()))
+    norm = trainer.policy_normalizer
+    meta: dict[str, Any] = {"normalize_obs": norm is not None}
+    if norm is not None:
+        meta.update(mean=norm.obs_rms.mean.tolist(), var=norm.obs_rms.var.tolist(), clip=norm.clip)
+    (out / "policy.json").write_text(json.dumps(meta))
+    (out / "history.json").write_text(json.dumps(trainer.history))
+
+
+def load_policy(run_dir: str | Path, *, deterministic: bool = True) -> PolicyFn:
+    """A batched policy from a ``gail train`` output directory (or a bare SB3 zip)."""
+    path = Path(run_dir)
+    zip_path = path / POLICY if path.is_dir() else path
+    if not zip_path.exists():
+        raise CheckpointError(f"{zip_path}: no trained policy here (expected the output dir of `genplay gail train`)")
+    try:
+        model = PPO.load(zip_path, device="cpu")
+    except Exception as exc:
+        raise CheckpointError(f"{zip_path}: not a readable SB3 policy ({type(exc).__name__}: {exc})") from None
+    act = as_policy_fn(model, deterministic=deterministic)
+    meta_path = zip_path.parent / "policy.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"normalize_obs": False}
+    if not meta["normalize_obs"]:
+        return act
+    mean, std, clip = np.asarray(meta["mean"]), np.sqrt(np.asarray(meta["var"]) + 1e-8), meta["clip"]
+    return lambda obs: act(np.clip((obs - mean) / std, -clip, clip).astype(np.float32))
+
+
+def run_demo(
+    *,
+    env_id: str = "CartPole-v1",
+    n_demo: int = 20,
+    timesteps: int = 100_000,
+    out_dir: str | Path = "runs/demo",
+    seed: int = 0,
+    n_eval_episodes: int = 50,
+) -> str:
+    """The embedded default job: expert -> demos -> GAIL -> evaluation table + plot."""
+    out = Path(out_dir)
+    print(f"[1/4] expert for {env_id} (trained once, then cached)", flush=True)
+    expert = train_expert(env_id)
+    print(f"[2/4] collecting {n_demo} expert demos", flush=True)
+    demos = collect_demos(env_id, expert, n_demo, seed=30_000 + seed, metadata={"policy": "ppo-expert"})
+    save_demos(out / "demos.npz", demos)
+    print(f"[3/4] GAIL for {timesteps} generator steps", flush=True)
+    config = dataclasses.replace(preset(env_id), seed=seed)
+    trainer = train_gail(env_id, demos, timesteps, config=config, out_dir=out, progress_bar=True)
+    print(f"[4/4] evaluating over {n_eval_episodes} episodes", flush=True)
+    results = compare(env_id, {"GAIL (learned)": trainer}, expert=expert, n_episodes=n_eval_episodes, seed=50_000 + seed)
+    table = render_table(env_id, results)
+    (out / "results.json").write_text(results_json(env_id, results))
+    by_name = {r.name: r for r in results}
+    png = plot_learning_curve(
+        trainer.history,
+        out / "learning_curve.png",
+        title=f"GAIL on {env_id} from {n_demo} expert demos",
+        expert_return=by_name["expert"].mean,
+        random_return=by_name["random"].mean,
+    )
+    return f"{table}\nresults: {out / 'results.json'}\nplot: {png}\nTensorBoard: tensorboard --logdir {out / 'logs'}"

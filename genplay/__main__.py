@@ -1,0 +1,5 @@
+import sys
+
+from genplay.cli import main
+
+sys.exit(main())

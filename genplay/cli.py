@@ -1,0 +1,215 @@
+"""The ``genplay`` command line. Bad input ends with one ``error:`` line and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import inspect
+import json
+import sys
+import typing
+from pathlib import Path
+
+from genplay.errors import GenplayError
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each field of a dataclass (they are the ``--help`` texts)."""
+    tree = ast.parse(inspect.getsource(cls))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, nxt in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
+            docs[node.target.id] = str(nxt.value.value)  # type: ignore[union-attr]
+    return docs
+
+
+def _parse_bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, prefix: str = "") -> None:
+    """One ``--flag`` per field (default None = keep the preset's value)."""
+    hints = typing.get_type_hints(cls)
+    docs = field_docs(cls)
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            continue
+        flag = "--" + (prefix + f.name).replace("_", "-")
+        kwargs: dict = {"dest": prefix + f.name, "default": None, "help": docs.get(f.name, "")}
+        if hint is bool:
+            kwargs.update(type=_parse_bool, metavar="BOOL")
+        elif typing.get_origin(hint) is tuple:
+            kwargs.update(type=int, nargs="+", metavar="N")
+        elif hint in (int, float, str):
+            kwargs["type"] = hint
+        parser.add_argument(flag, **kwargs)
+
+
+def config_overrides(args: argparse.Namespace) -> dict:
+    from genplay.gail.config import GAILConfig, PPOConfig
+
+    names = [f.name for f in dataclasses.fields(GAILConfig)] + ["ppo_" + f.name for f in dataclasses.fields(PPOConfig)]
+    out = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in out.items()}
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from genplay.gail.pipeline import run_demo
+
+    print(run_demo(env_id=args.env, n_demo=args.n_demo, timesteps=args.timesteps, out_dir=args.out, seed=args.seed))
+
+
+def cmd_expert_train(args: argparse.Namespace) -> None:
+    from genplay.gail.experts import evaluate, expert_path, train_expert
+    from stable_baselines3.common.env_util import make_vec_env
+
+    model = train_expert(args.env, seed=args.seed, force=args.force)
+    mean, std = evaluate(model, make_vec_env(args.env, n_envs=4, seed=123), 20)
+    print(f"expert for {args.env}: return {mean:.1f} +- {std:.1f}; saved at {expert_path(args.env, args.seed)}")
+
+
+def cmd_demos_collect(args: argparse.Namespace) -> None:
+    from genplay.gail.demos import collect_demos, save_demos
+    from genplay.gail.experts import train_expert
+    from genplay.gail.pipeline import load_policy
+
+    if args.policy == "random":
+        policy, label = "random", "random"
+    elif args.policy == "expert":
+        policy, label = train_expert(args.env), "ppo-expert"
+    else:
+        policy, label = load_policy(args.policy), str(args.policy)
+    demos = collect_demos(args.env, policy, args.n_episodes, seed=args.seed, metadata={"policy": label})
+    save_demos(args.out, demos)
+    r = demos.episode_returns()
+    print(f"wrote {demos.n_episodes} episodes ({demos.n_transitions} steps, return {r.mean():.1f} +- {r.std():.1f}) to {args.out}")
+
+
+def cmd_demos_info(args: argparse.Namespace) -> None:
+    from genplay.gail.demos import load_demos
+
+    d = load_demos(args.file, env_id=args.env)
+    r = d.episode_returns()
+    print(json.dumps({
+        "file": str(args.file), "env_id": d.env_id, "n_episodes": d.n_episodes, "n_transitions": d.n_transitions,
+        "terminated_episodes": int(d.terminated.sum()), "return_mean": float(r.mean()), "return_std": float(r.std()),
+        "metadata": d.metadata,
+    }))
+
+
+def cmd_gail_train(args: argparse.Namespace) -> None:
+    from genplay.gail.config import preset, replace
+    from genplay.gail.demos import load_demos
+    from genplay.gail.pipeline import train_gail
+    from genplay.gail.plotting import plot_learning_curve
+
+    demos = load_demos(args.demos, env_id=args.env)
+    config = replace(preset(args.env), **config_overrides(args))
+    trainer = train_gail(args.env, demos, args.timesteps, config=config, out_dir=args.out, resume=args.resume, progress_bar=not args.quiet)
+    plot_learning_curve(trainer.history, Path(args.out) / "learning_curve.png", title=f"GAIL on {args.env}")
+    last = trainer.history[-1] if trainer.history else {}
+    print(f"trained {trainer.num_timesteps} steps; last training return {last.get('true_return', float('nan')):.1f}; "
+          f"policy in {Path(args.out) / 'policy.zip'}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from genplay.gail.evaluate import compare, render_table, results_json
+    from genplay.gail.experts import train_expert
+    from genplay.gail.pipeline import load_policy
+
+    policies = {}
+    if args.policy not in ("expert", "random"):
+        policies[Path(args.policy).name or "learned"] = load_policy(args.policy, deterministic=not args.stochastic)
+    results = compare(args.env, policies, expert=train_expert(args.env), n_episodes=args.n_episodes,
+                      seed=args.seed, deterministic=not args.stochastic)
+    print(results_json(args.env, results) if args.json else render_table(args.env, results))
+
+
+# ---------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from genplay.gail.config import GAILConfig, PPOConfig
+
+    p = argparse.ArgumentParser(prog="genplay", description="Adversarial imitation learning on games.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="expert -> 20 demos -> GAIL -> evaluation table and plot (CartPole)")
+    d.add_argument("--env", default="CartPole-v1")
+    d.add_argument("--n-demo", type=int, default=20)
+    d.add_argument("--timesteps", type=int, default=100_000)
+    d.add_argument("--out", default="runs/demo")
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(func=cmd_demo)
+
+    e = sub.add_parser("expert", help="expert policies").add_subparsers(dest="action", required=True)
+    et = e.add_parser("train", help="train (or load cached) a PPO expert")
+    et.add_argument("--env", required=True)
+    et.add_argument("--seed", type=int, default=0)
+    et.add_argument("--force", action="store_true", help="retrain even if cached")
+    et.set_defaults(func=cmd_expert_train)
+
+    dm = sub.add_parser("demos", help="demonstration files").add_subparsers(dest="action", required=True)
+    dc = dm.add_parser("collect", help="roll out a policy and write a demos file")
+    dc.add_argument("--env", required=True)
+    dc.add_argument("--n-episodes", type=int, required=True)
+    dc.add_argument("--out", required=True)
+    dc.add_argument("--policy", default="expert", help="expert (cached PPO), random, or a gail train output dir")
+    dc.add_argument("--seed", type=int, default=0)
+    dc.set_defaults(func=cmd_demos_collect)
+    di = dm.add_parser("info", help="validate a demos file and print a summary")
+    di.add_argument("file")
+    di.add_argument("--env", default=None, help="also check the file matches this env")
+    di.set_defaults(func=cmd_demos_info)
+
+    g = sub.add_parser("gail", help="GAIL").add_subparsers(dest="action", required=True)
+    gt = g.add_parser("train", help="train a policy from demos", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    gt.add_argument("--env", required=True)
+    gt.add_argument("--demos", required=True)
+    gt.add_argument("--timesteps", type=int, required=True, help="generator env steps in all")
+    gt.add_argument("--out", required=True, help="run directory (checkpoint, policy, logs, plot)")
+    gt.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
+    gt.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_dataclass_args(gt, GAILConfig)
+    add_dataclass_args(gt, PPOConfig, prefix="ppo_")
+    gt.set_defaults(func=cmd_gail_train)
+
+    ev = sub.add_parser("evaluate", help="true-reward returns beside expert and random")
+    ev.add_argument("--env", required=True)
+    ev.add_argument("--policy", required=True, help="a gail train output dir, an SB3 zip, 'expert' or 'random'")
+    ev.add_argument("--n-episodes", type=int, default=50)
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--stochastic", action="store_true", help="sample actions instead of taking the mode")
+    ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ev.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    torch.set_num_threads(1)
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except GenplayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""Errors for bad user input. The CLI prints them as one line, never as a traceback."""
+
+
+class GenplayError(Exception):
+    """Base class: a user-facing problem with a message that says what to fix."""
+
+
+class DemoError(GenplayError, ValueError):
+    """A demonstrations file is missing, corrupt, or does not match the target env."""
+
+
+class EnvError(GenplayError, ValueError):
+    """An environment id is unknown or an env is unsuitable for the requested use."""
+
+
+class CheckpointError(GenplayError, ValueError):
+    """A checkpoint or saved policy cannot be read or does not match the run."""
