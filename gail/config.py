@@ -12,6 +12,16 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class LinearSchedule:
+    """``start * progress_remaining``: SB3 calls it with 1 at the start and 0 at the end."""
+
+    start: float
+
+    def __call__(self, progress_remaining: float) -> float:
+        return self.start * progress_remaining
+
+
+@dataclass(frozen=True)
 class PPOConfig:
     """Hyper-parameters of the PPO generator (stable-baselines3 names)."""
 
@@ -23,6 +33,8 @@ class PPOConfig:
     """PPO epochs over each rollout."""
     learning_rate: float = 1e-3
     """Adam step size of the policy and value nets."""
+    anneal_lr: bool = True
+    """Decay the step size linearly to 0 over the run (as CleanRL's PPO does by default)."""
     gamma: float = 0.99
     """Discount factor (also used for the absorbing-state value)."""
     gae_lambda: float = 0.95
@@ -45,6 +57,8 @@ class PPOConfig:
     def sb3_kwargs(self) -> dict[str, Any]:
         kw = dataclasses.asdict(self)
         arch = list(kw.pop("net_arch"))
+        if kw.pop("anneal_lr"):
+            kw["learning_rate"] = LinearSchedule(self.learning_rate)
         kw["policy_kwargs"] = {"net_arch": {"pi": arch, "vf": arch}}
         return kw
 
@@ -73,10 +87,10 @@ class GAILConfig:
     """Spectral normalisation on the discriminator's layers."""
     disc_loss: str = "bce"
     """Discriminator loss: bce, least_squares, hinge, wasserstein."""
-    disc_penalty: str = "none"
+    disc_penalty: str = "r1"
     """Gradient penalty: none, r1, wgan_gp."""
     disc_penalty_weight: float = 1.0
-    """Weight of the gradient penalty."""
+    """Weight of the gradient penalty (R1 on expert rows keeps the reward smooth and stops overfitting)."""
     disc_lr: float = 1e-3
     """Adam step size of the discriminator."""
     disc_batch_size: int = 512

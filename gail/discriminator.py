@@ -96,7 +96,7 @@ def flatten_batch(space: spaces.Space, x, *, scale_box: bool = False) -> np.ndar
 
 
 class TransitionDiscriminator(nn.Module):
-    """MLP on ``[norm(obs), action, (norm(next_obs)), absorbing]`` -> one logit.
+    """MLP on ``[norm(obs), action, (norm(next_obs))]`` -> one logit; a learned constant for absorbing rows.
 
     The observation normaliser (running mean/std) lives here and can be shared with the
     policy through :class:`genplay.gail.rollout.SharedObsNormalize`, so both see the
@@ -117,8 +117,11 @@ class TransitionDiscriminator(nn.Module):
         self.observation_space, self.action_space = observation_space, action_space
         self.use_next_obs = use_next_obs
         self.obs_dim, self.act_dim = flat_dim(observation_space), flat_dim(action_space)
-        in_dim = self.obs_dim * (2 if use_next_obs else 1) + self.act_dim + 1
+        in_dim = self.obs_dim * (2 if use_next_obs else 1) + self.act_dim
         self.net = mlp(in_dim, 1, hidden, activation=activation, spectral_norm=spectral_norm)
+        # The absorbing state is a single point: its logit is a free parameter, an estimate of
+        # the log-ratio of the two padded occupancies there, untouched by the net's smoothness.
+        self.absorbing_logit = nn.Parameter(torch.zeros(()))
         self.obs_rms = RunningMeanStd(shape=(self.obs_dim,))
         self.register_buffer("_mean", torch.zeros(self.obs_dim))
         self.register_buffer("_std", torch.ones(self.obs_dim))
@@ -152,8 +155,9 @@ class TransitionDiscriminator(nn.Module):
         return torch.cat(parts, dim=1)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """Features -> logits ``(B,)``, expert high."""
-        return self.net(features).squeeze(-1)
+        """Features (last column: absorbing flag) -> logits ``(B,)``, expert high."""
+        live_logits = self.net(features[:, :-1]).squeeze(-1)
+        return torch.where(features[:, -1] > 0.5, self.absorbing_logit.expand_as(live_logits), live_logits)
 
     def absorbing_batch(self, device: torch.device | None = None) -> dict[str, torch.Tensor]:
         """A one-row batch holding the absorbing state (its features are constant)."""
