@@ -4,13 +4,15 @@ The import package is ``genplay``; its sub-packages live at the top of the repos
 (``gail/``, ``generative/``, ``envs/``) and are mapped under ``genplay.*`` here.
 """
 
+from pathlib import Path
+
 from setuptools import setup
 
 setup(
     name="genplay",
     version="0.1.0",
     description="GAIL and GAN-style generation for games, images, music and text on one core",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=[

@@ -211,11 +211,15 @@ def load_demos(path: str | Path, env_id: str | None = None) -> Demos:
 
     lengths, terminated = raw["episode_lengths"], raw["terminated"]
     if lengths.ndim != 1 or not np.issubdtype(lengths.dtype, np.integer) or (lengths < 1).any():
-        raise fail(f"field 'episode_lengths' must be a 1-D array of positive integers, got {lengths.dtype} {lengths.shape}")
+        raise fail(
+            f"field 'episode_lengths' must be a 1-D array of positive integers, got {lengths.dtype} {lengths.shape}"
+        )
     if len(lengths) == 0:
         raise fail("field 'episode_lengths' is empty: the file holds no episode")
     if terminated.shape != lengths.shape or terminated.dtype != np.bool_:
-        raise fail(f"field 'terminated' must be bool of shape {lengths.shape}, got {terminated.dtype} {terminated.shape}")
+        raise fail(
+            f"field 'terminated' must be bool of shape {lengths.shape}, got {terminated.dtype} {terminated.shape}"
+        )
     n_trans = int(lengths.sum())
     n_obs = n_trans + len(lengths)
 
@@ -264,7 +268,9 @@ def _check_array(fail, field_name: str, arr: np.ndarray, n_rows: int, desc: dict
             lo, hi = desc["start"], desc["start"] + desc["n"]
             bad = (arr < lo) | (arr >= hi)
             if bad.any():
-                raise fail(f"field {field_name!r} row {int(np.argmax(bad))} holds {arr[bad][0]}, expected in [{lo}, {hi})")
+                raise fail(
+                    f"field {field_name!r} row {int(np.argmax(bad))} holds {arr[bad][0]}, expected in [{lo}, {hi})"
+                )
 
 
 def check_demos_match_env(demos: Demos, env_id: str, *, source: str = "demos") -> None:

@@ -25,7 +25,9 @@ class EvalResult:
     normalized: float | None = None
 
 
-def episode_returns(env_id: str, policy: Any, n_episodes: int, *, seed: int = 0, deterministic: bool = True) -> np.ndarray:
+def episode_returns(
+    env_id: str, policy: Any, n_episodes: int, *, seed: int = 0, deterministic: bool = True
+) -> np.ndarray:
     """True returns of exactly ``n_episodes`` episodes (one env each, policy batched).
 
     ``policy`` is an SB3 model, a GAIL trainer, a batched callable, or ``"random"``.
@@ -78,7 +80,9 @@ def compare(
     e, r = float(raw["expert"].mean()), float(raw["random"].mean())
     order = [*policies, "expert", "random"]
     return [
-        EvalResult(n, float(raw[n].mean()), float(raw[n].std()), len(raw[n]), normalized_return(float(raw[n].mean()), e, r))
+        EvalResult(
+            n, float(raw[n].mean()), float(raw[n].std()), len(raw[n]), normalized_return(float(raw[n].mean()), e, r)
+        )
         for n in order
     ]
 

@@ -52,8 +52,14 @@ RECIPES: dict[str, ExpertRecipe] = {
     "Pendulum-v1": ExpertRecipe(
         n_envs=4,
         ppo=dict(
-            n_steps=1024, gae_lambda=0.95, gamma=0.9, n_epochs=10, ent_coef=0.0, clip_range=0.2,
-            use_sde=True, sde_sample_freq=4,
+            n_steps=1024,
+            gae_lambda=0.95,
+            gamma=0.9,
+            n_epochs=10,
+            ent_coef=0.0,
+            clip_range=0.2,
+            use_sde=True,
+            sde_sample_freq=4,
         ),
         chunk=100_000,
         max_steps=600_000,
@@ -73,7 +79,9 @@ def expert_path(env_id: str, seed: int = 0) -> Path:
 
 
 def evaluate(model: Any, venv: VecEnv, n_episodes: int, deterministic: bool = True) -> tuple[float, float]:
-    returns, _ = evaluate_policy(model, venv, n_eval_episodes=n_episodes, deterministic=deterministic, return_episode_rewards=True)
+    returns, _ = evaluate_policy(
+        model, venv, n_eval_episodes=n_episodes, deterministic=deterministic, return_episode_rewards=True
+    )
     return float(np.mean(returns)), float(np.std(returns))
 
 

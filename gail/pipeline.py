@@ -134,7 +134,9 @@ def run_demo(
     config = dataclasses.replace(preset(env_id), seed=seed)
     trainer = train_gail(env_id, demos, timesteps, config=config, out_dir=out, progress_bar=True)
     print(f"[4/4] evaluating over {n_eval_episodes} episodes", flush=True)
-    results = compare(env_id, {"GAIL (learned)": trainer}, expert=expert, n_episodes=n_eval_episodes, seed=50_000 + seed)
+    results = compare(
+        env_id, {"GAIL (learned)": trainer}, expert=expert, n_episodes=n_eval_episodes, seed=50_000 + seed
+    )
     table = render_table(env_id, results)
     (out / "results.json").write_text(results_json(env_id, results))
     by_name = {r.name: r for r in results}

@@ -206,7 +206,9 @@ class GAIL:
         steps_left = self.horizon - rollout["episode_steps"]  # (n_steps, n_envs)
         self.disc.update_normalizer(self.disc.flat_obs(flat["obs"]))
         absorbing_steps = steps_left.reshape(-1)[terminal] if self.config.absorbing else None
-        generated = _to(make_transition_batch(self.disc, **flat, terminal=terminal, absorbing_steps=absorbing_steps), self.device)
+        generated = _to(
+            make_transition_batch(self.disc, **flat, terminal=terminal, absorbing_steps=absorbing_steps), self.device
+        )
         stats = self.train_discriminator(generated)
         n_live = n_steps * n_envs  # absorbing rows, if any, come after the live ones
         live = {k: v[:n_live] for k, v in generated.items()}

@@ -70,8 +70,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_expert_train(args: argparse.Namespace) -> None:
-    from genplay.gail.experts import evaluate, expert_path, train_expert
     from stable_baselines3.common.env_util import make_vec_env
+
+    from genplay.gail.experts import evaluate, expert_path, train_expert
 
     model = train_expert(args.env, seed=args.seed, force=args.force)
     mean, std = evaluate(model, make_vec_env(args.env, n_envs=4, seed=123), 20)
@@ -92,7 +93,8 @@ def cmd_demos_collect(args: argparse.Namespace) -> None:
     demos = collect_demos(args.env, policy, args.n_episodes, seed=args.seed, metadata={"policy": label})
     save_demos(args.out, demos)
     r = demos.episode_returns()
-    print(f"wrote {demos.n_episodes} episodes ({demos.n_transitions} steps, return {r.mean():.1f} +- {r.std():.1f}) to {args.out}")
+    summary = f"{demos.n_episodes} episodes ({demos.n_transitions} steps, return {r.mean():.1f} +- {r.std():.1f})"
+    print(f"wrote {summary} to {args.out}")
 
 
 def cmd_demos_info(args: argparse.Namespace) -> None:
@@ -100,11 +102,20 @@ def cmd_demos_info(args: argparse.Namespace) -> None:
 
     d = load_demos(args.file, env_id=args.env)
     r = d.episode_returns()
-    print(json.dumps({
-        "file": str(args.file), "env_id": d.env_id, "n_episodes": d.n_episodes, "n_transitions": d.n_transitions,
-        "terminated_episodes": int(d.terminated.sum()), "return_mean": float(r.mean()), "return_std": float(r.std()),
-        "metadata": d.metadata,
-    }))
+    print(
+        json.dumps(
+            {
+                "file": str(args.file),
+                "env_id": d.env_id,
+                "n_episodes": d.n_episodes,
+                "n_transitions": d.n_transitions,
+                "terminated_episodes": int(d.terminated.sum()),
+                "return_mean": float(r.mean()),
+                "return_std": float(r.std()),
+                "metadata": d.metadata,
+            }
+        )
+    )
 
 
 def cmd_gail_train(args: argparse.Namespace) -> None:
@@ -115,11 +126,21 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
 
     demos = load_demos(args.demos, env_id=args.env)
     config = replace(preset(args.env), **config_overrides(args))
-    trainer = train_gail(args.env, demos, args.timesteps, config=config, out_dir=args.out, resume=args.resume, progress_bar=not args.quiet)
+    trainer = train_gail(
+        args.env,
+        demos,
+        args.timesteps,
+        config=config,
+        out_dir=args.out,
+        resume=args.resume,
+        progress_bar=not args.quiet,
+    )
     plot_learning_curve(trainer.history, Path(args.out) / "learning_curve.png", title=f"GAIL on {args.env}")
     last = trainer.history[-1] if trainer.history else {}
-    print(f"trained {trainer.num_timesteps} steps; last training return {last.get('true_return', float('nan')):.1f}; "
-          f"policy in {Path(args.out) / 'policy.zip'}")
+    print(
+        f"trained {trainer.num_timesteps} steps; last training return {last.get('true_return', float('nan')):.1f}; "
+        f"policy in {Path(args.out) / 'policy.zip'}"
+    )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -130,8 +151,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     policies = {}
     if args.policy not in ("expert", "random"):
         policies[Path(args.policy).name or "learned"] = load_policy(args.policy, deterministic=not args.stochastic)
-    results = compare(args.env, policies, expert=train_expert(args.env), n_episodes=args.n_episodes,
-                      seed=args.seed, deterministic=not args.stochastic)
+    results = compare(
+        args.env,
+        policies,
+        expert=train_expert(args.env),
+        n_episodes=args.n_episodes,
+        seed=args.seed,
+        deterministic=not args.stochastic,
+    )
     print(results_json(args.env, results) if args.json else render_table(args.env, results))
 
 

@@ -53,10 +53,14 @@ def main() -> None:
     p.add_argument("--curve-every", type=int, default=10_000, help="env steps between curve points (0: off)")
     p.add_argument("--curve-episodes", type=int, default=10)
     p.add_argument(
-        "--eval-mode", choices=["auto", "deterministic", "stochastic"], default="auto",
-        help="auto: deterministic for expert demos, stochastic for random demos (a random expert is a stochastic policy)",
+        "--eval-mode",
+        choices=["auto", "deterministic", "stochastic"],
+        default="auto",
+        help="auto: deterministic for expert demos, stochastic for random ones (a random expert is stochastic)",
     )
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="GAILConfig override (ppo_* for PPO)")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="GAILConfig override (ppo_* for PPO)"
+    )
     p.add_argument("--torch-threads", type=int, default=1)
     p.add_argument("--out", default=None, help="append the JSON line to this file")
     args = p.parse_args()
@@ -66,12 +70,13 @@ def main() -> None:
     from stable_baselines3.common.callbacks import BaseCallback
 
     torch.set_num_threads(args.torch_threads)
+    from stable_baselines3.common.env_util import make_vec_env
+
     from genplay.gail.config import preset, replace
     from genplay.gail.evaluate import episode_returns, normalized_return
     from genplay.gail.experts import train_expert
     from genplay.gail.pipeline import make_demos
     from genplay.gail.trainer import GAIL
-    from stable_baselines3.common.env_util import make_vec_env
 
     deterministic = args.eval_mode == "deterministic" or (args.eval_mode == "auto" and args.demo_source == "expert")
     overrides = parse_set(args.set)
@@ -98,8 +103,13 @@ def main() -> None:
         def _on_rollout_end(self) -> None:
             if args.curve_every and self.model.num_timesteps >= self.next_at:
                 t = time.perf_counter()
-                r = episode_returns(args.env, self.trainer, args.curve_episodes, seed=40_000 + len(self.points),
-                                    deterministic=deterministic)
+                r = episode_returns(
+                    args.env,
+                    self.trainer,
+                    args.curve_episodes,
+                    seed=40_000 + len(self.points),
+                    deterministic=deterministic,
+                )
                 self.points.append([int(self.model.num_timesteps), round(float(r.mean()), 2)])
                 self.seconds += time.perf_counter() - t
                 self.next_at += args.curve_every
@@ -114,9 +124,12 @@ def main() -> None:
     wall = time.perf_counter() - t0 - curve.seconds
     load_after = os.getloadavg()[0]
 
-    learned = episode_returns(args.env, trainer, args.eval_episodes, seed=50_000 + args.seed, deterministic=deterministic)
-    learned_other = episode_returns(args.env, trainer, args.eval_episodes, seed=50_000 + args.seed,
-                                    deterministic=not deterministic)
+    learned = episode_returns(
+        args.env, trainer, args.eval_episodes, seed=50_000 + args.seed, deterministic=deterministic
+    )
+    learned_other = episode_returns(
+        args.env, trainer, args.eval_episodes, seed=50_000 + args.seed, deterministic=not deterministic
+    )
     expert_r = episode_returns(args.env, expert, args.eval_episodes, seed=50_000 + args.seed)
     random_r = episode_returns(args.env, "random", args.eval_episodes, seed=60_000 + args.seed)
     steps = trainer.num_timesteps
@@ -124,27 +137,49 @@ def main() -> None:
     first_hit = next((s for s, r in curve.points if threshold is not None and r >= threshold), None)
 
     res = dict(
-        impl="genplay", env=args.env, seed=args.seed, demo_source=args.demo_source,
-        n_demo_episodes=demos.n_episodes, n_demo_transitions=demos.n_transitions,
+        impl="genplay",
+        env=args.env,
+        seed=args.seed,
+        demo_source=args.demo_source,
+        n_demo_episodes=demos.n_episodes,
+        n_demo_transitions=demos.n_transitions,
         demo_return_mean=round(float(demos.episode_returns().mean()), 2),
-        gen_timesteps=int(steps), gen_timesteps_requested=args.gen_timesteps,
-        wall_seconds_gail_train=round(wall, 2), env_steps_per_second=round(steps / wall, 1),
+        gen_timesteps=int(steps),
+        gen_timesteps_requested=args.gen_timesteps,
+        wall_seconds_gail_train=round(wall, 2),
+        env_steps_per_second=round(steps / wall, 1),
         peak_rss_mb=peak_rss_mb(),
-        learned_return_mean=round(float(learned.mean()), 2), learned_return_std=round(float(learned.std()), 2),
+        learned_return_mean=round(float(learned.mean()), 2),
+        learned_return_std=round(float(learned.std()), 2),
         learned_return_mean_other_mode=round(float(learned_other.mean()), 2),
         eval_mode="deterministic" if deterministic else "stochastic",
-        expert_return=round(float(expert_r.mean()), 2), expert_return_std=round(float(expert_r.std()), 2),
-        random_return=round(float(random_r.mean()), 2), random_return_std=round(float(random_r.std()), 2),
-        normalized_return=round(normalized_return(float(learned.mean()), float(expert_r.mean()), float(random_r.mean())), 3),
+        expert_return=round(float(expert_r.mean()), 2),
+        expert_return_std=round(float(expert_r.std()), 2),
+        random_return=round(float(random_r.mean()), 2),
+        random_return_std=round(float(random_r.std()), 2),
+        normalized_return=round(
+            normalized_return(float(learned.mean()), float(expert_r.mean()), float(random_r.mean())), 3
+        ),
         first_step_curve_reached_475=first_hit,
-        eval_episodes=args.eval_episodes, curve=curve.points, curve_eval_seconds_excluded=round(curve.seconds, 2),
-        torch_threads=torch.get_num_threads(), loadavg1_before_after=[round(load_before, 2), round(load_after, 2)],
-        ncpu=os.cpu_count(), expert_seconds=round(expert_seconds, 1), overrides=overrides,
-        n_envs=config.n_envs, reward_form=config.reward_form, absorbing=config.absorbing, bc_epochs=config.bc_epochs,
+        eval_episodes=args.eval_episodes,
+        curve=curve.points,
+        curve_eval_seconds_excluded=round(curve.seconds, 2),
+        torch_threads=torch.get_num_threads(),
+        loadavg1_before_after=[round(load_before, 2), round(load_after, 2)],
+        ncpu=os.cpu_count(),
+        expert_seconds=round(expert_seconds, 1),
+        overrides=overrides,
+        n_envs=config.n_envs,
+        reward_form=config.reward_form,
+        absorbing=config.absorbing,
+        bc_epochs=config.bc_epochs,
         disc_final=dict(
             {k: round(v, 3) for k, v in trainer.history[-1].items() if k.startswith(("accuracy", "absorbing"))}
-        ) if trainer.history else {},
-        numpy=np.__version__, torch=torch.__version__,
+        )
+        if trainer.history
+        else {},
+        numpy=np.__version__,
+        torch=torch.__version__,
     )
     line = json.dumps(res)
     print(line, flush=True)
