@@ -59,6 +59,7 @@ def save_trainer(trainer: GAIL, path: str | Path) -> None:
         "replay": [{k: v.cpu() for k, v in r.items()} for r in trainer.replay],
         "rng": trainer.rng.bit_generator.state,
         "torch_rng": torch.get_rng_state(),
+        "return_scaler": trainer.return_scaler.state_dict() if trainer.return_scaler else None,
         "n_rollouts": trainer.n_rollouts,
         "bc_done": trainer.bc_done,
         "history": trainer.history,
@@ -97,6 +98,8 @@ def load_trainer(cls: type[GAIL], path: str | Path, *, venv: VecEnv, demos: Demo
     trainer.disc.sync_normalizer()
     for r in state["replay"]:
         trainer.replay.append({k: v.to(trainer.device) for k, v in r.items()})
+    if trainer.return_scaler is not None and state["return_scaler"] is not None:
+        trainer.return_scaler.load_state_dict(state["return_scaler"])
     trainer.rng.bit_generator.state = state["rng"]
     torch.set_rng_state(state["torch_rng"])
     trainer.n_rollouts, trainer.bc_done, trainer.history = state["n_rollouts"], state["bc_done"], state["history"]

@@ -77,6 +77,8 @@ class GAILConfig:
     """Absorbing states for terminations (DAC), so no survival or termination bias leaks in."""
     reward_clip: float = 10.0
     """Clip per-step rewards to [-reward_clip, reward_clip] (0 disables)."""
+    scale_rewards: bool = True
+    """Divide rewards by a running std of the discounted return before PPO sees them."""
     use_next_obs: bool = False
     """Feed the next observation to the discriminator as well."""
     disc_hidden: tuple[int, ...] = (64, 64)
@@ -99,10 +101,15 @@ class GAILConfig:
     """Discriminator steps per generator rollout."""
     disc_replay_rollouts: int = 4
     """Generator rollouts kept for discriminator replay (1 = only the latest)."""
+    obs_norm: str = "demos"
+    """Observation scaling of the discriminator: demos (fixed, from the expert's data), running
+    (expert + every generator rollout), or none. Running statistics blow up on envs whose failed
+    states drift without bound (fixed-horizon CartPole), hiding the expert's region."""
     normalize_policy_obs: bool = False
     """Feed the policy observations normalised by the discriminator's statistics."""
-    bc_epochs: int = 0
-    """Epochs of behaviour-cloning warm start of the policy on the demos (0 = off)."""
+    bc_epochs: int = 10
+    """Epochs of behaviour-cloning warm start of the policy on the demos (0 = off). On by default:
+    on fixed-horizon tasks a random start sees almost no expert-like states (seals CartPole)."""
     bc_batch_size: int = 256
     """Minibatch size of the BC warm start."""
     bc_lr: float = 1e-3

@@ -33,6 +33,7 @@ class TransitionRecorder(VecEnvWrapper):
         self.terminated: list = []
         self.env_rewards: list = []
         self.steps_done: list = []
+        self.dones: list = []
 
     def reset(self):
         self._last_obs = self.venv.reset()
@@ -58,6 +59,7 @@ class TransitionRecorder(VecEnvWrapper):
         self.next_obs.append(next_obs)
         self.terminated.append(terminated)
         self.env_rewards.append(rewards)
+        self.dones.append(dones.copy())
         self._last_obs = obs
         return obs, np.zeros_like(rewards), dones, infos
 
@@ -70,6 +72,7 @@ class TransitionRecorder(VecEnvWrapper):
             "terminated": np.stack(self.terminated),
             "env_rewards": np.stack(self.env_rewards),
             "episode_steps": np.stack(self.steps_done),
+            "dones": np.stack(self.dones),
         }
         self.clear()
         return out
@@ -118,3 +121,33 @@ def _stack(rows: list):
     if rows and isinstance(rows[0], dict):
         return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
     return np.stack(rows)
+
+
+class ReturnScaler:
+    """Divide rewards by a running std of the discounted return (as SB3's VecNormalize does).
+
+    GAIL rewards (and absorbing-tail values) can be large; unscaled, the value loss then
+    dominates PPO's joint gradient clipping and starves the policy of updates.
+    """
+
+    def __init__(self, n_envs: int, gamma: float) -> None:
+        self.gamma = gamma
+        self.rms = RunningMeanStd(shape=())
+        self.running_return = np.zeros(n_envs)
+
+    def __call__(self, rewards: np.ndarray, dones: np.ndarray) -> np.ndarray:
+        """Scale ``(n_steps, n_envs)`` rewards; ``dones`` marks the last step of each episode."""
+        returns = np.empty_like(rewards, dtype=np.float64)
+        for t in range(len(rewards)):  # one vector op per step, over all envs
+            self.running_return = self.running_return * self.gamma + rewards[t]
+            returns[t] = self.running_return
+            self.running_return[dones[t]] = 0.0
+        self.rms.update(returns.reshape(-1))
+        return rewards / np.sqrt(self.rms.var + 1e-8)
+
+    def state_dict(self) -> dict:
+        return {"mean": self.rms.mean, "var": self.rms.var, "count": self.rms.count, "ret": self.running_return}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rms.mean, self.rms.var, self.rms.count = state["mean"], state["var"], state["count"]
+        self.running_return = np.asarray(state["ret"])

@@ -29,7 +29,7 @@ from genplay.gail.bc import bc_pretrain
 from genplay.gail.config import GAILConfig
 from genplay.gail.demos import Demos
 from genplay.gail.discriminator import TransitionDiscriminator, make_transition_batch, reward_from_logits
-from genplay.gail.rollout import SharedObsNormalize, TransitionRecorder
+from genplay.gail.rollout import ReturnScaler, SharedObsNormalize, TransitionRecorder
 from genplay.generative.core import DiscriminatorStepConfig, discriminator_step, select_device, set_torch_threads
 
 
@@ -73,8 +73,10 @@ class GAIL:
             loss=config.disc_loss, penalty=config.disc_penalty, penalty_weight=config.disc_penalty_weight
         )
         t = demos.transitions()
-        self.disc.update_normalizer(self.disc.flat_obs(t["obs"]))
+        if config.obs_norm != "none":
+            self.disc.update_normalizer(self.disc.flat_obs(t["obs"]))
         self.recorder = TransitionRecorder(venv)
+        self.return_scaler = ReturnScaler(venv.num_envs, config.ppo.gamma) if config.scale_rewards else None
         self.horizon = _horizon(venv, config.ppo.gamma)
         steps_left = self.horizon - demos.episode_lengths[demos.terminated] if config.absorbing else None
         self.expert = _to(make_transition_batch(self.disc, **t, absorbing_steps=steps_left), self.device)
@@ -204,7 +206,8 @@ class GAIL:
         flat = {k: _flatten_time(v) for k, v in rollout.items() if k in ("obs", "acts", "next_obs")}
         terminal = rollout["terminated"].reshape(-1)
         steps_left = self.horizon - rollout["episode_steps"]  # (n_steps, n_envs)
-        self.disc.update_normalizer(self.disc.flat_obs(flat["obs"]))
+        if self.config.obs_norm == "running":
+            self.disc.update_normalizer(self.disc.flat_obs(flat["obs"]))
         absorbing_steps = steps_left.reshape(-1)[terminal] if self.config.absorbing else None
         generated = _to(
             make_transition_batch(self.disc, **flat, terminal=terminal, absorbing_steps=absorbing_steps), self.device
@@ -216,9 +219,11 @@ class GAIL:
         if self.config.absorbing:
             rewards = rewards + np.where(rollout["terminated"], self.absorbing_tail_value(steps_left), 0.0)
             stats["absorbing_reward"] = self.absorbing_reward()
+        stats.update(reward_mean=float(rewards.mean()), reward_std=float(rewards.std()))
+        if self.return_scaler is not None:
+            rewards = self.return_scaler(rewards, rollout["dones"])
         self._relabel(rewards)
         self.n_rollouts += 1
-        stats.update(reward_mean=float(rewards.mean()), reward_std=float(rewards.std()))
         ep_returns = [ep["r"] for ep in self.gen_algo.ep_info_buffer]
         stats["true_return"] = float(np.mean(ep_returns)) if ep_returns else float("nan")
         for key, value in stats.items():

@@ -1,0 +1,63 @@
+"""Shared fixtures: single-threaded seeded torch, a private expert cache, cheap CartPole demos."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from genplay.gail.demos import Demos, collect_demos
+
+os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # silences pygame's warning in subprocesses too
+
+
+def heuristic_cartpole_policy(obs) -> np.ndarray:
+    """Batched hand-written CartPole controller: push towards where the pole is falling.
+
+    It balances CartPole-v1 for the full 500 steps from every start state we use, so demos
+    need no trained expert.
+    """
+    obs = np.asarray(obs)
+    return (obs[:, 2] + 0.5 * obs[:, 3] > 0).astype(np.int64)
+
+
+@pytest.fixture(autouse=True)
+def _single_thread_and_seeded():
+    torch.set_num_threads(1)
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def genplay_cache_dir(tmp_path_factory):
+    """Point GENPLAY_CACHE_DIR at a session tmp dir, so no test reads or writes ~/.cache."""
+    path = tmp_path_factory.mktemp("genplay_cache")
+    old = os.environ.get("GENPLAY_CACHE_DIR")
+    os.environ["GENPLAY_CACHE_DIR"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("GENPLAY_CACHE_DIR", None)
+    else:
+        os.environ["GENPLAY_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def heuristic_policy():
+    return heuristic_cartpole_policy
+
+
+@pytest.fixture(scope="session")
+def cartpole_demos() -> Demos:
+    """5 full-length (500-step, time-limit truncated) CartPole-v1 episodes of the heuristic."""
+    return collect_demos("CartPole-v1", heuristic_cartpole_policy, 5, seed=0, metadata={"policy": "heuristic"})
+
+
+@pytest.fixture(scope="session")
+def cartpole_random_demos() -> Demos:
+    """5 short CartPole-v1 episodes of a uniform-random policy (all end by termination)."""
+    return collect_demos("CartPole-v1", "random", 5, seed=0, metadata={"policy": "random"})

@@ -1,0 +1,162 @@
+"""TransitionRecorder and SharedObsNormalize over SB3 vector envs."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from stable_baselines3.common.running_mean_std import RunningMeanStd
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from genplay.envs import FIXED_HORIZON_CARTPOLE_ID
+from genplay.gail.rollout import SharedObsNormalize, TransitionRecorder
+
+
+def _venv(env_id: str, n_envs: int = 2, max_episode_steps: int | None = None, seed: int = 0) -> DummyVecEnv:
+    kw = {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
+    venv = DummyVecEnv([lambda: gym.make(env_id, **kw) for _ in range(n_envs)])
+    venv.seed(seed)
+    return venv
+
+
+def _run(rec, n_steps: int, seed: int = 0):
+    """Step with random actions; returns what the algorithm would have seen."""
+    rng = np.random.default_rng(seed)
+    seen = {"obs": [], "rewards": [], "dones": [], "infos": []}
+    obs = rec.reset()
+    for _ in range(n_steps):
+        actions = rng.integers(0, 2, size=rec.num_envs)
+        seen["obs"].append(obs)
+        obs, rewards, dones, infos = rec.step(actions)
+        seen["rewards"].append(rewards)
+        seen["dones"].append(dones)
+        seen["infos"].append(infos)
+    seen["last_obs"] = obs
+    return seen
+
+
+def _is_out_of_bounds(obs: np.ndarray) -> bool:
+    base = gym.make("CartPole-v1").unwrapped
+    return bool(abs(obs[0]) > base.x_threshold or abs(obs[2]) > base.theta_threshold_radians)
+
+
+def test_recorder_hands_zero_rewards_and_records_raw_transitions():
+    rec = TransitionRecorder(_venv("CartPole-v1"))
+    seen = _run(rec, 120)
+    assert all((r == 0).all() for r in seen["rewards"])
+    out = rec.collect()
+    assert out["obs"].shape == (120, 2, 4) and out["next_obs"].shape == (120, 2, 4)
+    assert out["acts"].shape == (120, 2) and out["terminated"].shape == (120, 2)
+    np.testing.assert_array_equal(out["env_rewards"], np.ones((120, 2)))  # the true CartPole reward, kept aside
+    np.testing.assert_array_equal(out["obs"], np.stack(seen["obs"]))  # what the policy acted on
+    dones = np.stack(seen["dones"])
+    assert dones.sum() >= 4  # random CartPole episodes end after ~20 steps
+    # away from episode ends, next_obs is the next step's obs
+    step_obs = np.stack([*seen["obs"][1:], seen["last_obs"]])
+    np.testing.assert_array_equal(out["next_obs"][~dones], step_obs[~dones])
+    for t, i in zip(*np.nonzero(dones)):
+        info = seen["infos"][t][i]
+        np.testing.assert_array_equal(out["next_obs"][t, i], info["terminal_observation"])
+        assert not np.array_equal(out["next_obs"][t, i], step_obs[t, i])  # not the auto-reset obs
+        assert out["terminated"][t, i] == _is_out_of_bounds(info["terminal_observation"])
+        assert out["terminated"][t, i]  # nothing reaches the 500-step limit here
+    assert not out["terminated"][~dones].any()
+
+
+def test_collect_clears_the_recording():
+    rec = TransitionRecorder(_venv("CartPole-v1"))
+    _run(rec, 5)
+    assert rec.collect()["obs"].shape[0] == 5
+    assert rec.obs == [] and rec.acts == [] and rec.terminated == []
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        rec.step(rng.integers(0, 2, size=2))
+    assert rec.collect()["obs"].shape[0] == 3
+
+
+def test_time_limit_truncations_are_not_terminations():
+    rec = TransitionRecorder(_venv(FIXED_HORIZON_CARTPOLE_ID, max_episode_steps=7))
+    seen = _run(rec, 21)
+    out = rec.collect()
+    dones = np.stack(seen["dones"])
+    np.testing.assert_array_equal(np.nonzero(dones.all(axis=1))[0], [6, 13, 20])
+    assert dones.sum() == 6
+    assert not out["terminated"].any()
+    for t, i in zip(*np.nonzero(dones)):
+        assert seen["infos"][t][i]["TimeLimit.truncated"]
+        np.testing.assert_array_equal(out["next_obs"][t, i], seen["infos"][t][i]["terminal_observation"])
+    np.testing.assert_array_equal(out["episode_steps"][:, 0], list(range(1, 8)) * 3)
+
+
+def test_terminations_and_truncations_mixed():
+    rec = TransitionRecorder(_venv("CartPole-v1", n_envs=4, max_episode_steps=15))
+    seen = _run(rec, 300, seed=1)
+    out = rec.collect()
+    dones = np.stack(seen["dones"])
+    n_term = n_trunc = 0
+    for t, i in zip(*np.nonzero(dones)):
+        info = seen["infos"][t][i]
+        truly_terminal = _is_out_of_bounds(info["terminal_observation"])
+        assert out["terminated"][t, i] == truly_terminal
+        if truly_terminal:
+            n_term += 1
+        else:
+            assert out["episode_steps"][t, i] == 15 and info["TimeLimit.truncated"]
+            n_trunc += 1
+    assert n_term > 5 and n_trunc > 5  # both kinds happened
+
+
+def test_episode_steps_count_from_one_and_restart_after_done():
+    rec = TransitionRecorder(_venv("CartPole-v1", n_envs=3))
+    seen = _run(rec, 200, seed=2)
+    out = rec.collect()
+    dones = np.stack(seen["dones"])
+    steps = out["episode_steps"]
+    assert steps.shape == (200, 3) and (steps[0] == 1).all()
+    for i in range(3):
+        expected, count = [], 0
+        for t in range(200):
+            count += 1
+            expected.append(count)
+            if dones[t, i]:
+                count = 0
+        np.testing.assert_array_equal(steps[:, i], expected)
+    assert (rec.episode_steps > 0).any()
+    rec.reset()
+    assert (rec.episode_steps == 0).all()
+
+
+def test_shared_obs_normalize_scales_obs_and_terminal_obs_but_recorder_sees_raw():
+    rms = RunningMeanStd(shape=(4,))
+    rms.mean = np.array([0.1, -0.2, 0.05, 0.3])
+    rms.var = np.array([0.01, 0.25, 0.0004, 4.0])
+    rec = TransitionRecorder(_venv("CartPole-v1"))
+    norm = SharedObsNormalize(rec, rms, clip=5.0)
+
+    def scale(x):
+        return np.clip((x - rms.mean) / np.sqrt(rms.var + 1e-8), -5.0, 5.0).astype(np.float32)
+
+    obs = norm.reset()
+    np.testing.assert_allclose(obs, scale(rec._last_obs), rtol=1e-6)
+    rng = np.random.default_rng(0)
+    n_done = 0
+    for _ in range(80):
+        obs, _, dones, infos = norm.step(rng.integers(0, 2, size=2))
+        np.testing.assert_allclose(obs, scale(rec._last_obs), rtol=1e-6)
+        assert obs.dtype == np.float32 and np.abs(obs).max() <= 5.0
+        for i in np.flatnonzero(dones):
+            raw_terminal = rec.next_obs[-1][i]
+            np.testing.assert_allclose(infos[i]["terminal_observation"], scale(raw_terminal), rtol=1e-6)
+            n_done += 1
+    assert n_done > 0
+    raw = rec.collect()
+    assert np.abs(raw["obs"]).max() < 5.0  # the recorder keeps raw CartPole observations
+    assert not np.allclose(raw["obs"], scale(raw["obs"]))
+
+
+@pytest.mark.parametrize("n_envs", [1, 2])
+def test_recorder_passes_spaces_and_num_envs_through(n_envs):
+    venv = _venv("CartPole-v1", n_envs=n_envs)
+    rec = TransitionRecorder(venv)
+    assert rec.num_envs == n_envs
+    assert rec.observation_space == venv.observation_space and rec.action_space == venv.action_space
