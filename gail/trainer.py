@@ -19,6 +19,7 @@ import collections
 
 import numpy as np
 import torch
+from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
@@ -89,7 +90,7 @@ class GAIL:
             wrapped = self.policy_normalizer = SharedObsNormalize(wrapped, self.disc.obs_rms)
         if gen_algo is None:
             gen_algo = PPO(
-                "MlpPolicy",
+                "MultiInputPolicy" if isinstance(venv.observation_space, spaces.Dict) else "MlpPolicy",
                 wrapped,
                 seed=config.seed,
                 device=self.device,

@@ -70,6 +70,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_expert_train(args: argparse.Namespace) -> None:
+    args.env = args.env or args.env_id
+    if not args.env:
+        raise GenplayError("give the env id: genplay expert train --env ENV")
     from stable_baselines3.common.env_util import make_vec_env
 
     from genplay.gail.experts import evaluate, expert_path, train_expert
@@ -119,11 +122,13 @@ def cmd_demos_info(args: argparse.Namespace) -> None:
 
 
 def cmd_gail_train(args: argparse.Namespace) -> None:
+    from genplay.envs import check_env_id
     from genplay.gail.config import preset, replace
     from genplay.gail.demos import load_demos
     from genplay.gail.pipeline import train_gail
     from genplay.gail.plotting import plot_learning_curve
 
+    check_env_id(args.env)
     demos = load_demos(args.demos, env_id=args.env)
     config = replace(preset(args.env), **config_overrides(args))
     trainer = train_gail(
@@ -181,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("expert", help="expert policies").add_subparsers(dest="action", required=True)
     et = e.add_parser("train", help="train (or load cached) a PPO expert")
-    et.add_argument("--env", required=True)
+    et.add_argument("env_id", nargs="?", help="env id (same as --env)")
+    et.add_argument("--env", default=None)
     et.add_argument("--seed", type=int, default=0)
     et.add_argument("--force", action="store_true", help="retrain even if cached")
     et.set_defaults(func=cmd_expert_train)
