@@ -123,6 +123,17 @@ class GAILConfig:
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """The generator's settings."""
 
+    def __post_init__(self) -> None:
+        choices = {
+            "reward_form": ("logit", "positive", "negative"),
+            "obs_norm": ("demos", "running", "none"),
+            "disc_loss": ("bce", "least_squares", "hinge", "wasserstein"),
+            "disc_penalty": ("none", "r1", "wgan_gp"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"GAILConfig.{name} is {getattr(self, name)!r}; expected one of {allowed}")
+
 
 def preset(env_id: str) -> GAILConfig:
     """Tuned defaults for known envs; the generic defaults otherwise."""

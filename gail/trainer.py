@@ -6,7 +6,8 @@ One iteration, driven by the generator's own ``learn`` loop through a callback:
    records raw transitions and gives the generator a reward of 0;
 2. the discriminator (expert high) takes ``disc_updates`` steps of the shared core's
    :func:`discriminator_step` on expert rows against the latest and a few replayed
-   generator rollouts, with one absorbing-state row per terminated episode;
+   generator rollouts, with one absorbing-state row per terminated episode (weighted by
+   the steps it had left to the horizon);
 3. the whole rollout is scored in one batched forward pass, the rewards (plus the
    absorbing-state value on terminating steps) are written into the rollout buffer and
    the advantages recomputed (:meth:`GAIL._relabel`);
@@ -76,14 +77,8 @@ class GAIL:
         t = demos.transitions()
         if config.obs_norm != "none":
             self.disc.update_normalizer(self.disc.flat_obs(t["obs"]))
-        self.recorder = TransitionRecorder(venv)
-        self.return_scaler = ReturnScaler(venv.num_envs, config.ppo.gamma) if config.scale_rewards else None
-        self.horizon = _horizon(venv, config.ppo.gamma)
-        steps_left = self.horizon - demos.episode_lengths[demos.terminated] if config.absorbing else None
-        self.expert = _to(make_transition_batch(self.disc, **t, absorbing_steps=steps_left), self.device)
-        self.expert_cdf = torch.cumsum(self.expert["weight"], 0)
-        self.replay: collections.deque[dict[str, torch.Tensor]] = collections.deque(maxlen=config.disc_replay_rollouts)
 
+        self.recorder = TransitionRecorder(venv)
         wrapped: VecEnv = self.recorder
         self.policy_normalizer: SharedObsNormalize | None = None
         if config.normalize_policy_obs:
@@ -101,6 +96,13 @@ class GAIL:
         else:
             gen_algo.set_env(wrapped)
         self.gen_algo = gen_algo
+
+        self.return_scaler = ReturnScaler(venv.num_envs, self.gamma) if config.scale_rewards else None
+        self.horizon = _horizon(venv, self.gamma)
+        steps_left = self.horizon - demos.episode_lengths[demos.terminated] if config.absorbing else None
+        self.expert = _to(make_transition_batch(self.disc, **t, absorbing_steps=steps_left), self.device)
+        self.expert_cdf = torch.cumsum(self.expert["weight"], 0)
+        self.replay: collections.deque[dict[str, torch.Tensor]] = collections.deque(maxlen=config.disc_replay_rollouts)
         self.history: list[dict[str, float]] = []
         self.n_rollouts = 0
         self.bc_done = config.bc_epochs == 0

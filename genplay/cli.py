@@ -130,7 +130,10 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
 
     check_env_id(args.env)
     demos = load_demos(args.demos, env_id=args.env)
-    config = replace(preset(args.env), **config_overrides(args))
+    try:
+        config = replace(preset(args.env), **config_overrides(args))
+    except ValueError as exc:
+        raise GenplayError(str(exc)) from None
     trainer = train_gail(
         args.env,
         demos,
