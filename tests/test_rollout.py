@@ -9,7 +9,7 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from genplay.envs import FIXED_HORIZON_CARTPOLE_ID
-from genplay.gail.rollout import SharedObsNormalize, TransitionRecorder
+from genplay.gail.rollout import ReturnScaler, SharedObsNormalize, TransitionRecorder
 
 
 def _venv(env_id: str, n_envs: int = 2, max_episode_steps: int | None = None, seed: int = 0) -> DummyVecEnv:
@@ -160,3 +160,33 @@ def test_recorder_passes_spaces_and_num_envs_through(n_envs):
     rec = TransitionRecorder(venv)
     assert rec.num_envs == n_envs
     assert rec.observation_space == venv.observation_space and rec.action_space == venv.action_space
+
+
+# ---------------------------------------------------------------------------- ReturnScaler
+
+
+def test_return_scaler_divides_by_the_std_of_discounted_returns():
+    scaler = ReturnScaler(n_envs=2, gamma=0.5)
+    rewards = np.array([[1.0, 2.0], [1.0, 0.0], [1.0, 4.0], [1.0, 1.0]])
+    dones = np.array([[False, False], [False, True], [False, False], [True, False]])
+    out = scaler(rewards, dones)
+    # running discounted returns, reset after each done
+    returns = np.array([[1.0, 2.0], [1.5, 1.0], [1.75, 4.0], [1.875, 3.0]])
+    reference = RunningMeanStd(shape=())
+    reference.update(returns.reshape(-1))
+    np.testing.assert_allclose(out, rewards / np.sqrt(reference.var + 1e-8))
+    np.testing.assert_allclose(scaler.running_return, [0.0, 3.0])  # env 0 just ended; env 1 carries on
+    # the running return carries over to the next rollout
+    scaler(np.array([[2.0, 2.0]]), np.array([[False, False]]))
+    reference.update(np.array([2.0, 3.5]))
+    assert scaler.rms.var == pytest.approx(reference.var)
+
+
+def test_return_scaler_state_round_trip():
+    a = ReturnScaler(n_envs=3, gamma=0.9)
+    rng = np.random.default_rng(0)
+    a(rng.normal(size=(10, 3)), rng.random((10, 3)) < 0.2)
+    b = ReturnScaler(n_envs=3, gamma=0.9)
+    b.load_state_dict(a.state_dict())
+    rewards, dones = rng.normal(size=(5, 3)), np.zeros((5, 3), bool)
+    np.testing.assert_array_equal(a(rewards, dones), b(rewards, dones))

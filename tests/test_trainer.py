@@ -1,0 +1,475 @@
+"""The GAIL trainer: tiny runs, reward relabelling, checkpoints, determinism, BC, resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from genplay.errors import CheckpointError, GenplayError
+from genplay.gail.checkpoint import read_checkpoint
+from genplay.gail.config import GAILConfig, preset, replace
+from genplay.gail.discriminator import make_transition_batch
+from genplay.gail.evaluate import compare, episode_returns, normalized_return, render_table
+from genplay.gail.pipeline import load_policy, train_gail
+from genplay.gail.trainer import GAIL, _horizon
+
+ENV = "CartPole-v1"
+ROLLOUT = 128  # n_envs * ppo_n_steps of the tiny config
+
+
+def tiny_config(**changes) -> GAILConfig:
+    base = dict(
+        n_envs=2,
+        ppo_n_steps=64,
+        ppo_batch_size=64,
+        ppo_n_epochs=4,
+        disc_batch_size=64,
+        disc_updates=2,
+        checkpoint_every=0,
+        bc_epochs=0,
+        device="cpu",
+    )
+    return replace(preset(ENV), **{**base, **changes})
+
+
+def make_trainer(demos, config: GAILConfig | None = None, seed: int | None = None) -> GAIL:
+    config = config or tiny_config()
+    if seed is not None:
+        config = dataclasses.replace(config, seed=seed)
+    venv = make_vec_env(ENV, n_envs=config.n_envs, seed=config.seed)
+    return GAIL(venv=venv, demos=demos, config=config)
+
+
+def params(module: torch.nn.Module) -> torch.Tensor:
+    return torch.nn.utils.parameters_to_vector(module.parameters()).detach().clone()
+
+
+class _RolloutSnapshot(BaseCallback):
+    """Copies the rollout buffer after GAIL's relabelling (it runs after GAIL's own callback)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.snaps: list[dict] = []
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        algo, buf = self.model, self.model.rollout_buffer
+        with torch.no_grad():
+            last_values = algo.policy.predict_values(algo.policy.obs_to_tensor(algo._last_obs)[0]).numpy().ravel()
+        self.snaps.append(
+            {
+                "rewards": buf.rewards.copy(),
+                "values": buf.values.copy(),
+                "advantages": buf.advantages.copy(),
+                "returns": buf.returns.copy(),
+                "episode_starts": buf.episode_starts.copy(),
+                "last_values": last_values,
+                "dones": np.asarray(algo._last_episode_starts, dtype=np.float32).copy(),
+                "gamma": buf.gamma,
+                "gae_lambda": buf.gae_lambda,
+            }
+        )
+
+
+def learn_with_spies(trainer: GAIL, total: int) -> tuple[list[dict], list[dict]]:
+    """``trainer.learn(total)``, keeping a copy of every recorded rollout and of the relabelled buffer."""
+    rollouts: list[dict] = []
+    collect = trainer.recorder.collect
+
+    def spy():
+        out = collect()
+        rollouts.append({k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in out.items()})
+        return out
+
+    trainer.recorder.collect = spy
+    snapshot = _RolloutSnapshot()
+    trainer.learn(total, callback=snapshot)
+    return rollouts, snapshot.snaps
+
+
+@pytest.fixture(scope="module")
+def trained(cartpole_demos):
+    """A tiny 2048-step run, with the recorded rollouts and buffer snapshots kept for inspection."""
+    torch.set_num_threads(1)
+    trainer = make_trainer(cartpole_demos)
+    rollouts, snaps = learn_with_spies(trainer, 2048)
+    return trainer, rollouts, snaps
+
+
+def expected_rewards(trainer: GAIL, rollout: dict) -> np.ndarray:
+    """Discriminator reward of each recorded step plus the absorbing tail on terminating steps, unscaled."""
+    n_steps, n_envs = rollout["terminated"].shape
+    flat = {k: rollout[k].reshape(n_steps * n_envs, *rollout[k].shape[2:]) for k in ("obs", "acts", "next_obs")}
+    batch = make_transition_batch(trainer.disc, **flat, terminal=rollout["terminated"].reshape(-1))
+    live = trainer.reward(batch).numpy().reshape(n_steps, n_envs)
+    steps_left = trainer.horizon - rollout["episode_steps"]
+    return live + np.where(rollout["terminated"], trainer.absorbing_tail_value(steps_left), 0.0)
+
+
+# ---------------------------------------------------------------------------- a tiny run
+
+
+def test_tiny_run_fills_history_with_finite_stats(trained):
+    trainer, rollouts, _ = trained
+    assert trainer.num_timesteps == 2048
+    assert trainer.n_rollouts == len(trainer.history) == len(rollouts) == 2048 // ROLLOUT
+    assert [h["timesteps"] for h in trainer.history] == list(range(ROLLOUT, 2049, ROLLOUT))
+    expected = {
+        "timesteps", "loss", "adversarial_loss", "penalty", "accuracy_real", "accuracy_fake", "logits_real",
+        "logits_fake", "absorbing_reward", "reward_mean", "reward_std", "true_return",
+    }  # fmt: skip
+    for h in trainer.history:
+        assert set(h) == expected
+        assert all(math.isfinite(v) for v in h.values()), h
+        assert 0.0 <= h["accuracy_real"] <= 1.0 and 0.0 <= h["accuracy_fake"] <= 1.0
+        assert h["true_return"] >= 8  # the shortest possible CartPole episode
+        assert abs(h["reward_mean"]) <= trainer.config.reward_clip * 100  # clipped rewards plus the absorbing tail
+    # the discriminator learned something: expert rows score higher than generator rows
+    assert trainer.history[-1]["logits_real"] > trainer.history[-1]["logits_fake"]
+
+
+def test_rollout_buffer_rewards_are_the_scaled_discriminator_rewards(trained):
+    trainer, rollouts, snaps = trained
+    last, snap = rollouts[-1], snaps[-1]
+    assert last["terminated"].shape == (64, 2)
+    assert not (snap["rewards"] == 0).all()
+    assert last["terminated"].any()  # CartPole terminations happened in this rollout
+    assert (last["episode_steps"] < trainer.horizon).all()  # and no time-limit bootstrap terms
+    assert trainer.config.scale_rewards and trainer.return_scaler is not None
+    expected = expected_rewards(trainer, last)
+    scale = np.sqrt(trainer.return_scaler.rms.var + 1e-8)  # as of the last rollout: nothing changed it since
+    np.testing.assert_allclose(snap["rewards"] * scale, expected, rtol=1e-4, atol=1e-5)
+    live_only = expected - np.where(last["terminated"], trainer.absorbing_tail_value(trainer.horizon), 0.0)
+    assert not np.allclose(expected[last["terminated"]], live_only[last["terminated"]])  # the tail is there
+
+
+def test_rollout_buffer_rewards_without_scaling(cartpole_demos):
+    trainer = make_trainer(cartpole_demos, tiny_config(scale_rewards=False))
+    assert trainer.return_scaler is None
+    rollouts, snaps = learn_with_spies(trainer, 384)
+    assert len(rollouts) == len(snaps) == 3
+    np.testing.assert_allclose(snaps[-1]["rewards"], expected_rewards(trainer, rollouts[-1]), rtol=1e-5, atol=1e-5)
+
+
+def test_advantages_are_recomputed_from_the_relabelled_rewards(trained):
+    _, _, snaps = trained
+    for snap in snaps[-3:]:
+        r, v, starts = snap["rewards"], snap["values"], snap["episode_starts"]
+        g, lam = snap["gamma"], snap["gae_lambda"]
+        adv = np.zeros_like(r)
+        last = np.zeros(r.shape[1])
+        for t in reversed(range(len(r))):
+            if t == len(r) - 1:
+                non_terminal, next_v = 1.0 - snap["dones"], snap["last_values"]
+            else:
+                non_terminal, next_v = 1.0 - starts[t + 1], v[t + 1]
+            last = r[t] + g * next_v * non_terminal - v[t] + g * lam * non_terminal * last
+            adv[t] = last
+        np.testing.assert_allclose(snap["advantages"], adv, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(snap["returns"], adv + v, rtol=1e-4, atol=1e-4)
+
+
+def test_absorbing_tail_value_is_the_discounted_sum(trained):
+    trainer, _, _ = trained
+    r_abs, g = trainer.absorbing_reward(), trainer.gamma
+    assert r_abs != 0.0
+    assert r_abs == pytest.approx(float(trainer.disc.absorbing_logit.detach()), rel=1e-5)  # logit form, unclipped
+    for k in (0, 1, 7, 480):
+        expected = sum(r_abs * g**i for i in range(1, k + 1))
+        assert float(trainer.absorbing_tail_value(np.array([k]))[0]) == pytest.approx(expected, rel=1e-6, abs=1e-9)
+
+
+def test_horizon_is_the_time_limit_or_the_effective_horizon(trained):
+    trainer, _, _ = trained
+    assert trainer.horizon == 500
+    from gymnasium.envs.classic_control.cartpole import CartPoleEnv
+
+    assert _horizon(DummyVecEnv([CartPoleEnv]), 0.99) == 100  # no time limit: 1 / (1 - gamma)
+
+
+def test_learn_to_a_total_already_reached_does_nothing(trained, tmp_path):
+    trainer, _, _ = trained
+    before = params(trainer.gen_algo.policy)
+    trainer.learn(1024, checkpoint_path=str(tmp_path / "c.pt"))
+    assert trainer.num_timesteps == 2048 and len(trainer.history) == 16
+    assert torch.equal(before, params(trainer.gen_algo.policy))
+
+
+def test_expert_rows_carry_absorbing_rows_weighted_by_steps_left(cartpole_random_demos):
+    demos = cartpole_random_demos
+    trainer = make_trainer(demos)
+    n = demos.n_transitions
+    assert len(trainer.expert["weight"]) == n + demos.n_episodes  # every random episode terminated
+    np.testing.assert_array_equal(trainer.expert["weight"][:n].numpy(), np.ones(n))
+    np.testing.assert_array_equal(trainer.expert["weight"][n:].numpy(), 500 - demos.episode_lengths)
+    assert (trainer.expert["absorbing"][n:] == 1).all() and (trainer.expert["absorbing"][:n] == 0).all()
+    no_abs = make_trainer(demos, tiny_config(absorbing=False))
+    assert len(no_abs.expert["weight"]) == n
+
+
+def test_weighted_sampling_follows_the_weights(cartpole_demos):
+    trainer = make_trainer(cartpole_demos)
+    cdf = torch.cumsum(torch.tensor([1.0, 3.0, 0.0, 6.0]), 0)
+    idx = trainer._sample(cdf, 20_000).numpy()
+    freq = np.bincount(idx, minlength=4) / len(idx)
+    np.testing.assert_allclose(freq, [0.1, 0.3, 0.0, 0.6], atol=0.015)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: GAIL(venv, demos) does not check the demos' spaces against the venv's; CartPole demos with "
+    "an Acrobot venv fail later with a bare numpy broadcasting ValueError instead of a DemoError",
+)
+def test_gail_refuses_demos_of_another_env(cartpole_demos):
+    with pytest.raises(GenplayError, match="observation_space"):
+        GAIL(venv=make_vec_env("Acrobot-v1", n_envs=2), demos=cartpole_demos, config=tiny_config())
+
+
+# ---------------------------------------------------------------------------- checkpoints
+
+
+def test_save_load_restores_everything_and_learning_continues(cartpole_demos, tmp_path):
+    a = make_trainer(cartpole_demos)
+    a.learn(1024)
+    path = tmp_path / "ckpt" / "checkpoint.pt"
+    a.save(str(path))
+    assert os.listdir(path.parent) == ["checkpoint.pt"]  # atomic: no temp file left behind
+    b = GAIL.load(str(path), venv=make_vec_env(ENV, n_envs=2, seed=99), demos=cartpole_demos)
+    assert b.num_timesteps == 1024 and b.n_rollouts == a.n_rollouts == 8
+    assert b.history == a.history and b.config == a.config
+    assert torch.equal(params(a.gen_algo.policy), params(b.gen_algo.policy))
+    for k, v in a.disc.state_dict().items():
+        assert torch.equal(v, b.disc.state_dict()[k]), k
+    np.testing.assert_array_equal(a.disc.obs_rms.mean, b.disc.obs_rms.mean)
+    assert a.disc.obs_rms.count == b.disc.obs_rms.count
+    assert len(b.replay) == len(a.replay) and all(
+        torch.equal(x["obs"], y["obs"]) for x, y in zip(a.replay, b.replay)
+    )
+    assert b.rng.bit_generator.state == a.rng.bit_generator.state
+    opt_a, opt_b = a.disc_opt.state_dict()["state"], b.disc_opt.state_dict()["state"]
+    assert opt_a.keys() == opt_b.keys() and all(torch.equal(opt_a[k]["exp_avg"], opt_b[k]["exp_avg"]) for k in opt_a)
+    b.learn(2048)
+    assert b.num_timesteps == 2048
+    assert len(b.history) == 16 and b.history[:8] == a.history
+    steps = [h["timesteps"] for h in b.history]
+    assert steps == sorted(steps) and len(set(steps)) == 16
+    assert not torch.equal(params(a.gen_algo.policy), params(b.gen_algo.policy))
+
+
+def test_periodic_checkpoints_are_atomic(cartpole_demos, tmp_path):
+    trainer = make_trainer(cartpole_demos, tiny_config(checkpoint_every=ROLLOUT))
+    saves = []
+    save = trainer.save
+
+    def counting_save(path):
+        saves.append(trainer.num_timesteps)
+        save(path)
+
+    trainer.save = counting_save
+    ckpt = tmp_path / "checkpoint.pt"
+    trainer.learn(768, checkpoint_path=str(ckpt))
+    assert saves == [128, 256, 384, 512, 640, 768, 768]  # every rollout, then once at the end
+    assert os.listdir(tmp_path) == ["checkpoint.pt"]
+    state = read_checkpoint(ckpt)
+    assert len(state["history"]) == 6 and state["n_rollouts"] == 6
+
+
+@pytest.mark.parametrize("kind", ["missing", "truncated", "garbage", "empty", "not-a-dict", "wrong-version"])
+def test_corrupt_checkpoint_raises_checkpoint_error(cartpole_demos, tmp_path, kind):
+    path = tmp_path / "checkpoint.pt"
+    if kind != "missing":
+        trainer = make_trainer(cartpole_demos)
+        trainer.save(str(path))
+        data = path.read_bytes()
+        if kind == "truncated":
+            path.write_bytes(data[: len(data) // 2])
+        elif kind == "garbage":
+            path.write_bytes(np.random.default_rng(0).bytes(len(data)))
+        elif kind == "empty":
+            path.write_bytes(b"")
+        elif kind == "not-a-dict":
+            torch.save([1, 2, 3], path)
+        elif kind == "wrong-version":
+            state = torch.load(path, weights_only=False)
+            state["version"] = 99
+            torch.save(state, path)
+    with pytest.raises(CheckpointError) as info:
+        GAIL.load(str(path), venv=make_vec_env(ENV, n_envs=2), demos=cartpole_demos)
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_checkpoint_for_other_env_is_refused(cartpole_demos, tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    make_trainer(cartpole_demos).save(str(path))
+    other = dataclasses.replace(cartpole_demos, env_id="genplay/CartPoleFixedHorizon-v0")
+    with pytest.raises(CheckpointError, match="env_id"):
+        GAIL.load(str(path), venv=make_vec_env(ENV, n_envs=2), demos=other)
+
+
+# ---------------------------------------------------------------------------- determinism
+
+
+def test_same_seed_same_parameters(cartpole_demos):
+    config = tiny_config(bc_epochs=2)  # the BC warm start's shuffling is seeded too
+    runs = [make_trainer(cartpole_demos, config, seed=s).learn(1024) for s in (0, 0, 1)]
+    a, b, c = runs
+    assert torch.equal(params(a.gen_algo.policy), params(b.gen_algo.policy))
+    assert torch.equal(params(a.disc), params(b.disc))
+    assert a.history == b.history
+    assert not torch.equal(params(a.gen_algo.policy), params(c.gen_algo.policy))
+
+
+# ---------------------------------------------------------------------------- BC warm start
+
+
+def _bc_fit(trainer: GAIL, demos) -> tuple[float, float]:
+    t = demos.transitions()
+    obs, acts = torch.as_tensor(t["obs"]), torch.as_tensor(t["acts"])
+    with torch.no_grad():
+        _, log_prob, _ = trainer.gen_algo.policy.evaluate_actions(obs, acts)
+    match = float((trainer.predict(t["obs"])[0] == t["acts"]).mean())
+    return float(-log_prob.mean()), match
+
+
+def test_bc_warm_start_fits_the_demos(cartpole_demos):
+    trainer = make_trainer(cartpole_demos, tiny_config(bc_epochs=30, bc_lr=3e-3))
+    policy = trainer.gen_algo.policy
+    value_before = params(policy.value_net)
+    nll_before, match_before = _bc_fit(trainer, cartpole_demos)
+    stats = trainer.pretrain_bc()
+    nll_after, match_after = _bc_fit(trainer, cartpole_demos)
+    assert nll_before == pytest.approx(math.log(2), abs=0.05)
+    assert nll_after < 0.3 and stats["bc_loss"] < 0.35
+    assert match_after > 0.9 and match_after > match_before + 0.1
+    assert torch.equal(value_before, params(policy.value_net))  # only the actor is trained
+    assert trainer.bc_done
+
+
+def test_learn_runs_bc_once_first(cartpole_demos):
+    trainer = make_trainer(cartpole_demos, tiny_config(bc_epochs=2))
+    calls = []
+    pretrain = trainer.pretrain_bc
+
+    def counting():
+        calls.append(trainer.num_timesteps)
+        return pretrain()
+
+    trainer.pretrain_bc = counting
+    assert not trainer.bc_done
+    trainer.learn(256)
+    trainer.learn(512)
+    assert calls == [0] and trainer.bc_done
+    assert make_trainer(cartpole_demos, tiny_config(bc_epochs=0)).bc_done  # nothing to do
+
+
+# ---------------------------------------------------------------------------- pipeline: resume
+
+
+class _Kill(BaseCallback):
+    """Simulates a kill: raises once the generator has passed ``at`` steps."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def _on_step(self) -> bool:
+        if self.model.num_timesteps >= self.at:
+            raise KeyboardInterrupt("simulated kill")
+        return True
+
+
+def test_train_gail_writes_a_run_directory(cartpole_demos, tmp_path):
+    out = tmp_path / "run"
+    trainer = train_gail(ENV, cartpole_demos, 512, config=tiny_config(), out_dir=out)
+    files = set(os.listdir(out))
+    assert {"checkpoint.pt", "policy.zip", "policy.json", "history.json", "config.json", "logs"} <= files
+    assert not [f for f in files if f.endswith(".tmp")]
+    assert json.loads((out / "config.json").read_text())["env_id"] == ENV
+    assert len(json.loads((out / "history.json").read_text())) == len(trainer.history) == 4
+    obs = cartpole_demos.transitions()["obs"][:200]
+    np.testing.assert_array_equal(load_policy(out)(obs), trainer.predict(obs)[0])
+
+
+def test_exported_policy_keeps_the_observation_scaling(cartpole_demos, tmp_path):
+    out = tmp_path / "run"
+    trainer = train_gail(ENV, cartpole_demos, 512, config=tiny_config(normalize_policy_obs=True), out_dir=out)
+    assert json.loads((out / "policy.json").read_text())["normalize_obs"] is True
+    obs = cartpole_demos.transitions()["obs"][::5]
+    np.testing.assert_array_equal(load_policy(out)(obs), trainer.predict(obs)[0])
+
+
+def test_load_policy_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="no trained policy"):
+        load_policy(tmp_path)
+    (tmp_path / "policy.zip").write_bytes(b"not a zip")
+    with pytest.raises(CheckpointError, match="not a readable SB3 policy"):
+        load_policy(tmp_path)
+
+
+def test_new_trainer_from_checkpoint_continues_to_twice_the_steps(cartpole_demos, tmp_path):
+    out = tmp_path / "run"
+    first = train_gail(ENV, cartpole_demos, 512, config=tiny_config(checkpoint_every=ROLLOUT), out_dir=out)
+    assert first.num_timesteps == 512 and len(first.history) == 4
+    fresh = GAIL.load(str(out / "checkpoint.pt"), venv=make_vec_env(ENV, n_envs=2, seed=5), demos=cartpole_demos)
+    assert fresh.num_timesteps == 512 and fresh.history == first.history
+    fresh.learn(1024)
+    assert fresh.num_timesteps == 1024 and len(fresh.history) == 8
+    resumed = train_gail(ENV, cartpole_demos, 1024, config=tiny_config(), out_dir=out, resume=True)
+    assert resumed.num_timesteps == 1024 and len(resumed.history) == 8
+    assert resumed.history[:4] == first.history
+
+
+def test_resume_after_a_simulated_kill(cartpole_demos, tmp_path):
+    out = tmp_path / "run"
+    config = tiny_config(checkpoint_every=2 * ROLLOUT)
+    with pytest.raises(KeyboardInterrupt):
+        train_gail(ENV, cartpole_demos, 1024, config=config, out_dir=out, callback=_Kill(at=700))
+    assert not (out / "policy.zip").exists()  # killed before the end
+    assert [f for f in os.listdir(out) if f.endswith(".tmp")] == []
+    saved = read_checkpoint(out / "checkpoint.pt")
+    assert [h["timesteps"] for h in saved["history"]] == [128, 256, 384, 512]  # the last complete checkpoint
+    # a different config passed on resume is ignored: the checkpoint's wins
+    trainer = train_gail(ENV, cartpole_demos, 2048, config=tiny_config(n_envs=4), out_dir=out, resume=True)
+    assert trainer.config == config
+    assert trainer.num_timesteps == 2048
+    assert len(trainer.history) == 4 + (2048 - 512) // ROLLOUT
+    assert trainer.history[:4] == saved["history"]
+    steps = [h["timesteps"] for h in trainer.history]
+    assert steps == list(range(ROLLOUT, 2049, ROLLOUT))
+    assert (out / "policy.zip").exists()
+    assert len(read_checkpoint(out / "checkpoint.pt")["history"]) == len(trainer.history)
+
+
+# ---------------------------------------------------------------------------- evaluation helpers
+
+
+def test_episode_returns_counts_exactly_n_episodes(heuristic_policy):
+    np.testing.assert_array_equal(episode_returns(ENV, heuristic_policy, 3, seed=0), [500.0] * 3)
+    rand = episode_returns(ENV, "random", 20, seed=0)
+    assert len(rand) == 20 and (rand >= 8).all() and rand.mean() < 60
+    np.testing.assert_array_equal(rand, episode_returns(ENV, "random", 20, seed=0))  # seeded
+
+
+def test_compare_normalises_between_random_and_expert(heuristic_policy):
+    results = compare(ENV, {"also heuristic": heuristic_policy}, expert=heuristic_policy, n_episodes=4, seed=3)
+    by_name = {r.name: r for r in results}
+    assert [r.name for r in results] == ["also heuristic", "expert", "random"]
+    assert by_name["expert"].mean == 500.0 and by_name["expert"].normalized == pytest.approx(1.0)
+    assert by_name["also heuristic"].normalized == pytest.approx(1.0)
+    assert by_name["random"].normalized == pytest.approx(0.0)
+    assert normalized_return(260.0, 500.0, 20.0) == pytest.approx(0.5)
+    assert math.isnan(normalized_return(1.0, 5.0, 5.0))
+    table = render_table(ENV, results)
+    assert "also heuristic" in table and "500.0" in table
