@@ -56,7 +56,7 @@ def save_trainer(trainer: GAIL, path: str | Path) -> None:
         "disc": trainer.disc.state_dict(),
         "disc_opt": trainer.disc_opt.state_dict(),
         "obs_rms": {"mean": rms.mean, "var": rms.var, "count": rms.count},
-        "replay": [{k: v.cpu() for k, v in r.items()} for r in trainer.replay],
+        "replay": [({k: v.cpu() for k, v in r.items()}, a) for r, a in trainer.replay],
         "rng": trainer.rng.bit_generator.state,
         "torch_rng": torch.get_rng_state(),
         "return_scaler": trainer.return_scaler.state_dict() if trainer.return_scaler else None,
@@ -90,14 +90,17 @@ def load_trainer(cls: type[GAIL], path: str | Path, *, venv: VecEnv, demos: Demo
     algo_cls = getattr(importlib.import_module(module), name)
     gen_algo = algo_cls.load(io.BytesIO(state["gen_algo"]), device=config.device)
     trainer = cls(venv=venv, demos=demos, config=config, gen_algo=gen_algo, log_dir=log_dir)
-    trainer.disc.load_state_dict(state["disc"])
-    trainer.disc_opt.load_state_dict(state["disc_opt"])
+    try:
+        trainer.disc.load_state_dict(state["disc"])
+        trainer.disc_opt.load_state_dict(state["disc_opt"])
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path}: field 'disc' does not fit this genplay's discriminator ({exc})") from None
     rms = trainer.disc.obs_rms
     rms.mean, rms.var = (np.array(state["obs_rms"][k]) for k in ("mean", "var"))
     rms.count = state["obs_rms"]["count"]
     trainer.disc.sync_normalizer()
-    for r in state["replay"]:
-        trainer.replay.append({k: v.to(trainer.device) for k, v in r.items()})
+    for rows, absorbing in state["replay"]:
+        trainer.replay.append(({k: v.to(trainer.device) for k, v in rows.items()}, absorbing))
     if trainer.return_scaler is not None and state["return_scaler"] is not None:
         trainer.return_scaler.load_state_dict(state["return_scaler"])
     trainer.rng.bit_generator.state = state["rng"]

@@ -41,8 +41,9 @@ class PPOConfig:
     """GAE lambda."""
     clip_range: float = 0.2
     """PPO clipping parameter."""
-    ent_coef: float = 0.0
-    """Entropy bonus coefficient."""
+    ent_coef: float = 0.01
+    """Entropy bonus coefficient. A little keeps the policy from collapsing onto the
+    discriminator's noise when the expert itself is stochastic."""
     vf_coef: float = 0.5
     """Value loss coefficient."""
     max_grad_norm: float = 0.5
@@ -77,6 +78,8 @@ class GAILConfig:
     """Absorbing states for terminations (DAC), so no survival or termination bias leaks in."""
     reward_clip: float = 10.0
     """Clip per-step rewards to [-reward_clip, reward_clip] (0 disables)."""
+    absorbing_lr_scale: float = 50.0
+    """Step size of the absorbing state's logit, relative to disc_lr."""
     scale_rewards: bool = True
     """Divide rewards by a running std of the discounted return before PPO sees them."""
     use_next_obs: bool = False
@@ -145,6 +148,7 @@ def preset(env_id: str) -> GAILConfig:
             learning_rate=1e-3,
             gamma=0.9,
             gae_lambda=0.95,
+            ent_coef=0.0,
             use_sde=True,
             sde_sample_freq=4,
         )

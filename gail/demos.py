@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import json
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,7 +63,36 @@ def describe_space(space: spaces.Space) -> dict[str, Any]:
     raise EnvError(f"unsupported space {space!r}: genplay handles Box, Discrete, MultiDiscrete, MultiBinary, Dict")
 
 
-def _space_mismatch(saved: dict[str, Any], expected: dict[str, Any]) -> str | None:
+_REQUIRED_KEYS = {
+    "Box": ("shape", "dtype", "low", "high"),
+    "Discrete": ("n", "start"),
+    "MultiDiscrete": ("nvec", "shape"),
+    "MultiBinary": ("shape",),
+    "Dict": ("spaces",),
+}
+
+
+def _malformed_space(desc: Any) -> str | None:
+    """Why a stored space description cannot be used, or None if it is well formed."""
+    if not isinstance(desc, dict):
+        return f"expected a JSON object, got {type(desc).__name__}"
+    kind = desc.get("type")
+    if kind not in _REQUIRED_KEYS:
+        return f"unknown space type {kind!r}; expected one of {sorted(_REQUIRED_KEYS)}"
+    missing = [k for k in _REQUIRED_KEYS[kind] if k not in desc]
+    if missing:
+        return f"a {kind} space needs {missing}"
+    if kind == "Dict":
+        if not isinstance(desc["spaces"], dict):
+            return "'spaces' must be an object"
+        for key, sub in desc["spaces"].items():
+            why = _malformed_space(sub)
+            if why:
+                return f"key {key!r}: {why}"
+    return None
+
+
+def space_mismatch(saved: dict[str, Any], expected: dict[str, Any]) -> str | None:
     """Describe how two space descriptions differ, or None if they are compatible."""
     if saved.get("type") != expected["type"]:
         return f"a {saved.get('type')} space, expected {expected['type']}"
@@ -70,7 +100,7 @@ def _space_mismatch(saved: dict[str, Any], expected: dict[str, Any]) -> str | No
         if sorted(saved.get("spaces", {})) != sorted(expected["spaces"]):
             return f"keys {sorted(saved.get('spaces', {}))}, expected {sorted(expected['spaces'])}"
         for key, sub in expected["spaces"].items():
-            why = _space_mismatch(saved["spaces"][key], sub)
+            why = space_mismatch(saved["spaces"][key], sub)
             if why:
                 return f"key {key!r}: {why}"
         return None
@@ -175,9 +205,12 @@ def load_demos(path: str | Path, env_id: str | None = None) -> Demos:
     if not path.is_file():
         raise fail("no such file")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise fail("is a single .npy array, expected an .npz demos file with named fields")
+        with loaded as npz:
             raw = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
         raise fail(f"not a readable .npz demos file (truncated or corrupt: {exc})") from None
 
     for key in ("format_version", "metadata", *_ARRAY_FIELDS):
@@ -198,6 +231,10 @@ def load_demos(path: str | Path, env_id: str | None = None) -> Demos:
             raise fail(f"field 'metadata' has no {key!r}")
 
     obs_desc, act_desc = meta["observation_space"], meta["action_space"]
+    for key, desc in (("observation_space", obs_desc), ("action_space", act_desc)):
+        why = _malformed_space(desc)
+        if why:
+            raise fail(f"field 'metadata.{key}' is malformed: {why}")
     if obs_desc.get("type") == "Dict":
         keys = sorted(obs_desc.get("spaces", {}))
         missing = [k for k in keys if f"obs.{k}" not in raw]
@@ -277,17 +314,29 @@ def check_demos_match_env(demos: Demos, env_id: str, *, source: str = "demos") -
     """Raise DemoError unless the demos' spaces equal those of ``env_id``."""
     env = make_env(env_id)
     try:
-        for field_name, saved, space in (
-            ("observation_space", demos.observation_space, env.observation_space),
-            ("action_space", demos.action_space, env.action_space),
-        ):
-            why = _space_mismatch(saved, describe_space(space))
-            if why:
-                raise DemoError(
-                    f"{source}: field 'metadata.{field_name}' (recorded on {demos.env_id}) is {why} for env {env_id}"
-                )
+        check_demos_match_spaces(demos, env.observation_space, env.action_space, target=f"env {env_id}", source=source)
     finally:
         env.close()
+
+
+def check_demos_match_spaces(
+    demos: Demos,
+    observation_space: spaces.Space,
+    action_space: spaces.Space,
+    *,
+    target: str = "the env",
+    source: str = "demos",
+) -> None:
+    """Raise DemoError unless the demos' spaces equal the given ones."""
+    for field_name, saved, space in (
+        ("observation_space", demos.observation_space, observation_space),
+        ("action_space", demos.action_space, action_space),
+    ):
+        why = space_mismatch(saved, describe_space(space))
+        if why:
+            raise DemoError(
+                f"{source}: field 'metadata.{field_name}' (recorded on {demos.env_id}) is {why} for {target}"
+            )
 
 
 # ---------------------------------------------------------------------------- collecting

@@ -16,10 +16,12 @@ Absorbing states (Kostrikov et al. 2019, "Discriminator-Actor-Critic"): an episo
 that *terminates* at step T (not truncated by a time limit) continues in an absorbing
 state, whose features are all zero except an ``absorbing`` flag, up to the horizon H
 (the env's time limit; ``1 / (1 - gamma)`` steps if it has none). This turns every
-episode into a fixed-horizon one, as seals does for its envs by hand. For the
-discriminator, each termination adds one absorbing row with sampling weight H - T, on
-the expert's side and on the generator's alike, so it sees the padded occupancy
-measures and learns whether ending early looks like the expert. The generator gets the
+episode into a fixed-horizon one, as seals does for its envs by hand. Each side's
+padded occupancy is then a mixture: live transitions with mass n_live, and the single
+absorbing state with mass sum(H - T) over terminations. Every discriminator batch holds
+live rows plus one absorbing row, weighted by those masses, so the loss is exactly the
+one on the padded occupancies while no batch slot is wasted on repeated absorbing rows;
+the absorbing state's logit is a learned scalar of its own. The generator gets the
 exact discounted value of the padded tail on its terminating step,
 ``r_abs * gamma * (1 - gamma^(H-T)) / (1 - gamma)``. So no reward form can leak a
 survival bonus or a termination penalty that the expert's data does not justify.
@@ -28,6 +30,7 @@ survival bonus or a termination penalty that the expert's data does not justify.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -170,38 +173,18 @@ class TransitionDiscriminator(nn.Module):
         }
 
 
-def make_transition_batch(
-    disc: TransitionDiscriminator,
-    obs,
-    acts,
-    next_obs,
-    terminal: np.ndarray,
-    *,
-    absorbing_steps: np.ndarray | None = None,
-) -> dict[str, torch.Tensor]:
-    """Flatten a batch of raw transitions into the discriminator's tensors.
-
-    Every row gets a sampling ``weight`` (1 for real transitions). With
-    ``absorbing_steps`` (one count per terminal transition: how many steps the episode
-    would have run on up to the horizon), one absorbing-state row is appended per
-    terminal transition, weighted by that count, so the discriminator sees the padded,
-    fixed-horizon occupancy of both the expert and the generator.
-    """
+def make_transition_batch(disc: TransitionDiscriminator, obs, acts, next_obs, **_: Any) -> dict[str, torch.Tensor]:
+    """Flatten a batch of raw (live) transitions into the discriminator's input tensors."""
     flat_obs, flat_acts = disc.flat_obs(obs), disc.flat_acts(acts)
     flat_next = disc.flat_obs(next_obs) if disc.use_next_obs else np.zeros((len(flat_obs), 0), np.float32)
-    flags = np.zeros(len(flat_obs), dtype=np.float32)
-    weights = np.ones(len(flat_obs), dtype=np.float32)
-    n_abs = int(terminal.sum()) if absorbing_steps is not None else 0
-    if n_abs:
-        flat_obs = np.concatenate([flat_obs, np.zeros((n_abs, flat_obs.shape[1]), np.float32)])
-        flat_acts = np.concatenate([flat_acts, np.zeros((n_abs, flat_acts.shape[1]), np.float32)])
-        flat_next = np.concatenate([flat_next, np.zeros((n_abs, flat_next.shape[1]), np.float32)])
-        flags = np.concatenate([flags, np.ones(n_abs, np.float32)])
-        weights = np.concatenate([weights, np.maximum(absorbing_steps, 1).astype(np.float32)])
     return {
         "obs": torch.from_numpy(flat_obs),
         "acts": torch.from_numpy(flat_acts),
         "next_obs": torch.from_numpy(flat_next),
-        "absorbing": torch.from_numpy(flags),
-        "weight": torch.from_numpy(weights),
+        "absorbing": torch.zeros(len(flat_obs)),
     }
+
+
+def absorbing_mass(steps_left: np.ndarray) -> float:
+    """Total absorbing-state weight of terminated episodes: the steps each had left to the horizon."""
+    return float(np.maximum(np.asarray(steps_left, dtype=np.float64), 1.0).sum())

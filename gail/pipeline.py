@@ -95,8 +95,11 @@ def export_policy(trainer: GAIL, out: Path) -> None:
     (out / "history.json").write_text(json.dumps(trainer.history))
 
 
-def load_policy(run_dir: str | Path, *, deterministic: bool = True) -> PolicyFn:
-    """A batched policy from a ``gail train`` output directory (or a bare SB3 zip)."""
+def load_policy(run_dir: str | Path, *, deterministic: bool = True, env_id: str | None = None) -> PolicyFn:
+    """A batched policy from a ``gail train`` output directory (or a bare SB3 zip).
+
+    With ``env_id``, the policy's spaces must match that env's.
+    """
     path = Path(run_dir)
     zip_path = path / POLICY if path.is_dir() else path
     if not zip_path.exists():
@@ -105,6 +108,19 @@ def load_policy(run_dir: str | Path, *, deterministic: bool = True) -> PolicyFn:
         model = PPO.load(zip_path, device="cpu")
     except Exception as exc:
         raise CheckpointError(f"{zip_path}: not a readable SB3 policy ({type(exc).__name__}: {exc})") from None
+    if env_id is not None:
+        from genplay.envs import make_env
+        from genplay.gail.demos import describe_space, space_mismatch
+
+        env = make_env(env_id)
+        for name, mine, theirs in (
+            ("observation_space", model.observation_space, env.observation_space),
+            ("action_space", model.action_space, env.action_space),
+        ):
+            why = space_mismatch(describe_space(mine), describe_space(theirs))
+            if why:
+                raise CheckpointError(f"{zip_path}: the policy's {name} is {why} for env {env_id}")
+        env.close()
     act = as_policy_fn(model, deterministic=deterministic)
     meta_path = zip_path.parent / "policy.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"normalize_obs": False}

@@ -6,8 +6,8 @@ One iteration, driven by the generator's own ``learn`` loop through a callback:
    records raw transitions and gives the generator a reward of 0;
 2. the discriminator (expert high) takes ``disc_updates`` steps of the shared core's
    :func:`discriminator_step` on expert rows against the latest and a few replayed
-   generator rollouts, with one absorbing-state row per terminated episode (weighted by
-   the steps it had left to the horizon);
+   generator rollouts; each batch adds the absorbing state, weighted by the steps that
+   terminated episodes had left to the horizon;
 3. the whole rollout is scored in one batched forward pass, the rewards (plus the
    absorbing-state value on terminating steps) are written into the rollout buffer and
    the advantages recomputed (:meth:`GAIL._relabel`);
@@ -29,8 +29,13 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from genplay.gail.bc import bc_pretrain
 from genplay.gail.config import GAILConfig
-from genplay.gail.demos import Demos
-from genplay.gail.discriminator import TransitionDiscriminator, make_transition_batch, reward_from_logits
+from genplay.gail.demos import Demos, check_demos_match_spaces
+from genplay.gail.discriminator import (
+    TransitionDiscriminator,
+    absorbing_mass,
+    make_transition_batch,
+    reward_from_logits,
+)
 from genplay.gail.rollout import ReturnScaler, SharedObsNormalize, TransitionRecorder
 from genplay.generative.core import DiscriminatorStepConfig, discriminator_step, select_device, set_torch_threads
 
@@ -56,6 +61,7 @@ class GAIL:
         gen_algo: OnPolicyAlgorithm | None = None,
         log_dir: str | None = None,
     ) -> None:
+        check_demos_match_spaces(demos, venv.observation_space, venv.action_space, target="the GAIL venv")
         set_torch_threads(config.torch_threads)
         self.config, self.demos = config, demos
         self.device = select_device(config.device)
@@ -70,7 +76,14 @@ class GAIL:
             spectral_norm=config.disc_spectral_norm,
             use_next_obs=config.use_next_obs,
         ).to(self.device)
-        self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=config.disc_lr)
+        # The absorbing logit is one scalar fitting an occupancy ratio that moves with the policy;
+        # at the net's step size (Adam moves ~lr per step) it would lag far behind.
+        self.disc_opt = torch.optim.Adam(
+            [
+                {"params": list(self.disc.net.parameters()), "lr": config.disc_lr},
+                {"params": [self.disc.absorbing_logit], "lr": config.disc_lr * config.absorbing_lr_scale},
+            ]
+        )
         self.step_config = DiscriminatorStepConfig(
             loss=config.disc_loss, penalty=config.disc_penalty, penalty_weight=config.disc_penalty_weight
         )
@@ -99,10 +112,13 @@ class GAIL:
 
         self.return_scaler = ReturnScaler(venv.num_envs, self.gamma) if config.scale_rewards else None
         self.horizon = _horizon(venv, self.gamma)
-        steps_left = self.horizon - demos.episode_lengths[demos.terminated] if config.absorbing else None
-        self.expert = _to(make_transition_batch(self.disc, **t, absorbing_steps=steps_left), self.device)
-        self.expert_cdf = torch.cumsum(self.expert["weight"], 0)
-        self.replay: collections.deque[dict[str, torch.Tensor]] = collections.deque(maxlen=config.disc_replay_rollouts)
+        self.expert = _to(make_transition_batch(self.disc, **t), self.device)
+        steps_left = self.horizon - demos.episode_lengths[demos.terminated]
+        self.expert_absorbing = absorbing_mass(steps_left) if config.absorbing else 0.0
+        # Replay of recent generator rollouts: (live rows, absorbing mass) per rollout.
+        self.replay: collections.deque[tuple[dict[str, torch.Tensor], float]] = collections.deque(
+            maxlen=config.disc_replay_rollouts
+        )
         self.history: list[dict[str, float]] = []
         self.n_rollouts = 0
         self.bc_done = config.bc_epochs == 0
@@ -166,25 +182,39 @@ class GAIL:
         self.bc_done = True
         return stats
 
-    def train_discriminator(self, generated: dict[str, torch.Tensor]) -> dict[str, float]:
-        """``disc_updates`` core steps on expert rows against current + replayed generator rows."""
-        self.replay.append(generated)
-        pool = {k: torch.cat([r[k] for r in self.replay]) for k in generated}
-        pool_cdf = torch.cumsum(pool["weight"], 0)
+    def train_discriminator(self, generated: dict[str, torch.Tensor], absorbing: float) -> dict[str, float]:
+        """``disc_updates`` core steps: expert rows against the latest and replayed generator rows.
+
+        Each side's batch is ``disc_batch_size`` live rows plus one absorbing row, weighted
+        by the side's absorbing share of its padded occupancy (see the discriminator module).
+        """
+        self.replay.append((generated, absorbing))
+        pool = {k: torch.cat([r[k] for r, _ in self.replay]) for k in generated}
+        pool_absorbing = sum(a for _, a in self.replay)
         n = self.config.disc_batch_size
         stats: list[dict[str, float]] = []
         for _ in range(self.config.disc_updates):
-            e_idx = self._sample(self.expert_cdf, n)
-            g_idx = self._sample(pool_cdf, n)
-            real = self.disc.features({k: v[e_idx] for k, v in self.expert.items()})
-            fake = self.disc.features({k: v[g_idx] for k, v in pool.items()})
-            stats.append(discriminator_step(self.disc, self.disc_opt, real, fake, self.step_config))
+            real, real_w = self._weighted_batch(self.expert, self.expert_absorbing, n)
+            fake, fake_w = self._weighted_batch(pool, pool_absorbing, n)
+            stats.append(
+                discriminator_step(
+                    self.disc, self.disc_opt, real, fake, self.step_config, real_weights=real_w, fake_weights=fake_w
+                )
+            )
         return {k: float(np.mean([s[k] for s in stats])) for k in stats[0]}
 
-    def _sample(self, cdf: torch.Tensor, n: int) -> torch.Tensor:
-        """Row indices drawn with probability proportional to the rows' weights."""
-        u = torch.from_numpy(self.rng.random(n, dtype=np.float32)).to(cdf.device) * cdf[-1]
-        return torch.searchsorted(cdf, u, right=True).clamp_(max=len(cdf) - 1)
+    def _weighted_batch(
+        self, live: dict[str, torch.Tensor], absorbing: float, n: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` uniformly drawn live rows, plus the absorbing row if this side has any mass there."""
+        idx = torch.from_numpy(self.rng.integers(len(live["obs"]), size=n)).to(self.device)
+        features = self.disc.features({k: v[idx] for k, v in live.items()})
+        share = absorbing / (absorbing + len(live["obs"]))
+        weights = torch.full((n,), (1.0 - share) / n, device=self.device)
+        if share > 0:
+            features = torch.cat([features, self.disc.features(self.disc.absorbing_batch(self.device))])
+            weights = torch.cat([weights, torch.full((1,), share, device=self.device)])
+        return features, weights
 
     @torch.no_grad()
     def reward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -211,13 +241,9 @@ class GAIL:
         steps_left = self.horizon - rollout["episode_steps"]  # (n_steps, n_envs)
         if self.config.obs_norm == "running":
             self.disc.update_normalizer(self.disc.flat_obs(flat["obs"]))
-        absorbing_steps = steps_left.reshape(-1)[terminal] if self.config.absorbing else None
-        generated = _to(
-            make_transition_batch(self.disc, **flat, terminal=terminal, absorbing_steps=absorbing_steps), self.device
-        )
-        stats = self.train_discriminator(generated)
-        n_live = n_steps * n_envs  # absorbing rows, if any, come after the live ones
-        live = {k: v[:n_live] for k, v in generated.items()}
+        live = _to(make_transition_batch(self.disc, **flat), self.device)
+        absorbing = absorbing_mass(steps_left.reshape(-1)[terminal]) if self.config.absorbing else 0.0
+        stats = self.train_discriminator(live, absorbing)
         rewards = self.reward(live).cpu().numpy().reshape(n_steps, n_envs)
         if self.config.absorbing:
             rewards = rewards + np.where(rollout["terminated"], self.absorbing_tail_value(steps_left), 0.0)

@@ -158,7 +158,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     policies = {}
     if args.policy not in ("expert", "random"):
-        policies[Path(args.policy).name or "learned"] = load_policy(args.policy, deterministic=not args.stochastic)
+        policies[Path(args.policy).name or "learned"] = load_policy(
+            args.policy, deterministic=not args.stochastic, env_id=args.env
+        )
     results = compare(
         args.env,
         policies,

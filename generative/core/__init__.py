@@ -14,6 +14,7 @@ from genplay.generative.core.losses import (
     least_squares_discriminator_loss,
     r1_penalty,
     wasserstein_discriminator_loss,
+    weighted_mean,
     wgan_gp_penalty,
 )
 from genplay.generative.core.networks import cnn, mlp
@@ -39,5 +40,6 @@ __all__ = [
     "select_device",
     "set_torch_threads",
     "wasserstein_discriminator_loss",
+    "weighted_mean",
     "wgan_gp_penalty",
 ]

@@ -2,6 +2,8 @@
 
 Convention everywhere in genplay: the discriminator outputs *logits* and **real/expert
 is high**. For the BCE family ``D = sigmoid(logits)`` is the probability of "real".
+Every discriminator loss takes optional per-row weights for each side, so a batch can
+stand for a weighted distribution (GAIL's absorbing states, importance sampling).
 """
 
 from __future__ import annotations
@@ -11,27 +13,56 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Loss = Callable[..., torch.Tensor]
 
 
-def bce_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+def weighted_mean(x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of ``x``, or its ``weights``-weighted mean (weights need not sum to 1)."""
+    return x.mean() if weights is None else (x * weights).sum() / weights.sum()
+
+
+def bce_discriminator_loss(
+    real_logits: torch.Tensor,
+    fake_logits: torch.Tensor,
+    real_weights: torch.Tensor | None = None,
+    fake_weights: torch.Tensor | None = None,
+) -> torch.Tensor:
     """-log D(real) - log(1 - D(fake)) (Goodfellow et al. 2014)."""
-    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    return weighted_mean(F.softplus(-real_logits), real_weights) + weighted_mean(F.softplus(fake_logits), fake_weights)
 
 
-def least_squares_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+def least_squares_discriminator_loss(
+    real_logits: torch.Tensor,
+    fake_logits: torch.Tensor,
+    real_weights: torch.Tensor | None = None,
+    fake_weights: torch.Tensor | None = None,
+) -> torch.Tensor:
     """LSGAN (Mao et al. 2017) with targets 1 for real and 0 for fake, halved."""
-    return 0.5 * ((real_logits - 1.0) ** 2).mean() + 0.5 * (fake_logits**2).mean()
+    return 0.5 * weighted_mean((real_logits - 1.0) ** 2, real_weights) + 0.5 * weighted_mean(
+        fake_logits**2, fake_weights
+    )
 
 
-def hinge_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+def hinge_discriminator_loss(
+    real_logits: torch.Tensor,
+    fake_logits: torch.Tensor,
+    real_weights: torch.Tensor | None = None,
+    fake_weights: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Hinge loss (Lim & Ye 2017; used by SN-GAN, BigGAN)."""
-    return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+    return weighted_mean(F.relu(1.0 - real_logits), real_weights) + weighted_mean(
+        F.relu(1.0 + fake_logits), fake_weights
+    )
 
 
-def wasserstein_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+def wasserstein_discriminator_loss(
+    real_logits: torch.Tensor,
+    fake_logits: torch.Tensor,
+    real_weights: torch.Tensor | None = None,
+    fake_weights: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Critic loss of WGAN (Arjovsky et al. 2017); pair it with a gradient penalty."""
-    return fake_logits.mean() - real_logits.mean()
+    return weighted_mean(fake_logits, fake_weights) - weighted_mean(real_logits, real_weights)
 
 
 def non_saturating_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from genplay.generative.core.losses import PENALTIES, discriminator_loss, r1_penalty, wgan_gp_penalty
+from genplay.generative.core.losses import PENALTIES, discriminator_loss, r1_penalty, weighted_mean, wgan_gp_penalty
 
 
 @dataclass(frozen=True)
@@ -36,17 +36,20 @@ def discriminator_step(
     fake: torch.Tensor,
     config: DiscriminatorStepConfig = DiscriminatorStepConfig(),
     *,
+    real_weights: torch.Tensor | None = None,
+    fake_weights: torch.Tensor | None = None,
     parameters: list[torch.nn.Parameter] | None = None,
 ) -> dict[str, float]:
     """Take one optimiser step on ``loss(net(real), net(fake)) + weight * penalty``.
 
-    ``real`` and ``fake`` are float feature tensors (the same layout). Returns logged
+    ``real`` and ``fake`` are float feature tensors (the same layout), optionally with
+    per-row weights (the batch then stands for that weighted distribution). Returns logged
     statistics: total loss, adversarial loss, penalty, and the accuracy on each side
     (logit > 0 counts as "real", so accuracy is only meaningful for BCE-like losses).
     """
     real_logits = net(torch.cat([real, fake]))
     real_logits, fake_logits = real_logits[: len(real)], real_logits[len(real) :]
-    adv = discriminator_loss(config.loss)(real_logits, fake_logits)
+    adv = discriminator_loss(config.loss)(real_logits, fake_logits, real_weights, fake_weights)
     if config.penalty == "r1":
         penalty = r1_penalty(net, real)
     elif config.penalty == "wgan_gp":
@@ -65,8 +68,8 @@ def discriminator_step(
             "loss": float(loss),
             "adversarial_loss": float(adv),
             "penalty": float(penalty),
-            "accuracy_real": float((real_logits > 0).float().mean()),
-            "accuracy_fake": float((fake_logits < 0).float().mean()),
-            "logits_real": float(real_logits.mean()),
-            "logits_fake": float(fake_logits.mean()),
+            "accuracy_real": float(weighted_mean((real_logits > 0).float(), real_weights)),
+            "accuracy_fake": float(weighted_mean((fake_logits < 0).float(), fake_weights)),
+            "logits_real": float(weighted_mean(real_logits, real_weights)),
+            "logits_fake": float(weighted_mean(fake_logits, fake_weights)),
         }
