@@ -127,11 +127,6 @@ def cached_acrobot_expert(genplay_cache_dir):
     return path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `genplay evaluate` never checks the policy against --env; a CartPole policy evaluated on "
-    "Acrobot-v1 dies with SB3's ValueError (unexpected observation shape) as a traceback, exit code 1",
-)
 def test_evaluate_policy_of_another_env(cli_run, cached_acrobot_expert):
     _, out = cli_run
     proc = _cli("evaluate", "--env", "Acrobot-v1", "--policy", out, "--n-episodes", 2, "--json")

@@ -121,6 +121,33 @@ def test_bce_loss_hand_computed_and_sign():
     assert float(bce_discriminator_loss(torch.tensor([30.0]), torch.tensor([-30.0]))) == pytest.approx(0.0, abs=1e-6)
 
 
+def test_weighted_bce_loss_is_the_weighted_mean():
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([-2.0, 0.5])
+    real_w, fake_w = torch.tensor([0.25, 0.75]), torch.tensor([2.0, 1.0])  # weights need not sum to 1
+    expected = (0.25 * math.log1p(math.exp(-1)) + 0.75 * math.log1p(math.exp(-3))) + (
+        2.0 * math.log1p(math.exp(-2)) + 1.0 * math.log1p(math.exp(0.5))
+    ) / 3.0
+    assert float(bce_discriminator_loss(real, fake, real_w, fake_w)) == pytest.approx(expected, rel=1e-6)
+    assert float(bce_discriminator_loss(real, fake)) != pytest.approx(expected, rel=1e-3)  # the weights matter
+    # integer weights are row repetitions
+    repeated = bce_discriminator_loss(real[[0, 1, 1, 1]], fake[[0, 0, 1]])
+    assert float(bce_discriminator_loss(real, fake, torch.tensor([1.0, 3.0]), fake_w)) == pytest.approx(float(repeated))
+    # one side weighted, the other plain
+    one_side = math.log1p(math.exp(-1)) + 0.5 * (math.log1p(math.exp(-2)) + math.log1p(math.exp(0.5)))
+    assert float(bce_discriminator_loss(real, fake, torch.tensor([1.0, 0.0]))) == pytest.approx(one_side, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(DISCRIMINATOR_LOSSES))
+def test_uniform_weights_give_the_unweighted_loss(name):
+    loss = discriminator_loss(name)
+    real, fake = torch.tensor([1.0, 3.0, -0.5]), torch.tensor([-2.0, 0.5, 0.0, 1.5])
+    plain = float(loss(real, fake))
+    for c in (1.0, 0.1, 7.0):
+        assert float(loss(real, fake, torch.full((3,), c), torch.full((4,), c))) == pytest.approx(plain, rel=1e-6)
+    skewed = float(loss(real, fake, torch.tensor([5.0, 0.0, 1.0]), torch.tensor([0.0, 1.0, 3.0, 0.0])))
+    assert skewed != pytest.approx(plain, rel=1e-3)
+
+
 def test_least_squares_loss():
     assert float(least_squares_discriminator_loss(torch.ones(3), torch.zeros(4))) == 0.0
     assert float(least_squares_discriminator_loss(torch.zeros(3), torch.ones(4))) == pytest.approx(1.0)
@@ -236,6 +263,39 @@ def test_discriminator_step_clips_the_parameter_gradient():
     assert 0 < float(change.norm()) <= 1e-3 * (1 + 1e-4)
 
 
+def test_discriminator_step_accepts_real_and_fake_weights():
+    real = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 1.0]])
+    fake = torch.tensor([[-1.0, 0.5], [2.0, -2.0]])
+    real_w, fake_w = torch.tensor([1.0, 0.0, 3.0]), torch.tensor([0.0, 2.0])
+    weighted, reference = _linear([0.5, -1.0]), _linear([0.5, -1.0])
+    with torch.no_grad():
+        real_logits, fake_logits = weighted(real).squeeze(-1), weighted(fake).squeeze(-1)
+    stats = discriminator_step(
+        lambda x: weighted(x).squeeze(-1),
+        torch.optim.SGD(weighted.parameters(), lr=0.1),
+        real,
+        fake,
+        real_weights=real_w,
+        fake_weights=fake_w,
+    )
+    expected = float(bce_discriminator_loss(real_logits, fake_logits, real_w, fake_w))
+    assert stats["adversarial_loss"] == pytest.approx(expected, rel=1e-6)
+    assert stats["adversarial_loss"] != pytest.approx(float(bce_discriminator_loss(real_logits, fake_logits)), rel=1e-3)
+    assert stats["logits_real"] == pytest.approx(float((real_logits * real_w).sum() / 4.0), rel=1e-6)
+    assert stats["logits_fake"] == pytest.approx(float(fake_logits[1]), rel=1e-6)
+    assert stats["accuracy_real"] == pytest.approx(float(((real_logits > 0).float() * real_w).sum() / 4.0))
+    assert stats["accuracy_fake"] == pytest.approx(float(fake_logits[1] < 0))
+    # the step equals an unweighted one on the same rows repeated by their (integer) weights
+    discriminator_step(
+        lambda x: reference(x).squeeze(-1),
+        torch.optim.SGD(reference.parameters(), lr=0.1),
+        real[[0, 2, 2, 2]],
+        fake[[1, 1]],
+    )
+    for p, q in zip(weighted.parameters(), reference.parameters()):
+        torch.testing.assert_close(p, q)
+
+
 def test_discriminator_step_config_validates_names():
     with pytest.raises(ValueError, match="unknown discriminator loss"):
         DiscriminatorStepConfig(loss="nope")
@@ -334,11 +394,6 @@ def test_atomic_write_keeps_old_file_when_writer_raises(tmp_path):
     assert os.listdir(tmp_path) == ["out.txt"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: atomic_write keeps tempfile.mkstemp's 0600 mode, so demos, checkpoints, policies and cached "
-    "experts are unreadable by other users, unlike a plain write under the umask (0644 with umask 022)",
-)
 def test_atomic_write_respects_the_umask(tmp_path):
     old = os.umask(0o022)
     try:

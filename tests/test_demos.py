@@ -236,21 +236,11 @@ def _corrupt_member(path: Path, member: str) -> None:
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: load_demos only catches BadZipFile/EOFError/OSError/ValueError/KeyError; a corrupt deflate "
-    "stream inside the .npz raises zlib.error, which escapes as a raw exception instead of DemoError",
-)
 def test_corrupt_compressed_member(good_file):
     _corrupt_member(good_file, "obs.npy")
     _assert_demo_error(good_file, "truncated or corrupt")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a plain .npy file makes np.load return an ndarray, and `with np.load(...) as npz` then "
-    "raises TypeError (ndarray is no context manager) instead of DemoError",
-)
 def test_npy_file_instead_of_npz(tmp_path):
     path = tmp_path / "demos.npz"
     with open(path, "wb") as f:
@@ -402,11 +392,6 @@ def test_bad_field(good_file, mutate, needle):
     _assert_demo_error(_rewrite(good_file, raw), needle)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: load_demos does not check that metadata's space descriptions are JSON objects with the "
-    "needed keys; a string space raises AttributeError and a Discrete without 'n'/'start' raises KeyError",
-)
 @pytest.mark.parametrize(
     "key, value",
     [("observation_space", "Box"), ("action_space", {"type": "Discrete"})],
@@ -495,7 +480,6 @@ def test_cli_demos_info_on_good_file(good_file, cartpole_random_demos):
     assert info["terminated_episodes"] == 5
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: zlib.error from a corrupt .npz member escapes as a traceback (see above)")
 def test_cli_demos_info_on_corrupt_compressed_member(good_file):
     _corrupt_member(good_file, "obs.npy")
     _assert_one_error_line(_cli("demos", "info", str(good_file), "--env", "CartPole-v1"), str(good_file))

@@ -11,6 +11,7 @@ from gymnasium import spaces
 from genplay.errors import EnvError
 from genplay.gail.discriminator import (
     TransitionDiscriminator,
+    absorbing_mass,
     flat_dim,
     flatten_batch,
     make_transition_batch,
@@ -116,32 +117,59 @@ def _transitions(n: int = 4, seed: int = 0):
 
 
 @pytest.mark.parametrize("use_next_obs", [False, True])
-def test_absorbing_rows_are_appended_with_steps_left_as_weight(use_next_obs):
+def test_transition_batch_holds_only_the_live_rows(use_next_obs):
     disc = TransitionDiscriminator(OBS_SPACE, ACT_SPACE, use_next_obs=use_next_obs)
     obs, acts, next_obs = _transitions()
-    terminal = np.array([False, True, False, True])
-    b = make_transition_batch(disc, obs, acts, next_obs, terminal, absorbing_steps=np.array([10, 0]))
-    assert b["obs"].shape == (6, 4) and b["acts"].shape == (6, 2)
-    assert b["next_obs"].shape == (6, 4 if use_next_obs else 0)
-    np.testing.assert_array_equal(b["absorbing"].numpy(), [0, 0, 0, 0, 1, 1])
-    np.testing.assert_array_equal(b["weight"].numpy(), [1, 1, 1, 1, 10, 1])  # at least 1 absorbing step
-    np.testing.assert_array_equal(b["obs"][:4].numpy(), obs)
-    np.testing.assert_array_equal(b["acts"][:4].numpy(), np.eye(2)[acts])
+    b = make_transition_batch(disc, obs, acts, next_obs)
+    assert set(b) == {"obs", "acts", "next_obs", "absorbing"}  # no per-row weight any more
+    assert b["obs"].shape == (4, 4) and b["acts"].shape == (4, 2)
+    assert b["next_obs"].shape == (4, 4 if use_next_obs else 0)
+    np.testing.assert_array_equal(b["absorbing"].numpy(), [0, 0, 0, 0])
+    np.testing.assert_array_equal(b["obs"].numpy(), obs)
+    np.testing.assert_array_equal(b["acts"].numpy(), np.eye(2)[acts])
     if use_next_obs:
-        np.testing.assert_array_equal(b["next_obs"][:4].numpy(), next_obs)
-    for key in ("obs", "acts", "next_obs"):
-        assert (b[key][4:] == 0).all()
+        np.testing.assert_array_equal(b["next_obs"].numpy(), next_obs)
     assert all(v.dtype == torch.float32 for v in b.values())
 
 
-def test_no_absorbing_rows_without_absorbing_steps():
+def test_no_absorbing_rows_whatever_the_terminal_flags():
     disc = TransitionDiscriminator(OBS_SPACE, ACT_SPACE)
     obs, acts, next_obs = _transitions()
-    b = make_transition_batch(disc, obs, acts, next_obs, np.array([False, True, False, True]))
-    assert len(b["obs"]) == 4
-    assert (b["weight"] == 1).all() and (b["absorbing"] == 0).all()
-    b = make_transition_batch(disc, obs, acts, next_obs, np.zeros(4, bool), absorbing_steps=np.zeros(0, int))
-    assert len(b["obs"]) == 4
+    plain = make_transition_batch(disc, obs, acts, next_obs)
+    # terminal flags and absorbing steps (the old interface, e.g. ``**demos.transitions()``) are ignored
+    for terminal in (np.ones(4, bool), np.array([False, True, False, True])):
+        b = make_transition_batch(disc, obs, acts, next_obs, terminal=terminal, absorbing_steps=np.array([10, 0]))
+        assert len(b["obs"]) == 4 and (b["absorbing"] == 0).all() and "weight" not in b
+        assert set(b) == set(plain) and all(torch.equal(b[k], plain[k]) for k in b)
+    # the absorbing state's weight comes from absorbing_mass alone, zero when nothing terminated
+    assert absorbing_mass((500 - np.array([20, 30]))[np.zeros(2, bool)]) == 0.0
+
+
+def test_absorbing_mass_is_the_steps_left_with_at_least_one_each():
+    assert absorbing_mass(np.array([10, 0])) == 11.0  # an episode ending at the horizon still counts one step
+    assert absorbing_mass(np.array([3, 5, 0, -2])) == 10.0
+    assert absorbing_mass(np.array([490, 475, 1])) == 966.0
+    assert absorbing_mass(np.zeros(0, int)) == 0.0  # no terminated episode: no absorbing mass
+    assert isinstance(absorbing_mass(np.array([2, 7])), float)
+
+
+@pytest.mark.parametrize("use_next_obs", [False, True])
+def test_absorbing_batch_is_one_zero_row_with_the_flag(use_next_obs):
+    disc = TransitionDiscriminator(OBS_SPACE, ACT_SPACE, use_next_obs=use_next_obs)
+    a = disc.absorbing_batch()
+    assert set(a) == {"obs", "acts", "next_obs", "absorbing"}
+    assert a["obs"].shape == (1, 4) and a["acts"].shape == (1, 2)
+    assert a["next_obs"].shape == (1, 4 if use_next_obs else 0)
+    np.testing.assert_array_equal(a["absorbing"].numpy(), [1])
+    for key in ("obs", "acts", "next_obs"):
+        assert (a[key] == 0).all()
+    assert all(v.dtype == torch.float32 for v in a.values())
+
+
+def _live_and_absorbing(disc: TransitionDiscriminator, obs, acts, next_obs) -> dict[str, torch.Tensor]:
+    """Rows 0-3 live, rows 4-5 the absorbing state."""
+    live, absorbing = make_transition_batch(disc, obs, acts, next_obs), disc.absorbing_batch()
+    return {k: torch.cat([live[k], absorbing[k], absorbing[k]]) for k in live}
 
 
 @pytest.mark.parametrize("use_next_obs", [False, True])
@@ -150,9 +178,7 @@ def test_features_zero_out_absorbing_rows(use_next_obs):
     disc = TransitionDiscriminator(OBS_SPACE, ACT_SPACE, use_next_obs=use_next_obs)
     obs, acts, next_obs = _transitions()
     disc.update_normalizer(obs * 3 + 1)  # mean and std far from 0 and 1: zero rows would not stay zero
-    terminal = np.array([True, True, False, False])
-    b = make_transition_batch(disc, obs, acts, next_obs, terminal, absorbing_steps=np.array([5, 6]))
-    f = disc.features(b)
+    f = disc.features(_live_and_absorbing(disc, obs, acts, next_obs))
     width = 4 * (2 if use_next_obs else 1) + 2 + 1
     assert f.shape == (6, width)
     assert (f[4:, :-1] == 0).all() and (f[4:, -1] == 1).all()
@@ -162,7 +188,14 @@ def test_features_zero_out_absorbing_rows(use_next_obs):
     if use_next_obs:
         torch.testing.assert_close(f[:4, 6:10], disc.normalize(torch.from_numpy(next_obs)))
     absorbing = disc.features(disc.absorbing_batch())
+    assert absorbing.shape == (1, width)
     torch.testing.assert_close(absorbing, f[4:5])
+    # the zeroing is done by features itself: live inputs flagged absorbing lose them too
+    flagged = make_transition_batch(disc, obs, acts, next_obs)
+    flagged["absorbing"] = torch.tensor([0.0, 1.0, 0.0, 1.0])
+    g = disc.features(flagged)
+    torch.testing.assert_close(g[[1, 3]], absorbing.expand(2, -1))
+    torch.testing.assert_close(g[[0, 2]], f[[0, 2]])
 
 
 def test_forward_gives_one_logit_per_row_and_the_absorbing_logit_on_absorbing_rows():
@@ -171,15 +204,21 @@ def test_forward_gives_one_logit_per_row_and_the_absorbing_logit_on_absorbing_ro
     with torch.no_grad():
         disc.absorbing_logit.fill_(-1.25)
     obs, acts, next_obs = _transitions()
-    terminal = np.array([True, False, False, True])
-    b = make_transition_batch(disc, obs, acts, next_obs, terminal, absorbing_steps=np.ones(2))
+    features = disc.features(_live_and_absorbing(disc, obs, acts, next_obs))
     with torch.no_grad():
-        logits = disc(disc.features(b))
-    assert logits.shape == (6,)
-    torch.testing.assert_close(logits[4:], torch.full((2,), -1.25))
-    assert not torch.allclose(logits[:4], torch.full((4,), -1.25))
-    with torch.no_grad():
+        logits = disc(features)
+        assert logits.shape == (6,)
+        torch.testing.assert_close(logits[4:], torch.full((2,), -1.25))
+        torch.testing.assert_close(logits[:4], disc.net(features[:4, :-1]).squeeze(-1))  # the net on live rows
+        assert not torch.allclose(logits[:4], torch.full((4,), -1.25))
         assert float(disc(disc.features(disc.absorbing_batch()))[0]) == pytest.approx(-1.25)
+    # the absorbing logit is a learned parameter: only absorbing rows send it gradient, and not to the net
+    disc(features)[4:].sum().backward()
+    assert float(disc.absorbing_logit.grad) == pytest.approx(2.0)
+    assert all(p.grad is None or (p.grad == 0).all() for p in disc.net.parameters())
+    disc.zero_grad(set_to_none=True)
+    disc(features)[:4].sum().backward()
+    assert disc.absorbing_logit.grad is None or float(disc.absorbing_logit.grad) == 0.0
 
 
 def test_normalizer_tracks_running_mean_and_std_and_clamps():

@@ -207,31 +207,65 @@ def test_learn_to_a_total_already_reached_does_nothing(trained, tmp_path):
     assert torch.equal(before, params(trainer.gen_algo.policy))
 
 
-def test_expert_rows_carry_absorbing_rows_weighted_by_steps_left(cartpole_random_demos):
+def test_expert_absorbing_mass_is_the_steps_left_of_terminated_demos(cartpole_random_demos, cartpole_demos):
     demos = cartpole_random_demos
+    assert demos.terminated.all()  # every random episode terminated
     trainer = make_trainer(demos)
     n = demos.n_transitions
-    assert len(trainer.expert["weight"]) == n + demos.n_episodes  # every random episode terminated
-    np.testing.assert_array_equal(trainer.expert["weight"][:n].numpy(), np.ones(n))
-    np.testing.assert_array_equal(trainer.expert["weight"][n:].numpy(), 500 - demos.episode_lengths)
-    assert (trainer.expert["absorbing"][n:] == 1).all() and (trainer.expert["absorbing"][:n] == 0).all()
+    # the expert rows are the live transitions only
+    assert set(trainer.expert) == {"obs", "acts", "next_obs", "absorbing"}
+    assert all(len(v) == n for v in trainer.expert.values())
+    assert (trainer.expert["absorbing"] == 0).all()
+    np.testing.assert_array_equal(trainer.expert["obs"].numpy(), demos.transitions()["obs"])
+    # the absorbing state's mass: the steps each terminated episode had left to the 500-step horizon
+    expected = float(sum(500 - int(length) for length in demos.episode_lengths))
+    assert expected > 0 and trainer.expert_absorbing == expected
+    # only terminated episodes count
+    mixed = dataclasses.replace(demos, terminated=np.array([True, False, True, False, True]))
+    expected_mixed = float(sum(500 - int(length) for length, t in zip(demos.episode_lengths, mixed.terminated) if t))
+    assert 0 < expected_mixed < expected
+    assert make_trainer(mixed).expert_absorbing == expected_mixed
+    assert make_trainer(cartpole_demos).expert_absorbing == 0.0  # time-limit truncations: no absorbing state
     no_abs = make_trainer(demos, tiny_config(absorbing=False))
-    assert len(no_abs.expert["weight"]) == n
+    assert no_abs.expert_absorbing == 0.0 and len(no_abs.expert["obs"]) == n
 
 
-def test_weighted_sampling_follows_the_weights(cartpole_demos):
+def test_weighted_batch_gives_the_absorbing_row_its_share(cartpole_demos):
     trainer = make_trainer(cartpole_demos)
-    cdf = torch.cumsum(torch.tensor([1.0, 3.0, 0.0, 6.0]), 0)
-    idx = trainer._sample(cdf, 20_000).numpy()
-    freq = np.bincount(idx, minlength=4) / len(idx)
-    np.testing.assert_allclose(freq, [0.1, 0.3, 0.0, 0.6], atol=0.015)
+    disc, live = trainer.disc, trainer.expert
+    n_live, n = len(live["obs"]), 64
+    all_features = disc.features(live)
+    absorbing_features = disc.features(disc.absorbing_batch())
+    for mass in (500.0, 7.0, 20_000.0):
+        features, weights = trainer._weighted_batch(live, mass, n)
+        share = mass / (mass + n_live)
+        assert features.shape == (n + 1, all_features.shape[1]) and weights.shape == (n + 1,)
+        assert float(weights.sum()) == pytest.approx(1.0, rel=1e-6)
+        assert float(weights[-1]) == pytest.approx(share, rel=1e-6)
+        torch.testing.assert_close(weights[:-1], torch.full((n,), (1.0 - share) / n))  # live rows: equal weights
+        torch.testing.assert_close(features[-1:], absorbing_features)
+        assert (features[:-1, -1] == 0).all()
+        # every live row is one of the side's rows
+        assert (features[:-1, None, :] == all_features[None]).all(-1).any(-1).all()
+    # no absorbing mass: no absorbing row, n equally weighted live rows
+    features, weights = trainer._weighted_batch(live, 0.0, n)
+    assert features.shape == (n, all_features.shape[1]) and weights.shape == (n,)
+    assert (features[:, -1] == 0).all()
+    torch.testing.assert_close(weights, torch.full((n,), 1.0 / n))
+    assert float(weights.sum()) == pytest.approx(1.0, rel=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: GAIL(venv, demos) does not check the demos' spaces against the venv's; CartPole demos with "
-    "an Acrobot venv fail later with a bare numpy broadcasting ValueError instead of a DemoError",
-)
+def test_weighted_batch_draws_live_rows_uniformly(cartpole_demos):
+    trainer = make_trainer(cartpole_demos)
+    live = {k: v[:4] for k, v in trainer.expert.items()}
+    rows = trainer.disc.features(live)
+    features, _ = trainer._weighted_batch(live, 4.0, 20_000)
+    match = (features[:-1, None, :] == rows[None]).all(-1)
+    assert (match.sum(-1) == 1).all()
+    freq = np.bincount(match.float().argmax(-1).numpy(), minlength=4) / 20_000
+    np.testing.assert_allclose(freq, [0.25] * 4, atol=0.015)
+
+
 def test_gail_refuses_demos_of_another_env(cartpole_demos):
     with pytest.raises(GenplayError, match="observation_space"):
         GAIL(venv=make_vec_env("Acrobot-v1", n_envs=2), demos=cartpole_demos, config=tiny_config())
@@ -254,9 +288,12 @@ def test_save_load_restores_everything_and_learning_continues(cartpole_demos, tm
         assert torch.equal(v, b.disc.state_dict()[k]), k
     np.testing.assert_array_equal(a.disc.obs_rms.mean, b.disc.obs_rms.mean)
     assert a.disc.obs_rms.count == b.disc.obs_rms.count
-    assert len(b.replay) == len(a.replay) and all(
-        torch.equal(x["obs"], y["obs"]) for x, y in zip(a.replay, b.replay)
-    )
+    assert len(b.replay) == len(a.replay) == a.config.disc_replay_rollouts
+    for (rows_a, mass_a), (rows_b, mass_b) in zip(a.replay, b.replay):
+        assert rows_a.keys() == rows_b.keys() and all(torch.equal(rows_a[k], rows_b[k]) for k in rows_a)
+        assert isinstance(mass_b, float) and mass_b == mass_a
+    assert any(mass > 0 for _, mass in a.replay)  # a young CartPole policy terminates episodes
+    assert b.expert_absorbing == a.expert_absorbing
     assert b.rng.bit_generator.state == a.rng.bit_generator.state
     opt_a, opt_b = a.disc_opt.state_dict()["state"], b.disc_opt.state_dict()["state"]
     assert opt_a.keys() == opt_b.keys() and all(torch.equal(opt_a[k]["exp_avg"], opt_b[k]["exp_avg"]) for k in opt_a)
