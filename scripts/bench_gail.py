@@ -18,15 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 
-
-def peak_rss_mb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return round(max(own, kids) / 1024.0, 1)
+from benchlib import emit, peak_rss_mb
 
 
 def parse_set(items: list[str]) -> dict:
@@ -181,11 +176,7 @@ def main() -> None:
         numpy=np.__version__,
         torch=torch.__version__,
     )
-    line = json.dumps(res)
-    print(line, flush=True)
-    if args.out:
-        with open(args.out, "a") as f:
-            f.write(line + "\n")
+    emit(res, args.out)
 
 
 if __name__ == "__main__":

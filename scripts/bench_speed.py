@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchlib import emit
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -103,11 +105,7 @@ def main() -> None:
         res["peer_env_steps_per_second"] = peer["env_steps_per_second"]
         res["peer_impl"] = peer["impl"]
         res["gail_over_peer_throughput"] = round(res["gail_env_steps_per_second"] / peer["env_steps_per_second"], 3)
-    line = json.dumps(res)
-    print(line, flush=True)
-    if args.out:
-        with open(args.out, "a") as f:
-            f.write(line + "\n")
+    emit(res, args.out)
 
 
 if __name__ == "__main__":

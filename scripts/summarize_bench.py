@@ -26,12 +26,16 @@ def main(paths: list[str]) -> None:
     for (env, src, n, opts), runs in groups.items():
         runs.sort(key=lambda r: r["seed"])
         per_seed = " / ".join(f"{r['learned_return_mean']:.1f}" for r in runs)
+        if src == "random":  # the sanity check: learned return as a multiple of the demos' return
+            per_seed += " = " + " / ".join(f"{r['learned_return_mean'] / r['demo_return_mean']:.2f}x" for r in runs)
+            per_seed += " demos"
         hits = " / ".join(str(r.get("first_step_curve_reached_475")) for r in runs)
         norm = sum(r["normalized_return"] for r in runs) / len(runs)
         sps = sum(r["env_steps_per_second"] for r in runs) / len(runs)
         wall = sum(r["wall_seconds_gail_train"] for r in runs) / len(runs)
         print(f"| {env} | {n} {src} | {opts} | {len(runs)} | {per_seed} ({runs[0]['eval_mode']}) | {hits} | {norm:.3f} "
-              f"| {runs[0]['expert_return']:.1f} | {runs[0]['random_return']:.1f} | {runs[0]['demo_return_mean']:.1f} "
+              f"| {runs[0]['expert_return']:.1f} | {runs[0]['random_return']:.1f} "
+              f"| {sum(r['demo_return_mean'] for r in runs) / len(runs):.1f} "
               f"| {sps:.0f} | {wall:.1f} |")
 
 
