@@ -41,6 +41,6 @@ setup(
         "matplotlib>=3.7",
         "psutil>=5.9",
     ],
-    extras_require={"test": ["pytest>=8", "ruff>=0.5"]},
+    extras_require={"test": ["pytest>=8", "ruff>=0.15,<0.18"]},
     entry_points={"console_scripts": ["genplay=genplay.cli:main"]},
 )
