@@ -25,12 +25,14 @@ def bc_pretrain(
     rng = rng or np.random.default_rng(0)
     policy.set_training_mode(True)
     opt = torch.optim.Adam(policy.parameters(), lr=lr)
-    obs_t = torch.as_tensor(obs, dtype=torch.float32, device=policy.device)
+    obs_t, _ = policy.obs_to_tensor(obs)  # handles Box, Dict and image observations as SB3 does
     acts_t = torch.as_tensor(acts, device=policy.device)
+    n = len(acts_t)
     losses: list[float] = []
     for _ in range(epochs):
-        for idx in np.array_split(rng.permutation(len(obs_t)), max(1, len(obs_t) // batch_size)):
-            _, log_prob, entropy = policy.evaluate_actions(obs_t[idx], acts_t[idx])
+        for idx in np.array_split(rng.permutation(n), max(1, n // batch_size)):
+            batch = {k: v[idx] for k, v in obs_t.items()} if isinstance(obs_t, dict) else obs_t[idx]
+            _, log_prob, _ = policy.evaluate_actions(batch, acts_t[idx])
             loss = -log_prob.mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
