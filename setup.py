@@ -6,7 +6,12 @@ The import package is ``genplay``; its sub-packages live at the top of the repos
 
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
+
+# Top-level folders mapped under the ``genplay`` import package; sub-packages (e.g.
+# generative/images) are found automatically, so a new modality needs no edit here.
+ROOTS = {"genplay": "genplay", "genplay.gail": "gail", "genplay.generative": "generative", "genplay.envs": "envs"}
+PACKAGES = [*ROOTS, *(f"genplay.generative.{p}" for p in find_packages("generative"))]
 
 setup(
     name="genplay",
@@ -15,19 +20,8 @@ setup(
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=[
-        "genplay",
-        "genplay.gail",
-        "genplay.generative",
-        "genplay.generative.core",
-        "genplay.envs",
-    ],
-    package_dir={
-        "genplay": "genplay",
-        "genplay.gail": "gail",
-        "genplay.generative": "generative",
-        "genplay.envs": "envs",
-    },
+    packages=PACKAGES,
+    package_dir={**ROOTS, **{p: p.replace("genplay.", "", 1).replace(".", "/") for p in PACKAGES if p not in ROOTS}},
     install_requires=[
         "torch>=2.3",  # install torch==2.13.0 first (CPU wheel); see README
         "numpy>=1.26",

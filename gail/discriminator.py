@@ -34,27 +34,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from gymnasium import spaces
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from torch import nn
 
 from genplay.errors import EnvError
-from genplay.generative.core import mlp
-
-REWARD_FORMS = ("logit", "positive", "negative")
-
-
-def reward_from_logits(logits: torch.Tensor, form: str = "logit") -> torch.Tensor:
-    """Map discriminator logits (expert high) to generator rewards; see module docstring."""
-    if form == "logit":
-        return logits
-    if form == "positive":
-        return F.softplus(logits)
-    if form == "negative":
-        return -F.softplus(-logits)
-    raise ValueError(f"unknown reward form {form!r}; expected one of {REWARD_FORMS}")
-
+from genplay.generative.core import REWARD_FORMS, mlp, reward_from_logits  # noqa: F401  (re-exported)
 
 def flat_dim(space: spaces.Space) -> int:
     """Width of :func:`flatten_batch` for ``space``."""

@@ -18,6 +18,7 @@ from genplay.generative.core.losses import (
     wgan_gp_penalty,
 )
 from genplay.generative.core.networks import cnn, mlp
+from genplay.generative.core.rewards import REWARD_FORMS, reward_from_logits
 from genplay.generative.core.step import DiscriminatorStepConfig, discriminator_step
 from genplay.generative.core.utils import EMA, atomic_write, seed_everything, select_device, set_torch_threads
 
@@ -26,6 +27,7 @@ __all__ = [
     "EMA",
     "GENERATOR_LOSSES",
     "PENALTIES",
+    "REWARD_FORMS",
     "DiscriminatorStepConfig",
     "atomic_write",
     "bce_discriminator_loss",
@@ -36,6 +38,7 @@ __all__ = [
     "least_squares_discriminator_loss",
     "mlp",
     "r1_penalty",
+    "reward_from_logits",
     "seed_everything",
     "select_device",
     "set_torch_threads",
