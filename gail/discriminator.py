@@ -41,6 +41,7 @@ from torch import nn
 from genplay.errors import EnvError
 from genplay.generative.core import REWARD_FORMS, mlp, reward_from_logits  # noqa: F401  (re-exported)
 
+
 def flat_dim(space: spaces.Space) -> int:
     """Width of :func:`flatten_batch` for ``space``."""
     if isinstance(space, spaces.Box):
