@@ -15,6 +15,7 @@ if FIXED_HORIZON_CARTPOLE_ID not in registry:
         reward_threshold=475.0,
     )
 
+from genplay.envs.factory import EnvFactory, as_factory  # noqa: E402
 from genplay.envs.registry import check_env_id, make_env  # noqa: E402
 
-__all__ = ["FIXED_HORIZON_CARTPOLE_ID", "check_env_id", "make_env"]
+__all__ = ["FIXED_HORIZON_CARTPOLE_ID", "EnvFactory", "as_factory", "check_env_id", "make_env"]

@@ -1,42 +1,94 @@
-"""Behaviour cloning of an SB3 policy on demonstrations (the optional GAIL warm start)."""
+"""Behaviour cloning of an SB3 policy on demonstrations (GAIL's warm start, and the BC baseline).
+
+Trained to convergence rather than for a fixed number of epochs: a fixed count tuned on
+one task does nothing on another (on inputs of small scale, 10 epochs barely move the
+policy). Whole demo episodes are held out; training stops when their log-likelihood
+has not improved for ``patience`` epochs and the best epoch's weights are kept.
+"""
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import torch
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 
+def split_episodes(
+    episode_lengths: np.ndarray, rng: np.random.Generator, holdout: float = 0.2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Transition indices of training and held-out episodes (at least one held-out episode
+    when there are two or more; with a single episode, its last ``holdout`` share)."""
+    ends = np.cumsum(episode_lengths)
+    starts = ends - episode_lengths
+    n_ep, n = len(episode_lengths), int(ends[-1])
+    if n_ep < 2:
+        cut = max(1, int(round(n * (1 - holdout))))
+        return np.arange(cut), np.arange(cut, n)
+    held = rng.permutation(n_ep)[: max(1, int(round(n_ep * holdout)))]
+    is_held = np.zeros(n, dtype=bool)
+    for e in held:
+        is_held[starts[e] : ends[e]] = True
+    return np.flatnonzero(~is_held), np.flatnonzero(is_held)
+
+
 def bc_pretrain(
     policy: ActorCriticPolicy,
-    obs: np.ndarray,
+    obs,
     acts: np.ndarray,
     *,
-    epochs: int,
+    episode_lengths: np.ndarray,
+    action_masks: np.ndarray | None = None,
+    max_epochs: int = 100,
+    patience: int = 5,
     batch_size: int = 256,
     lr: float = 1e-3,
     rng: np.random.Generator | None = None,
 ) -> dict[str, float]:
-    """Maximise ``log pi(a|s)`` on the demos for ``epochs`` passes; returns the last losses.
+    """Maximise ``log pi(a|s)`` on the demos, early-stopped on held-out episodes.
 
-    Only the actor gets gradients (the value head is untouched); the policy's own
-    optimiser state is left alone, so PPO starts from fresh Adam moments.
+    ``obs`` are the policy's inputs (already scaled as the policy sees them). Only the
+    actor's log-likelihood is trained; the policy's own optimiser state is left alone,
+    so PPO starts from fresh Adam moments. A maskable policy gets the demos' action
+    masks. Returns the final train and held-out losses and the epochs run.
     """
     rng = rng or np.random.default_rng(0)
-    policy.set_training_mode(True)
+    train_idx, held_idx = split_episodes(np.asarray(episode_lengths), rng)
     opt = torch.optim.Adam(policy.parameters(), lr=lr)
     obs_t, _ = policy.obs_to_tensor(obs)  # handles Box, Dict and image observations as SB3 does
     acts_t = torch.as_tensor(acts, device=policy.device)
-    n = len(acts_t)
-    losses: list[float] = []
-    for _ in range(epochs):
-        for idx in np.array_split(rng.permutation(n), max(1, n // batch_size)):
-            batch = {k: v[idx] for k, v in obs_t.items()} if isinstance(obs_t, dict) else obs_t[idx]
-            _, log_prob, _ = policy.evaluate_actions(batch, acts_t[idx])
-            loss = -log_prob.mean()
+    masks = np.asarray(action_masks) if action_masks is not None else None
+    maskable = masks is not None and "action_masks" in policy.evaluate_actions.__code__.co_varnames
+
+    def nll(idx: np.ndarray) -> torch.Tensor:
+        batch = {k: v[idx] for k, v in obs_t.items()} if isinstance(obs_t, dict) else obs_t[idx]
+        kwargs = {"action_masks": masks[idx]} if maskable else {}
+        _, log_prob, _ = policy.evaluate_actions(batch, acts_t[idx], **kwargs)
+        return -log_prob.mean()
+
+    best, best_state, since_best, epochs = float("inf"), None, 0, 0
+    train_loss = float("nan")
+    for epochs in range(1, max_epochs + 1):  # noqa: B007  (epochs is reported)
+        policy.set_training_mode(True)
+        losses = []
+        for idx in np.array_split(rng.permutation(train_idx), max(1, len(train_idx) // batch_size)):
+            loss = nll(idx)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             losses.append(loss.item())
+        train_loss = float(np.mean(losses))
+        policy.set_training_mode(False)
+        with torch.no_grad():
+            held = float(nll(held_idx)) if len(held_idx) else train_loss
+        if held < best - 1e-4:
+            best, best_state, since_best = held, copy.deepcopy(policy.state_dict()), 0
+        else:
+            since_best += 1
+            if since_best >= patience:
+                break
+    if best_state is not None:
+        policy.load_state_dict(best_state)
     policy.set_training_mode(False)
-    return {"bc_loss": float(np.mean(losses[-10:])) if losses else float("nan")}
+    return {"bc_loss": train_loss, "bc_heldout_loss": best, "bc_epochs": float(epochs)}

@@ -15,13 +15,13 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 from stable_baselines3.common.vec_env import VecEnv
 
 from genplay.errors import CheckpointError
 from genplay.gail.config import GAILConfig, PPOConfig
 from genplay.gail.demos import Demos
+from genplay.gail.store import TransitionStore
 from genplay.generative.core import atomic_write
 
 if TYPE_CHECKING:
@@ -46,7 +46,6 @@ def save_trainer(trainer: GAIL, path: str | Path) -> None:
     algo = trainer.gen_algo
     gen_bytes = io.BytesIO()
     algo.save(gen_bytes)
-    rms = trainer.disc.obs_rms
     state = {
         "version": CHECKPOINT_VERSION,
         "env_id": trainer.demos.env_id,
@@ -55,8 +54,7 @@ def save_trainer(trainer: GAIL, path: str | Path) -> None:
         "gen_algo": gen_bytes.getvalue(),
         "disc": trainer.disc.state_dict(),
         "disc_opt": trainer.disc_opt.state_dict(),
-        "obs_rms": {"mean": rms.mean, "var": rms.var, "count": rms.count},
-        "replay": [({k: v.cpu() for k, v in r.items()}, a) for r, a in trainer.replay],
+        "replay": [(dataclasses.asdict(store), a) for store, a in trainer.replay],
         "rng": trainer.rng.bit_generator.state,
         "torch_rng": torch.get_rng_state(),
         "return_scaler": trainer.return_scaler.state_dict() if trainer.return_scaler else None,
@@ -95,12 +93,8 @@ def load_trainer(cls: type[GAIL], path: str | Path, *, venv: VecEnv, demos: Demo
         trainer.disc_opt.load_state_dict(state["disc_opt"])
     except (RuntimeError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{path}: field 'disc' does not fit this genplay's discriminator ({exc})") from None
-    rms = trainer.disc.obs_rms
-    rms.mean, rms.var = (np.array(state["obs_rms"][k]) for k in ("mean", "var"))
-    rms.count = state["obs_rms"]["count"]
-    trainer.disc.sync_normalizer()
     for rows, absorbing in state["replay"]:
-        trainer.replay.append(({k: v.to(trainer.device) for k, v in rows.items()}, absorbing))
+        trainer.replay.append((TransitionStore(**rows), absorbing))
     if trainer.return_scaler is not None and state["return_scaler"] is not None:
         trainer.return_scaler.load_state_dict(state["return_scaler"])
     trainer.rng.bit_generator.state = state["rng"]

@@ -10,15 +10,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from stable_baselines3.common.utils import LinearSchedule
 
-@dataclass(frozen=True)
-class LinearSchedule:
-    """``start * progress_remaining``: SB3 calls it with 1 at the start and 0 at the end."""
-
-    start: float
-
-    def __call__(self, progress_remaining: float) -> float:
-        return self.start * progress_remaining
+POLICIES = ("auto", "MlpPolicy", "CnnPolicy", "MultiInputPolicy")
 
 
 @dataclass(frozen=True)
@@ -53,14 +47,23 @@ class PPOConfig:
     sde_sample_freq: int = -1
     """Resample the SDE noise every this many steps (-1: once per rollout)."""
     net_arch: tuple[int, ...] = (64, 64)
-    """Hidden layers of the policy and value nets."""
+    """Hidden layers of the policy and value nets (after the features extractor)."""
+    activation: str = "tanh"
+    """Activation of the policy and value nets: tanh, relu, leaky_relu, elu, silu."""
+    policy: str = "auto"
+    """SB3 policy class: auto (MlpPolicy for vectors, CnnPolicy for images, MultiInputPolicy for
+    Dict observations), or one of those names."""
 
     def sb3_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of SB3's PPO/A2C constructor (the policy class excluded)."""
+        from genplay.generative.core.networks import ACTIVATIONS
+
         kw = dataclasses.asdict(self)
         arch = list(kw.pop("net_arch"))
+        activation, _ = kw.pop("activation"), kw.pop("policy")
         if kw.pop("anneal_lr"):
-            kw["learning_rate"] = LinearSchedule(self.learning_rate)
-        kw["policy_kwargs"] = {"net_arch": {"pi": arch, "vf": arch}}
+            kw["learning_rate"] = LinearSchedule(self.learning_rate, 0.0, 1.0)
+        kw["policy_kwargs"] = {"net_arch": {"pi": arch, "vf": arch}, "activation_fn": ACTIVATIONS[activation]}
         return kw
 
 
@@ -80,6 +83,9 @@ class GAILConfig:
     """Clip per-step rewards to [-reward_clip, reward_clip] (0 disables)."""
     absorbing_lr_scale: float = 50.0
     """Step size of the absorbing state's logit, relative to disc_lr."""
+    absorbing_prior: float = 1.0
+    """Prior absorbing mass on each side, in terminations: keeps the absorbing reward finite when
+    one side never terminates (see gail/reward.py)."""
     scale_rewards: bool = True
     """Divide rewards by a running std of the discounted return before PPO sees them."""
     use_next_obs: bool = False
@@ -88,6 +94,8 @@ class GAILConfig:
     """Hidden layers of the discriminator MLP."""
     disc_activation: str = "tanh"
     """Activation of the discriminator MLP."""
+    disc_cnn_features: int = 256
+    """Output width of the discriminator's NatureCNN encoder (image observations only)."""
     disc_spectral_norm: bool = False
     """Spectral normalisation on the discriminator's layers."""
     disc_loss: str = "bce"
@@ -105,14 +113,17 @@ class GAILConfig:
     disc_replay_rollouts: int = 4
     """Generator rollouts kept for discriminator replay (1 = only the latest)."""
     obs_norm: str = "demos"
-    """Observation scaling of the discriminator: demos (fixed, from the expert's data), running
-    (expert + every generator rollout), or none. Running statistics blow up on envs whose failed
-    states drift without bound (fixed-horizon CartPole), hiding the expert's region."""
-    normalize_policy_obs: bool = False
-    """Feed the policy observations normalised by the discriminator's statistics."""
-    bc_epochs: int = 10
-    """Epochs of behaviour-cloning warm start of the policy on the demos (0 = off). On by default:
-    on fixed-horizon tasks a random start sees almost no expert-like states (seals CartPole)."""
+    """Observation scaling of the discriminator: demos (fixed, fitted on the expert's data) or none.
+    Running statistics are not offered: they blow up on envs whose failed states drift without
+    bound (fixed-horizon CartPole), hiding the expert's region."""
+    normalize_policy_obs: bool = True
+    """Feed the policy vector observations scaled by the demos' mean and std (SB3's VecNormalize,
+    frozen). Image and Dict observations are left to the SB3 policy's own preprocessing."""
+    bc_epochs: int = 100
+    """Most epochs of the behaviour-cloning warm start (0 = off). It stops early when the
+    log-likelihood of held-out demo episodes stops improving, and keeps the best epoch."""
+    bc_patience: int = 5
+    """Epochs without held-out improvement before BC stops."""
     bc_batch_size: int = 256
     """Minibatch size of the BC warm start."""
     bc_lr: float = 1e-3
@@ -129,13 +140,24 @@ class GAILConfig:
     def __post_init__(self) -> None:
         choices = {
             "reward_form": ("logit", "positive", "negative"),
-            "obs_norm": ("demos", "running", "none"),
+            "obs_norm": ("demos", "none"),
             "disc_loss": ("bce", "least_squares", "hinge", "wasserstein"),
             "disc_penalty": ("none", "r1", "wgan_gp"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"GAILConfig.{name} is {getattr(self, name)!r}; expected one of {allowed}")
+        if self.absorbing and self.disc_loss == "wasserstein":
+            raise ValueError(
+                "GAILConfig.disc_loss 'wasserstein' cannot train the absorbing state's free logit (its loss is "
+                "linear in it, with no optimum); use absorbing=false or another loss"
+            )
+        if self.absorbing and not self.ppo.gamma < 1.0:
+            raise ValueError(
+                f"GAILConfig.absorbing needs ppo.gamma < 1 (the absorbing tail is infinite), got {self.ppo.gamma}"
+            )
+        if self.ppo.policy not in POLICIES:
+            raise ValueError(f"PPOConfig.policy is {self.ppo.policy!r}; expected one of {POLICIES}")
 
 
 def preset(env_id: str) -> GAILConfig:

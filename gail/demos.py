@@ -14,12 +14,19 @@ A demos file is an ``.npz`` (no pickles) with these fields:
 ``episode_lengths````(N,)`` int64: T_i
 ``terminated``     ``(N,)`` bool: the episode ended by termination (True) or truncation
                    (time limit, False). GAIL's absorbing states need this distinction.
+``action_masks``   optional ``(sum(T_i), n_actions)`` bool: the legal actions at each step,
+                   for envs with an ``action_masks()`` method (board games); every
+                   recorded action must be legal under its mask.
 =================  =====================================================================
+
+``metadata.env`` holds the env factory (id, kwargs, wrappers) the demos were recorded
+on, so training and evaluation rebuild the same env.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import zipfile
 import zlib
@@ -31,15 +38,16 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from genplay.envs import make_env
+from genplay.envs import EnvFactory, as_factory
 from genplay.errors import DemoError, EnvError
 from genplay.generative.core import atomic_write
 
 FORMAT_VERSION = 1
 _ARRAY_FIELDS = ("acts", "rewards", "episode_lengths", "terminated")
 
-PolicyFn = Callable[[Any], np.ndarray]
-"""A batched policy: observations ``(B, *obs_shape)`` (or a dict of such) -> actions ``(B, ...)``."""
+PolicyFn = Callable[..., np.ndarray]
+"""A batched policy ``act(obs, action_masks=None)``: observations ``(B, *obs_shape)`` (or a dict of
+such) and optional ``(B, n_actions)`` legal-action masks -> actions ``(B, ...)``."""
 
 
 def describe_space(space: spaces.Space) -> dict[str, Any]:
@@ -129,6 +137,13 @@ class Demos:
     observation_space: dict[str, Any]
     action_space: dict[str, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
+    action_masks: np.ndarray | None = None
+    env: EnvFactory | None = None
+    """The env factory the demos were recorded on (None: plain ``env_id``)."""
+
+    @property
+    def env_factory(self) -> EnvFactory:
+        return self.env if self.env is not None else EnvFactory(self.env_id)
 
     @property
     def n_episodes(self) -> int:
@@ -166,7 +181,12 @@ def _take(obs: np.ndarray | dict[str, np.ndarray], idx: np.ndarray):
 def save_demos(path: str | Path, demos: Demos) -> None:
     """Write ``demos`` to ``path`` (.npz) atomically."""
     meta = dict(demos.metadata)
-    meta.update(env_id=demos.env_id, observation_space=demos.observation_space, action_space=demos.action_space)
+    meta.update(
+        env_id=demos.env_id,
+        env=demos.env_factory.to_dict(),
+        observation_space=demos.observation_space,
+        action_space=demos.action_space,
+    )
     arrays: dict[str, np.ndarray] = {
         "format_version": np.asarray(FORMAT_VERSION, dtype=np.int64),
         "metadata": np.asarray(json.dumps(meta)),
@@ -175,6 +195,8 @@ def save_demos(path: str | Path, demos: Demos) -> None:
         "episode_lengths": demos.episode_lengths,
         "terminated": demos.terminated,
     }
+    if demos.action_masks is not None:
+        arrays["action_masks"] = demos.action_masks
     if isinstance(demos.obs, dict):
         arrays.update({f"obs.{k}": v for k, v in demos.obs.items()})
     else:
@@ -272,16 +294,34 @@ def load_demos(path: str | Path, env_id: str | None = None) -> Demos:
     else:
         _check_array(fail, "obs", obs, n_obs, obs_desc)
 
+    masks = raw.get("action_masks")
+    if masks is not None:
+        n_act = act_desc.get("n")
+        if act_desc.get("type") != "Discrete" or masks.dtype != np.bool_ or masks.shape != (n_trans, n_act):
+            raise fail(f"field 'action_masks' must be bool of shape ({n_trans}, n_actions) for a Discrete action space")
+        illegal = ~masks[np.arange(n_trans), raw["acts"].astype(np.int64) - int(act_desc["start"])]
+        if illegal.any():
+            raise fail(f"field 'action_masks' row {int(np.argmax(illegal))} forbids the recorded action")
+    factory = None
+    if "env" in meta:
+        try:
+            factory = EnvFactory.from_dict(meta["env"], source=name)
+        except EnvError as exc:
+            raise fail(f"field 'metadata.env' is not usable ({exc})") from None
+        if factory.env_id != meta["env_id"]:
+            raise fail(f"field 'metadata.env' names {factory.env_id!r} but 'metadata.env_id' is {meta['env_id']!r}")
     demos = Demos(
         obs=obs,
         acts=raw["acts"],
+        action_masks=masks,
+        env=factory,
         rewards=rewards.astype(np.float32),
         episode_lengths=lengths.astype(np.int64),
         terminated=terminated,
         env_id=str(meta["env_id"]),
         observation_space=obs_desc,
         action_space=act_desc,
-        metadata={k: v for k, v in meta.items() if k not in ("env_id", "observation_space", "action_space")},
+        metadata={k: v for k, v in meta.items() if k not in ("env_id", "env", "observation_space", "action_space")},
     )
     if env_id is not None:
         check_demos_match_env(demos, env_id, source=name)
@@ -310,13 +350,16 @@ def _check_array(fail, field_name: str, arr: np.ndarray, n_rows: int, desc: dict
                 )
 
 
-def check_demos_match_env(demos: Demos, env_id: str, *, source: str = "demos") -> None:
-    """Raise DemoError unless the demos' spaces equal those of ``env_id``."""
-    env = make_env(env_id)
+def check_demos_match_env(demos: Demos, env: str | EnvFactory, *, source: str = "demos") -> None:
+    """Raise DemoError unless the demos' spaces equal those of ``env`` (an id or a factory)."""
+    factory = as_factory(env)
+    made = factory.make()
     try:
-        check_demos_match_spaces(demos, env.observation_space, env.action_space, target=f"env {env_id}", source=source)
+        check_demos_match_spaces(
+            demos, made.observation_space, made.action_space, target=f"env {factory.env_id}", source=source
+        )
     finally:
-        env.close()
+        made.close()
 
 
 def check_demos_match_spaces(
@@ -343,28 +386,53 @@ def check_demos_match_spaces(
 
 
 def random_policy(action_space: spaces.Space, seed: int | None = None) -> PolicyFn:
-    """Uniform-random batched policy (the usual lower reference)."""
+    """Uniform-random batched policy (the usual lower reference); uniform over legal actions when masked."""
     action_space = copy.deepcopy(action_space)  # own RNG, the env's space is left alone
     action_space.seed(seed)
 
-    def act(obs) -> np.ndarray:
+    def act(obs, action_masks: np.ndarray | None = None) -> np.ndarray:
         n = len(next(iter(obs.values()))) if isinstance(obs, dict) else len(obs)
+        if action_masks is not None:
+            return np.stack([action_space.sample(mask=m.astype(np.int8)) for m in action_masks])
         return np.stack([action_space.sample() for _ in range(n)])
 
     return act
 
 
 def as_policy_fn(policy: Any, *, deterministic: bool = True) -> PolicyFn:
-    """Turn an SB3 model/policy or a plain callable into a batched :data:`PolicyFn`."""
+    """Turn an SB3 model, a GAIL trainer or a plain callable into a batched policy ``act(obs, action_masks=None)``.
+
+    Masks reach models whose ``predict`` takes ``action_masks`` (MaskablePPO, GAIL) and
+    callables with a second parameter; other policies get the observations alone.
+    """
     if hasattr(policy, "predict"):
-        return lambda obs: policy.predict(obs, deterministic=deterministic)[0]
+        takes_masks = "action_masks" in inspect.signature(policy.predict).parameters
+
+        def act(obs, action_masks=None):
+            if takes_masks and action_masks is not None:
+                return policy.predict(obs, deterministic=deterministic, action_masks=action_masks)[0]
+            return policy.predict(obs, deterministic=deterministic)[0]
+
+        return act
     if callable(policy):
-        return policy
+        try:
+            n_params = len(inspect.signature(policy).parameters)
+        except (TypeError, ValueError):
+            n_params = 1
+        return policy if n_params >= 2 else lambda obs, action_masks=None: policy(obs)
     raise TypeError(f"cannot use {type(policy).__name__} as a policy: give an SB3 model or a callable")
 
 
+def env_action_masks(env) -> np.ndarray | None:
+    """The legal-action mask of a gymnasium env that exposes ``action_masks()``, else None."""
+    try:
+        return np.asarray(env.get_wrapper_attr("action_masks")(), dtype=bool)
+    except AttributeError:
+        return None
+
+
 def collect_demos(
-    env_id: str,
+    env: str | EnvFactory,
     policy: Any,
     n_episodes: int,
     *,
@@ -372,42 +440,48 @@ def collect_demos(
     deterministic: bool = True,
     metadata: dict[str, Any] | None = None,
 ) -> Demos:
-    """Roll out exactly ``n_episodes`` full episodes of ``policy`` on ``env_id``.
+    """Roll out exactly ``n_episodes`` full episodes of ``policy`` on ``env`` (an id or a factory).
 
     Episodes run side by side (one env each, the policy batched over them), so the
     collection is fast and, unlike "first N episodes to finish" on a vector env,
-    not biased towards short episodes.
+    not biased towards short episodes. Envs with ``action_masks()`` have their masks
+    recorded and passed to the policy.
     """
     if n_episodes < 1:
         raise DemoError(f"n_episodes must be >= 1, got {n_episodes}")
-    envs = [make_env(env_id) for _ in range(n_episodes)]
+    factory = as_factory(env)
+    envs = [factory.make() for _ in range(n_episodes)]
     if isinstance(policy, str) and policy == "random":
         act = random_policy(envs[0].action_space, seed)
     else:
         act = as_policy_fn(policy, deterministic=deterministic)
     is_dict = isinstance(envs[0].observation_space, spaces.Dict)
-    first = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
-    episodes: list[dict[str, list]] = [{"obs": [o], "acts": [], "rewards": []} for o in first]
+    first = [e.reset(seed=seed + i)[0] for i, e in enumerate(envs)]
+    episodes: list[dict[str, list]] = [{"obs": [o], "acts": [], "rewards": [], "masks": []} for o in first]
+    masked = env_action_masks(envs[0]) is not None
     terminated = np.zeros(n_episodes, dtype=bool)
     active = list(range(n_episodes))
     while active:
         last = [episodes[i]["obs"][-1] for i in active]
         batch = {k: np.stack([o[k] for o in last]) for k in last[0]} if is_dict else np.stack(last)
-        actions = np.asarray(act(batch))
+        masks = np.stack([env_action_masks(envs[i]) for i in active]) if masked else None
+        actions = np.asarray(act(batch, masks))
         still = []
-        for i, a in zip(active, actions):
+        for j, (i, a) in enumerate(zip(active, actions)):
             obs, rew, term, trunc, _ = envs[i].step(a)
             ep = episodes[i]
             ep["obs"].append(obs)
             ep["acts"].append(a)
             ep["rewards"].append(rew)
+            if masks is not None:
+                ep["masks"].append(masks[j])
             if term or trunc:
                 terminated[i] = term
             else:
                 still.append(i)
         active = still
-    for env in envs:
-        env.close()
+    for e in envs:
+        e.close()
 
     def cat_obs(rows: list) -> np.ndarray | dict[str, np.ndarray]:
         if is_dict:
@@ -425,8 +499,10 @@ def collect_demos(
         rewards=np.asarray([r for ep in episodes for r in ep["rewards"]], dtype=np.float32),
         episode_lengths=np.asarray([len(ep["acts"]) for ep in episodes], dtype=np.int64),
         terminated=terminated,
-        env_id=env_id,
+        env_id=factory.env_id,
         observation_space=describe_space(envs[0].observation_space),
         action_space=describe_space(space),
         metadata={"seed": seed, "deterministic": deterministic, **(metadata or {})},
+        action_masks=np.stack([m for ep in episodes for m in ep["masks"]]) if masked else None,
+        env=factory,
     )

@@ -8,10 +8,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
 
-from genplay.envs import check_env_id
-from genplay.gail.demos import PolicyFn, as_policy_fn, random_policy
+from genplay.envs import EnvFactory, as_factory
+from genplay.gail.demos import PolicyFn, as_policy_fn, env_action_masks, random_policy
 
 
 @dataclass(frozen=True)
@@ -25,36 +25,47 @@ class EvalResult:
     normalized: float | None = None
 
 
+class _Predictor:
+    """Gives a batched callable (or "random") SB3's ``predict`` signature, for SB3's evaluators."""
+
+    def __init__(self, policy: Any, action_space, seed: int, deterministic: bool) -> None:
+        if isinstance(policy, str) and policy == "random":
+            self.act: PolicyFn = random_policy(action_space, seed)
+        else:
+            self.act = as_policy_fn(policy, deterministic=deterministic)
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=True, action_masks=None):
+        return np.asarray(self.act(obs, action_masks)), state
+
+
 def episode_returns(
-    env_id: str, policy: Any, n_episodes: int, *, seed: int = 0, deterministic: bool = True
+    env: str | EnvFactory, policy: Any, n_episodes: int, *, seed: int = 0, deterministic: bool = True
 ) -> np.ndarray:
-    """True returns of exactly ``n_episodes`` episodes (one env each, policy batched).
+    """True returns of exactly ``n_episodes`` full episodes (SB3's ``evaluate_policy``).
 
     ``policy`` is an SB3 model, a GAIL trainer, a batched callable, or ``"random"``.
+    Envs with ``action_masks()`` are evaluated with sb3-contrib's masked evaluator, so
+    the policy is given the legal actions at every step.
     """
-    check_env_id(env_id)
-    n_envs = min(n_episodes, 16)
-    venv = make_vec_env(env_id, n_envs=n_envs, seed=seed)
-    if isinstance(policy, str) and policy == "random":
-        act: PolicyFn = random_policy(venv.action_space, seed)
-    else:
-        act = as_policy_fn(policy, deterministic=deterministic)
-    # Each env slot runs a fixed quota of episodes, so short episodes are not over-counted.
-    quota = np.full(n_envs, n_episodes // n_envs) + (np.arange(n_envs) < n_episodes % n_envs)
-    done_count = np.zeros(n_envs, dtype=int)
-    running = np.zeros(n_envs)
-    returns: list[float] = []
-    obs = venv.reset()
-    while (done_count < quota).any():
-        obs, rewards, dones, _ = venv.step(np.asarray(act(obs)))
-        running += rewards
-        for i in np.flatnonzero(dones):
-            if done_count[i] < quota[i]:
-                returns.append(float(running[i]))
-                done_count[i] += 1
-            running[i] = 0.0
-    venv.close()
-    return np.asarray(returns)
+    if n_episodes < 1:
+        raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
+    factory = as_factory(env)
+    venv = factory.make_vec(min(n_episodes, 16), seed=seed)
+    model = _Predictor(policy, venv.action_space, seed, deterministic)
+    try:
+        if env_action_masks(factory.make()) is not None:
+            from sb3_contrib.common.maskable.evaluation import evaluate_policy as masked_evaluate
+
+            returns, _ = masked_evaluate(
+                model, venv, n_eval_episodes=n_episodes, deterministic=deterministic, return_episode_rewards=True
+            )
+        else:
+            returns, _ = evaluate_policy(
+                model, venv, n_eval_episodes=n_episodes, deterministic=deterministic, return_episode_rewards=True
+            )
+    finally:
+        venv.close()
+    return np.asarray(returns, dtype=np.float64)
 
 
 def normalized_return(value: float, expert: float, random: float) -> float:
@@ -64,7 +75,7 @@ def normalized_return(value: float, expert: float, random: float) -> float:
 
 
 def compare(
-    env_id: str,
+    env_id: str | EnvFactory,
     policies: dict[str, Any],
     *,
     expert: Any,

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.env_util import make_vec_env
 
+from genplay.envs import EnvFactory, as_factory
 from genplay.errors import CheckpointError
 from genplay.gail.checkpoint import config_from_dict
 from genplay.gail.config import GAILConfig, preset
@@ -39,7 +39,7 @@ def make_demos(env_id: str, n_episodes: int, *, source: str = "expert", seed: in
 
 
 def train_gail(
-    env_id: str,
+    env: str | EnvFactory,
     demos: Demos,
     total_timesteps: int,
     *,
@@ -54,6 +54,8 @@ def train_gail(
     With ``resume`` and a checkpoint in ``out_dir``, training continues from it (its
     config wins over ``config``) up to ``total_timesteps`` in all.
     """
+    factory = demos.env_factory if isinstance(env, str) and env == demos.env_id else as_factory(env)
+    env_id = factory.env_id
     config = config or preset(env_id)
     out = Path(out_dir) if out_dir is not None else None
     ckpt = out / CHECKPOINT if out is not None else None
@@ -61,14 +63,16 @@ def train_gail(
         from genplay.gail.checkpoint import read_checkpoint
 
         config = config_from_dict(read_checkpoint(ckpt)["config"])
-        venv = make_vec_env(env_id, n_envs=config.n_envs, seed=config.seed + 1)  # fresh episodes
+        venv = factory.make_vec(config.n_envs, seed=config.seed + 1)  # fresh episodes
         trainer = GAIL.load(str(ckpt), venv=venv, demos=demos, log_dir=str(out / "logs"))
     else:
-        venv = make_vec_env(env_id, n_envs=config.n_envs, seed=config.seed)
+        venv = factory.make_vec(config.n_envs, seed=config.seed)
         trainer = GAIL(venv=venv, demos=demos, config=config, log_dir=str(out / "logs") if out else None)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps({"env_id": env_id, **dataclasses.asdict(config)}, indent=2))
+        (out / "config.json").write_text(
+            json.dumps({"env_id": env_id, "env": factory.to_dict(), **dataclasses.asdict(config)}, indent=2)
+        )
     trainer.learn(
         total_timesteps,
         callback=callback,
@@ -87,10 +91,10 @@ def export_policy(trainer: GAIL, out: Path) -> None:
     blob = io.BytesIO()
     trainer.gen_algo.save(blob)
     atomic_write(out / POLICY, lambda tmp: Path(tmp).write_bytes(blob.getvalue()))
-    norm = trainer.policy_normalizer
+    norm = trainer.policy_obs_norm
     meta: dict[str, Any] = {"normalize_obs": norm is not None}
     if norm is not None:
-        meta.update(mean=norm.obs_rms.mean.tolist(), var=norm.obs_rms.var.tolist(), clip=norm.clip)
+        meta.update(mean=norm.obs_rms.mean.tolist(), var=norm.obs_rms.var.tolist(), clip=norm.clip_obs)
     (out / "policy.json").write_text(json.dumps(meta))
     (out / "history.json").write_text(json.dumps(trainer.history))
 

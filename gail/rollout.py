@@ -13,31 +13,39 @@ from __future__ import annotations
 
 import numpy as np
 from stable_baselines3.common.running_mean_std import RunningMeanStd
-from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecNormalize
+
+from genplay.errors import EnvError
 
 
 class TransitionRecorder(VecEnvWrapper):
-    """Record raw transitions of a rollout and replace the env reward by 0."""
+    """Record raw transitions of a rollout and replace the env reward by 0.
+
+    Observations are kept as the vec env returns them (SB3's vec envs hand out fresh
+    arrays, so nothing is copied); next observations are not recorded twice: only the
+    terminal observations at episode ends and the final observation of the rollout.
+    """
 
     def __init__(self, venv: VecEnv) -> None:
+        if _find_wrapper(venv, VecNormalize) is not None:
+            raise EnvError(
+                "GAIL's venv holds a VecNormalize: it would change the observations the discriminator compares "
+                "with the demos and the rewards GAIL replaces; pass the raw env (GAIL scales both itself)"
+            )
         super().__init__(venv)
         self._last_obs = None
         self._actions = None
-        self.episode_steps = np.zeros(self.num_envs, dtype=np.int64)
         self.clear()
 
     def clear(self) -> None:
         self.obs: list = []
         self.acts: list = []
-        self.next_obs: list = []
         self.terminated: list = []
-        self.env_rewards: list = []
-        self.steps_done: list = []
         self.dones: list = []
+        self.terminal_obs: list = []
 
     def reset(self):
         self._last_obs = self.venv.reset()
-        self.episode_steps[:] = 0
         return self._last_obs
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -46,75 +54,56 @@ class TransitionRecorder(VecEnvWrapper):
 
     def step_wait(self):
         obs, rewards, dones, infos = self.venv.step_wait()
-        next_obs = _copy_obs(obs)
         terminated = np.zeros(self.num_envs, dtype=bool)
-        self.episode_steps += 1
-        self.steps_done.append(self.episode_steps.copy())
-        self.episode_steps[dones] = 0
         for i in np.flatnonzero(dones):  # only at episode ends
-            _set_row(next_obs, i, infos[i]["terminal_observation"])
+            self.terminal_obs.append(infos[i]["terminal_observation"])
             terminated[i] = not infos[i].get("TimeLimit.truncated", False)
         self.obs.append(self._last_obs)
         self.acts.append(self._actions)
-        self.next_obs.append(next_obs)
         self.terminated.append(terminated)
-        self.env_rewards.append(rewards)
-        self.dones.append(dones.copy())
+        self.dones.append(np.asarray(dones, dtype=bool).copy())
         self._last_obs = obs
         return obs, np.zeros_like(rewards), dones, infos
 
     def collect(self) -> dict:
-        """The recorded rollout as arrays with leading dims ``(n_steps, n_envs)``; then clear."""
+        """The recorded rollout, then clear.
+
+        ``obs``, ``acts``, ``terminated``, ``dones`` have leading dims ``(n_steps, n_envs)``;
+        ``last_obs`` is the observation after the last step (``n_envs`` rows) and
+        ``terminal_obs`` the terminal observations of the episodes that ended, in
+        (step, env) order.
+        """
+        first = self._last_obs
+        terminal = self.terminal_obs
         out = {
             "obs": _stack(self.obs),
             "acts": np.stack(self.acts),
-            "next_obs": _stack(self.next_obs),
             "terminated": np.stack(self.terminated),
-            "env_rewards": np.stack(self.env_rewards),
-            "episode_steps": np.stack(self.steps_done),
             "dones": np.stack(self.dones),
+            "last_obs": first,
+            "terminal_obs": _stack(terminal) if terminal else _empty_like(first),
         }
         self.clear()
         return out
 
 
-class SharedObsNormalize(VecEnvWrapper):
-    """Normalise the policy's observations with statistics owned by someone else.
+def policy_obs_normalizer(venv: VecEnv, mean, var) -> VecNormalize:
+    """SB3's VecNormalize, frozen at the given (demo) statistics: observations only, no reward scaling.
 
-    GAIL passes the discriminator's running mean/std, so the policy and the
-    discriminator see identically scaled inputs. This wrapper never updates the
-    statistics; terminal observations are normalised too, since SB3 bootstraps on them.
+    The policy then sees the same scaling whatever it visits; running statistics would
+    drift with the policy (and blow up on envs whose failed states run off unbounded).
     """
-
-    def __init__(self, venv: VecEnv, obs_rms: RunningMeanStd, *, clip: float = 10.0) -> None:
-        super().__init__(venv)
-        self.obs_rms, self.clip = obs_rms, clip
-
-    def normalize(self, obs: np.ndarray) -> np.ndarray:
-        scaled = (obs - self.obs_rms.mean) / np.sqrt(self.obs_rms.var + 1e-8)
-        return np.clip(scaled, -self.clip, self.clip).astype(np.float32)
-
-    def reset(self):
-        return self.normalize(self.venv.reset())
-
-    def step_wait(self):
-        obs, rewards, dones, infos = self.venv.step_wait()
-        for i in np.flatnonzero(dones):
-            if "terminal_observation" in infos[i]:
-                infos[i]["terminal_observation"] = self.normalize(infos[i]["terminal_observation"])
-        return self.normalize(obs), rewards, dones, infos
+    norm = VecNormalize(venv, training=False, norm_obs=True, norm_reward=False, clip_obs=10.0)
+    norm.obs_rms.mean, norm.obs_rms.var = np.asarray(mean, np.float64), np.asarray(var, np.float64)
+    return norm
 
 
-def _copy_obs(obs):
-    return {k: v.copy() for k, v in obs.items()} if isinstance(obs, dict) else obs.copy()
-
-
-def _set_row(obs, i: int, value) -> None:
-    if isinstance(obs, dict):
-        for k in obs:
-            obs[k][i] = value[k]
-    else:
-        obs[i] = value
+def _find_wrapper(venv: VecEnv, cls: type) -> VecEnv | None:
+    while isinstance(venv, VecEnvWrapper):
+        if isinstance(venv, cls):
+            return venv
+        venv = venv.venv
+    return None
 
 
 def _stack(rows: list):
@@ -123,8 +112,17 @@ def _stack(rows: list):
     return np.stack(rows)
 
 
+def _empty_like(obs):
+    if isinstance(obs, dict):
+        return {k: v[:0] for k, v in obs.items()}
+    return obs[:0]
+
+
 class ReturnScaler:
     """Divide rewards by a running std of the discounted return (as SB3's VecNormalize does).
+
+    VecNormalize itself cannot do it here: it scales the env's reward inside ``step``,
+    while GAIL's rewards exist only once the whole rollout has been scored.
 
     GAIL rewards (and absorbing-tail values) can be large; unscaled, the value loss then
     dominates PPO's joint gradient clipping and starves the policy of updates.

@@ -24,19 +24,17 @@ from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.utils import obs_as_tensor
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from genplay.gail.bc import bc_pretrain
 from genplay.gail.config import GAILConfig
 from genplay.gail.demos import Demos, check_demos_match_spaces
-from genplay.gail.discriminator import (
-    TransitionDiscriminator,
-    absorbing_mass,
-    make_transition_batch,
-    reward_from_logits,
-)
-from genplay.gail.rollout import ReturnScaler, SharedObsNormalize, TransitionRecorder
+from genplay.gail.discriminator import TransitionDiscriminator
+from genplay.gail.reward import absorbing_mass, absorbing_share, generator_rewards, step_rewards
+from genplay.gail.rollout import ReturnScaler, TransitionRecorder, policy_obs_normalizer
+from genplay.gail.store import TransitionStore
 from genplay.generative.core import DiscriminatorStepConfig, discriminator_step, select_device, set_torch_threads
 
 
@@ -48,8 +46,8 @@ class GAIL:
         demos: expert demonstrations matching ``venv``'s spaces.
         config: all settings (``GAILConfig``); its ``ppo`` field builds the default PPO.
         gen_algo: an SB3 on-policy algorithm to use as generator instead of PPO (e.g.
-            sb3-contrib's MaskablePPO); it is re-pointed at the wrapped env.
-        log_dir: where TensorBoard and CSV logs go (None: no files).
+            A2C, or sb3-contrib's MaskablePPO); it is re-pointed at the wrapped env.
+        log_dir: where TensorBoard and CSV logs go (None: no files); appended to on resume.
     """
 
     def __init__(
@@ -75,48 +73,53 @@ class GAIL:
             activation=config.disc_activation,
             spectral_norm=config.disc_spectral_norm,
             use_next_obs=config.use_next_obs,
+            cnn_features=config.disc_cnn_features,
         ).to(self.device)
         # The absorbing logit is one scalar fitting an occupancy ratio that moves with the policy;
         # at the net's step size (Adam moves ~lr per step) it would lag far behind.
         self.disc_opt = torch.optim.Adam(
             [
-                {"params": list(self.disc.net.parameters()), "lr": config.disc_lr},
+                {
+                    "params": [p for n, p in self.disc.named_parameters() if n != "absorbing_logit"],
+                    "lr": config.disc_lr,
+                },
                 {"params": [self.disc.absorbing_logit], "lr": config.disc_lr * config.absorbing_lr_scale},
             ]
         )
         self.step_config = DiscriminatorStepConfig(
             loss=config.disc_loss, penalty=config.disc_penalty, penalty_weight=config.disc_penalty_weight
         )
-        t = demos.transitions()
-        if config.obs_norm != "none":
-            self.disc.update_normalizer(self.disc.flat_obs(t["obs"]))
+        self.expert = TransitionStore.from_episodes(
+            demos.obs, demos.acts, demos.episode_lengths, with_next=config.use_next_obs
+        )
+        if config.obs_norm == "demos":
+            self.disc.fit_scaling(self.expert)
 
         self.recorder = TransitionRecorder(venv)
         wrapped: VecEnv = self.recorder
-        self.policy_normalizer: SharedObsNormalize | None = None
-        if config.normalize_policy_obs:
-            wrapped = self.policy_normalizer = SharedObsNormalize(wrapped, self.disc.obs_rms)
+        space = venv.observation_space
+        self.policy_obs_norm: VecNormalize | None = None
+        if config.normalize_policy_obs and isinstance(space, spaces.Box) and not is_image_space(space):
+            mean, var = demo_obs_moments(demos)
+            wrapped = self.policy_obs_norm = policy_obs_normalizer(wrapped, mean, var)
         if gen_algo is None:
             gen_algo = PPO(
-                "MultiInputPolicy" if isinstance(venv.observation_space, spaces.Dict) else "MlpPolicy",
+                _policy_class(config.ppo.policy, space),
                 wrapped,
                 seed=config.seed,
                 device=self.device,
-                tensorboard_log=None,
                 verbose=0,
                 **config.ppo.sb3_kwargs(),
             )
         else:
             gen_algo.set_env(wrapped)
         self.gen_algo = gen_algo
-
         self.return_scaler = ReturnScaler(venv.num_envs, self.gamma) if config.scale_rewards else None
-        self.horizon = _horizon(venv, self.gamma)
-        self.expert = _to(make_transition_batch(self.disc, **t), self.device)
-        steps_left = self.horizon - demos.episode_lengths[demos.terminated]
-        self.expert_absorbing = absorbing_mass(steps_left) if config.absorbing else 0.0
-        # Replay of recent generator rollouts: (live rows, absorbing mass) per rollout.
-        self.replay: collections.deque[tuple[dict[str, torch.Tensor], float]] = collections.deque(
+
+        n_term = int(demos.terminated.sum())
+        self.expert_absorbing = self._absorbing_mass(n_term)
+        # Replay of recent generator rollouts: (transitions, absorbing mass) per rollout.
+        self.replay: collections.deque[tuple[TransitionStore, float]] = collections.deque(
             maxlen=config.disc_replay_rollouts
         )
         self.history: list[dict[str, float]] = []
@@ -136,6 +139,11 @@ class GAIL:
     def gamma(self) -> float:
         return float(self.gen_algo.gamma)
 
+    def _absorbing_mass(self, n_terminations: int) -> float:
+        if not self.config.absorbing:
+            return 0.0
+        return absorbing_mass(n_terminations, self.gamma, self.config.absorbing_prior)
+
     # ------------------------------------------------------------------ training
     def learn(
         self,
@@ -149,8 +157,10 @@ class GAIL:
 
         Continues from ``num_timesteps`` (so a resumed trainer goes on where it stopped).
         With ``checkpoint_path``, the whole trainer is saved there atomically every
-        ``config.checkpoint_every`` steps and at the end.
+        ``config.checkpoint_every`` steps (after that rollout's update) and at the end.
         """
+        if total_timesteps <= 0:
+            raise ValueError(f"total_timesteps must be > 0, got {total_timesteps}")
         if not self.bc_done:
             self.pretrain_bc()
         remaining = total_timesteps - self.num_timesteps
@@ -167,14 +177,18 @@ class GAIL:
         return self
 
     def pretrain_bc(self) -> dict[str, float]:
-        """Behaviour-cloning warm start of the generator's policy on the demos."""
-        t = self.demos.transitions()
-        obs = t["obs"] if self.policy_normalizer is None else self.policy_normalizer.normalize(t["obs"])
+        """Behaviour-cloning warm start of the generator's policy on the demos (early-stopped)."""
+        obs = self.demos.transitions()["obs"]
+        if self.policy_obs_norm is not None:
+            obs = self.policy_obs_norm.normalize_obs(obs)
         stats = bc_pretrain(
             self.gen_algo.policy,
             obs,
-            t["acts"],
-            epochs=self.config.bc_epochs,
+            self.demos.acts,
+            episode_lengths=self.demos.episode_lengths,
+            action_masks=self.demos.action_masks,
+            max_epochs=self.config.bc_epochs,
+            patience=self.config.bc_patience,
             batch_size=self.config.bc_batch_size,
             lr=self.config.bc_lr,
             rng=self.rng,
@@ -182,72 +196,75 @@ class GAIL:
         self.bc_done = True
         return stats
 
-    def train_discriminator(self, generated: dict[str, torch.Tensor], absorbing: float) -> dict[str, float]:
+    def train_discriminator(self, generated: TransitionStore, absorbing: float) -> dict[str, float]:
         """``disc_updates`` core steps: expert rows against the latest and replayed generator rows.
 
         Each side's batch is ``disc_batch_size`` live rows plus one absorbing row, weighted
-        by the side's absorbing share of its padded occupancy (see the discriminator module).
+        by the side's absorbing share (``gail/reward.py``). Logged accuracies are on live
+        rows, unweighted: the share of expert rows scored expert and of generator rows
+        scored generator; the absorbing state is logged as its logit.
         """
         self.replay.append((generated, absorbing))
-        pool = {k: torch.cat([r[k] for r, _ in self.replay]) for k in generated}
+        pool = [store for store, _ in self.replay]
         pool_absorbing = sum(a for _, a in self.replay)
         n = self.config.disc_batch_size
         stats: list[dict[str, float]] = []
         for _ in range(self.config.disc_updates):
-            real, real_w = self._weighted_batch(self.expert, self.expert_absorbing, n)
+            real, real_w = self._weighted_batch([self.expert], self.expert_absorbing, n)
             fake, fake_w = self._weighted_batch(pool, pool_absorbing, n)
-            stats.append(
-                discriminator_step(
-                    self.disc, self.disc_opt, real, fake, self.step_config, real_weights=real_w, fake_weights=fake_w
-                )
+            step = discriminator_step(
+                self.disc, self.disc_opt, real, fake, self.step_config, real_weights=real_w, fake_weights=fake_w
             )
-        return {k: float(np.mean([s[k] for s in stats])) for k in stats[0]}
+            with torch.no_grad():  # live-row accuracy, on this step's rows
+                acc_e = float((self.disc(real[:n]) > 0).float().mean())
+                acc_g = float((self.disc(fake[:n]) < 0).float().mean())
+            stats.append(
+                dict(loss=step["loss"], penalty=step["penalty"], accuracy_expert=acc_e, accuracy_generator=acc_g)
+            )
+        out = {k: float(np.mean([s[k] for s in stats])) for k in stats[0]}
+        out["absorbing_logit"] = float(self.disc.absorbing_logit.detach())
+        return out
 
     def _weighted_batch(
-        self, live: dict[str, torch.Tensor], absorbing: float, n: int
+        self, stores: list[TransitionStore], absorbing: float, n: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``n`` uniformly drawn live rows, plus the absorbing row if this side has any mass there."""
-        idx = torch.from_numpy(self.rng.integers(len(live["obs"]), size=n)).to(self.device)
-        features = self.disc.features({k: v[idx] for k, v in live.items()})
-        share = absorbing / (absorbing + len(live["obs"]))
+        """``n`` live rows drawn uniformly over ``stores``, plus the absorbing row when this side has mass there."""
+        sizes = np.array([len(s) for s in stores])
+        draw = self.rng.integers(sizes.sum(), size=n)
+        which = np.searchsorted(np.cumsum(sizes), draw, side="right")
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        parts = [
+            self.disc.features(store, draw[which == i] - starts[i])
+            for i, store in enumerate(stores)
+            if (which == i).any()
+        ]
+        features = torch.cat(parts)
+        share = absorbing_share(int(sizes.sum()), absorbing)
         weights = torch.full((n,), (1.0 - share) / n, device=self.device)
         if share > 0:
-            features = torch.cat([features, self.disc.features(self.disc.absorbing_batch(self.device))])
+            features = torch.cat([features, self.disc.absorbing_features()])
             weights = torch.cat([weights, torch.full((1,), share, device=self.device)])
         return features, weights
 
     @torch.no_grad()
-    def reward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Per-row generator reward of a transition batch (clipped)."""
-        r = reward_from_logits(self.disc(self.disc.features(batch)), self.config.reward_form)
-        clip = self.config.reward_clip
-        return r.clamp(-clip, clip) if clip > 0 else r
+    def reward(self, store: TransitionStore) -> np.ndarray:
+        """Per-transition discriminator term of the reward (reward form, clipped), chunked."""
+        return step_rewards(self.disc.logits(store), self.config.reward_form, self.config.reward_clip).cpu().numpy()
 
     @torch.no_grad()
-    def absorbing_reward(self) -> float:
-        """Per-step reward of the absorbing state (one number: its input is constant)."""
-        return float(self.reward(self.disc.absorbing_batch(self.device))[0])
-
-    def absorbing_tail_value(self, steps_left: np.ndarray) -> np.ndarray:
-        """Discounted return of ``steps_left`` absorbing steps after a termination."""
-        g = self.gamma
-        return self.absorbing_reward() * g * (1.0 - g ** np.maximum(steps_left, 0)) / (1.0 - g)
+    def absorbing_reward(self) -> float | None:
+        """``r_a``, the per-step reward of the absorbing state (None when absorbing states are off)."""
+        if not self.config.absorbing:
+            return None
+        return float(step_rewards(self.disc.absorbing_logit, self.config.reward_form, self.config.reward_clip))
 
     def _on_rollout_end(self) -> None:
         rollout = self.recorder.collect()
-        n_steps, n_envs = rollout["terminated"].shape
-        flat = {k: _flatten_time(v) for k, v in rollout.items() if k in ("obs", "acts", "next_obs")}
-        terminal = rollout["terminated"].reshape(-1)
-        steps_left = self.horizon - rollout["episode_steps"]  # (n_steps, n_envs)
-        if self.config.obs_norm == "running":
-            self.disc.update_normalizer(self.disc.flat_obs(flat["obs"]))
-        live = _to(make_transition_batch(self.disc, **flat), self.device)
-        absorbing = absorbing_mass(steps_left.reshape(-1)[terminal]) if self.config.absorbing else 0.0
-        stats = self.train_discriminator(live, absorbing)
-        rewards = self.reward(live).cpu().numpy().reshape(n_steps, n_envs)
-        if self.config.absorbing:
-            rewards = rewards + np.where(rollout["terminated"], self.absorbing_tail_value(steps_left), 0.0)
-            stats["absorbing_reward"] = self.absorbing_reward()
+        terminated = rollout["terminated"]
+        store = TransitionStore.from_rollout(rollout, with_next=self.config.use_next_obs)
+        stats = self.train_discriminator(store, self._absorbing_mass(int(terminated.sum())))
+        disc_rewards = self.reward(store).reshape(terminated.shape)
+        rewards = generator_rewards(disc_rewards, terminated, self.absorbing_reward(), self.gamma)
         stats.update(reward_mean=float(rewards.mean()), reward_std=float(rewards.std()))
         if self.return_scaler is not None:
             rewards = self.return_scaler(rewards, rollout["dones"])
@@ -260,7 +277,7 @@ class GAIL:
         self.history.append({"timesteps": self.num_timesteps, **stats})
 
     def _relabel(self, rewards: np.ndarray) -> None:
-        """Add discriminator rewards to the rollout buffer and recompute returns/advantages."""
+        """Add the generator's rewards to the rollout buffer and recompute returns/advantages."""
         algo = self.gen_algo
         buf = algo.rollout_buffer
         buf.rewards += rewards.astype(buf.rewards.dtype)  # keeps SB3's timeout bootstrap terms
@@ -282,15 +299,39 @@ class GAIL:
 
         return load_trainer(cls, path, venv=venv, demos=demos, log_dir=log_dir)
 
-    def predict(self, obs, deterministic: bool = True):
-        """Actions of the learned policy for raw observations (SB3 ``predict`` signature)."""
-        if self.policy_normalizer is not None:
-            obs = self.policy_normalizer.normalize(obs)
-        return self.gen_algo.predict(obs, deterministic=deterministic)
+    def predict(self, obs, state=None, episode_start=None, deterministic: bool = True, action_masks=None):
+        """Actions of the learned policy for raw observations (SB3 ``predict`` signature).
+
+        ``action_masks`` (``(B, n_actions)`` bool) is honoured by a MaskablePPO generator:
+        it never returns a masked action.
+        """
+        if self.policy_obs_norm is not None:
+            obs = self.policy_obs_norm.normalize_obs(obs)
+        if action_masks is not None:
+            return self.gen_algo.predict(obs, state, episode_start, deterministic, action_masks=action_masks)
+        return self.gen_algo.predict(obs, state, episode_start, deterministic)
+
+
+def demo_obs_moments(demos: Demos) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of the demos' observations, the variance floored as the discriminator's is."""
+    from genplay.gail.features import STD_FLOOR
+
+    obs = np.asarray(demos.obs, dtype=np.float64)
+    mean, std = obs.mean(0), obs.std(0)
+    std = np.maximum(std, max(STD_FLOOR * float(np.median(std)), 1e-6))
+    return mean, std**2
+
+
+def _policy_class(name: str, space: spaces.Space) -> str:
+    if name != "auto":
+        return name
+    if isinstance(space, spaces.Dict):
+        return "MultiInputPolicy"
+    return "CnnPolicy" if is_image_space(space) else "MlpPolicy"
 
 
 class _GAILCallback(BaseCallback):
-    """Hooks GAIL into the generator's loop: clear the recorder, relabel, checkpoint."""
+    """Hooks GAIL into the generator's loop: checkpoint and clear the recorder, then relabel."""
 
     def __init__(self, trainer: GAIL, checkpoint_path: str | None) -> None:
         super().__init__()
@@ -298,6 +339,11 @@ class _GAILCallback(BaseCallback):
         self._last_checkpoint = trainer.num_timesteps
 
     def _on_rollout_start(self) -> None:
+        # The previous rollout's update is done by now: a checkpoint here loses no update.
+        every = self.trainer.config.checkpoint_every
+        if self.checkpoint_path and every and self.trainer.num_timesteps - self._last_checkpoint >= every:
+            self.trainer.save(self.checkpoint_path)
+            self._last_checkpoint = self.trainer.num_timesteps
         self.trainer.recorder.clear()
 
     def _on_step(self) -> bool:
@@ -305,10 +351,6 @@ class _GAILCallback(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         self.trainer._on_rollout_end()
-        every = self.trainer.config.checkpoint_every
-        if self.checkpoint_path and every and self.trainer.num_timesteps - self._last_checkpoint >= every:
-            self.trainer.save(self.checkpoint_path)
-            self._last_checkpoint = self.trainer.num_timesteps
 
 
 class _ProgressBar(BaseCallback):
@@ -331,31 +373,10 @@ class _ProgressBar(BaseCallback):
         log = self.model.logger.name_to_value
         self.bar.set_postfix(
             ret=f"{log.get('gail/true_return', float('nan')):.1f}",
-            acc_e=f"{log.get('gail/accuracy_real', float('nan')):.2f}",
-            acc_g=f"{log.get('gail/accuracy_fake', float('nan')):.2f}",
+            acc_e=f"{log.get('gail/accuracy_expert', float('nan')):.2f}",
+            acc_g=f"{log.get('gail/accuracy_generator', float('nan')):.2f}",
             refresh=False,
         )
 
     def _on_training_end(self) -> None:
         self.bar.close()
-
-
-def _horizon(venv: VecEnv, gamma: float) -> int:
-    """The env's time limit, or the effective horizon 1 / (1 - gamma) if it has none."""
-    try:
-        spec = venv.get_attr("spec", indices=[0])[0]
-    except AttributeError:
-        spec = None
-    limit = getattr(spec, "max_episode_steps", None)
-    return int(limit) if limit else int(round(1.0 / (1.0 - gamma)))
-
-
-def _flatten_time(x):
-    """(n_steps, n_envs, ...) -> (n_steps * n_envs, ...), dicts per key."""
-    if isinstance(x, dict):
-        return {k: v.reshape(-1, *v.shape[2:]) for k, v in x.items()}
-    return x.reshape(-1, *x.shape[2:])
-
-
-def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: v.to(device) for k, v in batch.items()}

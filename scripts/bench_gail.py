@@ -11,6 +11,13 @@ the wall-clock time. Same keys as ../shared/peers/imitation_gail.py where they o
     python scripts/bench_gail.py --env Pendulum-v1 --seed 0 --gen-timesteps 300000
     python scripts/bench_gail.py --env CartPole-v1 --demo-source random --n-demo 60
     python scripts/bench_gail.py --env CartPole-v1 --set bc_epochs=10 --set reward_form=positive
+    python scripts/bench_gail.py --env MountainCar-v0 --seed 0 --gen-timesteps 300000   # scripted expert
+
+Demo sources: ``expert`` (cached PPO expert), ``scripted`` (``genplay.envs.scripted``: a
+hand-written batched controller, no training), ``random``; ``auto`` takes the scripted
+expert for envs without a PPO recipe. The BC warm start alone is evaluated in the same
+run before GAIL starts from it (``bc_return_mean``); with ``bc_epochs=0`` a separate BC
+policy is trained for that row.
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-demo", type=int, default=20)
     p.add_argument("--gen-timesteps", type=int, default=100_000)
-    p.add_argument("--demo-source", choices=["expert", "random"], default="expert")
+    p.add_argument("--demo-source", choices=["auto", "expert", "scripted", "random"], default="auto")
     p.add_argument("--eval-episodes", type=int, default=50)
     p.add_argument("--curve-every", type=int, default=10_000, help="env steps between curve points (0: off)")
     p.add_argument("--curve-episodes", type=int, default=10)
@@ -65,22 +72,28 @@ def main() -> None:
     from stable_baselines3.common.callbacks import BaseCallback
 
     torch.set_num_threads(args.torch_threads)
-    from stable_baselines3.common.env_util import make_vec_env
-
+    from genplay.envs.scripted import SCRIPTED_EXPERTS
     from genplay.gail.config import preset, replace
+    from genplay.gail.demos import collect_demos
     from genplay.gail.evaluate import episode_returns, normalized_return
-    from genplay.gail.experts import train_expert
+    from genplay.gail.experts import RECIPES, train_expert
     from genplay.gail.pipeline import make_demos
     from genplay.gail.trainer import GAIL
 
-    deterministic = args.eval_mode == "deterministic" or (args.eval_mode == "auto" and args.demo_source == "expert")
     overrides = parse_set(args.set)
     config = replace(preset(args.env), seed=args.seed, torch_threads=args.torch_threads, **overrides)
 
+    source = args.demo_source
+    if source == "auto":
+        source = "scripted" if args.env in SCRIPTED_EXPERTS and args.env not in RECIPES else "expert"
+    deterministic = args.eval_mode == "deterministic" or (args.eval_mode == "auto" and source != "random")
     t0 = time.perf_counter()
-    expert = train_expert(args.env, verbose=False)
+    expert = SCRIPTED_EXPERTS[args.env] if source == "scripted" else train_expert(args.env, verbose=False)
     expert_seconds = time.perf_counter() - t0
-    demos = make_demos(args.env, args.n_demo, source=args.demo_source, seed=30_000 + args.seed)
+    if source == "scripted":
+        demos = collect_demos(args.env, expert, args.n_demo, seed=30_000 + args.seed, metadata={"policy": "scripted"})
+    else:
+        demos = make_demos(args.env, args.n_demo, source=source, seed=30_000 + args.seed)
 
     class Curve(BaseCallback):
         """Deterministic evaluation every --curve-every steps; its time is excluded."""
@@ -110,7 +123,17 @@ def main() -> None:
                 self.next_at += args.curve_every
                 print(f"[gail] steps={self.model.num_timesteps} return={r.mean():.1f}", file=sys.stderr, flush=True)
 
-    venv = make_vec_env(args.env, n_envs=config.n_envs, seed=config.seed)
+    def bc_alone() -> float:
+        """Return of the BC warm start alone (a fresh trainer when GAIL itself runs without BC)."""
+        bc_cfg = config if config.bc_epochs else replace(config, bc_epochs=preset(args.env).bc_epochs or 100)
+        bc = GAIL(venv=demos.env_factory.make_vec(bc_cfg.n_envs, seed=bc_cfg.seed), demos=demos, config=bc_cfg)
+        bc.pretrain_bc()
+        return float(episode_returns(args.env, bc, args.eval_episodes, seed=50_000 + args.seed).mean())
+
+    t_bc = time.perf_counter()
+    bc_return = bc_alone()
+    bc_seconds = time.perf_counter() - t_bc
+    venv = demos.env_factory.make_vec(config.n_envs, seed=config.seed)
     trainer = GAIL(venv=venv, demos=demos, config=config)
     curve = Curve(trainer)
     load_before = os.getloadavg()[0]
@@ -135,7 +158,7 @@ def main() -> None:
         impl="genplay",
         env=args.env,
         seed=args.seed,
-        demo_source=args.demo_source,
+        demo_source=source,
         n_demo_episodes=demos.n_episodes,
         n_demo_transitions=demos.n_transitions,
         demo_return_mean=round(float(demos.episode_returns().mean()), 2),
@@ -147,6 +170,9 @@ def main() -> None:
         learned_return_mean=round(float(learned.mean()), 2),
         learned_return_std=round(float(learned.std()), 2),
         learned_return_mean_other_mode=round(float(learned_other.mean()), 2),
+        bc_return_mean=round(bc_return, 2),
+        bc_normalized_return=round(normalized_return(bc_return, float(expert_r.mean()), float(random_r.mean())), 3),
+        bc_eval_seconds=round(bc_seconds, 1),
         eval_mode="deterministic" if deterministic else "stochastic",
         expert_return=round(float(expert_r.mean()), 2),
         expert_return_std=round(float(expert_r.std()), 2),

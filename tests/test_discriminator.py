@@ -1,4 +1,4 @@
-"""GAIL's transition discriminator: input flattening, reward forms, absorbing rows, features."""
+"""GAIL's discriminator inputs and outputs: SB3 preprocessing, demo scaling, encoders, absorbing rows."""
 
 from __future__ import annotations
 
@@ -7,229 +7,149 @@ import pytest
 import torch
 import torch.nn.functional as F
 from gymnasium import spaces
+from stable_baselines3.common.torch_layers import CombinedExtractor, FlattenExtractor, NatureCNN
 
 from genplay.errors import EnvError
-from genplay.gail.discriminator import (
-    TransitionDiscriminator,
-    absorbing_mass,
-    flat_dim,
-    flatten_batch,
-    make_transition_batch,
-    reward_from_logits,
-)
+from genplay.gail.discriminator import TransitionDiscriminator, reward_from_logits
+from genplay.gail.features import CLIP, DemoScaling, actions_to_flat, flat_width, to_flat
+from genplay.gail.store import TransitionStore
 
+CPU = torch.device("cpu")
 OBS_SPACE = spaces.Box(-np.inf, np.inf, (4,), np.float32)
 ACT_SPACE = spaces.Discrete(2)
+IMAGE_SPACE = spaces.Box(0, 255, (4, 36, 36), np.uint8)
 
-# ---------------------------------------------------------------------------- flatten_batch
-
-
-def test_discrete_becomes_one_hot():
-    out = flatten_batch(spaces.Discrete(3), np.array([0, 2, 1, 2]))
-    np.testing.assert_array_equal(out, np.eye(3)[[0, 2, 1, 2]])
-    assert out.dtype == np.float32 and out.shape == (4, flat_dim(spaces.Discrete(3)))
+# ---------------------------------------------------------------------------- inputs
 
 
-def test_discrete_with_start_offset():
-    out = flatten_batch(spaces.Discrete(3, start=-1), np.array([-1, 1, 0]))
-    np.testing.assert_array_equal(out, [[1, 0, 0], [0, 0, 1], [0, 1, 0]])
+def test_discrete_becomes_one_hot_and_start_is_respected():
+    out = to_flat(spaces.Discrete(3), np.array([0, 2, 1, 2]), CPU)
+    np.testing.assert_array_equal(out.numpy(), np.eye(3)[[0, 2, 1, 2]])
+    out = actions_to_flat(spaces.Discrete(3, start=-1), np.array([-1, 1, 0]), CPU)
+    np.testing.assert_array_equal(out.numpy(), np.eye(3)[[0, 2, 1]])
 
 
-def test_bounded_box_actions_scale_to_minus_one_one():
-    space = spaces.Box(low=np.array([-2.0, 0.0], np.float32), high=np.array([2.0, 10.0], np.float32))
-    x = np.array([[-2.0, 0.0], [2.0, 10.0], [0.0, 5.0], [1.0, 7.5], [4.0, -5.0]])
-    out = flatten_batch(space, x, scale_box=True)
-    np.testing.assert_allclose(out, [[-1, -1], [1, 1], [0, 0], [0.5, 0.5], [1, -1]], atol=1e-6)  # last row clipped
-    assert out.dtype == np.float32
-    np.testing.assert_allclose(flatten_batch(space, x), x)  # without scale_box: unchanged
+def test_bounded_box_actions_scale_to_minus_one_one_and_unbounded_pass_through():
+    space = spaces.Box(np.array([-2.0, 0.0], np.float32), np.array([2.0, 10.0], np.float32), dtype=np.float32)
+    out = actions_to_flat(space, np.array([[-2.0, 0.0], [2.0, 10.0], [0.0, 5.0], [9.0, -3.0]]), CPU)
+    np.testing.assert_allclose(out.numpy(), [[-1, -1], [1, 1], [0, 0], [1, -1]])  # clipped into the bounds
+    raw = np.array([[1e3, -7.0, 0.5, 2.0]], np.float32)
+    np.testing.assert_array_equal(actions_to_flat(OBS_SPACE, raw, CPU).numpy(), raw)
 
 
-def test_unbounded_box_is_not_scaled_and_is_flattened():
-    x = np.arange(12, dtype=np.float32).reshape(2, 2, 3) * 100
-    space = spaces.Box(-np.inf, np.inf, (2, 3), np.float32)
-    np.testing.assert_array_equal(flatten_batch(space, x, scale_box=True), x.reshape(2, 6))
-    assert flat_dim(space) == 6
+def test_dict_multidiscrete_multibinary_flatten_in_key_order():
+    space = spaces.Dict({"b": spaces.MultiBinary(2), "a": spaces.MultiDiscrete([2, 3]), "c": OBS_SPACE})
+    obs = {"a": np.array([[1, 2]]), "b": np.array([[1, 0]]), "c": np.array([[0.5, 1, 2, 3]], np.float32)}
+    out = to_flat(space, obs, CPU)
+    assert out.shape == (1, flat_width(space)) == (1, 2 + 3 + 2 + 4)
+    np.testing.assert_array_equal(out.numpy()[0], [0, 1, 0, 0, 1, 1, 0, 0.5, 1, 2, 3])
 
 
-def test_multidiscrete_multibinary_and_dict():
-    md = spaces.MultiDiscrete([2, 3])
-    np.testing.assert_array_equal(flatten_batch(md, np.array([[1, 2], [0, 0]])), [[0, 1, 0, 0, 1], [1, 0, 1, 0, 0]])
-    assert flat_dim(md) == 5
-    mb = spaces.MultiBinary(3)
-    np.testing.assert_array_equal(flatten_batch(mb, np.array([[1, 0, 1]])), [[1.0, 0.0, 1.0]])
-    d = spaces.Dict({"a": spaces.Discrete(2), "b": spaces.Box(-1, 1, (1,), np.float32)})
-    out = flatten_batch(d, {"a": np.array([1, 0]), "b": np.array([[0.5], [-0.5]])})
-    np.testing.assert_allclose(out, [[0, 1, 0.5], [1, 0, -0.5]])
-    assert flat_dim(d) == 3
+def test_unsupported_space_is_refused_with_a_clear_error():
+    with pytest.raises(EnvError, match="does not handle"):
+        TransitionDiscriminator(spaces.Text(5), ACT_SPACE)
 
 
-def test_image_observations_are_refused():
-    space = spaces.Box(0, 255, (8, 8, 3), np.uint8)
-    with pytest.raises(EnvError, match="image"):
-        flatten_batch(space, np.zeros((1, 8, 8, 3), np.uint8))
+# ---------------------------------------------------------------------------- scaling
 
 
-# ---------------------------------------------------------------------------- reward forms
+def test_demo_scaling_centres_and_scales_per_feature_and_clips():
+    scaling = DemoScaling(OBS_SPACE)
+    rng = np.random.default_rng(0)
+    data = torch.tensor(rng.normal(loc=[1, -2, 3, 0], scale=[1, 2, 3, 0.5], size=(5000, 4)), dtype=torch.float32)
+    scaling.fit(iter([data[:2500], data[2500:]]))  # chunks give the same statistics as one pass
+    np.testing.assert_allclose(scaling.mean.numpy(), data.mean(0).numpy(), atol=1e-3)
+    np.testing.assert_allclose(scaling.std.numpy(), data.std(0, unbiased=False).numpy(), rtol=1e-3)
+    far = scaling(torch.tensor([[1e6, -1e6, 3.0, 0.0]]))
+    assert far[0, 0] == CLIP and far[0, 1] == -CLIP
 
 
-LOGITS = torch.tensor([-8.0, -3.0, -0.5, 0.0, 0.5, 2.0, 8.0])
+def test_a_feature_constant_in_the_demos_does_not_blow_up():
+    scaling = DemoScaling(OBS_SPACE)
+    data = torch.tensor(np.random.default_rng(0).normal(size=(1000, 4)), dtype=torch.float32)
+    data[:, 2] = 1.0  # constant in every demo (a board plane that never changes)
+    scaling.fit(iter([data]))
+    assert float(scaling.std[2]) >= 0.005  # floored at a fraction of the other features' std
+    moved = scaling(torch.tensor([[0.0, 0.0, 0.0, 0.0]]))  # the learner changes it by 1
+    assert abs(float(moved[0, 2])) <= CLIP
 
 
-def test_reward_logit_form_is_the_logit():
+def test_images_are_centred_on_the_mean_frame_with_one_scalar_std():
+    scaling = DemoScaling(IMAGE_SPACE)
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, size=(64, *IMAGE_SPACE.shape), dtype=np.uint8)
+    flat = to_flat(IMAGE_SPACE, frames, CPU)
+    scaling.fit(iter([flat]))
+    np.testing.assert_allclose(scaling.mean.numpy(), frames.reshape(64, -1).mean(0), rtol=1e-4)
+    assert torch.unique(scaling.std).numel() == 1  # one std for every pixel
+    assert abs(float(scaling(flat).mean())) < 1e-3
+
+
+# ---------------------------------------------------------------------------- encoders
+
+
+@pytest.mark.parametrize(
+    ("space", "extractor"),
+    [
+        (OBS_SPACE, FlattenExtractor),
+        (IMAGE_SPACE, NatureCNN),
+        (spaces.Dict({"frame": IMAGE_SPACE, "pos": OBS_SPACE}), CombinedExtractor),
+    ],
+)
+def test_encoder_is_sb3s_extractor_for_the_space_and_scores_raw_rows(space, extractor):
+    torch.manual_seed(0)
+    disc = TransitionDiscriminator(space, ACT_SPACE, use_next_obs=True, cnn_features=32)
+    assert isinstance(disc.encoder.extractor, extractor)
+    n = 6
+    obs = {k: np.stack([s.sample() for _ in range(n + 1)]) for k, s in space.spaces.items()} if isinstance(
+        space, spaces.Dict
+    ) else np.stack([space.sample() for _ in range(n + 1)])
+    store = TransitionStore(obs, np.arange(n), np.array([0, 1, 1, 0, 1, 0]), np.arange(1, n + 1))
+    disc.fit_scaling(store)
+    features = disc.features(store, np.arange(n))
+    assert features.shape == (n, disc.width) and features.dtype == torch.float32
+    logits = disc.logits(store, chunk=4)  # chunked scoring gives the same logits
+    torch.testing.assert_close(logits, disc(features).detach())
+    assert logits.shape == (n,) and torch.isfinite(logits).all()
+
+
+def test_image_rows_stay_uint8_in_the_store():
+    frames = np.zeros((10, *IMAGE_SPACE.shape), np.uint8)
+    store = TransitionStore.from_episodes(frames, np.zeros(8, np.int64), np.array([3, 5]), with_next=True)
+    assert store.obs.dtype == np.uint8 and store.obs is frames  # no copy, no float conversion
+    np.testing.assert_array_equal(store.obs_idx, [0, 1, 2, 4, 5, 6, 7, 8])
+    np.testing.assert_array_equal(store.next_idx, [1, 2, 3, 5, 6, 7, 8, 9])
+
+
+# ---------------------------------------------------------------------------- outputs
+
+
+LOGITS = torch.tensor([-30.0, -2.0, -0.5, 0.0, 0.5, 2.0, 30.0])
+
+
+def test_reward_forms():
     assert torch.equal(reward_from_logits(LOGITS, "logit"), LOGITS)
-    assert torch.equal(reward_from_logits(LOGITS), LOGITS)  # the default
-
-
-def test_reward_positive_form_is_softplus_and_always_positive():
-    r = reward_from_logits(LOGITS, "positive")
-    torch.testing.assert_close(r, F.softplus(LOGITS))
-    torch.testing.assert_close(r, -torch.log(1 - torch.sigmoid(LOGITS)), rtol=1e-4, atol=1e-6)  # -log(1 - D)
-    assert (r > 0).all()
-    assert (r[1:] > r[:-1]).all()  # more expert-like, more reward
-
-
-def test_reward_negative_form_is_log_d_and_always_negative():
-    r = reward_from_logits(LOGITS, "negative")
-    torch.testing.assert_close(r, torch.log(torch.sigmoid(LOGITS)), rtol=1e-4, atol=1e-6)  # log D
-    assert (r < 0).all()
-    assert (r[1:] > r[:-1]).all()
-
-
-def test_reward_forms_differ_by_the_logit():
-    # log D - log(1 - D) = l  <=>  negative + positive = logit
-    torch.testing.assert_close(reward_from_logits(LOGITS, "positive") + reward_from_logits(LOGITS, "negative"), LOGITS)
-
-
-def test_reward_unknown_form():
-    with pytest.raises(ValueError, match="unknown reward form"):
+    torch.testing.assert_close(reward_from_logits(LOGITS, "positive")[:-1], -torch.log1p(-torch.sigmoid(LOGITS[:-1])))
+    assert (reward_from_logits(LOGITS, "positive") >= 0).all() and (reward_from_logits(LOGITS, "negative") <= 0).all()
+    torch.testing.assert_close(reward_from_logits(LOGITS, "negative"), F.logsigmoid(LOGITS))
+    with pytest.raises(ValueError, match="survival"):
         reward_from_logits(LOGITS, "survival")
 
 
-# ---------------------------------------------------------------------------- batches and features
-
-
-def _transitions(n: int = 4, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    obs = rng.normal(size=(n, 4)).astype(np.float32)
-    next_obs = rng.normal(size=(n, 4)).astype(np.float32)
-    acts = np.array([0, 1, 1, 0][:n])
-    return obs, acts, next_obs
-
-
 @pytest.mark.parametrize("use_next_obs", [False, True])
-def test_transition_batch_holds_only_the_live_rows(use_next_obs):
-    disc = TransitionDiscriminator(OBS_SPACE, ACT_SPACE, use_next_obs=use_next_obs)
-    obs, acts, next_obs = _transitions()
-    b = make_transition_batch(disc, obs, acts, next_obs)
-    assert set(b) == {"obs", "acts", "next_obs", "absorbing"}  # no per-row weight any more
-    assert b["obs"].shape == (4, 4) and b["acts"].shape == (4, 2)
-    assert b["next_obs"].shape == (4, 4 if use_next_obs else 0)
-    np.testing.assert_array_equal(b["absorbing"].numpy(), [0, 0, 0, 0])
-    np.testing.assert_array_equal(b["obs"].numpy(), obs)
-    np.testing.assert_array_equal(b["acts"].numpy(), np.eye(2)[acts])
-    if use_next_obs:
-        np.testing.assert_array_equal(b["next_obs"].numpy(), next_obs)
-    assert all(v.dtype == torch.float32 for v in b.values())
-
-
-def test_no_absorbing_rows_whatever_the_terminal_flags():
-    disc = TransitionDiscriminator(OBS_SPACE, ACT_SPACE)
-    obs, acts, next_obs = _transitions()
-    plain = make_transition_batch(disc, obs, acts, next_obs)
-    # terminal flags and absorbing steps (the old interface, e.g. ``**demos.transitions()``) are ignored
-    for terminal in (np.ones(4, bool), np.array([False, True, False, True])):
-        b = make_transition_batch(disc, obs, acts, next_obs, terminal=terminal, absorbing_steps=np.array([10, 0]))
-        assert len(b["obs"]) == 4 and (b["absorbing"] == 0).all() and "weight" not in b
-        assert set(b) == set(plain) and all(torch.equal(b[k], plain[k]) for k in b)
-    # the absorbing state's weight comes from absorbing_mass alone, zero when nothing terminated
-    assert absorbing_mass((500 - np.array([20, 30]))[np.zeros(2, bool)]) == 0.0
-
-
-def test_absorbing_mass_is_the_steps_left_with_at_least_one_each():
-    assert absorbing_mass(np.array([10, 0])) == 11.0  # an episode ending at the horizon still counts one step
-    assert absorbing_mass(np.array([3, 5, 0, -2])) == 10.0
-    assert absorbing_mass(np.array([490, 475, 1])) == 966.0
-    assert absorbing_mass(np.zeros(0, int)) == 0.0  # no terminated episode: no absorbing mass
-    assert isinstance(absorbing_mass(np.array([2, 7])), float)
-
-
-@pytest.mark.parametrize("use_next_obs", [False, True])
-def test_absorbing_batch_is_one_zero_row_with_the_flag(use_next_obs):
-    disc = TransitionDiscriminator(OBS_SPACE, ACT_SPACE, use_next_obs=use_next_obs)
-    a = disc.absorbing_batch()
-    assert set(a) == {"obs", "acts", "next_obs", "absorbing"}
-    assert a["obs"].shape == (1, 4) and a["acts"].shape == (1, 2)
-    assert a["next_obs"].shape == (1, 4 if use_next_obs else 0)
-    np.testing.assert_array_equal(a["absorbing"].numpy(), [1])
-    for key in ("obs", "acts", "next_obs"):
-        assert (a[key] == 0).all()
-    assert all(v.dtype == torch.float32 for v in a.values())
-
-
-def _live_and_absorbing(disc: TransitionDiscriminator, obs, acts, next_obs) -> dict[str, torch.Tensor]:
-    """Rows 0-3 live, rows 4-5 the absorbing state."""
-    live, absorbing = make_transition_batch(disc, obs, acts, next_obs), disc.absorbing_batch()
-    return {k: torch.cat([live[k], absorbing[k], absorbing[k]]) for k in live}
-
-
-@pytest.mark.parametrize("use_next_obs", [False, True])
-def test_features_zero_out_absorbing_rows(use_next_obs):
+def test_absorbing_rows_get_the_absorbing_logit_and_only_they_train_it(use_next_obs):
     torch.manual_seed(0)
     disc = TransitionDiscriminator(OBS_SPACE, ACT_SPACE, use_next_obs=use_next_obs)
-    obs, acts, next_obs = _transitions()
-    disc.update_normalizer(obs * 3 + 1)  # mean and std far from 0 and 1: zero rows would not stay zero
-    f = disc.features(_live_and_absorbing(disc, obs, acts, next_obs))
-    width = 4 * (2 if use_next_obs else 1) + 2 + 1
-    assert f.shape == (6, width)
-    assert (f[4:, :-1] == 0).all() and (f[4:, -1] == 1).all()
-    assert (f[:4, -1] == 0).all()
-    torch.testing.assert_close(f[:4, :4], disc.normalize(torch.from_numpy(obs)))
-    torch.testing.assert_close(f[:4, 4:6], torch.from_numpy(np.eye(2, dtype=np.float32)[acts]))
-    if use_next_obs:
-        torch.testing.assert_close(f[:4, 6:10], disc.normalize(torch.from_numpy(next_obs)))
-    absorbing = disc.features(disc.absorbing_batch())
-    assert absorbing.shape == (1, width)
-    torch.testing.assert_close(absorbing, f[4:5])
-    # the zeroing is done by features itself: live inputs flagged absorbing lose them too
-    flagged = make_transition_batch(disc, obs, acts, next_obs)
-    flagged["absorbing"] = torch.tensor([0.0, 1.0, 0.0, 1.0])
-    g = disc.features(flagged)
-    torch.testing.assert_close(g[[1, 3]], absorbing.expand(2, -1))
-    torch.testing.assert_close(g[[0, 2]], f[[0, 2]])
-
-
-def test_forward_gives_one_logit_per_row_and_the_absorbing_logit_on_absorbing_rows():
-    torch.manual_seed(0)
-    disc = TransitionDiscriminator(OBS_SPACE, ACT_SPACE)
     with torch.no_grad():
         disc.absorbing_logit.fill_(-1.25)
-    obs, acts, next_obs = _transitions()
-    features = disc.features(_live_and_absorbing(disc, obs, acts, next_obs))
-    with torch.no_grad():
-        logits = disc(features)
-        assert logits.shape == (6,)
-        torch.testing.assert_close(logits[4:], torch.full((2,), -1.25))
-        torch.testing.assert_close(logits[:4], disc.net(features[:4, :-1]).squeeze(-1))  # the net on live rows
-        assert not torch.allclose(logits[:4], torch.full((4,), -1.25))
-        assert float(disc(disc.features(disc.absorbing_batch()))[0]) == pytest.approx(-1.25)
-    # the absorbing logit is a learned parameter: only absorbing rows send it gradient, and not to the net
-    disc(features)[4:].sum().backward()
+    obs = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    store = TransitionStore(obs, np.arange(4), np.array([0, 1, 1, 0]), np.arange(1, 5))
+    rows = torch.cat([disc.features(store, np.arange(4)), disc.absorbing_features(2)])
+    assert rows.shape == (6, 4 * (2 if use_next_obs else 1) + 2 + 1)
+    assert (rows[4:, :-1] == 0).all() and (rows[4:, -1] == 1).all() and (rows[:4, -1] == 0).all()
+    logits = disc(rows)
+    torch.testing.assert_close(logits[4:].detach(), torch.full((2,), -1.25))
+    assert not torch.allclose(logits[:4].detach(), torch.full((4,), -1.25))
+    logits[4:].sum().backward()
     assert float(disc.absorbing_logit.grad) == pytest.approx(2.0)
     assert all(p.grad is None or (p.grad == 0).all() for p in disc.net.parameters())
-    disc.zero_grad(set_to_none=True)
-    disc(features)[:4].sum().backward()
-    assert disc.absorbing_logit.grad is None or float(disc.absorbing_logit.grad) == 0.0
-
-
-def test_normalizer_tracks_running_mean_and_std_and_clamps():
-    disc = TransitionDiscriminator(OBS_SPACE, ACT_SPACE)
-    rng = np.random.default_rng(0)
-    data = rng.normal(loc=[1, -2, 3, 0], scale=[1, 2, 3, 0.5], size=(5000, 4))
-    disc.update_normalizer(data[:2500])
-    disc.update_normalizer(data[2500:])
-    np.testing.assert_allclose(disc._mean.numpy(), data.mean(0), rtol=1e-3, atol=1e-3)
-    np.testing.assert_allclose(disc._std.numpy(), data.std(0), rtol=1e-3)
-    z = disc.normalize(torch.tensor(data[:100], dtype=torch.float32))
-    assert abs(float(z.mean())) < 0.3
-    far = disc.normalize(torch.tensor([[1e6, -1e6, 3.0, 0.0]]))
-    assert far[0, 0] == 10.0 and far[0, 1] == -10.0

@@ -1,4 +1,4 @@
-"""TransitionRecorder and SharedObsNormalize over SB3 vector envs."""
+"""TransitionRecorder, the compact rollout store, and the frozen policy observation scaling."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from stable_baselines3.common.running_mean_std import RunningMeanStd
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from genplay.envs import FIXED_HORIZON_CARTPOLE_ID
-from genplay.gail.rollout import ReturnScaler, SharedObsNormalize, TransitionRecorder
+from genplay.errors import EnvError
+from genplay.gail.rollout import ReturnScaler, TransitionRecorder, policy_obs_normalizer
+from genplay.gail.store import TransitionStore
 
 
 def _venv(env_id: str, n_envs: int = 2, max_episode_steps: int | None = None, seed: int = 0) -> DummyVecEnv:
@@ -35,6 +37,13 @@ def _run(rec, n_steps: int, seed: int = 0):
     return seen
 
 
+def _with_next_obs(out: dict) -> dict:
+    """The rollout with ``next_obs`` rebuilt from the compact store (each obs stored once)."""
+    store = TransitionStore.from_rollout(out, with_next=True)
+    n_steps, n_envs = out["dones"].shape
+    return {**out, "next_obs": store.take_obs(store.next_idx).reshape(n_steps, n_envs, -1)}
+
+
 def _is_out_of_bounds(obs: np.ndarray) -> bool:
     base = gym.make("CartPole-v1").unwrapped
     return bool(abs(obs[0]) > base.x_threshold or abs(obs[2]) > base.theta_threshold_radians)
@@ -44,10 +53,10 @@ def test_recorder_hands_zero_rewards_and_records_raw_transitions():
     rec = TransitionRecorder(_venv("CartPole-v1"))
     seen = _run(rec, 120)
     assert all((r == 0).all() for r in seen["rewards"])
-    out = rec.collect()
+    out = _with_next_obs(rec.collect())
     assert out["obs"].shape == (120, 2, 4) and out["next_obs"].shape == (120, 2, 4)
     assert out["acts"].shape == (120, 2) and out["terminated"].shape == (120, 2)
-    np.testing.assert_array_equal(out["env_rewards"], np.ones((120, 2)))  # the true CartPole reward, kept aside
+    assert len(out["terminal_obs"]) == np.stack(seen["dones"]).sum()  # only episode ends add rows
     np.testing.assert_array_equal(out["obs"], np.stack(seen["obs"]))  # what the policy acted on
     dones = np.stack(seen["dones"])
     assert dones.sum() >= 4  # random CartPole episodes end after ~20 steps
@@ -77,7 +86,7 @@ def test_collect_clears_the_recording():
 def test_time_limit_truncations_are_not_terminations():
     rec = TransitionRecorder(_venv(FIXED_HORIZON_CARTPOLE_ID, max_episode_steps=7))
     seen = _run(rec, 21)
-    out = rec.collect()
+    out = _with_next_obs(rec.collect())
     dones = np.stack(seen["dones"])
     np.testing.assert_array_equal(np.nonzero(dones.all(axis=1))[0], [6, 13, 20])
     assert dones.sum() == 6
@@ -85,7 +94,6 @@ def test_time_limit_truncations_are_not_terminations():
     for t, i in zip(*np.nonzero(dones)):
         assert seen["infos"][t][i]["TimeLimit.truncated"]
         np.testing.assert_array_equal(out["next_obs"][t, i], seen["infos"][t][i]["terminal_observation"])
-    np.testing.assert_array_equal(out["episode_steps"][:, 0], list(range(1, 8)) * 3)
 
 
 def test_terminations_and_truncations_mixed():
@@ -101,57 +109,38 @@ def test_terminations_and_truncations_mixed():
         if truly_terminal:
             n_term += 1
         else:
-            assert out["episode_steps"][t, i] == 15 and info["TimeLimit.truncated"]
+            assert info["TimeLimit.truncated"]
             n_trunc += 1
     assert n_term > 5 and n_trunc > 5  # both kinds happened
 
 
-def test_episode_steps_count_from_one_and_restart_after_done():
-    rec = TransitionRecorder(_venv("CartPole-v1", n_envs=3))
-    seen = _run(rec, 200, seed=2)
-    out = rec.collect()
-    dones = np.stack(seen["dones"])
-    steps = out["episode_steps"]
-    assert steps.shape == (200, 3) and (steps[0] == 1).all()
-    for i in range(3):
-        expected, count = [], 0
-        for t in range(200):
-            count += 1
-            expected.append(count)
-            if dones[t, i]:
-                count = 0
-        np.testing.assert_array_equal(steps[:, i], expected)
-    assert (rec.episode_steps > 0).any()
-    rec.reset()
-    assert (rec.episode_steps == 0).all()
-
-
-def test_shared_obs_normalize_scales_obs_and_terminal_obs_but_recorder_sees_raw():
-    rms = RunningMeanStd(shape=(4,))
-    rms.mean = np.array([0.1, -0.2, 0.05, 0.3])
-    rms.var = np.array([0.01, 0.25, 0.0004, 4.0])
+def test_policy_obs_normalizer_is_frozen_vecnormalize_and_recorder_sees_raw():
+    mean, var = np.array([0.1, -0.2, 0.05, 0.3]), np.array([0.01, 0.25, 0.0004, 4.0])
     rec = TransitionRecorder(_venv("CartPole-v1"))
-    norm = SharedObsNormalize(rec, rms, clip=5.0)
+    norm = policy_obs_normalizer(rec, mean, var)
 
     def scale(x):
-        return np.clip((x - rms.mean) / np.sqrt(rms.var + 1e-8), -5.0, 5.0).astype(np.float32)
+        return np.clip((x - mean) / np.sqrt(var + 1e-8), -10.0, 10.0).astype(np.float32)
 
     obs = norm.reset()
-    np.testing.assert_allclose(obs, scale(rec._last_obs), rtol=1e-6)
+    np.testing.assert_allclose(obs, scale(rec._last_obs), rtol=1e-5)
     rng = np.random.default_rng(0)
     n_done = 0
     for _ in range(80):
         obs, _, dones, infos = norm.step(rng.integers(0, 2, size=2))
-        np.testing.assert_allclose(obs, scale(rec._last_obs), rtol=1e-6)
-        assert obs.dtype == np.float32 and np.abs(obs).max() <= 5.0
+        np.testing.assert_allclose(obs, scale(rec._last_obs), rtol=1e-5)
         for i in np.flatnonzero(dones):
-            raw_terminal = rec.next_obs[-1][i]
-            np.testing.assert_allclose(infos[i]["terminal_observation"], scale(raw_terminal), rtol=1e-6)
+            np.testing.assert_allclose(infos[i]["terminal_observation"], scale(rec.terminal_obs[-1]), rtol=1e-5)
             n_done += 1
     assert n_done > 0
+    np.testing.assert_array_equal(norm.obs_rms.mean, mean)  # frozen: statistics never move
     raw = rec.collect()
-    assert np.abs(raw["obs"]).max() < 5.0  # the recorder keeps raw CartPole observations
-    assert not np.allclose(raw["obs"], scale(raw["obs"]))
+    assert not np.allclose(raw["obs"], scale(raw["obs"]))  # the recorder keeps raw observations
+
+
+def test_recorder_refuses_a_vecnormalize_underneath():
+    with pytest.raises(EnvError, match="VecNormalize"):
+        TransitionRecorder(VecNormalize(_venv("CartPole-v1")))
 
 
 @pytest.mark.parametrize("n_envs", [1, 2])

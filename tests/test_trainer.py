@@ -12,15 +12,14 @@ import pytest
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.vec_env import DummyVecEnv
 
 from genplay.errors import CheckpointError, GenplayError
 from genplay.gail.checkpoint import read_checkpoint
 from genplay.gail.config import GAILConfig, preset, replace
-from genplay.gail.discriminator import make_transition_batch
 from genplay.gail.evaluate import compare, episode_returns, normalized_return, render_table
 from genplay.gail.pipeline import load_policy, train_gail
-from genplay.gail.trainer import GAIL, _horizon
+from genplay.gail.store import TransitionStore
+from genplay.gail.trainer import GAIL
 
 ENV = "CartPole-v1"
 ROLLOUT = 128  # n_envs * ppo_n_steps of the tiny config
@@ -108,13 +107,17 @@ def trained(cartpole_demos):
 
 
 def expected_rewards(trainer: GAIL, rollout: dict) -> np.ndarray:
-    """Discriminator reward of each recorded step plus the absorbing tail on terminating steps, unscaled."""
+    """Independently of gail/reward.py: clip(logit) of each step, plus on terminating steps the
+    absorbing self-loop's discounted tail, summed term by term (logit form, unscaled)."""
     n_steps, n_envs = rollout["terminated"].shape
-    flat = {k: rollout[k].reshape(n_steps * n_envs, *rollout[k].shape[2:]) for k in ("obs", "acts", "next_obs")}
-    batch = make_transition_batch(trainer.disc, **flat, terminal=rollout["terminated"].reshape(-1))
-    live = trainer.reward(batch).numpy().reshape(n_steps, n_envs)
-    steps_left = trainer.horizon - rollout["episode_steps"]
-    return live + np.where(rollout["terminated"], trainer.absorbing_tail_value(steps_left), 0.0)
+    obs = rollout["obs"].reshape(n_steps * n_envs, -1)
+    store = TransitionStore(obs, np.arange(len(obs)), rollout["acts"].reshape(-1))
+    with torch.no_grad():
+        logits = trainer.disc(trainer.disc.features(store, np.arange(len(obs)))).numpy()
+        r_abs = float(trainer.disc.absorbing_logit.clamp(-10, 10))
+    g = trainer.gamma
+    tail = sum(r_abs * g**k for k in range(1, 5000))
+    return np.clip(logits, -10, 10).reshape(n_steps, n_envs) + np.where(rollout["terminated"], tail, 0.0)
 
 
 # ---------------------------------------------------------------------------- a tiny run
@@ -126,17 +129,17 @@ def test_tiny_run_fills_history_with_finite_stats(trained):
     assert trainer.n_rollouts == len(trainer.history) == len(rollouts) == 2048 // ROLLOUT
     assert [h["timesteps"] for h in trainer.history] == list(range(ROLLOUT, 2049, ROLLOUT))
     expected = {
-        "timesteps", "loss", "adversarial_loss", "penalty", "accuracy_real", "accuracy_fake", "logits_real",
-        "logits_fake", "absorbing_reward", "reward_mean", "reward_std", "true_return",
+        "timesteps", "loss", "penalty", "accuracy_expert", "accuracy_generator", "absorbing_logit",
+        "reward_mean", "reward_std", "true_return",
     }  # fmt: skip
     for h in trainer.history:
         assert set(h) == expected
         assert all(math.isfinite(v) for v in h.values()), h
-        assert 0.0 <= h["accuracy_real"] <= 1.0 and 0.0 <= h["accuracy_fake"] <= 1.0
+        assert 0.0 <= h["accuracy_expert"] <= 1.0 and 0.0 <= h["accuracy_generator"] <= 1.0
         assert h["true_return"] >= 8  # the shortest possible CartPole episode
         assert abs(h["reward_mean"]) <= trainer.config.reward_clip * 100  # clipped rewards plus the absorbing tail
     # the discriminator learned something: expert rows score higher than generator rows
-    assert trainer.history[-1]["logits_real"] > trainer.history[-1]["logits_fake"]
+    assert float(trainer.disc.logits(trainer.expert).mean()) > float(trainer.disc.logits(trainer.replay[-1][0]).mean())
 
 
 @pytest.mark.parametrize("scale_rewards", [True, False])
@@ -150,7 +153,7 @@ def test_rollout_buffer_rewards_are_the_discriminator_rewards(cartpole_demos, sc
     assert last["terminated"].shape == (256, 2)
     assert not (snap["rewards"] == 0).all()
     assert last["terminated"].any()  # CartPole terminations happened in this rollout
-    assert (last["episode_steps"] < trainer.horizon).all()  # and no time-limit bootstrap terms
+    assert last["terminated"].sum() == last["dones"].sum()  # and no time-limit bootstrap terms
     expected = expected_rewards(trainer, last)
     if scale_rewards:
         scale = np.sqrt(trainer.return_scaler.rms.var + 1e-8)
@@ -158,9 +161,8 @@ def test_rollout_buffer_rewards_are_the_discriminator_rewards(cartpole_demos, sc
     else:
         assert trainer.return_scaler is None
         scale = 1.0
-    np.testing.assert_allclose(snap["rewards"] * scale, expected, rtol=1e-4, atol=1e-5)
-    tail = np.where(last["terminated"], trainer.absorbing_tail_value(trainer.horizon - last["episode_steps"]), 0.0)
-    assert np.abs(tail[last["terminated"]]).min() > 0  # the absorbing tail is part of the terminating rewards
+    np.testing.assert_allclose(snap["rewards"] * scale, expected, rtol=1e-4, atol=1e-4)
+    assert trainer.absorbing_reward() != 0.0  # the absorbing tail is part of the terminating rewards
 
 
 def test_advantages_are_recomputed_from_the_relabelled_rewards(trained):
@@ -181,24 +183,6 @@ def test_advantages_are_recomputed_from_the_relabelled_rewards(trained):
         np.testing.assert_allclose(snap["returns"], adv + v, rtol=1e-4, atol=1e-4)
 
 
-def test_absorbing_tail_value_is_the_discounted_sum(trained):
-    trainer, _, _ = trained
-    r_abs, g = trainer.absorbing_reward(), trainer.gamma
-    assert r_abs != 0.0
-    assert r_abs == pytest.approx(float(trainer.disc.absorbing_logit.detach()), rel=1e-5)  # logit form, unclipped
-    for k in (0, 1, 7, 480):
-        expected = sum(r_abs * g**i for i in range(1, k + 1))
-        assert float(trainer.absorbing_tail_value(np.array([k]))[0]) == pytest.approx(expected, rel=1e-6, abs=1e-9)
-
-
-def test_horizon_is_the_time_limit_or_the_effective_horizon(trained):
-    trainer, _, _ = trained
-    assert trainer.horizon == 500
-    from gymnasium.envs.classic_control.cartpole import CartPoleEnv
-
-    assert _horizon(DummyVecEnv([CartPoleEnv]), 0.99) == 100  # no time limit: 1 / (1 - gamma)
-
-
 def test_learn_to_a_total_already_reached_does_nothing(trained, tmp_path):
     trainer, _, _ = trained
     before = params(trainer.gen_algo.policy)
@@ -207,59 +191,48 @@ def test_learn_to_a_total_already_reached_does_nothing(trained, tmp_path):
     assert torch.equal(before, params(trainer.gen_algo.policy))
 
 
-def test_expert_absorbing_mass_is_the_steps_left_of_terminated_demos(cartpole_random_demos, cartpole_demos):
+def test_expert_absorbing_mass_is_the_tail_weight_per_termination(cartpole_random_demos, cartpole_demos):
     demos = cartpole_random_demos
     assert demos.terminated.all()  # every random episode terminated
     trainer = make_trainer(demos)
-    n = demos.n_transitions
-    # the expert rows are the live transitions only
-    assert set(trainer.expert) == {"obs", "acts", "next_obs", "absorbing"}
-    assert all(len(v) == n for v in trainer.expert.values())
-    assert (trainer.expert["absorbing"] == 0).all()
-    np.testing.assert_array_equal(trainer.expert["obs"].numpy(), demos.transitions()["obs"])
-    # the absorbing state's mass: the steps each terminated episode had left to the 500-step horizon
-    expected = float(sum(500 - int(length) for length in demos.episode_lengths))
-    assert expected > 0 and trainer.expert_absorbing == expected
-    # only terminated episodes count
+    assert len(trainer.expert) == demos.n_transitions  # the expert rows are the live transitions only
+    np.testing.assert_array_equal(trainer.expert.take_obs(trainer.expert.obs_idx), demos.transitions()["obs"])
+    g, prior = trainer.gamma, trainer.config.absorbing_prior
+    tail = sum(g**k for k in range(1, 5000))  # discounted count of absorbing steps after a termination
+    assert trainer.expert_absorbing == pytest.approx((5 + prior) * tail)
     mixed = dataclasses.replace(demos, terminated=np.array([True, False, True, False, True]))
-    expected_mixed = float(sum(500 - int(length) for length, t in zip(demos.episode_lengths, mixed.terminated) if t))
-    assert 0 < expected_mixed < expected
-    assert make_trainer(mixed).expert_absorbing == expected_mixed
-    assert make_trainer(cartpole_demos).expert_absorbing == 0.0  # time-limit truncations: no absorbing state
-    no_abs = make_trainer(demos, tiny_config(absorbing=False))
-    assert no_abs.expert_absorbing == 0.0 and len(no_abs.expert["obs"]) == n
+    assert make_trainer(mixed).expert_absorbing == pytest.approx((3 + prior) * tail)
+    # time-limit truncations: only the prior
+    assert make_trainer(cartpole_demos).expert_absorbing == pytest.approx(prior * tail)
+    assert make_trainer(demos, tiny_config(absorbing=False)).expert_absorbing == 0.0
 
 
 def test_weighted_batch_gives_the_absorbing_row_its_share(cartpole_demos):
     trainer = make_trainer(cartpole_demos)
     disc, live = trainer.disc, trainer.expert
-    n_live, n = len(live["obs"]), 64
-    all_features = disc.features(live)
-    absorbing_features = disc.features(disc.absorbing_batch())
+    n_live, n = len(live), 64
+    all_features = disc.features(live, np.arange(n_live))
     for mass in (500.0, 7.0, 20_000.0):
-        features, weights = trainer._weighted_batch(live, mass, n)
+        features, weights = trainer._weighted_batch([live], mass, n)
         share = mass / (mass + n_live)
         assert features.shape == (n + 1, all_features.shape[1]) and weights.shape == (n + 1,)
         assert float(weights.sum()) == pytest.approx(1.0, rel=1e-6)
         assert float(weights[-1]) == pytest.approx(share, rel=1e-6)
         torch.testing.assert_close(weights[:-1], torch.full((n,), (1.0 - share) / n))  # live rows: equal weights
-        torch.testing.assert_close(features[-1:], absorbing_features)
+        torch.testing.assert_close(features[-1:], disc.absorbing_features())
         assert (features[:-1, -1] == 0).all()
-        # every live row is one of the side's rows
-        assert (features[:-1, None, :] == all_features[None]).all(-1).any(-1).all()
-    # no absorbing mass: no absorbing row, n equally weighted live rows
-    features, weights = trainer._weighted_batch(live, 0.0, n)
-    assert features.shape == (n, all_features.shape[1]) and weights.shape == (n,)
-    assert (features[:, -1] == 0).all()
+        assert (features[:-1, None, :] == all_features[None]).all(-1).any(-1).all()  # live rows are the side's rows
+    features, weights = trainer._weighted_batch([live], 0.0, n)
+    assert features.shape == (n, all_features.shape[1]) and (features[:, -1] == 0).all()
     torch.testing.assert_close(weights, torch.full((n,), 1.0 / n))
-    assert float(weights.sum()) == pytest.approx(1.0, rel=1e-6)
 
 
-def test_weighted_batch_draws_live_rows_uniformly(cartpole_demos):
+def test_weighted_batch_draws_live_rows_uniformly_across_stores(cartpole_demos):
     trainer = make_trainer(cartpole_demos)
-    live = {k: v[:4] for k, v in trainer.expert.items()}
-    rows = trainer.disc.features(live)
-    features, _ = trainer._weighted_batch(live, 4.0, 20_000)
+    e = trainer.expert
+    parts = [TransitionStore(e.obs, e.obs_idx[:1], e.acts[:1]), TransitionStore(e.obs, e.obs_idx[1:4], e.acts[1:4])]
+    rows = trainer.disc.features(e, np.arange(4))
+    features, _ = trainer._weighted_batch(parts, 4.0, 20_000)
     match = (features[:-1, None, :] == rows[None]).all(-1)
     assert (match.sum(-1) == 1).all()
     freq = np.bincount(match.float().argmax(-1).numpy(), minlength=4) / 20_000
@@ -286,13 +259,12 @@ def test_save_load_restores_everything_and_learning_continues(cartpole_demos, tm
     assert torch.equal(params(a.gen_algo.policy), params(b.gen_algo.policy))
     for k, v in a.disc.state_dict().items():
         assert torch.equal(v, b.disc.state_dict()[k]), k
-    np.testing.assert_array_equal(a.disc.obs_rms.mean, b.disc.obs_rms.mean)
-    assert a.disc.obs_rms.count == b.disc.obs_rms.count
     assert len(b.replay) == len(a.replay) == a.config.disc_replay_rollouts
     for (rows_a, mass_a), (rows_b, mass_b) in zip(a.replay, b.replay):
-        assert rows_a.keys() == rows_b.keys() and all(torch.equal(rows_a[k], rows_b[k]) for k in rows_a)
+        np.testing.assert_array_equal(rows_a.obs, rows_b.obs)
+        np.testing.assert_array_equal(rows_a.acts, rows_b.acts)
         assert isinstance(mass_b, float) and mass_b == mass_a
-    assert any(mass > 0 for _, mass in a.replay)  # a young CartPole policy terminates episodes
+    assert len({mass for _, mass in a.replay}) > 1  # a young CartPole policy terminates episodes
     assert b.expert_absorbing == a.expert_absorbing
     assert b.rng.bit_generator.state == a.rng.bit_generator.state
     opt_a, opt_b = a.disc_opt.state_dict()["state"], b.disc_opt.state_dict()["state"]
@@ -317,7 +289,8 @@ def test_periodic_checkpoints_are_atomic(cartpole_demos, tmp_path):
     trainer.save = counting_save
     ckpt = tmp_path / "checkpoint.pt"
     trainer.learn(768, checkpoint_path=str(ckpt))
-    assert saves == [128, 256, 384, 512, 640, 768, 768]  # every rollout, then once at the end
+    # every rollout once its PPO update is done (when the next one starts), and at the end
+    assert saves == [128, 256, 384, 512, 640, 768]
     assert os.listdir(tmp_path) == ["checkpoint.pt"]
     state = read_checkpoint(ckpt)
     assert len(state["history"]) == 6 and state["n_rollouts"] == 6
@@ -374,7 +347,8 @@ def test_same_seed_same_parameters(cartpole_demos):
 
 def _bc_fit(trainer: GAIL, demos) -> tuple[float, float]:
     t = demos.transitions()
-    obs, acts = torch.as_tensor(t["obs"]), torch.as_tensor(t["acts"])
+    scaled = trainer.policy_obs_norm.normalize_obs(t["obs"]) if trainer.policy_obs_norm else t["obs"]
+    obs, acts = torch.as_tensor(scaled), torch.as_tensor(t["acts"])
     with torch.no_grad():
         _, log_prob, _ = trainer.gen_algo.policy.evaluate_actions(obs, acts)
     match = float((trainer.predict(t["obs"])[0] == t["acts"]).mean())
@@ -382,14 +356,14 @@ def _bc_fit(trainer: GAIL, demos) -> tuple[float, float]:
 
 
 def test_bc_warm_start_fits_the_demos(cartpole_demos):
-    trainer = make_trainer(cartpole_demos, tiny_config(bc_epochs=30, bc_lr=3e-3))
+    trainer = make_trainer(cartpole_demos, tiny_config(bc_epochs=100, bc_lr=3e-3))
     policy = trainer.gen_algo.policy
     value_before = params(policy.value_net)
     nll_before, match_before = _bc_fit(trainer, cartpole_demos)
     stats = trainer.pretrain_bc()
     nll_after, match_after = _bc_fit(trainer, cartpole_demos)
     assert nll_before == pytest.approx(math.log(2), abs=0.05)
-    assert nll_after < 0.3 and stats["bc_loss"] < 0.35
+    assert nll_after < 0.3 and stats["bc_heldout_loss"] < 0.35 and stats["bc_epochs"] < 100  # stopped early
     assert match_after > 0.9 and match_after > match_before + 0.1
     assert torch.equal(value_before, params(policy.value_net))  # only the actor is trained
     assert trainer.bc_done

@@ -1,0 +1,85 @@
+"""One env factory: an id plus its wrappers, used wherever an env is made.
+
+Demo collection, GAIL training, evaluation and reloading a checkpoint all build their
+envs from the same :class:`EnvFactory`, so a wrapper (frame stacking, Atari
+preprocessing, an action masker) applies everywhere or nowhere. The factory is plain
+data (JSON in demos and checkpoints): wrappers are named, never imported from a file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+from gymnasium import wrappers as gym_wrappers
+
+from genplay.envs.registry import check_env_id
+from genplay.errors import EnvError
+
+WRAPPERS: dict[str, Callable[[gym.Env], gym.Env]] = {
+    "flatten_observation": gym_wrappers.FlattenObservation,
+    "time_aware_observation": gym_wrappers.TimeAwareObservation,
+    "frame_stack_4": lambda env: gym_wrappers.FrameStackObservation(env, 4),
+}
+"""Wrappers a factory may name, applied in the order given (innermost first)."""
+
+
+@dataclass(frozen=True)
+class EnvFactory:
+    """An env id, its ``gym.make`` keyword arguments (JSON values) and named wrappers."""
+
+    env_id: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    wrappers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_env_id(self.env_id)
+        unknown = [w for w in self.wrappers if w not in WRAPPERS]
+        if unknown:
+            raise EnvError(f"unknown env wrapper {unknown[0]!r}; expected one of {sorted(WRAPPERS)}")
+        try:
+            json.dumps(self.kwargs)
+        except TypeError as exc:
+            raise EnvError(f"env kwargs must be JSON values ({exc})") from None
+
+    def make(self, **extra: Any) -> gym.Env:
+        """One env (``extra`` goes to ``gym.make``, e.g. ``render_mode``)."""
+        env = gym.make(self.env_id, **{**self.kwargs, **extra})
+        for name in self.wrappers:
+            env = WRAPPERS[name](env)
+        return env
+
+    def make_vec(self, n_envs: int, *, seed: int | None = 0):
+        """An SB3 vec env of ``n_envs`` copies, each under SB3's ``Monitor``, seeded ``seed + i``."""
+        from stable_baselines3.common.env_util import make_vec_env
+
+        if n_envs < 1:
+            raise EnvError(f"n_envs must be >= 1, got {n_envs}")
+        return make_vec_env(lambda **_: self.make(), n_envs=n_envs, seed=seed)
+
+    @property
+    def max_episode_steps(self) -> int | None:
+        """The time limit the env knows, if any."""
+        return check_env_id(self.env_id).max_episode_steps
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"env_id": self.env_id, "kwargs": dict(self.kwargs), "wrappers": list(self.wrappers)}
+
+    @staticmethod
+    def from_dict(data: Any, *, source: str = "env") -> EnvFactory:
+        if isinstance(data, str):
+            return EnvFactory(data)
+        if not isinstance(data, dict) or not isinstance(data.get("env_id"), str):
+            raise EnvError(f"{source}: field 'env' must be an env id or {{env_id, kwargs, wrappers}}, got {data!r}")
+        kwargs, wrappers = data.get("kwargs", {}), data.get("wrappers", [])
+        if not isinstance(kwargs, dict) or not isinstance(wrappers, list):
+            raise EnvError(f"{source}: field 'env' has malformed kwargs or wrappers")
+        return EnvFactory(data["env_id"], kwargs, tuple(str(w) for w in wrappers))
+
+
+def as_factory(env: str | EnvFactory) -> EnvFactory:
+    """Accept an env id wherever a factory is expected."""
+    return env if isinstance(env, EnvFactory) else EnvFactory(env)

@@ -1,0 +1,186 @@
+"""Observation and action inputs of GAIL's discriminator: SB3 preprocessing, demo scaling, SB3 encoders.
+
+The discriminator reads observations the way SB3's policies do, so any space an SB3
+policy takes works here too:
+
+1. ``preprocess_obs`` (SB3): Discrete -> one-hot, MultiDiscrete -> one-hots,
+   Box -> float, per key for Dict spaces. Image frames stay ``uint8`` in storage and
+   become floats only here, one minibatch at a time.
+2. Scaling fixed from the expert's demos (:class:`DemoScaling`). SB3 divides images by
+   255; here pixels are *centred on the mean demo frame* and divided by one scalar std,
+   because on Atari raw ``/255`` inputs left both PPO and BC stuck, while centred inputs
+   learned (measured in the Atari study). Vector features get a per-feature std with a
+   floor, so a feature that is constant in the demos (a board plane that never changes)
+   cannot turn into a huge input; every scaled value is clipped to +-10.
+3. SB3's features extractors, used as they are: ``NatureCNN`` for images,
+   ``CombinedExtractor`` for Dict spaces, flatten for vectors.
+
+Rows travel between storage and the network as one flat float vector per row (the
+layout below), so the shared core's ``discriminator_step`` and its R1 / WGAN-GP
+penalties act on the scaled inputs themselves, whatever the observation space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.preprocessing import get_flattened_obs_dim, is_image_space, preprocess_obs
+from stable_baselines3.common.torch_layers import CombinedExtractor, FlattenExtractor, NatureCNN
+from torch import nn
+
+from genplay.errors import EnvError
+
+CLIP = 10.0
+STD_FLOOR = 0.01
+"""A vector feature's std is at least this fraction of the median std of its space."""
+
+SUPPORTED = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
+
+
+def leaf_spaces(space: spaces.Space) -> dict[str | None, spaces.Space]:
+    """``{key: subspace}`` of a Dict space (sorted, as SB3 orders them), ``{None: space}`` otherwise."""
+    items = dict(space.spaces) if isinstance(space, spaces.Dict) else {None: space}
+    for key, sub in items.items():
+        if not isinstance(sub, SUPPORTED):
+            where = f" (key {key!r})" if key is not None else ""
+            raise EnvError(f"the GAIL discriminator does not handle {sub!r}{where}; expected Box or discrete spaces")
+    return items
+
+
+def _image(space: spaces.Space) -> bool:
+    return isinstance(space, spaces.Box) and is_image_space(space, check_channels=False)
+
+
+def preprocessed_shape(space: spaces.Space) -> tuple[int, ...]:
+    """Shape of one row after SB3's ``preprocess_obs`` (one-hot widths for discrete spaces)."""
+    if isinstance(space, spaces.Box):
+        return tuple(space.shape)
+    return (get_flattened_obs_dim(space),)
+
+
+def flat_width(space: spaces.Space) -> int:
+    """Width of :func:`to_flat` for ``space``."""
+    return sum(int(np.prod(preprocessed_shape(s))) for s in leaf_spaces(space).values())
+
+
+def to_flat(space: spaces.Space, obs, device: torch.device) -> torch.Tensor:
+    """Raw observations (numpy, any dtype; dicts for Dict spaces) -> ``(B, flat_width)`` float32.
+
+    Uses SB3's ``preprocess_obs`` with ``normalize_images=False``: pixel scaling is
+    :class:`DemoScaling`'s job.
+    """
+    parts = []
+    for key, sub in leaf_spaces(space).items():
+        x = torch.as_tensor(np.asarray(obs if key is None else obs[key]), device=device)
+        # Box: float, as preprocess_obs does (uint8 stays uint8 until here); discrete: one-hot.
+        x = x.float() if isinstance(sub, spaces.Box) else preprocess_obs(x, sub, normalize_images=False)
+        parts.append(x.reshape(len(x), -1))
+    return torch.cat(parts, dim=1)
+
+
+def actions_to_flat(space: spaces.Space, acts, device: torch.device) -> torch.Tensor:
+    """Actions -> float rows: one-hot for discrete spaces, bounded Box actions mapped to [-1, 1]."""
+    a = torch.as_tensor(np.asarray(acts), device=device)
+    if isinstance(space, spaces.Box):
+        a = a.float().reshape(len(a), -1)
+        low, high = space.low.reshape(-1), space.high.reshape(-1)
+        if np.isfinite(low).all() and np.isfinite(high).all():
+            lo, hi = torch.as_tensor(low, device=device), torch.as_tensor(high, device=device)
+            a = 2.0 * (torch.minimum(torch.maximum(a, lo), hi) - lo) / (hi - lo).clamp_min(1e-8) - 1.0
+        return a
+    if not isinstance(space, SUPPORTED):
+        raise EnvError(f"the GAIL discriminator does not handle the action space {space!r}")
+    if isinstance(space, spaces.Discrete):
+        a = a.reshape(-1) - int(space.start)
+    return preprocess_obs(a, space).reshape(len(a), -1).float()
+
+
+class DemoScaling(nn.Module):
+    """Fixed affine scaling of flat observation rows, fitted once on the demos.
+
+    Per leaf of the space: images -> ``(x - mean frame) / std`` with one scalar std over
+    all pixels; other features -> ``(x - mean) / max(std, STD_FLOOR * median std)``.
+    The statistics are buffers, so they travel with the discriminator's ``state_dict``.
+    """
+
+    def __init__(self, space: spaces.Space) -> None:
+        super().__init__()
+        self.space = space
+        width = flat_width(space)
+        self.register_buffer("mean", torch.zeros(width))
+        self.register_buffer("std", torch.ones(width))
+
+    @torch.no_grad()
+    def fit(self, batches: Iterator[torch.Tensor]) -> None:
+        """Fit on flat rows given in chunks (keeps memory flat for large pixel demos)."""
+        n, total, total_sq = 0, None, None
+        for x in batches:
+            x = x.double()
+            total = x.sum(0) if total is None else total + x.sum(0)
+            total_sq = (x * x).sum(0) if total_sq is None else total_sq + (x * x).sum(0)
+            n += len(x)
+        if not n:
+            return
+        mean = total / n
+        var = (total_sq / n - mean * mean).clamp_min(0.0)
+        std = torch.empty_like(mean)
+        offset = 0
+        for sub in leaf_spaces(self.space).values():
+            width = int(np.prod(preprocessed_shape(sub)))
+            part = slice(offset, offset + width)
+            if _image(sub):
+                std[part] = var[part].mean().sqrt().clamp_min(1.0)  # one scalar: pixel units, at least 1/255 of range
+            else:
+                s = var[part].sqrt()
+                floor = max(STD_FLOOR * float(s.median()), 1e-6)
+                std[part] = s.clamp_min(floor)
+            offset += width
+        self.mean.copy_(mean.float())
+        self.std.copy_(std.float())
+
+    def forward(self, flat: torch.Tensor) -> torch.Tensor:
+        return ((flat - self.mean) / self.std).clamp(-CLIP, CLIP)
+
+
+class ObsEncoder(nn.Module):
+    """Scaled flat rows -> features, through SB3's extractor for the space.
+
+    NatureCNN for an image space, CombinedExtractor (NatureCNN per image key, flatten
+    otherwise) for a Dict, flatten for anything else. The extractors are told the images
+    are already normalised, since :class:`DemoScaling` did it.
+    """
+
+    def __init__(self, space: spaces.Space, *, cnn_features: int = 256) -> None:
+        super().__init__()
+        self.space = space
+        self.shapes = {k: preprocessed_shape(s) for k, s in leaf_spaces(space).items()}
+        if isinstance(space, spaces.Dict):
+            float_space = spaces.Dict({k: _float_box(s) for k, s in space.spaces.items()})
+            self.extractor: nn.Module = CombinedExtractor(
+                float_space, cnn_output_dim=cnn_features, normalized_image=True
+            )
+        elif _image(space):
+            self.extractor = NatureCNN(_float_box(space), features_dim=cnn_features, normalized_image=True)
+        else:
+            self.extractor = FlattenExtractor(_float_box(space))
+        self.features_dim = int(self.extractor.features_dim)
+
+    def forward(self, flat: torch.Tensor) -> torch.Tensor:
+        if None in self.shapes:
+            return self.extractor(flat.reshape(len(flat), *self.shapes[None]))
+        parts, offset = {}, 0
+        for key, shape in self.shapes.items():
+            width = int(np.prod(shape))
+            parts[key] = flat[:, offset : offset + width].reshape(len(flat), *shape)
+            offset += width
+        return self.extractor(parts)
+
+
+def _float_box(space: spaces.Space) -> spaces.Box:
+    """The float Box that ``preprocess_obs`` maps ``space`` into (what the extractors are built for)."""
+    if _image(space):
+        return spaces.Box(-np.inf, np.inf, shape=space.shape, dtype=np.float32)
+    return spaces.Box(-np.inf, np.inf, shape=preprocessed_shape(space), dtype=np.float32)
