@@ -181,12 +181,9 @@ def _take(obs: np.ndarray | dict[str, np.ndarray], idx: np.ndarray):
 def save_demos(path: str | Path, demos: Demos) -> None:
     """Write ``demos`` to ``path`` (.npz) atomically."""
     meta = dict(demos.metadata)
-    meta.update(
-        env_id=demos.env_id,
-        env=demos.env_factory.to_dict(),
-        observation_space=demos.observation_space,
-        action_space=demos.action_space,
-    )
+    meta.update(env_id=demos.env_id, observation_space=demos.observation_space, action_space=demos.action_space)
+    if demos.env is not None:
+        meta["env"] = demos.env.to_dict()
     arrays: dict[str, np.ndarray] = {
         "format_version": np.asarray(FORMAT_VERSION, dtype=np.int64),
         "metadata": np.asarray(json.dumps(meta)),
@@ -423,12 +420,17 @@ def as_policy_fn(policy: Any, *, deterministic: bool = True) -> PolicyFn:
     raise TypeError(f"cannot use {type(policy).__name__} as a policy: give an SB3 model or a callable")
 
 
+def supports_action_masks(env) -> bool:
+    """Whether a gymnasium env (or a wrapper of it) has an ``action_masks()`` method, as MaskablePPO expects."""
+    try:
+        return callable(env.get_wrapper_attr("action_masks"))
+    except AttributeError:
+        return False
+
+
 def env_action_masks(env) -> np.ndarray | None:
     """The legal-action mask of a gymnasium env that exposes ``action_masks()``, else None."""
-    try:
-        return np.asarray(env.get_wrapper_attr("action_masks")(), dtype=bool)
-    except AttributeError:
-        return None
+    return np.asarray(env.get_wrapper_attr("action_masks")(), dtype=bool) if supports_action_masks(env) else None
 
 
 def collect_demos(
@@ -458,7 +460,7 @@ def collect_demos(
     is_dict = isinstance(envs[0].observation_space, spaces.Dict)
     first = [e.reset(seed=seed + i)[0] for i, e in enumerate(envs)]
     episodes: list[dict[str, list]] = [{"obs": [o], "acts": [], "rewards": [], "masks": []} for o in first]
-    masked = env_action_masks(envs[0]) is not None
+    masked = supports_action_masks(envs[0])
     terminated = np.zeros(n_episodes, dtype=bool)
     active = list(range(n_episodes))
     while active:

@@ -11,7 +11,7 @@ import numpy as np
 from stable_baselines3.common.evaluation import evaluate_policy
 
 from genplay.envs import EnvFactory, as_factory
-from genplay.gail.demos import PolicyFn, as_policy_fn, env_action_masks, random_policy
+from genplay.gail.demos import PolicyFn, as_policy_fn, random_policy, supports_action_masks
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def episode_returns(
     venv = factory.make_vec(min(n_episodes, 16), seed=seed)
     model = _Predictor(policy, venv.action_space, seed, deterministic)
     try:
-        if env_action_masks(factory.make()) is not None:
+        if supports_action_masks(factory.make()):
             from sb3_contrib.common.maskable.evaluation import evaluate_policy as masked_evaluate
 
             returns, _ = masked_evaluate(

@@ -134,28 +134,60 @@ def load_policy(run_dir: str | Path, *, deterministic: bool = True, env_id: str 
     return lambda obs: act(np.clip((obs - mean) / std, -clip, clip).astype(np.float32))
 
 
+def behaviour_cloning(env: str | EnvFactory, demos: Demos, config: GAILConfig) -> GAIL:
+    """The BC baseline: a generator policy trained by BC alone (early-stopped), no GAIL step taken.
+
+    Built as a GAIL trainer so that it sees exactly the inputs (observation scaling,
+    policy class) that GAIL's generator starts from; ``predict`` works as for GAIL.
+    """
+    factory = as_factory(env)
+    bc_config = dataclasses.replace(config, bc_epochs=config.bc_epochs or GAILConfig().bc_epochs)
+    trainer = GAIL(venv=factory.make_vec(1, seed=config.seed), demos=demos, config=bc_config)
+    trainer.pretrain_bc()
+    return trainer
+
+
+def default_expert(env_id: str) -> tuple[Any, str]:
+    """A scripted expert where genplay has one (no training), else the cached PPO expert."""
+    from genplay.envs.scripted import SCRIPTED_EXPERTS
+
+    if env_id in SCRIPTED_EXPERTS:
+        return SCRIPTED_EXPERTS[env_id], "scripted"
+    return train_expert(env_id), "ppo-expert"
+
+
 def run_demo(
     *,
-    env_id: str = "CartPole-v1",
+    env_id: str = "Pendulum-v1",
     n_demo: int = 20,
-    timesteps: int = 100_000,
+    timesteps: int = 150_000,
     out_dir: str | Path = "runs/demo",
     seed: int = 0,
     n_eval_episodes: int = 50,
 ) -> str:
-    """The embedded default job: expert -> demos -> GAIL -> evaluation table + plot."""
+    """The embedded default job: expert -> demos -> BC and GAIL -> evaluation table + plot.
+
+    The default task is Pendulum swing-up from a scripted expert: BC alone on 20 demos
+    stays far from the expert there, so the table shows what the adversarial step adds.
+    """
     out = Path(out_dir)
-    print(f"[1/4] expert for {env_id} (trained once, then cached)", flush=True)
-    expert = train_expert(env_id)
-    print(f"[2/4] collecting {n_demo} expert demos", flush=True)
-    demos = collect_demos(env_id, expert, n_demo, seed=30_000 + seed, metadata={"policy": "ppo-expert"})
+    print(f"[1/5] expert for {env_id}", flush=True)
+    expert, kind = default_expert(env_id)
+    print(f"[2/5] collecting {n_demo} demos from the {kind} expert", flush=True)
+    demos = collect_demos(env_id, expert, n_demo, seed=30_000 + seed, metadata={"policy": kind})
     save_demos(out / "demos.npz", demos)
-    print(f"[3/4] GAIL for {timesteps} generator steps", flush=True)
     config = dataclasses.replace(preset(env_id), seed=seed)
+    print("[3/5] behaviour cloning alone (the baseline)", flush=True)
+    bc = behaviour_cloning(env_id, demos, config)
+    print(f"[4/5] GAIL for {timesteps} generator steps", flush=True)
     trainer = train_gail(env_id, demos, timesteps, config=config, out_dir=out, progress_bar=True)
-    print(f"[4/4] evaluating over {n_eval_episodes} episodes", flush=True)
+    print(f"[5/5] evaluating over {n_eval_episodes} episodes", flush=True)
     results = compare(
-        env_id, {"GAIL (learned)": trainer}, expert=expert, n_episodes=n_eval_episodes, seed=50_000 + seed
+        env_id,
+        {"GAIL (learned)": trainer, "BC alone": bc},
+        expert=expert,
+        n_episodes=n_eval_episodes,
+        seed=50_000 + seed,
     )
     table = render_table(env_id, results)
     (out / "results.json").write_text(results_json(env_id, results))
@@ -163,8 +195,9 @@ def run_demo(
     png = plot_learning_curve(
         trainer.history,
         out / "learning_curve.png",
-        title=f"GAIL on {env_id} from {n_demo} expert demos",
+        title=f"GAIL on {env_id} from {n_demo} {kind} demos",
         expert_return=by_name["expert"].mean,
         random_return=by_name["random"].mean,
+        bc_return=by_name["BC alone"].mean,
     )
     return f"{table}\nresults: {out / 'results.json'}\nplot: {png}\nTensorBoard: tensorboard --logdir {out / 'logs'}"

