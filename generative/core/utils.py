@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import random
 import tempfile
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 
 def seed_everything(seed: int) -> None:
@@ -34,10 +34,13 @@ def set_torch_threads(n: int | None) -> None:
 
 
 class EMA:
-    """Exponential moving average of a module's weights (Polyak averaging).
+    """Exponential moving average of a module's weights (Polyak averaging), on torch's ``AveragedModel``.
 
     ``ema.update()`` after each optimiser step; ``ema.module`` is the averaged copy,
-    used for sampling/evaluation in GANs and for a stable GAIL reward.
+    used for sampling/evaluation in GANs. Buffers (batch-norm statistics) are copied, not
+    averaged. A thin wrapper: torch's ``AveragedModel`` with ``get_ema_multi_avg_fn``
+    does the averaging; this class only fixes the start (the copy at construction) and
+    keeps the averaged copy out of autograd.
     """
 
     def __init__(self, module: torch.nn.Module, decay: float = 0.999) -> None:
@@ -45,12 +48,17 @@ class EMA:
             raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
         self.decay = decay
         self.source = module
-        self.module = copy.deepcopy(module).eval().requires_grad_(False)
+        self.averaged = AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=False)
+        self.averaged.update_parameters(module)  # the first call copies: averaging starts from the source
+        self.averaged.eval().requires_grad_(False)
+
+    @property
+    def module(self) -> torch.nn.Module:
+        return self.averaged.module
 
     @torch.no_grad()
     def update(self) -> None:
-        for ema_p, p in zip(self.module.parameters(), self.source.parameters()):
-            ema_p.lerp_(p.detach(), 1.0 - self.decay)
+        self.averaged.update_parameters(self.source)
         for ema_b, b in zip(self.module.buffers(), self.source.buffers()):
             ema_b.copy_(b)
 
