@@ -84,13 +84,12 @@ def cmd_expert_train(args: argparse.Namespace) -> None:
 
 def cmd_demos_collect(args: argparse.Namespace) -> None:
     from genplay.gail.demos import collect_demos, save_demos
-    from genplay.gail.experts import train_expert
-    from genplay.gail.pipeline import load_policy
+    from genplay.gail.pipeline import default_expert, load_policy
 
     if args.policy == "random":
         policy, label = "random", "random"
     elif args.policy == "expert":
-        policy, label = train_expert(args.env), "ppo-expert"
+        policy, label = default_expert(args.env)
     else:
         policy, label = load_policy(args.policy), str(args.policy)
     demos = collect_demos(args.env, policy, args.n_episodes, seed=args.seed, metadata={"policy": label})
@@ -153,8 +152,7 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from genplay.gail.evaluate import compare, render_table, results_json
-    from genplay.gail.experts import train_expert
-    from genplay.gail.pipeline import load_policy
+    from genplay.gail.pipeline import default_expert, load_policy
 
     policies = {}
     if args.policy not in ("expert", "random"):
@@ -164,7 +162,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     results = compare(
         args.env,
         policies,
-        expert=train_expert(args.env),
+        expert=default_expert(args.env)[0],
         n_episodes=args.n_episodes,
         seed=args.seed,
         deterministic=not args.stochastic,
@@ -202,7 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     dc.add_argument("--env", required=True)
     dc.add_argument("--n-episodes", type=int, required=True)
     dc.add_argument("--out", required=True)
-    dc.add_argument("--policy", default="expert", help="expert (cached PPO), random, or a gail train output dir")
+    dc.add_argument(
+        "--policy",
+        default="expert",
+        help="expert (scripted where genplay has one, else the cached PPO expert), random, or a gail train output dir",
+    )
     dc.add_argument("--seed", type=int, default=0)
     dc.set_defaults(func=cmd_demos_collect)
     di = dm.add_parser("info", help="validate a demos file and print a summary")
