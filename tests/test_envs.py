@@ -1,4 +1,4 @@
-"""The fixed-horizon CartPole and env-id resolution."""
+"""The fixed-horizon CartPole, env-id resolution, the env factory and the scripted experts."""
 
 from __future__ import annotations
 
@@ -94,3 +94,63 @@ def test_make_env_checks_the_id_and_builds_known_envs():
     env = make_env("CartPole-v1")
     assert env.spec.id == "CartPole-v1"
     env.close()
+
+
+# ---------------------------------------------------------------------------- the env factory
+
+
+def test_env_factory_round_trips_as_json_and_builds_the_same_env():
+    import json
+
+    from genplay.envs import EnvFactory
+
+    factory = EnvFactory("CartPole-v1", {"max_episode_steps": 7}, ("time_aware_observation",))
+    again = EnvFactory.from_dict(json.loads(json.dumps(factory.to_dict())))
+    assert again == factory
+    env = again.make()
+    assert env.observation_space.shape == (5,)  # the wrapper added the time
+    env.reset(seed=0)
+    steps = 0
+    while not any(env.step(0)[2:4]):
+        steps += 1
+    assert steps < 7
+    venv = factory.make_vec(3, seed=1)
+    assert venv.num_envs == 3 and venv.observation_space.shape == (5,)
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ({"env_id": "CartPole-v1", "wrappers": ["no_such_wrapper"]}, "unknown env wrapper"),
+        ({"env_id": "CartPole-v9"}, "unknown env id"),
+        ({"kwargs": {}}, "field 'env'"),
+        ("CartPole-v9", "unknown env id"),
+    ],
+)
+def test_env_factory_refuses_bad_descriptions(data, match):
+    from genplay.envs import EnvFactory
+    from genplay.errors import EnvError
+
+    with pytest.raises(EnvError, match=match):
+        EnvFactory.from_dict(data, source="demos.npz")
+
+
+def test_demos_remember_their_factory_and_training_uses_it(tmp_path):
+    from genplay.envs import EnvFactory
+    from genplay.gail import collect_demos, load_demos, save_demos
+
+    factory = EnvFactory("CartPole-v1", {"max_episode_steps": 30})
+    demos = collect_demos(factory, lambda obs: (obs[:, 2] > 0).astype(np.int64), 2, seed=0)
+    assert demos.env == factory and (demos.episode_lengths <= 30).all()
+    save_demos(tmp_path / "d.npz", demos)
+    assert load_demos(tmp_path / "d.npz").env_factory == factory
+
+
+@pytest.mark.parametrize("env_id", ["MountainCar-v0", "MountainCarContinuous-v0", "Acrobot-v1", "Pendulum-v1"])
+def test_scripted_experts_beat_random_by_far(env_id):
+    from genplay.envs.scripted import SCRIPTED_EXPERTS
+    from genplay.gail.evaluate import episode_returns
+
+    expert = episode_returns(env_id, SCRIPTED_EXPERTS[env_id], 6, seed=3).mean()
+    rand = episode_returns(env_id, "random", 6, seed=3).mean()
+    assert expert > rand + 0.3 * abs(rand), (expert, rand)
