@@ -80,8 +80,7 @@ def bc_pretrain(
             losses.append(loss.item())
         train_loss = float(np.mean(losses))
         policy.set_training_mode(False)
-        with torch.no_grad():
-            held = float(nll(held_idx)) if len(held_idx) else train_loss
+        held = _chunked_mean(nll, held_idx) if len(held_idx) else train_loss
         if held < best - 1e-4:
             best, best_state, since_best = held, copy.deepcopy(policy.state_dict()), 0
         else:
@@ -92,3 +91,10 @@ def bc_pretrain(
         policy.load_state_dict(best_state)
     policy.set_training_mode(False)
     return {"bc_loss": train_loss, "bc_heldout_loss": best, "bc_epochs": float(epochs)}
+
+
+@torch.no_grad()
+def _chunked_mean(nll, idx: np.ndarray, chunk: int = 4096) -> float:
+    """Mean NLL over ``idx`` in chunks, so memory stays flat for pixel demos."""
+    parts = np.array_split(idx, max(1, len(idx) // chunk))
+    return float(np.average([float(nll(p)) for p in parts], weights=[len(p) for p in parts]))
