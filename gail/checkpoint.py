@@ -54,7 +54,7 @@ def save_trainer(trainer: GAIL, path: str | Path) -> None:
         "gen_algo": gen_bytes.getvalue(),
         "disc": trainer.disc.state_dict(),
         "disc_opt": trainer.disc_opt.state_dict(),
-        "replay": [(dataclasses.asdict(store), a) for store, a in trainer.replay],
+        "replay": [(dataclasses.asdict(store), k) for store, k in trainer.replay],
         "rng": trainer.rng.bit_generator.state,
         "torch_rng": torch.get_rng_state(),
         "return_scaler": trainer.return_scaler.state_dict() if trainer.return_scaler else None,
@@ -93,8 +93,8 @@ def load_trainer(cls: type[GAIL], path: str | Path, *, venv: VecEnv, demos: Demo
         trainer.disc_opt.load_state_dict(state["disc_opt"])
     except (RuntimeError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{path}: field 'disc' does not fit this genplay's discriminator ({exc})") from None
-    for rows, absorbing in state["replay"]:
-        trainer.replay.append((TransitionStore(**rows), absorbing))
+    for rows, n_terminations in state["replay"]:
+        trainer.replay.append((TransitionStore(**rows), n_terminations))
     if trainer.return_scaler is not None and state["return_scaler"] is not None:
         trainer.return_scaler.load_state_dict(state["return_scaler"])
     trainer.rng.bit_generator.state = state["rng"]

@@ -118,8 +118,8 @@ class GAIL:
 
         n_term = int(demos.terminated.sum())
         self.expert_absorbing = self._absorbing_mass(n_term)
-        # Replay of recent generator rollouts: (transitions, absorbing mass) per rollout.
-        self.replay: collections.deque[tuple[TransitionStore, float]] = collections.deque(
+        # Replay of recent generator rollouts: (transitions, terminations) per rollout.
+        self.replay: collections.deque[tuple[TransitionStore, int]] = collections.deque(
             maxlen=config.disc_replay_rollouts
         )
         self.history: list[dict[str, float]] = []
@@ -196,17 +196,18 @@ class GAIL:
         self.bc_done = True
         return stats
 
-    def train_discriminator(self, generated: TransitionStore, absorbing: float) -> dict[str, float]:
+    def train_discriminator(self, generated: TransitionStore, n_terminations: int) -> dict[str, float]:
         """``disc_updates`` core steps: expert rows against the latest and replayed generator rows.
 
         Each side's batch is ``disc_batch_size`` live rows plus one absorbing row, weighted
-        by the side's absorbing share (``gail/reward.py``). Logged accuracies are on live
+        by the side's absorbing share (``gail/reward.py``; the replayed rollouts' terminations
+        pooled, with one prior per side). Logged accuracies are on live
         rows, unweighted: the share of expert rows scored expert and of generator rows
         scored generator; the absorbing state is logged as its logit.
         """
-        self.replay.append((generated, absorbing))
+        self.replay.append((generated, int(n_terminations)))
         pool = [store for store, _ in self.replay]
-        pool_absorbing = sum(a for _, a in self.replay)
+        pool_absorbing = self._absorbing_mass(sum(k for _, k in self.replay))
         n = self.config.disc_batch_size
         stats: list[dict[str, float]] = []
         for _ in range(self.config.disc_updates):
@@ -215,13 +216,11 @@ class GAIL:
             step = discriminator_step(
                 self.disc, self.disc_opt, real, fake, self.step_config, real_weights=real_w, fake_weights=fake_w
             )
-            with torch.no_grad():  # live-row accuracy, on this step's rows
-                acc_e = float((self.disc(real[:n]) > 0).float().mean())
-                acc_g = float((self.disc(fake[:n]) < 0).float().mean())
-            stats.append(
-                dict(loss=step["loss"], penalty=step["penalty"], accuracy_expert=acc_e, accuracy_generator=acc_g)
-            )
+            stats.append({"loss": step["loss"], "penalty": step["penalty"]})
         out = {k: float(np.mean([s[k] for s in stats])) for k in stats[0]}
+        with torch.no_grad():  # live-row accuracy after the updates, on the last batch's rows
+            out["accuracy_expert"] = float((self.disc(real[:n]) > 0).float().mean())
+            out["accuracy_generator"] = float((self.disc(fake[:n]) < 0).float().mean())
         out["absorbing_logit"] = float(self.disc.absorbing_logit.detach())
         return out
 
@@ -262,7 +261,7 @@ class GAIL:
         rollout = self.recorder.collect()
         terminated = rollout["terminated"]
         store = TransitionStore.from_rollout(rollout, with_next=self.config.use_next_obs)
-        stats = self.train_discriminator(store, self._absorbing_mass(int(terminated.sum())))
+        stats = self.train_discriminator(store, int(terminated.sum()))
         disc_rewards = self.reward(store).reshape(terminated.shape)
         rewards = generator_rewards(disc_rewards, terminated, self.absorbing_reward(), self.gamma)
         stats.update(reward_mean=float(rewards.mean()), reward_std=float(rewards.std()))

@@ -55,11 +55,11 @@ def test_absorbing_logit_stays_bounded_when_the_generator_never_terminates(cartp
     trainer = GAIL(venv=EnvFactory("CartPole-v1").make_vec(2), demos=cartpole_random_demos, config=config)
     e = trainer.expert
     never = TransitionStore(e.obs, e.obs_idx, e.acts)  # live rows only, no termination
-    mass_g = absorbing_mass(0, trainer.gamma, 1.0)
     for _ in range(150):
-        trainer.train_discriminator(never, mass_g)
+        trainer.train_discriminator(never, 0)
+    mass_g = absorbing_mass(0, trainer.gamma, 1.0)  # the prior alone, once for the whole replay
     share_e = trainer.expert_absorbing / (trainer.expert_absorbing + len(e))
-    share_g = len(trainer.replay) * mass_g / (len(trainer.replay) * mass_g + len(trainer.replay) * len(e))
+    share_g = mass_g / (mass_g + len(trainer.replay) * len(e))
     optimum = math.log(share_e / share_g)  # BCE optimum of a free scalar with these weights
     logit = float(trainer.disc.absorbing_logit.detach())
     assert 0 < optimum < 10 and logit == pytest.approx(optimum, abs=0.3)
