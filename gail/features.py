@@ -27,7 +27,12 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 from gymnasium import spaces
-from stable_baselines3.common.preprocessing import get_flattened_obs_dim, is_image_space, preprocess_obs
+from stable_baselines3.common.preprocessing import (
+    get_flattened_obs_dim,
+    is_image_space,
+    is_image_space_channels_first,
+    preprocess_obs,
+)
 from stable_baselines3.common.torch_layers import CombinedExtractor, FlattenExtractor, NatureCNN
 from torch import nn
 
@@ -44,9 +49,14 @@ def leaf_spaces(space: spaces.Space) -> dict[str | None, spaces.Space]:
     """``{key: subspace}`` of a Dict space (sorted, as SB3 orders them), ``{None: space}`` otherwise."""
     items = dict(space.spaces) if isinstance(space, spaces.Dict) else {None: space}
     for key, sub in items.items():
+        where = f" (key {key!r})" if key is not None else ""
         if not isinstance(sub, SUPPORTED):
-            where = f" (key {key!r})" if key is not None else ""
             raise EnvError(f"the GAIL discriminator does not handle {sub!r}{where}; expected Box or discrete spaces")
+        if _image(sub) and not is_image_space_channels_first(sub):
+            raise EnvError(
+                f"image observations{where} must be channels-first (C, H, W), got shape {sub.shape}; "
+                "transpose them in the env (the same frames then reach demos, policy and discriminator)"
+            )
     return items
 
 

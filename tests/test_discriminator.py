@@ -50,6 +50,11 @@ def test_unsupported_space_is_refused_with_a_clear_error():
         TransitionDiscriminator(spaces.Text(5), ACT_SPACE)
 
 
+def test_channels_last_images_are_refused_at_the_boundary():
+    with pytest.raises(EnvError, match="channels-first"):
+        TransitionDiscriminator(spaces.Box(0, 255, (36, 36, 4), np.uint8), ACT_SPACE)
+
+
 # ---------------------------------------------------------------------------- scaling
 
 
