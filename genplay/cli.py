@@ -118,6 +118,15 @@ def check_out_file(path: str) -> None:
         raise GenplayError(f"--out: {exc}") from None
 
 
+def check_env(env_id: str) -> None:
+    from genplay.envs import check_env_id
+
+    try:
+        check_env_id(env_id)
+    except GenplayError as exc:
+        raise GenplayError(f"--env: {exc}") from None
+
+
 def check_policy_arg(policy: str) -> None:
     if policy not in ("expert", "random") and not Path(policy).exists():
         raise GenplayError(
@@ -138,10 +147,9 @@ def config_overrides(args: argparse.Namespace) -> dict:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from genplay.envs import check_env_id
     from genplay.gail.pipeline import run_demo
 
-    check_env_id(args.env)
+    check_env(args.env)
     check_out_dir(args.out)
 
     print(run_demo(env_id=args.env, n_demo=args.n_demo, timesteps=args.timesteps, out_dir=args.out, seed=args.seed))
@@ -151,9 +159,7 @@ def cmd_expert_train(args: argparse.Namespace) -> None:
     args.env = args.env or args.env_id
     if not args.env:
         raise GenplayError("give the env id: genplay expert train --env ENV")
-    from genplay.envs import check_env_id
-
-    check_env_id(args.env)
+    check_env(args.env)
     from stable_baselines3.common.env_util import make_vec_env
 
     from genplay.gail.experts import evaluate, expert_path, train_expert
@@ -164,11 +170,10 @@ def cmd_expert_train(args: argparse.Namespace) -> None:
 
 
 def cmd_demos_collect(args: argparse.Namespace) -> None:
-    from genplay.envs import check_env_id
     from genplay.gail.demos import collect_demos, save_demos
     from genplay.gail.pipeline import default_expert, load_policy
 
-    check_env_id(args.env)
+    check_env(args.env)
     check_out_file(args.out)
     check_policy_arg(args.policy)
     if args.policy == "random":
@@ -185,11 +190,10 @@ def cmd_demos_collect(args: argparse.Namespace) -> None:
 
 
 def cmd_demos_info(args: argparse.Namespace) -> None:
-    from genplay.envs import check_env_id
     from genplay.gail.demos import load_demos
 
     if args.env is not None:
-        check_env_id(args.env)
+        check_env(args.env)
     d = load_demos(args.file, env_id=args.env)
     r = d.episode_returns()
     print(
@@ -209,14 +213,13 @@ def cmd_demos_info(args: argparse.Namespace) -> None:
 
 
 def cmd_gail_train(args: argparse.Namespace) -> None:
-    from genplay.envs import check_env_id
     from genplay.gail.checkpoint import checkpoint_config, read_checkpoint
     from genplay.gail.config import preset, replace
     from genplay.gail.demos import load_demos
     from genplay.gail.pipeline import CHECKPOINT, train_gail
     from genplay.gail.plotting import plot_learning_curve
 
-    check_env_id(args.env)
+    check_env(args.env)
     check_out_dir(args.out)
     base = preset(args.env)
     ckpt = Path(args.out) / CHECKPOINT
@@ -246,11 +249,10 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from genplay.envs import check_env_id
     from genplay.gail.evaluate import compare, render_table, results_json
     from genplay.gail.pipeline import default_expert, load_policy
 
-    check_env_id(args.env)
+    check_env(args.env)
     check_policy_arg(args.policy)
     policies = {}
     if args.policy not in ("expert", "random"):

@@ -136,6 +136,10 @@ def state_from_bytes(data: bytes, name: str = "<bytes>") -> dict:
     except CheckpointError:
         raise
     except Exception as exc:  # zipfile raises BadZipFile, CRC errors, EOFError, ...
+        if "CRC" in str(exc):
+            raise CheckpointError(
+                f"{name}: checksum mismatch (CRC-32): the file is damaged; refusing to use it"
+            ) from None
         raise CheckpointError(f"{name}: not a readable genplay state file ({type(exc).__name__}: {exc})") from None
     if _digest(tree_bytes, tensor_bytes) != sha.strip():
         raise CheckpointError(f"{name}: checksum mismatch: the file is damaged; refusing to use it")
