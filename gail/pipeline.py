@@ -242,7 +242,8 @@ def run_demo(
     print("[3/5] behaviour cloning alone (the baseline)", flush=True)
     bc = behaviour_cloning(env_id, demos, config)
     print(f"[4/5] GAIL for {timesteps} generator steps", flush=True)
-    trainer = train_gail(env_id, demos, timesteps, config=config, out_dir=out, progress_bar=True)
+    # the demo job is reproducible: running it again starts over in its directory
+    trainer = train_gail(env_id, demos, timesteps, config=config, out_dir=out, force=True, progress_bar=True)
     print(f"[5/5] evaluating over {n_eval_episodes} episodes", flush=True)
     results = compare(
         env_id,
