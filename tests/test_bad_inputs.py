@@ -246,6 +246,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("resume-pickled-checkpoint", [*RESUME[:8], "--out", "{evil_run}", "--resume"], "checkpoint.pt"),
     ("resume-foreign-checkpoint", [*RESUME[:8], "--out", "{foreign_run}", "--resume"], "checkpoint.pt"),
     ("resume-bad-value", [*RESUME, "--ppo-gamma", "2"], "--ppo-gamma"),
+    ("resume-forced-other-policy-net", [*RESUME, "--force", "--ppo-net-arch", "32"], "do not fit"),
+    ("resume-forced-other-disc-net", [*RESUME, "--force", "--disc-hidden", "8"], "'disc' does not fit"),
     # policies
     ("eval-policy-missing", [*EVAL, "--policy", "{missing}"], "{missing}"),
     ("eval-policy-dir-without-policy", [*EVAL, "--policy", "{empty_dir}"], "no trained policy"),

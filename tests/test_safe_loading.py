@@ -356,3 +356,77 @@ def test_config_checks_name_the_field():
     GAILConfig(absorbing=False, ppo=PPOConfig(gamma=1.0))  # gamma = 1 stays allowed without absorbing states
     with pytest.raises(ValueError, match="absorbing"):
         GAILConfig(ppo=PPOConfig(gamma=1.0))
+
+
+def test_lock_held_by_another_process_is_refused(tmp_path, cartpole_demos, capsys):
+    """A real second process holding the run's lock (as a running ``gail train`` does)."""
+    import subprocess
+    import sys
+
+    from genplay.cli import main
+
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(out / '.lock')!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "os.write(fd, f'{os.getpid()}\\n'.encode())\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        demos = tmp_path / "demos.npz"
+        from genplay.gail.demos import save_demos
+
+        save_demos(demos, cartpole_demos)
+        argv = ["gail", "train", "--env", ENV, "--demos", str(demos), "--timesteps", "128", "--out", str(out)]
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"another run (pid {proc.pid})" in err[0]
+        assert sorted(p.name for p in out.iterdir()) == [".lock"]
+    finally:
+        proc.kill()
+        proc.wait()
+    with RunDirLock(out):  # the kernel dropped the dead holder's lock: no stale lock
+        pass
+
+
+@pytest.mark.parametrize(
+    "field, value, needle",
+    [
+        ("algo", "os:system", "generator class"),
+        ("policy", "builtins.eval", "policy"),
+        ("policy_kwargs", {"activation_fn": "os.system"}, "activation_fn"),
+        ("policy_kwargs", {"features_extractor_class": "subprocess.Popen"}, "features_extractor_class"),
+        ("policy_kwargs", {"optimizer_class": "pickle.loads"}, "optimizer_class"),
+    ],
+)
+def test_hostile_genplay_json_is_refused_by_the_allow_lists(run_dir, tmp_path, field, value, needle):
+    out, _ = run_dir
+    src = (out / "policy.zip").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(src)) as zf:
+        meta = json.loads(zf.read("genplay.json"))
+    meta[field] = value
+    path = tmp_path / "hostile.zip"
+    path.write_bytes(_rewrite_zip(src, {"genplay.json": json.dumps(meta).encode()}))
+    with pytest.raises(CheckpointError, match=needle) as info:
+        load_policy(path)
+    assert str(path) in str(info.value)
+
+
+def test_continuous_sde_policy_round_trips_both_ways(tmp_path):
+    """Pendulum-style PPO with gSDE: the genplay zip and the third-party path give the same weights."""
+    model = PPO("MlpPolicy", make_vec_env("Pendulum-v1", n_envs=1), n_steps=32, batch_size=32, use_sde=True,
+                device="cpu", seed=0)  # fmt: skip
+    model.save(tmp_path / "plain.zip")
+    save_sb3_zip(model, tmp_path / "genplay.zip")
+    env = make_vec_env("Pendulum-v1", n_envs=1)
+    spaces = {"observation_space": env.observation_space, "action_space": env.action_space}
+    for name in ("plain.zip", "genplay.zip"):
+        back, _ = load_sb3_zip(tmp_path / name, **spaces)
+        assert back.use_sde and _same_params(model.policy, back.policy), name
+        obs = np.zeros((2, 3), np.float32)
+        np.testing.assert_allclose(back.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
