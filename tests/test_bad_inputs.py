@@ -233,6 +233,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("train-demos-pickled-objects", [*TRAIN[:4], "--demos", "{evil_demos}", *TRAIN[6:]], "{evil_demos}"),
     ("train-demos-other-env", [*TRAIN[:4], "--demos", "{pendulum_demos}", *TRAIN[6:]], "{pendulum_demos}"),
     ("info-garbage", ["demos", "info", "{garbage}"], "{garbage}"),
+    ("train-demos-is-a-policy-zip", [*TRAIN[:4], "--demos", "{run}/policy.zip", *TRAIN[6:]], "policy.zip"),
+    ("info-directory", ["demos", "info", "{run}"], "{run}"),
     ("info-pickled-npy", ["demos", "info", "{evil_npy}"], "{evil_npy}"),
     ("info-pickled-npz", ["demos", "info", "{evil_demos}"], "{evil_demos}"),
     # run directories: existing run, lock, resume mismatches, damaged or malicious checkpoints
@@ -257,6 +259,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("eval-policy-bad-genplay-meta", [*EVAL, "--policy", "{evil_meta_policy}"], "{evil_meta_policy}"),
     ("eval-policy-no-weights", [*EVAL, "--policy", "{no_weights_policy}"], "{no_weights_policy}"),
     ("eval-policy-is-a-pickle", [*EVAL, "--policy", "{pickle_policy}"], "{pickle_policy}"),
+    ("eval-policy-is-a-checkpoint", [*EVAL, "--policy", "{run}/checkpoint.pt"], "checkpoint.pt"),
+    ("eval-policy-is-demos", [*EVAL, "--policy", "{demos}"], "{demos}"),
     ("eval-policy-other-env", ["evaluate", "--env", "Acrobot-v1", "--policy", "{run}"], "observation_space"),
     ("collect-policy-missing", [*COLLECT, "--out", "{root}/d.npz", "--policy", "{missing}"], "--policy"),
     ("collect-policy-garbage", [*COLLECT, "--out", "{root}/d.npz", "--policy", "{garbage}"], "{garbage}"),
