@@ -11,6 +11,7 @@ fail the checksum and are refused.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,9 +63,11 @@ def config_differences(stored: GAILConfig, new: GAILConfig, ignore: tuple[str, .
 
 
 def demos_fingerprint(demos: Demos) -> str:
-    """sha256 of what the trainer learns from: env id, observations, actions, episode ends, masks."""
+    """sha256 of what the trainer learns from: the env (id, kwargs, wrappers), observations, actions,
+    episode ends, action masks."""
     obs = demos.obs if isinstance(demos.obs, dict) else {"": demos.obs}
-    parts = [demos.env_id.encode()]
+    env = json.dumps(demos.env.to_dict(), sort_keys=True) if demos.env is not None else ""
+    parts = [demos.env_id.encode(), env.encode()]
     for key in sorted(obs):
         parts += [key.encode(), np.ascontiguousarray(obs[key]).tobytes()]
     for arr in (demos.acts, demos.episode_lengths, demos.terminated, demos.action_masks):

@@ -122,6 +122,22 @@ def test_state_io_checksum_refuses_edited_json(tmp_path):
     assert str(path) in str(info.value) and "\n" not in str(info.value)
 
 
+def test_any_single_flipped_byte_is_refused_or_harmless():
+    """Every byte of a small state file, flipped in turn: a CheckpointError, or (bytes outside the
+    payload, e.g. zip timestamps) the very same state; never another exception, never other values."""
+    state = {"w": torch.arange(6, dtype=torch.float32), "cfg": {"lr": 0.001, "layers": (64, 64)}, "b": b"xy"}
+    data = state_to_bytes(state)
+    for i in range(len(data)):
+        raw = bytearray(data)
+        raw[i] ^= 0x5A
+        try:
+            back = state_from_bytes(bytes(raw), "f")
+        except CheckpointError as exc:
+            assert str(exc).startswith("f: ") and "\n" not in str(exc)
+            continue
+        assert torch.equal(back["w"], state["w"]) and back["cfg"] == state["cfg"] and back["b"] == state["b"], i
+
+
 @pytest.mark.parametrize("damage", ["flip-json", "flip-tensors", "truncate", "zero-tail"])
 def test_damaged_checkpoint_bytes_are_refused(run_dir, tmp_path, damage):
     out, _ = run_dir
