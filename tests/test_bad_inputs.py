@@ -212,7 +212,11 @@ CASES: list[tuple[str, list[str], str]] = [
     # env ids
     ("train-unknown-env", ["gail", "train", "--env", "NoSuch-v0", *TRAIN[4:]], "--env: unknown env id"),
     ("eval-unknown-env", ["evaluate", "--env", "NoSuch-v0", "--policy", "random"], "NoSuch-v0"),
-    ("collect-unknown-env", ["demos", "collect", "--env", "NoSuch-v0", "--n-episodes", "1", "--out", "{root}/x.npz"], "NoSuch-v0"),  # noqa: E501
+    (
+        "collect-unknown-env",
+        ["demos", "collect", "--env", "NoSuch-v0", "--n-episodes", "1", "--out", "{root}/x.npz"],
+        "NoSuch-v0",
+    ),  # noqa: E501
     ("info-unknown-env", ["demos", "info", "{demos}", "--env", "NoSuch-v0"], "NoSuch-v0"),
     ("expert-unknown-env", ["expert", "train", "--env", "NoSuch-v0"], "NoSuch-v0"),
     ("demo-unknown-env", ["demo", "--env", "NoSuch-v0"], "NoSuch-v0"),
@@ -243,7 +247,11 @@ CASES: list[tuple[str, list[str], str]] = [
     ("resume-changed-setting", [*RESUME, "--disc-lr", "0.01"], "disc_lr"),
     ("resume-changed-ppo-setting", [*RESUME, "--ppo-n-epochs", "3"], "ppo.n_epochs"),
     ("resume-other-demos", [*RESUME[:4], "--demos", "{other_demos}", *RESUME[6:]], "demos differ"),
-    ("resume-other-env-demos", ["gail", "train", "--env", "Pendulum-v1", "--demos", "{pendulum_demos}", *RESUME[6:]], "env_id"),  # noqa: E501
+    (
+        "resume-other-env-demos",
+        ["gail", "train", "--env", "Pendulum-v1", "--demos", "{pendulum_demos}", *RESUME[6:]],
+        "env_id",
+    ),  # noqa: E501
     ("resume-damaged-checkpoint", [*RESUME[:8], "--out", "{damaged_run}", "--resume"], "checksum mismatch"),
     ("resume-pickled-checkpoint", [*RESUME[:8], "--out", "{evil_run}", "--resume"], "checkpoint.pt"),
     ("resume-foreign-checkpoint", [*RESUME[:8], "--out", "{foreign_run}", "--resume"], "checkpoint.pt"),

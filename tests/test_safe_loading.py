@@ -248,6 +248,7 @@ def test_generator_state_round_trips_for_each_algorithm(algo_name):
     kwargs = dict(n_steps=16, policy_kwargs={"net_arch": [8], "activation_fn": torch.nn.ReLU}, seed=0, device="cpu")
     if algo_name != "A2C":
         kwargs.update(batch_size=16, n_epochs=1)
+
     def venv(seed):
         if algo_name != "MaskablePPO":
             return make_vec_env(ENV, n_envs=2, seed=seed)
