@@ -184,7 +184,13 @@ def load_policy(run_dir: str | Path, *, deterministic: bool = True, env_id: str 
             if why:
                 raise CheckpointError(f"{zip_path}: the policy's {name} is {why} for env {env_id}")
     act = as_policy_fn(model, deterministic=deterministic)
-    if not extra.get("normalize_obs"):
+    legacy = zip_path.parent / "policy.json"
+    if not extra and path.is_dir() and legacy.is_file():  # a run exported before genplay.json existed
+        try:
+            extra = json.loads(legacy.read_text())
+        except (OSError, ValueError):
+            raise CheckpointError(f"{legacy}: not readable JSON") from None
+    if not isinstance(extra, dict) or not extra.get("normalize_obs"):
         return act
     try:
         mean, var, clip = np.asarray(extra["mean"], float), np.asarray(extra["var"], float), float(extra["clip"])

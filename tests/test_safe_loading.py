@@ -447,3 +447,15 @@ def test_continuous_sde_policy_round_trips_both_ways(tmp_path):
         assert back.use_sde and _same_params(model.policy, back.policy), name
         obs = np.zeros((2, 3), np.float32)
         np.testing.assert_allclose(back.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
+
+
+def test_run_exported_before_genplay_json_keeps_its_observation_scaling(run_dir, tmp_path):
+    """An older run dir: SB3's zip without genplay.json, scaling in policy.json; loaded on the env's spaces."""
+    out, trainer = run_dir
+    old = tmp_path / "old_run"
+    old.mkdir()
+    (old / "policy.zip").write_bytes(_rewrite_zip((out / "policy.zip").read_bytes(), {}, drop=("genplay.json",)))
+    (old / "policy.json").write_text((out / "policy.json").read_text())
+    assert json.loads((old / "policy.json").read_text())["normalize_obs"] is True
+    obs = trainer.demos.transitions()["obs"][:50]
+    np.testing.assert_array_equal(load_policy(old, env_id=ENV)(obs), trainer.predict(obs)[0])

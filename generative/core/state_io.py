@@ -130,6 +130,11 @@ def state_from_bytes(data: bytes, name: str = "<bytes>") -> dict:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             members = set(zf.namelist())
             missing = {_JSON, _TENSORS, _SHA} - members
+            if any(m.endswith("data.pkl") for m in members):
+                raise CheckpointError(
+                    f"{name}: a torch pickle (e.g. a checkpoint of an older genplay), not a genplay state file; "
+                    "pickles are never loaded because they can run code"
+                )
             if missing:
                 raise CheckpointError(f"{name}: not a genplay state file (missing {sorted(missing)})")
             tree_bytes, tensor_bytes, sha = zf.read(_JSON), zf.read(_TENSORS), zf.read(_SHA).decode("ascii", "replace")
