@@ -58,7 +58,7 @@ def train_gail(
     progress_bar: bool = False,
     callback: BaseCallback | None = None,
 ) -> GAIL:
-    """Train GAIL on ``env``; with ``out_dir``, checkpoint, log and export the policy there.
+    """Train GAIL on ``env``; with ``out_dir``, checkpoint, log, plot and export the policy there.
 
     ``out_dir`` is locked for the run (a second run into it is refused, never interleaved).
     A directory that already holds a run is refused unless ``resume`` (continue from its
@@ -91,6 +91,7 @@ def train_gail(
         atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
         trainer.learn(total_timesteps, callback=callback, progress_bar=progress_bar, checkpoint_path=str(ckpt))
         export_policy(trainer, out)
+        plot_learning_curve(trainer.history, out / "learning_curve.png", title=f"GAIL on {factory.env_id}")
     return trainer
 
 

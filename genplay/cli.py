@@ -217,7 +217,6 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
     from genplay.gail.config import preset, replace
     from genplay.gail.demos import load_demos
     from genplay.gail.pipeline import CHECKPOINT, train_gail
-    from genplay.gail.plotting import plot_learning_curve
 
     check_env(args.env)
     check_out_dir(args.out)
@@ -240,7 +239,6 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
         force=args.force,
         progress_bar=not args.quiet,
     )
-    plot_learning_curve(trainer.history, Path(args.out) / "learning_curve.png", title=f"GAIL on {args.env}")
     last = trainer.history[-1] if trainer.history else {}
     print(
         f"trained {trainer.num_timesteps} steps; last training return {last.get('true_return', float('nan')):.1f}; "
