@@ -36,6 +36,8 @@ from genplay.generative.core import atomic_write
 from genplay.generative.core.networks import ACTIVATIONS
 
 GENPLAY_MEMBER = "genplay.json"
+MAX_ENVS = 4096  # bounds on what a file may make us allocate
+MAX_ROLLOUT = 10**8
 META_FORMAT = "genplay-sb3"
 META_VERSION = 1
 ALGOS = {"PPO": "stable_baselines3:PPO", "A2C": "stable_baselines3:A2C", "MaskablePPO": "sb3_contrib:MaskablePPO"}
@@ -185,6 +187,9 @@ def build_algo(meta: dict[str, Any], venv, *, device: Any = "cpu", name: str = "
         hyper = {k: _schedule_from_json(v) for k, v in meta["hyper"].items()}
         params = inspect.signature(cls.__init__).parameters
         hyper = {k: v for k, v in hyper.items() if k in params and k not in _SKIP}
+        n_steps, n_envs = hyper.get("n_steps", 1), getattr(venv, "num_envs", 1)
+        if not isinstance(n_steps, int) or not 1 <= n_steps * n_envs <= MAX_ROLLOUT:
+            raise CheckpointError(f"n_steps * n_envs = {n_steps!r} * {n_envs} is outside [1, {MAX_ROLLOUT}]")
         algo = cls(
             policy,
             venv,
@@ -389,6 +394,8 @@ def load_sb3_zip(
             obs_space = space_from_description(meta["observation_space"])
             act_space = space_from_description(meta["action_space"])
             n_envs = int(meta.get("n_envs", 1))
+            if not 1 <= n_envs <= MAX_ENVS:
+                raise ValueError(f"n_envs {n_envs} is outside [1, {MAX_ENVS}]")
         except Exception as exc:
             raise CheckpointError(f"{name}: {GENPLAY_MEMBER} is malformed ({type(exc).__name__}: {exc})") from None
         extra = meta.get("extra") if isinstance(meta.get("extra"), dict) else {}

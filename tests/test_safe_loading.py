@@ -419,6 +419,8 @@ def test_lock_held_by_another_process_is_refused(tmp_path, cartpole_demos, capsy
         ("policy_kwargs", {"activation_fn": "os.system"}, "activation_fn"),
         ("policy_kwargs", {"features_extractor_class": "subprocess.Popen"}, "features_extractor_class"),
         ("policy_kwargs", {"optimizer_class": "pickle.loads"}, "optimizer_class"),
+        ("hyper", {"n_steps": 10**12}, "n_steps"),
+        ("n_envs", 10**9, "n_envs"),
     ],
 )
 def test_hostile_genplay_json_is_refused_by_the_allow_lists(run_dir, tmp_path, field, value, needle):
