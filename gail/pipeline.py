@@ -86,6 +86,8 @@ def train_gail(
             config = config or preset(factory.env_id)
             venv = factory.make_vec(config.n_envs, seed=config.seed)
             trainer = GAIL(venv=venv, demos=demos, config=config)
+            for stale in (CHECKPOINT, POLICY, "policy.json", "history.json"):  # starting over: no mixed directory
+                (out / stale).unlink(missing_ok=True)
         _set_logger(trainer, out / "logs", append=resuming)
         meta = {"env_id": factory.env_id, "env": factory.to_dict(), **dataclasses.asdict(trainer.config)}
         atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))

@@ -16,6 +16,7 @@ import torch
 from sb3_contrib import MaskablePPO
 from sb3_contrib.common.wrappers import ActionMasker
 from stable_baselines3 import A2C, PPO
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
 from genplay.errors import CheckpointError, DemoError, RunDirError
@@ -55,6 +56,11 @@ def run_dir(tmp_path_factory, cartpole_demos):
     out = tmp_path_factory.mktemp("safe") / "run"
     trainer = train_gail(ENV, cartpole_demos, 256, config=tiny_config(), out_dir=out)
     return out, trainer
+
+
+class _Kill(BaseCallback):
+    def _on_step(self) -> bool:
+        raise KeyboardInterrupt("simulated kill")
 
 
 def _all(env) -> np.ndarray:
@@ -343,6 +349,9 @@ def test_existing_run_is_refused_unless_resumed_or_forced(run_dir, tmp_path, car
     with pytest.raises(RunDirError, match="already holds a run"):
         train_gail(ENV, cartpole_demos, 128, config=tiny_config(), out_dir=out)
     assert (out / "checkpoint.pt").read_bytes() == before
+    with pytest.raises(KeyboardInterrupt):  # forced start-over killed at once: the old run is gone, not mixed in
+        train_gail(ENV, cartpole_demos, 128, config=tiny_config(), out_dir=out, force=True, callback=_Kill())
+    assert not (out / "checkpoint.pt").exists() and not (out / "policy.zip").exists()
     trainer = train_gail(ENV, cartpole_demos, 128, config=tiny_config(), out_dir=out, force=True)
     assert trainer.num_timesteps == 128 and len(read_checkpoint(out / "checkpoint.pt")["history"]) == 1
 
