@@ -33,7 +33,7 @@ setup(
         "tqdm>=4.60",
         "rich>=13",
         "matplotlib>=3.7",
-        "psutil>=5.9",
+        "safetensors>=0.4",  # checkpoints: tensors without pickle
     ],
     extras_require={"test": ["pytest>=8", "ruff>=0.15,<0.18"]},
     entry_points={"console_scripts": ["genplay=genplay.cli:main"]},

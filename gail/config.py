@@ -55,6 +55,11 @@ class PPOConfig:
     """SB3 policy class: auto (MlpPolicy for vectors, CnnPolicy for images, MultiInputPolicy for
     Dict observations), or one of those names."""
 
+    def __post_init__(self) -> None:
+        check_fields(self, PPO_RULES)
+        if self.policy not in POLICIES:
+            raise ValueError(f"PPOConfig.policy: must be one of {', '.join(POLICIES)}, got {self.policy!r}")
+
     def sb3_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of SB3's PPO/A2C constructor (the policy class excluded)."""
         from genplay.generative.core.networks import ACTIVATIONS
@@ -139,6 +144,14 @@ class GAILConfig:
     """The generator's settings."""
 
     def __post_init__(self) -> None:
+        check_fields(self, GAIL_RULES)
+        if not isinstance(self.ppo, PPOConfig):
+            raise ValueError(f"GAILConfig.ppo: must be a PPOConfig, got {type(self.ppo).__name__}")
+        if self.n_envs * self.ppo.n_steps < 2:
+            raise ValueError(
+                f"GAILConfig.n_envs: n_envs * ppo.n_steps must be >= 2 (one rollout), "
+                f"got {self.n_envs * self.ppo.n_steps}"
+            )
         choices = {
             "reward_form": ("logit", "positive", "negative"),
             "obs_norm": ("demos", "none"),
@@ -157,8 +170,131 @@ class GAILConfig:
             raise ValueError(
                 f"GAILConfig.absorbing needs ppo.gamma < 1 (the absorbing tail is infinite), got {self.ppo.gamma}"
             )
-        if self.ppo.policy not in POLICIES:
-            raise ValueError(f"PPOConfig.policy is {self.ppo.policy!r}; expected one of {POLICIES}")
+
+
+# ---------------------------------------------------------------------------- range checks
+
+# rule per field: (kind, bound) -> "must be ..." text; fields without a rule get only a type check
+_INT_MIN = {"n_steps": 1, "batch_size": 2, "n_epochs": 1, "sde_sample_freq": -1}
+PPO_RULES: dict[str, tuple] = {
+    **{k: ("int", v) for k, v in _INT_MIN.items()},
+    "learning_rate": ("pos",),
+    "gamma": ("unit",),
+    "gae_lambda": ("closed_unit",),
+    "clip_range": ("pos",),
+    "ent_coef": ("nonneg",),
+    "vf_coef": ("nonneg",),
+    "max_grad_norm": ("pos",),
+    "net_arch": ("layers",),
+    "activation": ("activation",),
+}
+GAIL_RULES: dict[str, tuple] = {
+    "n_envs": ("int", 1),
+    "seed": ("int", 0, 2**31 - 1),
+    "reward_clip": ("nonneg",),
+    "absorbing_lr_scale": ("pos",),
+    "absorbing_prior": ("nonneg",),
+    "disc_hidden": ("layers",),
+    "disc_activation": ("activation",),
+    "disc_cnn_features": ("int", 1),
+    "disc_penalty_weight": ("nonneg",),
+    "disc_lr": ("pos",),
+    "disc_batch_size": ("int", 1),
+    "disc_updates": ("int", 1),
+    "disc_replay_rollouts": ("int", 1),
+    "bc_epochs": ("int", 0),
+    "bc_patience": ("int", 1),
+    "bc_batch_size": ("int", 1),
+    "bc_lr": ("pos",),
+    "checkpoint_every": ("int", 0),
+    "torch_threads": ("int", 1),
+    "device": ("device",),
+}
+DEVICE_TYPES = ("auto", "cpu", "cuda", "mps")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_real(v: Any) -> bool:
+    import math
+
+    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+
+
+def _rule_error(rule: tuple, v: Any) -> str | None:
+    """What ``v`` must be under ``rule``, or None when it is fine."""
+    from genplay.generative.core.networks import ACTIVATIONS
+
+    kind = rule[0]
+    if kind == "int":
+        lo, hi = rule[1], rule[2] if len(rule) > 2 else None
+        if not _is_int(v) or v < lo or (hi is not None and v > hi):
+            return f"must be an integer >= {lo}" + (f" and <= {hi}" if hi is not None else "")
+    elif kind == "pos" and not (_is_real(v) and v > 0):
+        return "must be a finite number > 0"
+    elif kind == "nonneg" and not (_is_real(v) and v >= 0):
+        return "must be a finite number >= 0"
+    elif kind == "unit" and not (_is_real(v) and 0 < v <= 1):
+        return "must be a number in (0, 1]"
+    elif kind == "closed_unit" and not (_is_real(v) and 0 <= v <= 1):
+        return "must be a number in [0, 1]"
+    elif kind == "layers" and not (isinstance(v, tuple) and all(_is_int(n) and n >= 1 for n in v)):
+        return "must be layer widths, each an integer >= 1"
+    elif kind == "activation" and v not in ACTIVATIONS:
+        return f"must be one of {', '.join(ACTIVATIONS)}"
+    elif kind == "device":
+        return device_error(v)
+    return None
+
+
+def device_error(device: Any) -> str | None:
+    """Why ``device`` is not a torch device genplay can use here, or None (``auto`` always can)."""
+    import torch
+
+    if not isinstance(device, str):
+        return "must be auto, cpu, cuda, cuda:N or mps"
+    if device == "auto":
+        return None
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        return "must be auto, cpu, cuda, cuda:N or mps"
+    if dev.type not in DEVICE_TYPES:
+        return "must be auto, cpu, cuda, cuda:N or mps"
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            return "CUDA is not available on this machine (use auto or cpu)"
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            return f"there are {torch.cuda.device_count()} CUDA devices here"
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        return "MPS is not available on this machine (use auto or cpu)"
+    return None
+
+
+def check_fields(config: Any, rules: dict[str, tuple]) -> None:
+    """Raise ``ValueError("Class.field: must be ..., got value")`` for the first field out of range."""
+    hints = {f.name: f.type for f in dataclasses.fields(config)}
+    for name in hints:
+        v = getattr(config, name)
+        rule = rules.get(name)
+        why = _rule_error(rule, v) if rule else _type_error(hints[name], v)
+        if why:
+            raise ValueError(f"{type(config).__name__}.{name}: {why}, got {v!r}")
+
+
+def _type_error(hint: Any, v: Any) -> str | None:
+    text = str(hint)
+    if text == "bool" and not isinstance(v, bool):
+        return "must be true or false"
+    if text == "int" and not _is_int(v):
+        return "must be an integer"
+    if text == "float" and not (_is_int(v) or isinstance(v, float)):
+        return "must be a number"
+    if text == "str" and not isinstance(v, str):
+        return "must be a string"
+    return None
 
 
 def preset(env_id: str) -> GAILConfig:

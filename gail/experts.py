@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv
 
 from genplay.envs import FIXED_HORIZON_CARTPOLE_ID, check_env_id
+from genplay.gail.sb3_io import save_sb3_zip
 from genplay.generative.core import atomic_write
 
 
@@ -110,9 +110,7 @@ def train_expert(env_id: str, *, seed: int = 0, force: bool = False, verbose: bo
             print(f"[expert {env_id}] steps={model.num_timesteps} return={mean:.1f}+-{std:.1f}", flush=True)
         if recipe.threshold is not None and mean >= recipe.threshold:
             break
-    blob = io.BytesIO()
-    model.save(blob)
-    atomic_write(path, lambda tmp: Path(tmp).write_bytes(blob.getvalue()))
+    save_sb3_zip(model, path)  # SB3's layout plus genplay.json, so loading never unpickles
     info = {"env_id": env_id, "seed": seed, "steps": int(model.num_timesteps), "eval_return": mean}
     atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(info)))
     venv.close()
@@ -127,4 +125,12 @@ def load_expert(env_id: str, seed: int = 0) -> PPO:
         from genplay.errors import GenplayError
 
         raise GenplayError(f"{path}: no cached expert for {env_id}; run `genplay expert train --env {env_id}`")
-    return PPO.load(path, device="cpu")
+    from genplay.envs import make_env
+    from genplay.gail.sb3_io import load_sb3_zip
+
+    env = make_env(env_id)
+    try:
+        model, _ = load_sb3_zip(path, observation_space=env.observation_space, action_space=env.action_space)
+    finally:
+        env.close()
+    return model

@@ -12,22 +12,30 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
 from genplay.envs import EnvFactory, as_factory
 from genplay.errors import CheckpointError
-from genplay.gail.checkpoint import config_from_dict
+from genplay.gail.checkpoint import (
+    checkpoint_config,
+    config_differences,
+    demos_fingerprint,
+    load_trainer,
+    read_checkpoint,
+)
 from genplay.gail.config import GAILConfig, preset
 from genplay.gail.demos import Demos, PolicyFn, as_policy_fn, collect_demos, save_demos
 from genplay.gail.evaluate import compare, render_table, results_json
 from genplay.gail.experts import train_expert
 from genplay.gail.plotting import plot_learning_curve
+from genplay.gail.sb3_io import load_sb3_zip, save_sb3_zip
 from genplay.gail.trainer import GAIL
 from genplay.generative.core import atomic_write
+from genplay.generative.core.rundir import RunDirLock, check_run_dir
 
 CHECKPOINT = "checkpoint.pt"
 POLICY = "policy.zip"
+RUN_MARKERS = (CHECKPOINT, "config.json", POLICY)
 
 
 def make_demos(env_id: str, n_episodes: int, *, source: str = "expert", seed: int = 0, expert_seed: int = 0) -> Demos:
@@ -46,92 +54,155 @@ def train_gail(
     config: GAILConfig | None = None,
     out_dir: str | Path | None = None,
     resume: bool = False,
+    force: bool = False,
     progress_bar: bool = False,
     callback: BaseCallback | None = None,
 ) -> GAIL:
-    """Train GAIL on ``env_id``; with ``out_dir``, checkpoint, log and export the policy there.
+    """Train GAIL on ``env``; with ``out_dir``, checkpoint, log, plot and export the policy there.
 
-    With ``resume`` and a checkpoint in ``out_dir``, training continues from it (its
-    config wins over ``config``) up to ``total_timesteps`` in all.
+    ``out_dir`` is locked for the run (a second run into it is refused, never interleaved).
+    A directory that already holds a run is refused unless ``resume`` (continue from its
+    checkpoint, up to ``total_timesteps`` in all; logs are appended) or ``force`` (start
+    over). On resume, ``config`` (None: the checkpoint's) and the demos must match the
+    checkpoint's, except run settings such as the device; ``force`` resumes anyway with
+    the new settings wherever the stored state fits them.
     """
+    if not isinstance(total_timesteps, int) or isinstance(total_timesteps, bool) or total_timesteps <= 0:
+        raise ValueError(f"total_timesteps must be an integer > 0, got {total_timesteps!r}")
     factory = demos.env_factory if isinstance(env, str) and env == demos.env_id else as_factory(env)
-    env_id = factory.env_id
-    config = config or preset(env_id)
-    out = Path(out_dir) if out_dir is not None else None
-    ckpt = out / CHECKPOINT if out is not None else None
-    if resume and ckpt is not None and ckpt.exists():
-        from genplay.gail.checkpoint import read_checkpoint
-
-        config = config_from_dict(read_checkpoint(ckpt)["config"])
-        venv = factory.make_vec(config.n_envs, seed=config.seed + 1)  # fresh episodes
-        trainer = GAIL.load(str(ckpt), venv=venv, demos=demos, log_dir=str(out / "logs"))
-    else:
+    if out_dir is None:
+        config = config or preset(factory.env_id)
         venv = factory.make_vec(config.n_envs, seed=config.seed)
-        trainer = GAIL(venv=venv, demos=demos, config=config, log_dir=str(out / "logs") if out else None)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(
-            json.dumps({"env_id": env_id, "env": factory.to_dict(), **dataclasses.asdict(config)}, indent=2)
-        )
-    trainer.learn(
-        total_timesteps,
-        callback=callback,
-        progress_bar=progress_bar,
-        checkpoint_path=str(ckpt) if ckpt is not None else None,
-    )
-    if out is not None:
+        trainer = GAIL(venv=venv, demos=demos, config=config)
+        return trainer.learn(total_timesteps, callback=callback, progress_bar=progress_bar)
+    out = Path(out_dir)
+    with RunDirLock(out):  # held until the run ends, however it ends
+        check_run_dir(out, RUN_MARKERS, resume=resume, force=force)
+        ckpt = out / CHECKPOINT
+        resuming = resume and ckpt.exists()
+        if resuming:
+            trainer = _resume(ckpt, factory, demos, config, force=force)
+        else:
+            config = config or preset(factory.env_id)
+            venv = factory.make_vec(config.n_envs, seed=config.seed)
+            trainer = GAIL(venv=venv, demos=demos, config=config)
+            for stale in (CHECKPOINT, POLICY, "policy.json", "history.json"):  # starting over: no mixed directory
+                (out / stale).unlink(missing_ok=True)
+        _set_logger(trainer, out / "logs", append=resuming)
+        meta = {"env_id": factory.env_id, "env": factory.to_dict(), **dataclasses.asdict(trainer.config)}
+        atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
+        trainer.learn(total_timesteps, callback=callback, progress_bar=progress_bar, checkpoint_path=str(ckpt))
         export_policy(trainer, out)
+        plot_learning_curve(trainer.history, out / "learning_curve.png", title=f"GAIL on {factory.env_id}")
     return trainer
 
 
-def export_policy(trainer: GAIL, out: Path) -> None:
-    """Write the policy alone (SB3 zip + observation scaling) for ``load_policy``."""
-    import io
+def _resume(ckpt: Path, factory: EnvFactory, demos: Demos, config: GAILConfig | None, *, force: bool) -> GAIL:
+    """The trainer of ``ckpt``, refusing changed settings or demos unless ``force``."""
+    state = read_checkpoint(ckpt)
+    stored = checkpoint_config(state, ckpt)
+    if state["env_id"] != demos.env_id:
+        raise CheckpointError(f"{ckpt}: field 'env_id' is {state['env_id']!r}, but the demos are for {demos.env_id!r}")
+    problems = []
+    if state.get("demos_sha256") != demos_fingerprint(demos):
+        problems.append("the demos differ from the ones it was trained on")
+    if config is None:
+        config = stored
+    else:
+        diff = config_differences(stored, config)
+        if diff:
+            problems.append("settings differ: " + "; ".join(diff))
+    if problems and not force:
+        raise CheckpointError(f"{ckpt}: cannot resume: {'; '.join(problems)} (pass --force to resume anyway)")
+    venv = factory.make_vec(config.n_envs, seed=config.seed + 1)  # fresh episodes
+    return load_trainer(GAIL, ckpt, venv=venv, demos=demos, log_dir=None, config=config, state=state)
 
-    blob = io.BytesIO()
-    trainer.gen_algo.save(blob)
-    atomic_write(out / POLICY, lambda tmp: Path(tmp).write_bytes(blob.getvalue()))
+
+def _set_logger(trainer: GAIL, log_dir: Path, *, append: bool) -> None:
+    """TensorBoard + CSV logs in ``log_dir``; a resumed run appends to progress.csv instead of overwriting it."""
+    from stable_baselines3.common.logger import CSVOutputFormat, Logger, make_output_format
+
+    log_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = log_dir / "progress.csv"
+    csv = _AppendingCSV(str(csv_path)) if append and csv_path.exists() else CSVOutputFormat(str(csv_path))
+    formats = [csv, make_output_format("tensorboard", str(log_dir))]
+    trainer.gen_algo.set_logger(Logger(folder=str(log_dir), output_formats=formats))
+    trainer.log_dir = str(log_dir)
+
+
+class _AppendingCSV:
+    """SB3's CSV writer continuing an existing progress.csv: its header's keys are kept, new rows go at the end."""
+
+    def __new__(cls, filename: str):
+        import csv
+
+        from stable_baselines3.common.logger import CSVOutputFormat
+
+        fmt = CSVOutputFormat.__new__(CSVOutputFormat)
+        fmt.file = open(filename, "r+")  # noqa: SIM115 (closed by the logger)
+        header = next(csv.reader(fmt.file), [])
+        fmt.file.seek(0, 2)
+        fmt.keys, fmt.separator, fmt.quotechar = list(header), ",", '"'
+        return fmt
+
+
+def export_policy(trainer: GAIL, out: Path) -> None:
+    """Write the policy alone for ``load_policy``: SB3's zip layout (SB3 users can open it) with a
+    ``genplay.json`` member holding everything genplay reads back (no unpickling), observation
+    scaling included; ``policy.json`` repeats the scaling for readers."""
     norm = trainer.policy_obs_norm
-    meta: dict[str, Any] = {"normalize_obs": norm is not None}
+    meta: dict[str, Any] = {"normalize_obs": norm is not None, "env": trainer.demos.env_factory.to_dict()}
     if norm is not None:
         meta.update(mean=norm.obs_rms.mean.tolist(), var=norm.obs_rms.var.tolist(), clip=norm.clip_obs)
-    (out / "policy.json").write_text(json.dumps(meta))
-    (out / "history.json").write_text(json.dumps(trainer.history))
+    save_sb3_zip(trainer.gen_algo, out / POLICY, extra=meta)
+    atomic_write(out / "policy.json", lambda tmp: Path(tmp).write_text(json.dumps(meta)))
+    atomic_write(out / "history.json", lambda tmp: Path(tmp).write_text(json.dumps(trainer.history)))
 
 
 def load_policy(run_dir: str | Path, *, deterministic: bool = True, env_id: str | None = None) -> PolicyFn:
-    """A batched policy from a ``gail train`` output directory (or a bare SB3 zip).
+    """A batched policy from a ``gail train`` output directory or a policy zip, loaded without unpickling.
 
-    With ``env_id``, the policy's spaces must match that env's.
+    With ``env_id``, the policy's spaces must match that env's (and a third-party SB3 zip,
+    which carries no readable spaces, is rebuilt on them).
     """
     path = Path(run_dir)
     zip_path = path / POLICY if path.is_dir() else path
     if not zip_path.exists():
         raise CheckpointError(f"{zip_path}: no trained policy here (expected the output dir of `genplay gail train`)")
-    try:
-        model = PPO.load(zip_path, device="cpu")
-    except Exception as exc:
-        raise CheckpointError(f"{zip_path}: not a readable SB3 policy ({type(exc).__name__}: {exc})") from None
+    if not zip_path.is_file():
+        raise CheckpointError(f"{zip_path}: not a file")
+    env_spaces = {}
     if env_id is not None:
         from genplay.envs import make_env
-        from genplay.gail.demos import describe_space, space_mismatch
 
         env = make_env(env_id)
-        for name, mine, theirs in (
-            ("observation_space", model.observation_space, env.observation_space),
-            ("action_space", model.action_space, env.action_space),
-        ):
-            why = space_mismatch(describe_space(mine), describe_space(theirs))
+        env_spaces = {"observation_space": env.observation_space, "action_space": env.action_space}
+        env.close()
+    model, extra = load_sb3_zip(zip_path, device="cpu", **env_spaces)
+    if env_id is not None:
+        from genplay.gail.demos import describe_space, space_mismatch
+
+        for name in ("observation_space", "action_space"):
+            why = space_mismatch(describe_space(getattr(model, name)), describe_space(env_spaces[name]))
             if why:
                 raise CheckpointError(f"{zip_path}: the policy's {name} is {why} for env {env_id}")
-        env.close()
     act = as_policy_fn(model, deterministic=deterministic)
-    meta_path = zip_path.parent / "policy.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"normalize_obs": False}
-    if not meta["normalize_obs"]:
+    legacy = zip_path.parent / "policy.json"
+    if not extra and path.is_dir() and legacy.is_file():  # a run exported before genplay.json existed
+        try:
+            extra = json.loads(legacy.read_text())
+        except (OSError, ValueError):
+            raise CheckpointError(f"{legacy}: not readable JSON") from None
+    if not isinstance(extra, dict) or not extra.get("normalize_obs"):
         return act
-    mean, std, clip = np.asarray(meta["mean"]), np.sqrt(np.asarray(meta["var"]) + 1e-8), meta["clip"]
-    return lambda obs: act(np.clip((obs - mean) / std, -clip, clip).astype(np.float32))
+    try:
+        mean, var, clip = np.asarray(extra["mean"], float), np.asarray(extra["var"], float), float(extra["clip"])
+        shape = model.observation_space.shape
+        assert mean.shape == var.shape == shape and np.isfinite(mean).all() and (var >= 0).all()
+    except Exception:
+        raise CheckpointError(f"{zip_path}: genplay.json's observation scaling is malformed") from None
+    std = np.sqrt(var + 1e-8)
+    return lambda obs, action_masks=None: act(np.clip((obs - mean) / std, -clip, clip).astype(np.float32), action_masks)
 
 
 def behaviour_cloning(env: str | EnvFactory, demos: Demos, config: GAILConfig) -> GAIL:
@@ -180,7 +251,8 @@ def run_demo(
     print("[3/5] behaviour cloning alone (the baseline)", flush=True)
     bc = behaviour_cloning(env_id, demos, config)
     print(f"[4/5] GAIL for {timesteps} generator steps", flush=True)
-    trainer = train_gail(env_id, demos, timesteps, config=config, out_dir=out, progress_bar=True)
+    # the demo job is reproducible: running it again starts over in its directory
+    trainer = train_gail(env_id, demos, timesteps, config=config, out_dir=out, force=True, progress_bar=True)
     print(f"[5/5] evaluating over {n_eval_episodes} episodes", flush=True)
     results = compare(
         env_id,

@@ -7,6 +7,7 @@ import ast
 import dataclasses
 import inspect
 import json
+import re
 import sys
 import typing
 from pathlib import Path
@@ -23,6 +24,42 @@ def field_docs(cls: type) -> dict[str, str]:
         if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
             docs[node.target.id] = str(nxt.value.value)  # type: ignore[union-attr]
     return docs
+
+
+class UsageError(GenplayError):
+    """A command-line syntax problem (argparse's own errors: wrong type, missing flag, unknown choice)."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one ``error:`` line (exit 2), not usage text plus a message."""
+
+    def error(self, message: str) -> typing.NoReturn:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _int_at_least(low: int, high: int | None = None):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bound = f">= {low}" + (f" and <= {high}" if high is not None else "")
+            raise argparse.ArgumentTypeError(f"must be an integer {bound}, got {value}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+positive_int = _int_at_least(1)
+seed_int = _int_at_least(0, 2**31 - 1)
+
+
+def _nonempty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
 
 
 def _parse_bool(text: str) -> bool:
@@ -47,9 +84,55 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, prefix: str =
             kwargs.update(type=_parse_bool, metavar="BOOL")
         elif typing.get_origin(hint) is tuple:
             kwargs.update(type=int, nargs="+", metavar="N")
-        elif hint in (int, float, str):
+        elif hint in (int, float):
             kwargs["type"] = hint
+        elif hint is str:
+            kwargs["type"] = _nonempty
         parser.add_argument(flag, **kwargs)
+
+
+def flag_error(exc: Exception) -> GenplayError:
+    """A config ``ValueError`` ("GAILConfig.disc_lr: ...") as a one-line error naming the flag ("--disc-lr: ...")."""
+
+    def flag(m: re.Match) -> str:
+        return "--" + ("ppo-" if m.group(1) == "PPOConfig" else "") + m.group(2).replace("_", "-")
+
+    return GenplayError(re.sub(r"\b(GAILConfig|PPOConfig)\.(\w+)", flag, " ".join(str(exc).split())))
+
+
+def check_out_dir(path: str) -> None:
+    from genplay.generative.core.rundir import check_dir_writable
+
+    try:
+        check_dir_writable(path)
+    except GenplayError as exc:
+        raise GenplayError(f"--out: {exc}") from None
+
+
+def check_out_file(path: str) -> None:
+    from genplay.generative.core.rundir import check_file_writable
+
+    try:
+        check_file_writable(path)
+    except GenplayError as exc:
+        raise GenplayError(f"--out: {exc}") from None
+
+
+def check_env(env_id: str) -> None:
+    from genplay.envs import check_env_id
+
+    try:
+        check_env_id(env_id)
+    except GenplayError as exc:
+        raise GenplayError(f"--env: {exc}") from None
+
+
+def check_policy_arg(policy: str) -> None:
+    if policy not in ("expert", "random") and not Path(policy).exists():
+        raise GenplayError(
+            f"--policy: {policy}: no trained policy here (no such file; expected expert, random, "
+            "a gail train output dir or a policy zip)"
+        )
 
 
 def config_overrides(args: argparse.Namespace) -> dict:
@@ -66,6 +149,9 @@ def config_overrides(args: argparse.Namespace) -> dict:
 def cmd_demo(args: argparse.Namespace) -> None:
     from genplay.gail.pipeline import run_demo
 
+    check_env(args.env)
+    check_out_dir(args.out)
+
     print(run_demo(env_id=args.env, n_demo=args.n_demo, timesteps=args.timesteps, out_dir=args.out, seed=args.seed))
 
 
@@ -73,6 +159,7 @@ def cmd_expert_train(args: argparse.Namespace) -> None:
     args.env = args.env or args.env_id
     if not args.env:
         raise GenplayError("give the env id: genplay expert train --env ENV")
+    check_env(args.env)
     from stable_baselines3.common.env_util import make_vec_env
 
     from genplay.gail.experts import evaluate, expert_path, train_expert
@@ -86,12 +173,15 @@ def cmd_demos_collect(args: argparse.Namespace) -> None:
     from genplay.gail.demos import collect_demos, save_demos
     from genplay.gail.pipeline import default_expert, load_policy
 
+    check_env(args.env)
+    check_out_file(args.out)
+    check_policy_arg(args.policy)
     if args.policy == "random":
         policy, label = "random", "random"
     elif args.policy == "expert":
         policy, label = default_expert(args.env)
     else:
-        policy, label = load_policy(args.policy), str(args.policy)
+        policy, label = load_policy(args.policy, env_id=args.env), str(args.policy)
     demos = collect_demos(args.env, policy, args.n_episodes, seed=args.seed, metadata={"policy": label})
     save_demos(args.out, demos)
     r = demos.episode_returns()
@@ -102,6 +192,8 @@ def cmd_demos_collect(args: argparse.Namespace) -> None:
 def cmd_demos_info(args: argparse.Namespace) -> None:
     from genplay.gail.demos import load_demos
 
+    if args.env is not None:
+        check_env(args.env)
     d = load_demos(args.file, env_id=args.env)
     r = d.episode_returns()
     print(
@@ -121,18 +213,22 @@ def cmd_demos_info(args: argparse.Namespace) -> None:
 
 
 def cmd_gail_train(args: argparse.Namespace) -> None:
-    from genplay.envs import check_env_id
+    from genplay.gail.checkpoint import checkpoint_config, read_checkpoint
     from genplay.gail.config import preset, replace
     from genplay.gail.demos import load_demos
-    from genplay.gail.pipeline import train_gail
-    from genplay.gail.plotting import plot_learning_curve
+    from genplay.gail.pipeline import CHECKPOINT, train_gail
 
-    check_env_id(args.env)
-    demos = load_demos(args.demos, env_id=args.env)
+    check_env(args.env)
+    check_out_dir(args.out)
+    base = preset(args.env)
+    ckpt = Path(args.out) / CHECKPOINT
+    if args.resume and ckpt.is_file():  # flags given on resume are compared with the checkpoint's settings
+        base = checkpoint_config(read_checkpoint(ckpt), ckpt)
     try:
-        config = replace(preset(args.env), **config_overrides(args))
-    except ValueError as exc:
-        raise GenplayError(str(exc)) from None
+        config = replace(base, **config_overrides(args))
+    except (ValueError, TypeError) as exc:
+        raise flag_error(exc) from None
+    demos = load_demos(args.demos, env_id=args.env)
     trainer = train_gail(
         args.env,
         demos,
@@ -140,9 +236,9 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
         config=config,
         out_dir=args.out,
         resume=args.resume,
+        force=args.force,
         progress_bar=not args.quiet,
     )
-    plot_learning_curve(trainer.history, Path(args.out) / "learning_curve.png", title=f"GAIL on {args.env}")
     last = trainer.history[-1] if trainer.history else {}
     print(
         f"trained {trainer.num_timesteps} steps; last training return {last.get('true_return', float('nan')):.1f}; "
@@ -154,6 +250,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from genplay.gail.evaluate import compare, render_table, results_json
     from genplay.gail.pipeline import default_expert, load_policy
 
+    check_env(args.env)
+    check_policy_arg(args.policy)
     policies = {}
     if args.policy not in ("expert", "random"):
         policies[Path(args.policy).name or "learned"] = load_policy(
@@ -176,36 +274,36 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from genplay.gail.config import GAILConfig, PPOConfig
 
-    p = argparse.ArgumentParser(prog="genplay", description="Adversarial imitation learning on games.")
+    p = ArgumentParser(prog="genplay", description="Adversarial imitation learning on games.")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="expert -> 20 demos -> BC and GAIL -> evaluation table and plot (Pendulum)")
     d.add_argument("--env", default="Pendulum-v1")
-    d.add_argument("--n-demo", type=int, default=20)
-    d.add_argument("--timesteps", type=int, default=150_000)
-    d.add_argument("--out", default="runs/demo")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--n-demo", type=positive_int, default=20)
+    d.add_argument("--timesteps", type=positive_int, default=150_000)
+    d.add_argument("--out", type=_nonempty, default="runs/demo")
+    d.add_argument("--seed", type=seed_int, default=0)
     d.set_defaults(func=cmd_demo)
 
     e = sub.add_parser("expert", help="expert policies").add_subparsers(dest="action", required=True)
     et = e.add_parser("train", help="train (or load cached) a PPO expert")
     et.add_argument("env_id", nargs="?", help="env id (same as --env)")
     et.add_argument("--env", default=None)
-    et.add_argument("--seed", type=int, default=0)
+    et.add_argument("--seed", type=seed_int, default=0)
     et.add_argument("--force", action="store_true", help="retrain even if cached")
     et.set_defaults(func=cmd_expert_train)
 
     dm = sub.add_parser("demos", help="demonstration files").add_subparsers(dest="action", required=True)
     dc = dm.add_parser("collect", help="roll out a policy and write a demos file")
     dc.add_argument("--env", required=True)
-    dc.add_argument("--n-episodes", type=int, required=True)
-    dc.add_argument("--out", required=True)
+    dc.add_argument("--n-episodes", type=positive_int, required=True)
+    dc.add_argument("--out", type=_nonempty, required=True)
     dc.add_argument(
         "--policy",
         default="expert",
         help="expert (scripted where genplay has one, else the cached PPO expert), random, or a gail train output dir",
     )
-    dc.add_argument("--seed", type=int, default=0)
+    dc.add_argument("--seed", type=seed_int, default=0)
     dc.set_defaults(func=cmd_demos_collect)
     di = dm.add_parser("info", help="validate a demos file and print a summary")
     di.add_argument("file")
@@ -216,9 +314,18 @@ def build_parser() -> argparse.ArgumentParser:
     gt = g.add_parser("train", help="train a policy from demos", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     gt.add_argument("--env", required=True)
     gt.add_argument("--demos", required=True)
-    gt.add_argument("--timesteps", type=int, required=True, help="generator env steps in all")
-    gt.add_argument("--out", required=True, help="run directory (checkpoint, policy, logs, plot)")
-    gt.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
+    gt.add_argument("--timesteps", type=positive_int, required=True, help="generator env steps in all")
+    gt.add_argument("--out", type=_nonempty, required=True, help="run directory (checkpoint, policy, logs, plot)")
+    gt.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUT/checkpoint.pt if present (flags given must match its settings, demos too)",
+    )
+    gt.add_argument(
+        "--force",
+        action="store_true",
+        help="start over in an OUT that holds a run, or resume despite changed settings or demos",
+    )
     gt.add_argument("--quiet", action="store_true", help="no progress bar")
     add_dataclass_args(gt, GAILConfig)
     add_dataclass_args(gt, PPOConfig, prefix="ppo_")
@@ -227,8 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="true-reward returns beside expert and random")
     ev.add_argument("--env", required=True)
     ev.add_argument("--policy", required=True, help="a gail train output dir, an SB3 zip, 'expert' or 'random'")
-    ev.add_argument("--n-episodes", type=int, default=50)
-    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--n-episodes", type=positive_int, default=50)
+    ev.add_argument("--seed", type=seed_int, default=0)
     ev.add_argument("--stochastic", action="store_true", help="sample actions instead of taking the mode")
     ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ev.set_defaults(func=cmd_evaluate)
@@ -239,16 +346,24 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         args.func(args)
     except GenplayError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an output or input path the OS refuses (permissions, disk full, ...)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{one_line(exc.strerror or str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

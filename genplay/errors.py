@@ -15,3 +15,7 @@ class EnvError(GenplayError, ValueError):
 
 class CheckpointError(GenplayError, ValueError):
     """A checkpoint or saved policy cannot be read or does not match the run."""
+
+
+class RunDirError(GenplayError, ValueError):
+    """An output path is unusable, or a run directory is busy or already holds a run."""

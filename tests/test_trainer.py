@@ -20,6 +20,7 @@ from genplay.gail.evaluate import compare, episode_returns, normalized_return, r
 from genplay.gail.pipeline import load_policy, train_gail
 from genplay.gail.store import TransitionStore
 from genplay.gail.trainer import GAIL
+from genplay.generative.core.state_io import load_state, save_state
 
 ENV = "CartPole-v1"
 ROLLOUT = 128  # n_envs * ppo_n_steps of the tiny config
@@ -296,7 +297,9 @@ def test_periodic_checkpoints_are_atomic(cartpole_demos, tmp_path):
     assert len(state["history"]) == 6 and state["n_rollouts"] == 6
 
 
-@pytest.mark.parametrize("kind", ["missing", "truncated", "garbage", "empty", "not-a-dict", "wrong-version"])
+@pytest.mark.parametrize(
+    "kind", ["missing", "truncated", "garbage", "empty", "old-torch-save", "wrong-version", "flipped-bytes"]
+)
 def test_corrupt_checkpoint_raises_checkpoint_error(cartpole_demos, tmp_path, kind):
     path = tmp_path / "checkpoint.pt"
     if kind != "missing":
@@ -309,12 +312,17 @@ def test_corrupt_checkpoint_raises_checkpoint_error(cartpole_demos, tmp_path, ki
             path.write_bytes(np.random.default_rng(0).bytes(len(data)))
         elif kind == "empty":
             path.write_bytes(b"")
-        elif kind == "not-a-dict":
+        elif kind == "old-torch-save":
             torch.save([1, 2, 3], path)
         elif kind == "wrong-version":
-            state = torch.load(path, weights_only=False)
+            state = load_state(path)
             state["version"] = 99
-            torch.save(state, path)
+            save_state(path, state)
+        elif kind == "flipped-bytes":  # damage inside the tensors: the checksum refuses it
+            raw = bytearray(data)
+            start = raw.index(b"tensors.safetensors") + 200
+            raw[start : start + 64] = bytes(b ^ 0xFF for b in raw[start : start + 64])
+            path.write_bytes(bytes(raw))
     with pytest.raises(CheckpointError) as info:
         GAIL.load(str(path), venv=make_vec_env(ENV, n_envs=2), demos=cartpole_demos)
     assert str(path) in str(info.value)
@@ -452,8 +460,12 @@ def test_resume_after_a_simulated_kill(cartpole_demos, tmp_path):
     assert [f for f in os.listdir(out) if f.endswith(".tmp")] == []
     saved = read_checkpoint(out / "checkpoint.pt")
     assert [h["timesteps"] for h in saved["history"]] == [128, 256, 384, 512]  # the last complete checkpoint
-    # a different config passed on resume is ignored: the checkpoint's wins
-    trainer = train_gail(ENV, cartpole_demos, 2048, config=tiny_config(n_envs=4), out_dir=out, resume=True)
+    # a different config passed on resume is refused, naming the field, and nothing is written
+    mtime = (out / "checkpoint.pt").stat().st_mtime_ns
+    with pytest.raises(CheckpointError, match=r"n_envs: 2 -> 4"):
+        train_gail(ENV, cartpole_demos, 2048, config=tiny_config(n_envs=4), out_dir=out, resume=True)
+    assert (out / "checkpoint.pt").stat().st_mtime_ns == mtime
+    trainer = train_gail(ENV, cartpole_demos, 2048, config=config, out_dir=out, resume=True)
     assert trainer.config == config
     assert trainer.num_timesteps == 2048
     assert len(trainer.history) == 4 + (2048 - 512) // ROLLOUT

@@ -1,0 +1,130 @@
+"""Run directories: one writer at a time (an exclusive lock), and no silent overwrite of a run.
+
+``with RunDirLock(out):`` holds a non-blocking ``fcntl.flock`` on ``out/.lock`` for the
+whole run; a second run into the same directory gets one ``RunDirError`` naming the
+directory and the holder's pid instead of interleaving its files with the first's. The
+kernel drops the lock when the holder exits, however it exits, so a killed run never
+leaves a stale lock behind.
+
+``check_run_dir`` refuses to start a fresh run where one already is (unless resumed or
+forced); ``check_dir_writable`` / ``check_file_writable`` turn unusable output paths
+into one line before any work starts.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from genplay.errors import RunDirError
+
+LOCK_NAME = ".lock"
+
+
+class RunDirLock:
+    """Exclusive, non-blocking lock on a run directory (created if missing)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    def acquire(self) -> RunDirLock:
+        check_dir_writable(self.path)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise RunDirError(f"{self.path}: cannot create the run directory ({exc.strerror})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise RunDirError(
+                f"{self.path}: another run (pid {holder}) is writing to this directory; wait for it or choose another"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> RunDirLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def holds_run(path: str | os.PathLike, markers: tuple[str, ...]) -> bool:
+    """Whether ``path`` already holds (part of) a run: any of ``markers`` exists in it."""
+    path = Path(path)
+    return path.is_dir() and any((path / m).exists() for m in markers)
+
+
+def check_run_dir(path: str | os.PathLike, markers: tuple[str, ...], *, resume: bool, force: bool) -> None:
+    """Refuse a fresh run into a directory that holds one, unless ``resume`` or ``force``."""
+    if holds_run(path, markers) and not (resume or force):
+        found = [m for m in markers if (Path(path) / m).exists()]
+        raise RunDirError(
+            f"{path}: already holds a run ({', '.join(found)}); pass --resume to continue it "
+            "or --force to start over in it"
+        )
+
+
+def _first_existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _probe(base: Path) -> str | None:
+    """Why a file cannot be created in directory ``base`` (tried for real: root ignores permission bits)."""
+    import tempfile
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".genplay-probe.", dir=base)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    os.close(fd)
+    os.remove(tmp)
+    return None
+
+
+def check_dir_writable(path: str | os.PathLike) -> None:
+    """One ``RunDirError`` if ``path`` cannot be (created as) a writable directory."""
+    path = Path(path)
+    if str(path) == "":
+        raise RunDirError("the output directory is empty")
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"{path}: is a file, expected a directory")
+    base = _first_existing(path)
+    if not base.is_dir():
+        raise RunDirError(f"{path}: {base} is a file, so this directory cannot be created")
+    why = _probe(base)
+    if why:
+        raise RunDirError(f"{path}: not writable ({base}: {why})")
+
+
+def check_file_writable(path: str | os.PathLike) -> None:
+    """One ``RunDirError`` if ``path`` cannot be written as a file (a directory, an unwritable place)."""
+    path = Path(path)
+    if str(path) in ("", "."):
+        raise RunDirError("the output file name is empty")
+    if path.is_dir():
+        raise RunDirError(f"{path}: is a directory, expected a file name")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise RunDirError(f"{path}: not writable")
+    base = _first_existing(path.parent)
+    if not base.is_dir():
+        raise RunDirError(f"{path}: {base} is a file, so this path cannot be created")
+    why = _probe(base)
+    if why:
+        raise RunDirError(f"{path}: not writable ({base}: {why})")

@@ -1,0 +1,296 @@
+"""The bad-input corpus: every case ends with exit code 2 and one ``error:`` line naming the flag
+or file, no traceback, nothing executed from a file, nothing lost in a run directory.
+
+Each case runs the CLI in-process (``genplay.cli.main``). Cases that need a trained run share
+one tiny module-scoped run; every case must fail before any training starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from genplay.cli import main
+from genplay.gail.config import preset, replace
+from genplay.gail.demos import collect_demos, save_demos
+from genplay.gail.pipeline import train_gail
+from genplay.generative.core.rundir import RunDirLock
+
+ENV = "CartPole-v1"
+
+
+class Payload:
+    """Unpickling this creates the marker file: proof that code from a file ran."""
+
+    def __init__(self, path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def _tree_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(path.rglob("*")):
+        if p.is_file() and p.name != ".lock":
+            h.update(str(p.relative_to(path)).encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory, cartpole_demos):
+    """Files every case may point at: demos, a tiny trained run, damaged and malicious files."""
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("bad_inputs")
+    c: dict[str, str] = {"root": str(root)}
+    save_demos(root / "demos.npz", cartpole_demos)
+    c["demos"] = str(root / "demos.npz")
+    other = collect_demos(ENV, lambda obs: (obs[:, 2] > 0).astype(np.int64), 2, seed=9)
+    save_demos(root / "other_demos.npz", other)
+    c["other_demos"] = str(root / "other_demos.npz")
+    save_demos(root / "pendulum.npz", collect_demos("Pendulum-v1", "random", 1, seed=0))
+    c["pendulum_demos"] = str(root / "pendulum.npz")
+    config = replace(
+        preset(ENV), n_envs=2, ppo_n_steps=64, ppo_batch_size=64, ppo_n_epochs=1, ppo_net_arch=(16,),
+        disc_hidden=(16,), disc_batch_size=32, disc_updates=1, checkpoint_every=0, bc_epochs=0, device="cpu",
+    )  # fmt: skip
+    run = root / "run"
+    train_gail(ENV, cartpole_demos, 128, config=config, out_dir=run)
+    c["run"] = str(run)
+    c["file"] = str(root / "a_file.txt")
+    Path(c["file"]).write_text("not a directory")
+    c["empty_dir"] = str(root / "empty_dir")
+    Path(c["empty_dir"]).mkdir()
+    c["missing"] = str(root / "missing")
+    c["garbage"] = str(root / "garbage.bin")
+    Path(c["garbage"]).write_bytes(np.random.default_rng(0).bytes(3000))
+    c["marker"] = str(root / "PWNED")
+    evil = pickle.dumps(Payload(c["marker"]))
+    # demos carrying a pickle (object arrays) in .npz and .npy form
+    np.savez(root / "evil_demos.npz", obs=np.array([Payload(c["marker"])], dtype=object), format_version=np.asarray(1))
+    c["evil_demos"] = str(root / "evil_demos.npz")
+    np.save(root / "evil.npy", np.array([Payload(c["marker"])], dtype=object))
+    c["evil_npy"] = str(root / "evil.npy")
+    raw = Path(c["demos"]).read_bytes()
+    Path(root / "truncated.npz").write_bytes(raw[: len(raw) // 2])
+    c["truncated_demos"] = str(root / "truncated.npz")
+    # run directories with a damaged / malicious / old-format checkpoint
+    for name in ("damaged_run", "evil_run", "foreign_run"):
+        d = root / name
+        d.mkdir()
+        for f in ("config.json", "policy.zip", "policy.json", "history.json"):
+            (d / f).write_bytes((run / f).read_bytes())
+        c[name] = str(d)
+    ck = bytearray((run / "checkpoint.pt").read_bytes())
+    i = ck.index(b"tensors.safetensors") + 300
+    ck[i : i + 16] = bytes(b ^ 0xFF for b in ck[i : i + 16])
+    (root / "damaged_run" / "checkpoint.pt").write_bytes(bytes(ck))
+    torch.save({"version": 2, "x": Payload(c["marker"])}, root / "evil_run" / "checkpoint.pt")
+    (root / "foreign_run" / "checkpoint.pt").write_bytes(b"PK\x03\x04 definitely not a checkpoint")
+    # policy zips: pickled weights, garbage, truncated, no weights
+    with zipfile.ZipFile(run / "policy.zip") as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    blob = io.BytesIO()
+    torch.save({"w": Payload(c["marker"])}, blob)
+
+    def write_zip(name: str, replaced: dict[str, bytes], drop: tuple[str, ...] = ()) -> str:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            for n, b in {**members, **replaced}.items():
+                if n not in drop:
+                    zf.writestr(n, b)
+        (root / name).write_bytes(buf.getvalue())
+        return str(root / name)
+
+    c["evil_policy"] = write_zip("evil_policy.zip", {"policy.pth": blob.getvalue()})
+    c["evil_meta_policy"] = write_zip("evil_meta.zip", {"genplay.json": json.dumps({"algo": "os:system"}).encode()})
+    c["no_weights_policy"] = write_zip("no_weights.zip", {}, drop=("policy.pth",))
+    c["pickle_policy"] = str(root / "pickle_policy.zip")
+    Path(c["pickle_policy"]).write_bytes(evil)
+    zipped = (run / "policy.zip").read_bytes()
+    c["truncated_policy"] = str(root / "truncated_policy.zip")
+    Path(c["truncated_policy"]).write_bytes(zipped[: len(zipped) // 2])
+    c["run_digest"] = _tree_digest(run)
+    return c
+
+
+TRAIN = ["gail", "train", "--env", ENV, "--demos", "{demos}", "--timesteps", "256", "--out", "{root}/new", "--quiet"]
+RESUME = ["gail", "train", "--env", ENV, "--demos", "{demos}", "--timesteps", "512", "--out", "{run}", "--resume"]
+EVAL = ["evaluate", "--env", ENV, "--n-episodes", "2"]
+COLLECT = ["demos", "collect", "--env", ENV, "--n-episodes", "2"]
+
+# (id, argv, what the error line must name)
+CASES: list[tuple[str, list[str], str]] = [
+    # argparse's own errors
+    ("no-command", [], "required"),
+    ("unknown-command", ["fly"], "invalid choice"),
+    ("train-missing-flags", ["gail", "train", "--env", ENV], "--demos"),
+    ("train-unknown-flag", [*TRAIN, "--no-such-flag", "1"], "--no-such-flag"),
+    ("train-timesteps-text", [*TRAIN[:6], "--timesteps", "lots", *TRAIN[8:]], "--timesteps"),
+    ("train-timesteps-zero", [*TRAIN[:6], "--timesteps", "0", *TRAIN[8:]], "--timesteps"),
+    ("train-timesteps-negative", [*TRAIN[:6], "--timesteps", "-5", *TRAIN[8:]], "--timesteps"),
+    ("train-timesteps-float", [*TRAIN[:6], "--timesteps", "1e5", *TRAIN[8:]], "--timesteps"),
+    ("train-int-flag-text", [*TRAIN, "--n-envs", "four"], "--n-envs"),
+    ("train-float-flag-text", [*TRAIN, "--disc-lr", "fast"], "--disc-lr"),
+    ("train-bool-flag-text", [*TRAIN, "--absorbing", "maybe"], "--absorbing"),
+    ("train-layers-text", [*TRAIN, "--disc-hidden", "64", "wide"], "--disc-hidden"),
+    ("eval-episodes-zero", [*EVAL[:3], "--policy", "random", "--n-episodes", "0"], "--n-episodes"),
+    ("eval-episodes-negative", [*EVAL[:3], "--policy", "random", "--n-episodes", "-3"], "--n-episodes"),
+    ("eval-episodes-text", [*EVAL[:3], "--policy", "random", "--n-episodes", "many"], "--n-episodes"),
+    ("eval-seed-negative", [*EVAL, "--policy", "random", "--seed", "-1"], "--seed"),
+    ("eval-missing-policy-flag", EVAL, "--policy"),
+    ("collect-episodes-zero", [*COLLECT[:4], "--n-episodes", "0", "--out", "{root}/d.npz"], "--n-episodes"),
+    ("collect-missing-out", COLLECT, "--out"),
+    ("collect-seed-huge", [*COLLECT, "--out", "{root}/d.npz", "--seed", str(2**40)], "--seed"),
+    ("demo-n-demo-zero", ["demo", "--n-demo", "0"], "--n-demo"),
+    ("demo-timesteps-zero", ["demo", "--timesteps", "0"], "--timesteps"),
+    ("demo-seed-negative", ["demo", "--seed", "-2"], "--seed"),
+    ("expert-seed-negative", ["expert", "train", "--env", ENV, "--seed", "-1"], "--seed"),
+    ("info-missing-file", ["demos", "info"], "file"),
+    # config values: one line naming the flag
+    ("n-envs-zero", [*TRAIN, "--n-envs", "0"], "--n-envs"),
+    ("n-envs-negative", [*TRAIN, "--n-envs", "-2"], "--n-envs"),
+    ("seed-negative", [*TRAIN, "--seed", "-1"], "--seed"),
+    ("disc-lr-nan", [*TRAIN, "--disc-lr", "nan"], "--disc-lr"),
+    ("disc-lr-negative", [*TRAIN, "--disc-lr", "-0.001"], "--disc-lr"),
+    ("disc-lr-zero", [*TRAIN, "--disc-lr", "0"], "--disc-lr"),
+    ("disc-lr-inf", [*TRAIN, "--disc-lr", "inf"], "--disc-lr"),
+    ("bc-lr-nan", [*TRAIN, "--bc-lr", "nan"], "--bc-lr"),
+    ("ppo-lr-negative", [*TRAIN, "--ppo-learning-rate", "-0.1"], "--ppo-learning-rate"),
+    ("ppo-lr-nan", [*TRAIN, "--ppo-learning-rate", "nan"], "--ppo-learning-rate"),
+    ("gamma-zero", [*TRAIN, "--ppo-gamma", "0"], "--ppo-gamma"),
+    ("gamma-above-one", [*TRAIN, "--ppo-gamma", "1.5"], "--ppo-gamma"),
+    ("gamma-nan", [*TRAIN, "--ppo-gamma", "nan"], "--ppo-gamma"),
+    ("gamma-one-with-absorbing", [*TRAIN, "--ppo-gamma", "1"], "gamma"),
+    ("gae-lambda-above-one", [*TRAIN, "--ppo-gae-lambda", "2"], "--ppo-gae-lambda"),
+    ("ppo-n-steps-zero", [*TRAIN, "--ppo-n-steps", "0"], "--ppo-n-steps"),
+    ("ppo-batch-size-one", [*TRAIN, "--ppo-batch-size", "1"], "--ppo-batch-size"),
+    ("ppo-n-epochs-zero", [*TRAIN, "--ppo-n-epochs", "0"], "--ppo-n-epochs"),
+    ("ppo-clip-range-zero", [*TRAIN, "--ppo-clip-range", "0"], "--ppo-clip-range"),
+    ("ppo-ent-coef-negative", [*TRAIN, "--ppo-ent-coef", "-0.01"], "--ppo-ent-coef"),
+    ("ppo-vf-coef-nan", [*TRAIN, "--ppo-vf-coef", "nan"], "--ppo-vf-coef"),
+    ("ppo-max-grad-norm-zero", [*TRAIN, "--ppo-max-grad-norm", "0"], "--ppo-max-grad-norm"),
+    ("ppo-sde-freq-below-minus-one", [*TRAIN, "--ppo-sde-sample-freq", "-2"], "--ppo-sde-sample-freq"),
+    ("ppo-net-arch-zero", [*TRAIN, "--ppo-net-arch", "0"], "--ppo-net-arch"),
+    ("ppo-net-arch-negative", [*TRAIN, "--ppo-net-arch", "64", "-64"], "--ppo-net-arch"),
+    ("disc-hidden-zero", [*TRAIN, "--disc-hidden", "0"], "--disc-hidden"),
+    ("ppo-activation-unknown", [*TRAIN, "--ppo-activation", "swish"], "--ppo-activation"),
+    ("disc-activation-unknown", [*TRAIN, "--disc-activation", "sigmoidal"], "--disc-activation"),
+    ("ppo-policy-unknown", [*TRAIN, "--ppo-policy", "TransformerPolicy"], "--ppo-policy"),
+    ("ppo-policy-empty", [*TRAIN, "--ppo-policy", ""], "--ppo-policy"),
+    ("device-cuda-absent", [*TRAIN, "--device", "cuda"], "--device"),
+    ("device-cuda-index", [*TRAIN, "--device", "cuda:7"], "--device"),
+    ("device-unknown", [*TRAIN, "--device", "tpu"], "--device"),
+    ("device-garbage", [*TRAIN, "--device", "cpu:x:y"], "--device"),
+    ("disc-batch-size-zero", [*TRAIN, "--disc-batch-size", "0"], "--disc-batch-size"),
+    ("disc-updates-zero", [*TRAIN, "--disc-updates", "0"], "--disc-updates"),
+    ("disc-replay-zero", [*TRAIN, "--disc-replay-rollouts", "0"], "--disc-replay-rollouts"),
+    ("disc-cnn-features-zero", [*TRAIN, "--disc-cnn-features", "0"], "--disc-cnn-features"),
+    ("disc-penalty-weight-nan", [*TRAIN, "--disc-penalty-weight", "nan"], "--disc-penalty-weight"),
+    ("disc-penalty-unknown", [*TRAIN, "--disc-penalty", "l2"], "--disc-penalty"),
+    ("disc-loss-unknown", [*TRAIN, "--disc-loss", "bogus"], "--disc-loss"),
+    ("wasserstein-with-absorbing", [*TRAIN, "--disc-loss", "wasserstein"], "--disc-loss"),
+    ("reward-form-unknown", [*TRAIN, "--reward-form", "bogus"], "--reward-form"),
+    ("obs-norm-unknown", [*TRAIN, "--obs-norm", "running"], "--obs-norm"),
+    ("reward-clip-negative", [*TRAIN, "--reward-clip", "-1"], "--reward-clip"),
+    ("absorbing-prior-negative", [*TRAIN, "--absorbing-prior", "-1"], "--absorbing-prior"),
+    ("absorbing-lr-scale-zero", [*TRAIN, "--absorbing-lr-scale", "0"], "--absorbing-lr-scale"),
+    ("bc-epochs-negative", [*TRAIN, "--bc-epochs", "-1"], "--bc-epochs"),
+    ("bc-patience-zero", [*TRAIN, "--bc-patience", "0"], "--bc-patience"),
+    ("bc-batch-size-zero", [*TRAIN, "--bc-batch-size", "0"], "--bc-batch-size"),
+    ("checkpoint-every-negative", [*TRAIN, "--checkpoint-every", "-1"], "--checkpoint-every"),
+    ("torch-threads-zero", [*TRAIN, "--torch-threads", "0"], "--torch-threads"),
+    ("rollout-of-one-step", [*TRAIN, "--n-envs", "1", "--ppo-n-steps", "1"], "--n-envs"),
+    # env ids
+    ("train-unknown-env", ["gail", "train", "--env", "NoSuch-v0", *TRAIN[4:]], "--env: unknown env id"),
+    ("eval-unknown-env", ["evaluate", "--env", "NoSuch-v0", "--policy", "random"], "NoSuch-v0"),
+    (
+        "collect-unknown-env",
+        ["demos", "collect", "--env", "NoSuch-v0", "--n-episodes", "1", "--out", "{root}/x.npz"],
+        "NoSuch-v0",
+    ),  # noqa: E501
+    ("info-unknown-env", ["demos", "info", "{demos}", "--env", "NoSuch-v0"], "NoSuch-v0"),
+    ("expert-unknown-env", ["expert", "train", "--env", "NoSuch-v0"], "NoSuch-v0"),
+    ("demo-unknown-env", ["demo", "--env", "NoSuch-v0"], "NoSuch-v0"),
+    # output paths
+    ("train-out-is-a-file", [*TRAIN[:8], "--out", "{file}"], "--out"),
+    ("train-out-under-a-file", [*TRAIN[:8], "--out", "{file}/run"], "--out"),
+    ("train-out-not-writable", [*TRAIN[:8], "--out", "/proc/genplay-run"], "--out"),
+    ("train-out-empty", [*TRAIN[:8], "--out", ""], "--out"),
+    ("collect-out-is-a-dir", [*COLLECT, "--out", "{empty_dir}"], "--out"),
+    ("collect-out-under-a-file", [*COLLECT, "--out", "{file}/d.npz"], "--out"),
+    ("collect-out-not-writable", [*COLLECT, "--out", "/proc/genplay-demos.npz"], "--out"),
+    ("demo-out-is-a-file", ["demo", "--out", "{file}"], "--out"),
+    # demos files
+    ("train-demos-missing", [*TRAIN[:4], "--demos", "{missing}", *TRAIN[6:]], "{missing}"),
+    ("train-demos-directory", [*TRAIN[:4], "--demos", "{empty_dir}", *TRAIN[6:]], "{empty_dir}"),
+    ("train-demos-garbage", [*TRAIN[:4], "--demos", "{garbage}", *TRAIN[6:]], "{garbage}"),
+    ("train-demos-truncated", [*TRAIN[:4], "--demos", "{truncated_demos}", *TRAIN[6:]], "{truncated_demos}"),
+    ("train-demos-pickled-objects", [*TRAIN[:4], "--demos", "{evil_demos}", *TRAIN[6:]], "{evil_demos}"),
+    ("train-demos-other-env", [*TRAIN[:4], "--demos", "{pendulum_demos}", *TRAIN[6:]], "{pendulum_demos}"),
+    ("info-garbage", ["demos", "info", "{garbage}"], "{garbage}"),
+    ("train-demos-is-a-policy-zip", [*TRAIN[:4], "--demos", "{run}/policy.zip", *TRAIN[6:]], "policy.zip"),
+    ("info-directory", ["demos", "info", "{run}"], "{run}"),
+    ("info-pickled-npy", ["demos", "info", "{evil_npy}"], "{evil_npy}"),
+    ("info-pickled-npz", ["demos", "info", "{evil_demos}"], "{evil_demos}"),
+    # run directories: existing run, lock, resume mismatches, damaged or malicious checkpoints
+    ("train-into-existing-run", [*TRAIN[:8], "--out", "{run}"], "already holds a run"),
+    ("train-while-locked", [*TRAIN[:8], "--out", "{run}", "--resume"], "another run (pid"),
+    ("resume-changed-setting", [*RESUME, "--disc-lr", "0.01"], "disc_lr"),
+    ("resume-changed-ppo-setting", [*RESUME, "--ppo-n-epochs", "3"], "ppo.n_epochs"),
+    ("resume-other-demos", [*RESUME[:4], "--demos", "{other_demos}", *RESUME[6:]], "demos differ"),
+    (
+        "resume-other-env-demos",
+        ["gail", "train", "--env", "Pendulum-v1", "--demos", "{pendulum_demos}", *RESUME[6:]],
+        "env_id",
+    ),  # noqa: E501
+    ("resume-damaged-checkpoint", [*RESUME[:8], "--out", "{damaged_run}", "--resume"], "checksum mismatch"),
+    ("resume-pickled-checkpoint", [*RESUME[:8], "--out", "{evil_run}", "--resume"], "checkpoint.pt"),
+    ("resume-foreign-checkpoint", [*RESUME[:8], "--out", "{foreign_run}", "--resume"], "checkpoint.pt"),
+    ("resume-bad-value", [*RESUME, "--ppo-gamma", "2"], "--ppo-gamma"),
+    ("resume-forced-other-policy-net", [*RESUME, "--force", "--ppo-net-arch", "32"], "do not fit"),
+    ("resume-forced-other-disc-net", [*RESUME, "--force", "--disc-hidden", "8"], "'disc' does not fit"),
+    # policies
+    ("eval-policy-missing", [*EVAL, "--policy", "{missing}"], "{missing}"),
+    ("eval-policy-dir-without-policy", [*EVAL, "--policy", "{empty_dir}"], "no trained policy"),
+    ("eval-policy-garbage", [*EVAL, "--policy", "{garbage}"], "{garbage}"),
+    ("eval-policy-truncated", [*EVAL, "--policy", "{truncated_policy}"], "{truncated_policy}"),
+    ("eval-policy-pickled-weights", [*EVAL, "--policy", "{evil_policy}"], "{evil_policy}"),
+    ("eval-policy-bad-genplay-meta", [*EVAL, "--policy", "{evil_meta_policy}"], "{evil_meta_policy}"),
+    ("eval-policy-no-weights", [*EVAL, "--policy", "{no_weights_policy}"], "{no_weights_policy}"),
+    ("eval-policy-is-a-pickle", [*EVAL, "--policy", "{pickle_policy}"], "{pickle_policy}"),
+    ("eval-policy-is-a-checkpoint", [*EVAL, "--policy", "{run}/checkpoint.pt"], "checkpoint.pt"),
+    ("eval-policy-is-demos", [*EVAL, "--policy", "{demos}"], "{demos}"),
+    ("eval-policy-other-env", ["evaluate", "--env", "Acrobot-v1", "--policy", "{run}"], "observation_space"),
+    ("collect-policy-missing", [*COLLECT, "--out", "{root}/d.npz", "--policy", "{missing}"], "--policy"),
+    ("collect-policy-garbage", [*COLLECT, "--out", "{root}/d.npz", "--policy", "{garbage}"], "{garbage}"),
+    ("collect-policy-pickled", [*COLLECT, "--out", "{root}/d.npz", "--policy", "{evil_policy}"], "{evil_policy}"),
+]
+
+
+@pytest.mark.parametrize("argv, needle", [pytest.param(a, n, id=i) for i, a, n in CASES])
+def test_bad_input_is_one_error_line(ctx, capsys, argv, needle):
+    argv = [a.format(**ctx) for a in argv]
+    needle = needle.format(**ctx)
+    lock = RunDirLock(ctx["run"]).acquire() if "pid" in needle else None  # a run in progress
+    try:
+        code = main(argv)
+    finally:
+        if lock is not None:
+            lock.release()
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert needle in lines[0], (needle, lines[0])
+    assert not Path(ctx["marker"]).exists()  # nothing from a file ran
+    assert _tree_digest(Path(ctx["run"])) == ctx["run_digest"]  # nothing lost or changed in the run
+    assert not Path(ctx["root"], "new", "checkpoint.pt").exists()
