@@ -45,7 +45,7 @@ class ConditionalCritic:
         elif len(x) <= n_real:
             labels = self.real_labels[: len(x)]
         else:
-            raise ValueError(f"batch of {len(x)} rows matches neither real ({n_real}) nor real+fake ({n_real + n_fake})")
+            raise ValueError(f"{len(x)} rows match neither real ({n_real}) nor real+fake ({n_real + n_fake})")
         return self.critic(x, labels)
 
 

@@ -88,12 +88,13 @@ def load_npz(path: str | Path, *, test_fraction: float = 0.2, seed: int = 0) -> 
     if images.ndim == 3:
         images = images[:, None]
     if images.ndim != 4 or images.dtype != np.uint8:
-        raise GenplayError(f"{path}: 'images' must be uint8 (N, H, W) or (N, C, H, W), got {images.dtype} {images.shape}")
+        shape = f"{images.dtype} {images.shape}"
+        raise GenplayError(f"{path}: 'images' must be uint8 (N, H, W) or (N, C, H, W), got {shape}")
     if images.shape[2] % 4 or images.shape[3] % 4:
         raise GenplayError(f"{path}: image height and width must be multiples of 4, got {images.shape[2:]}")
     if labels.shape != (len(images),) or labels.dtype.kind not in "iu" or len(labels) < 10 or labels.min() < 0:
         raise GenplayError(f"{path}: 'labels' must be {len(images)} non-negative integers (and at least 10 images)")
-    return _split(path.stem, _to_unit_range(images, 255.0), labels.astype(np.int64), test_fraction, seed)
+    return _split(str(path), _to_unit_range(images, 255.0), labels.astype(np.int64), test_fraction, seed)
 
 
 def load_dataset(name: str, *, seed: int = 0) -> ImageData:

@@ -29,7 +29,7 @@ from genplay.generative.images.models import Generator
 from genplay.generative.images.trainer import sample
 
 
-def metric_classifier(data: ImageData, *, seed: int = 0, steps: int = 1500) -> tuple[DigitClassifier, float]:
+def metric_classifier(data: ImageData, *, seed: int = 0, steps: int = 3000) -> tuple[DigitClassifier, float]:
     """The feature network of every metric: trained on the training split; returns it and its held-out accuracy."""
     clf = train_classifier(data.train_images, data.train_labels, n_classes=data.n_classes, steps=steps, seed=seed)
     return clf, accuracy(clf, data.test_images, data.test_labels)
@@ -92,7 +92,8 @@ def augmentation_test(
         y_gen = torch.arange(k * generated_per_class) % k
         x_gen = sample(generator, len(y_gen), y_gen, seed=1000 + s)
         real_clf = train_classifier(x_real, y_real, n_classes=k, steps=steps, seed=s)
-        aug_clf = train_classifier(torch.cat([x_real, x_gen]), torch.cat([y_real, y_gen]), n_classes=k, steps=steps, seed=s)
+        x_aug, y_aug = torch.cat([x_real, x_gen]), torch.cat([y_real, y_gen])
+        aug_clf = train_classifier(x_aug, y_aug, n_classes=k, steps=steps, seed=s)
         real_acc.append(accuracy(real_clf, data.test_images, data.test_labels))
         aug_acc.append(accuracy(aug_clf, data.test_images, data.test_labels))
     return {

@@ -65,7 +65,8 @@ class ImageGANConfig:
             raise GenplayError(f"--model: expected one of {', '.join(MODELS)}, got {self.model!r}")
         for name in ("steps", "batch_size", "z_dim", "base_channels", "n_critic", "checkpoint_every"):
             if getattr(self, name) < 1:
-                raise GenplayError(f"--{name.replace('_', '-')}: expected a positive integer, got {getattr(self, name)}")
+                flag = "--" + name.replace("_", "-")
+                raise GenplayError(f"{flag}: expected a positive integer, got {getattr(self, name)}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise GenplayError(f"--ema-decay: expected a number in [0, 1), got {self.ema_decay}")
 
@@ -185,7 +186,8 @@ class ImageGAN:
         try:
             state = torch.load(path, map_location=self.device, weights_only=True)
             if state["config"]["model"] != self.config.model:
-                raise CheckpointError(f"{path}: checkpoint of model {state['config']['model']}, not {self.config.model}")
+                got = state["config"]["model"]
+                raise CheckpointError(f"{path}: checkpoint of model {got}, not {self.config.model}")
             self.generator.load_state_dict(state["generator"])
             self.critic.load_state_dict(state["critic"])
             self.g_opt.load_state_dict(state["g_opt"])
