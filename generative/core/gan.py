@@ -51,7 +51,7 @@ class ConditionalCritic:
 
 def generator_step(
     generator: nn.Module,
-    critic: nn.Module,
+    critic: nn.Module | Callable[..., torch.Tensor],
     optimizer: torch.optim.Optimizer,
     z: torch.Tensor,
     labels: torch.Tensor | None = None,
@@ -60,11 +60,12 @@ def generator_step(
 ) -> dict[str, float]:
     """One optimiser step of the generator on ``GENERATOR_LOSSES[loss](critic(generator(z)))``.
 
-    The critic's parameters are frozen for the step, so no gradient is spent on them.
+    A module critic's parameters are frozen for the step, so no gradient is spent on them.
     """
     if loss not in GENERATOR_LOSSES:
         raise ValueError(f"unknown generator loss {loss!r}; expected one of {sorted(GENERATOR_LOSSES)}")
-    frozen = [p for p in critic.parameters() if p.requires_grad]
+    params = critic.parameters() if isinstance(critic, nn.Module) else []
+    frozen = [p for p in params if p.requires_grad]
     for p in frozen:
         p.requires_grad_(False)
     try:

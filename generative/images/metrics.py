@@ -36,16 +36,17 @@ class DigitClassifier(nn.Module):
         )
         self.head = nn.Linear(n_features, n_classes)
         self.num_features = n_features  # read by torchmetrics
-        self.register_buffer("feature_mean", torch.zeros(n_features))
-        self.register_buffer("feature_std", torch.ones(n_features))
+        self.register_buffer("feature_scale", torch.ones(()))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate activations standardised with the training data's statistics.
+        """Penultimate activations divided by one scale fixed on the training data.
 
-        Standardising makes FID unit-free: a distance in units of real-data spread, not of
-        whatever scale this particular classifier happened to learn.
+        The scale (root mean per-feature variance of the real training features) makes FID
+        unit-free: a distance in units of real-data spread, not of whatever scale this
+        classifier happened to learn. One scalar, not per-feature standardisation, so the
+        geometry (and k-NN precision/recall) is that of the raw features.
         """
-        return (self.body(x) - self.feature_mean) / self.feature_std
+        return self.body(x) / self.feature_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))
@@ -88,9 +89,7 @@ def train_classifier(
         opt.step()
     model.eval().requires_grad_(False)
     with torch.no_grad():
-        raw = _batched(model.body, images)
-        model.feature_mean.copy_(raw.mean(0))
-        model.feature_std.copy_(raw.std(0) + 1e-2)  # the floor keeps rarely active units from blowing up
+        model.feature_scale.copy_(_batched(model.body, images).var(0).mean().sqrt().clamp_min(1e-6))
     return model
 
 
