@@ -104,7 +104,10 @@ def load_dataset(name: str, *, seed: int = 0) -> ImageData:
     if name == "mnist5k":
         return load_mnist5k(seed=seed)
     if name.endswith(".npz"):
-        return load_npz(name, seed=seed)
+        try:
+            return load_npz(name, seed=seed)
+        except GenplayError as exc:
+            raise GenplayError(f"--dataset: {exc}") from None
     raise GenplayError(f"--dataset: expected one of {', '.join(DATASETS)} or a path to an .npz file, got {name!r}")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -185,9 +186,12 @@ class ImageGAN:
     def load_checkpoint(self, path: str | Path) -> None:
         try:
             state = torch.load(path, map_location=self.device, weights_only=True)
-            if state["config"]["model"] != self.config.model:
-                got = state["config"]["model"]
-                raise CheckpointError(f"{path}: checkpoint of model {got}, not {self.config.model}")
+            got = state["config"]["model"]
+        except (OSError, KeyError, TypeError, RuntimeError, pickle.UnpicklingError) as exc:
+            raise CheckpointError(f"{path}: not a usable image-GAN checkpoint ({exc})") from None
+        if got != self.config.model:
+            raise CheckpointError(f"{path}: checkpoint of model {got}, not {self.config.model}")
+        try:
             self.generator.load_state_dict(state["generator"])
             self.critic.load_state_dict(state["critic"])
             self.g_opt.load_state_dict(state["g_opt"])
@@ -197,8 +201,8 @@ class ImageGAN:
             self.step = int(state["step"])
             self.history = json.loads(state["history_json"])
             torch.set_rng_state(state["torch_rng"])
-        except (OSError, KeyError, RuntimeError, ValueError) as exc:
-            raise CheckpointError(f"{path}: not a usable image-GAN checkpoint ({exc})") from None
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: checkpoint does not match this config ({exc})") from None
 
     def save_generator(self, out_dir: str | Path, *, dataset: str) -> None:
         """``generator.pt`` (the sampling generator's state dict) and ``model.json`` (how to rebuild it)."""
@@ -228,7 +232,7 @@ def load_generator(run_dir: str | Path) -> tuple[Generator, dict]:
         gen.load_state_dict(torch.load(run_dir / "generator.pt", map_location="cpu", weights_only=True))
     except FileNotFoundError as exc:
         raise CheckpointError(f"--run: {run_dir} is not an images train output ({exc.filename} missing)") from None
-    except (OSError, KeyError, TypeError, RuntimeError, ValueError) as exc:
+    except (OSError, KeyError, TypeError, RuntimeError, ValueError, pickle.UnpicklingError) as exc:
         raise CheckpointError(f"--run: {run_dir}/generator.pt or model.json is unusable ({exc})") from None
     return gen.eval(), meta
 
