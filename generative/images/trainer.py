@@ -52,6 +52,8 @@ class ImageGANConfig:
     """Critic updates per generator update (WGAN-GP 5)."""
     penalty_weight: float = 10.0
     """WGAN-GP lambda (ignored by dcgan/cgan)."""
+    spectral_norm: bool = False
+    """Spectral normalisation (Miyato et al. 2018) on every critic layer."""
     ema_decay: float = 0.999
     """Decay of the generator's weight average used for sampling (0 = sample the raw generator)."""
     checkpoint_every: int = 1000
@@ -103,7 +105,13 @@ class ImageGAN:
             z_dim=config.z_dim, image_shape=self.image_shape, n_classes=k, base_channels=config.base_channels
         ).to(self.device)
         norm = "layer" if config.model == "wgan-gp" else "none"
-        self.critic = Critic(image_shape=self.image_shape, n_classes=k, base_channels=config.base_channels, norm=norm)
+        self.critic = Critic(
+            image_shape=self.image_shape,
+            n_classes=k,
+            base_channels=config.base_channels,
+            norm=norm,
+            spectral_norm=config.spectral_norm,
+        )
         self.critic.to(self.device)
         betas = (config.beta1, config.beta2)
         self.g_opt = torch.optim.Adam(self.generator.parameters(), lr=config.lr_generator, betas=betas)
