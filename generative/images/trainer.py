@@ -40,9 +40,9 @@ class ImageGANConfig:
     """Size of the noise vector."""
     base_channels: int = 64
     """Channels of the first critic stage and last generator stage (the other stage has twice as many)."""
-    lr_generator: float = 2e-4
-    """Adam learning rate of the generator."""
-    lr_critic: float = 2e-4
+    lr_generator: float = 1e-3
+    """Adam learning rate of the generator (DCGAN's 2e-4 learns too slowly for a few thousand CPU steps)."""
+    lr_critic: float = 1e-3
     """Adam learning rate of the critic."""
     beta1: float = 0.5
     """Adam beta1 (DCGAN 0.5; WGAN-GP 0.0)."""
@@ -54,7 +54,7 @@ class ImageGANConfig:
     """WGAN-GP lambda (ignored by dcgan/cgan)."""
     spectral_norm: bool = False
     """Spectral normalisation (Miyato et al. 2018) on every critic layer."""
-    ema_decay: float = 0.999
+    ema_decay: float = 0.99
     """Decay of the generator's weight average used for sampling (0 = sample the raw generator)."""
     checkpoint_every: int = 1000
     """Write the checkpoint every this many generator updates (and at the end)."""
@@ -86,7 +86,13 @@ class ImageGANConfig:
 
 
 def preset(model: str, **overrides) -> ImageGANConfig:
-    """Per-model defaults: Radford et al. 2016 for dcgan/cgan, Gulrajani et al. 2017 for wgan-gp."""
+    """Per-model defaults: Radford et al. 2016 for dcgan/cgan, Gulrajani et al. 2017 for wgan-gp.
+
+    One measured deviation: learning rates 1e-3 instead of DCGAN's 2e-4. On digits, 2000
+    updates gave classifier-FID 1.9 (recall 0.83) at 1e-3 against 30 (recall 0.02) at 2e-4,
+    and a CPU budget allows a few thousand updates. EMA decay 0.99 for the same reason: 0.999
+    still averaged in the early, poor weights after 2000 updates (FID 5.2 against 1.9 raw).
+    """
     base = {"model": model}
     if model == "wgan-gp":
         base.update(lr_generator=1e-4, lr_critic=1e-4, beta1=0.0, beta2=0.9, n_critic=5)
