@@ -27,8 +27,16 @@ from genplay.generative.images.data import load_dataset
 from genplay.generative.images.evaluate import augmentation_test, evaluate_generator, metric_classifier, save_grid
 from genplay.generative.images.trainer import ImageGAN, preset
 
-# Steps per (dataset, model): chosen so each run fits a few minutes on a 2-core CPU.
-DEFAULT_STEPS = {"digits": 4000, "mnist5k": 4000}
+# Generator updates per (dataset, model), chosen so each run fits a few minutes on a shared
+# 2-core CPU; a WGAN-GP update holds 5 critic updates with double backprop.
+DEFAULT_STEPS = {
+    ("digits", "dcgan"): 4000,
+    ("digits", "cgan"): 4000,
+    ("digits", "wgan-gp"): 1000,
+    ("mnist5k", "dcgan"): 2000,
+    ("mnist5k", "cgan"): 2000,
+    ("mnist5k", "wgan-gp"): 500,
+}
 
 
 def parse_set(items: list[str]) -> dict:
@@ -63,7 +71,7 @@ def main() -> None:
     classifier, clf_acc = metric_classifier(data, seed=args.seed)
     classifier_seconds = time.perf_counter() - t0
 
-    steps = args.steps or DEFAULT_STEPS[args.dataset]
+    steps = args.steps or DEFAULT_STEPS[args.dataset, args.model]
     config = preset(args.model, steps=steps, seed=args.seed, **parse_set(args.set))
     gan = ImageGAN(config=config, image_shape=data.shape, n_classes=data.n_classes)
     t0 = time.perf_counter()
