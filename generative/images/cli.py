@@ -98,7 +98,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     gen, meta = load_generator(args.run)
     data = load_dataset(meta["dataset"])
-    classifier, clf_acc = metric_classifier(data, seed=args.seed)
+    if args.classifier_steps < 1:
+        raise GenplayError(f"--classifier-steps: expected a positive integer, got {args.classifier_steps}")
+    classifier, clf_acc = metric_classifier(data, seed=args.seed, steps=args.classifier_steps)
     metrics = {"dataset": data.name, "model": meta["config"]["model"], "steps": meta["step"]}
     metrics["classifier_accuracy"] = clf_acc
     metrics.update(evaluate_generator(gen, data, classifier, seed=args.seed))
@@ -145,6 +147,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--out", help="metrics JSON path (default RUN/metrics.json)")
     e.add_argument("--augmentation", action="store_true", help="also run the augmentation test (cgan runs)")
     e.add_argument("--aug-per-class", type=int, default=10, help="real images per class in the augmentation test")
+    e.add_argument("--classifier-steps", type=int, default=3000, help="training steps of the metric classifier")
     e.add_argument("--threads", type=int, default=1)
     e.add_argument("--seed", type=int, default=0)
     e.set_defaults(func=cmd_evaluate)
