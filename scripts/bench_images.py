@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from benchlib import emit, peak_rss_mb
 
-from genplay.generative.images.data import load_dataset
+from genplay.generative.images.data import load_dataset, per_class_subset
 from genplay.generative.images.evaluate import augmentation_test, evaluate_generator, metric_classifier, save_grid
 from genplay.generative.images.trainer import ImageGAN, preset
 
@@ -59,6 +59,12 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=None, help="generator updates (default per data set)")
     p.add_argument("--set", action="append", default=[], help="config override key=value (repeatable)")
     p.add_argument("--aug-per-class", type=int, nargs="+", default=[5, 10, 20], help="real images per class")
+    p.add_argument(
+        "--gan-per-class",
+        type=int,
+        default=None,
+        help="train the GAN on only this many real images per class (the augmentation test's subset)",
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--grid-dir", default="bench_results/images", help="where sample grids go")
     p.add_argument("--out", default=None, help="also append the JSON line to this file")
@@ -74,8 +80,9 @@ def main() -> None:
     steps = args.steps or DEFAULT_STEPS[args.dataset, args.model]
     config = preset(args.model, steps=steps, seed=args.seed, **parse_set(args.set))
     gan = ImageGAN(config=config, image_shape=data.shape, n_classes=data.n_classes)
+    gan_data = data if args.gan_per_class is None else per_class_subset(data, args.gan_per_class)
     t0 = time.perf_counter()
-    gan.train(data, log_every=max(1, steps // 10))
+    gan.train(gan_data, log_every=max(1, steps // 10))
     train_seconds = time.perf_counter() - t0
 
     result = {
@@ -84,12 +91,14 @@ def main() -> None:
         "seed": args.seed,
         "steps": steps,
         "config": {k: v for k, v in vars(config).items() if k not in ("seed", "steps", "model")},
+        "gan_train_images": len(gan_data.train_images),
         "classifier_accuracy": clf_acc,
         **evaluate_generator(gan.sampler, data, classifier, seed=args.seed),
     }
     if args.model == "cgan":
         result["augmentation"] = [augmentation_test(data, gan.sampler, per_class=k) for k in args.aug_per_class]
-    grid = Path(args.grid_dir) / f"{args.dataset}__{args.model}__{args.seed}.png"
+    tag = "" if args.gan_per_class is None else f"__{args.gan_per_class}pc"
+    grid = Path(args.grid_dir) / f"{args.dataset}__{args.model}{tag}__{args.seed}.png"
     save_grid(gan.sample(100), grid)
     result.update(
         grid=str(grid),

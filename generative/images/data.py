@@ -7,6 +7,7 @@ part (for the GAN and the metric classifier) and a held-out part (for the metric
 
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,12 @@ class ImageData:
     def shape(self) -> tuple[int, int, int]:
         """``(C, H, W)`` of one image."""
         return tuple(self.train_images.shape[1:])  # type: ignore[return-value]
+
+
+def per_class_subset(data: ImageData, per_class: int) -> ImageData:
+    """The same data with only the first ``per_class`` training images of each class (a small labelled set)."""
+    idx = torch.cat([torch.nonzero(data.train_labels == c).flatten()[:per_class] for c in range(data.n_classes)])
+    return dataclasses.replace(data, train_images=data.train_images[idx], train_labels=data.train_labels[idx])
 
 
 def _split(name: str, images: np.ndarray, labels: np.ndarray, test_fraction: float, seed: int) -> ImageData:

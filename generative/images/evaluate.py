@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from genplay.generative.core import atomic_write
-from genplay.generative.images.data import ImageData
+from genplay.generative.images.data import ImageData, per_class_subset
 from genplay.generative.images.metrics import (
     DigitClassifier,
     accuracy,
@@ -81,12 +81,16 @@ def augmentation_test(
 ) -> dict[str, float | int]:
     """Held-out accuracy of a classifier trained on ``per_class`` real images per class, with and without
     ``generated_per_class`` images per class from the conditional generator (same step budget both ways).
+
+    The subset is ``per_class_subset(data, per_class)``: a generator trained on that same subset
+    measures pure augmentation; one trained on the whole training split measures how well it
+    passes on what it learnt from more data (say which in any report).
     """
     if not generator.n_classes:
         raise ValueError("the augmentation test needs a class-conditional generator")
     k = data.n_classes
-    idx = torch.cat([torch.nonzero(data.train_labels == c).flatten()[:per_class] for c in range(k)])
-    x_real, y_real = data.train_images[idx], data.train_labels[idx]
+    small = per_class_subset(data, per_class)
+    x_real, y_real = small.train_images, small.train_labels
     real_acc, aug_acc = [], []
     for s in seeds:
         y_gen = torch.arange(k * generated_per_class) % k
