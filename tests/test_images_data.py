@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from genplay.errors import GenplayError
-from genplay.generative.images.data import batches, load_dataset, load_digits, load_mnist5k, load_npz
+from genplay.generative.images.data import batches, load_dataset, load_digits, load_mnist5k, load_npz, per_class_subset
 
 
 def test_digits_split_range_and_determinism():
@@ -62,3 +62,10 @@ def test_batches_cover_an_epoch_then_reshuffle():
     seen = torch.cat([lab for _, lab in first])
     assert len(set(seen.tolist())) == 8
     assert next(batches(x, None, 4, seed=0, device=torch.device("cpu")))[1] is None
+
+
+def test_per_class_subset_is_balanced_and_keeps_the_held_out_split():
+    d = load_digits()
+    small = per_class_subset(d, 7)
+    assert torch.bincount(small.train_labels).tolist() == [7] * 10
+    assert torch.equal(small.test_images, d.test_images)
