@@ -32,7 +32,7 @@ from genplay.generative.images.trainer import ImageGAN, preset
 DEFAULT_STEPS = {
     ("digits", "dcgan"): 4000,
     ("digits", "cgan"): 4000,
-    ("digits", "wgan-gp"): 1000,
+    ("digits", "wgan-gp"): 800,
     ("mnist5k", "dcgan"): 2000,
     ("mnist5k", "cgan"): 2000,
     ("mnist5k", "wgan-gp"): 500,
