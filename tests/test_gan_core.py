@@ -55,10 +55,10 @@ def test_generator_step_moves_fakes_up_the_critic_and_leaves_it_alone():
     critic_before = [p.clone() for p in critic.parameters()]
     opt = torch.optim.SGD(gen.parameters(), lr=0.5)
     z = torch.randn(64, 2)
-    start = float(gen(z).mean())
+    start = gen(z).mean().item()
     for _ in range(20):
         generator_step(gen, nn.Sequential(critic, nn.Flatten(0)), opt, z, loss="bce")
-    assert float(gen(z).mean()) > start + 1.0
+    assert gen(z).mean().item() > start + 1.0
     assert all(torch.equal(a, b) for a, b in zip(critic_before, critic.parameters()))
     assert all(p.requires_grad and p.grad is None for p in critic.parameters())
     with pytest.raises(ValueError, match="generator loss"):
