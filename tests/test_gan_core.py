@@ -106,4 +106,4 @@ def test_builders_shapes_norms_and_init():
         norm_layer("group", 8)
     conv = nn.Conv2d(64, 64, 3)
     dcgan_init(conv)
-    assert abs(float(conv.weight.std()) - 0.02) < 0.002 and float(conv.bias.abs().max()) == 0.0
+    assert abs(conv.weight.std().item() - 0.02) < 0.002 and conv.bias.abs().max().item() == 0.0
