@@ -30,7 +30,7 @@ def test_generator_and_critic_shapes(shape, n_classes):
     gen = Generator(z_dim=5, image_shape=shape, n_classes=n_classes, base_channels=8)
     critic = Critic(image_shape=shape, n_classes=n_classes, base_channels=8, norm="layer")
     y = torch.arange(4) % 10 if n_classes else None
-    x = gen(torch.randn(4, 5), y)
+    x = gen(torch.randn(4, 5), y).detach()
     assert x.shape == (4, *shape) and float(x.abs().max()) <= 1.0
     assert critic(x, y).shape == (4,)
 
