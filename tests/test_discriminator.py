@@ -106,9 +106,11 @@ def test_encoder_is_sb3s_extractor_for_the_space_and_scores_raw_rows(space, extr
     disc = TransitionDiscriminator(space, ACT_SPACE, use_next_obs=True, cnn_features=32)
     assert isinstance(disc.encoder.extractor, extractor)
     n = 6
-    obs = {k: np.stack([s.sample() for _ in range(n + 1)]) for k, s in space.spaces.items()} if isinstance(
-        space, spaces.Dict
-    ) else np.stack([space.sample() for _ in range(n + 1)])
+    obs = (
+        {k: np.stack([s.sample() for _ in range(n + 1)]) for k, s in space.spaces.items()}
+        if isinstance(space, spaces.Dict)
+        else np.stack([space.sample() for _ in range(n + 1)])
+    )
     store = TransitionStore(obs, np.arange(n), np.array([0, 1, 1, 0, 1, 0]), np.arange(1, n + 1))
     disc.fit_scaling(store)
     features = disc.features(store, np.arange(n))

