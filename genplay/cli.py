@@ -230,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--stochastic", action="store_true", help="sample actions instead of taking the mode")
     ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ev.set_defaults(func=cmd_evaluate)
+    __import__("genplay.generative.text.cli", fromlist=["add_subparser"]).add_subparser(sub)
     return p
 
 
