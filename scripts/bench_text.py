@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--task", choices=["oracle", "pydoc"], required=True)
     p.add_argument("--minutes", type=float, default=20.0, help="training wall time (evaluations come on top)")
     p.add_argument("--mle-fraction", type=float, default=0.5, help="share of the time spent on MLE pretraining")
+    p.add_argument("--max-mle-epochs", type=int, default=120, help="oracle: stop MLE after this many epochs")
     p.add_argument("--disc-pretrain-steps", type=int, default=200)
     p.add_argument("--n-eval", type=int, default=5000, help="samples per final evaluation")
     p.add_argument("--eval-every", type=int, default=10, help="adversarial steps between curve points")
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> dict:
             config=config,
             minutes=args.minutes,
             mle_fraction=args.mle_fraction,
+            max_mle_epochs=args.max_mle_epochs,
+            mle_temperatures=tuple(t for t in args.temperatures if t != 1.0),
             disc_pretrain_steps=args.disc_pretrain_steps,
             n_eval=args.n_eval,
             eval_every=args.eval_every,

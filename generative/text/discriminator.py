@@ -52,6 +52,10 @@ class CNNDiscriminator(nn.Module):
         """``(N, T)`` int64 -> ``(N, T, E)`` floats: the input space of ``score`` and of the penalties."""
         return self.embedding(tokens)
 
+    def embed_soft(self, probs: torch.Tensor) -> torch.Tensor:
+        """``(N, T, V)`` (relaxed) one-hots -> ``(N, T, E)``: the same space as ``embed`` of hard tokens."""
+        return probs @ self.embedding.weight
+
     def score(self, emb: torch.Tensor) -> torch.Tensor:
         """``(N, T, E)`` embedded sequences -> ``(N,)`` logits (real high)."""
         x = emb.transpose(1, 2)  # (N, E, T): channels first for Conv1d

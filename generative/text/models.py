@@ -114,18 +114,23 @@ def sample(
     return torch.cat(out)
 
 
-def token_nll(model: TokenLM, tokens: torch.Tensor) -> torch.Tensor:
-    """``(B, T)`` per-token negative log-likelihood ``-log p(x_t | x_<t)`` (natural log)."""
-    logits = model(tokens)  # (B, T, V); flattening keeps log-softmax on the contiguous last dim (2x faster)
+def token_nll(model: TokenLM, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """``(B, T)`` per-token negative log-likelihood ``-log p(x_t | x_<t)`` (natural log).
+
+    ``temperature`` scores the model that samples at that temperature (logits / temperature).
+    """
+    logits = (
+        model(tokens) / temperature
+    )  # (B, T, V); flattening keeps log-softmax on the contiguous last dim (2x faster)
     return F.cross_entropy(logits.flatten(0, 1), tokens.flatten(), reduction="none").view_as(tokens)
 
 
 @torch.no_grad()
-def mean_nll(model: TokenLM, tokens: torch.Tensor, batch_size: int = 1000) -> float:
+def mean_nll(model: TokenLM, tokens: torch.Tensor, batch_size: int = 1000, temperature: float = 1.0) -> float:
     """Per-token NLL averaged over positions and sequences: SeqGAN's ``target_loss`` / NLL_test."""
     total = 0.0
     for lo in range(0, len(tokens), batch_size):
-        total += float(token_nll(model, tokens[lo : lo + batch_size]).sum())
+        total += float(token_nll(model, tokens[lo : lo + batch_size], temperature).sum())
     return total / tokens.numel()
 
 

@@ -47,7 +47,7 @@ def scores(gan: SeqGAN, oracle: TokenLM, test: torch.Tensor, n_eval: int, temper
     """NLL_oracle of ``n_eval`` generator samples at ``temperature``, and NLL_test of held-out data."""
     return {
         "nll_oracle": mean_nll(oracle, gan.sample(n_eval, temperature=temperature)),
-        "nll_test": mean_nll(gan.generator.eval(), test),
+        "nll_test": mean_nll(gan.generator.eval(), test, temperature=temperature),
     }
 
 
@@ -58,6 +58,7 @@ def run_oracle(
     minutes: float,
     mle_fraction: float = 0.5,
     max_mle_epochs: int = 120,
+    mle_temperatures: tuple[float, ...] = (),
     disc_pretrain_steps: int = 200,
     max_adv_steps: int = 10**9,
     n_eval: int = 5000,
@@ -92,6 +93,9 @@ def run_oracle(
             record("mle", epochs)
     mle = scores(gan, oracle, test, n_eval)
     log({"phase": "mle_final", "epochs": epochs, **mle})
+    for temp in mle_temperatures:  # Caccia et al. 2020: MLE with temperature, the quality-diversity baseline
+        curve.append({"phase": "mle_temperature", "temperature": temp, **scores(gan, oracle, test, n_eval, temp)})
+        log(curve[-1])
 
     gan.pretrain_discriminator(disc_pretrain_steps)
     steps, deadline = 0, t0 + budget

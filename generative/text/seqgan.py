@@ -18,11 +18,15 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from genplay.generative.core.losses import GENERATOR_LOSSES
 from genplay.generative.core.rewards import REWARD_FORMS, reward_from_logits
 from genplay.generative.core.step import DiscriminatorStepConfig, discriminator_step
 from genplay.generative.core.utils import EMA
 from genplay.generative.text.discriminator import CNNDiscriminator
+from genplay.generative.text.gumbel import gumbel_sequences
 from genplay.generative.text.models import State, TokenLM, sample, sample_logits, token_nll
+
+VARIANTS = ("seqgan", "gumbel")
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,12 @@ class TextGANConfig:
     """Global gradient-norm clip of every generator step (SeqGAN: 5)."""
     gen_lr: float = 0.001
     """Adam learning rate of the adversarial (policy-gradient) generator steps."""
+    variant: str = "seqgan"
+    """Generator update: seqgan (policy gradient on MC-rollout returns) or gumbel (Gumbel-softmax, RelGAN)."""
+    gumbel_tau: float = 0.1
+    """Temperature of the relaxed one-hots of the gumbel variant (RelGAN's 1/beta)."""
     n_rollouts: int = 16
-    """Monte Carlo completions per prefix (SeqGAN: 16)."""
+    """Monte Carlo completions per prefix (SeqGAN: 16); 0 = REINFORCE on the whole sequence's reward."""
     rollout_decay: float = 0.8
     """EMA decay of the rollout network (SeqGAN's update rate 0.8)."""
     reward_form: str = "logit"
@@ -71,7 +79,13 @@ class TextGANConfig:
     def __post_init__(self) -> None:
         if self.reward_form not in REWARD_FORMS:
             raise ValueError(f"reward_form: expected one of {REWARD_FORMS}, got {self.reward_form!r}")
-        for name in ("emb_dim", "hidden_dim", "batch_size", "n_rollouts", "disc_emb_dim", "disc_filters"):
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant: expected one of {VARIANTS}, got {self.variant!r}")
+        if self.gumbel_tau <= 0:
+            raise ValueError(f"gumbel_tau: expected a value > 0, got {self.gumbel_tau}")
+        if self.n_rollouts < 0:
+            raise ValueError(f"n_rollouts: expected an integer >= 0, got {self.n_rollouts}")
+        for name in ("emb_dim", "hidden_dim", "batch_size", "disc_emb_dim", "disc_filters"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.rollout_decay < 1.0:
@@ -96,6 +110,9 @@ def rollout_returns(
     ``k`` the rows still generating are a leading slice (no work is spent on finished rows).
     """
     B, T = tokens.shape
+    final = reward_from_logits(disc_logits(tokens), reward_form)
+    if n_rollouts == 0:  # REINFORCE variant: every token's return is the whole sequence's reward
+        return final.unsqueeze(1).expand(B, T).clone()
     (h, c), logits = policy.prefix_states(tokens)  # (B, T-1, .): prefix lengths 1..T-1
     h0, c0 = h.transpose(0, 1).reshape(1, -1, h.shape[-1]), c.transpose(0, 1).reshape(1, -1, c.shape[-1])
     logits0 = logits.transpose(0, 1).reshape(-1, logits.shape[-1])  # row (t-1) * B + b
@@ -116,7 +133,7 @@ def rollout_returns(
         r = reward_from_logits(disc_logits(seqs), reward_form)
         returns[:, :-1] += r.view(T - 1, B).t()
     returns[:, :-1] /= n_rollouts
-    returns[:, -1] = reward_from_logits(disc_logits(tokens), reward_form)
+    returns[:, -1] = final
     return returns
 
 
@@ -198,13 +215,21 @@ class SeqGAN:
         model.eval()
         return sample(model, n, self.seq_len, temperature=temperature, top_k=top_k, generator=self.rng)
 
-    def discriminator_update(self) -> dict[str, float]:
-        """One core ``discriminator_step``: a data batch against fresh generator samples, on embeddings."""
-        bs = self.config.batch_size
+    def discriminator_update(self, relaxed: bool = False) -> dict[str, float]:
+        """One core ``discriminator_step``: a data batch against fresh generator samples, on embeddings.
+
+        ``relaxed``: the fakes are the gumbel variant's relaxed one-hots, as its generator step sees them.
+        """
+        bs, cfg = self.config.batch_size, self.config
         real = self.data[torch.randint(len(self.data), (bs,), generator=self.rng, device=self.device)]
-        fake = self.sample(bs)
         d = self.discriminator.train()
-        return discriminator_step(d.score, self.disc_opt, d.embed(real), d.embed(fake), self.disc_step_config)
+        if relaxed:
+            with torch.no_grad():
+                _, soft = gumbel_sequences(self.generator, bs, self.seq_len, tau=cfg.gumbel_tau, generator=self.rng)
+            fake = d.embed_soft(soft)
+        else:
+            fake = d.embed(self.sample(bs))
+        return discriminator_step(d.score, self.disc_opt, d.embed(real), fake, self.disc_step_config)
 
     def pretrain_discriminator(self, steps: int) -> dict[str, float]:
         stats: dict[str, float] = {}
@@ -216,6 +241,8 @@ class SeqGAN:
     def adversarial_step(self) -> dict[str, float]:
         """One generator policy-gradient step on MC-rollout returns, then ``disc_steps`` D steps."""
         cfg = self.config
+        if cfg.variant == "gumbel":
+            return self._gumbel_step()
         if self.rollout is None:
             self.rollout = EMA(self.generator, decay=cfg.rollout_decay)
         tokens = self.sample(cfg.batch_size)
@@ -238,6 +265,21 @@ class SeqGAN:
             d_stats = self.discriminator_update()
         stats = {"pg_loss": loss.item(), "return_mean": float(returns.mean())}
         return {**stats, **{f"d_{k}": v for k, v in d_stats.items()}}
+
+    def _gumbel_step(self) -> dict[str, float]:
+        """Generator step through relaxed one-hots, then D steps on real vs relaxed fake sequences."""
+        cfg, d = self.config, self.discriminator
+        self.generator.train()
+        d.eval()
+        d.requires_grad_(False)
+        _, soft = gumbel_sequences(self.generator, cfg.batch_size, self.seq_len, tau=cfg.gumbel_tau, generator=self.rng)
+        loss = GENERATOR_LOSSES[cfg.disc_loss](d.score(d.embed_soft(soft)))
+        self._generator_update(self.gen_opt, loss)
+        d.requires_grad_(True)
+        d_stats: dict[str, float] = {}
+        for _ in range(cfg.disc_steps):
+            d_stats = self.discriminator_update(relaxed=True)
+        return {"gen_loss": loss.item(), **{f"d_{k}": v for k, v in d_stats.items()}}
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict:
