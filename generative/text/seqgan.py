@@ -232,9 +232,10 @@ class SeqGAN:
         return discriminator_step(d.score, self.disc_opt, d.embed(real), fake, self.disc_step_config)
 
     def pretrain_discriminator(self, steps: int) -> dict[str, float]:
+        """``steps`` discriminator updates against the current (MLE) generator, before adversarial steps."""
         stats: dict[str, float] = {}
         for _ in range(steps):
-            stats = self.discriminator_update()
+            stats = self.discriminator_update(relaxed=self.config.variant == "gumbel")
         return stats
 
     # ------------------------------------------------------------------ adversarial
