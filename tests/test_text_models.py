@@ -80,7 +80,7 @@ def test_rollouts_keep_prefixes_and_average_rewards():
     q = rollout_returns(m, disc, tokens, n_rollouts=4, generator=torch.Generator().manual_seed(0))
     assert q.shape == (3, 5)
     assert torch.equal(q[:, -1], (tokens == 0).float().sum(1))  # the full sequence's own reward
-    completions = torch.stack(seen[:4])  # (R, (T-1) * B, T), rows ordered (prefix length, batch)
+    completions = torch.stack(seen[1:5])  # seen[0] is the full batch; then (R, (T-1) * B, T) by (prefix, row)
     for t in range(1, 5):
         rows = completions[:, (t - 1) * 3 : t * 3]
         assert torch.equal(rows[..., :t], tokens[:, :t].expand(4, -1, -1))  # prefix kept
@@ -100,3 +100,10 @@ def test_bleu_equals_nltk():
             sentence_bleu(pool[:i] + pool[i + 1 :], h, w, smoothing_function=smooth) for i, h in enumerate(pool)
         ) / len(pool)
         assert self_bleu(pool, n) == pytest.approx(expect, abs=1e-9)
+
+
+def test_reinforce_variant_gives_every_token_the_sequence_reward():
+    m = make_oracle(seed=0, vocab_size=10, emb_dim=4, hidden_dim=4)
+    tokens = sample(m, 3, 5, generator=torch.Generator().manual_seed(0))
+    q = rollout_returns(m, lambda s: (s == 0).float().sum(1), tokens, n_rollouts=0, reward_form="positive")
+    assert torch.allclose(q, torch.nn.functional.softplus((tokens == 0).float().sum(1, keepdim=True)).expand(3, 5))
