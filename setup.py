@@ -15,6 +15,9 @@ ROOTS = {"genplay": "genplay", "genplay.gail": "gail", "genplay.generative": "ge
 IMAGES = ["scikit-learn>=1.3", "mlxtend>=0.23", "torchmetrics>=1.4"]
 PACKAGES = [*ROOTS, *(f"genplay.generative.{p}" for p in find_packages("generative"))]
 
+# genplay.generative.text: nltk only as the reference its BLEU is tested against (bleu.py says why).
+TEXT = ["nltk>=3.8"]
+
 setup(
     name="genplay",
     version="0.1.0",
@@ -39,7 +42,8 @@ setup(
     ],
     extras_require={
         "images": IMAGES,
-        "test": ["pytest>=8", "ruff>=0.15,<0.18", *IMAGES],
+        "text": TEXT,
+        "test": ["pytest>=8", "ruff>=0.15,<0.18", *IMAGES, *TEXT],
     },
     entry_points={"console_scripts": ["genplay=genplay.cli:main"]},
 )

@@ -274,6 +274,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from genplay.gail.config import GAILConfig, PPOConfig
     from genplay.generative.images import cli as images_cli
+    from genplay.generative.text import cli as text_cli
 
     p = ArgumentParser(prog="genplay", description="Adversarial imitation learning on games.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -341,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ev.set_defaults(func=cmd_evaluate)
     images_cli.add_subparser(sub)
+    text_cli.add_subparser(sub)
     return p
 
 

@@ -1,0 +1,1 @@
+"""Adversarial text generation on the shared core (SeqGAN-style, trained like GAIL)."""

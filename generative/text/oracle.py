@@ -1,0 +1,121 @@
+"""SeqGAN's synthetic oracle benchmark, offline: data, MLE and adversarial phases, NLL_oracle / NLL_test.
+
+The oracle is an LSTM with N(0, 1) parameters (vocabulary 5,000, embedding 32, hidden 32);
+it samples the training sequences (length 20). Scores, as in SeqGAN's ``target_loss``:
+``nll_oracle`` = the oracle's per-token NLL of the generator's samples (lower = samples the
+oracle finds likely; a collapsed generator can score well here), and ``nll_test`` = the
+generator's per-token NLL of held-out oracle samples (rises when the generator drops modes).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from genplay.generative.text.models import TokenLM, make_oracle, mean_nll, sample
+from genplay.generative.text.seqgan import SeqGAN, TextGANConfig
+
+
+@dataclass(frozen=True)
+class OracleTask:
+    """The oracle and its data sets."""
+
+    oracle_seed: int = 0
+    """Seed of the oracle's parameters and of its samples (the same oracle for every training seed)."""
+    vocab_size: int = 5000
+    """Oracle vocabulary (SeqGAN: 5,000)."""
+    seq_len: int = 20
+    """Sequence length (SeqGAN: 20)."""
+    n_train: int = 10000
+    """Oracle samples to train on (SeqGAN: 10,000)."""
+    n_test: int = 5000
+    """Held-out oracle samples for NLL_test."""
+
+
+def oracle_data(task: OracleTask, device: str | torch.device = "cpu") -> tuple[TokenLM, torch.Tensor, torch.Tensor]:
+    """The oracle and its ``(train, test)`` samples, all determined by ``task.oracle_seed``."""
+    oracle = make_oracle(seed=task.oracle_seed, vocab_size=task.vocab_size, device=device)
+    gen = torch.Generator(device=device).manual_seed(task.oracle_seed + 1)
+    data = sample(oracle, task.n_train + task.n_test, task.seq_len, generator=gen)
+    return oracle, data[: task.n_train], data[task.n_train :]
+
+
+def scores(gan: SeqGAN, oracle: TokenLM, test: torch.Tensor, n_eval: int, temperature: float = 1.0) -> dict[str, float]:
+    """NLL_oracle of ``n_eval`` generator samples at ``temperature``, and NLL_test of held-out data."""
+    return {
+        "nll_oracle": mean_nll(oracle, gan.sample(n_eval, temperature=temperature)),
+        "nll_test": mean_nll(gan.generator.eval(), test, temperature=temperature),
+    }
+
+
+def run_oracle(
+    *,
+    task: OracleTask,
+    config: TextGANConfig,
+    minutes: float,
+    mle_fraction: float = 0.5,
+    max_mle_epochs: int = 120,
+    mle_temperatures: tuple[float, ...] = (),
+    disc_pretrain_steps: int = 200,
+    max_adv_steps: int = 10**9,
+    n_eval: int = 5000,
+    n_curve: int = 500,
+    eval_every: int = 10,
+    device: str | torch.device = "cpu",
+    log: Callable[[dict], None] = lambda row: None,
+) -> dict:
+    """MLE pretraining then SeqGAN, within ``minutes`` of wall time; returns the summary numbers.
+
+    ``mle_fraction`` of the training time goes to MLE epochs, the rest to adversarial steps;
+    the final evaluations (``n_eval`` samples each) come on top.
+    """
+    t0 = time.monotonic()
+    oracle, train, test = oracle_data(task, device)
+    gan = SeqGAN(data=train, vocab_size=task.vocab_size, config=config, device=device)
+    budget = minutes * 60.0
+    curve: list[dict] = []
+
+    def record(phase: str, step: int) -> None:
+        row = {"phase": phase, "step": step, "t": round(time.monotonic() - t0, 1), **scores(gan, oracle, test, n_curve)}
+        curve.append(row)
+        log(row)
+
+    record("mle", 0)
+    mle_deadline = t0 + budget * mle_fraction
+    epochs = 0
+    while epochs < max_mle_epochs and time.monotonic() < mle_deadline:
+        gan.mle_epoch(deadline=mle_deadline)
+        epochs += 1
+        if epochs % 2 == 0:
+            record("mle", epochs)
+    mle = scores(gan, oracle, test, n_eval)
+    log({"phase": "mle_final", "epochs": epochs, **mle})
+    for temp in mle_temperatures:  # Caccia et al. 2020: MLE with temperature, the quality-diversity baseline
+        curve.append({"phase": "mle_temperature", "temperature": temp, **scores(gan, oracle, test, n_eval, temp)})
+        log(curve[-1])
+
+    gan.pretrain_discriminator(disc_pretrain_steps)
+    steps, deadline = 0, t0 + budget
+    while steps < max_adv_steps and time.monotonic() < deadline:
+        stats = gan.adversarial_step()
+        steps += 1
+        if steps % eval_every == 0:
+            record("adv", steps)
+            log({"phase": "adv_stats", "step": steps, **stats})
+    train_seconds = time.monotonic() - t0
+    adv = scores(gan, oracle, test, n_eval)
+    return {
+        "nll_oracle_mle": mle["nll_oracle"],
+        "nll_test_mle": mle["nll_test"],
+        "nll_oracle_adv": adv["nll_oracle"],
+        "nll_test": adv["nll_test"],
+        "nll_oracle_of_oracle": mean_nll(oracle, test),
+        "mle_epochs": epochs,
+        "adv_steps": steps,
+        "train_seconds": round(train_seconds, 1),
+        "curve": curve,
+        "gan": gan,
+    }
