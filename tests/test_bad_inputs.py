@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from malicious import Payload
 
 from genplay.cli import main
 from genplay.gail.config import preset, replace
@@ -26,15 +27,6 @@ from genplay.generative.core.rundir import RunDirLock
 
 ENV = "CartPole-v1"
 
-
-class Payload:
-    """Unpickling this creates the marker file: proof that code from a file ran."""
-
-    def __init__(self, path) -> None:
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
 
 
 def _tree_digest(path: Path) -> str:

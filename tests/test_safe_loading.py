@@ -13,6 +13,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from malicious import Payload
 from sb3_contrib import MaskablePPO
 from sb3_contrib.common.wrappers import ActionMasker
 from stable_baselines3 import A2C, PPO
@@ -32,15 +33,6 @@ from genplay.generative.core.state_io import load_state, save_state, state_from_
 
 ENV = "CartPole-v1"
 
-
-class Payload:
-    """Unpickling this creates ``path``: the marker that code from a file ran."""
-
-    def __init__(self, path) -> None:
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
 
 
 def tiny_config(**changes) -> GAILConfig:
