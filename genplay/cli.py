@@ -346,6 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+OPTIONAL_EXTRAS = {"sklearn": "images", "mlxtend": "images", "torchmetrics": "images", "nltk": "text"}
+"""Top-level modules of the optional extras (setup.py), and the extra that installs each."""
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -355,6 +359,15 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except GenplayError as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # a modality whose optional extra is not installed
+        extra = OPTIONAL_EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(
+            f"error: this command needs the optional package {exc.name!r}: pip install 'genplay[{extra}]'",
+            file=sys.stderr,
+        )
         return 2
     except OSError as exc:  # an output or input path the OS refuses (permissions, disk full, ...)
         where = f"{exc.filename}: " if exc.filename else ""
