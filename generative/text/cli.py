@@ -68,6 +68,12 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise GenplayError(f"--{field.replace('_', '-')}: {expected.strip()}") from None
     if args.seq_len < 5:
         raise GenplayError(f"--seq-len: expected an integer >= 5, got {args.seq_len}")
+    for flag in ("mle_epochs", "adv_steps", "disc_pretrain_steps", "min_count"):
+        if getattr(args, flag) < (1 if flag == "min_count" else 0):
+            lowest = 1 if flag == "min_count" else 0
+            raise GenplayError(
+                f"--{flag.replace('_', '-')}: expected an integer >= {lowest}, got {getattr(args, flag)}"
+            )
     seed_everything(config.seed)
     train_s, _ = split_corpus(load_text(args.corpus), args.seq_len)
     if len(train_s) < 10:

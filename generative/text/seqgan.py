@@ -12,6 +12,7 @@ batch mean of the return at each position (a baseline SeqGAN lacks; it only lowe
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -85,7 +86,17 @@ class TextGANConfig:
             raise ValueError(f"gumbel_tau: expected a value > 0, got {self.gumbel_tau}")
         if self.n_rollouts < 0:
             raise ValueError(f"n_rollouts: expected an integer >= 0, got {self.n_rollouts}")
-        for name in ("emb_dim", "hidden_dim", "batch_size", "disc_emb_dim", "disc_filters"):
+        for name in ("mle_lr", "gen_lr", "disc_lr", "grad_clip"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name}: expected a finite number > 0, got {value}")
+        for name in ("disc_dropout", "disc_penalty_weight"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0) or (name == "disc_dropout" and value >= 1):
+                raise ValueError(f"{name}: expected a finite number >= 0 (dropout < 1), got {value}")
+        if self.seed < 0:
+            raise ValueError(f"seed: expected an integer >= 0, got {self.seed}")
+        for name in ("emb_dim", "hidden_dim", "batch_size", "disc_emb_dim", "disc_filters", "disc_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.rollout_decay < 1.0:
