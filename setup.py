@@ -31,7 +31,8 @@ setup(
         "torch>=2.3",  # install torch==2.13.0 first (CPU wheel); see README
         "numpy>=1.26",
         "gymnasium[classic-control]>=1.0,<2",
-        "ale-py>=0.9",
+        "ale-py>=0.10",  # ships the ROMs and the native vector env
+        "opencv-python-headless>=4.8",  # gymnasium's AtariPreprocessing resizes with cv2
         "stable-baselines3>=2.3,<3",
         "sb3-contrib>=2.3,<3",
         "tensorboard>=2.14",

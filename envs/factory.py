@@ -37,6 +37,7 @@ class EnvFactory:
 
     def __post_init__(self) -> None:
         check_env_id(self.env_id)
+        self.atari_config  # noqa: B018  (validates Atari options where they enter)
         unknown = [w for w in self.wrappers if w not in WRAPPERS]
         if unknown:
             raise EnvError(f"unknown env wrapper {unknown[0]!r}; expected one of {sorted(WRAPPERS)}")
@@ -52,13 +53,29 @@ class EnvFactory:
             env = WRAPPERS[name](env)
         return env
 
-    def make_vec(self, n_envs: int, *, seed: int | None = 0):
-        """An SB3 vec env of ``n_envs`` copies, each under SB3's ``Monitor``, seeded ``seed + i``."""
+    def make_vec(self, n_envs: int, *, seed: int | None = 0, native: bool = True):
+        """An SB3 vec env of ``n_envs`` copies, each under SB3's ``Monitor``, seeded ``seed + i``.
+
+        ``genplay/<Game>-v0`` Atari ids without wrappers step on ale-py's native vector env
+        (same observations, 2x faster) unless ``native`` is False.
+        """
         from stable_baselines3.common.env_util import make_vec_env
 
         if n_envs < 1:
             raise EnvError(f"n_envs must be >= 1, got {n_envs}")
+        atari = self.atari_config
+        if atari is not None and not self.wrappers:
+            from genplay.envs.atari import make_atari_vec
+
+            return make_atari_vec(atari, n_envs, seed=seed, native=native)
         return make_vec_env(lambda **_: self.make(), n_envs=n_envs, seed=seed)
+
+    @property
+    def atari_config(self):
+        """The ``AtariConfig`` of a ``genplay/<Game>-v0`` id, else None."""
+        from genplay.envs.atari import atari_config_of
+
+        return atari_config_of(self.env_id, self.kwargs)
 
     @property
     def max_episode_steps(self) -> int | None:

@@ -21,6 +21,10 @@ def _register_optional_suites() -> None:
             gym.register_envs(ale_py)
         except ImportError:  # pragma: no cover - ale-py is a hard dependency
             pass
+        else:
+            from genplay.envs.atari import register_atari_ids
+
+            register_atari_ids()
         _ALE_REGISTERED = True
 
 
@@ -28,7 +32,7 @@ def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
     """Return the spec of ``env_id`` or raise EnvError naming close matches."""
     import genplay.envs  # noqa: F401  (registers genplay/* ids)
 
-    if env_id.startswith("ALE/") or env_id not in gym.registry:
+    if env_id not in gym.registry:
         _register_optional_suites()
     if env_id not in gym.registry:
         close = difflib.get_close_matches(env_id, list(gym.registry), n=3)
