@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from stable_baselines3.common.policies import ActorCriticPolicy
 
+from genplay.gail.store import StackedFrames
+
 
 def split_episodes(
     episode_lengths: np.ndarray, rng: np.random.Generator, holdout: float = 0.2
@@ -56,13 +58,17 @@ def bc_pretrain(
     rng = rng or np.random.default_rng(0)
     train_idx, held_idx = split_episodes(np.asarray(episode_lengths), rng)
     opt = torch.optim.Adam(policy.parameters(), lr=lr)
-    obs_t, _ = policy.obs_to_tensor(obs)  # handles Box, Dict and image observations as SB3 does
+    lazy = isinstance(obs, StackedFrames)  # Atari demos: build each minibatch's uint8 stacks on demand
+    obs_t = None if lazy else policy.obs_to_tensor(obs)[0]  # handles Box, Dict and images as SB3 does
     acts_t = torch.as_tensor(acts, device=policy.device)
     masks = np.asarray(action_masks) if action_masks is not None else None
     maskable = masks is not None and "action_masks" in policy.evaluate_actions.__code__.co_varnames
 
     def nll(idx: np.ndarray) -> torch.Tensor:
-        batch = {k: v[idx] for k, v in obs_t.items()} if isinstance(obs_t, dict) else obs_t[idx]
+        if lazy:
+            batch = policy.obs_to_tensor(obs[idx])[0]
+        else:
+            batch = {k: v[idx] for k, v in obs_t.items()} if isinstance(obs_t, dict) else obs_t[idx]
         kwargs = {"action_masks": masks[idx]} if maskable else {}
         _, log_prob, _ = policy.evaluate_actions(batch, acts_t[idx], **kwargs)
         return -log_prob.mean()
@@ -94,7 +100,7 @@ def bc_pretrain(
 
 
 @torch.no_grad()
-def _chunked_mean(nll, idx: np.ndarray, chunk: int = 4096) -> float:
+def _chunked_mean(nll, idx: np.ndarray, chunk: int = 512) -> float:
     """Mean NLL over ``idx`` in chunks, so memory stays flat for pixel demos."""
     parts = np.array_split(idx, max(1, len(idx) // chunk))
     return float(np.average([float(nll(p)) for p in parts], weights=[len(p) for p in parts]))

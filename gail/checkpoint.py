@@ -23,7 +23,7 @@ from genplay.errors import CheckpointError
 from genplay.gail.config import GAILConfig, PPOConfig
 from genplay.gail.demos import Demos
 from genplay.gail.sb3_io import algo_from_state, algo_state, load_weights
-from genplay.gail.store import TransitionStore
+from genplay.gail.store import StackedFrames, TransitionStore
 from genplay.generative.core import select_device
 from genplay.generative.core.state_io import load_state, save_state, sha256_bytes
 
@@ -65,7 +65,10 @@ def config_differences(stored: GAILConfig, new: GAILConfig, ignore: tuple[str, .
 def demos_fingerprint(demos: Demos) -> str:
     """sha256 of what the trainer learns from: the env (id, kwargs, wrappers), observations, actions,
     episode ends, action masks."""
-    obs = demos.obs if isinstance(demos.obs, dict) else {"": demos.obs}
+    if isinstance(demos.obs, StackedFrames):
+        obs = {"frames": demos.obs.frames, "frame_index": demos.obs.index}
+    else:
+        obs = demos.obs if isinstance(demos.obs, dict) else {"": demos.obs}
     env = json.dumps(demos.env.to_dict(), sort_keys=True) if demos.env is not None else ""
     parts = [demos.env_id.encode(), env.encode()]
     for key in sorted(obs):

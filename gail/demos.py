@@ -8,7 +8,10 @@ A demos file is an ``.npz`` (no pickles) with these fields:
                    :func:`describe_space`), and free-form provenance (policy, seed, ...)
 ``obs``            ``(sum(T_i + 1), *obs_shape)``: every episode's observations *including*
                    its final one, so next observations need no guessing. Dict observation
-                   spaces store one array per key as ``obs.<key>``.
+                   spaces store one array per key as ``obs.<key>``. Frame stacks
+                   (uint8 ``(stack, H, W)``, e.g. Atari) store each distinct frame once
+                   instead: ``obs_frames`` ``(F, H, W)`` and ``obs_frame_index``
+                   ``(sum(T_i + 1), stack)`` int32 (the frames of each observation).
 ``acts``           ``(sum(T_i), *act_shape)``: actions as the env received them
 ``rewards``        ``(sum(T_i),)`` float32: the env's reward (for reporting only)
 ``episode_lengths````(N,)`` int64: T_i
@@ -40,6 +43,7 @@ from gymnasium import spaces
 
 from genplay.envs import EnvFactory, as_factory
 from genplay.errors import DemoError, EnvError
+from genplay.gail.store import FrameStackBuilder, StackedFrames
 from genplay.generative.core import atomic_write
 
 FORMAT_VERSION = 1
@@ -128,7 +132,7 @@ def space_mismatch(saved: dict[str, Any], expected: dict[str, Any]) -> str | Non
 class Demos:
     """Validated expert trajectories. Build with :func:`collect_demos` or :func:`load_demos`."""
 
-    obs: np.ndarray | dict[str, np.ndarray]
+    obs: np.ndarray | dict[str, np.ndarray] | StackedFrames
     acts: np.ndarray
     rewards: np.ndarray
     episode_lengths: np.ndarray
@@ -171,7 +175,9 @@ class Demos:
         return {"obs": _take(self.obs, i), "acts": self.acts, "next_obs": _take(self.obs, j), "terminal": terminal}
 
 
-def _take(obs: np.ndarray | dict[str, np.ndarray], idx: np.ndarray):
+def _take(obs, idx: np.ndarray):
+    if isinstance(obs, StackedFrames):
+        return obs.subset(idx)  # lazy: 20 Atari games are 7 GB as stacks
     return {k: v[idx] for k, v in obs.items()} if isinstance(obs, dict) else obs[idx]
 
 
@@ -196,6 +202,8 @@ def save_demos(path: str | Path, demos: Demos) -> None:
         arrays["action_masks"] = demos.action_masks
     if isinstance(demos.obs, dict):
         arrays.update({f"obs.{k}": v for k, v in demos.obs.items()})
+    elif isinstance(demos.obs, StackedFrames):
+        arrays.update(obs_frames=demos.obs.frames, obs_frame_index=demos.obs.index)
     else:
         arrays["obs"] = demos.obs
 
@@ -259,7 +267,11 @@ def load_demos(path: str | Path, env_id: str | None = None) -> Demos:
         missing = [k for k in keys if f"obs.{k}" not in raw]
         if missing:
             raise fail(f"missing field 'obs.{missing[0]}' for the Dict observation space")
-        obs: np.ndarray | dict[str, np.ndarray] = {k: raw[f"obs.{k}"] for k in keys}
+        obs: np.ndarray | dict[str, np.ndarray] | StackedFrames = {k: raw[f"obs.{k}"] for k in keys}
+    elif "obs_frames" in raw or "obs_frame_index" in raw:
+        if "obs_frames" not in raw or "obs_frame_index" not in raw:
+            raise fail("fields 'obs_frames' and 'obs_frame_index' come together; one is missing")
+        obs = StackedFrames(raw["obs_frames"], raw["obs_frame_index"])
     elif "obs" not in raw:
         raise fail("missing field 'obs'")
     else:
@@ -288,6 +300,11 @@ def load_demos(path: str | Path, env_id: str | None = None) -> Demos:
     if isinstance(obs, dict):
         for k, v in obs.items():
             _check_array(fail, f"obs.{k}", v, n_obs, obs_desc["spaces"][k])
+    elif isinstance(obs, StackedFrames):
+        shape = tuple(obs_desc.get("shape", []))
+        why = obs.validate(n_obs, shape) if len(shape) == 3 else "frame fields need a (stack, H, W) observation space"
+        if why:
+            raise fail(f"field {why}")
     else:
         _check_array(fail, "obs", obs, n_obs, obs_desc)
 
@@ -420,6 +437,11 @@ def as_policy_fn(policy: Any, *, deterministic: bool = True) -> PolicyFn:
     raise TypeError(f"cannot use {type(policy).__name__} as a policy: give an SB3 model or a callable")
 
 
+def _is_frame_stack(space: spaces.Space) -> bool:
+    """uint8 ``(stack, H, W)`` observations, stored as unique frames (see :class:`StackedFrames`)."""
+    return isinstance(space, spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3 and space.shape[0] > 1
+
+
 def supports_action_masks(env) -> bool:
     """Whether a gymnasium env (or a wrapper of it) has an ``action_masks()`` method, as MaskablePPO expects."""
     try:
@@ -458,8 +480,12 @@ def collect_demos(
     else:
         act = as_policy_fn(policy, deterministic=deterministic)
     is_dict = isinstance(envs[0].observation_space, spaces.Dict)
+    frames = _is_frame_stack(envs[0].observation_space)
     first = [e.reset(seed=seed + i)[0] for i, e in enumerate(envs)]
     episodes: list[dict[str, list]] = [{"obs": [o], "acts": [], "rewards": [], "masks": []} for o in first]
+    builders = [FrameStackBuilder() for _ in envs] if frames else []  # each frame kept once, as it arrives
+    for b, o in zip(builders, first):
+        b.add(o)
     masked = supports_action_masks(envs[0])
     terminated = np.zeros(n_episodes, dtype=bool)
     active = list(range(n_episodes))
@@ -472,7 +498,11 @@ def collect_demos(
         for j, (i, a) in enumerate(zip(active, actions)):
             obs, rew, term, trunc, _ = envs[i].step(a)
             ep = episodes[i]
-            ep["obs"].append(obs)
+            if frames:
+                builders[i].add(obs)
+                ep["obs"][-1] = obs  # only the latest stack is kept, for the next action
+            else:
+                ep["obs"].append(obs)
             ep["acts"].append(a)
             ep["rewards"].append(rew)
             if masks is not None:
@@ -490,13 +520,20 @@ def collect_demos(
             return {k: np.stack([o[k] for o in rows]) for k in rows[0]}
         return np.stack(rows)
 
-    all_obs = [o for ep in episodes for o in ep["obs"]]
+    if frames:
+        parts = [b.build() for b in builders]
+        offsets = np.cumsum([0] + [len(p.frames) for p in parts[:-1]])
+        all_obs = StackedFrames(
+            np.concatenate([p.frames for p in parts]), np.concatenate([p.index + o for p, o in zip(parts, offsets)])
+        )
+    else:
+        all_obs = cat_obs([o for ep in episodes for o in ep["obs"]])
     acts = np.stack([a for ep in episodes for a in ep["acts"]])
     space = envs[0].action_space
     if isinstance(space, spaces.Discrete):
         acts = acts.astype(np.int64).reshape(-1)
     return Demos(
-        obs=cat_obs(all_obs),
+        obs=all_obs,
         acts=acts,
         rewards=np.asarray([r for ep in episodes for r in ep["rewards"]], dtype=np.float32),
         episode_lengths=np.asarray([len(ep["acts"]) for ep in episodes], dtype=np.int64),

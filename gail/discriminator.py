@@ -38,13 +38,15 @@ class TransitionDiscriminator(nn.Module):
         activation: str = "tanh",
         spectral_norm: bool = False,
         use_next_obs: bool = False,
+        use_action: bool = True,
         cnn_features: int = 256,
     ) -> None:
         super().__init__()
         self.observation_space, self.action_space = observation_space, action_space
-        self.use_next_obs = use_next_obs
+        self.use_next_obs, self.use_action = use_next_obs, use_action
         self.obs_dim = flat_width(observation_space)
-        self.act_dim = actions_to_flat(action_space, [action_space.sample()], torch.device("cpu")).shape[1]
+        sample = actions_to_flat(action_space, [action_space.sample()], torch.device("cpu"))
+        self.act_dim = sample.shape[1] if use_action else 0
         self.scaling = DemoScaling(observation_space)
         self.encoder = ObsEncoder(observation_space, cnn_features=cnn_features)
         in_dim = self.encoder.features_dim * (2 if use_next_obs else 1) + self.act_dim
@@ -60,9 +62,15 @@ class TransitionDiscriminator(nn.Module):
         return self.obs_dim * (2 if self.use_next_obs else 1) + self.act_dim + 1
 
     # ------------------------------------------------------------------ inputs
-    def fit_scaling(self, store: TransitionStore, chunk: int = 4096) -> None:
-        """Fit the observation scaling on a store's observations (the demos)."""
-        self.scaling.fit(
+    @property
+    def chunk(self) -> int:
+        """Rows per batched pass that keeps a pass's float inputs near 32 MB (512 Atari frame stacks)."""
+        return max(64, min(4096, 2**23 // self.width))
+
+    def fit_scaling(self, store: TransitionStore, *, scaling: DemoScaling | None = None) -> None:
+        """Fit the observation scaling (or ``scaling``) on a store's observations (the demos)."""
+        chunk = self.chunk
+        (scaling or self.scaling).fit(
             to_flat(self.observation_space, store.take_obs(store.obs_idx[i : i + chunk]), self.device)
             for i in range(0, len(store), chunk)
         )
@@ -71,7 +79,8 @@ class TransitionDiscriminator(nn.Module):
         """Flat float rows of the transitions ``idx`` of ``store`` (raw -> float here, per minibatch)."""
         space, dev = self.observation_space, self.device
         parts = [self.scaling(to_flat(space, store.take_obs(store.obs_idx[idx]), dev))]
-        parts.append(actions_to_flat(self.action_space, store.acts[idx], dev))
+        if self.use_action:
+            parts.append(actions_to_flat(self.action_space, store.acts[idx], dev))
         if self.use_next_obs:
             parts.append(self.scaling(to_flat(space, store.take_obs(store.next_idx[idx]), dev)))
         parts.append(torch.zeros(len(idx), 1, device=dev))
@@ -94,9 +103,9 @@ class TransitionDiscriminator(nn.Module):
         return torch.where(features[:, -1] > 0.5, self.absorbing_logit.expand_as(live_logits), live_logits)
 
     @torch.no_grad()
-    def logits(self, store: TransitionStore, chunk: int = 4096) -> torch.Tensor:
+    def logits(self, store: TransitionStore, chunk: int | None = None) -> torch.Tensor:
         """Logits of every transition of ``store``, in chunks so memory stays flat."""
-        return torch.cat([self(self.features(store, idx)) for idx in _chunks(len(store), chunk)])
+        return torch.cat([self(self.features(store, idx)) for idx in _chunks(len(store), chunk or self.chunk)])
 
 
 def _chunks(n: int, size: int) -> Iterator[np.ndarray]:

@@ -194,3 +194,28 @@ def _float_box(space: spaces.Space) -> spaces.Box:
     if _image(space):
         return spaces.Box(-np.inf, np.inf, shape=space.shape, dtype=np.float32)
     return spaces.Box(-np.inf, np.inf, shape=preprocessed_shape(space), dtype=np.float32)
+
+
+class CenteredNatureCNN(NatureCNN):
+    """The policy's NatureCNN on frames scaled as the discriminator's are: centred on the mean demo
+    frame, divided by one std, clipped (instead of SB3's ``/255``).
+
+    The Atari study behind this: with ``/255`` inputs PPO on Pong's true reward stayed at -20
+    for 230k steps and BC did not learn; centred inputs reached +3 by 350k and BC learned.
+    The statistics are buffers, so they are saved and loaded with the policy's weights.
+    Use with ``normalize_images=False`` in the policy kwargs.
+    """
+
+    def __init__(self, observation_space: spaces.Box, features_dim: int = 512, normalized_image: bool = True) -> None:
+        # SB3 passes normalized_image=True along with normalize_images=False; frames are scaled here either way
+        super().__init__(observation_space, features_dim=features_dim, normalized_image=True)
+        self.register_buffer("frame_mean", torch.zeros(observation_space.shape))
+        self.register_buffer("frame_std", torch.ones(()))
+
+    @torch.no_grad()
+    def set_scaling(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.frame_mean.copy_(mean.reshape(self.frame_mean.shape))
+        self.frame_std.copy_(std.reshape(-1)[0])
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        return super().forward(((observations - self.frame_mean) / self.frame_std).clamp(-CLIP, CLIP))

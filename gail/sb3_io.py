@@ -48,7 +48,7 @@ OPTIMIZERS = {
     "RMSprop": torch.optim.RMSprop,
     "SGD": torch.optim.SGD,
 }
-_EXTRACTORS = ("FlattenExtractor", "NatureCNN", "CombinedExtractor")
+_EXTRACTORS = ("FlattenExtractor", "NatureCNN", "CombinedExtractor", "CenteredNatureCNN")
 _ACT_NAMES = {cls: name for name, cls in ACTIVATIONS.items()}
 # constructor arguments that are not hyper-parameters (or are handled apart)
 _SKIP = {"self", "policy", "env", "device", "tensorboard_log", "verbose", "_init_setup_model", "policy_kwargs"}
@@ -122,9 +122,10 @@ def _policy_kwargs_from_json(kwargs: dict[str, Any]) -> dict[str, Any]:
     if "optimizer_class" in out:
         out["optimizer_class"] = OPTIMIZERS[_choice(out["optimizer_class"], OPTIMIZERS, "optimizer_class")]
     if "features_extractor_class" in out:
-        out["features_extractor_class"] = getattr(
-            torch_layers, _choice(out["features_extractor_class"], _EXTRACTORS, "features_extractor_class")
-        )
+        from genplay.gail import features
+
+        name = _choice(out["features_extractor_class"], _EXTRACTORS, "features_extractor_class")
+        out["features_extractor_class"] = getattr(features if name == "CenteredNatureCNN" else torch_layers, name)
     return out
 
 

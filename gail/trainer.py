@@ -32,6 +32,7 @@ from genplay.gail.bc import bc_pretrain
 from genplay.gail.config import GAILConfig
 from genplay.gail.demos import Demos, check_demos_match_spaces
 from genplay.gail.discriminator import TransitionDiscriminator
+from genplay.gail.features import CenteredNatureCNN, DemoScaling
 from genplay.gail.reward import absorbing_mass, absorbing_share, generator_rewards, step_rewards
 from genplay.gail.rollout import ReturnScaler, TransitionRecorder, policy_obs_normalizer
 from genplay.gail.store import TransitionStore
@@ -73,6 +74,7 @@ class GAIL:
             activation=config.disc_activation,
             spectral_norm=config.disc_spectral_norm,
             use_next_obs=config.use_next_obs,
+            use_action=config.disc_use_action,
             cnn_features=config.disc_cnn_features,
         ).to(self.device)
         # The absorbing logit is one scalar fitting an occupancy ratio that moves with the policy;
@@ -102,15 +104,27 @@ class GAIL:
         if config.normalize_policy_obs and isinstance(space, spaces.Box) and not is_image_space(space):
             mean, var = demo_obs_moments(demos)
             wrapped = self.policy_obs_norm = policy_obs_normalizer(wrapped, mean, var)
+        centred = config.normalize_policy_obs and gen_algo is None and is_image_space(space)
         if gen_algo is None:
+            kwargs = config.ppo.sb3_kwargs()
+            if centred:
+                kwargs["policy_kwargs"].update(features_extractor_class=CenteredNatureCNN, normalize_images=False)
             gen_algo = PPO(
                 _policy_class(config.ppo.policy, space),
                 wrapped,
                 seed=config.seed,
                 device=self.device,
                 verbose=0,
-                **config.ppo.sb3_kwargs(),
+                **kwargs,
             )
+            if centred:
+                scaling = self.disc.scaling
+                if config.obs_norm != "demos":
+                    scaling = DemoScaling(space).to(self.device)
+                    self.disc.fit_scaling(self.expert, scaling=scaling)
+                for module in gen_algo.policy.modules():
+                    if isinstance(module, CenteredNatureCNN):
+                        module.set_scaling(scaling.mean, scaling.std)
         else:
             gen_algo.set_env(wrapped)
         self.gen_algo = gen_algo

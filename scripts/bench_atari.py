@@ -1,0 +1,200 @@
+#!/usr/bin/env python
+"""Pixel GAIL on Atari: throughput against plain PPO, or learning from scripted-expert demos.
+
+Prints one JSON line as its last line.
+
+    python scripts/bench_atari.py --mode throughput              # issue 13, target 1 (Pong)
+    python scripts/bench_atari.py --mode learn --game pong       # issue 13, target 2
+
+throughput: GAIL (8 envs, PPO n_steps 128, CnnPolicy) for ``--gen-steps`` generator steps,
+then plain PPO with the same settings on the true reward, in the same process; peak RSS
+is read after the GAIL run (before PPO runs). learn: ``--n-demo`` scripted-expert games
+(cached under ~/.cache/genplay/atari_demos), BC alone, then GAIL for ``--agent-steps``,
+evaluated on 10 full games with sticky actions (stochastic and greedy), with the curve
+of training-episode returns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from benchlib import emit, peak_rss_mb
+
+
+def parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--game", default="pong")
+    p.add_argument("--mode", choices=["throughput", "learn"], default="throughput")
+    p.add_argument("--n-demo", type=int, default=None, help="expert games (default: 20 learn, 2 throughput)")
+    p.add_argument("--demo-source", choices=["scripted", "random"], default="scripted")
+    p.add_argument("--agent-steps", type=int, default=1_000_000)
+    p.add_argument("--gen-steps", type=int, default=4096, help="throughput mode: generator steps timed")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--bc", choices=["none", "warm"], default="none", help="BC warm start of GAIL's policy")
+    p.add_argument("--bc-epochs", type=int, default=5, help="most epochs of the BC baseline")
+    p.add_argument("--eval-games", type=int, default=10)
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="GAILConfig override")
+    p.add_argument("--out", default=None, help="also append the JSON line to this file")
+    p.add_argument("--run-dir", default=None, help="learn mode: checkpoints and logs here")
+    return p.parse_args()
+
+
+def demos_for(args, factory):
+    from genplay.gail.atari import scripted_expert_demos
+    from genplay.gail.demos import collect_demos, load_demos, save_demos
+    from genplay.gail.experts import cache_dir
+
+    n = args.n_demo or (20 if args.mode == "learn" else 2)
+    path = cache_dir() / "atari_demos" / f"{args.game}-{args.demo_source}-{n}-seed{10_000 + args.seed}.npz"
+    if path.exists():
+        return load_demos(path), n
+    if args.demo_source == "scripted":
+        demos = scripted_expert_demos(factory, n, seed=10_000 + args.seed, progress=True)
+    else:
+        demos = collect_demos(factory, "random", n, seed=10_000 + args.seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_demos(path, demos)
+    return demos, n
+
+
+def gail_config(args):
+    from genplay.gail.config import atari_preset, replace
+
+    overrides = {}
+    for item in args.set:
+        key, _, text = item.partition("=")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        overrides[key.replace("-", "_")] = tuple(value) if isinstance(value, list) else value
+    return replace(atari_preset(), seed=args.seed, torch_threads=args.threads, **overrides)
+
+
+def throughput(args, factory, demos, n_demo) -> dict:
+    import torch
+    from stable_baselines3 import PPO
+
+    from genplay.gail.trainer import GAIL
+
+    config = replace_ckpt(gail_config(args))
+    trainer = GAIL(venv=factory.make_vec(config.n_envs, seed=args.seed), demos=demos, config=config)
+    trainer.learn(config.ppo.n_steps * config.n_envs)  # warm-up rollout (allocations, first update)
+    t0 = time.perf_counter()
+    trainer.learn(trainer.num_timesteps + args.gen_steps)
+    gail_sps = args.gen_steps / (time.perf_counter() - t0)
+    rss = peak_rss_mb()
+    torch.manual_seed(args.seed)
+    kwargs = config.ppo.sb3_kwargs()
+    ppo = PPO("CnnPolicy", factory.make_vec(config.n_envs, seed=args.seed), seed=args.seed, verbose=0, **kwargs)
+    ppo.learn(config.ppo.n_steps * config.n_envs)
+    t0 = time.perf_counter()
+    ppo.learn(args.gen_steps, reset_num_timesteps=False)
+    ppo_sps = args.gen_steps / (time.perf_counter() - t0)
+    return {
+        "env_steps_per_second": round(gail_sps, 1),
+        "ppo_env_steps_per_second": round(ppo_sps, 1),
+        "time_ratio_vs_ppo": round(ppo_sps / gail_sps, 3),
+        "peak_rss_mb": rss,
+        "gen_steps": args.gen_steps,
+        "n_envs": config.n_envs,
+        "n_steps": config.ppo.n_steps,
+        "n_demo": n_demo,
+        "demo_transitions": demos.n_transitions,
+        "demo_frames_mb": round(demos.obs.nbytes / 2**20, 1),
+    }
+
+
+def replace_ckpt(config):
+    from genplay.gail.config import replace
+
+    return replace(config, checkpoint_every=0, bc_epochs=0)
+
+
+def evaluate(factory, policy, n_games: int, seed: int, deterministic: bool) -> list[float]:
+    from genplay.gail.evaluate import episode_returns
+
+    return [float(r) for r in episode_returns(factory, policy, n_games, seed=seed, deterministic=deterministic)]
+
+
+def learn(args, factory, demos, n_demo) -> dict:
+    import torch
+
+    from genplay.gail.atari import evaluation_factory
+    from genplay.gail.config import replace
+    from genplay.gail.pipeline import behaviour_cloning
+    from genplay.gail.trainer import GAIL
+
+    config = gail_config(args)
+    eval_factory = evaluation_factory(factory)
+    eval_seed = 50_000 + args.seed
+    expert_scores = demos.metadata.get("scores") or demos.episode_returns().tolist()
+    random_scores = evaluate(eval_factory, "random", args.eval_games, eval_seed, False)
+
+    # BC alone: the same centred CNN policy, cloned on the demos (early-stopped on held-out games).
+    t0 = time.perf_counter()
+    bc_config = replace(config, bc_epochs=args.bc_epochs, bc_patience=2)
+    bc = behaviour_cloning(factory, demos, bc_config)
+    bc_seconds = time.perf_counter() - t0
+    bc_scores = evaluate(eval_factory, bc, args.eval_games, eval_seed, False)
+    del bc
+
+    torch.manual_seed(args.seed)
+    config = replace(config, bc_epochs=args.bc_epochs if args.bc == "warm" else 0, bc_patience=2)
+    trainer = GAIL(
+        venv=factory.make_vec(config.n_envs, seed=args.seed), demos=demos, config=config, log_dir=args.run_dir
+    )
+    ckpt = str(Path(args.run_dir) / "checkpoint") if args.run_dir else None
+    t0 = time.perf_counter()
+    trainer.learn(args.agent_steps, checkpoint_path=ckpt, progress_bar=True)
+    wall = time.perf_counter() - t0
+    curve = [
+        [h["timesteps"], round(h["true_return"], 2)]
+        for h in trainer.history[:: max(1, len(trainer.history) // 60)]
+        if "true_return" in h
+    ]
+    stochastic = evaluate(eval_factory, trainer, args.eval_games, eval_seed, False)
+    greedy = evaluate(eval_factory, trainer, args.eval_games, eval_seed, True)
+    return {
+        "learned_return_mean": round(float(np.mean(stochastic)), 2),
+        "learned_return_greedy_mean": round(float(np.mean(greedy)), 2),
+        "learned_returns": stochastic,
+        "bc_return_mean": round(float(np.mean(bc_scores)), 2),
+        "bc_seconds": round(bc_seconds, 1),
+        "expert_return": round(float(np.mean(expert_scores)), 2),
+        "random_return": round(float(np.mean(random_scores)), 2),
+        "agent_steps": trainer.num_timesteps,
+        "gail_wall_seconds": round(wall, 1),
+        "env_steps_per_second": round(trainer.num_timesteps / wall, 1),
+        "n_demo": n_demo,
+        "demo_transitions": demos.n_transitions,
+        "bc_warm_start": args.bc == "warm",
+        "curve": curve,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def main() -> None:
+    args = parse()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from genplay.gail.atari import atari_factory
+
+    factory = atari_factory(args.game)
+    t0 = time.perf_counter()
+    demos, n_demo = demos_for(args, factory)
+    result = {"game": args.game, "mode": args.mode, "seed": args.seed, "threads": args.threads, "overrides": args.set}
+    result["demo_seconds"] = round(time.perf_counter() - t0, 1)
+    result.update((throughput if args.mode == "throughput" else learn)(args, factory, demos, n_demo))
+    result["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    emit(result, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""Atari: preprocessing, native vs fallback vector envs, frame demos, and a short pixel-GAIL run."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from genplay.envs import EnvFactory
+from genplay.envs.atari import AtariConfig, make_atari, make_atari_vec
+from genplay.errors import DemoError, EnvError
+from genplay.gail.atari import atari_factory, evaluation_factory
+from genplay.gail.config import atari_preset, replace
+from genplay.gail.demos import Demos, collect_demos, load_demos, save_demos
+from genplay.gail.features import CenteredNatureCNN
+from genplay.gail.store import StackedFrames
+from genplay.gail.trainer import GAIL
+
+PONG = "genplay/Pong-v0"
+
+
+def test_preprocessing_shapes_and_dtypes():
+    env = make_atari("Pong", record_ram=True)
+    obs, info = env.reset(seed=0)
+    assert obs.shape == (4, 84, 84) and obs.dtype == np.uint8
+    assert (obs[:3] == 0).all() and obs[3].any()  # zero padding at reset, as the native env pads
+    assert info["ram"].dtype == np.uint8 and info["ram"].shape[1] == 128
+    obs, reward, terminated, truncated, info = env.step(0)
+    assert obs.shape == (4, 84, 84) and info["ram"].shape == (4, 128)  # one RAM row per emulator frame
+    assert env.observation_space.shape == (4, 84, 84) and env.action_space.n == 6
+    assert AtariConfig("pong").horizon == 27_000
+    assert EnvFactory(PONG).max_episode_steps == 27_000
+
+
+def test_native_and_fallback_vector_envs_give_the_same_observations():
+    config = AtariConfig("pong", sticky=False, noop_max=0)  # no randomness of either path's own
+    native, fallback = make_atari_vec(config, 2, seed=3), make_atari_vec(config, 2, seed=3, native=False)
+    a, b = native.reset(), fallback.reset()
+    np.testing.assert_array_equal(a, b)
+    rng = np.random.default_rng(0)
+    for _ in range(150):
+        actions = rng.integers(6, size=2)
+        a, ra, da, _ = native.step(actions)
+        b, rb, db, _ = fallback.step(actions)
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(ra, rb)
+        np.testing.assert_array_equal(da, db)
+
+
+def test_atari_options_are_validated_where_they_enter():
+    with pytest.raises(EnvError, match="unknown Atari game 'pongg'; did you mean pong"):
+        AtariConfig("pongg")
+    with pytest.raises(EnvError, match="noop_max: expected an integer >= 0"):
+        AtariConfig("pong", noop_max=-1)
+    with pytest.raises(EnvError, match="unknown Atari option 'stiky'"):
+        EnvFactory(PONG, {"stiky": True})
+    training = atari_factory("pong", clip_reward=True, terminal_on_life_loss=True)
+    assert training.kwargs == {"clip_reward": True, "terminal_on_life_loss": True}
+    assert evaluation_factory(training).kwargs == {}
+
+
+def test_stacked_frames_store_each_frame_once():
+    env = make_atari("pong")
+    episodes = []
+    for seed in (0, 1):
+        obs = [env.reset(seed=seed)[0]]
+        obs += [env.step(a)[0] for a in np.random.default_rng(seed).integers(6, size=60)]
+        episodes.append(np.stack(obs))
+    stacks = np.concatenate(episodes)
+    frames = StackedFrames.from_stacks(stacks, np.array([len(e) for e in episodes]))
+    np.testing.assert_array_equal(frames[np.arange(len(stacks))], stacks)
+    assert len(frames.frames) == sum(len(e) + 3 for e in episodes)  # one new frame a step, 4 at each start
+    assert stacks.nbytes / frames.nbytes > 3.5
+
+
+def short_pong_demos(n: int = 2, steps: int = 40) -> Demos:
+    factory = EnvFactory(PONG)
+
+    def policy(obs):
+        return np.zeros(len(obs), dtype=np.int64)
+
+    demos = collect_demos(factory, policy, n, seed=0)  # full games of a no-op player would be long:
+    keep = np.minimum(demos.episode_lengths, steps)  # keep each game's first ``steps`` steps
+    starts = np.concatenate([[0], np.cumsum(demos.episode_lengths)[:-1]])
+    obs_starts = starts + np.arange(n)
+    acts = np.concatenate([np.arange(s, s + k) for s, k in zip(starts, keep)])
+    obs_rows = np.concatenate([np.arange(s, s + k + 1) for s, k in zip(obs_starts, keep)])
+    return dataclasses.replace(
+        demos,
+        obs=demos.obs.subset(obs_rows),
+        acts=demos.acts[acts],
+        rewards=demos.rewards[acts],
+        episode_lengths=keep,
+        terminated=np.zeros(n, dtype=bool),
+    )
+
+
+@pytest.fixture(scope="module")
+def pong_demos() -> Demos:
+    return short_pong_demos()
+
+
+def test_frame_demos_round_trip_and_are_validated(tmp_path, pong_demos):
+    assert isinstance(pong_demos.obs, StackedFrames)
+    path = tmp_path / "pong.npz"
+    save_demos(path, pong_demos)
+    loaded = load_demos(path, PONG)
+    assert isinstance(loaded.obs, StackedFrames)
+    every = np.arange(len(pong_demos.obs))
+    np.testing.assert_array_equal(loaded.obs[every], pong_demos.obs[every])
+    np.testing.assert_array_equal(loaded.acts, pong_demos.acts)
+
+    arrays = dict(np.load(path))
+    bad = dict(arrays, obs_frame_index=arrays["obs_frame_index"] + 10_000)
+    np.savez(tmp_path / "bad_index.npz", **bad)
+    with pytest.raises(DemoError, match="bad_index.npz: field 'obs_frame_index' points outside"):
+        load_demos(tmp_path / "bad_index.npz")
+    bad = dict(arrays, obs_frames=arrays["obs_frames"][:, :80])
+    np.savez(tmp_path / "bad_frames.npz", **bad)
+    with pytest.raises(DemoError, match="field 'obs_frames' must be uint8 of shape"):
+        load_demos(tmp_path / "bad_frames.npz")
+    del arrays["obs_frames"]
+    np.savez(tmp_path / "half.npz", **arrays)
+    with pytest.raises(DemoError, match="come together"):
+        load_demos(tmp_path / "half.npz")
+
+
+def tiny_pixel_config(**changes):
+    base = dict(n_envs=2, ppo_n_steps=32, ppo_batch_size=32, ppo_n_epochs=1, disc_batch_size=16, device="cpu")
+    return replace(atari_preset(), **{**base, "checkpoint_every": 0, **changes})
+
+
+def test_pixel_gail_runs_checkpoints_and_resumes(tmp_path, pong_demos):
+    factory = EnvFactory(PONG)
+    config = tiny_pixel_config()
+    trainer = GAIL(venv=factory.make_vec(2, seed=0), demos=pong_demos, config=config)
+    centred = [m for m in trainer.gen_algo.policy.modules() if isinstance(m, CenteredNatureCNN)]
+    assert centred and float(centred[0].frame_mean.abs().sum()) > 0  # the policy sees demo-centred frames
+    assert float(centred[0].frame_std) > 1.0
+    path = str(tmp_path / "ckpt")
+    trainer.learn(64, checkpoint_path=path)
+    assert trainer.num_timesteps == 64 and len(trainer.history) == 1
+    rollout_bytes = trainer.replay[-1][0].obs.nbytes
+    assert trainer.replay[-1][0].obs.dtype == np.uint8 and rollout_bytes == 64 * 4 * 84 * 84  # uint8 until the batch
+
+    resumed = GAIL.load(path, venv=factory.make_vec(2, seed=0), demos=pong_demos)
+    assert resumed.num_timesteps == 64
+    for a, b in zip(trainer.gen_algo.policy.state_dict().values(), resumed.gen_algo.policy.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    resumed.learn(128)
+    assert resumed.num_timesteps == 128
+    actions, _ = resumed.predict(pong_demos.obs[np.arange(3)])
+    assert actions.shape == (3,)
+
+
+def test_state_only_discriminator_ignores_actions(pong_demos):
+    config = tiny_pixel_config(disc_use_action=False, use_next_obs=True)
+    trainer = GAIL(venv=EnvFactory(PONG).make_vec(2, seed=0), demos=pong_demos, config=config)
+    rows = trainer.disc.features(trainer.expert, np.arange(4))
+    assert rows.shape[1] == 2 * 4 * 84 * 84 + 1  # obs, next obs, absorbing flag: no action columns
