@@ -173,6 +173,73 @@ class PongExpert:
         return PONG_DOWN if first > 0 else PONG_UP if first < 0 else PONG_NOOP
 
 
+# --------------------------------------------------------------------------- Breakout
+
+BREAKOUT_NOOP, BREAKOUT_FIRE, BREAKOUT_RIGHT, BREAKOUT_LEFT = 0, 1, 2, 3
+BREAKOUT_LEFT_WALL, BREAKOUT_RIGHT_WALL = 57.0, 198.0  # ball x reflects about these
+BREAKOUT_PADDLE_ROW = 177.0  # ball y where the paddle meets it
+
+
+class BreakoutExpert:
+    """Keeps the paddle under where the ball will cross the paddle row; FIRE serves."""
+
+    def __init__(self, rng: np.random.Generator, *, offset: float = -9.0, dead_zone: float = 8.0, jitter: float = 3.0):
+        self.rng = rng
+        self.offset, self.dead_zone, self.jitter = offset, dead_zone, jitter
+        self._clock = _NoBallClock()
+        self._aim = 0.0
+
+    def reset(self, ram: np.ndarray) -> None:
+        self._clock = _NoBallClock()
+
+    @property
+    def stalled(self) -> bool:
+        return self._clock.stalled
+
+    def act(self, ram: np.ndarray) -> int:
+        ram = np.asarray(ram).reshape(-1, 128).astype(float)
+        x, y, paddle = ram[-1, 99], ram[-1, 101], ram[-1, 72]
+        self._clock.tick(y != 0)
+        if y == 0 or len(ram) < 2 or ram[-2, 101] == 0:
+            return BREAKOUT_FIRE
+        dx, dy = np.diff(ram[:, 99]), np.diff(ram[:, 101])  # mean speed, direction after any bounce
+        vx, vy = np.sign(dx[-1]) * np.abs(dx).mean(), np.sign(dy[-1]) * np.abs(dy).mean()
+        if vy > 0.1:
+            frames = max((BREAKOUT_PADDLE_ROW - y) / vy, 0.0)
+            target = _reflect(x + vx * frames, BREAKOUT_LEFT_WALL, BREAKOUT_RIGHT_WALL)
+        else:  # going up: follow the ball, new aim for the next return
+            target = x
+            self._aim = float(self.rng.uniform(-self.jitter, self.jitter))
+        error = target + self.offset + self._aim - paddle
+        if error > self.dead_zone:
+            return BREAKOUT_RIGHT
+        if error < -self.dead_zone:
+            return BREAKOUT_LEFT
+        return BREAKOUT_NOOP
+
+
+# --------------------------------------------------------------------------- Freeway
+
+FREEWAY_UP = 1
+
+
+class FreewayExpert:
+    """Walks up: a hit only pushes the chicken back a lane, so waiting never pays off on score."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def reset(self, ram: np.ndarray) -> None:
+        pass
+
+    def act(self, ram: np.ndarray) -> int:
+        return FREEWAY_UP
+
+    @property
+    def stalled(self) -> bool:
+        return False
+
+
 # --------------------------------------------------------------------------- playing
 
 
@@ -233,5 +300,7 @@ class RandomExpert:
 
 ATARI_EXPERTS: dict[str, Callable[[np.random.Generator], RamExpert]] = {
     "pong": PongExpert,
+    "breakout": BreakoutExpert,
+    "freeway": FreewayExpert,
 }
 """ALE game name -> expert factory (takes the expert's random generator)."""
