@@ -79,7 +79,14 @@ def _reflect(y: float, top: float, bottom: float) -> float:
 class PongExpert:
     """Plans the paddle (see the module docstring) so the ball meets it at a chosen offset."""
 
-    def __init__(self, rng: np.random.Generator, *, frame_skip: int = 4, offsets: tuple[float, float] = (3.0, 5.0), centre: float = 7.0):
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        *,
+        frame_skip: int = 4,
+        offsets: tuple[float, float] = (3.0, 5.0),
+        centre: float = 7.0,
+    ):
         self.rng = rng
         self.frame_skip = frame_skip
         self.offsets = offsets
