@@ -168,7 +168,6 @@ class PongExpert:
         if arrival is None:
             self._approaching = False
             target, frames = 110.0, 4 * self.frame_skip  # wait near the middle
-            aim = 0.0
         else:
             if not self._approaching:
                 self._approaching = True
@@ -176,8 +175,6 @@ class PongExpert:
                 self._aim = float(self.rng.uniform(low, high) * self.rng.choice((-1.0, 1.0)) + self.centre)
             frames, y_at = arrival
             target = y_at - self._aim
-            aim = self._aim
-        del aim
         steps = max(frames // self.frame_skip, 1)
         plans = self._plans(steps)
         tops = self._simulate(plans, max(frames, 1))
