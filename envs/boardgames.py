@@ -158,7 +158,10 @@ class BoardGameEnv(gym.Env):
             raise EnvError(f"opponent must be a bot spec string, got {opponent!r}")
         specs = opponent.split("|")
         for spec in specs:
-            parse_bot_spec(spec)
+            try:
+                parse_bot_spec(spec)
+            except EnvError as exc:
+                raise EnvError(f"opponent: {exc}") from None
         return specs
 
     # ------------------------------------------------------------------ gym API

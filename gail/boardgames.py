@@ -134,9 +134,7 @@ def play_both_colours(game: str, player: Any, opponent: str, n_games: int, *, se
     return {"as_first": first.summary(), "as_second": second.summary(), "total": (first + second).summary()}
 
 
-def collect_bot_demos(
-    game: str, expert: str, n_games: int, *, opponent: str = "random", seed: int = 0
-) -> Demos:
+def collect_bot_demos(game: str, expert: str, n_games: int, *, opponent: str = "random", seed: int = 0) -> Demos:
     """``n_games`` of the bot ``expert`` against ``opponent``, colours alternating, in genplay's demo format.
 
     The factory recorded in the demos draws the colour per episode, so the learner trains
@@ -213,7 +211,9 @@ def symmetries(game: str) -> list[tuple[Any, np.ndarray]]:
     if game == "connect_four":
         return [(lambda x: x, np.arange(7)), (lambda x: x[..., ::-1], np.arange(7)[::-1].copy())]
     if game == "tic_tac_toe":
-        fns = [lambda x, k=k, f=f: np.rot90(x[..., ::-1] if f else x, k, axes=(-2, -1)) for f in (0, 1) for k in range(4)]
+        fns = [
+            lambda x, k=k, f=f: np.rot90(x[..., ::-1] if f else x, k, axes=(-2, -1)) for f in (0, 1) for k in range(4)
+        ]
         size, extra = 3, 0
     elif game == "othello":
         fns = [lambda x: x, lambda x: np.rot90(x, 2, axes=(-2, -1)), lambda x: np.swapaxes(x, -1, -2)]

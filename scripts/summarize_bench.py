@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Turn bench_gail.py JSON lines into the Markdown tables of BENCHMARKS.md.
 
-    python scripts/summarize_bench.py bench_results/*.jsonl
+python scripts/summarize_bench.py bench_results/*.jsonl
 """
 
 from __future__ import annotations
@@ -36,11 +36,13 @@ def main(paths: list[str]) -> None:
         bc = " / ".join(f"{r['bc_normalized_return']:.3f}" if "bc_normalized_return" in r else "-" for r in runs)
         sps = sum(r["env_steps_per_second"] for r in runs) / len(runs)
         wall = sum(r["wall_seconds_gail_train"] for r in runs) / len(runs)
-        print(f"| {env} | {n} {src} | {opts} | {len(runs)} | {per_seed} ({runs[0]['eval_mode']}) | {hits} "
-              f"| {norm} | {bc} "
-              f"| {runs[0]['expert_return']:.1f} | {runs[0]['random_return']:.1f} "
-              f"| {sum(r['demo_return_mean'] for r in runs) / len(runs):.1f} "
-              f"| {sps:.0f} | {wall:.1f} |")
+        print(
+            f"| {env} | {n} {src} | {opts} | {len(runs)} | {per_seed} ({runs[0]['eval_mode']}) | {hits} "
+            f"| {norm} | {bc} "
+            f"| {runs[0]['expert_return']:.1f} | {runs[0]['random_return']:.1f} "
+            f"| {sum(r['demo_return_mean'] for r in runs) / len(runs):.1f} "
+            f"| {sps:.0f} | {wall:.1f} |"
+        )
 
 
 if __name__ == "__main__":

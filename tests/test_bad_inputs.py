@@ -28,7 +28,6 @@ from genplay.generative.core.rundir import RunDirLock
 ENV = "CartPole-v1"
 
 
-
 def _tree_digest(path: Path) -> str:
     h = hashlib.sha256()
     for p in sorted(path.rglob("*")):

@@ -34,7 +34,6 @@ from genplay.generative.core.state_io import load_state, save_state, state_from_
 ENV = "CartPole-v1"
 
 
-
 def tiny_config(**changes) -> GAILConfig:
     base = dict(
         n_envs=2, ppo_n_steps=64, ppo_batch_size=64, ppo_n_epochs=1, ppo_net_arch=(16,), disc_hidden=(16,),
