@@ -17,6 +17,8 @@ PACKAGES = [*ROOTS, *(f"genplay.generative.{p}" for p in find_packages("generati
 
 # genplay.generative.text: nltk only as the reference its BLEU is tested against (bleu.py says why).
 TEXT = ["nltk>=3.8"]
+# genplay/TicTacToe-v0 and the other board games: rules and search bots from OpenSpiel.
+BOARDGAMES = ["open-spiel>=1.5"]
 
 setup(
     name="genplay",
@@ -44,7 +46,8 @@ setup(
     extras_require={
         "images": IMAGES,
         "text": TEXT,
-        "test": ["pytest>=8", "ruff>=0.15,<0.18", *IMAGES, *TEXT],
+        "boardgames": BOARDGAMES,
+        "test": ["pytest>=8", "ruff>=0.15,<0.18", *IMAGES, *TEXT, *BOARDGAMES],
     },
     entry_points={"console_scripts": ["genplay=genplay.cli:main"]},
 )

@@ -15,6 +15,10 @@ if FIXED_HORIZON_CARTPOLE_ID not in registry:
         reward_threshold=475.0,
     )
 
+from genplay.envs.boardgames import register_board_games  # noqa: E402
+
+register_board_games()  # genplay/TicTacToe-v0, ConnectFour-v0, Othello-v0 (OpenSpiel, imported on make)
+
 from genplay.envs.factory import EnvFactory, as_factory  # noqa: E402
 from genplay.envs.registry import check_env_id, make_env  # noqa: E402
 

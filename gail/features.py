@@ -41,6 +41,9 @@ from genplay.errors import EnvError
 CLIP = 10.0
 STD_FLOOR = 0.01
 """A vector feature's std is at least this fraction of the median std of its space."""
+BINARY_STD_FLOOR = 0.25
+"""A MultiBinary feature's std is at least this: a board plane constant in the demos (a cell the
+expert never filled) then scales to at most 4 when the generator fills it, not to the clip."""
 
 SUPPORTED = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
 
@@ -112,7 +115,8 @@ class DemoScaling(nn.Module):
     """Fixed affine scaling of flat observation rows, fitted once on the demos.
 
     Per leaf of the space: images -> ``(x - mean frame) / std`` with one scalar std over
-    all pixels; other features -> ``(x - mean) / max(std, STD_FLOOR * median std)``.
+    all pixels; binary features (MultiBinary, e.g. board planes) -> ``(x - mean) / max(std,
+    BINARY_STD_FLOOR)``; other features -> ``(x - mean) / max(std, STD_FLOOR * median std)``.
     The statistics are buffers, so they travel with the discriminator's ``state_dict``.
     """
 
@@ -143,6 +147,8 @@ class DemoScaling(nn.Module):
             part = slice(offset, offset + width)
             if _image(sub):
                 std[part] = var[part].mean().sqrt().clamp_min(1.0)  # one scalar: pixel units, at least 1/255 of range
+            elif isinstance(sub, spaces.MultiBinary):
+                std[part] = var[part].sqrt().clamp_min(BINARY_STD_FLOOR)
             else:
                 s = var[part].sqrt()
                 floor = max(STD_FLOOR * float(s.median()), 1e-6)

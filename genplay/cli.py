@@ -247,6 +247,10 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    if args.suite == "boardgames":
+        from genplay.gail.boardgame_suite import cli_suite
+
+        return cli_suite(args)
     from genplay.gail.evaluate import compare, render_table, results_json
     from genplay.gail.pipeline import default_expert, load_policy
 
@@ -340,6 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=seed_int, default=0)
     ev.add_argument("--stochastic", action="store_true", help="sample actions instead of taking the mode")
     ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ev.add_argument(
+        "--suite", choices=["boardgames"], default=None, help="boardgames: vs random/MCTS, both colours, Elo"
+    )
+    ev.add_argument("--out", default=None, help="--suite: directory for suite.json, suite.md, suite.png")
     ev.set_defaults(func=cmd_evaluate)
     images_cli.add_subparser(sub)
     text_cli.add_subparser(sub)

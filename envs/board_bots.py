@@ -1,0 +1,152 @@
+"""Players for OpenSpiel board games: uniform random, MCTS, alpha-beta, an exact solver, a policy.
+
+A bot is ``bot(state) -> action`` on a ``pyspiel.State`` whose current player it plays.
+Bots are named by a spec string (JSON-friendly, so env kwargs and demo metadata can carry
+them):
+
+==================  ===========================================================================
+``random``          uniform over the legal actions
+``mcts:N``          OpenSpiel's C++ ``MCTSBot``, N simulations, one random rollout per leaf, UCT c=2,
+                    proven wins/losses solved (``solve=True``)
+``alphabeta:D``     OpenSpiel's ``alpha_beta_search`` to depth D (value 0 at the cut-off; exact
+                    when D reaches the end of the game, e.g. tic-tac-toe with D >= 9)
+``solver``          exact play by memoised negamax (small games: tic-tac-toe), uniform among the
+                    moves of best value, preferring faster wins and slower losses
+``policy:PATH``     a saved genplay policy (``gail train`` output dir or policy zip), loaded
+                    without unpickling, playing from its own point of view
+==================  ===========================================================================
+
+Rules stay OpenSpiel's: bots only read legal actions, returns and transitions of the state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from genplay.errors import EnvError
+
+Bot = Callable[[Any], int]
+"""``bot(pyspiel.State) -> action`` for the state's current player."""
+
+BOT_KINDS = ("random", "mcts:N", "alphabeta:D", "solver", "policy:PATH")
+
+
+def parse_bot_spec(spec: str) -> tuple[str, str | int | None]:
+    """``"mcts:50" -> ("mcts", 50)``; raises EnvError naming the spec for anything malformed."""
+    if not isinstance(spec, str) or not spec:
+        raise EnvError(f"bot spec must be a non-empty string, one of {BOT_KINDS}; got {spec!r}")
+    kind, _, arg = spec.partition(":")
+    if kind in ("random", "solver"):
+        if arg:
+            raise EnvError(f"bot spec {spec!r}: {kind!r} takes no argument")
+        return kind, None
+    if kind in ("mcts", "alphabeta"):
+        try:
+            n = int(arg)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise EnvError(f"bot spec {spec!r}: expected {kind}:<positive integer>")
+        return kind, n
+    if kind == "policy":
+        if not arg:
+            raise EnvError(f"bot spec {spec!r}: expected policy:<path to a policy>")
+        return kind, arg
+    raise EnvError(f"unknown bot spec {spec!r}; expected one of {BOT_KINDS}")
+
+
+def make_bot(spec: str, game, *, seed: int = 0, observe: Callable | None = None) -> Bot:
+    """A bot for ``game`` (a ``pyspiel.Game``) from its spec.
+
+    ``observe(state, player) -> (planes, mask)`` is the env's observer, needed by ``policy:``
+    bots (which see the board as the learner does, from their own side).
+    """
+    kind, arg = parse_bot_spec(spec)
+    rng = np.random.default_rng(seed)
+    if kind == "random":
+        return lambda state: int(rng.choice(state.legal_actions()))
+    if kind == "mcts":
+        import pyspiel
+
+        evaluator = pyspiel.RandomRolloutEvaluator(1, int(rng.integers(2**31)))
+        bot = pyspiel.MCTSBot(game, evaluator, 2.0, int(arg), 1000, True, int(rng.integers(2**31)), False)
+        return lambda state: int(bot.step(state))
+    if kind == "alphabeta":
+        return _alphabeta_bot(game, int(arg))
+    if kind == "solver":
+        return SolverBot(game, rng)
+    from genplay.gail.pipeline import load_policy  # only for policy: bots (envs stays free of gail otherwise)
+
+    if observe is None:
+        raise EnvError(f"bot spec {spec!r} needs the env's observer")
+    return policy_bot(load_policy(str(arg)), observe)
+
+
+def policy_bot(policy: Callable, observe: Callable) -> Bot:
+    """A batched policy ``act(obs, action_masks)`` (a saved policy, a learner snapshot) as a bot."""
+
+    def act(state) -> int:
+        planes, mask = observe(state, state.current_player())
+        action = int(np.asarray(policy(planes[None], mask[None])).reshape(-1)[0])
+        if not mask[action]:
+            raise EnvError(f"the opponent policy chose illegal action {action} (legal: {state.legal_actions()})")
+        return action
+
+    return act
+
+
+def _alphabeta_bot(game, depth: int) -> Bot:
+    from open_spiel.python.algorithms.minimax import alpha_beta_search
+
+    def act(state) -> int:
+        player = state.current_player()
+        _, action = alpha_beta_search(
+            game, state=state.clone(), value_function=lambda s: 0.0, maximum_depth=depth, maximizing_player_id=player
+        )
+        return int(action)
+
+    return act
+
+
+class SolverBot:
+    """Exact play by negamax over OpenSpiel states, memoised by board (small games only).
+
+    Values are from the mover's side: ``+(100 - plies)`` for a win, so among winning moves
+    the fastest is preferred and among losing ones the slowest; ties are broken uniformly
+    at random (with the bot's own generator), so demonstrations cover several optimal lines.
+    """
+
+    _tables: dict[str, dict[str, int]] = {}
+
+    def __init__(self, game, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.table = self._tables.setdefault(str(game), {})
+
+    def value(self, state) -> int:
+        """Value of a non-terminal ``state`` for its current player."""
+        key = str(state)
+        cached = self.table.get(key)
+        if cached is None:
+            cached = self.table[key] = max(self._after(state, a) for a in state.legal_actions())
+        return cached
+
+    def _after(self, state, action: int) -> int:
+        """Value for the mover of playing ``action`` in ``state``."""
+        mover = state.current_player()
+        child = state.child(action)
+        if child.is_terminal():
+            return int(np.sign(child.returns()[mover])) * (100 - child.move_number())
+        v = self.value(child)
+        return v if child.current_player() == mover else -v
+
+    def action_values(self, state) -> dict[int, int]:
+        """Value for the mover of each legal action."""
+        return {a: self._after(state, a) for a in state.legal_actions()}
+
+    def __call__(self, state) -> int:
+        values = self.action_values(state)
+        best = max(values.values())
+        return int(self.rng.choice([a for a, v in values.items() if v == best]))
