@@ -58,20 +58,7 @@ def bc_pretrain(
     rng = rng or np.random.default_rng(0)
     train_idx, held_idx = split_episodes(np.asarray(episode_lengths), rng)
     opt = torch.optim.Adam(policy.parameters(), lr=lr)
-    lazy = isinstance(obs, StackedFrames)  # Atari demos: build each minibatch's uint8 stacks on demand
-    obs_t = None if lazy else policy.obs_to_tensor(obs)[0]  # handles Box, Dict and images as SB3 does
-    acts_t = torch.as_tensor(acts, device=policy.device)
-    masks = np.asarray(action_masks) if action_masks is not None else None
-    maskable = masks is not None and "action_masks" in policy.evaluate_actions.__code__.co_varnames
-
-    def nll(idx: np.ndarray) -> torch.Tensor:
-        if lazy:
-            batch = policy.obs_to_tensor(obs[idx])[0]
-        else:
-            batch = {k: v[idx] for k, v in obs_t.items()} if isinstance(obs_t, dict) else obs_t[idx]
-        kwargs = {"action_masks": masks[idx]} if maskable else {}
-        _, log_prob, _ = policy.evaluate_actions(batch, acts_t[idx], **kwargs)
-        return -log_prob.mean()
+    nll = demo_nll(policy, obs, acts, action_masks)
 
     best, best_state, since_best, epochs = float("inf"), None, 0, 0
     train_loss = float("nan")
@@ -97,6 +84,44 @@ def bc_pretrain(
         policy.load_state_dict(best_state)
     policy.set_training_mode(False)
     return {"bc_loss": train_loss, "bc_heldout_loss": best, "bc_epochs": float(epochs)}
+
+
+def demo_nll(policy: ActorCriticPolicy, obs, acts: np.ndarray, action_masks: np.ndarray | None = None):
+    """``nll(idx)``: mean negative log-likelihood of the demo actions ``idx`` under ``policy``."""
+    lazy = isinstance(obs, StackedFrames)  # Atari demos: build each minibatch's uint8 stacks on demand
+    obs_t = None if lazy else policy.obs_to_tensor(obs)[0]  # handles Box, Dict and images as SB3 does
+    acts_t = torch.as_tensor(acts, device=policy.device)
+    masks = np.asarray(action_masks) if action_masks is not None else None
+    maskable = masks is not None and "action_masks" in policy.evaluate_actions.__code__.co_varnames
+
+    def nll(idx: np.ndarray) -> torch.Tensor:
+        if lazy:
+            batch = policy.obs_to_tensor(obs[idx])[0]
+        else:
+            batch = {k: v[idx] for k, v in obs_t.items()} if isinstance(obs_t, dict) else obs_t[idx]
+        kwargs = {"action_masks": masks[idx]} if maskable else {}
+        _, log_prob, _ = policy.evaluate_actions(batch, acts_t[idx], **kwargs)
+        return -log_prob.mean()
+
+    return nll
+
+
+def bc_auxiliary_steps(
+    policy: ActorCriticPolicy, nll, n_transitions: int, *, steps: int, batch_size: int, weight: float, rng
+) -> float:
+    """BC as an auxiliary loss: ``steps`` minibatch steps of ``weight * nll`` with the policy's own
+    optimiser (its Adam state is saved with the generator), taken between generator updates."""
+    policy.set_training_mode(True)
+    losses = []
+    for _ in range(steps):
+        loss = nll(rng.integers(n_transitions, size=batch_size))
+        policy.optimizer.zero_grad(set_to_none=True)
+        (weight * loss).backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), 0.5)
+        policy.optimizer.step()
+        losses.append(loss.item())
+    policy.set_training_mode(False)
+    return float(np.mean(losses))
 
 
 @torch.no_grad()

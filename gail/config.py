@@ -138,6 +138,11 @@ class GAILConfig:
     """Minibatch size of the BC warm start."""
     bc_lr: float = 1e-3
     """Adam step size of the BC warm start."""
+    bc_aux_steps: int = 0
+    """BC as an auxiliary loss: this many BC minibatch steps (bc_batch_size demo rows, the policy's
+    own optimiser) after every generator update; 0 = off."""
+    bc_aux_weight: float = 1.0
+    """Weight of the auxiliary BC loss."""
     checkpoint_every: int = 50_000
     """Write a checkpoint every this many generator steps (0 = only at the end)."""
     torch_threads: int = 1
@@ -210,6 +215,8 @@ GAIL_RULES: dict[str, tuple] = {
     "bc_patience": ("int", 1),
     "bc_batch_size": ("int", 1),
     "bc_lr": ("pos",),
+    "bc_aux_steps": ("int", 0),
+    "bc_aux_weight": ("pos",),
     "checkpoint_every": ("int", 0),
     "torch_threads": ("int", 1),
     "device": ("device",),

@@ -28,7 +28,7 @@ from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
-from genplay.gail.bc import bc_pretrain
+from genplay.gail.bc import bc_auxiliary_steps, bc_pretrain, demo_nll
 from genplay.gail.config import GAILConfig
 from genplay.gail.demos import Demos, check_demos_match_spaces
 from genplay.gail.discriminator import TransitionDiscriminator
@@ -139,6 +139,7 @@ class GAIL:
         self.history: list[dict[str, float]] = []
         self.n_rollouts = 0
         self.bc_done = config.bc_epochs == 0
+        self._demo_nll = None
         self.log_dir = log_dir
         if log_dir is not None:
             from stable_baselines3.common.logger import configure
@@ -209,6 +210,23 @@ class GAIL:
         )
         self.bc_done = True
         return stats
+
+    def bc_auxiliary(self) -> float:
+        """``config.bc_aux_steps`` BC steps on the demos (BC as an auxiliary loss); returns the mean NLL."""
+        if self._demo_nll is None:
+            obs = self.demos.transitions()["obs"]
+            if self.policy_obs_norm is not None:
+                obs = self.policy_obs_norm.normalize_obs(obs)
+            self._demo_nll = demo_nll(self.gen_algo.policy, obs, self.demos.acts, self.demos.action_masks)
+        return bc_auxiliary_steps(
+            self.gen_algo.policy,
+            self._demo_nll,
+            self.demos.n_transitions,
+            steps=self.config.bc_aux_steps,
+            batch_size=self.config.bc_batch_size,
+            weight=self.config.bc_aux_weight,
+            rng=self.rng,
+        )
 
     def train_discriminator(self, generated: TransitionStore, n_terminations: int) -> dict[str, float]:
         """``disc_updates`` core steps: expert rows against the latest and replayed generator rows.
@@ -354,6 +372,8 @@ class _GAILCallback(BaseCallback):
 
     def _on_rollout_start(self) -> None:
         # The previous rollout's update is done by now: a checkpoint here loses no update.
+        if self.trainer.config.bc_aux_steps and self.trainer.n_rollouts > 0:
+            self.trainer.gen_algo.logger.record("gail/bc_aux_nll", self.trainer.bc_auxiliary())
         every = self.trainer.config.checkpoint_every
         if self.checkpoint_path and every and self.trainer.num_timesteps - self._last_checkpoint >= every:
             self.trainer.save(self.checkpoint_path)

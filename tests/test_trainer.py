@@ -497,3 +497,15 @@ def test_compare_normalises_between_random_and_expert(heuristic_policy):
     assert math.isnan(normalized_return(1.0, 5.0, 5.0))
     table = render_table(ENV, results)
     assert "also heuristic" in table and "500.0" in table
+
+
+def test_bc_auxiliary_loss_pulls_the_policy_towards_the_demo_actions(cartpole_demos):
+    trainer = make_trainer(cartpole_demos, tiny_config(bc_aux_steps=5, bc_batch_size=256))
+    first = trainer.bc_auxiliary()
+    for _ in range(10):
+        last = trainer.bc_auxiliary()
+    assert last < first - 0.05  # the demo actions became likelier
+    calls = []
+    trainer.bc_auxiliary = lambda: calls.append(1) or 0.0
+    trainer.learn(3 * ROLLOUT)
+    assert len(calls) == 2  # after each generator update but the last (the next rollout starts none)
