@@ -18,6 +18,10 @@ PACKAGES = [*ROOTS, *(f"genplay.generative.{p}" for p in find_packages("generati
 # genplay.generative.text: nltk only as the reference its BLEU is tested against (bleu.py says why).
 TEXT = ["nltk>=3.8"]
 
+# genplay.gail.video: mp4 through gymnasium's RecordVideo (ffmpeg comes in the imageio-ffmpeg wheel);
+# without it, videos are GIFs written with Pillow.
+VIDEO = ["moviepy>=2"]
+
 setup(
     name="genplay",
     version="0.1.0",
@@ -44,7 +48,8 @@ setup(
     extras_require={
         "images": IMAGES,
         "text": TEXT,
-        "test": ["pytest>=8", "ruff>=0.15,<0.18", *IMAGES, *TEXT],
+        "video": VIDEO,
+        "test": ["pytest>=8", "ruff>=0.15,<0.18", *IMAGES, *TEXT, *VIDEO],
     },
     entry_points={"console_scripts": ["genplay=genplay.cli:main"]},
 )
