@@ -64,6 +64,11 @@ def test_bootstrap_ci_contains_the_point_and_shrinks_with_more_runs():
 
     small, large = width(5), width(500)
     assert 0 < large < small / 4
+    runs = {"pong": rng.normal(0, 1, 400), "breakout": rng.normal(0, 1, 400)}
+    point, low, high = stratified_bootstrap_ci(runs, reps=2000)
+    assert abs((low + high) / 2 - point) < 0.1 * (high - low)  # a symmetric sample: the point sits mid-interval
+    _, low50, high50 = stratified_bootstrap_ci(runs, reps=2000, confidence=0.5)
+    assert low < low50 < point < high50 < high
     runs = {"pong": [0.1, 0.5, 0.9]}
     assert stratified_bootstrap_ci(runs, seed=7) == stratified_bootstrap_ci(runs, seed=7)  # reproducible
 
