@@ -20,6 +20,10 @@ TEXT = ["nltk>=3.8"]
 # genplay/TicTacToe-v0 and the other board games: rules and search bots from OpenSpiel.
 BOARDGAMES = ["open-spiel>=1.5"]
 
+# genplay.gail.video: mp4 through gymnasium's RecordVideo (ffmpeg comes in the imageio-ffmpeg wheel);
+# without it, videos are GIFs written with Pillow.
+VIDEO = ["moviepy>=2"]
+
 setup(
     name="genplay",
     version="0.1.0",
@@ -47,7 +51,8 @@ setup(
         "images": IMAGES,
         "text": TEXT,
         "boardgames": BOARDGAMES,
-        "test": ["pytest>=8", "ruff>=0.15,<0.18", *IMAGES, *TEXT, *BOARDGAMES],
+        "video": VIDEO,
+        "test": ["pytest>=8", "ruff>=0.15,<0.18", *IMAGES, *TEXT, *BOARDGAMES, *VIDEO],
     },
     entry_points={"console_scripts": ["genplay=genplay.cli:main"]},
 )

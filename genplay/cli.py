@@ -246,15 +246,37 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
     )
 
 
-def cmd_evaluate(args: argparse.Namespace) -> None:
-    if args.suite == "boardgames":
-        from genplay.gail.boardgame_suite import cli_suite
+def _boardgames_suite(args: argparse.Namespace) -> None:
+    from genplay.gail.boardgame_suite import cli_suite
 
-        return cli_suite(args)
+    if args.env is None:
+        raise GenplayError("--env: required with --suite boardgames (the game, e.g. genplay/TicTacToe-v0)")
+    if not args.policy or len(args.policy) != 1:
+        raise GenplayError("--policy: give exactly one with --suite boardgames (a policy dir or zip, or a bot spec)")
+    args.policy = args.policy[0]
+    args.n_episodes = args.n_episodes or args.episodes or 50
+    return cli_suite(args)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from genplay.cli_atari import check_not_suite, cmd_evaluate_suite
     from genplay.gail.evaluate import compare, render_table, results_json
     from genplay.gail.pipeline import default_expert, load_policy
 
+    if args.suite == "boardgames":
+        return _boardgames_suite(args)
+    if args.suite is not None:
+        return cmd_evaluate_suite(args)
+    check_not_suite(args)
+    if args.env is None:
+        raise GenplayError("--env: required (or evaluate a suite: --suite atari)")
     check_env(args.env)
+    if not args.policy:
+        raise GenplayError("--policy: required: a gail train output dir, an SB3 zip, 'expert' or 'random'")
+    if len(args.policy) > 1:
+        raise GenplayError("--policy: give one (several policies: --suite atari)")
+    args.policy = args.policy[0]
+    args.n_episodes = args.n_episodes or args.episodes or 50
     check_policy_arg(args.policy)
     policies = {}
     if args.policy not in ("expert", "random"):
@@ -276,6 +298,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from genplay.cli_atari import add_suite_args
     from genplay.gail.config import GAILConfig, PPOConfig
     from genplay.generative.images import cli as images_cli
     from genplay.generative.text import cli as text_cli
@@ -337,17 +360,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_dataclass_args(gt, PPOConfig, prefix="ppo_")
     gt.set_defaults(func=cmd_gail_train)
 
-    ev = sub.add_parser("evaluate", help="true-reward returns beside expert and random")
-    ev.add_argument("--env", required=True)
-    ev.add_argument("--policy", required=True, help="a gail train output dir, an SB3 zip, 'expert' or 'random'")
-    ev.add_argument("--n-episodes", type=positive_int, default=50)
+    ev = sub.add_parser("evaluate", help="true-reward returns beside expert and random; or an Atari suite")
+    ev.add_argument("--env", default=None, help="the env (required without --suite)")
+    ev.add_argument(
+        "--policy",
+        action="append",
+        help="a gail train output dir, an SB3 zip, 'expert' or 'random'; with --suite, repeatable: "
+        "random, expert, learned=PATH, bc=PATH (KIND:LABEL=PATH names one; {game} in PATH is each game)",
+    )
+    ev.add_argument("--n-episodes", type=positive_int, default=None, help="episodes (default 50; suite: 10)")
+    ev.add_argument("--episodes", type=positive_int, default=None, help="same as --n-episodes")
     ev.add_argument("--seed", type=seed_int, default=0)
     ev.add_argument("--stochastic", action="store_true", help="sample actions instead of taking the mode")
     ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    ev.add_argument(
-        "--suite", choices=["boardgames"], default=None, help="boardgames: vs random/MCTS, both colours, Elo"
-    )
-    ev.add_argument("--out", default=None, help="--suite: directory for suite.json, suite.md, suite.png")
+    add_suite_args(ev)
     ev.set_defaults(func=cmd_evaluate)
     images_cli.add_subparser(sub)
     text_cli.add_subparser(sub)

@@ -117,6 +117,7 @@ TRAIN = ["gail", "train", "--env", ENV, "--demos", "{demos}", "--timesteps", "25
 RESUME = ["gail", "train", "--env", ENV, "--demos", "{demos}", "--timesteps", "512", "--out", "{run}", "--resume"]
 EVAL = ["evaluate", "--env", ENV, "--n-episodes", "2"]
 COLLECT = ["demos", "collect", "--env", ENV, "--n-episodes", "2"]
+SUITE = ["evaluate", "--suite", "atari", "--games", "pong", "--out", "{root}/suite"]
 
 # (id, argv, what the error line must name)
 CASES: list[tuple[str, list[str], str]] = [
@@ -264,6 +265,36 @@ CASES: list[tuple[str, list[str], str]] = [
     ("collect-policy-missing", [*COLLECT, "--out", "{root}/d.npz", "--policy", "{missing}"], "--policy"),
     ("collect-policy-garbage", [*COLLECT, "--out", "{root}/d.npz", "--policy", "{garbage}"], "{garbage}"),
     ("collect-policy-pickled", [*COLLECT, "--out", "{root}/d.npz", "--policy", "{evil_policy}"], "{evil_policy}"),
+    # evaluate --suite atari: every case fails before a game is played
+    ("suite-unknown", ["evaluate", "--suite", "dmc", "--policy", "random"], "--suite"),
+    ("suite-unknown-game", [*SUITE[:4], "pongg", *SUITE[5:], "--policy", "random"], "--games"),
+    ("suite-game-without-reference", [*SUITE[:4], "pong,adventure", *SUITE[5:], "--policy", "random"], "--games"),
+    ("suite-no-games", [*SUITE[:4], ",", *SUITE[5:], "--policy", "random"], "--games"),
+    ("suite-game-twice", [*SUITE[:4], "pong,Pong", *SUITE[5:], "--policy", "random"], "--games"),
+    ("suite-no-policy", SUITE, "--policy"),
+    ("suite-unknown-policy-kind", [*SUITE, "--policy", "dqn=x.zip"], "--policy dqn"),
+    ("suite-learned-without-file", [*SUITE, "--policy", "learned"], "--policy learned"),
+    ("suite-random-with-file", [*SUITE, "--policy", "random=x.zip"], "--policy random"),
+    ("suite-learned-missing", [*SUITE, "--policy", "learned={missing}"], "--policy learned"),
+    ("suite-learned-missing-per-game", [*SUITE, "--policy", "bc={root}/{{game}}.zip"], "pong.zip"),
+    ("suite-learned-garbage", [*SUITE, "--policy", "learned={garbage}"], "{garbage}"),
+    ("suite-learned-pickled", [*SUITE, "--policy", "learned={evil_policy}"], "{evil_policy}"),
+    ("suite-learned-is-a-pickle", [*SUITE, "--policy", "bc={pickle_policy}"], "{pickle_policy}"),
+    ("suite-learned-other-env", [*SUITE, "--policy", "learned={run}"], "observation_space"),
+    ("suite-expert-without-expert", [*SUITE[:4], "alien", *SUITE[5:], "--policy", "expert"], "--policy expert"),
+    ("suite-policy-twice", [*SUITE, "--policy", "random", "--policy", "random"], "--policy"),
+    ("suite-episodes-zero", [*SUITE, "--policy", "random", "--episodes", "0"], "--episodes"),
+    ("suite-episodes-text", [*SUITE, "--policy", "random", "--episodes", "ten"], "--episodes"),
+    ("suite-seeds-text", [*SUITE, "--policy", "random", "--seeds", "0,x"], "--seeds"),
+    ("suite-seeds-negative", [*SUITE, "--policy", "random", "--seeds", "-1"], "--seeds"),
+    ("suite-seeds-huge", [*SUITE, "--policy", "random", "--seeds", str(2**40)], "--seeds"),
+    ("suite-seeds-repeated", [*SUITE, "--policy", "random", "--seeds", "1,1"], "--seeds"),
+    ("suite-with-env", [*SUITE, "--policy", "random", "--env", ENV], "--env"),
+    ("suite-out-is-a-file", [*SUITE[:5], "--out", "{file}", "--policy", "random"], "--out"),
+    ("suite-out-empty", [*SUITE[:5], "--out", "", "--policy", "random"], "--out"),
+    ("suite-video-under-a-file", [*SUITE, "--policy", "random", "--video", "{file}/v"], "--video"),
+    ("suite-flag-without-suite", [*EVAL, "--policy", "random", "--games", "pong"], "--games"),
+    ("eval-two-policies-without-suite", [*EVAL, "--policy", "random", "--policy", "expert"], "--policy"),
 ]
 
 
