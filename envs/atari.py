@@ -106,6 +106,7 @@ def make_atari(
 
     config = AtariConfig(game, **options)
     gym.register_envs(ale_py)
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
     env = gym.make(
         f"ALE/{camel(config.game)}-v5",
         frameskip=1,

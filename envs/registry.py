@@ -19,6 +19,7 @@ def _register_optional_suites() -> None:
             import ale_py
 
             gym.register_envs(ale_py)
+            ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no banner before genplay's own lines
         except ImportError:  # pragma: no cover - ale-py is a hard dependency
             pass
         else:

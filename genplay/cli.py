@@ -170,19 +170,26 @@ def cmd_expert_train(args: argparse.Namespace) -> None:
 
 
 def cmd_demos_collect(args: argparse.Namespace) -> None:
+    from genplay.envs import EnvFactory
     from genplay.gail.demos import collect_demos, save_demos
     from genplay.gail.pipeline import default_expert, load_policy
 
     check_env(args.env)
     check_out_file(args.out)
     check_policy_arg(args.policy)
-    if args.policy == "random":
-        policy, label = "random", "random"
-    elif args.policy == "expert":
-        policy, label = default_expert(args.env)
+    factory = EnvFactory(args.env)
+    if args.policy == "expert" and factory.atari_config is not None:  # the scripted RAM expert, frames only
+        from genplay.gail.atari import scripted_expert_demos
+
+        demos = scripted_expert_demos(factory, args.n_episodes, seed=args.seed, progress=True)
     else:
-        policy, label = load_policy(args.policy, env_id=args.env), str(args.policy)
-    demos = collect_demos(args.env, policy, args.n_episodes, seed=args.seed, metadata={"policy": label})
+        if args.policy == "random":
+            policy, label = "random", "random"
+        elif args.policy == "expert":
+            policy, label = default_expert(args.env)
+        else:
+            policy, label = load_policy(args.policy, env_id=args.env), str(args.policy)
+        demos = collect_demos(factory, policy, args.n_episodes, seed=args.seed, metadata={"policy": label})
     save_demos(args.out, demos)
     r = demos.episode_returns()
     summary = f"{demos.n_episodes} episodes ({demos.n_transitions} steps, return {r.mean():.1f} +- {r.std():.1f})"
