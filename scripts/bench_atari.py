@@ -133,23 +133,39 @@ def learn(args, factory, demos, n_demo) -> dict:
     config = gail_config(args)
     eval_factory = evaluation_factory(factory)
     eval_seed = 50_000 + args.seed
-    expert_scores = demos.metadata.get("scores") or demos.episode_returns().tolist()
-    random_scores = evaluate(eval_factory, "random", args.eval_games, eval_seed, False)
-
-    # BC alone: the same centred CNN policy, cloned on the demos (early-stopped on held-out games).
-    t0 = time.perf_counter()
-    bc_config = replace(config, bc_epochs=args.bc_epochs, bc_patience=2)
-    bc = behaviour_cloning(factory, demos, bc_config)
-    bc_seconds = time.perf_counter() - t0
-    bc_scores = evaluate(eval_factory, bc, args.eval_games, eval_seed, False)
-    del bc
+    run_dir = Path(args.run_dir) if args.run_dir else None
+    baselines_file = run_dir / "baselines.json" if run_dir else None
+    if baselines_file is not None and baselines_file.exists():  # a resumed run: BC and random were measured
+        baselines = json.loads(baselines_file.read_text())
+    else:
+        expert_scores = demos.metadata.get("scores") or demos.episode_returns().tolist()
+        random_scores = evaluate(eval_factory, "random", args.eval_games, eval_seed, False)
+        # BC alone: the same centred CNN policy, cloned on the demos (early-stopped on held-out games).
+        t0 = time.perf_counter()
+        bc = behaviour_cloning(factory, demos, replace(config, bc_epochs=args.bc_epochs, bc_patience=2))
+        bc_seconds = time.perf_counter() - t0
+        bc_scores = evaluate(eval_factory, bc, args.eval_games, eval_seed, False)
+        del bc
+        baselines = {
+            "bc_return_mean": round(float(np.mean(bc_scores)), 2),
+            "bc_seconds": round(bc_seconds, 1),
+            "expert_return": round(float(np.mean(expert_scores)), 2),
+            "random_return": round(float(np.mean(random_scores)), 2),
+        }
+        if baselines_file is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            baselines_file.write_text(json.dumps(baselines))
 
     torch.manual_seed(args.seed)
     config = replace(config, bc_epochs=args.bc_epochs if args.bc == "warm" else 0, bc_patience=2)
-    trainer = GAIL(
-        venv=factory.make_vec(config.n_envs, seed=args.seed), demos=demos, config=config, log_dir=args.run_dir
-    )
-    ckpt = str(Path(args.run_dir) / "checkpoint") if args.run_dir else None
+    venv = factory.make_vec(config.n_envs, seed=args.seed)
+    ckpt = str(run_dir / "checkpoint") if run_dir else None
+    if ckpt and Path(ckpt).exists():
+        trainer = GAIL.load(ckpt, venv=venv, demos=demos, log_dir=str(run_dir / "logs"))
+        print(f"resuming from {ckpt} at {trainer.num_timesteps} steps", flush=True)
+    else:
+        trainer = GAIL(venv=venv, demos=demos, config=config, log_dir=str(run_dir / "logs") if run_dir else None)
+    start = trainer.num_timesteps
     t0 = time.perf_counter()
     trainer.learn(args.agent_steps, checkpoint_path=ckpt, progress_bar=True)
     wall = time.perf_counter() - t0
@@ -164,13 +180,10 @@ def learn(args, factory, demos, n_demo) -> dict:
         "learned_return_mean": round(float(np.mean(stochastic)), 2),
         "learned_return_greedy_mean": round(float(np.mean(greedy)), 2),
         "learned_returns": stochastic,
-        "bc_return_mean": round(float(np.mean(bc_scores)), 2),
-        "bc_seconds": round(bc_seconds, 1),
-        "expert_return": round(float(np.mean(expert_scores)), 2),
-        "random_return": round(float(np.mean(random_scores)), 2),
+        **baselines,
         "agent_steps": trainer.num_timesteps,
         "gail_wall_seconds": round(wall, 1),
-        "env_steps_per_second": round(trainer.num_timesteps / wall, 1),
+        "env_steps_per_second": round((trainer.num_timesteps - start) / wall, 1),
         "n_demo": n_demo,
         "demo_transitions": demos.n_transitions,
         "bc_warm_start": args.bc == "warm",
