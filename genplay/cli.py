@@ -267,6 +267,7 @@ def _boardgames_suite(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from genplay.cli_atari import check_not_suite, cmd_evaluate_suite
+    from genplay.envs import EnvFactory
     from genplay.gail.evaluate import compare, render_table, results_json
     from genplay.gail.pipeline import default_expert, load_policy
 
@@ -274,7 +275,6 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         return _boardgames_suite(args)
     if args.suite is not None:
         return cmd_evaluate_suite(args)
-    check_not_suite(args)
     if args.env is None:
         raise GenplayError("--env: required (or evaluate a suite: --suite atari)")
     check_env(args.env)
@@ -283,8 +283,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if len(args.policy) > 1:
         raise GenplayError("--policy: give one (several policies: --suite atari)")
     args.policy = args.policy[0]
-    args.n_episodes = args.n_episodes or args.episodes or 50
     check_policy_arg(args.policy)
+    atari = EnvFactory(args.env).atari_config
+    if atari is not None:  # the RAM expert plays single envs: the Atari suite does it, for this one game
+        learned = [] if args.policy in ("expert", "random") else [f"learned={args.policy}"]
+        args.env, args.games, args.policy = None, atari.game, [*learned, "expert", "random"]
+        return cmd_evaluate_suite(args)
+    check_not_suite(args)
+    args.n_episodes = args.n_episodes or args.episodes or 50
     policies = {}
     if args.policy not in ("expert", "random"):
         policies[Path(args.policy).name or "learned"] = load_policy(

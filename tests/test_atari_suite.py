@@ -238,3 +238,12 @@ def test_video_of_the_expert(tmp_path, stub_experts):
 
     path = record_episode("pong", PolicySpec("expert"), tmp_path, max_steps=12, fmt="gif")
     assert path.stat().st_size > 1000 and stub_experts[0]["steps"] == 12
+
+
+def test_plain_evaluate_on_an_atari_id_runs_the_suite_for_that_game(tmp_path, capsys):
+    from genplay.cli import main
+
+    main(["evaluate", "--env", "genplay/Pong-v0", "--policy", "random", "--episodes", "1", "--max-steps", "30",
+          "--out", str(tmp_path / "ev")])  # fmt: skip
+    out = capsys.readouterr().out
+    assert "| pong |" in out and "expert" in out and (tmp_path / "ev" / "results.json").exists()
