@@ -37,6 +37,8 @@ from typing import Protocol
 
 import numpy as np
 
+from genplay.envs.atari_pong import PongExpert
+
 STALL_STEPS = 400
 """Steps without a ball in play after which a game counts as stuck."""
 
@@ -66,13 +68,11 @@ class _NoBallClock:
         return self.steps >= STALL_STEPS
 
 
-# --------------------------------------------------------------------------- Pong
+# --------------------------------------------------------------------------- Breakout
 
-PONG_NOOP, PONG_UP, PONG_DOWN = 0, 2, 3
-PONG_TOP, PONG_BOTTOM = 45.5, 188.0  # ball y reflects about these
-PONG_COLUMN = 187  # ball x where the player's paddle meets it
-PONG_PRESS = 5.75  # controller reading change per pressed frame
-PONG_RAW_MIN, PONG_RAW_MAX = 38, 203
+BREAKOUT_NOOP, BREAKOUT_FIRE, BREAKOUT_RIGHT, BREAKOUT_LEFT = 0, 1, 2, 3
+BREAKOUT_LEFT_WALL, BREAKOUT_RIGHT_WALL = 57.0, 198.0  # ball x reflects about these
+BREAKOUT_PADDLE_ROW = 177.0  # ball y where the paddle meets it
 
 
 def _reflect(y: float, top: float, bottom: float) -> float:
@@ -80,114 +80,6 @@ def _reflect(y: float, top: float, bottom: float) -> float:
     span = bottom - top
     t = (y - top) % (2 * span)
     return top + (t if t <= span else 2 * span - t)
-
-
-class PongExpert:
-    """Plans the paddle (see the module docstring) so the ball meets it at a chosen offset."""
-
-    def __init__(
-        self,
-        rng: np.random.Generator,
-        *,
-        frame_skip: int = 4,
-        offsets: tuple[float, float] = (3.0, 5.0),
-        centre: float = 7.0,
-    ):
-        self.rng = rng
-        self.frame_skip = frame_skip
-        self.offsets = offsets
-        self.centre = centre
-        self._clock = _NoBallClock()
-        self._aim = 6.0
-        self._approaching = False
-        self._raw = 120.0
-        self._last_press = 0
-
-    def reset(self, ram: np.ndarray) -> None:
-        self._clock = _NoBallClock()
-        self._approaching = False
-        self._observe(ram)
-
-    @property
-    def stalled(self) -> bool:
-        return self._clock.stalled
-
-    def _observe(self, ram: np.ndarray) -> None:
-        ram = np.asarray(ram).reshape(-1, 128)
-        even = ram[ram[:, 8] % 2 == 0]
-        if len(even):
-            self._raw = float(even[-1, 4])
-        last = ram[-1]
-        self._ball = (float(last[49]), float(last[54]))
-        self._paddle = float(last[60])
-        if len(ram) > 1:  # mean speed over the step (the ball moves 1 or 2 px a frame in turn)
-            dx, dy = np.diff(ram[:, 49].astype(float)), np.diff(ram[:, 54].astype(float))
-            self._velocity = (float(dx[-1]), float(np.sign(dy[-1]) * np.abs(dy).mean()))
-        else:
-            self._velocity = (0.0, 0.0)
-        self._frame_even = int(last[8]) % 2 == 1  # the next frame reads the controller
-
-    def _arrival(self) -> tuple[int, float] | None:
-        """Frames until the ball reaches the paddle column and its y there, or None."""
-        (x, y), (vx, vy) = self._ball, self._velocity
-        if y == 0 or vx <= 0 or abs(vx) > 4 or abs(vy) > 8 or x >= PONG_COLUMN + 2:
-            return None
-        frames = max(int(np.ceil((PONG_COLUMN - x) / vx)), 0)
-        return frames, _reflect(y + vy * frames, PONG_TOP, PONG_BOTTOM)
-
-    def _simulate(self, presses: np.ndarray, frames: int) -> np.ndarray:
-        """Paddle tops after ``frames`` frames for per-step press directions ``presses`` (plans x steps)."""
-        n_plans = presses.shape[0]
-        raw = np.full(n_plans, self._raw)
-        paddle = np.full(n_plans, self._paddle)
-        even = self._frame_even
-        for f in range(frames):
-            step = min(f // self.frame_skip, presses.shape[1] - 1)
-            raw = np.clip(raw + PONG_PRESS * presses[:, step], PONG_RAW_MIN - 6, PONG_RAW_MAX + 6)
-            if even:
-                paddle = np.floor((paddle + np.clip(raw, PONG_RAW_MIN, PONG_RAW_MAX)) / 2)
-            even = not even
-        return paddle
-
-    def _plans(self, steps: int) -> np.ndarray:
-        """Wait ``w`` steps, press one way ``m`` steps, then rest: one row per plan, +1 = down."""
-        rows = [np.zeros(steps + 1)]
-        for w in range(min(steps, 6) + 1):
-            for m in range(1, 8):
-                for d in (-1.0, 1.0):
-                    row = np.zeros(steps + 1)
-                    row[w : w + m] = d
-                    rows.append(row)
-        return np.array(rows)
-
-    def act(self, ram: np.ndarray) -> int:
-        self._observe(ram)
-        x, y = self._ball
-        self._clock.tick(y != 0)
-        arrival = self._arrival()
-        if arrival is None:
-            self._approaching = False
-            target, frames = 110.0, 4 * self.frame_skip  # wait near the middle
-        else:
-            if not self._approaching:
-                self._approaching = True
-                low, high = self.offsets
-                self._aim = float(self.rng.uniform(low, high) * self.rng.choice((-1.0, 1.0)) + self.centre)
-            frames, y_at = arrival
-            target = y_at - self._aim
-        steps = max(frames // self.frame_skip, 1)
-        plans = self._plans(steps)
-        tops = self._simulate(plans, max(frames, 1))
-        cost = np.abs(tops - target) + 0.01 * np.abs(plans).sum(axis=1)
-        first = plans[int(np.argmin(cost)), 0]
-        return PONG_DOWN if first > 0 else PONG_UP if first < 0 else PONG_NOOP
-
-
-# --------------------------------------------------------------------------- Breakout
-
-BREAKOUT_NOOP, BREAKOUT_FIRE, BREAKOUT_RIGHT, BREAKOUT_LEFT = 0, 1, 2, 3
-BREAKOUT_LEFT_WALL, BREAKOUT_RIGHT_WALL = 57.0, 198.0  # ball x reflects about these
-BREAKOUT_PADDLE_ROW = 177.0  # ball y where the paddle meets it
 
 
 class BreakoutExpert:

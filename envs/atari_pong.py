@@ -33,7 +33,7 @@ def ball_arrival(x: int, y: int, vy: int) -> tuple[int, int]:
 class PongExpert:
     """Plans the paddle so the ball meets it at a chosen offset (see the module docstring)."""
 
-    def __init__(self, rng: np.random.Generator, *, frame_skip: int = 4, split_y: float = 125.0, jitter: float = 0.5, sticky: float = 0.25, samples: int = 16, exact_frames: int = 40):
+    def __init__(self, rng: np.random.Generator, *, frame_skip: int = 4, split_y: float = 125.0, jitter: float = 0.5, sticky: float = 0.25, samples: int = 32, exact_frames: int = 40):
         self.rng = rng
         self.frame_skip = frame_skip
         self.split_y = split_y
@@ -109,10 +109,13 @@ class PongExpert:
         x, y = int(ram[-1, 49]), int(ram[-1, 54])
         self._no_ball = 0 if y else self._no_ball + 1
         coming = y > 0 and len(ram) > 1 and ram[-2, 54] > 0 and int(ram[-1, 49]) - int(ram[-2, 49]) == 1
-        if coming and x < PONG_HIT_X:
+        if coming and x >= PONG_HIT_X:  # at the paddle: moving now could lose a late hit
+            self._last = 0.0
+            return PONG_NOOP
+        if coming:
             frames, y_hit = ball_arrival(x, y, int(np.int8(ram[-1, 56])))
             if self._aim is None:
-                edge = 14.0 if y_hit <= self.split_y else -1.0
+                edge = 14.0 if y_hit <= self.split_y else -0.5
                 self._aim = edge + float(self.rng.uniform(-self.jitter, self.jitter))
             target = y_hit - self._aim
         else:
@@ -125,12 +128,11 @@ class PongExpert:
             cost = np.abs(tops - target) + 0.01 * np.abs(plans).sum(axis=1)
         else:  # near the hit: chance of an edge hit (else any hit) over sticky draws
             offset = (target + self._aim) - self._simulate(plans, frames, self.samples)
-            low, high = (13, 16) if self._aim > 6 else (-2, 0)
+            low, high = (13, 15) if self._aim > 6 else (-1, 0)
             edge = ((offset >= low) & (offset <= high)).mean(axis=0)
-            hit = ((offset >= -2) & (offset <= 16)).mean(axis=0)
-            cost = -edge - 2.0 * hit + 0.01 * np.abs(offset - self._aim).mean(axis=0)
+            hit = ((offset >= -1) & (offset <= 15)).mean(axis=0)
+            cost = -edge - 3.0 * hit + 0.01 * np.abs(offset - self._aim).mean(axis=0)
         best = int(np.argmin(cost))
         first = plans[best, 0]
-        self._dbg = (frames, cost[best], target, plans[best])
         self._last = first
         return PONG_DOWN if first > 0 else PONG_UP if first < 0 else PONG_NOOP
