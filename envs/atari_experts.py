@@ -5,16 +5,11 @@ the RAM after every emulator frame of the last agent step, so it can measure vel
 exactly even at frame skip 4. Demos store only the frames and actions (:func:`play_game`'s
 ``on_step``). RAM addresses (found by stepping the games and printing RAM):
 
-* **Pong**: ball x ``49`` (1 px/frame, 0/205 when out of play), ball y ``54`` (0 when out
-  of play; walls reflect at 45.5 and 188), player paddle ``60`` (its top, 38..203), the raw
-  paddle-controller reading ``4`` (on frames whose counter ``8`` is even; odd frames hold
-  another value). The game reads the controller every second frame and moves the paddle
-  half way to the reading, ``v <- (v + raw) >> 1``; a press moves the reading ~5.75 per frame.
-  So the paddle has lag and coasts: the expert simulates that model for short
-  *wait w steps, then press m steps* plans and picks the plan whose paddle lands the ball at
-  the wanted offset on the paddle when the ball reaches the paddle column (x 187), wall
-  bounces included. Edge hits return the ball steeply and win points; the offset is drawn
-  at random for every approach so rallies do not loop.
+* **Pong** (:mod:`genplay.envs.atari_pong`): ball x ``49``, y ``54``, vertical speed
+  ``56``, paddle top ``60``, controller reading ``4``. The ball's arrival at the paddle is
+  predicted exactly from RAM, the return's speed is set by where the ball meets the paddle,
+  and the paddle is planned over sticky-action draws to make fast edge returns (+19 mean
+  over 10 full sticky games; see that module).
 * **Breakout**: ball x ``99``, ball y ``101`` (0 when out of play), paddle x ``72`` (hits
   when ball x - paddle x is in about [-1, 19], at ball y ~177). The
   expert predicts where the ball crosses the paddle row (side walls reflect) and steers
@@ -22,11 +17,6 @@ exactly even at frame skip 4. Demos store only the frames and actions (:func:`pl
 * **Freeway**: chicken y ``14``, car x ``108..117`` (one a lane). The expert only walks up
   (RAM not needed yet): a hit just pushes the chicken back, so it scores ~21 against 0 for
   random play; dodging cars by lane is the next step.
-
-Pong is the weak one: -7 mean over 10 games (random -21), short of the +18 target. The
-measured hit window is ball y - paddle top in [1, 18] at x 187 (edge hits at 1-2 and 12-18
-return the ball at 2 px/frame); the remaining error is the ball prediction (sd ~5 px one
-step ahead), so the next step is logging where points are lost.
 """
 
 from __future__ import annotations
@@ -37,10 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
-from genplay.envs.atari_pong import PongExpert
-
-STALL_STEPS = 400
-"""Steps without a ball in play after which a game counts as stuck."""
+from genplay.envs.atari_pong import STALL_STEPS, PongExpert
 
 
 class RamExpert(Protocol):
