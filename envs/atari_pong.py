@@ -75,6 +75,9 @@ class PongExpert:
         sticky: float = 0.25,
         samples: int = 32,
         exact_frames: int = 40,
+        loop_returns: int = 6,
+        blur: float = 0.0,
+        speed_blur: float = 0.0,
     ):
         self.rng = rng
         self.frame_skip = frame_skip
@@ -83,6 +86,10 @@ class PongExpert:
         self.sticky = sticky
         self.samples = samples
         self.exact_frames = exact_frames
+        self.loop_returns = loop_returns
+        self.blur = blur
+        self.speed_blur = speed_blur
+        self._returns = 0
         self._no_ball = 0
         self._aim: float | None = None
         self._raw = 120.0
@@ -100,13 +107,16 @@ class PongExpert:
         return self._no_ball >= STALL_STEPS
 
     def _observe(self, ram: np.ndarray) -> None:
-        even = ram[ram[:, 8] % 2 == 0]
-        if len(even):
-            self._raw = float(even[-1, 4])
+        even = np.flatnonzero(ram[:, 8] % 2 == 0)
+        if len(even):  # plus the presses of the frames since (the last step's press)
+            late = len(ram) - 1 - even[-1]
+            self._raw = float(ram[even[-1], 4]) + PONG_PRESS * self._last * late
         self._paddle = float(ram[-1, 60])
         self._odd = int(ram[-1, 8]) % 2 == 1  # the next frame reads the controller
 
-    def _simulate(self, presses: np.ndarray, frames: int, samples: int = 1) -> np.ndarray:
+    def _simulate(
+        self, presses: np.ndarray, frames: int, samples: int = 1
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Paddle tops after ``frames`` frames for each plan (rows of per-step presses, +1 = down)
         and each of ``samples`` draws of sticky actions (``(samples, plans)``); one sample is
         the expected paddle (a new press starts ``sticky ** i`` late at frame ``i`` of a step)."""
@@ -114,20 +124,26 @@ class PongExpert:
         raw = np.full((samples, n), self._raw)
         paddle = np.full((samples, n), self._paddle)
         done = np.full((samples, n), self._last)
-        before = np.column_stack([np.full(n, self._last), presses[:, :-1]])
+        previous = np.column_stack([np.full(n, self._last), presses[:, :-1]])
         stick = self.rng.random((frames, samples, 1)) < self.sticky
         even = self._odd
+        before = paddle
+        beyond = np.zeros((samples, n))
         for f in range(frames):
+            if f == frames - 2:
+                before = paddle
             step, i = divmod(f, self.frame_skip)
             if samples == 1:
-                done = presses[:, step] + (before[:, step] - presses[:, step]) * self.sticky ** (i + 1)
+                done = presses[:, step] + (previous[:, step] - presses[:, step]) * self.sticky ** (i + 1)
             else:
                 done = np.where(stick[f], done, presses[:, step])
-            raw = np.clip(raw + PONG_PRESS * done, PONG_RAW_MIN - 6, PONG_RAW_MAX + 6)
+            raw = raw + PONG_PRESS * done
+            beyond = np.maximum(beyond, np.maximum(PONG_RAW_MIN - raw, raw - PONG_RAW_MAX))
+            raw = np.clip(raw, PONG_RAW_MIN - 2, PONG_RAW_MAX + 2)
             if even:
-                paddle = np.floor((paddle + np.clip(raw, PONG_RAW_MIN, PONG_RAW_MAX)) / 2)
+                paddle = np.floor((paddle + np.round(np.clip(raw, PONG_RAW_MIN, PONG_RAW_MAX))) / 2)
             even = not even
-        return paddle
+        return paddle, paddle - before, beyond
 
     @staticmethod
     def _plans(steps: int, tail: int = 2) -> np.ndarray:
@@ -150,6 +166,8 @@ class PongExpert:
         self._observe(ram)
         x, y = int(ram[-1, 49]), int(ram[-1, 54])
         self._no_ball = 0 if y else self._no_ball + 1
+        if not y:
+            self._returns = 0
         coming = y > 0 and len(ram) > 1 and ram[-2, 54] > 0 and int(ram[-1, 49]) - int(ram[-2, 49]) == 1
         if coming and x >= PONG_HIT_X:  # at the paddle: moving now could lose a late hit
             self._last = 0.0
@@ -157,7 +175,11 @@ class PongExpert:
         if coming:
             frames, y_hit = ball_arrival(x, y, int(np.int8(ram[-1, 56])))
             if self._aim is None:
-                edge = 14.0 if y_hit <= self.split_y else -0.5
+                self._returns += 1
+                high = y_hit <= self.split_y
+                if self._returns > self.loop_returns:  # a long rally may be a loop: break it
+                    high = bool(self.rng.random() < 0.5)
+                edge = 14.0 if high else -0.5
                 self._aim = edge + float(self.rng.uniform(-self.jitter, self.jitter))
             target = y_hit - self._aim
         else:
@@ -166,15 +188,19 @@ class PongExpert:
         frames = max(frames - 1, 1)  # the hit reads the paddle a frame early
         plans = self._plans((frames - 1) // self.frame_skip + 1)
         if self._aim is None or frames > self.exact_frames:
-            tops = self._simulate(plans, frames)[0]
-            cost = np.abs(tops - target) + 0.01 * np.abs(plans).sum(axis=1)
+            tops, _, beyond = self._simulate(plans, frames)
+            cost = np.abs(tops[0] - target) + 0.01 * np.abs(plans).sum(axis=1) + 10.0 * (beyond[0] > 0)
         else:  # near the hit: chance of an edge hit (else any hit) over sticky draws
-            offset = (target + self._aim) - self._simulate(plans, frames, self.samples)
+            tops, speed, beyond = self._simulate(plans, frames, self.samples)
+            # a moving paddle is predicted less well: blur its offset by its speed
+            blur = self.rng.standard_normal(tops.shape[0])[:, None] * (self.blur + self.speed_blur * np.abs(speed))
+            offset = np.round((target + self._aim) - tops + blur)
             low, high = (13, 15) if self._aim > 6 else (-1, 0)
             edge = ((offset >= low) & (offset <= high)).mean(axis=0)
             hit = ((offset >= -1) & (offset <= 15)).mean(axis=0)
-            cost = -edge - 3.0 * hit + 0.01 * np.abs(offset - self._aim).mean(axis=0)
+            cost = -edge - 3.0 * hit + 0.01 * np.abs(offset - self._aim).mean(axis=0) + 10.0 * (beyond.max(axis=0) > 0)
         best = int(np.argmin(cost))
+        self._chance = (float(edge[best]), float(hit[best])) if cost.ndim and "hit" in locals() else None
         first = plans[best, 0]
         self._last = first
         return PONG_DOWN if first > 0 else PONG_UP if first < 0 else PONG_NOOP
