@@ -8,7 +8,7 @@ exactly even at frame skip 4. Demos store only the frames and actions (:func:`pl
 * **Pong** (:mod:`genplay.envs.atari_pong`): ball x ``49``, y ``54``, vertical speed
   ``56``, paddle top ``60``, controller reading ``4``. The ball's arrival at the paddle is
   predicted exactly from RAM, the return's speed is set by where the ball meets the paddle,
-  and the paddle is planned over sticky-action draws to make fast edge returns (+19 mean
+  and the paddle is planned over sticky-action draws to make fast edge returns (+18.9 mean
   over 10 full sticky games; see that module).
 * **Breakout**: ball x ``99``, ball y ``101`` (0 when out of play), paddle x ``72`` (hits
   when ball x - paddle x is in about [-1, 19], at ball y ~177). The
