@@ -5,16 +5,11 @@ the RAM after every emulator frame of the last agent step, so it can measure vel
 exactly even at frame skip 4. Demos store only the frames and actions (:func:`play_game`'s
 ``on_step``). RAM addresses (found by stepping the games and printing RAM):
 
-* **Pong**: ball x ``49`` (1 px/frame, 0/205 when out of play), ball y ``54`` (0 when out
-  of play; walls reflect at 45.5 and 188), player paddle ``60`` (its top, 38..203), the raw
-  paddle-controller reading ``4`` (on frames whose counter ``8`` is even; odd frames hold
-  another value). The game reads the controller every second frame and moves the paddle
-  half way to the reading, ``v <- (v + raw) >> 1``; a press moves the reading ~5.75 per frame.
-  So the paddle has lag and coasts: the expert simulates that model for short
-  *wait w steps, then press m steps* plans and picks the plan whose paddle lands the ball at
-  the wanted offset on the paddle when the ball reaches the paddle column (x 187), wall
-  bounces included. Edge hits return the ball steeply and win points; the offset is drawn
-  at random for every approach so rallies do not loop.
+* **Pong** (:mod:`genplay.envs.atari_pong`): ball x ``49``, y ``54``, vertical speed
+  ``56``, paddle top ``60``, controller reading ``4``. The ball's arrival at the paddle is
+  predicted exactly from RAM, the return's speed is set by where the ball meets the paddle,
+  and the paddle is planned over sticky-action draws to make fast edge returns (+18.9 mean
+  over 10 full sticky games; see that module).
 * **Breakout**: ball x ``99``, ball y ``101`` (0 when out of play), paddle x ``72`` (hits
   when ball x - paddle x is in about [-1, 19], at ball y ~177). The
   expert predicts where the ball crosses the paddle row (side walls reflect) and steers
@@ -22,11 +17,6 @@ exactly even at frame skip 4. Demos store only the frames and actions (:func:`pl
 * **Freeway**: chicken y ``14``, car x ``108..117`` (one a lane). The expert only walks up
   (RAM not needed yet): a hit just pushes the chicken back, so it scores ~21 against 0 for
   random play; dodging cars by lane is the next step.
-
-Pong is the weak one: -7 mean over 10 games (random -21), short of the +18 target. The
-measured hit window is ball y - paddle top in [1, 18] at x 187 (edge hits at 1-2 and 12-18
-return the ball at 2 px/frame); the remaining error is the ball prediction (sd ~5 px one
-step ahead), so the next step is logging where points are lost.
 """
 
 from __future__ import annotations
@@ -37,8 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
-STALL_STEPS = 400
-"""Steps without a ball in play after which a game counts as stuck."""
+from genplay.envs.atari_pong import STALL_STEPS, PongExpert
 
 
 class RamExpert(Protocol):
@@ -66,13 +55,11 @@ class _NoBallClock:
         return self.steps >= STALL_STEPS
 
 
-# --------------------------------------------------------------------------- Pong
+# --------------------------------------------------------------------------- Breakout
 
-PONG_NOOP, PONG_UP, PONG_DOWN = 0, 2, 3
-PONG_TOP, PONG_BOTTOM = 45.5, 188.0  # ball y reflects about these
-PONG_COLUMN = 187  # ball x where the player's paddle meets it
-PONG_PRESS = 5.75  # controller reading change per pressed frame
-PONG_RAW_MIN, PONG_RAW_MAX = 38, 203
+BREAKOUT_NOOP, BREAKOUT_FIRE, BREAKOUT_RIGHT, BREAKOUT_LEFT = 0, 1, 2, 3
+BREAKOUT_LEFT_WALL, BREAKOUT_RIGHT_WALL = 57.0, 198.0  # ball x reflects about these
+BREAKOUT_PADDLE_ROW = 177.0  # ball y where the paddle meets it
 
 
 def _reflect(y: float, top: float, bottom: float) -> float:
@@ -80,114 +67,6 @@ def _reflect(y: float, top: float, bottom: float) -> float:
     span = bottom - top
     t = (y - top) % (2 * span)
     return top + (t if t <= span else 2 * span - t)
-
-
-class PongExpert:
-    """Plans the paddle (see the module docstring) so the ball meets it at a chosen offset."""
-
-    def __init__(
-        self,
-        rng: np.random.Generator,
-        *,
-        frame_skip: int = 4,
-        offsets: tuple[float, float] = (3.0, 5.0),
-        centre: float = 7.0,
-    ):
-        self.rng = rng
-        self.frame_skip = frame_skip
-        self.offsets = offsets
-        self.centre = centre
-        self._clock = _NoBallClock()
-        self._aim = 6.0
-        self._approaching = False
-        self._raw = 120.0
-        self._last_press = 0
-
-    def reset(self, ram: np.ndarray) -> None:
-        self._clock = _NoBallClock()
-        self._approaching = False
-        self._observe(ram)
-
-    @property
-    def stalled(self) -> bool:
-        return self._clock.stalled
-
-    def _observe(self, ram: np.ndarray) -> None:
-        ram = np.asarray(ram).reshape(-1, 128)
-        even = ram[ram[:, 8] % 2 == 0]
-        if len(even):
-            self._raw = float(even[-1, 4])
-        last = ram[-1]
-        self._ball = (float(last[49]), float(last[54]))
-        self._paddle = float(last[60])
-        if len(ram) > 1:  # mean speed over the step (the ball moves 1 or 2 px a frame in turn)
-            dx, dy = np.diff(ram[:, 49].astype(float)), np.diff(ram[:, 54].astype(float))
-            self._velocity = (float(dx[-1]), float(np.sign(dy[-1]) * np.abs(dy).mean()))
-        else:
-            self._velocity = (0.0, 0.0)
-        self._frame_even = int(last[8]) % 2 == 1  # the next frame reads the controller
-
-    def _arrival(self) -> tuple[int, float] | None:
-        """Frames until the ball reaches the paddle column and its y there, or None."""
-        (x, y), (vx, vy) = self._ball, self._velocity
-        if y == 0 or vx <= 0 or abs(vx) > 4 or abs(vy) > 8 or x >= PONG_COLUMN + 2:
-            return None
-        frames = max(int(np.ceil((PONG_COLUMN - x) / vx)), 0)
-        return frames, _reflect(y + vy * frames, PONG_TOP, PONG_BOTTOM)
-
-    def _simulate(self, presses: np.ndarray, frames: int) -> np.ndarray:
-        """Paddle tops after ``frames`` frames for per-step press directions ``presses`` (plans x steps)."""
-        n_plans = presses.shape[0]
-        raw = np.full(n_plans, self._raw)
-        paddle = np.full(n_plans, self._paddle)
-        even = self._frame_even
-        for f in range(frames):
-            step = min(f // self.frame_skip, presses.shape[1] - 1)
-            raw = np.clip(raw + PONG_PRESS * presses[:, step], PONG_RAW_MIN - 6, PONG_RAW_MAX + 6)
-            if even:
-                paddle = np.floor((paddle + np.clip(raw, PONG_RAW_MIN, PONG_RAW_MAX)) / 2)
-            even = not even
-        return paddle
-
-    def _plans(self, steps: int) -> np.ndarray:
-        """Wait ``w`` steps, press one way ``m`` steps, then rest: one row per plan, +1 = down."""
-        rows = [np.zeros(steps + 1)]
-        for w in range(min(steps, 6) + 1):
-            for m in range(1, 8):
-                for d in (-1.0, 1.0):
-                    row = np.zeros(steps + 1)
-                    row[w : w + m] = d
-                    rows.append(row)
-        return np.array(rows)
-
-    def act(self, ram: np.ndarray) -> int:
-        self._observe(ram)
-        x, y = self._ball
-        self._clock.tick(y != 0)
-        arrival = self._arrival()
-        if arrival is None:
-            self._approaching = False
-            target, frames = 110.0, 4 * self.frame_skip  # wait near the middle
-        else:
-            if not self._approaching:
-                self._approaching = True
-                low, high = self.offsets
-                self._aim = float(self.rng.uniform(low, high) * self.rng.choice((-1.0, 1.0)) + self.centre)
-            frames, y_at = arrival
-            target = y_at - self._aim
-        steps = max(frames // self.frame_skip, 1)
-        plans = self._plans(steps)
-        tops = self._simulate(plans, max(frames, 1))
-        cost = np.abs(tops - target) + 0.01 * np.abs(plans).sum(axis=1)
-        first = plans[int(np.argmin(cost)), 0]
-        return PONG_DOWN if first > 0 else PONG_UP if first < 0 else PONG_NOOP
-
-
-# --------------------------------------------------------------------------- Breakout
-
-BREAKOUT_NOOP, BREAKOUT_FIRE, BREAKOUT_RIGHT, BREAKOUT_LEFT = 0, 1, 2, 3
-BREAKOUT_LEFT_WALL, BREAKOUT_RIGHT_WALL = 57.0, 198.0  # ball x reflects about these
-BREAKOUT_PADDLE_ROW = 177.0  # ball y where the paddle meets it
 
 
 class BreakoutExpert:

@@ -16,6 +16,7 @@ from genplay.envs.atari_experts import (  # noqa: E402
     RandomExpert,
     play_game,
 )
+from genplay.envs.atari_pong import ball_arrival  # noqa: E402
 
 
 def _score(game: str, expert, steps: int, seed: int = 0) -> float:
@@ -36,7 +37,34 @@ def test_breakout_expert_beats_random():
 def test_pong_expert_beats_random():
     expert = _score("pong", PongExpert(np.random.default_rng(0)), 1200)
     rand = _score("pong", RandomExpert(np.random.default_rng(0), 6), 1200)
-    assert expert > rand + 8
+    assert expert >= 4 and expert > rand + 8
+
+
+def test_pong_ball_arrival_turns_at_walls_as_the_game_does():
+    assert ball_arrival(187, 100, 2) == (1, 102)
+    assert ball_arrival(186, 205, 2) == (2, 204)  # 207 is past the bottom wall: back by |v| + 1
+    assert ball_arrival(186, 46, -2) == (2, 47)  # 44 is past the top wall
+    assert ball_arrival(68, 100, 0) == (120, 100)
+
+
+def test_pong_ball_arrival_matches_the_emulator():
+    env = make_atari("pong", record_ram=True, sticky=False)
+    env.reset(seed=0)
+    predicted: dict[int, int] = {}
+    frame, last_x, checked = 0, 0, 0
+    for _ in range(400):
+        _, _, _, _, info = env.step(0)
+        for ram in info["ram"].astype(int):
+            frame += 1
+            x, y = ram[49], ram[54]
+            if frame in predicted and y:
+                assert (x, y) == (188, predicted.pop(frame))
+                checked += 1
+            if y and 100 < x < 188 and x == last_x + 1 and frame % 7 == 0:
+                frames, y_hit = ball_arrival(x, y, int(np.int8(ram[56])))
+                predicted[frame + frames] = y_hit
+            last_x = x
+    assert checked >= 10
 
 
 def test_freeway_expert_crosses():
