@@ -61,3 +61,19 @@ def cartpole_demos() -> Demos:
 def cartpole_random_demos() -> Demos:
     """5 short CartPole-v1 episodes of a uniform-random policy (all end by termination)."""
     return collect_demos("CartPole-v1", "random", 5, seed=0, metadata={"policy": "random"})
+
+
+@pytest.fixture(scope="session")
+def cnn_zip(tmp_path_factory):
+    """An untrained PPO CnnPolicy for Pong, saved the SB3 way (loaded back without unpickling)."""
+    import torch
+    from stable_baselines3 import PPO
+
+    from genplay.envs import EnvFactory
+
+    torch.set_num_threads(1)
+    venv = EnvFactory("genplay/Pong-v0").make_vec(1, seed=0)
+    path = tmp_path_factory.mktemp("cnn") / "pong.zip"
+    PPO("CnnPolicy", venv, n_steps=16, batch_size=16, seed=0, device="cpu").save(path)
+    venv.close()
+    return path

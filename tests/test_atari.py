@@ -160,3 +160,18 @@ def test_state_only_discriminator_ignores_actions(pong_demos):
     trainer = GAIL(venv=EnvFactory(PONG).make_vec(2, seed=0), demos=pong_demos, config=config)
     rows = trainer.disc.features(trainer.expert, np.arange(4))
     assert rows.shape[1] == 2 * 4 * 84 * 84 + 1  # obs, next obs, absorbing flag: no action columns
+
+
+def test_any_sb3_atari_model_is_an_expert_loaded_without_unpickling(cnn_zip, monkeypatch):
+    import pickle
+
+    from genplay.gail.pipeline import load_policy
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("unpickling attempted")
+
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    policy = load_policy(str(cnn_zip), env_id=PONG)
+    demos = collect_demos(EnvFactory(PONG), policy, 1, seed=0)
+    assert isinstance(demos.obs, StackedFrames) and demos.n_episodes == 1 and demos.terminated.all()

@@ -189,22 +189,6 @@ def test_tiny_suite_writes_json_markdown_and_plot(tmp_path, stub_experts):
         assert png.format == "PNG" and png.size[0] > 200
 
 
-@pytest.fixture(scope="module")
-def cnn_zip(tmp_path_factory):
-    """An untrained PPO CnnPolicy for Pong, saved the SB3 way (loaded back without unpickling)."""
-    import torch
-    from stable_baselines3 import PPO
-
-    from genplay.envs import EnvFactory
-
-    torch.set_num_threads(1)
-    venv = EnvFactory("genplay/Pong-v0").make_vec(1, seed=0)
-    path = tmp_path_factory.mktemp("cnn") / "pong.zip"
-    PPO("CnnPolicy", venv, n_steps=16, batch_size=16, seed=0, device="cpu").save(path)
-    venv.close()
-    return path
-
-
 def test_cli_suite_with_a_learned_cnn_policy(tmp_path, capsys, cnn_zip, stub_experts):
     pattern = str(cnn_zip.parent / "{game}.zip")
     argv = ["evaluate", "--suite", "atari", "--games", "pong", "--policy", f"learned={pattern}", "--policy", "random"]
