@@ -183,7 +183,10 @@ def learn(args, factory, demos, n_demo) -> dict:
         **baselines,
         "agent_steps": trainer.num_timesteps,
         "gail_wall_seconds": round(wall, 1),
-        "env_steps_per_second": round((trainer.num_timesteps - start) / wall, 1),
+        "env_steps_per_second": round((trainer.num_timesteps - start) / wall, 1)
+        if trainer.num_timesteps > start
+        else None,
+        "resumed_from": start or None,
         "n_demo": n_demo,
         "demo_transitions": demos.n_transitions,
         "bc_warm_start": args.bc == "warm",
