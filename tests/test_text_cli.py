@@ -40,6 +40,7 @@ def test_train_sample_evaluate(corpus, tmp_path, capsys):
         (["text", "train", "--corpus", "missing.txt", "--out", "x"], "missing.txt: corpus: expected a readable"),
         (["text", "train", "--out", "x", "--n-rollouts", "-1"], "--n-rollouts: expected an integer >= 0"),
         (["text", "train", "--out", "x", "--reward-form", "nope"], "--reward-form: expected one of"),
+        (["text", "train", "--out", "x", "--disc-loss", "nope"], "--disc-loss: expected one of"),
         (["text", "sample", "--model", "nowhere"], "model.pt: file: expected a model written by"),
     ],
 )

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from genplay.generative.core.losses import GENERATOR_LOSSES
+from genplay.generative.core.losses import DISCRIMINATOR_LOSSES, GENERATOR_LOSSES, PENALTIES
 from genplay.generative.core.rewards import REWARD_FORMS, reward_from_logits
 from genplay.generative.core.step import DiscriminatorStepConfig, discriminator_step
 from genplay.generative.core.utils import EMA
@@ -101,7 +101,10 @@ class TextGANConfig:
                 raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.rollout_decay < 1.0:
             raise ValueError(f"rollout_decay: expected a value in [0, 1), got {self.rollout_decay}")
-        DiscriminatorStepConfig(loss=self.disc_loss, penalty=self.disc_penalty)  # validates the names
+        if self.disc_loss not in DISCRIMINATOR_LOSSES:
+            raise ValueError(f"disc_loss: expected one of {sorted(DISCRIMINATOR_LOSSES)}, got {self.disc_loss!r}")
+        if self.disc_penalty not in PENALTIES:
+            raise ValueError(f"disc_penalty: expected one of {PENALTIES}, got {self.disc_penalty!r}")
 
 
 @torch.no_grad()
