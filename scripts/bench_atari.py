@@ -174,6 +174,17 @@ def learn(args, factory, demos, n_demo) -> dict:
         for h in trainer.history[:: max(1, len(trainer.history) // 60)]
         if "true_return" in h
     ]
+    if run_dir is not None:
+        from genplay.gail.plotting import plot_learning_curve
+
+        plot_learning_curve(
+            trainer.history,
+            run_dir / "learning_curve.png",
+            title=f"pixel GAIL on {args.game}",
+            expert_return=baselines["expert_return"],
+            random_return=baselines["random_return"],
+            bc_return=baselines["bc_return_mean"],
+        )
     stochastic = evaluate(eval_factory, trainer, args.eval_games, eval_seed, False)
     greedy = evaluate(eval_factory, trainer, args.eval_games, eval_seed, True)
     return {
