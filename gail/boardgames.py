@@ -176,31 +176,41 @@ def collect_bot_demos(game: str, expert: str, n_games: int, *, opponent: str = "
     )
 
 
-def masked_generator(venv, config) -> Any:
-    """sb3-contrib's MaskablePPO built from ``config.ppo`` (the fields PPO has and MaskablePPO lacks dropped)."""
+def masked_generator(venv, config, *, cnn: dict[str, int] | None = None) -> Any:
+    """sb3-contrib's MaskablePPO built from ``config.ppo`` (the fields PPO has and MaskablePPO lacks
+    dropped); ``cnn`` (e.g. ``{"channels": 64, "layers": 3}``) puts a :class:`BoardCNN` under it."""
     from sb3_contrib import MaskablePPO
 
+    from genplay.gail.features import BoardCNN
     from genplay.generative.core import select_device
 
     kwargs = config.ppo.sb3_kwargs()
     for key in ("use_sde", "sde_sample_freq"):
         kwargs.pop(key, None)
+    if cnn is not None:
+        kwargs["policy_kwargs"].update(features_extractor_class=BoardCNN, features_extractor_kwargs=dict(cnn))
     return MaskablePPO("MlpPolicy", venv, seed=config.seed, device=select_device(config.device), verbose=0, **kwargs)
 
 
 def masked_gail(
-    demos: Demos, config, total_timesteps: int, *, factory: EnvFactory | None = None, bc_reg_steps: int = 0
+    demos: Demos,
+    config,
+    total_timesteps: int,
+    *,
+    factory: EnvFactory | None = None,
+    bc_reg_steps: int = 0,
+    cnn: dict[str, int] | None = None,
 ):
     """GAIL with a MaskablePPO generator on the demos' env (``factory`` overrides it), BC warm
     start per ``config.bc_epochs`` (masked); ``total_timesteps=0`` trains BC alone.
 
     ``bc_reg_steps > 0``: BC-regularised GAIL, that many masked BC minibatch steps on the
-    demos after every PPO update (:class:`BCRegulariser`)."""
+    demos after every PPO update (:class:`BCRegulariser`); ``cnn``: see :func:`masked_generator`."""
     from genplay.gail.trainer import GAIL
 
     factory = factory or demos.env_factory
     venv = factory.make_vec(config.n_envs, seed=config.seed)
-    trainer = GAIL(venv=venv, demos=demos, config=config, gen_algo=masked_generator(venv, config))
+    trainer = GAIL(venv=venv, demos=demos, config=config, gen_algo=masked_generator(venv, config, cnn=cnn))
     if total_timesteps > 0:
         callback = BCRegulariser(trainer, bc_reg_steps) if bc_reg_steps > 0 else None
         trainer.learn(total_timesteps, callback=callback)
@@ -238,7 +248,7 @@ class BCRegulariser(BaseCallback):
             loss.backward()
             self.opt.step()
         policy.set_training_mode(False)
-        self.losses.append(float(loss))
+        self.losses.append(loss.item())
 
     def _on_step(self) -> bool:
         return True

@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-4, help="PPO learning rate")
     p.add_argument("--no-augment", action="store_true", help="no board-symmetry augmentation of the demos")
     p.add_argument("--net-arch", default="256,256", help="policy hidden widths, comma-separated")
+    p.add_argument("--cnn", default=None, help="BoardCNN under the policy: CHANNELS,LAYERS (e.g. 64,3)")
     p.add_argument("--n-epochs", type=int, default=10, help="PPO epochs per rollout")
     p.add_argument("--bc-reg", type=int, default=0, help="BC steps after each PPO update (BC-regularised GAIL)")
     p.add_argument("--train-opponent", default=None, help="opponent spec of the GAIL env (default: the demos')")
@@ -95,12 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     names = args.learners.split(",")
     try:
         net_arch = parse_csv_ints(args.net_arch)
+        cnn = dict(zip(("channels", "layers"), parse_csv_ints(args.cnn), strict=True)) if args.cnn else None
+        assert cnn is None or min(cnn.values()) > 0
         assert net_arch and min(net_arch) > 0 and set(names) <= set(LEARNERS) and args.bc_reg >= 0
         train_factory = board_factory(args.game, args.train_opponent, None) if args.train_opponent else None
         if train_factory is not None:
             train_factory.make().close()  # a malformed opponent spec fails here
     except Exception:
-        print("error: bad --net-arch, --learners, --bc-reg or --train-opponent", file=sys.stderr)
+        print("error: bad --net-arch, --cnn, --learners, --bc-reg or --train-opponent", file=sys.stderr)
         return 2
     torch.set_num_threads(1)
     setup = SETUPS[args.game]
@@ -119,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = dataclasses.replace(config, bc_epochs=100 if bc else 0)
         start = time.perf_counter()
         learners[name] = masked_gail(
-            train_demos, cfg, timesteps if gail else 0, factory=train_factory, bc_reg_steps=args.bc_reg
+            train_demos, cfg, timesteps if gail else 0, factory=train_factory, bc_reg_steps=args.bc_reg, cnn=cnn
         )
         train_s[name] = time.perf_counter() - start
         print(f"trained {name} in {train_s[name]:.0f}s", flush=True)
@@ -144,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         "timesteps": timesteps,
         "games_per_pairing": 2 * n,
         "net_arch": list(net_arch),
+        "cnn": cnn,
         "lr": args.lr,
         "n_epochs": args.n_epochs,
         "bc_reg_steps": args.bc_reg,

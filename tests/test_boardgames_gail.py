@@ -113,3 +113,19 @@ def test_bench_bad_input_is_one_error_line(argv, capsys):
     assert bench.main(["--game", "tic_tac_toe", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:"), err
+
+
+def test_board_cnn_policy_saves_and_loads_by_name(demos, tmp_path):
+    from genplay.gail.features import BoardCNN
+    from genplay.gail.pipeline import export_policy, load_policy
+
+    trainer = masked_gail(demos, dataclasses.replace(CONFIG, bc_epochs=3), 0, cnn={"channels": 8, "layers": 2})
+    assert isinstance(trainer.gen_algo.policy.features_extractor, BoardCNN)
+    export_policy(trainer, tmp_path)
+    i, _ = demos.transition_indices()
+    obs, masks = demos.obs[i], demos.action_masks
+    expected, _ = trainer.predict(obs, action_masks=masks)
+    loaded = load_policy(tmp_path, env_id="genplay/TicTacToe-v0")
+    np.testing.assert_array_equal(np.asarray(loaded(obs, masks)).reshape(-1), expected)
+    with pytest.raises(Exception, match="BoardCNN"):
+        BoardCNN(demos.env_factory.make().observation_space, channels=0)
