@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cnn", default=None, help="BoardCNN under the policy: CHANNELS,LAYERS (e.g. 64,3)")
     p.add_argument("--n-epochs", type=int, default=10, help="PPO epochs per rollout")
     p.add_argument("--bc-reg", type=int, default=0, help="BC steps after each PPO update (BC-regularised GAIL)")
+    p.add_argument("--demo-opponent", default=None, help="opponent spec of the demo games (default: per game)")
     p.add_argument("--train-opponent", default=None, help="opponent spec of the GAIL env (default: the demos')")
     p.add_argument("--learners", default="bc,gail,gail_bc", help="which of bc,gail,gail_bc to train")
     p.add_argument("--save", default=None, help="export each trained policy to SAVE/<learner> (load_policy format)")
@@ -99,11 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         cnn = dict(zip(("channels", "layers"), parse_csv_ints(args.cnn), strict=True)) if args.cnn else None
         assert cnn is None or min(cnn.values()) > 0
         assert net_arch and min(net_arch) > 0 and set(names) <= set(LEARNERS) and args.bc_reg >= 0
+        demo_opponent = args.demo_opponent or SETUPS[args.game]["opponents"]
+        board_factory(args.game, demo_opponent, None).make().close()  # a malformed opponent spec fails here
         train_factory = board_factory(args.game, args.train_opponent, None) if args.train_opponent else None
         if train_factory is not None:
-            train_factory.make().close()  # a malformed opponent spec fails here
+            train_factory.make().close()
     except Exception:
-        print("error: bad --net-arch, --cnn, --learners, --bc-reg or --train-opponent", file=sys.stderr)
+        print("error: bad --net-arch, --cnn, --learners, --bc-reg or an opponent spec", file=sys.stderr)
         return 2
     torch.set_num_threads(1)
     setup = SETUPS[args.game]
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     reference, n = setup["reference"], args.games_per_pairing
     t0 = time.perf_counter()
 
-    demos = collect_bot_demos(args.game, expert, args.n_demo_games, opponent=setup["opponents"], seed=args.seed)
+    demos = collect_bot_demos(args.game, expert, args.n_demo_games, opponent=demo_opponent, seed=args.seed)
     train_demos = demos if args.no_augment else augment_symmetries(demos, args.game)
     print(f"demos: {demos.n_episodes} games, {demos.n_transitions} moves ({train_demos.n_transitions} augmented)")
     config = config_for(args.seed, args.lr, net_arch, args.n_epochs)
@@ -143,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "expert": expert,
         "expert_bot": reference,
-        "demo_opponents": setup["opponents"],
+        "demo_opponents": demo_opponent,
         "timesteps": timesteps,
         "games_per_pairing": 2 * n,
         "net_arch": list(net_arch),

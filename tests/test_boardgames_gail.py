@@ -98,6 +98,7 @@ def test_bc_regulariser_pulls_the_policy_to_the_expert_moves(demos):
         ["--net-arch", "256,x"],
         ["--learners", "bc,dagger"],
         ["--train-opponent", "mcts:0"],
+        ["--demo-opponent", "bogus"],
         ["--bc-reg", "-1"],
         ["--n-demo-games", "0"],
     ],
