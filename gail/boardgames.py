@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
 
 from genplay.envs import EnvFactory
 from genplay.envs.board_bots import make_bot
@@ -174,31 +176,82 @@ def collect_bot_demos(game: str, expert: str, n_games: int, *, opponent: str = "
     )
 
 
-def masked_generator(venv, config) -> Any:
-    """sb3-contrib's MaskablePPO built from ``config.ppo`` (the fields PPO has and MaskablePPO lacks dropped)."""
+def masked_generator(venv, config, *, cnn: dict[str, int] | None = None) -> Any:
+    """sb3-contrib's MaskablePPO built from ``config.ppo`` (the fields PPO has and MaskablePPO lacks
+    dropped); ``cnn`` (e.g. ``{"channels": 64, "layers": 3}``) puts a :class:`BoardCNN` under it."""
     from sb3_contrib import MaskablePPO
 
+    from genplay.gail.features import BoardCNN
     from genplay.generative.core import select_device
 
     kwargs = config.ppo.sb3_kwargs()
     for key in ("use_sde", "sde_sample_freq"):
         kwargs.pop(key, None)
+    if cnn is not None:
+        kwargs["policy_kwargs"].update(features_extractor_class=BoardCNN, features_extractor_kwargs=dict(cnn))
     return MaskablePPO("MlpPolicy", venv, seed=config.seed, device=select_device(config.device), verbose=0, **kwargs)
 
 
-def masked_gail(demos: Demos, config, total_timesteps: int, *, factory: EnvFactory | None = None):
+def masked_gail(
+    demos: Demos,
+    config,
+    total_timesteps: int,
+    *,
+    factory: EnvFactory | None = None,
+    bc_reg_steps: int = 0,
+    cnn: dict[str, int] | None = None,
+):
     """GAIL with a MaskablePPO generator on the demos' env (``factory`` overrides it), BC warm
-    start per ``config.bc_epochs`` (masked); ``total_timesteps=0`` trains BC alone."""
+    start per ``config.bc_epochs`` (masked); ``total_timesteps=0`` trains BC alone.
+
+    ``bc_reg_steps > 0``: BC-regularised GAIL, that many masked BC minibatch steps on the
+    demos after every PPO update (:class:`BCRegulariser`); ``cnn``: see :func:`masked_generator`."""
     from genplay.gail.trainer import GAIL
 
     factory = factory or demos.env_factory
     venv = factory.make_vec(config.n_envs, seed=config.seed)
-    trainer = GAIL(venv=venv, demos=demos, config=config, gen_algo=masked_generator(venv, config))
+    trainer = GAIL(venv=venv, demos=demos, config=config, gen_algo=masked_generator(venv, config, cnn=cnn))
     if total_timesteps > 0:
-        trainer.learn(total_timesteps)
+        callback = BCRegulariser(trainer, bc_reg_steps) if bc_reg_steps > 0 else None
+        trainer.learn(total_timesteps, callback=callback)
     else:
         trainer.pretrain_bc()
     return trainer
+
+
+class BCRegulariser(BaseCallback):
+    """BC as an auxiliary loss of GAIL: ``steps`` masked BC minibatch steps on the demos after
+    each PPO update (its own Adam at the PPO learning rate), so the policy cannot drift away
+    from the expert's moves on the demos' states while GAIL shapes it on its own states."""
+
+    def __init__(self, trainer, steps: int, batch_size: int = 256) -> None:
+        super().__init__()
+        self.trainer, self.steps, self.batch_size = trainer, steps, batch_size
+        policy = trainer.gen_algo.policy
+        self.opt = torch.optim.Adam(policy.parameters(), lr=float(trainer.config.ppo.learning_rate))
+        self.obs = policy.obs_to_tensor(trainer.demos.transitions()["obs"])[0]
+        self.acts = torch.as_tensor(trainer.demos.acts, device=policy.device)
+        self.masks = np.asarray(trainer.demos.action_masks)
+        self.rng = np.random.default_rng(trainer.config.seed + 7)
+        self.losses: list[float] = []
+
+    def _on_rollout_start(self) -> None:
+        if self.trainer.gen_algo.num_timesteps == 0:
+            return  # nothing has moved the BC warm start yet
+        policy = self.trainer.gen_algo.policy
+        policy.set_training_mode(True)
+        for _ in range(self.steps):
+            idx = self.rng.integers(len(self.acts), size=self.batch_size)
+            _, log_prob, _ = policy.evaluate_actions(self.obs[idx], self.acts[idx], action_masks=self.masks[idx])
+            loss = -log_prob.mean()
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+        policy.set_training_mode(False)
+        self.losses.append(loss.item())
+
+    def _on_step(self) -> bool:
+        return True
 
 
 def symmetries(game: str) -> list[tuple[Any, np.ndarray]]:

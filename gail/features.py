@@ -33,7 +33,7 @@ from stable_baselines3.common.preprocessing import (
     is_image_space_channels_first,
     preprocess_obs,
 )
-from stable_baselines3.common.torch_layers import CombinedExtractor, FlattenExtractor, NatureCNN
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, CombinedExtractor, FlattenExtractor, NatureCNN
 from torch import nn
 
 from genplay.errors import EnvError
@@ -225,3 +225,27 @@ class CenteredNatureCNN(NatureCNN):
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         return super().forward(((observations - self.frame_mean) / self.frame_std).clamp(-CLIP, CLIP))
+
+
+class BoardCNN(BaseFeaturesExtractor):
+    """Same-padded 3x3 ReLU convolutions over board planes ``(C, H, W)`` (0/1), flattened.
+
+    The policy's extractor for board games (``policy_kwargs=dict(features_extractor_class=BoardCNN,
+    features_extractor_kwargs=dict(channels=64, layers=3))``): a line of four in connect four is
+    the same pattern wherever it sits, which a convolution shares and an MLP must learn per cell.
+    Plain-data kwargs, so a saved policy is rebuilt by name.
+    """
+
+    def __init__(self, observation_space: spaces.Space, channels: int = 64, layers: int = 3) -> None:
+        shape = tuple(observation_space.shape)
+        if len(shape) != 3 or channels < 1 or layers < 1:
+            raise EnvError(f"BoardCNN needs (C, H, W) observations, channels and layers >= 1; got {shape}")
+        c, h, w = shape
+        super().__init__(observation_space, features_dim=channels * h * w)
+        mods: list[nn.Module] = []
+        for i in range(layers):
+            mods += [nn.Conv2d(c if i == 0 else channels, channels, 3, padding=1), nn.ReLU()]
+        self.net = nn.Sequential(*mods, nn.Flatten())
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        return self.net(observations.float())

@@ -48,7 +48,7 @@ OPTIMIZERS = {
     "RMSprop": torch.optim.RMSprop,
     "SGD": torch.optim.SGD,
 }
-_EXTRACTORS = ("FlattenExtractor", "NatureCNN", "CombinedExtractor", "CenteredNatureCNN")
+_EXTRACTORS = ("FlattenExtractor", "NatureCNN", "CombinedExtractor", "CenteredNatureCNN", "BoardCNN")
 _ACT_NAMES = {cls: name for name, cls in ACTIVATIONS.items()}
 # constructor arguments that are not hyper-parameters (or are handled apart)
 _SKIP = {"self", "policy", "env", "device", "tensorboard_log", "verbose", "_init_setup_model", "policy_kwargs"}
@@ -125,7 +125,7 @@ def _policy_kwargs_from_json(kwargs: dict[str, Any]) -> dict[str, Any]:
         from genplay.gail import features
 
         name = _choice(out["features_extractor_class"], _EXTRACTORS, "features_extractor_class")
-        out["features_extractor_class"] = getattr(features if name == "CenteredNatureCNN" else torch_layers, name)
+        out["features_extractor_class"] = getattr(torch_layers if hasattr(torch_layers, name) else features, name)
     return out
 
 

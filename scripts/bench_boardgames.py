@@ -6,7 +6,7 @@ Prints one JSON line as its last line (and appends it to --out): the learner's w
 (95% Wilson intervals) against uniform random and against the expert bot's reference
 opponent, both colours, ``--games-per-pairing`` games per colour; the expert bot's own
 records against the same opponents; BC alone, GAIL alone and GAIL+BC side by side (the
-headline ``vs_random`` / ``vs_expert_bot`` are GAIL+BC's); env and training throughput.
+headline ``vs_random`` / ``vs_expert_bot`` are the last learner's, GAIL+BC by default); env and training throughput.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from genplay.gail.boardgames import (
     play_both_colours,
 )
 from genplay.gail.config import GAILConfig, PPOConfig
+from genplay.gail.pipeline import export_policy
 
 # expert bot, opponents of the demo games and of the generator's env, reference opponent, GAIL steps
 SETUPS = {
@@ -38,12 +39,21 @@ SETUPS = {
 }
 
 
-def config_for(seed: int, lr: float) -> GAILConfig:
+def config_for(seed: int, lr: float, net_arch: tuple[int, ...] = (256, 256), n_epochs: int = 10) -> GAILConfig:
     """The board-game settings: a wide ReLU policy (BC on 8x-augmented tic-tac-toe demos drew 99.6%
     against perfect play with (256, 256), 92% with the default (64, 64) tanh), next observations
     in the discriminator (it sees the opponent's reply), a small PPO step so GAIL starts from BC."""
-    ppo = PPOConfig(n_steps=256, batch_size=512, net_arch=(256, 256), activation="relu", learning_rate=lr)
+    ppo = PPOConfig(
+        n_steps=256, batch_size=512, net_arch=net_arch, activation="relu", learning_rate=lr, n_epochs=n_epochs
+    )
     return GAILConfig(n_envs=8, seed=seed, use_next_obs=True, bc_patience=20, device="cpu", ppo=ppo)
+
+
+LEARNERS = {"bc": (True, False), "gail": (False, True), "gail_bc": (True, True)}  # (BC warm start, GAIL steps)
+
+
+def parse_csv_ints(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split(","))
 
 
 def steps_per_second(game: str, opponent: str, seconds: float = 1.0) -> float:
@@ -71,10 +81,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--games-per-pairing", type=int, default=500, help="games per colour per pairing")
     p.add_argument("--lr", type=float, default=1e-4, help="PPO learning rate")
     p.add_argument("--no-augment", action="store_true", help="no board-symmetry augmentation of the demos")
+    p.add_argument("--net-arch", default="256,256", help="policy hidden widths, comma-separated")
+    p.add_argument("--cnn", default=None, help="BoardCNN under the policy: CHANNELS,LAYERS (e.g. 64,3)")
+    p.add_argument("--n-epochs", type=int, default=10, help="PPO epochs per rollout")
+    p.add_argument("--bc-reg", type=int, default=0, help="BC steps after each PPO update (BC-regularised GAIL)")
+    p.add_argument("--demo-opponent", default=None, help="opponent spec of the demo games (default: per game)")
+    p.add_argument("--train-opponent", default=None, help="opponent spec of the GAIL env (default: the demos')")
+    p.add_argument("--learners", default="bc,gail,gail_bc", help="which of bc,gail,gail_bc to train")
+    p.add_argument("--save", default=None, help="export each trained policy to SAVE/<learner> (load_policy format)")
     p.add_argument("--out", default=None, help="JSONL file to append to (default bench_results/boardgames/GAME.jsonl)")
     args = p.parse_args(argv)
     if args.n_demo_games < 1 or args.games_per_pairing < 1:
         print("error: --n-demo-games and --games-per-pairing must be >= 1", file=sys.stderr)
+        return 2
+    names = args.learners.split(",")
+    try:
+        net_arch = parse_csv_ints(args.net_arch)
+        cnn = dict(zip(("channels", "layers"), parse_csv_ints(args.cnn), strict=True)) if args.cnn else None
+        assert cnn is None or min(cnn.values()) > 0
+        assert net_arch and min(net_arch) > 0 and set(names) <= set(LEARNERS) and args.bc_reg >= 0
+        demo_opponent = args.demo_opponent or SETUPS[args.game]["opponents"]
+        board_factory(args.game, demo_opponent, None).make().close()  # a malformed opponent spec fails here
+        train_factory = board_factory(args.game, args.train_opponent, None) if args.train_opponent else None
+        if train_factory is not None:
+            train_factory.make().close()
+    except Exception:
+        print("error: bad --net-arch, --cnn, --learners, --bc-reg or an opponent spec", file=sys.stderr)
         return 2
     torch.set_num_threads(1)
     setup = SETUPS[args.game]
@@ -83,17 +115,22 @@ def main(argv: list[str] | None = None) -> int:
     reference, n = setup["reference"], args.games_per_pairing
     t0 = time.perf_counter()
 
-    demos = collect_bot_demos(args.game, expert, args.n_demo_games, opponent=setup["opponents"], seed=args.seed)
+    demos = collect_bot_demos(args.game, expert, args.n_demo_games, opponent=demo_opponent, seed=args.seed)
     train_demos = demos if args.no_augment else augment_symmetries(demos, args.game)
     print(f"demos: {demos.n_episodes} games, {demos.n_transitions} moves ({train_demos.n_transitions} augmented)")
-    config = config_for(args.seed, args.lr)
+    config = config_for(args.seed, args.lr, net_arch, args.n_epochs)
     learners, train_s = {}, {}
-    for name, bc, steps in (("bc", True, 0), ("gail", False, timesteps), ("gail_bc", True, timesteps)):
+    for name in names:
+        bc, gail = LEARNERS[name]
         cfg = dataclasses.replace(config, bc_epochs=100 if bc else 0)
         start = time.perf_counter()
-        learners[name] = masked_gail(train_demos, cfg, steps)
+        learners[name] = masked_gail(
+            train_demos, cfg, timesteps if gail else 0, factory=train_factory, bc_reg_steps=args.bc_reg, cnn=cnn
+        )
         train_s[name] = time.perf_counter() - start
         print(f"trained {name} in {train_s[name]:.0f}s", flush=True)
+        if args.save:
+            export_policy(learners[name], Path(args.save) / name)
 
     seed = 10_000 + args.seed
     results = {}
@@ -109,16 +146,22 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "expert": expert,
         "expert_bot": reference,
-        "demo_opponents": setup["opponents"],
+        "demo_opponents": demo_opponent,
         "timesteps": timesteps,
         "games_per_pairing": 2 * n,
-        "vs_random": results["gail_bc"]["random"]["total"],
-        "vs_expert_bot": results["gail_bc"][reference]["total"],
+        "net_arch": list(net_arch),
+        "cnn": cnn,
+        "lr": args.lr,
+        "n_epochs": args.n_epochs,
+        "bc_reg_steps": args.bc_reg,
+        "train_opponent": args.train_opponent or setup["opponents"],
+        "vs_random": results[names[-1]]["random"]["total"],
+        "vs_expert_bot": results[names[-1]][reference]["total"],
         "expert_vs_random": results["expert"]["random"]["total"],
         "expert_vs_bot": results["expert"][reference]["total"],
         "by_learner": {k: {"vs_random": v["random"], "vs_expert_bot": v[reference]} for k, v in results.items()},
         "train_seconds": {k: round(v, 1) for k, v in train_s.items()},
-        "gail_env_steps_per_s": round(timesteps / train_s["gail"], 1),
+        "gail_env_steps_per_s": round(timesteps / train_s["gail"], 1) if "gail" in train_s else None,
         "env_steps_per_s_random_opponent": round(steps_per_second(args.game, "random"), 1),
         "env_steps_per_s_mcts50_opponent": round(steps_per_second(args.game, "mcts:50"), 1),
         "wall_seconds": round(time.perf_counter() - t0, 1),

@@ -10,7 +10,13 @@ import torch
 
 pytest.importorskip("pyspiel")
 
-from genplay.gail.boardgames import augment_symmetries, collect_bot_demos, masked_gail, play_games  # noqa: E402
+from genplay.gail.boardgames import (  # noqa: E402
+    BCRegulariser,
+    augment_symmetries,
+    collect_bot_demos,
+    masked_gail,
+    play_games,
+)
 from genplay.gail.config import GAILConfig, PPOConfig  # noqa: E402
 from genplay.gail.features import CLIP, DemoScaling, to_flat  # noqa: E402
 from genplay.gail.store import TransitionStore  # noqa: E402
@@ -66,3 +72,61 @@ def test_short_masked_gail_run_beats_random(demos):
     baseline = play_games("tic_tac_toe", "random", "random", 200, seed=1)
     assert record.score >= 0.65 > 0.5 > baseline.score, (record, baseline)
     assert record.win > 3 * record.loss, record
+
+
+def _demo_accuracy(trainer, demos) -> float:
+    i, _ = demos.transition_indices()
+    actions, _ = trainer.predict(demos.obs[i], action_masks=demos.action_masks)
+    return float(np.mean(actions == demos.acts))
+
+
+def test_bc_regulariser_pulls_the_policy_to_the_expert_moves(demos):
+    trainer = masked_gail(demos, dataclasses.replace(CONFIG, bc_epochs=0), 0)  # untrained policy
+    before = _demo_accuracy(trainer, demos)
+    reg = BCRegulariser(trainer, 400)
+    reg._on_rollout_start()  # before any generator step: the warm start is left alone
+    assert reg.losses == [] and _demo_accuracy(trainer, demos) == before
+    trainer.gen_algo.num_timesteps = 1
+    reg._on_rollout_start()
+    after = _demo_accuracy(trainer, demos)
+    assert len(reg.losses) == 1 and after >= 0.5 > before + 0.2, (before, after)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--net-arch", "256,x"],
+        ["--learners", "bc,dagger"],
+        ["--train-opponent", "mcts:0"],
+        ["--demo-opponent", "bogus"],
+        ["--bc-reg", "-1"],
+        ["--n-demo-games", "0"],
+    ],
+)
+def test_bench_bad_input_is_one_error_line(argv, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "scripts" / "bench_boardgames.py"
+    spec = importlib.util.spec_from_file_location("bench_boardgames", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--game", "tic_tac_toe", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:"), err
+
+
+def test_board_cnn_policy_saves_and_loads_by_name(demos, tmp_path):
+    from genplay.gail.features import BoardCNN
+    from genplay.gail.pipeline import export_policy, load_policy
+
+    trainer = masked_gail(demos, dataclasses.replace(CONFIG, bc_epochs=3), 0, cnn={"channels": 8, "layers": 2})
+    assert isinstance(trainer.gen_algo.policy.features_extractor, BoardCNN)
+    export_policy(trainer, tmp_path)
+    i, _ = demos.transition_indices()
+    obs, masks = demos.obs[i], demos.action_masks
+    expected, _ = trainer.predict(obs, action_masks=masks)
+    loaded = load_policy(tmp_path, env_id="genplay/TicTacToe-v0")
+    np.testing.assert_array_equal(np.asarray(loaded(obs, masks)).reshape(-1), expected)
+    with pytest.raises(Exception, match="BoardCNN"):
+        BoardCNN(demos.env_factory.make().observation_space, channels=0)
