@@ -36,18 +36,28 @@ def straight_through_one_hot(logits: torch.Tensor) -> torch.Tensor:
     """One-hot of the argmax over the last axis, with the softmax's gradient (straight-through)."""
     soft = logits.softmax(-1)
     hard = torch.zeros_like(soft).scatter_(-1, soft.argmax(-1, keepdim=True), 1.0)
-    return hard + soft - soft.detach()
+    return hard + (soft - soft.detach())  # exactly 0 or 1 forward: soft - soft.detach() is 0
 
 
 class MuseGenerator(nn.Module):
     """``z (B, latent_dim) -> rolls (B, tracks, bars * steps_per_bar, pitches)`` of 0/1 (monophonic tracks)."""
 
-    def __init__(self, *, tracks: int, bars: int, steps_per_bar: int, pitches: int, z_dim: int = 32, width: int = 128):
+    def __init__(
+        self,
+        *,
+        tracks: int,
+        bars: int,
+        steps_per_bar: int,
+        pitches: int,
+        z_dim: int = 32,
+        width: int = 128,
+        straight_through: bool = False,
+    ):
         super().__init__()
         if steps_per_bar % 4:
             raise ValueError(f"steps_per_bar must be a multiple of 4, got {steps_per_bar}")
         self.tracks, self.bars, self.z_dim = tracks, bars, z_dim
-        self.steps_per_bar, self.pitches = steps_per_bar, pitches
+        self.steps_per_bar, self.pitches, self.straight_through = steps_per_bar, pitches, straight_through
         self.latent_dim = 2 * z_dim + 2 * tracks * z_dim  # chords, style, melody x tracks, groove x tracks
         self.chords = TemporalGenerator(z_dim, bars)
         self.melody = nn.ModuleList(TemporalGenerator(z_dim, bars) for _ in range(tracks))
@@ -85,7 +95,10 @@ class MuseGenerator(nn.Module):
         return bars.reshape(b, t, n * self.steps_per_bar, self.pitches + 1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return straight_through_one_hot(self.logits(z))[..., : self.pitches]  # drop the rest column
+        logits = self.logits(z)
+        if self.training and not self.straight_through:
+            return logits.softmax(-1)[..., : self.pitches]  # drop the rest column
+        return straight_through_one_hot(logits)[..., : self.pitches]
 
 
 class MuseCritic(nn.Module):

@@ -56,6 +56,8 @@ class MusicGANConfig:
     """Channels of the critic's first stage (then x2, x4)."""
     n_critic: int = 2
     """Critic updates per generator update (MuseGAN uses 5; 2 measured as good on a CPU budget)."""
+    straight_through: bool = False
+    """Train on hard one-hot steps (straight-through gradients) instead of the softmax."""
     lr: float = 1e-3
     """Adam learning rate of both networks."""
     beta1: float = 0.5
@@ -100,7 +102,7 @@ def build_generator(config: MusicGANConfig, pitches: int) -> MuseGenerator:
     """The generator for ``config`` and a pitch range of ``pitches``."""
     return MuseGenerator(
         tracks=len(TRACKS), bars=BARS, steps_per_bar=STEPS_PER_BAR, pitches=pitches, z_dim=config.z_dim,
-        width=config.gen_width,
+        width=config.gen_width, straight_through=config.straight_through,
     )  # fmt: skip
 
 
