@@ -44,7 +44,7 @@ def check_device(device: str) -> None:
 class MusicGANConfig:
     """Settings of one music-GAN run."""
 
-    steps: int = 600
+    steps: int = 1000
     """Generator updates in all."""
     batch_size: int = 32
     """Real 4-bar windows per critic step (and fakes per step)."""
