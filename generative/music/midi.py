@@ -34,7 +34,9 @@ def roll_to_midi(
     return pm
 
 
-def midi_to_roll(pm: pretty_midi.PrettyMIDI, lowest_pitch: int, pitches: int, steps: int, *, tempo: float = 100.0):
+def midi_to_roll(
+    pm: pretty_midi.PrettyMIDI, lowest_pitch: int, pitches: int, steps: int, *, tempo: float = 100.0
+) -> np.ndarray:
     """Inverse of :func:`roll_to_midi` for files it wrote: (tracks, steps, pitches) booleans."""
     step = 60.0 / tempo / 4
     roll = np.zeros((len(pm.instruments), steps, pitches), dtype=bool)
@@ -47,11 +49,13 @@ def midi_to_roll(pm: pretty_midi.PrettyMIDI, lowest_pitch: int, pitches: int, st
 
 
 def write_midi(path: str | Path, roll: np.ndarray, lowest_pitch: int, track_names: tuple[str, ...]) -> None:
+    """Write one roll (tracks, steps, pitches) as a MIDI file, atomically."""
     pm = roll_to_midi(roll, lowest_pitch, track_names)
     atomic_write(path, lambda p: pm.write(p))
 
 
 def read_midi(path: str | Path) -> pretty_midi.PrettyMIDI:
+    """Read a MIDI file; an unreadable one is one ``GenplayError`` naming the file."""
     try:
         return pretty_midi.PrettyMIDI(str(path))
     except Exception as exc:  # mido raises several types on malformed files
