@@ -17,6 +17,8 @@ PACKAGES = [*ROOTS, *(f"genplay.generative.{p}" for p in find_packages("generati
 
 # genplay.generative.text: nltk only as the reference its BLEU is tested against (bleu.py says why).
 TEXT = ["nltk>=3.8"]
+# genplay.generative.music: the Bach chorales in music21's corpus, MIDI files through pretty-midi.
+MUSIC = ["music21>=9", "pretty-midi>=0.2.10"]
 # genplay/TicTacToe-v0 and the other board games: rules and search bots from OpenSpiel.
 BOARDGAMES = ["open-spiel>=1.5"]
 
@@ -50,9 +52,10 @@ setup(
     extras_require={
         "images": IMAGES,
         "text": TEXT,
+        "music": MUSIC,
         "boardgames": BOARDGAMES,
         "video": VIDEO,
-        "test": ["pytest>=8", "ruff>=0.15,<0.18", *IMAGES, *TEXT, *BOARDGAMES, *VIDEO],
+        "test": ["pytest>=8", "ruff>=0.15,<0.18", *IMAGES, *TEXT, *MUSIC, *BOARDGAMES, *VIDEO],
     },
     entry_points={"console_scripts": ["genplay=genplay.cli:main"]},
 )

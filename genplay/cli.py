@@ -314,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     from genplay.cli_atari import add_suite_args
     from genplay.gail.config import GAILConfig, PPOConfig
     from genplay.generative.images import cli as images_cli
+    from genplay.generative.music import cli as music_cli
     from genplay.generative.text import cli as text_cli
 
     p = ArgumentParser(prog="genplay", description="Adversarial imitation learning on games.")
@@ -389,11 +390,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_suite_args(ev)
     ev.set_defaults(func=cmd_evaluate)
     images_cli.add_subparser(sub)
+    music_cli.add_subparser(sub)
     text_cli.add_subparser(sub)
     return p
 
 
-OPTIONAL_EXTRAS = {"sklearn": "images", "mlxtend": "images", "torchmetrics": "images", "nltk": "text"}
+OPTIONAL_EXTRAS = {
+    "sklearn": "images",
+    "mlxtend": "images",
+    "torchmetrics": "images",
+    "nltk": "text",
+    "music21": "music",
+    "pretty_midi": "music",
+}
 """Top-level modules of the optional extras (setup.py), and the extra that installs each."""
 
 

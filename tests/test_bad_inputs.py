@@ -110,7 +110,31 @@ def ctx(tmp_path_factory, cartpole_demos):
     c["truncated_policy"] = str(root / "truncated_policy.zip")
     Path(c["truncated_policy"]).write_bytes(zipped[: len(zipped) // 2])
     c["run_digest"] = _tree_digest(run)
+    _music_runs(root, c, evil)
     return c
+
+
+def _music_runs(root: Path, c: dict[str, str], evil: bytes) -> None:
+    """A tiny valid music run, and run dirs whose generator.state is damaged, a pickle or foreign."""
+    from genplay.generative.music.data import Rolls
+    from genplay.generative.music.trainer import MusicGANConfig, build_generator, save_generator
+
+    config = MusicGANConfig(z_dim=2, gen_width=4, critic_width=2, device="cpu")
+    rolls = Rolls(np.zeros((1, 4, 64, 10), bool), 40, 1)
+    save_generator(root / "music_run" / "generator.state", config, build_generator(config, 10), rolls)
+    c["music_run"] = str(root / "music_run")
+    good = (root / "music_run" / "generator.state").read_bytes()
+    i = good.index(b"tensors.safetensors") + 300
+    blobs = {
+        "music_damaged": good[:i] + bytes(b ^ 0xFF for b in good[i : i + 16]) + good[i + 16 :],
+        "music_pickled": evil,
+        "music_torch_pickle": (root / "evil_run" / "checkpoint.pt").read_bytes(),
+        "music_foreign": (Path(c["run"]) / "checkpoint.pt").read_bytes(),  # a GAIL state file
+    }
+    for name, blob in blobs.items():
+        (root / name).mkdir()
+        (root / name / "generator.state").write_bytes(blob)
+        c[name] = str(root / name)
 
 
 TRAIN = ["gail", "train", "--env", ENV, "--demos", "{demos}", "--timesteps", "256", "--out", "{root}/new", "--quiet"]
@@ -118,6 +142,8 @@ RESUME = ["gail", "train", "--env", ENV, "--demos", "{demos}", "--timesteps", "5
 EVAL = ["evaluate", "--env", ENV, "--n-episodes", "2"]
 COLLECT = ["demos", "collect", "--env", ENV, "--n-episodes", "2"]
 SUITE = ["evaluate", "--suite", "atari", "--games", "pong", "--out", "{root}/suite"]
+MUSIC = ["music", "train", "--out", "{root}/music_new", "--limit", "1", "--quiet"]
+MSAMPLE = ["music", "sample", "{music_run}", "--out", "{root}/music_samples"]
 
 # (id, argv, what the error line must name)
 CASES: list[tuple[str, list[str], str]] = [
@@ -295,6 +321,44 @@ CASES: list[tuple[str, list[str], str]] = [
     ("suite-video-under-a-file", [*SUITE, "--policy", "random", "--video", "{file}/v"], "--video"),
     ("suite-flag-without-suite", [*EVAL, "--policy", "random", "--games", "pong"], "--games"),
     ("eval-two-policies-without-suite", [*EVAL, "--policy", "random", "--policy", "expert"], "--policy"),
+    # genplay music train|sample|evaluate: every case fails before training or sampling
+    ("music-no-action", ["music"], "required"),
+    ("music-train-no-out", MUSIC[:2], "--out"),
+    ("music-train-steps-zero", [*MUSIC, "--steps", "0"], "--steps"),
+    ("music-train-steps-text", [*MUSIC, "--steps", "many"], "--steps"),
+    ("music-train-batch-size-negative", [*MUSIC, "--batch-size", "-4"], "--batch-size"),
+    ("music-train-gen-width-one", [*MUSIC, "--gen-width", "1"], "--gen-width"),
+    ("music-train-lr-nan", [*MUSIC, "--lr", "nan"], "--lr"),
+    ("music-train-lr-zero", [*MUSIC, "--lr", "0"], "--lr"),
+    ("music-train-beta2-one", [*MUSIC, "--beta2", "1"], "--beta2"),
+    ("music-train-ema-decay-one", [*MUSIC, "--ema-decay", "1"], "--ema-decay"),
+    ("music-train-penalty-inf", [*MUSIC, "--penalty-weight", "inf"], "--penalty-weight"),
+    ("music-train-seed-negative", [*MUSIC, "--seed", "-1"], "--seed"),
+    ("music-train-device-unknown", [*MUSIC, "--device", "tpu"], "--device"),
+    ("music-train-device-cuda-absent", [*MUSIC, "--device", "cuda:7"], "--device"),
+    ("music-train-straight-through-text", [*MUSIC, "--straight-through", "maybe"], "--straight-through"),
+    ("music-train-limit-zero", [*MUSIC, "--limit", "0"], "--limit"),
+    ("music-train-out-is-a-file", [*MUSIC[:2], "--out", "{file}"], "--out"),
+    ("music-train-out-under-a-file", [*MUSIC[:2], "--out", "{file}/run"], "--out"),
+    ("music-train-into-existing-run", [*MUSIC[:2], "--out", "{music_run}"], "already holds a run"),
+    ("music-sample-no-run", ["music", "sample", "--out", "{root}/x"], "run"),
+    ("music-sample-missing-run", ["music", "sample", "{missing}", "--out", "{root}/x"], "{missing}"),
+    ("music-sample-empty-dir", ["music", "sample", "{empty_dir}", "--out", "{root}/x"], "generator.state"),
+    ("music-sample-damaged", ["music", "sample", "{music_damaged}", "--out", "{root}/x"], "checksum mismatch"),
+    ("music-sample-pickled", ["music", "sample", "{music_pickled}", "--out", "{root}/x"], "{music_pickled}"),
+    ("music-sample-torch-pickle", ["music", "sample", "{music_torch_pickle}", "--out", "{root}/x"], "pickle"),
+    (
+        "music-sample-foreign-state",
+        ["music", "sample", "{music_foreign}", "--out", "{root}/x"],
+        "not a music generator",
+    ),
+    ("music-sample-n-zero", [*MSAMPLE, "--n", "0"], "--n"),
+    ("music-sample-seed-huge", [*MSAMPLE, "--seed", str(2**40)], "--seed"),
+    ("music-sample-device-unknown", [*MSAMPLE, "--device", "tpu"], "--device"),
+    ("music-sample-out-is-a-file", [*MSAMPLE[:3], "--out", "{file}"], "--out"),
+    ("music-evaluate-n-zero", ["music", "evaluate", "{music_run}", "--n", "0"], "--n"),
+    ("music-evaluate-other-data", ["music", "evaluate", "{music_run}", "--limit", "1", "--n", "2"], "--limit"),
+    ("music-evaluate-garbage-run", ["music", "evaluate", "{music_pickled}"], "{music_pickled}"),
 ]
 
 

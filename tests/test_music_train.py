@@ -1,0 +1,124 @@
+"""Chorale loader, MuseGAN generator shapes/determinism, a short run that moves metrics, CLI, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from genplay.cli import main
+from genplay.generative.music.data import TRACKS, Rolls, chorale_notes, load_chorales, notes_to_windows
+from genplay.generative.music.metrics import music_metrics
+from genplay.generative.music.trainer import (
+    MusicGANConfig,
+    build_generator,
+    load_generator,
+    sample_rolls,
+    save_generator,
+    train,
+)
+
+TINY = MusicGANConfig(steps=2, batch_size=4, z_dim=4, gen_width=8, critic_width=4, n_critic=1, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def chorales() -> Rolls:
+    return load_chorales(4)  # the first four chorales (cached under the test cache dir)
+
+
+def test_loader(chorales, genplay_cache_dir):
+    w = chorales.windows
+    assert w.dtype == bool and w.shape[1:3] == (4, 64) and len(w) >= 20
+    assert 30 <= chorales.lowest_pitch <= 50 and chorales.pitches <= 50
+    assert w[..., 0].any() and w[..., -1].any()  # the pitch range is cropped to the data
+    assert list((genplay_cache_dir / "music").glob("*.npz"))  # cached where the other caches are
+    again = load_chorales(4)  # from the cache
+    assert np.array_equal(again.windows, w) and again.lowest_pitch == chorales.lowest_pitch
+    m = music_metrics(w, chorales.lowest_pitch, TRACKS)
+    assert m["polyphony"] > 3.5 and m["in_scale_rate"] > 0.9  # four voices, tonal music
+
+
+def test_pickup_is_padded_onto_the_bar_grid():
+    from music21 import meter, note, stream
+
+    score = stream.Score()
+    for pitch in ("C5", "G4", "E4", "C3"):
+        part, pickup, full = stream.Part(), stream.Measure(number=0), stream.Measure(number=1)
+        pickup.append([meter.TimeSignature("4/4"), note.Note(pitch, quarterLength=1)])
+        full.append(note.Note(pitch, quarterLength=4))
+        part.append([pickup, full])
+        score.insert(0, part)
+    tracks = chorale_notes(score)
+    assert tracks is not None and tracks[3] == [(12, 16, 48), (16, 32, 48)]  # the downbeat is step 16
+    w = notes_to_windows([[*t, (32, 64, 60)] for t in tracks])
+    assert w.shape == (1, 4, 64, 128) and w[0, 0, 16:32, 72].all() and not w[0, 0, :12].any()
+
+
+def test_generator_shapes_monophony_and_determinism(chorales):
+    gen = build_generator(TINY, chorales.pitches).eval()
+    x = gen(torch.randn(3, gen.latent_dim))
+    assert x.shape == (3, 4, 64, chorales.pitches) and set(x.unique().tolist()) <= {0.0, 1.0}
+    assert x.sum(-1).max() <= 1  # one pitch (or a rest) per track and step
+    a, b = sample_rolls(gen, 5, seed=1), sample_rolls(gen, 5, seed=1)
+    assert a.dtype == bool and np.array_equal(a, b) and not np.array_equal(a, sample_rolls(gen, 5, seed=2))
+    with pytest.raises(ValueError):
+        gen(torch.randn(2, gen.latent_dim + 1))
+
+
+def test_straight_through_passes_gradients():
+    gen = build_generator(TINY, 10)
+    gen(torch.randn(4, gen.latent_dim)).sum().backward()
+    assert gen.bar[-1].weight.grad is not None and gen.bar[-1].weight.grad.abs().sum() > 0
+
+
+def test_short_training_moves_metrics_towards_data(chorales):
+    config = MusicGANConfig(
+        steps=60, batch_size=16, z_dim=8, gen_width=32, critic_width=8, n_critic=1, lr=2e-3, ema_decay=0.0,
+        device="cpu",
+    )  # fmt: skip
+    data = music_metrics(chorales.windows, chorales.lowest_pitch, TRACKS)
+    keys = [k for k in data if k.startswith("tonal_distance")] + ["polyphony"]  # the first to move
+
+    def gap(gen) -> float:
+        m = music_metrics(sample_rolls(gen, 64, seed=0), chorales.lowest_pitch, TRACKS)
+        return sum(abs(m[k] - data[k]) for k in keys)
+
+    torch.manual_seed(config.seed)
+    before = gap(build_generator(config, chorales.pitches))
+    gen, summary = train(config, chorales, log_every=0)
+    assert summary["history"][-1]["d_penalty"] >= 0
+    assert gap(gen) < 0.8 * before, (before, gap(gen))  # 60 steps: about 4.3 -> 3.2
+
+
+def test_save_load_round_trip(chorales, tmp_path):
+    gen, _ = train(TINY, chorales, log_every=0)
+    save_generator(tmp_path / "g.state", TINY, gen, chorales)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "g.state").rename(tmp_path / "run" / "generator.state")
+    back, config, lowest = load_generator(tmp_path / "run", "cpu")
+    assert config == TINY and lowest == chorales.lowest_pitch
+    assert np.array_equal(sample_rolls(back, 4, seed=3), sample_rolls(gen, 4, seed=3))
+
+
+def test_cli_train_sample_evaluate(chorales, tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["--steps", "2", "--batch-size", "4", "--z-dim", "4", "--gen-width", "8", "--critic-width", "4"]
+    args += ["--n-critic", "1", "--limit", "4", "--n-eval", "8", "--quiet"]
+    assert main(["music", "train", "--out", str(run), *args]) == 0
+    assert (run / "sample_000.mid").is_file() and (run / "sample_000.png").is_file()
+    assert (run / "generator.state").is_file() and (run / "train.json").is_file()
+    assert main(["music", "sample", str(run), "--out", str(tmp_path / "s"), "--n", "2"]) == 0
+    assert sorted(p.name for p in (tmp_path / "s").glob("*.mid")) == ["sample_000.mid", "sample_001.mid"]
+    assert main(["music", "evaluate", str(run), "--n", "8", "--limit", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "tonal_distance/soprano-alto" in out and "generated" in out and "data" in out
+    assert main(["music", "train", "--out", str(run), *args]) == 2  # no silent overwrite of a run
+    assert "already holds a run" in capsys.readouterr().err
+
+
+def test_rolls_and_config_are_frozen():
+    r = Rolls(np.zeros((1, 4, 64, 2), bool), 40, 1)
+    with pytest.raises(AttributeError):
+        r.lowest_pitch = 3  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        TINY.steps = 3  # type: ignore[misc]
