@@ -245,6 +245,15 @@ def load_demos(path: str | Path, env_id: str | None = None) -> Demos:
             raw = {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
         raise fail(f"not a readable .npz demos file (truncated or corrupt: {exc})") from None
+    return demos_from_arrays(raw, source=name, env_id=env_id)
+
+
+def demos_from_arrays(raw: dict[str, np.ndarray], *, source: str, env_id: str | None = None) -> Demos:
+    """Validated demos from the fields of the file format (what :func:`load_demos` read, or an import)."""
+    name = source
+
+    def fail(what: str) -> DemoError:
+        return DemoError(f"{name}: {what}")
 
     for key in ("format_version", "metadata", *_ARRAY_FIELDS):
         if key not in raw:
