@@ -311,6 +311,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from genplay import cli_synth as synth_cli
     from genplay.cli_atari import add_suite_args
     from genplay.gail.config import GAILConfig, PPOConfig
     from genplay.generative.images import cli as images_cli
@@ -390,10 +391,18 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_evaluate)
     images_cli.add_subparser(sub)
     text_cli.add_subparser(sub)
+    synth_cli.add_subparser(sub)
     return p
 
 
-OPTIONAL_EXTRAS = {"sklearn": "images", "mlxtend": "images", "torchmetrics": "images", "nltk": "text"}
+OPTIONAL_EXTRAS = {
+    "sklearn": "images",
+    "mlxtend": "images",
+    "torchmetrics": "images",
+    "nltk": "text",
+    "minari": "synth",
+    "jax": "synth",
+}
 """Top-level modules of the optional extras (setup.py), and the extra that installs each."""
 
 
