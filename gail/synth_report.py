@@ -57,7 +57,8 @@ def write_report(gen: Generator, synthetic: Demos, out: str | Path, *, episodes:
     colors = {"expert": "tab:green", "generator": "tab:blue", "random": "tab:red"}
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    bins = np.linspace(0, 1, 41)
+    every = np.concatenate(list(sep["transition_scores"].values()))
+    bins = np.linspace(float(every.min()), float(every.max()) + 1e-6, 41)  # trained D sits near 0.5: zoom in
     for name in ("expert", "generator", "random"):
         axes[0].hist(sep["transition_scores"][name], bins=bins, alpha=0.5, density=True, label=name, color=colors[name])
         axes[1].hist(sep["episode_scores"][name], bins=bins, alpha=0.5, label=name, color=colors[name])
