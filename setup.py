@@ -26,6 +26,9 @@ BOARDGAMES = ["open-spiel>=1.5"]
 # without it, videos are GIFs written with Pillow.
 VIDEO = ["moviepy>=2"]
 
+# genplay.gail.minari_io: synthetic (or any) demos to and from Minari datasets; [create] brings jax.
+SYNTH = ["minari[create,hdf5]>=0.5,<0.6"]
+
 setup(
     name="genplay",
     version="0.1.0",
@@ -55,7 +58,8 @@ setup(
         "music": MUSIC,
         "boardgames": BOARDGAMES,
         "video": VIDEO,
-        "test": ["pytest>=8", "ruff>=0.15,<0.18", *IMAGES, *TEXT, *MUSIC, *BOARDGAMES, *VIDEO],
+        "synth": SYNTH,
+        "test": ["pytest>=8", "ruff>=0.15,<0.18", *IMAGES, *TEXT, *MUSIC, *BOARDGAMES, *VIDEO, *SYNTH],
     },
     entry_points={"console_scripts": ["genplay=genplay.cli:main"]},
 )

@@ -20,6 +20,8 @@ A demos file is an ``.npz`` (no pickles) with these fields:
 ``action_masks``   optional ``(sum(T_i), n_actions)`` bool: the legal actions at each step,
                    for envs with an ``action_masks()`` method (board games); every
                    recorded action must be legal under its mask.
+``scores``         optional ``(sum(T_i),)`` float32: a realism score per transition (the
+                   discriminator's probability that it is expert; ``genplay synth``)
 =================  =====================================================================
 
 ``metadata.env`` holds the env factory (id, kwargs, wrappers) the demos were recorded
@@ -144,6 +146,8 @@ class Demos:
     action_masks: np.ndarray | None = None
     env: EnvFactory | None = None
     """The env factory the demos were recorded on (None: plain ``env_id``)."""
+    scores: np.ndarray | None = None
+    """Per-transition realism scores in [0, 1] (synthetic data, :mod:`genplay.gail.synth`), else None."""
 
     @property
     def env_factory(self) -> EnvFactory:
@@ -200,6 +204,8 @@ def save_demos(path: str | Path, demos: Demos) -> None:
     }
     if demos.action_masks is not None:
         arrays["action_masks"] = demos.action_masks
+    if demos.scores is not None:
+        arrays["scores"] = np.asarray(demos.scores, dtype=np.float32)
     if isinstance(demos.obs, dict):
         arrays.update({f"obs.{k}": v for k, v in demos.obs.items()})
     elif isinstance(demos.obs, StackedFrames):
@@ -239,6 +245,15 @@ def load_demos(path: str | Path, env_id: str | None = None) -> Demos:
             raw = {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
         raise fail(f"not a readable .npz demos file (truncated or corrupt: {exc})") from None
+    return demos_from_arrays(raw, source=name, env_id=env_id)
+
+
+def demos_from_arrays(raw: dict[str, np.ndarray], *, source: str, env_id: str | None = None) -> Demos:
+    """Validated demos from the fields of the file format (what :func:`load_demos` read, or an import)."""
+    name = source
+
+    def fail(what: str) -> DemoError:
+        return DemoError(f"{name}: {what}")
 
     for key in ("format_version", "metadata", *_ARRAY_FIELDS):
         if key not in raw:
@@ -316,6 +331,12 @@ def load_demos(path: str | Path, env_id: str | None = None) -> Demos:
         illegal = ~masks[np.arange(n_trans), raw["acts"].astype(np.int64) - int(act_desc["start"])]
         if illegal.any():
             raise fail(f"field 'action_masks' row {int(np.argmax(illegal))} forbids the recorded action")
+    scores = raw.get("scores")
+    if scores is not None:
+        if scores.shape != (n_trans,) or not np.issubdtype(scores.dtype, np.floating):
+            raise fail(f"field 'scores' must be float of shape ({n_trans},), got {scores.dtype} {scores.shape}")
+        if not np.isfinite(scores).all():
+            raise fail("field 'scores' contains NaN or inf")
     factory = None
     if "env" in meta:
         try:
@@ -329,6 +350,7 @@ def load_demos(path: str | Path, env_id: str | None = None) -> Demos:
         acts=raw["acts"],
         action_masks=masks,
         env=factory,
+        scores=None if scores is None else scores.astype(np.float32),
         rewards=rewards.astype(np.float32),
         episode_lengths=lengths.astype(np.int64),
         terminated=terminated,

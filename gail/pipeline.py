@@ -165,6 +165,19 @@ def load_policy(run_dir: str | Path, *, deterministic: bool = True, env_id: str 
     With ``env_id``, the policy's spaces must match that env's (and a third-party SB3 zip,
     which carries no readable spaces, is rebuilt on them).
     """
+    model, normalize, _ = load_policy_model(run_dir, env_id=env_id)
+    act = as_policy_fn(model, deterministic=deterministic)
+    if normalize is None:
+        return act
+    return lambda obs, action_masks=None: act(normalize(obs), action_masks)
+
+
+def load_policy_model(run_dir: str | Path, *, env_id: str | None = None) -> tuple[Any, Any | None, dict[str, Any]]:
+    """``(SB3 model, observation normaliser or None, genplay extra)`` of a run dir or policy zip.
+
+    The normaliser maps raw observations to the policy's inputs (the run's demo scaling);
+    the extra is the zip's ``genplay.json`` payload (env factory, scaling). No unpickling.
+    """
     path = Path(run_dir)
     zip_path = path / POLICY if path.is_dir() else path
     if not zip_path.exists():
@@ -186,7 +199,6 @@ def load_policy(run_dir: str | Path, *, deterministic: bool = True, env_id: str 
             why = space_mismatch(describe_space(getattr(model, name)), describe_space(env_spaces[name]))
             if why:
                 raise CheckpointError(f"{zip_path}: the policy's {name} is {why} for env {env_id}")
-    act = as_policy_fn(model, deterministic=deterministic)
     legacy = zip_path.parent / "policy.json"
     if not extra and path.is_dir() and legacy.is_file():  # a run exported before genplay.json existed
         try:
@@ -194,7 +206,7 @@ def load_policy(run_dir: str | Path, *, deterministic: bool = True, env_id: str 
         except (OSError, ValueError):
             raise CheckpointError(f"{legacy}: not readable JSON") from None
     if not isinstance(extra, dict) or not extra.get("normalize_obs"):
-        return act
+        return model, None, extra if isinstance(extra, dict) else {}
     try:
         mean, var, clip = np.asarray(extra["mean"], float), np.asarray(extra["var"], float), float(extra["clip"])
         shape = model.observation_space.shape
@@ -202,7 +214,7 @@ def load_policy(run_dir: str | Path, *, deterministic: bool = True, env_id: str 
     except Exception:
         raise CheckpointError(f"{zip_path}: genplay.json's observation scaling is malformed") from None
     std = np.sqrt(var + 1e-8)
-    return lambda obs, action_masks=None: act(np.clip((obs - mean) / std, -clip, clip).astype(np.float32), action_masks)
+    return model, lambda obs: np.clip((obs - mean) / std, -clip, clip).astype(np.float32), extra
 
 
 def behaviour_cloning(env: str | EnvFactory, demos: Demos, config: GAILConfig) -> GAIL:

@@ -311,6 +311,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from genplay import cli_synth as synth_cli
     from genplay.cli_atari import add_suite_args
     from genplay.gail.config import GAILConfig, PPOConfig
     from genplay.generative.images import cli as images_cli
@@ -392,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     images_cli.add_subparser(sub)
     music_cli.add_subparser(sub)
     text_cli.add_subparser(sub)
+    synth_cli.add_subparser(sub)
     return p
 
 
@@ -402,6 +404,8 @@ OPTIONAL_EXTRAS = {
     "nltk": "text",
     "music21": "music",
     "pretty_midi": "music",
+    "minari": "synth",
+    "jax": "synth",
 }
 """Top-level modules of the optional extras (setup.py), and the extra that installs each."""
 

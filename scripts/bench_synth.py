@@ -1,0 +1,196 @@
+#!/usr/bin/env python
+"""Synthetic data from a GAIL generator: warm starts, GAIL augmentation, score AUCs, throughput.
+
+Prints ONE JSON line as its last line (``--out`` appends it to a file):
+
+1. a GAIL generator is trained from ``--n-demo`` expert episodes (run dir under ``--run-dir``);
+2. ``--n-synth`` synthetic episodes are drawn from it (stochastic policy, T=1) and scored:
+   ``synth_transitions_per_second`` is rollout plus scoring;
+3. AUCs of the per-episode realism score: expert vs random, expert vs generator (synthetic);
+4. for each of ``--seeds`` seeds, PPO from scratch and PPO warm-started by BC (+ critic fit)
+   on the synthetic data run on the true reward until a deterministic evaluation reaches
+   ``--threshold``: ``steps_to_threshold_*`` per seed (None: not within ``--budget``);
+5. for each of ``--gail-seeds`` seeds, GAIL from 2 real demos alone and from the same 2
+   plus the synthetic episodes, both for ``--gail-budget`` steps: normalised returns.
+
+    python scripts/bench_synth.py --env CartPole-v1 --seeds 5
+    python scripts/bench_synth.py --env Pendulum-v1 --seeds 5 --gen-timesteps 300000 --budget 300000
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+from benchlib import emit, peak_rss_mb
+
+DEFAULTS = {  # env: (threshold, generator steps, PPO budget, eval every, GAIL budget)
+    "CartPole-v1": (475.0, 20_000, 100_000, 2_048, 3_072),
+    "Pendulum-v1": (-200.0, 300_000, 300_000, 8_192, 20_480),
+}
+
+
+def log(msg: str) -> None:
+    print(f"[bench_synth] {msg}", file=sys.stderr, flush=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--env", default="CartPole-v1")
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--gail-seeds", type=int, default=3)
+    p.add_argument("--n-demo", type=int, default=10, help="expert episodes the generator learns from")
+    p.add_argument("--n-synth", type=int, default=20, help="synthetic episodes")
+    p.add_argument("--threshold", type=float, default=None)
+    p.add_argument("--gen-timesteps", type=int, default=None)
+    p.add_argument("--budget", type=int, default=None, help="PPO steps at most, per run")
+    p.add_argument("--eval-every", type=int, default=None)
+    p.add_argument("--eval-episodes", type=int, default=5)
+    p.add_argument("--gail-budget", type=int, default=None)
+    p.add_argument("--run-dir", default="runs/bench_synth")
+    p.add_argument("--plot", default="bench_results/synth", help="directory for the curves plot")
+    p.add_argument("--out", default=None)
+    args = p.parse_args()
+    threshold, gen_steps, budget, every, gail_budget = DEFAULTS.get(args.env, (None, 100_000, 200_000, 4096, 10_000))
+    threshold = args.threshold if args.threshold is not None else threshold
+    gen_steps, budget = args.gen_timesteps or gen_steps, args.budget or budget
+    every, gail_budget = args.eval_every or every, args.gail_budget or gail_budget
+    if threshold is None:
+        p.error(f"--threshold: required for {args.env}")
+
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(1)
+    from genplay.gail.config import preset, replace
+    from genplay.gail.demos import collect_demos
+    from genplay.gail.episodes import concat_demos, select_episodes
+    from genplay.gail.evaluate import episode_returns, normalized_return
+    from genplay.gail.pipeline import default_expert, train_gail
+    from genplay.gail.synth import SynthConfig, load_generator, synthesize
+    from genplay.gail.synth_report import reference_sets, separation
+    from genplay.gail.warmstart import learn_to_threshold, make_ppo, warm_start
+
+    t_all = time.perf_counter()
+    expert, kind = default_expert(args.env)
+    demos = collect_demos(args.env, expert, args.n_demo, seed=30_000, metadata={"policy": kind})
+    run = Path(args.run_dir) / args.env.replace("/", "_")
+    log(f"GAIL generator: {gen_steps} steps from {args.n_demo} {kind} demos -> {run}")
+    t0 = time.perf_counter()
+    train_gail(args.env, demos, gen_steps, config=replace(preset(args.env), device="cpu"), out_dir=run, force=True)
+    gen_seconds = time.perf_counter() - t0
+    gen = load_generator(run)
+    synth = synthesize(gen, SynthConfig(n_episodes=args.n_synth, seed=0))
+    timing = synth.metadata["synth"]["timing"]
+    log(f"synthetic: {synth.n_episodes} episodes, return {synth.episode_returns().mean():.1f}; {timing}")
+
+    refs = reference_sets(gen, 20)
+    sep = separation(gen, {**refs, "gail": synth})
+    expert_r, random_r = float(refs["expert"].episode_returns().mean()), float(refs["random"].episode_returns().mean())
+    log(f"AUC expert vs random {sep['auc_expert_vs_random']}, vs gail {sep['auc_expert_vs_gail']}")
+
+    curves: dict[str, list] = {"scratch": [], "warm": []}
+    steps: dict[str, list] = {"scratch": [], "warm": []}
+    bc_returns = []
+    for seed in range(args.seeds):
+        for mode in ("scratch", "warm"):
+            model = make_ppo(args.env, seed)
+            if mode == "warm":
+                warm_start(model, synth, seed=seed)
+            curve = learn_to_threshold(
+                model, args.env, threshold=threshold, budget=budget, eval_every=every,
+                eval_episodes=args.eval_episodes, seed=70_000 + 100 * seed,
+            )  # fmt: skip
+            if mode == "warm":
+                bc_returns.append(curve.points[0][1])
+            curves[mode].append(curve.points)
+            steps[mode].append(curve.steps_to_threshold)
+            log(f"seed {seed} {mode}: steps to {threshold}: {curve.steps_to_threshold} ({curve.points[-3:]})")
+
+    def median_steps(values: list) -> float:
+        return float(np.median([budget * 10 if v is None else v for v in values]))  # a miss counts as far beyond
+
+    ratio = median_steps(steps["warm"]) / max(median_steps(steps["scratch"]), 1)
+
+    real2 = select_episodes(demos, [0, 1])
+    mixed = concat_demos([real2, dataclasses.replace(synth, scores=None)])
+    gail_norm: dict[str, list] = {"real2": [], "real2_plus_synth": []}
+    for seed in range(args.gail_seeds):
+        for name, data in (("real2", real2), ("real2_plus_synth", mixed)):
+            config = replace(preset(args.env), seed=seed, device="cpu")
+            trainer = train_gail(args.env, data, gail_budget, config=config)
+            r = float(episode_returns(args.env, trainer, 10, seed=80_000 + seed).mean())
+            gail_norm[name].append(round(normalized_return(r, expert_r, random_r), 3))
+            log(f"GAIL seed {seed} {name}: return {r:.1f}")
+
+    plot = Path(args.plot) / f"{args.env.replace('/', '_')}_warm_start.png"
+    _plot_curves(curves, threshold, plot, args.env)
+    emit(
+        {
+            "env": args.env,
+            "seeds": args.seeds,
+            "threshold": threshold,
+            "steps_to_threshold_scratch": steps["scratch"],
+            "steps_to_threshold_warm": steps["warm"],
+            "median_steps_scratch": median_steps(steps["scratch"]),
+            "median_steps_warm": median_steps(steps["warm"]),
+            "warm_over_scratch_median": round(ratio, 3),
+            "bc_only_return_per_seed": bc_returns,
+            "ppo_budget": budget,
+            "eval_every": every,
+            "eval_episodes": args.eval_episodes,
+            "auc_expert_vs_random": sep["auc_expert_vs_random"],
+            "auc_expert_vs_gail": sep["auc_expert_vs_gail"],
+            "auc_expert_vs_random_transitions": sep["auc_expert_vs_random_transitions"],
+            "auc_expert_vs_gail_transitions": sep["auc_expert_vs_gail_transitions"],
+            "synth_transitions_per_second": timing["transitions_per_second"],
+            "synth_episodes": synth.n_episodes,
+            "synth_transitions": synth.n_transitions,
+            "synth_return_mean": round(float(synth.episode_returns().mean()), 2),
+            "expert_return": round(expert_r, 2),
+            "random_return": round(random_r, 2),
+            "gail_seeds": args.gail_seeds,
+            "gail_budget": gail_budget,
+            "gail_normalized_real2": gail_norm["real2"],
+            "gail_normalized_real2_plus_synth": gail_norm["real2_plus_synth"],
+            "generator_steps": gen_steps,
+            "generator_demos": args.n_demo,
+            "generator_train_seconds": round(gen_seconds, 1),
+            "curves": curves,
+            "plot": str(plot),
+            "wall_seconds": round(time.perf_counter() - t_all, 1),
+            "loadavg1": round(os.getloadavg()[0], 2),
+            "ncpu": os.cpu_count(),
+            "peak_rss_mb": peak_rss_mb(),
+        },
+        args.out,
+    )
+
+
+def _plot_curves(curves: dict[str, list], threshold: float, path: Path, env: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for mode, color in (("scratch", "tab:gray"), ("warm", "tab:blue")):
+        for i, points in enumerate(curves[mode]):
+            xs, ys = zip(*points)
+            ax.plot(xs, ys, "o-", color=color, alpha=0.7, ms=3, label=f"PPO {mode}" if i == 0 else None)
+    ax.axhline(threshold, color="green", ls="--", label="threshold")
+    ax.set(xlabel="PPO env steps (true reward)", ylabel="evaluation return")
+    ax.set_title(f"{env}: warm start on synthetic data")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
