@@ -302,11 +302,11 @@ class GAIL:
         return out
 
     def _weighted_batch(
-        self, stores: list[TransitionStore], absorbing: float, n: int, total_rows: int
+        self, stores: list[TransitionStore], absorbing: float, n: int, total_rows: int | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` live rows drawn uniformly over ``stores``, plus the absorbing row when this side has mass there.
 
-        ``total_rows`` is the side's row count over all ranks (the stores' size in one process).
+        ``total_rows`` is the side's row count over all ranks (None: the stores' size, one process).
         """
         sizes = np.array([len(s) for s in stores])
         draw = self.rng.integers(sizes.sum(), size=n)
@@ -318,7 +318,7 @@ class GAIL:
             if (which == i).any()
         ]
         features = torch.cat(parts)
-        share = absorbing_share(int(total_rows), absorbing)
+        share = absorbing_share(int(sizes.sum() if total_rows is None else total_rows), absorbing)
         weights = torch.full((n,), (1.0 - share) / n, device=self.device)
         if share > 0:
             features = torch.cat([features, self.disc.absorbing_features()])
