@@ -223,6 +223,7 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
     from genplay.gail.checkpoint import checkpoint_config, read_checkpoint
     from genplay.gail.config import preset, replace
     from genplay.gail.demos import load_demos
+    from genplay.gail.parallel import check_world_size
     from genplay.gail.pipeline import CHECKPOINT, train_gail
 
     check_env(args.env)
@@ -240,6 +241,10 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
 
     ctx = distributed.init_from_env(config.device)  # None unless launched by torchrun
     try:
+        try:
+            check_world_size(config, ctx)
+        except GenplayError as exc:
+            raise flag_error(exc) from None
         trainer = train_gail(
             args.env,
             demos,
