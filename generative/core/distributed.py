@@ -5,9 +5,9 @@ A run launched by ``torchrun`` (``WORLD_SIZE``/``RANK`` in the environment) gets
 called, so a single-process run does exactly what it did before. Trainers hold the
 context they are given (no module-level state of ours; the process group itself is
 torch's). Gradients are averaged with one flat ``all_reduce`` per step (the
-discriminator) or with per-parameter post-accumulate hooks (an SB3 policy, whose own
-``train`` clips the gradient norm between backward and step: the hooks average first,
-so the clip sees the global gradient, as in one process).
+discriminator) or by a hook that queues one flat all-reduce at the end of each backward
+(an SB3 policy, whose own ``train`` clips the gradient norm between backward and step:
+the average comes first, so the clip sees the global gradient, as in one process).
 """
 
 from __future__ import annotations
@@ -92,21 +92,40 @@ def allreduce_grads(params: Iterable[torch.nn.Parameter], ctx: DistContext) -> N
 
 @contextlib.contextmanager
 def averaged_gradients(module: torch.nn.Module, ctx: DistContext | None) -> Iterator[None]:
-    """While inside, every backward through ``module`` averages each parameter's gradient over ranks.
+    """While inside, every backward through ``module`` averages its parameters' gradients over ranks.
 
-    For modules whose training loop is not ours (an SB3 policy): the averaging happens in
-    backward, before any clip or optimiser step the loop takes. Every rank must run the
-    same backward passes (same number, same graph) while inside.
+    For modules whose training loop is not ours (an SB3 policy): the averaging happens at
+    the end of backward (one flat all-reduce, queued by the first gradient hook, as DDP
+    does), before any clip or optimiser step the loop takes. A parameter no rank's loss
+    used keeps no gradient (an optimiser skips it, as in one process). Every rank must run
+    the same number of backward passes while inside.
     """
     if ctx is None or ctx.world_size == 1:
         yield
         return
+    params = [p for p in module.parameters() if p.requires_grad]
+    queued = [False]
 
-    def hook(p: torch.Tensor) -> None:
-        dist.all_reduce(p.grad)
-        p.grad /= ctx.world_size
+    def reduce() -> None:
+        queued[0] = False
+        flat = _flat_grads(params)
+        used = torch.tensor([float(p.grad is not None) for p in params], dtype=flat.dtype, device=flat.device)
+        flat = torch.cat([flat, used])
+        dist.all_reduce(flat)
+        flat /= ctx.world_size
+        offset, any_rank = 0, flat[-len(params) :].tolist()
+        for i, p in enumerate(params):
+            n = p.numel()
+            if any_rank[i] > 0:
+                p.grad = flat[offset : offset + n].view_as(p).clone()
+            offset += n
 
-    handles = [p.register_post_accumulate_grad_hook(hook) for p in module.parameters() if p.requires_grad]
+    def hook(_: torch.Tensor) -> None:
+        if not queued[0]:
+            queued[0] = True
+            torch.autograd.Variable._execution_engine.queue_callback(reduce)
+
+    handles = [p.register_post_accumulate_grad_hook(hook) for p in params]
     try:
         yield
     finally:
