@@ -153,4 +153,7 @@ class ReturnScaler:
 
     def load_state_dict(self, state: dict) -> None:
         self.rms.mean, self.rms.var, self.rms.count = state["mean"], state["var"], state["count"]
-        self.running_return = np.asarray(state["ret"])
+        ret = np.asarray(state["ret"])
+        # a run resumed on another number of ranks has another number of envs here: their
+        # episodes start afresh on resume anyway, so their running returns start at 0
+        self.running_return = ret if ret.shape == self.running_return.shape else np.zeros_like(self.running_return)

@@ -97,4 +97,5 @@ def test_checkpoint_of_two_ranks_resumes_in_one(two_ranks, cartpole_demos):
     _, out = two_ranks
     trainer = train_gail("CartPole-v1", cartpole_demos, 192, out_dir=out / "run", resume=True)
     assert trainer.num_timesteps == 192 and trainer.gen_algo.batch_size == 32
+    assert trainer.return_scaler.running_return.shape == (2,)  # rank 0 stored its 1 env's
     assert json.loads((out / "run" / "config.json").read_text())["world_size"] == 1
