@@ -74,19 +74,22 @@ def allreduce_grads(params: Iterable[torch.nn.Parameter], ctx: DistContext) -> N
     """Average the gradients of ``params`` over all ranks in one flat all-reduce.
 
     A parameter without a gradient on this rank counts as zero (its loss did not use it);
-    afterwards every rank holds the same averaged gradient, so identical optimisers stay
-    identical.
+    one no rank's loss used keeps no gradient (an optimiser skips it, as in one process).
+    Afterwards every rank holds the same gradients, so identical optimisers stay identical.
     """
     params = [p for p in params if p.requires_grad]
     if ctx.world_size == 1 or not params:
         return
     flat = _flat_grads(params)
+    used = torch.tensor([float(p.grad is not None) for p in params], dtype=flat.dtype, device=flat.device)
+    flat = torch.cat([flat, used])
     dist.all_reduce(flat)
     flat /= ctx.world_size
-    offset = 0
-    for p in params:
+    offset, any_rank = 0, flat[-len(params) :].tolist()
+    for i, p in enumerate(params):
         n = p.numel()
-        p.grad = flat[offset : offset + n].view_as(p).clone()
+        if any_rank[i] > 0:
+            p.grad = flat[offset : offset + n].view_as(p).clone()
         offset += n
 
 
@@ -108,17 +111,7 @@ def averaged_gradients(module: torch.nn.Module, ctx: DistContext | None) -> Iter
 
     def reduce() -> None:
         queued[0] = False
-        flat = _flat_grads(params)
-        used = torch.tensor([float(p.grad is not None) for p in params], dtype=flat.dtype, device=flat.device)
-        flat = torch.cat([flat, used])
-        dist.all_reduce(flat)
-        flat /= ctx.world_size
-        offset, any_rank = 0, flat[-len(params) :].tolist()
-        for i, p in enumerate(params):
-            n = p.numel()
-            if any_rank[i] > 0:
-                p.grad = flat[offset : offset + n].view_as(p).clone()
-            offset += n
+        allreduce_grads(params, ctx)
 
     def hook(_: torch.Tensor) -> None:
         if not queued[0]:
