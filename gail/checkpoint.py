@@ -85,7 +85,7 @@ def save_trainer(trainer: GAIL, path: str | Path) -> None:
         "env_id": trainer.demos.env_id,
         "demos_sha256": demos_fingerprint(trainer.demos),
         "config": config_to_dict(trainer.config),
-        "generator": algo_state(trainer.gen_algo),
+        "generator": _global_sizes(algo_state(trainer.gen_algo), trainer),
         "disc": trainer.disc.state_dict(),
         "disc_opt": trainer.disc_opt.state_dict(),
         "replay": [{"rows": dataclasses.asdict(store), "terminations": int(k)} for store, k in trainer.replay],
@@ -97,6 +97,17 @@ def save_trainer(trainer: GAIL, path: str | Path) -> None:
         "history": trainer.history,
     }
     save_state(path, state)
+
+
+def _global_sizes(gen: dict, trainer: GAIL) -> dict:
+    """The generator's state with the run's global env count and minibatch, not this rank's share."""
+    world = trainer.dist.world_size if trainer.dist is not None else 1
+    if world > 1:
+        meta = gen["meta"] = dict(gen["meta"])
+        meta["n_envs"] = int(meta["n_envs"]) * world
+        if "batch_size" in meta.get("hyper", {}):
+            meta["hyper"] = {**meta["hyper"], "batch_size": int(meta["hyper"]["batch_size"]) * world}
+    return gen
 
 
 _REQUIRED = ("env_id", "config", "generator", "disc", "disc_opt", "replay", "rng", "torch_rng", "history")
@@ -141,9 +152,12 @@ def load_trainer(
     log_dir: str | None,
     config: GAILConfig | None = None,
     state: dict | None = None,
+    **ranks,
 ) -> GAIL:
     """Rebuild a trainer from ``path`` on ``venv``; ``config`` (default: the stored one) may change
-    settings whose state still fits (learning rates, ...); shapes that do not fit are one error."""
+    settings whose state still fits (learning rates, ...); shapes that do not fit are one error.
+    ``ranks`` (``dist``, ``shard_demos``) go to the trainer: a checkpoint holds replicated
+    state only, so it resumes on any number of ranks."""
     state = state if state is not None else read_checkpoint(path)
     if state["env_id"] != demos.env_id:
         raise CheckpointError(f"{path}: field 'env_id' is {state['env_id']!r}, but the demos are for {demos.env_id!r}")
@@ -156,13 +170,13 @@ def load_trainer(
     if config != stored and stored_algo == "PPO":
         # a forced resume with changed settings: the generator is built from the new config,
         # then given the stored weights (which must fit its network)
-        trainer = cls(venv=venv, demos=demos, config=config, log_dir=log_dir)
+        trainer = cls(venv=venv, demos=demos, config=config, log_dir=log_dir, **ranks)
         load_weights(trainer.gen_algo, gen.get("policy"), gen.get("optimizer"), name=str(path))
         trainer.gen_algo.num_timesteps = int(gen["meta"].get("num_timesteps", 0))
         trainer.gen_algo._n_updates = int(gen["meta"].get("n_updates", 0))
     else:
         gen_algo = algo_from_state(gen, venv, device=select_device(config.device), name=str(path))
-        trainer = cls(venv=venv, demos=demos, config=config, gen_algo=gen_algo, log_dir=log_dir)
+        trainer = cls(venv=venv, demos=demos, config=config, gen_algo=gen_algo, log_dir=log_dir, **ranks)
     try:
         trainer.disc.load_state_dict(state["disc"])
         trainer.disc_opt.load_state_dict(state["disc_opt"])
@@ -179,6 +193,11 @@ def load_trainer(
             trainer.return_scaler.load_state_dict(state["return_scaler"])
         trainer.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
+        dist = ranks.get("dist")
+        if dist is not None and dist.rank > 0:  # its own streams, not rank 0's stored ones
+            key = [trainer.config.seed, dist.rank, int(state["n_rollouts"])]
+            trainer.rng = np.random.default_rng(key)
+            torch.manual_seed(int(np.random.SeedSequence(key).generate_state(1)[0]))
         trainer.n_rollouts, trainer.bc_done = int(state["n_rollouts"]), bool(state["bc_done"])
         trainer.history = list(state["history"])
     except (TypeError, ValueError, KeyError, RuntimeError) as exc:

@@ -6,6 +6,7 @@ trained, checkpointed, logged run; ``run_demo`` is the embedded default job.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from pathlib import Path
@@ -31,6 +32,7 @@ from genplay.gail.plotting import plot_learning_curve
 from genplay.gail.sb3_io import load_sb3_zip, save_sb3_zip
 from genplay.gail.trainer import GAIL
 from genplay.generative.core import atomic_write
+from genplay.generative.core.distributed import DistContext
 from genplay.generative.core.rundir import RunDirLock, check_run_dir
 
 CHECKPOINT = "checkpoint.pt"
@@ -57,6 +59,8 @@ def train_gail(
     force: bool = False,
     progress_bar: bool = False,
     callback: BaseCallback | None = None,
+    dist: DistContext | None = None,
+    shard_demos: bool = False,
 ) -> GAIL:
     """Train GAIL on ``env``; with ``out_dir``, checkpoint, log, plot and export the policy there.
 
@@ -66,30 +70,39 @@ def train_gail(
     over). On resume, ``config`` (None: the checkpoint's) and the demos must match the
     checkpoint's, except run settings such as the device; ``force`` resumes anyway with
     the new settings wherever the stored state fits them.
+
+    With ``dist`` (a torchrun rank), every rank calls this with the same arguments: each
+    steps its share of the envs with its own seeds, and rank 0 alone locks ``out_dir`` and
+    writes there (the checkpoint holds no per-rank state: any number of ranks resumes it).
     """
     if not isinstance(total_timesteps, int) or isinstance(total_timesteps, bool) or total_timesteps <= 0:
         raise ValueError(f"total_timesteps must be an integer > 0, got {total_timesteps!r}")
     factory = demos.env_factory if isinstance(env, str) and env == demos.env_id else as_factory(env)
+    ranks = {"dist": dist, "shard_demos": shard_demos}
     if out_dir is None:
         config = config or preset(factory.env_id)
-        venv = factory.make_vec(config.n_envs, seed=config.seed)
-        trainer = GAIL(venv=venv, demos=demos, config=config)
+        trainer = GAIL(venv=_rank_venv(factory, config, config.seed, dist), demos=demos, config=config, **ranks)
         return trainer.learn(total_timesteps, callback=callback, progress_bar=progress_bar)
     out = Path(out_dir)
-    with RunDirLock(out):  # held until the run ends, however it ends
-        check_run_dir(out, RUN_MARKERS, resume=resume, force=force)
+    main = dist is None or dist.is_main
+    with RunDirLock(out) if main else contextlib.nullcontext():  # held until the run ends, however it ends
+        if main:
+            check_run_dir(out, RUN_MARKERS, resume=resume, force=force)
         ckpt = out / CHECKPOINT
         resuming = resume and ckpt.exists()
         if resuming:
-            trainer = _resume(ckpt, factory, demos, config, force=force)
+            trainer = _resume(ckpt, factory, demos, config, force=force, **ranks)
         else:
             config = config or preset(factory.env_id)
-            venv = factory.make_vec(config.n_envs, seed=config.seed)
-            trainer = GAIL(venv=venv, demos=demos, config=config)
+            trainer = GAIL(venv=_rank_venv(factory, config, config.seed, dist), demos=demos, config=config, **ranks)
             for stale in (CHECKPOINT, POLICY, "policy.json", "history.json"):  # starting over: no mixed directory
-                (out / stale).unlink(missing_ok=True)
+                if main:
+                    (out / stale).unlink(missing_ok=True)
+        if not main:  # the other ranks train in step with rank 0 and write nothing
+            return trainer.learn(total_timesteps, callback=callback)
         _set_logger(trainer, out / "logs", append=resuming)
         meta = {"env_id": factory.env_id, "env": factory.to_dict(), **dataclasses.asdict(trainer.config)}
+        meta.update(world_size=dist.world_size if dist else 1, backend=dist.backend if dist else None)
         atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
         trainer.learn(total_timesteps, callback=callback, progress_bar=progress_bar, checkpoint_path=str(ckpt))
         export_policy(trainer, out)
@@ -97,7 +110,26 @@ def train_gail(
     return trainer
 
 
-def _resume(ckpt: Path, factory: EnvFactory, demos: Demos, config: GAILConfig | None, *, force: bool) -> GAIL:
+def _rank_venv(factory: EnvFactory, config: GAILConfig, seed: int, dist: DistContext | None):
+    """This rank's share of the ``n_envs`` envs, seeded ``seed + rank * share`` (one process: all, ``seed``)."""
+    if dist is None:
+        return factory.make_vec(config.n_envs, seed=seed)
+    from genplay.gail.parallel import check_world_size
+
+    share = config.n_envs // check_world_size(config, dist)
+    return factory.make_vec(share, seed=seed + dist.rank * share)
+
+
+def _resume(
+    ckpt: Path,
+    factory: EnvFactory,
+    demos: Demos,
+    config: GAILConfig | None,
+    *,
+    force: bool,
+    dist: DistContext | None = None,
+    shard_demos: bool = False,
+) -> GAIL:
     """The trainer of ``ckpt``, refusing changed settings or demos unless ``force``."""
     state = read_checkpoint(ckpt)
     stored = checkpoint_config(state, ckpt)
@@ -114,8 +146,9 @@ def _resume(ckpt: Path, factory: EnvFactory, demos: Demos, config: GAILConfig | 
             problems.append("settings differ: " + "; ".join(diff))
     if problems and not force:
         raise CheckpointError(f"{ckpt}: cannot resume: {'; '.join(problems)} (pass --force to resume anyway)")
-    venv = factory.make_vec(config.n_envs, seed=config.seed + 1)  # fresh episodes
-    return load_trainer(GAIL, ckpt, venv=venv, demos=demos, log_dir=None, config=config, state=state)
+    venv = _rank_venv(factory, config, config.seed + 1, dist)  # fresh episodes
+    ranks = {"dist": dist, "shard_demos": shard_demos}
+    return load_trainer(GAIL, ckpt, venv=venv, demos=demos, log_dir=None, config=config, state=state, **ranks)
 
 
 def _set_logger(trainer: GAIL, log_dir: Path, *, append: bool) -> None:

@@ -16,6 +16,7 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecNormalize
 
 from genplay.errors import EnvError
+from genplay.generative.core.distributed import DistContext, combine_moments
 
 
 class TransitionRecorder(VecEnvWrapper):
@@ -128,8 +129,8 @@ class ReturnScaler:
     dominates PPO's joint gradient clipping and starves the policy of updates.
     """
 
-    def __init__(self, n_envs: int, gamma: float) -> None:
-        self.gamma = gamma
+    def __init__(self, n_envs: int, gamma: float, dist: DistContext | None = None) -> None:
+        self.gamma, self.dist = gamma, dist
         self.rms = RunningMeanStd(shape=())
         self.running_return = np.zeros(n_envs)
 
@@ -140,7 +141,11 @@ class ReturnScaler:
             self.running_return = self.running_return * self.gamma + rewards[t]
             returns[t] = self.running_return
             self.running_return[dones[t]] = 0.0
-        self.rms.update(returns.reshape(-1))
+        flat = returns.reshape(-1)
+        if self.dist is None:
+            self.rms.update(flat)
+        else:  # the statistics of all ranks' returns, the same on every rank
+            self.rms.update_from_moments(*combine_moments(flat.mean(), flat.var(), flat.size, self.dist))
         return rewards / np.sqrt(self.rms.var + 1e-8)
 
     def state_dict(self) -> dict:
@@ -148,4 +153,7 @@ class ReturnScaler:
 
     def load_state_dict(self, state: dict) -> None:
         self.rms.mean, self.rms.var, self.rms.count = state["mean"], state["var"], state["count"]
-        self.running_return = np.asarray(state["ret"])
+        ret = np.asarray(state["ret"])
+        # a run resumed on another number of ranks has another number of envs here: their
+        # episodes start afresh on resume anyway, so their running returns start at 0
+        self.running_return = ret if ret.shape == self.running_return.shape else np.zeros_like(self.running_return)

@@ -28,15 +28,24 @@ from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
+from genplay.errors import DistributedError
 from genplay.gail.bc import bc_auxiliary_steps, bc_pretrain, demo_nll
 from genplay.gail.config import GAILConfig
 from genplay.gail.demos import Demos, check_demos_match_spaces
 from genplay.gail.discriminator import TransitionDiscriminator
 from genplay.gail.features import CenteredNatureCNN, DemoScaling
+from genplay.gail.parallel import check_world_size, shard_store
 from genplay.gail.reward import absorbing_mass, absorbing_share, generator_rewards, step_rewards
 from genplay.gail.rollout import ReturnScaler, TransitionRecorder, policy_obs_normalizer
 from genplay.gail.store import TransitionStore
 from genplay.generative.core import DiscriminatorStepConfig, discriminator_step, select_device, set_torch_threads
+from genplay.generative.core.distributed import (
+    DistContext,
+    allreduce_grads,
+    averaged_gradients,
+    broadcast_module,
+    sum_over_ranks,
+)
 
 
 class GAIL:
@@ -49,6 +58,12 @@ class GAIL:
         gen_algo: an SB3 on-policy algorithm to use as generator instead of PPO (e.g.
             A2C, or sb3-contrib's MaskablePPO); it is re-pointed at the wrapped env.
         log_dir: where TensorBoard and CSV logs go (None: no files); appended to on resume.
+        dist: this process's rank in a torchrun group (None: one process, as always).
+            With ``world_size`` N, ``venv`` holds this rank's ``n_envs / N`` envs and the
+            discriminator's and the generator's minibatches are split N ways, so the global
+            batches are the config's; gradients are averaged over ranks before each step.
+        shard_demos: with ``dist``, the discriminator samples expert rows from its own
+            share of the demo episodes (False: every rank samples all demos).
     """
 
     def __init__(
@@ -59,13 +74,18 @@ class GAIL:
         config: GAILConfig = GAILConfig(),
         gen_algo: OnPolicyAlgorithm | None = None,
         log_dir: str | None = None,
+        dist: DistContext | None = None,
+        shard_demos: bool = False,
     ) -> None:
+        world = check_world_size(config, dist)
         check_demos_match_spaces(demos, venv.observation_space, venv.action_space, target="the GAIL venv")
         set_torch_threads(config.torch_threads)
-        self.config, self.demos = config, demos
+        self.config, self.demos, self.dist = config, demos, dist
         self.device = select_device(config.device)
         torch.manual_seed(config.seed)
-        self.rng = np.random.default_rng(config.seed)
+        rank = dist.rank if dist is not None else 0
+        self.rng = np.random.default_rng(config.seed if rank == 0 else [config.seed, rank])
+        self.disc_batch = config.disc_batch_size // world
 
         self.disc = TransitionDiscriminator(
             venv.observation_space,
@@ -95,7 +115,11 @@ class GAIL:
             demos.obs, demos.acts, demos.episode_lengths, with_next=config.use_next_obs
         )
         if config.obs_norm == "demos":
-            self.disc.fit_scaling(self.expert)
+            self.disc.fit_scaling(self.expert)  # on all demos, sharded or not: the same scaling on every rank
+        broadcast_module(self.disc, dist)
+        self.expert_rows = len(self.expert)  # the global count: absorbing shares are the one-process ones
+        if shard_demos and world > 1:
+            self.expert = shard_store(self.expert, demos.episode_lengths, rank, world)
 
         self.recorder = TransitionRecorder(venv)
         wrapped: VecEnv = self.recorder
@@ -107,12 +131,13 @@ class GAIL:
         centred = config.normalize_policy_obs and gen_algo is None and is_image_space(space)
         if gen_algo is None:
             kwargs = config.ppo.sb3_kwargs()
+            kwargs["batch_size"] = kwargs["batch_size"] // world
             if centred:
                 kwargs["policy_kwargs"].update(features_extractor_class=CenteredNatureCNN, normalize_images=False)
             gen_algo = PPO(
                 _policy_class(config.ppo.policy, space),
                 wrapped,
-                seed=config.seed,
+                seed=config.seed + rank * venv.num_envs,  # seeds this rank's envs and action sampling
                 device=self.device,
                 verbose=0,
                 **kwargs,
@@ -127,8 +152,13 @@ class GAIL:
                         module.set_scaling(scaling.mean, scaling.std)
         else:
             gen_algo.set_env(wrapped)
+            if world > 1:
+                gen_algo.batch_size = config.ppo.batch_size // world
+        if world > 1 and getattr(gen_algo, "target_kl", None) is not None:
+            raise DistributedError("target_kl with several ranks: ranks would stop their epochs at different points")
+        broadcast_module(gen_algo.policy, dist)  # one starting policy, whatever each rank's seed
         self.gen_algo = gen_algo
-        self.return_scaler = ReturnScaler(venv.num_envs, self.gamma) if config.scale_rewards else None
+        self.return_scaler = ReturnScaler(venv.num_envs, self.gamma, dist=dist) if config.scale_rewards else None
 
         n_term = int(demos.terminated.sum())
         self.expert_absorbing = self._absorbing_mass(n_term)
@@ -186,7 +216,8 @@ class GAIL:
             callbacks.append(_ProgressBar(total_timesteps))
         if callback is not None:
             callbacks.append(callback)
-        self.gen_algo.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False)
+        with averaged_gradients(self.gen_algo.policy, self.dist):
+            self.gen_algo.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False)
         if checkpoint_path is not None:
             self.save(checkpoint_path)
         return self
@@ -208,6 +239,7 @@ class GAIL:
             lr=self.config.bc_lr,
             rng=self.rng,
         )
+        broadcast_module(self.gen_algo.policy, self.dist)  # rank 0's clone (ranks may early-stop apart)
         self.bc_done = True
         return stats
 
@@ -239,14 +271,27 @@ class GAIL:
         """
         self.replay.append((generated, int(n_terminations)))
         pool = [store for store, _ in self.replay]
-        pool_absorbing = self._absorbing_mass(sum(k for _, k in self.replay))
-        n = self.config.disc_batch_size
+        pool_rows, pool_terms = sum(len(s) for s in pool), sum(k for _, k in self.replay)
+        if self.dist is not None:  # the share of the pooled rollouts of all ranks
+            pool_rows, pool_terms = sum_over_ranks([pool_rows, pool_terms], self.dist)
+        pool_absorbing = self._absorbing_mass(pool_terms)
+        n = self.disc_batch
+        hook = None
+        if self.dist is not None:
+            hook = lambda: allreduce_grads(self.disc.parameters(), self.dist)  # noqa: E731
         stats: list[dict[str, float]] = []
         for _ in range(self.config.disc_updates):
-            real, real_w = self._weighted_batch([self.expert], self.expert_absorbing, n)
-            fake, fake_w = self._weighted_batch(pool, pool_absorbing, n)
+            real, real_w = self._weighted_batch([self.expert], self.expert_absorbing, n, self.expert_rows)
+            fake, fake_w = self._weighted_batch(pool, pool_absorbing, n, pool_rows)
             step = discriminator_step(
-                self.disc, self.disc_opt, real, fake, self.step_config, real_weights=real_w, fake_weights=fake_w
+                self.disc,
+                self.disc_opt,
+                real,
+                fake,
+                self.step_config,
+                real_weights=real_w,
+                fake_weights=fake_w,
+                grad_hook=hook,
             )
             stats.append({"loss": step["loss"], "penalty": step["penalty"]})
         out = {k: float(np.mean([s[k] for s in stats])) for k in stats[0]}
@@ -257,9 +302,12 @@ class GAIL:
         return out
 
     def _weighted_batch(
-        self, stores: list[TransitionStore], absorbing: float, n: int
+        self, stores: list[TransitionStore], absorbing: float, n: int, total_rows: int | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``n`` live rows drawn uniformly over ``stores``, plus the absorbing row when this side has mass there."""
+        """``n`` live rows drawn uniformly over ``stores``, plus the absorbing row when this side has mass there.
+
+        ``total_rows`` is the side's row count over all ranks (None: the stores' size, one process).
+        """
         sizes = np.array([len(s) for s in stores])
         draw = self.rng.integers(sizes.sum(), size=n)
         which = np.searchsorted(np.cumsum(sizes), draw, side="right")
@@ -270,7 +318,7 @@ class GAIL:
             if (which == i).any()
         ]
         features = torch.cat(parts)
-        share = absorbing_share(int(sizes.sum()), absorbing)
+        share = absorbing_share(int(sizes.sum() if total_rows is None else total_rows), absorbing)
         weights = torch.full((n,), (1.0 - share) / n, device=self.device)
         if share > 0:
             features = torch.cat([features, self.disc.absorbing_features()])
@@ -381,6 +429,9 @@ class _GAILCallback(BaseCallback):
         self.trainer.recorder.clear()
 
     def _on_step(self) -> bool:
+        dist = self.trainer.dist
+        if dist is not None:  # SB3 counted this rank's envs; the other ranks stepped as many
+            self.model.num_timesteps += (dist.world_size - 1) * self.model.n_envs
         return True
 
     def _on_rollout_end(self) -> None:

@@ -223,6 +223,7 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
     from genplay.gail.checkpoint import checkpoint_config, read_checkpoint
     from genplay.gail.config import preset, replace
     from genplay.gail.demos import load_demos
+    from genplay.gail.parallel import check_world_size
     from genplay.gail.pipeline import CHECKPOINT, train_gail
 
     check_env(args.env)
@@ -236,16 +237,30 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
     except (ValueError, TypeError) as exc:
         raise flag_error(exc) from None
     demos = load_demos(args.demos, env_id=args.env)
-    trainer = train_gail(
-        args.env,
-        demos,
-        args.timesteps,
-        config=config,
-        out_dir=args.out,
-        resume=args.resume,
-        force=args.force,
-        progress_bar=not args.quiet,
-    )
+    from genplay.generative.core import distributed
+
+    ctx = distributed.init_from_env(config.device)  # None unless launched by torchrun
+    try:
+        try:
+            check_world_size(config, ctx)
+        except GenplayError as exc:
+            raise flag_error(exc) from None
+        trainer = train_gail(
+            args.env,
+            demos,
+            args.timesteps,
+            config=config,
+            out_dir=args.out,
+            resume=args.resume,
+            force=args.force,
+            progress_bar=not args.quiet and (ctx is None or ctx.is_main),
+            dist=ctx,
+            shard_demos=args.shard_demos,
+        )
+    finally:
+        distributed.shutdown()
+    if ctx is not None and not ctx.is_main:
+        return
     last = trainer.history[-1] if trainer.history else {}
     print(
         f"trained {trainer.num_timesteps} steps; last training return {last.get('true_return', float('nan')):.1f}; "
@@ -371,6 +386,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="start over in an OUT that holds a run, or resume despite changed settings or demos",
     )
     gt.add_argument("--quiet", action="store_true", help="no progress bar")
+    gt.add_argument(
+        "--shard-demos",
+        action="store_true",
+        help="under torchrun: each rank's discriminator samples its own share of the demo episodes "
+        "(default: every rank samples all of them)",
+    )
     add_dataclass_args(gt, GAILConfig)
     add_dataclass_args(gt, PPOConfig, prefix="ppo_")
     gt.set_defaults(func=cmd_gail_train)

@@ -19,3 +19,7 @@ class CheckpointError(GenplayError, ValueError):
 
 class RunDirError(GenplayError, ValueError):
     """An output path is unusable, or a run directory is busy or already holds a run."""
+
+
+class DistributedError(GenplayError, ValueError):
+    """A run's settings do not fit its torchrun group (sizes that do not split over the ranks)."""

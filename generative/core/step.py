@@ -39,6 +39,7 @@ def discriminator_step(
     real_weights: torch.Tensor | None = None,
     fake_weights: torch.Tensor | None = None,
     parameters: list[torch.nn.Parameter] | None = None,
+    grad_hook: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     """Take one optimiser step on ``loss(net(real), net(fake)) + weight * penalty``.
 
@@ -46,6 +47,8 @@ def discriminator_step(
     per-row weights (the batch then stands for that weighted distribution). Returns logged
     statistics: total loss, adversarial loss, penalty, and the accuracy on each side
     (logit > 0 counts as "real", so accuracy is only meaningful for BCE-like losses).
+    ``grad_hook`` runs after backward, before clipping and the step: data-parallel
+    training averages the gradients over ranks there (``core.distributed.allreduce_grads``).
     """
     real_logits = net(torch.cat([real, fake]))
     real_logits, fake_logits = real_logits[: len(real)], real_logits[len(real) :]
@@ -59,6 +62,8 @@ def discriminator_step(
     loss = adv + config.penalty_weight * penalty
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    if grad_hook is not None:
+        grad_hook()
     if config.max_grad_norm is not None:
         params = parameters if parameters is not None else [p for g in optimizer.param_groups for p in g["params"]]
         torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
