@@ -401,3 +401,14 @@ def test_atomic_write_respects_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "out.bin").stat().st_mode & 0o777 == 0o644
+
+
+def test_weighted_mean_refuses_shapes_that_would_broadcast():
+    import torch
+
+    from genplay.generative.core.losses import weighted_mean
+
+    x, w = torch.tensor([1.0, 3.0]), torch.tensor([1.0, 3.0])
+    assert float(weighted_mean(x, w)) == 2.5
+    with pytest.raises(ValueError, match="weights of shape"):
+        weighted_mean(x[:, None], w)  # (B, 1) x (B,) would be a (B, B) sum

@@ -17,8 +17,16 @@ Loss = Callable[..., torch.Tensor]
 
 
 def weighted_mean(x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean of ``x``, or its ``weights``-weighted mean (weights need not sum to 1)."""
-    return x.mean() if weights is None else (x * weights).sum() / weights.sum()
+    """Mean of ``x``, or its ``weights``-weighted mean (weights need not sum to 1).
+
+    ``x`` and ``weights`` must have the same shape: ``(B, 1)`` logits times ``(B,)`` weights
+    would broadcast to ``(B, B)`` and silently give a wrong loss.
+    """
+    if weights is None:
+        return x.mean()
+    if weights.shape != x.shape:
+        raise ValueError(f"weighted_mean: weights of shape {tuple(weights.shape)} for values of shape {tuple(x.shape)}")
+    return (x * weights).sum() / weights.sum()
 
 
 def bce_discriminator_loss(
