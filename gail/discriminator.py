@@ -53,6 +53,22 @@ class TransitionDiscriminator(nn.Module):
         self.net = mlp(in_dim, 1, hidden, activation=activation, spectral_norm=spectral_norm)
         self.absorbing_logit = nn.Parameter(torch.zeros(()))
 
+    @classmethod
+    def from_config(
+        cls, observation_space: spaces.Space, action_space: spaces.Space, config
+    ) -> TransitionDiscriminator:
+        """The discriminator a ``GAILConfig`` describes (the trainer's, or one to load weights into)."""
+        return cls(
+            observation_space,
+            action_space,
+            hidden=config.disc_hidden,
+            activation=config.disc_activation,
+            spectral_norm=config.disc_spectral_norm,
+            use_next_obs=config.use_next_obs,
+            use_action=config.disc_use_action,
+            cnn_features=config.disc_cnn_features,
+        )
+
     @property
     def device(self) -> torch.device:
         return self.absorbing_logit.device

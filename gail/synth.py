@@ -103,7 +103,7 @@ def load_generator(run_dir: str | Path) -> Generator:
     if ckpt is not None and ckpt.is_file():
         state = read_checkpoint(ckpt)
         config = checkpoint_config(state, ckpt)
-        disc = build_discriminator(model.observation_space, model.action_space, config)
+        disc = TransitionDiscriminator.from_config(model.observation_space, model.action_space, config)
         try:
             disc.load_state_dict(state["disc"])
         except (RuntimeError, KeyError, TypeError) as exc:
@@ -114,20 +114,6 @@ def load_generator(run_dir: str | Path) -> Generator:
             checkpoint_sha256=_file_sha256(ckpt), timesteps=int(state["generator"]["meta"]["num_timesteps"])
         )
     return Generator(model, normalize, disc, env, provenance)
-
-
-def build_discriminator(observation_space: spaces.Space, action_space: spaces.Space, config) -> TransitionDiscriminator:
-    """A discriminator shaped as a GAIL config builds it (weights to be loaded)."""
-    return TransitionDiscriminator(
-        observation_space,
-        action_space,
-        hidden=config.disc_hidden,
-        activation=config.disc_activation,
-        spectral_norm=config.disc_spectral_norm,
-        use_next_obs=config.use_next_obs,
-        use_action=config.disc_use_action,
-        cnn_features=config.disc_cnn_features,
-    )
 
 
 def generator_from_trainer(trainer, *, source: str = "in-memory trainer") -> Generator:

@@ -87,16 +87,8 @@ class GAIL:
         self.rng = np.random.default_rng(config.seed if rank == 0 else [config.seed, rank])
         self.disc_batch = config.disc_batch_size // world
 
-        self.disc = TransitionDiscriminator(
-            venv.observation_space,
-            venv.action_space,
-            hidden=config.disc_hidden,
-            activation=config.disc_activation,
-            spectral_norm=config.disc_spectral_norm,
-            use_next_obs=config.use_next_obs,
-            use_action=config.disc_use_action,
-            cnn_features=config.disc_cnn_features,
-        ).to(self.device)
+        self.disc = TransitionDiscriminator.from_config(venv.observation_space, venv.action_space, config)
+        self.disc = self.disc.to(self.device)
         # The absorbing logit is one scalar fitting an occupancy ratio that moves with the policy;
         # at the net's step size (Adam moves ~lr per step) it would lag far behind.
         self.disc_opt = torch.optim.Adam(
