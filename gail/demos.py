@@ -286,6 +286,8 @@ def demos_from_arrays(raw: dict[str, np.ndarray], *, source: str, env_id: str | 
     elif "obs_frames" in raw or "obs_frame_index" in raw:
         if "obs_frames" not in raw or "obs_frame_index" not in raw:
             raise fail("fields 'obs_frames' and 'obs_frame_index' come together; one is missing")
+        if "obs" in raw:
+            raise fail("holds both 'obs' and 'obs_frames': expected one way of storing observations")
         obs = StackedFrames(raw["obs_frames"], raw["obs_frame_index"])
     elif "obs" not in raw:
         raise fail("missing field 'obs'")

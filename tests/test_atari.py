@@ -121,6 +121,9 @@ def test_frame_demos_round_trip_and_are_validated(tmp_path, pong_demos):
     np.savez(tmp_path / "bad_frames.npz", **bad)
     with pytest.raises(DemoError, match="field 'obs_frames' must be uint8 of shape"):
         load_demos(tmp_path / "bad_frames.npz")
+    np.savez(tmp_path / "both.npz", **arrays, obs=np.zeros(3, np.uint8))
+    with pytest.raises(DemoError, match="both 'obs' and 'obs_frames'"):
+        load_demos(tmp_path / "both.npz")
     del arrays["obs_frames"]
     np.savez(tmp_path / "half.npz", **arrays)
     with pytest.raises(DemoError, match="come together"):
@@ -175,3 +178,26 @@ def test_any_sb3_atari_model_is_an_expert_loaded_without_unpickling(cnn_zip, mon
     policy = load_policy(str(cnn_zip), env_id=PONG)
     demos = collect_demos(EnvFactory(PONG), policy, 1, seed=0)
     assert isinstance(demos.obs, StackedFrames) and demos.n_episodes == 1 and demos.terminated.all()
+
+
+def test_scripted_expert_demos_keep_only_frames_and_cut_games_are_truncated(tmp_path, monkeypatch):
+    from genplay.cli import main
+    from genplay.gail.atari import scripted_expert_demos
+
+    demos = scripted_expert_demos(atari_factory("pong"), 1, seed=0, max_steps=40)
+    assert isinstance(demos.obs, StackedFrames) and demos.obs.shape == (41, 4, 84, 84)
+    assert demos.n_transitions == 40 and not demos.terminated.any()  # cut short: nobody lost it
+    assert demos.metadata["policy"] == "scripted:pong"
+    with pytest.raises(EnvError, match="no scripted expert for genplay/Alien-v0"):
+        scripted_expert_demos(atari_factory("alien"), 1)
+    out = tmp_path / "d.npz"  # the CLI's expert on an Atari id is this collector
+    import genplay.gail.atari as atari_module
+
+    calls = []
+    original = atari_module.scripted_expert_demos
+    monkeypatch.setattr(
+        atari_module, "scripted_expert_demos", lambda f, n, **kw: calls.append(n) or original(f, n, max_steps=20)
+    )
+    argv = ["demos", "collect", "--env", PONG, "--policy", "expert", "--n-episodes", "1", "--out", str(out)]
+    assert main(argv) == 0
+    assert calls == [1] and load_demos(out, PONG).n_transitions == 20
