@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -25,19 +26,35 @@ import numpy as np
 from benchlib import emit, peak_rss_mb
 
 
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+        return value
+
+    return parse
+
+
+_positive = _int_at_least(1)
+
+
 def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--game", default="pong")
     p.add_argument("--mode", choices=["throughput", "learn"], default="throughput")
-    p.add_argument("--n-demo", type=int, default=None, help="expert games (default: 20 learn, 2 throughput)")
+    p.add_argument("--n-demo", type=_positive, default=None, help="expert games (default: 20 learn, 2 throughput)")
     p.add_argument("--demo-source", choices=["scripted", "random"], default="scripted")
-    p.add_argument("--agent-steps", type=int, default=1_000_000)
-    p.add_argument("--gen-steps", type=int, default=4096, help="throughput mode: generator steps timed")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--agent-steps", type=_positive, default=1_000_000)
+    p.add_argument("--gen-steps", type=_positive, default=4096, help="throughput mode: generator steps timed")
+    p.add_argument("--seed", type=_int_at_least(0), default=0)
+    p.add_argument("--threads", type=_positive, default=1, help="torch threads")
     p.add_argument("--bc", choices=["none", "warm"], default="none", help="BC warm start of GAIL's policy")
-    p.add_argument("--bc-epochs", type=int, default=5, help="most epochs of the BC baseline")
-    p.add_argument("--eval-games", type=int, default=10)
+    p.add_argument("--bc-epochs", type=_positive, default=5, help="most epochs of the BC baseline")
+    p.add_argument("--eval-games", type=_positive, default=10)
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="GAILConfig override")
     p.add_argument("--out", default=None, help="also append the JSON line to this file")
     p.add_argument("--run-dir", default=None, help="learn mode: checkpoints and logs here")
@@ -211,9 +228,15 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    from genplay.errors import GenplayError
     from genplay.gail.atari import atari_factory
 
-    factory = atari_factory(args.game)
+    try:
+        factory = atari_factory(args.game)
+        gail_config(args)  # every --set is checked before any work
+    except (GenplayError, ValueError, TypeError) as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        raise SystemExit(2) from None
     t0 = time.perf_counter()
     demos, n_demo = demos_for(args, factory)
     result = {"game": args.game, "mode": args.mode, "seed": args.seed, "threads": args.threads, "overrides": args.set}
