@@ -124,6 +124,19 @@ class TransitionDiscriminator(nn.Module):
         return torch.cat([self(self.features(store, idx)) for idx in _chunks(len(store), chunk or self.chunk)])
 
 
+def with_absorbing_row(
+    disc: TransitionDiscriminator, features: torch.Tensor, share: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A side's batch as a distribution: ``n`` live rows sharing ``1 - share``, plus the absorbing row
+    carrying ``share`` when the side has mass there (``gail/reward.py``)."""
+    n = len(features)
+    weights = torch.full((n,), (1.0 - share) / n, device=features.device)
+    if share > 0:
+        features = torch.cat([features, disc.absorbing_features()])
+        weights = torch.cat([weights, torch.full((1,), share, device=features.device)])
+    return features, weights
+
+
 def _chunks(n: int, size: int) -> Iterator[np.ndarray]:
     for start in range(0, n, size):
         yield np.arange(start, min(start + size, n))

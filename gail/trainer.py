@@ -32,7 +32,7 @@ from genplay.errors import DistributedError
 from genplay.gail.bc import bc_auxiliary_steps, bc_pretrain, demo_nll
 from genplay.gail.config import GAILConfig
 from genplay.gail.demos import Demos, check_demos_match_spaces
-from genplay.gail.discriminator import TransitionDiscriminator
+from genplay.gail.discriminator import TransitionDiscriminator, with_absorbing_row
 from genplay.gail.features import CenteredNatureCNN, DemoScaling
 from genplay.gail.parallel import check_world_size, shard_store
 from genplay.gail.reward import absorbing_mass, absorbing_share, generator_rewards, step_rewards
@@ -309,13 +309,8 @@ class GAIL:
             for i, store in enumerate(stores)
             if (which == i).any()
         ]
-        features = torch.cat(parts)
         share = absorbing_share(int(sizes.sum() if total_rows is None else total_rows), absorbing)
-        weights = torch.full((n,), (1.0 - share) / n, device=self.device)
-        if share > 0:
-            features = torch.cat([features, self.disc.absorbing_features()])
-            weights = torch.cat([weights, torch.full((1,), share, device=self.device)])
-        return features, weights
+        return with_absorbing_row(self.disc, torch.cat(parts), share)
 
     @torch.no_grad()
     def reward(self, store: TransitionStore) -> np.ndarray:
