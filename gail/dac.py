@@ -26,6 +26,7 @@ epsilon schedule, target updates, the buffer) is SB3's.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,11 +35,12 @@ import torch.nn.functional as F
 from gymnasium import spaces
 from stable_baselines3 import DQN
 from stable_baselines3.common.buffers import ReplayBuffer
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.vec_env import VecEnv
 
 from genplay.errors import EnvError
-from genplay.gail.config import GAILConfig, check_fields
+from genplay.gail.config import GAILConfig, atari_preset, check_fields
 from genplay.gail.demos import Demos, check_demos_match_spaces
 from genplay.gail.discriminator import TransitionDiscriminator, with_absorbing_row
 from genplay.gail.features import CenteredNatureCNN
@@ -122,9 +124,18 @@ class DAC:
         config: the discriminator and its reward (``GAILConfig``'s ``disc_*``, ``reward_*``,
             ``absorbing*``, ``use_next_obs``, ``seed``, ``device``, ``torch_threads`` fields).
         dqn: the Q-learner's settings.
+        log_dir: where TensorBoard and CSV logs go (None: no files).
     """
 
-    def __init__(self, *, venv: VecEnv, demos: Demos, config: GAILConfig = GAILConfig(), dqn: DQNConfig = DQNConfig()):
+    def __init__(
+        self,
+        *,
+        venv: VecEnv,
+        demos: Demos,
+        config: GAILConfig = GAILConfig(),
+        dqn: DQNConfig = DQNConfig(),
+        log_dir: str | None = None,
+    ) -> None:
         if not isinstance(venv.action_space, spaces.Discrete):
             raise EnvError(f"DAC's DQN learner needs a Discrete action space, got {venv.action_space}")
         check_demos_match_spaces(demos, venv.observation_space, venv.action_space, target="the DAC venv")
@@ -188,6 +199,10 @@ class DAC:
                     module.set_scaling(self.disc.scaling.mean, self.disc.scaling.std)
         self.history: list[dict[str, float]] = []
         self.last_disc_update = -dqn.disc_every  # the first update comes with the first Q step
+        if log_dir is not None:
+            from stable_baselines3.common.logger import configure
+
+            self.algo.set_logger(configure(log_dir, ["csv", "tensorboard"]))
 
     @property
     def num_timesteps(self) -> int:
@@ -203,13 +218,29 @@ class DAC:
         return absorbing_mass(n_terminations, self.gamma, self.config.absorbing_prior)
 
     # ------------------------------------------------------------------ training
-    def learn(self, total_timesteps: int, *, callback=None, progress_bar: bool = False) -> DAC:
-        """Train until the learner has taken ``total_timesteps`` env steps in all."""
+    def learn(
+        self,
+        total_timesteps: int,
+        *,
+        callback: BaseCallback | None = None,
+        progress_bar: bool = False,
+        checkpoint_path: str | None = None,
+    ) -> DAC:
+        """Train until the learner has taken ``total_timesteps`` env steps in all.
+
+        Continues from ``num_timesteps``. With ``checkpoint_path``, the whole trainer (replay
+        buffer included) is saved there atomically every ``config.checkpoint_every`` steps and at the end.
+        """
         if total_timesteps <= 0:
             raise ValueError(f"total_timesteps must be > 0, got {total_timesteps}")
         remaining = total_timesteps - self.num_timesteps
         if remaining > 0:
-            self.algo.learn(remaining, callback=callback, reset_num_timesteps=False, progress_bar=progress_bar)
+            callbacks = [_Checkpoint(self, checkpoint_path)] + ([callback] if callback is not None else [])
+            self.algo.learn(
+                remaining, callback=CallbackList(callbacks), reset_num_timesteps=False, progress_bar=progress_bar
+            )
+        if checkpoint_path is not None:
+            self.save(checkpoint_path)
         return self
 
     def replay_batch(self, n: int) -> tuple[TransitionStore, np.ndarray]:
@@ -274,7 +305,7 @@ class DAC:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(algo.policy.parameters(), cfg.max_grad_norm)
         algo.policy.optimizer.step()
-        return {"td_loss": float(td), "margin_loss": float(margin_loss), "q_mean": float(q_taken.detach().mean())}
+        return {"td_loss": td.item(), "margin_loss": margin_loss.item(), "q_mean": float(q_taken.detach().mean())}
 
     def train_discriminator(self) -> dict[str, float]:
         """``disc_updates`` core steps: expert rows against replayed learner rows, absorbing state weighted."""
@@ -325,6 +356,54 @@ class DAC:
     def predict(self, obs, state=None, episode_start=None, deterministic: bool = True):
         """Actions for raw observations (SB3 ``predict``: greedy, or epsilon-greedy when not deterministic)."""
         return self.algo.predict(obs, state, episode_start, deterministic)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str) -> None:
+        """Write the whole trainer (Q-nets, optimisers, discriminator, replay buffer, RNGs) atomically."""
+        from genplay.gail.dac_checkpoint import save_dac
+
+        save_dac(self, path)
+
+    @classmethod
+    def load(cls, path: str, *, venv: VecEnv, demos: Demos, log_dir: str | None = None) -> DAC:
+        """Rebuild a trainer saved by :meth:`save`, ready to ``learn`` further."""
+        from genplay.gail.dac_checkpoint import load_dac
+
+        return load_dac(cls, path, venv=venv, demos=demos, log_dir=log_dir)
+
+
+def dac_atari_preset() -> tuple[GAILConfig, DQNConfig]:
+    """DAC on ALE: the pixel-GAIL discriminator, rewards clipped to +-1 as DQN's Atari rewards are,
+    and DQN's Atari settings (Mnih et al. 2015; SB3 zoo) with half of each batch from the demos."""
+    config = dataclasses.replace(atari_preset(), reward_clip=1.0, disc_updates=4, disc_batch_size=128)
+    dqn = DQNConfig(
+        buffer_size=75_000,  # 2.1 GB of uint8 stacks: the run stays under 4 GB with 20 games of demos
+        learning_starts=10_000,
+        batch_size=32,
+        expert_batch_size=32,
+        learning_rate=1e-4,
+        train_freq=1,
+        gradient_steps=1,
+        target_update_interval=8_000,
+        exploration_fraction=0.05,
+        disc_every=1_000,
+    )
+    return config, dqn
+
+
+class _Checkpoint(BaseCallback):
+    """Saves the trainer every ``checkpoint_every`` steps, between updates (nothing half-done)."""
+
+    def __init__(self, trainer: DAC, path: str | None) -> None:
+        super().__init__()
+        self.trainer, self.path, self.last = trainer, path, trainer.num_timesteps
+
+    def _on_step(self) -> bool:
+        every = self.trainer.config.checkpoint_every
+        if self.path and every and self.trainer.num_timesteps - self.last >= every:
+            self.trainer.save(self.path)
+            self.last = self.trainer.num_timesteps
+        return True
 
 
 class _DACDQN(DQN):

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from benchlib import emit, peak_rss_mb
+from stable_baselines3.common.callbacks import BaseCallback
 
 
 def _int_at_least(low: int):
@@ -55,9 +56,19 @@ def parse() -> argparse.Namespace:
     p.add_argument("--bc", choices=["none", "warm"], default="none", help="BC warm start of GAIL's policy")
     p.add_argument("--bc-epochs", type=_positive, default=5, help="most epochs of the BC baseline")
     p.add_argument("--eval-games", type=_positive, default=10)
-    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="GAILConfig override")
+    p.add_argument(
+        "--algo", choices=["gail", "dac"], default="gail", help="learn mode: PPO-based GAIL or DAC (DQN learner)"
+    )
+    p.add_argument("--no-bc-baseline", dest="bc_baseline", action="store_false", help="skip the BC-alone baseline")
+    p.add_argument(
+        "--wall-budget", type=_positive, default=None, help="learn mode: stop training after this many seconds"
+    )
+    p.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", help="GAILConfig override (dqn_FIELD: DQNConfig)"
+    )
     p.add_argument("--out", default=None, help="also append the JSON line to this file")
     p.add_argument("--run-dir", default=None, help="learn mode: checkpoints and logs here")
+    p.add_argument("--no-save", dest="save", action="store_false", help="learn mode: no checkpoint in the run dir")
     return p.parse_args()
 
 
@@ -79,9 +90,7 @@ def demos_for(args, factory):
     return demos, n
 
 
-def gail_config(args):
-    from genplay.gail.config import atari_preset, replace
-
+def _overrides(args) -> dict:
     overrides = {}
     for item in args.set:
         key, _, text = item.partition("=")
@@ -90,7 +99,31 @@ def gail_config(args):
         except json.JSONDecodeError:
             value = text
         overrides[key.replace("-", "_")] = tuple(value) if isinstance(value, list) else value
-    return replace(atari_preset(), seed=args.seed, torch_threads=args.threads, **overrides)
+    return overrides
+
+
+def gail_config(args):
+    """The run's GAILConfig: the Atari preset (DAC's for --algo dac), then the --set overrides."""
+    from genplay.gail.config import atari_preset, replace
+
+    overrides = {k: v for k, v in _overrides(args).items() if not k.startswith("dqn_")}
+    if args.algo == "dac":
+        from genplay.gail.dac import dac_atari_preset
+
+        base = dac_atari_preset()[0]
+    else:
+        base = atari_preset()
+    return replace(base, seed=args.seed, torch_threads=args.threads, **overrides)
+
+
+def dqn_config(args):
+    """DAC's DQNConfig: the Atari preset's, then the --set dqn_FIELD overrides."""
+    import dataclasses
+
+    from genplay.gail.dac import dac_atari_preset
+
+    overrides = {k[4:]: v for k, v in _overrides(args).items() if k.startswith("dqn_")}
+    return dataclasses.replace(dac_atari_preset()[1], **overrides)
 
 
 def throughput(args, factory, demos, n_demo) -> dict:
@@ -139,52 +172,72 @@ def evaluate(factory, policy, n_games: int, seed: int, deterministic: bool) -> l
     return [float(r) for r in episode_returns(factory, policy, n_games, seed=seed, deterministic=deterministic)]
 
 
+def measure_baselines(args, factory, demos, config, run_dir: Path | None) -> dict:
+    """Expert (the demos' scores), random and BC alone on the evaluation seeds; cached in the run dir."""
+    from genplay.gail.atari import evaluation_factory
+    from genplay.gail.config import replace
+    from genplay.gail.pipeline import behaviour_cloning
+
+    baselines_file = run_dir / "baselines.json" if run_dir else None
+    if baselines_file is not None and baselines_file.exists():  # a resumed run: BC and random were measured
+        return json.loads(baselines_file.read_text())
+    eval_factory, eval_seed = evaluation_factory(factory), 50_000 + args.seed
+    expert_scores = demos.metadata.get("scores") or demos.episode_returns().tolist()
+    random_scores = evaluate(eval_factory, "random", args.eval_games, eval_seed, False)
+    if args.bc_baseline:
+        # BC alone: the same centred CNN policy, cloned on the demos (early-stopped on held-out games).
+        t0 = time.perf_counter()
+        bc = behaviour_cloning(factory, demos, replace(config, bc_epochs=args.bc_epochs, bc_patience=2))
+        bc_seconds = time.perf_counter() - t0
+        bc_mean = round(float(np.mean(evaluate(eval_factory, bc, args.eval_games, eval_seed, False))), 2)
+        del bc
+    else:
+        bc_mean, bc_seconds = None, 0.0
+    baselines = {
+        "bc_return_mean": bc_mean,
+        "bc_seconds": round(bc_seconds, 1),
+        "expert_return": round(float(np.mean(expert_scores)), 2),
+        "random_return": round(float(np.mean(random_scores)), 2),
+    }
+    if baselines_file is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        baselines_file.write_text(json.dumps(baselines))
+    return baselines
+
+
 def learn(args, factory, demos, n_demo) -> dict:
     import torch
 
     from genplay.gail.atari import evaluation_factory
     from genplay.gail.config import replace
-    from genplay.gail.pipeline import behaviour_cloning
     from genplay.gail.trainer import GAIL
 
     config = gail_config(args)
     eval_factory = evaluation_factory(factory)
     eval_seed = 50_000 + args.seed
     run_dir = Path(args.run_dir) if args.run_dir else None
-    baselines_file = run_dir / "baselines.json" if run_dir else None
-    if baselines_file is not None and baselines_file.exists():  # a resumed run: BC and random were measured
-        baselines = json.loads(baselines_file.read_text())
-    else:
-        expert_scores = demos.metadata.get("scores") or demos.episode_returns().tolist()
-        random_scores = evaluate(eval_factory, "random", args.eval_games, eval_seed, False)
-        # BC alone: the same centred CNN policy, cloned on the demos (early-stopped on held-out games).
-        t0 = time.perf_counter()
-        bc = behaviour_cloning(factory, demos, replace(config, bc_epochs=args.bc_epochs, bc_patience=2))
-        bc_seconds = time.perf_counter() - t0
-        bc_scores = evaluate(eval_factory, bc, args.eval_games, eval_seed, False)
-        del bc
-        baselines = {
-            "bc_return_mean": round(float(np.mean(bc_scores)), 2),
-            "bc_seconds": round(bc_seconds, 1),
-            "expert_return": round(float(np.mean(expert_scores)), 2),
-            "random_return": round(float(np.mean(random_scores)), 2),
-        }
-        if baselines_file is not None:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            baselines_file.write_text(json.dumps(baselines))
+    baselines = measure_baselines(args, factory, demos, config, run_dir)
 
     torch.manual_seed(args.seed)
     config = replace(config, bc_epochs=args.bc_epochs if args.bc == "warm" else 0, bc_patience=2)
     venv = factory.make_vec(config.n_envs, seed=args.seed)
-    ckpt = str(run_dir / "checkpoint") if run_dir else None
-    if ckpt and Path(ckpt).exists():
-        trainer = GAIL.load(ckpt, venv=venv, demos=demos, log_dir=str(run_dir / "logs"))
-        print(f"resuming from {ckpt} at {trainer.num_timesteps} steps", flush=True)
+    ckpt = str(run_dir / "checkpoint") if run_dir and args.save else None
+    log_dir = str(run_dir / "logs") if run_dir else None
+    if args.algo == "dac":
+        from genplay.gail.dac import DAC
+
+        trainer = DAC.load(ckpt, venv=venv, demos=demos) if ckpt and Path(ckpt).exists() else None
+        trainer = trainer or DAC(venv=venv, demos=demos, config=config, dqn=dqn_config(args), log_dir=log_dir)
+    elif ckpt and Path(ckpt).exists():
+        trainer = GAIL.load(ckpt, venv=venv, demos=demos, log_dir=log_dir)
     else:
-        trainer = GAIL(venv=venv, demos=demos, config=config, log_dir=str(run_dir / "logs") if run_dir else None)
+        trainer = GAIL(venv=venv, demos=demos, config=config, log_dir=log_dir)
     start = trainer.num_timesteps
+    if start:
+        print(f"resuming from {ckpt} at {start} steps", flush=True)
     t0 = time.perf_counter()
-    trainer.learn(args.agent_steps, checkpoint_path=ckpt, progress_bar=True)
+    deadline = WallClock(args.wall_budget) if args.wall_budget else None
+    trainer.learn(args.agent_steps, checkpoint_path=ckpt, progress_bar=True, callback=deadline)
     wall = time.perf_counter() - t0
     curve = [
         [h["timesteps"], round(h["true_return"], 2)]
@@ -197,7 +250,7 @@ def learn(args, factory, demos, n_demo) -> dict:
         plot_learning_curve(
             trainer.history,
             run_dir / "learning_curve.png",
-            title=f"pixel GAIL on {args.game}",
+            title=f"pixel {args.algo.upper()} on {args.game}",
             expert_return=baselines["expert_return"],
             random_return=baselines["random_return"],
             bc_return=baselines["bc_return_mean"],
@@ -218,9 +271,23 @@ def learn(args, factory, demos, n_demo) -> dict:
         "n_demo": n_demo,
         "demo_transitions": demos.n_transitions,
         "bc_warm_start": args.bc == "warm",
+        "algo": args.algo,
+        "stopped_by_wall_budget": bool(deadline and deadline.expired),
         "curve": curve,
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+class WallClock(BaseCallback):
+    """Stops training once ``seconds`` have passed (a run sized to a time budget, e.g. a lent GPU)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.deadline, self.expired = time.perf_counter() + seconds, False
+
+    def _on_step(self) -> bool:
+        self.expired = time.perf_counter() > self.deadline
+        return not self.expired
 
 
 def main() -> None:

@@ -1,0 +1,108 @@
+"""Save and restore a whole :class:`~genplay.gail.dac.DAC` trainer in one file, never running code from it.
+
+Same format as GAIL's checkpoints (the core's JSON + safetensors + sha256 ``state_io``):
+the two configs as JSON, the Q-network and its target, the optimisers, the discriminator,
+the replay buffer's arrays (uint8 frames as they are), the RNG states, the counters
+SB3's DQN schedules by (steps, target-update calls, updates) and the history. The
+learner is rebuilt from the stored configs, then given the weights, so nothing of
+SB3's pickled fields is involved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from stable_baselines3.common.vec_env import VecEnv
+
+from genplay.errors import CheckpointError
+from genplay.gail.checkpoint import config_from_dict, demos_fingerprint
+from genplay.gail.config import device_error
+from genplay.gail.demos import Demos
+from genplay.generative.core.state_io import load_state, save_state
+
+if TYPE_CHECKING:
+    from genplay.gail.dac import DAC
+
+FORMAT, VERSION = "genplay-dac-checkpoint", 1
+_REPLAY = ("observations", "actions", "dones", "timeouts")
+
+
+def save_dac(trainer: DAC, path: str | Path) -> None:
+    algo, rb = trainer.algo, trainer.algo.replay_buffer
+    state = {
+        "format": FORMAT,
+        "version": VERSION,
+        "env_id": trainer.demos.env_id,
+        "demos_sha256": demos_fingerprint(trainer.demos),
+        "config": dataclasses.asdict(trainer.config),
+        "dqn": dataclasses.asdict(trainer.dqn_config),
+        "policy": algo.policy.state_dict(),
+        "optimizer": algo.policy.optimizer.state_dict(),
+        "disc": trainer.disc.state_dict(),
+        "disc_opt": trainer.disc_opt.state_dict(),
+        "replay": {**{k: getattr(rb, k) for k in _REPLAY}, "pos": int(rb.pos), "full": bool(rb.full)},
+        "counters": {
+            "num_timesteps": int(algo.num_timesteps),
+            "n_calls": int(algo._n_calls),
+            "n_updates": int(algo._n_updates),
+            "last_disc_update": int(trainer.last_disc_update),
+        },
+        "rng": trainer.rng.bit_generator.state,
+        "torch_rng": torch.get_rng_state(),
+        "history": trainer.history,
+    }
+    save_state(path, state)
+
+
+def load_dac(cls: type[DAC], path: str | Path, *, venv: VecEnv, demos: Demos, log_dir: str | None) -> DAC:
+    """Rebuild the trainer saved at ``path`` on ``venv``; every problem is one ``CheckpointError``."""
+    from genplay.gail.dac import DQNConfig
+
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    state = load_state(path)
+    if state.get("format") != FORMAT or state.get("version") != VERSION:
+        raise CheckpointError(f"{path}: field 'format' is {state.get('format')!r}; not a genplay DAC checkpoint")
+    if state.get("env_id") != demos.env_id:
+        have = state.get("env_id")
+        raise CheckpointError(f"{path}: field 'env_id' is {have!r}, but the demos are for {demos.env_id!r}")
+    if state.get("demos_sha256") != demos_fingerprint(demos):
+        raise CheckpointError(f"{path}: field 'demos_sha256' does not match these demos; resume with the run's demos")
+    try:
+        data = dict(state["config"])
+        if device_error(data.get("device")):
+            data["device"] = "auto"  # the run moved to a machine without that device
+        config = config_from_dict(data)
+        dqn_data = dict(state["dqn"])
+        dqn = DQNConfig(**{**dqn_data, "net_arch": tuple(dqn_data["net_arch"])})
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path}: field 'config' is not a valid DAC config ({exc})") from None
+    trainer = cls(venv=venv, demos=demos, config=config, dqn=dqn, log_dir=log_dir)
+    algo, rb = trainer.algo, trainer.algo.replay_buffer
+    try:
+        algo.policy.load_state_dict(state["policy"])
+        algo.policy.optimizer.load_state_dict(state["optimizer"])
+        trainer.disc.load_state_dict(state["disc"])
+        trainer.disc_opt.load_state_dict(state["disc_opt"])
+        replay = state["replay"]
+        for key in _REPLAY:
+            value = np.asarray(replay[key])
+            if value.shape != getattr(rb, key).shape or value.dtype != getattr(rb, key).dtype:
+                raise ValueError(f"replay {key} is {value.dtype}{value.shape}, expected {getattr(rb, key).shape}")
+            setattr(rb, key, value)
+        rb.pos, rb.full = int(replay["pos"]), bool(replay["full"])
+        counters = state["counters"]
+        algo.num_timesteps, algo._n_calls = int(counters["num_timesteps"]), int(counters["n_calls"])
+        algo._n_updates, trainer.last_disc_update = int(counters["n_updates"]), int(counters["last_disc_update"])
+        trainer.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        trainer.history = list(state["history"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        msg = " ".join(str(exc).split())[:200]
+        raise CheckpointError(f"{path}: malformed DAC state ({type(exc).__name__}: {msg})") from None
+    return trainer
