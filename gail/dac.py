@@ -79,6 +79,9 @@ class DQNConfig:
     """Epsilon after the decay."""
     max_grad_norm: float = 10.0
     """Gradient clipping of the Q update."""
+    reward_scale: float = 1.0
+    """Multiplies the discriminator's reward before the Q-learner sees it (DQN's Huber loss and margin
+    expect rewards near +-1; scaling keeps the logit's gradations that a clip at 1 would flatten)."""
     margin_weight: float = 1.0
     """Weight of DQfD's large-margin loss on expert rows (0 = off)."""
     margin: float = 0.8
@@ -108,6 +111,7 @@ DQN_RULES: dict[str, tuple] = {
     "exploration_initial_eps": ("closed_unit",),
     "exploration_final_eps": ("closed_unit",),
     "max_grad_norm": ("pos",),
+    "reward_scale": ("pos",),
     "margin_weight": ("nonneg",),
     "margin": ("nonneg",),
     "disc_every": ("int", 1),
@@ -272,7 +276,7 @@ class DAC:
             r_a = step_rewards(self.disc.absorbing_logit, self.config.reward_form, self.config.reward_clip)
             tail = torch.as_tensor(terminated, device=self.device, dtype=r.dtype) * absorbing_tail_weight(self.gamma)
             r = r + tail * r_a
-        return r
+        return r * self.dqn_config.reward_scale
 
     def q_step(self) -> dict[str, float]:
         """One Q-learning step on learner and expert rows with relabelled rewards (module docstring)."""
@@ -373,9 +377,10 @@ class DAC:
 
 
 def dac_atari_preset() -> tuple[GAILConfig, DQNConfig]:
-    """DAC on ALE: the pixel-GAIL discriminator, rewards clipped to +-1 as DQN's Atari rewards are,
-    and DQN's Atari settings (Mnih et al. 2015; SB3 zoo) with half of each batch from the demos."""
-    config = dataclasses.replace(atari_preset(), reward_clip=1.0, disc_updates=4, disc_batch_size=128)
+    """DAC on ALE: the pixel-GAIL discriminator, its logit reward (clipped at +-10) scaled to +-1 as
+    DQN's Atari rewards are, and DQN's Atari settings (Mnih et al. 2015; SB3 zoo) with half of each
+    batch from the demos."""
+    config = dataclasses.replace(atari_preset(), disc_updates=4, disc_batch_size=128)
     dqn = DQNConfig(
         buffer_size=75_000,  # 2.1 GB of uint8 stacks: the run stays under 4 GB with 20 games of demos
         learning_starts=10_000,
@@ -387,6 +392,7 @@ def dac_atari_preset() -> tuple[GAILConfig, DQNConfig]:
         target_update_interval=8_000,
         exploration_fraction=0.05,
         disc_every=1_000,
+        reward_scale=0.1,
     )
     return config, dqn
 

@@ -158,6 +158,31 @@ def test_pixel_gail_runs_checkpoints_and_resumes(tmp_path, pong_demos):
     assert actions.shape == (3,)
 
 
+def test_pixel_dac_runs_checkpoints_and_resumes(tmp_path, pong_demos):
+    """The off-policy variant on frames: centred Q-network, uint8 replay, a checkpoint that resumes."""
+    import dataclasses
+
+    from genplay.gail.dac import DAC, dac_atari_preset
+
+    config, dqn = dac_atari_preset()
+    config = dataclasses.replace(config, disc_batch_size=16, disc_updates=1, device="cpu")
+    small = dict(buffer_size=512, learning_starts=64, batch_size=8, expert_batch_size=8, disc_every=32)
+    dqn = dataclasses.replace(dqn, **small)
+    dac = DAC(venv=EnvFactory(PONG).make_vec(2, seed=0), demos=pong_demos, config=config, dqn=dqn)
+    centred = [m for m in dac.algo.policy.modules() if isinstance(m, CenteredNatureCNN)]
+    assert len(centred) == 2 and float(centred[0].frame_std) > 1.0  # Q-net and target see demo-centred frames
+    assert dac.algo.replay_buffer.observations.dtype == np.uint8
+    path = str(tmp_path / "dac")
+    dac.learn(128, checkpoint_path=path)
+    assert dac.history and dac.history[-1]["timesteps"] >= 64
+    resumed = DAC.load(path, venv=EnvFactory(PONG).make_vec(2, seed=0), demos=pong_demos)
+    assert resumed.num_timesteps == 128
+    resumed.learn(160)
+    assert resumed.num_timesteps == 160
+    actions, _ = resumed.predict(pong_demos.obs[np.arange(3)])
+    assert actions.shape == (3,)
+
+
 def test_state_only_discriminator_ignores_actions(pong_demos):
     config = tiny_pixel_config(disc_use_action=False, use_next_obs=True)
     trainer = GAIL(venv=EnvFactory(PONG).make_vec(2, seed=0), demos=pong_demos, config=config)
