@@ -30,7 +30,7 @@ from benchlib import emit, peak_rss_mb
 
 DEFAULTS = {  # env: (threshold, generator steps, PPO budget, eval every, GAIL budget)
     "CartPole-v1": (475.0, 20_000, 100_000, 2_048, 3_072),
-    "Pendulum-v1": (-200.0, 300_000, 300_000, 8_192, 20_480),
+    "Pendulum-v1": (-200.0, 300_000, 300_000, 4_096, 20_480),  # evaluated after every rollout (4 x 1024)
 }
 # Synthetic episodes per env: cloning continuous control needs more data (Pendulum: 20 episodes
 # cloned to about -1300, 100 or 200 to -178; rollouts cost about 1 s per 40k transitions).
