@@ -6,20 +6,28 @@ head to the synthetic episodes' discounted returns (the env's rewards are record
 the data). :func:`learn_to_threshold` then runs PPO on the true reward, evaluating every
 ``eval_every`` steps, and reports the first step count whose evaluation reaches the
 threshold: the number compared between warm-started and from-scratch PPO.
+
+Discrete actions are cloned by log-likelihood (``gail/bc.py``); continuous ones by regressing
+the policy's mean action on the demo actions (:func:`bc_mean_pretrain`). Under gSDE (the
+Pendulum recipe) the log-likelihood has a state-dependent variance that the fit shrinks
+instead of moving the mean: on 200 synthetic Pendulum episodes its held-out loss was best
+after one epoch and the cloned policy scored -1450, the regression's -178.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
 from genplay.envs import EnvFactory, as_factory
-from genplay.gail.bc import bc_pretrain
+from genplay.gail.bc import bc_pretrain, split_episodes
 from genplay.gail.demos import Demos
 from genplay.gail.evaluate import episode_returns
 
@@ -76,12 +84,64 @@ def fit_value(model: PPO, obs: np.ndarray, targets: np.ndarray, *, epochs: int =
     return float(loss.detach())
 
 
+def bc_mean_pretrain(
+    policy: Any,
+    obs: np.ndarray,
+    acts: np.ndarray,
+    *,
+    episode_lengths: np.ndarray,
+    max_epochs: int = 50,
+    patience: int = 5,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    rng: np.random.Generator | None = None,
+) -> dict[str, float]:
+    """Regress the policy's mean action (its distribution's mode) on ``acts``, early-stopped on held-out episodes."""
+    rng = rng or np.random.default_rng(0)
+    train_idx, held_idx = split_episodes(np.asarray(episode_lengths), rng)
+    obs_t = policy.obs_to_tensor(obs)[0]
+    acts_t = torch.as_tensor(np.asarray(acts, dtype=np.float32).reshape(len(acts), -1), device=policy.device)
+    opt = torch.optim.Adam(policy.parameters(), lr=lr)
+
+    def mse(idx: np.ndarray) -> torch.Tensor:
+        return torch.nn.functional.mse_loss(policy.get_distribution(obs_t[idx]).mode(), acts_t[idx])
+
+    best, best_state, since_best, epochs, train_loss = float("inf"), None, 0, 0, float("nan")
+    for epochs in range(1, max_epochs + 1):  # noqa: B007  (epochs is reported)
+        policy.set_training_mode(True)
+        losses = []
+        for idx in np.array_split(rng.permutation(train_idx), max(1, len(train_idx) // batch_size)):
+            loss = mse(idx)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        train_loss = float(np.mean(losses))
+        policy.set_training_mode(False)
+        with torch.no_grad():
+            held = float(mse(held_idx)) if len(held_idx) else train_loss
+        if held < best - 1e-5:
+            best, best_state, since_best = held, copy.deepcopy(policy.state_dict()), 0
+        else:
+            since_best += 1
+            if since_best >= patience:
+                break
+    if best_state is not None:
+        policy.load_state_dict(best_state)
+    policy.set_training_mode(False)
+    return {"bc_mse": train_loss, "bc_heldout_mse": best, "bc_epochs": float(epochs)}
+
+
 def warm_start(
     model: PPO, demos: Demos, *, max_epochs: int = 50, value: bool = True, seed: int = 0
 ) -> dict[str, float]:
-    """BC of ``model``'s policy on ``demos`` (early-stopped), then its critic on their discounted returns."""
+    """BC of ``model``'s policy on ``demos`` (early-stopped), then its critic on their discounted returns.
+
+    Continuous actions: mean-action regression (:func:`bc_mean_pretrain`); others: log-likelihood.
+    """
     t = demos.transitions()
-    stats = bc_pretrain(
+    clone = bc_mean_pretrain if isinstance(model.action_space, spaces.Box) else bc_pretrain
+    stats = clone(
         model.policy,
         t["obs"],
         demos.acts,

@@ -4,7 +4,7 @@
 Prints ONE JSON line as its last line (``--out`` appends it to a file):
 
 1. a GAIL generator is trained from ``--n-demo`` expert episodes (run dir under ``--run-dir``);
-2. ``--n-synth`` synthetic episodes are drawn from it (stochastic policy, T=1) and scored:
+2. ``--n-synth`` synthetic episodes (default: 20, Pendulum 200) are drawn from it (stochastic policy, T=1) and scored:
    ``synth_transitions_per_second`` is rollout plus scoring;
 3. AUCs of the per-episode realism score: expert vs random, expert vs generator (synthetic);
 4. for each of ``--seeds`` seeds, PPO from scratch and PPO warm-started by BC (+ critic fit)
@@ -14,7 +14,7 @@ Prints ONE JSON line as its last line (``--out`` appends it to a file):
    plus the synthetic episodes, both for ``--gail-budget`` steps: normalised returns.
 
     python scripts/bench_synth.py --env CartPole-v1 --seeds 5
-    python scripts/bench_synth.py --env Pendulum-v1 --seeds 5 --gen-timesteps 300000 --budget 300000
+    python scripts/bench_synth.py --env Pendulum-v1 --seeds 5
 """
 
 from __future__ import annotations
@@ -30,8 +30,11 @@ from benchlib import emit, peak_rss_mb
 
 DEFAULTS = {  # env: (threshold, generator steps, PPO budget, eval every, GAIL budget)
     "CartPole-v1": (475.0, 20_000, 100_000, 2_048, 3_072),
-    "Pendulum-v1": (-200.0, 300_000, 300_000, 8_192, 20_480),
+    "Pendulum-v1": (-200.0, 300_000, 300_000, 4_096, 20_480),  # evaluated after every rollout (4 x 1024)
 }
+# Synthetic episodes per env: cloning continuous control needs more data (Pendulum: 20 episodes
+# cloned to about -1300, 100 or 200 to -178; rollouts cost about 1 s per 40k transitions).
+N_SYNTH = {"CartPole-v1": 20, "Pendulum-v1": 200}
 
 
 def log(msg: str) -> None:
@@ -44,7 +47,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--gail-seeds", type=int, default=3)
     p.add_argument("--n-demo", type=int, default=10, help="expert episodes the generator learns from")
-    p.add_argument("--n-synth", type=int, default=20, help="synthetic episodes")
+    p.add_argument("--n-synth", type=int, default=None, help="synthetic episodes (default: per env, else 20)")
     p.add_argument("--threshold", type=float, default=None)
     p.add_argument("--gen-timesteps", type=int, default=None)
     p.add_argument("--budget", type=int, default=None, help="PPO steps at most, per run")
@@ -61,6 +64,7 @@ def main() -> None:
     every, gail_budget = args.eval_every or every, args.gail_budget or gail_budget
     if threshold is None:
         p.error(f"--threshold: required for {args.env}")
+    n_synth = args.n_synth or N_SYNTH.get(args.env, 20)
 
     import numpy as np
     import torch
@@ -84,7 +88,7 @@ def main() -> None:
     train_gail(args.env, demos, gen_steps, config=replace(preset(args.env), device="cpu"), out_dir=run, force=True)
     gen_seconds = time.perf_counter() - t0
     gen = load_generator(run)
-    synth = synthesize(gen, SynthConfig(n_episodes=args.n_synth, seed=0))
+    synth = synthesize(gen, SynthConfig(n_episodes=n_synth, seed=0))
     timing = synth.metadata["synth"]["timing"]
     log(f"synthetic: {synth.n_episodes} episodes, return {synth.episode_returns().mean():.1f}; {timing}")
 
@@ -95,12 +99,13 @@ def main() -> None:
 
     curves: dict[str, list] = {"scratch": [], "warm": []}
     steps: dict[str, list] = {"scratch": [], "warm": []}
-    bc_returns = []
+    bc_returns, bc_stats = [], []
     for seed in range(args.seeds):
         for mode in ("scratch", "warm"):
             model = make_ppo(args.env, seed)
             if mode == "warm":
-                warm_start(model, synth, seed=seed)
+                stats = warm_start(model, synth, seed=seed)
+                bc_stats.append({k: round(float(v), 4) for k, v in stats.items()})
             curve = learn_to_threshold(
                 model, args.env, threshold=threshold, budget=budget, eval_every=every,
                 eval_episodes=args.eval_episodes, seed=70_000 + 100 * seed,
@@ -140,6 +145,7 @@ def main() -> None:
             "median_steps_warm": median_steps(steps["warm"]),
             "warm_over_scratch_median": round(ratio, 3),
             "bc_only_return_per_seed": bc_returns,
+            "warm_start_stats": bc_stats,
             "ppo_budget": budget,
             "eval_every": every,
             "eval_episodes": args.eval_episodes,

@@ -206,3 +206,91 @@ def test_cli_synth_writes_demos_and_minari(run_dir, tmp_path, capsys):
     assert main(["synth", "export", str(out), "--minari-id", "genplay/cli-v0", "--minari-root", str(tmp_path)]) == 0
     assert main(["synth", "import", str(tmp_path / "genplay" / "cli-v0"), "--out", str(tmp_path / "back.npz")]) == 0
     np.testing.assert_array_equal(load_demos(tmp_path / "back.npz").acts, demos.acts)
+
+
+@pytest.fixture()
+def heuristic_expert(monkeypatch, heuristic_policy):
+    """The report's expert episodes from the CartPole heuristic (no PPO expert to train in a test)."""
+    import genplay.gail.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "default_expert", lambda env_id: (heuristic_policy, "heuristic"))
+    return heuristic_policy
+
+
+def test_cli_synth_report_writes_plots_and_json(run_dir, synthetic, heuristic_expert, tmp_path, capsys):
+    """scores.png, returns.png and report.json, whose AUCs and returns match a recomputation."""
+    import matplotlib.image
+
+    from genplay.gail.demos import collect_demos
+
+    save_demos(tmp_path / "synth.npz", synthetic)
+    out = tmp_path / "report"
+    argv = ["synth", "report", "--run", str(run_dir), "--data", str(tmp_path / "synth.npz"),
+            "--episodes", "4", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    report = json.loads((out / "report.json").read_text())
+    assert printed == report and report["env"] == ENV
+    assert sorted(report["plots"]) == sorted(str(out / n) for n in ("scores.png", "returns.png"))
+    for name, shape in (("scores.png", (400, 1000)), ("returns.png", (400, 600))):
+        img = matplotlib.image.imread(out / name)
+        assert img.shape[:2] == shape and img[..., :3].std() > 0.05, (name, img.shape)  # drawn, not blank
+    # the same reference episodes (the report's seeds), scored by the same discriminator
+    gen = load_generator(run_dir)
+    sets = {
+        "expert": collect_demos(ENV, heuristic_expert, 4, seed=60_000),
+        "random": collect_demos(ENV, "random", 4, seed=70_000),
+        "generator": synthetic,
+    }
+    ep = {k: episode_scores(d, score_transitions(gen.disc, d)) for k, d in sets.items()}
+    for other in ("random", "generator"):
+        assert report[f"auc_expert_vs_{other}"] == pytest.approx(auc(ep["expert"], ep[other]), abs=1e-4)
+    for k, d in sets.items():
+        assert report[f"return_mean_{k}"] == pytest.approx(float(d.episode_returns().mean()), abs=1e-3)
+        assert report[f"score_mean_{k}"] == pytest.approx(float(ep[k].mean()), abs=1e-4)
+    assert report["return_mean_expert"] == 500 and report["return_mean_random"] < 100
+
+
+@pytest.mark.parametrize("case", ["other-env-data", "no-discriminator"])
+def test_cli_synth_report_bad_input_is_one_error_line(case, run_dir, heuristic_expert, tmp_path, capsys):
+    """Data for another env, or a run without checkpoint.pt: exit 2, one ``error:`` line, no report."""
+    import shutil
+
+    from genplay.gail.demos import collect_demos
+
+    run, data = run_dir, tmp_path / "data.npz"
+    if case == "other-env-data":
+        save_demos(data, collect_demos("Pendulum-v1", "random", 1, seed=0))
+    else:
+        save_demos(data, collect_demos(ENV, "random", 1, seed=0))
+        run = tmp_path / "policy_only"
+        run.mkdir()
+        shutil.copy(run_dir / "policy.zip", run / "policy.zip")
+    out = tmp_path / "report"
+    assert main(["synth", "report", "--run", str(run), "--data", str(data), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    flag = "--data" if case == "other-env-data" else "--run"
+    assert len(err) == 1 and err[0].startswith("error:"), err
+    assert flag in err[0] or str(data if flag == "--data" else run) in err[0], err
+    assert not (out / "report.json").exists()
+
+
+def test_warm_start_clones_continuous_actions_under_gsde():
+    """Pendulum (gSDE PPO recipe): the mean-action regression lifts a fresh PPO from random-level
+    returns to near the scripted expert's; the same fresh PPO without it stays random-level."""
+    from genplay.envs.scripted import SCRIPTED_EXPERTS
+    from genplay.gail.demos import collect_demos
+    from genplay.gail.evaluate import episode_returns
+    from genplay.gail.warmstart import make_ppo, warm_start
+
+    env = "Pendulum-v1"
+    demos = collect_demos(env, SCRIPTED_EXPERTS[env], 150, seed=0)  # 30k transitions: 60 clone to about -800
+    returns, stats = {}, {}
+    for warm in (True, False):
+        model = make_ppo(env, seed=0)
+        assert model.use_sde
+        if warm:
+            stats = warm_start(model, demos, seed=0)
+        returns[warm] = float(episode_returns(env, model, 4, seed=5).mean())
+    assert returns[True] > -300 and returns[False] < -800, (returns, stats)
+    assert stats["bc_heldout_mse"] < 0.1, stats
