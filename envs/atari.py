@@ -54,6 +54,16 @@ def game_name(game: str) -> str:
     return snake
 
 
+SCORE_ROWS = {"pong": 9, "breakout": 7, "freeway": 6}
+"""Top rows of the 84x84 preprocessed frame that hold the score display (and Breakout's lives),
+read off the frames: a discriminator that should judge play, not the score so far, hides them."""
+
+
+def score_rows(game: str) -> int:
+    """Rows of ``game``'s score display at the top of the preprocessed frame (0 when not measured)."""
+    return SCORE_ROWS.get(game_name(game), 0)
+
+
 def camel(game: str) -> str:
     return "".join(part.capitalize() for part in game.split("_"))
 

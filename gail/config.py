@@ -105,6 +105,9 @@ class GAILConfig:
     """Activation of the discriminator MLP."""
     disc_cnn_features: int = 256
     """Output width of the discriminator's NatureCNN encoder (image observations only)."""
+    disc_hide_top_rows: int = 0
+    """Rows at the top of each frame the discriminator does not see (Atari score displays; see
+    envs.atari.SCORE_ROWS); 0 = it sees whole frames."""
     disc_spectral_norm: bool = False
     """Spectral normalisation on the discriminator's layers."""
     disc_loss: str = "bce"
@@ -206,6 +209,7 @@ GAIL_RULES: dict[str, tuple] = {
     "disc_hidden": ("layers",),
     "disc_activation": ("activation",),
     "disc_cnn_features": ("int", 1),
+    "disc_hide_top_rows": ("int", 0),
     "disc_penalty_weight": ("nonneg",),
     "disc_lr": ("pos",),
     "disc_batch_size": ("int", 1),
@@ -311,7 +315,7 @@ def _type_error(hint: Any, v: Any) -> str | None:
 def preset(env_id: str) -> GAILConfig:
     """Tuned defaults for known envs; the generic defaults otherwise."""
     if env_id.startswith("genplay/") and env_id.removeprefix("genplay/").split("-")[0] in _atari_names():
-        return atari_preset()
+        return atari_preset(env_id.removeprefix("genplay/").split("-")[0])
     if env_id.startswith("Pendulum"):
         ppo = PPOConfig(
             n_steps=1024,
@@ -343,9 +347,12 @@ def _atari_names() -> set[str]:
     return {camel(g) for g in ale_games()}
 
 
-def atari_preset() -> GAILConfig:
+def atari_preset(game: str | None = None) -> GAILConfig:
     """Pixel GAIL on ALE: PPO's Atari settings (Schulman et al. 2017; SB3 zoo) as generator, and a
-    discriminator cheap enough to keep the loop within 1.3x of plain PPO's time."""
+    discriminator cheap enough to keep the loop within 1.3x of plain PPO's time; for a ``game``
+    whose score display is known, the discriminator does not see it (``disc_hide_top_rows``)."""
+    from genplay.envs.atari import score_rows
+
     ppo = PPOConfig(
         n_steps=128,
         batch_size=256,
@@ -368,4 +375,5 @@ def atari_preset() -> GAILConfig:
         disc_replay_rollouts=4,
         bc_epochs=0,
         checkpoint_every=100_000,
+        disc_hide_top_rows=score_rows(game) if game else 0,
     )

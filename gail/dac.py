@@ -376,11 +376,11 @@ class DAC:
         return load_dac(cls, path, venv=venv, demos=demos, log_dir=log_dir)
 
 
-def dac_atari_preset() -> tuple[GAILConfig, DQNConfig]:
+def dac_atari_preset(game: str | None = None) -> tuple[GAILConfig, DQNConfig]:
     """DAC on ALE: the pixel-GAIL discriminator, its logit reward (clipped at +-10) scaled to +-1 as
     DQN's Atari rewards are, and DQN's Atari settings (Mnih et al. 2015; SB3 zoo) with half of each
     batch from the demos."""
-    config = dataclasses.replace(atari_preset(), disc_updates=4, disc_batch_size=128)
+    config = dataclasses.replace(atari_preset(game), disc_updates=4, disc_batch_size=128)
     dqn = DQNConfig(
         buffer_size=75_000,  # 2.1 GB of uint8 stacks: the run stays under 4 GB with 20 games of demos
         learning_starts=10_000,

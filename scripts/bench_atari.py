@@ -110,9 +110,9 @@ def gail_config(args):
     if args.algo == "dac":
         from genplay.gail.dac import dac_atari_preset
 
-        base = dac_atari_preset()[0]
+        base = dac_atari_preset(args.game)[0]
     else:
-        base = atari_preset()
+        base = atari_preset(args.game)
     return replace(base, seed=args.seed, torch_threads=args.threads, **overrides)
 
 
@@ -123,7 +123,7 @@ def dqn_config(args):
     from genplay.gail.dac import dac_atari_preset
 
     overrides = {k[4:]: v for k, v in _overrides(args).items() if k.startswith("dqn_")}
-    return dataclasses.replace(dac_atari_preset()[1], **overrides)
+    return dataclasses.replace(dac_atari_preset(args.game)[1], **overrides)
 
 
 def throughput(args, factory, demos, n_demo) -> dict:

@@ -183,6 +183,28 @@ def test_pixel_dac_runs_checkpoints_and_resumes(tmp_path, pong_demos):
     assert actions.shape == (3,)
 
 
+def test_discriminator_can_hide_the_score_display(pong_demos):
+    """Hidden rows read as the mean demo frame whatever the pixels; the rest is untouched."""
+    from genplay.envs.atari import score_rows
+    from genplay.gail.discriminator import TransitionDiscriminator
+    from genplay.gail.store import TransitionStore
+
+    assert score_rows("Pong") == 9 and score_rows("space_invaders") == 0
+    store = TransitionStore.from_episodes(pong_demos.obs, pong_demos.acts, pong_demos.episode_lengths, with_next=False)
+    space, actions = EnvFactory(PONG).make().observation_space, EnvFactory(PONG).make().action_space
+    rows = np.arange(8)
+    seen = TransitionDiscriminator(space, actions, hide_top_rows=0)
+    hidden = TransitionDiscriminator(space, actions, hide_top_rows=9)
+    for disc in (seen, hidden):
+        disc.fit_scaling(store)
+    full, masked = (d.features(store, rows)[:, : d.obs_dim].reshape(8, 4, 84, 84) for d in (seen, hidden))
+    assert float(full[:, :, :9].abs().sum()) > 0 and float(masked[:, :, :9].abs().sum()) == 0.0
+    torch.testing.assert_close(full[:, :, 9:], masked[:, :, 9:])
+    assert replace(atari_preset("pong"), n_envs=2).disc_hide_top_rows == 9
+    with pytest.raises(EnvError, match="disc_hide_top_rows needs"):
+        TransitionDiscriminator(EnvFactory("CartPole-v1").make().observation_space, actions, hide_top_rows=2)
+
+
 def test_state_only_discriminator_ignores_actions(pong_demos):
     config = tiny_pixel_config(disc_use_action=False, use_next_obs=True)
     trainer = GAIL(venv=EnvFactory(PONG).make_vec(2, seed=0), demos=pong_demos, config=config)
