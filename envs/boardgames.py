@@ -14,9 +14,10 @@ all come from the library; nothing here re-implements a rule. What this module a
 
 Reward: the agent's OpenSpiel return at the end of the game (+1 win, 0 draw, -1 loss),
 0 before. Legal actions: :meth:`action_masks` (as sb3-contrib's MaskablePPO expects) and
-``info["action_mask"]``. An illegal action raises :class:`IllegalActionError`; with
-``illegal="lose"`` it instead ends the episode as a loss (reward -1, board unchanged,
-``info["illegal_action"] = True``). Never a silently wrong state.
+``info["action_mask"]``; ``info["opponent"]`` names this episode's opponent (its spec, or
+``"policy"`` for one set with :meth:`BoardGameEnv.set_opponent`). An illegal action raises
+:class:`IllegalActionError`; with ``illegal="lose"`` it instead ends the episode as a loss
+(reward -1, board unchanged, ``info["illegal_action"] = True``). Never a silently wrong state.
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ class BoardGameEnv(gym.Env):
         self.render_mode = render_mode
         self._opponent_override: Bot | None = None
         self._opponent: Bot | None = None
+        self.opponent_name = opponent
         self.state = None
         self.agent = 0
 
@@ -172,12 +174,13 @@ class BoardGameEnv(gym.Env):
             raise EnvError(f"options['agent_player'] must be 0, 1 or None, got {player!r}")
         self.agent = int(self.np_random.integers(2)) if player is None else int(player)
         if self._opponent_override is not None:
-            self._opponent = self._opponent_override
+            self._opponent, self.opponent_name = self._opponent_override, "policy"
         else:
             specs = self._opponent_specs(self.opponent_spec)
             spec = specs[int(self.np_random.integers(len(specs)))] if len(specs) > 1 else specs[0]
             bot_seed = int(self.np_random.integers(2**31))
             self._opponent = make_bot(spec, self.game, seed=bot_seed, observe=self.observe)
+            self.opponent_name = spec
         self.state = self.game.new_initial_state()
         self._play_opponent()
         return self._obs_info()
@@ -208,7 +211,7 @@ class BoardGameEnv(gym.Env):
 
     def _obs_info(self) -> tuple[np.ndarray, dict[str, Any]]:
         planes, mask = self.observe(self.state, self.agent)
-        info: dict[str, Any] = {"action_mask": mask, "agent_player": self.agent}
+        info: dict[str, Any] = {"action_mask": mask, "agent_player": self.agent, "opponent": self.opponent_name}
         if self.state.is_terminal():
             info["outcome"] = int(np.sign(self.state.returns()[self.agent]))
         return planes, info

@@ -92,6 +92,7 @@ def _run(
     for i, env in enumerate(envs):
         obs, info = env.reset(seed=seed + i)
         games.append({"obs": [obs], "acts": [], "masks": [info["action_mask"]], "rewards": []})
+        games[-1]["opponent"] = info["opponent"]
     outcomes = np.zeros(n_games, dtype=np.int64)
     active = [i for i, env in enumerate(envs) if not env.unwrapped.state.is_terminal()]
     while active:
@@ -119,6 +120,10 @@ def _run(
     return games, outcomes
 
 
+def _record(outcomes: np.ndarray) -> Record:
+    return Record(int((outcomes > 0).sum()), int((outcomes == 0).sum()), int((outcomes < 0).sum()))
+
+
 def play_games(
     game: str, player: Any, opponent: str, n_games: int, *, agent_player: int | None = None, seed: int = 0
 ) -> Record:
@@ -126,7 +131,7 @@ def play_games(
     if n_games < 1:
         raise ValueError(f"n_games must be >= 1, got {n_games}")
     _, outcomes = _run(board_factory(game, opponent, agent_player), player, n_games, seed, record=False)
-    return Record(int((outcomes > 0).sum()), int((outcomes == 0).sum()), int((outcomes < 0).sum()))
+    return _record(outcomes)
 
 
 def play_both_colours(game: str, player: Any, opponent: str, n_games: int, *, seed: int = 0) -> dict[str, Any]:
@@ -140,7 +145,8 @@ def collect_bot_demos(game: str, expert: str, n_games: int, *, opponent: str = "
     """``n_games`` of the bot ``expert`` against ``opponent``, colours alternating, in genplay's demo format.
 
     The factory recorded in the demos draws the colour per episode, so the learner trains
-    on both sides as the demos show.
+    on both sides as the demos show. ``opponent`` may mix bots (``"random|mcts:10|solver"``,
+    one drawn per game); the metadata keeps the expert's record against each.
     """
     if n_games < 1:
         raise ValueError(f"n_games must be >= 1, got {n_games}")
@@ -167,9 +173,11 @@ def collect_bot_demos(game: str, expert: str, n_games: int, *, opponent: str = "
             "policy": expert,
             "opponent": opponent,
             "seed": seed,
-            "expert_record": Record(
-                int((outcomes > 0).sum()), int((outcomes == 0).sum()), int((outcomes < 0).sum())
-            ).summary(),
+            "expert_record": _record(outcomes).summary(),
+            "expert_record_by_opponent": {
+                name: dataclasses.asdict(_record(outcomes[[g["opponent"] == name for g in games]]))
+                for name in sorted({g["opponent"] for g in games})
+            },
         },
         action_masks=np.stack([m for g in games for m in g["masks"][:-1]]),
         env=factory,

@@ -33,7 +33,10 @@ from genplay.gail.pipeline import export_policy
 
 # expert bot, opponents of the demo games and of the generator's env, reference opponent, GAIL steps
 SETUPS = {
-    "tic_tac_toe": dict(expert="solver", opponents="random|solver", reference="solver", timesteps=100_000),
+    # tic-tac-toe demos: a ladder of opponents. The solver alone shows only balanced lines and random
+    # mostly quick wins; a weak search (mcts:10) makes threats the expert must block or punish, the
+    # positions a learner that errs meets (BC losses vs random, 7 seeds: 5.3% -> 3.6%; see BENCHMARKS.md)
+    "tic_tac_toe": dict(expert="solver", opponents="random|mcts:10|solver", reference="solver", timesteps=100_000),
     "connect_four": dict(expert="mcts:200", opponents="random|mcts:50", reference="mcts:50", timesteps=200_000),
     "othello": dict(expert="mcts:100", opponents="random|mcts:25", reference="mcts:25", timesteps=200_000),
 }
@@ -147,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         "expert": expert,
         "expert_bot": reference,
         "demo_opponents": demo_opponent,
+        "demo_record_by_opponent": demos.metadata["expert_record_by_opponent"],
         "timesteps": timesteps,
         "games_per_pairing": 2 * n,
         "net_arch": list(net_arch),

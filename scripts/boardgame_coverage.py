@@ -1,6 +1,6 @@
 """Why a tic-tac-toe learner still loses to random: its value-dropping moves, and whether the demos show them.
 
-    python scripts/boardgame_coverage.py POLICY_DIR [--n-demo-games 50] [--seed 0]
+    python scripts/boardgame_coverage.py POLICY_DIR [--n-demo-games 50] [--seed 0] [--demo-opponent SPEC]
 
 Plays the saved policy 500 games per colour against uniform random (the bench's evaluation
 seeds), asks the exact solver about every move, and prints the losses, the share of the
@@ -28,12 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("policy")
     p.add_argument("--n-demo-games", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--demo-opponent", default="random|mcts:10|solver", help="the bench's --demo-opponent")
     args = p.parse_args(argv)
     if not Path(args.policy).exists() or args.n_demo_games < 1:
         print(f"error: no policy at {args.policy!r}, or --n-demo-games < 1", file=sys.stderr)
         return 2
     pol = load_policy(args.policy, env_id="genplay/TicTacToe-v0")
-    demos = collect_bot_demos("tic_tac_toe", "solver", args.n_demo_games, opponent="random|solver", seed=args.seed)
+    demos = collect_bot_demos("tic_tac_toe", "solver", args.n_demo_games, opponent=args.demo_opponent, seed=args.seed)
     demos = augment_symmetries(demos, "tic_tac_toe")
     seen = {demos.obs[k].tobytes() for k in demos.transition_indices()[0]}
     losses, n_states, n_seen, drops = 0, 0, 0, Counter()

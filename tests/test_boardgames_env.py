@@ -113,6 +113,15 @@ def test_both_colours_and_the_agents_point_of_view():
     assert colours == {0, 1}
 
 
+def test_info_names_the_episodes_opponent():
+    env = gym.make(IDS["tic_tac_toe"], opponent="random|solver")
+    assert {env.reset(seed=s)[1]["opponent"] for s in range(20)} == {"random", "solver"}
+    env.unwrapped.set_opponent(scripted([4]))
+    _, info = env.reset(seed=0, options={"agent_player": 0})
+    after = env.step(0)[4]
+    assert info["opponent"] == after["opponent"] == "policy"
+
+
 def test_bad_env_options_name_the_option():
     with pytest.raises(EnvError, match="opponent"):
         gym.make(IDS["tic_tac_toe"], opponent="mcts:lots")

@@ -53,6 +53,14 @@ def test_board_planes_constant_in_the_demos_stay_small(demos):
     assert float(scaled.abs().max()) <= 4.0 + 1e-5 < CLIP
 
 
+def test_demos_against_mixed_opponents_keep_the_record_per_opponent():
+    demos = collect_bot_demos("tic_tac_toe", "solver", 12, opponent="random|mcts:10|solver", seed=0)
+    by_opponent = demos.metadata["expert_record_by_opponent"]
+    assert len(by_opponent) >= 2 and set(by_opponent) <= {"random", "mcts:10", "solver"}
+    assert sum(sum(r.values()) for r in by_opponent.values()) == demos.n_episodes == 12
+    assert all(r["loss"] == 0 for r in by_opponent.values())  # perfect play never loses
+
+
 def test_masked_bc_never_predicts_an_illegal_move(demos):
     bc = masked_gail(demos, CONFIG, 0)
     i, _ = demos.transition_indices()
