@@ -1,17 +1,22 @@
 #!/usr/bin/env python
-"""GAIL env steps/s on 1 process or on N torchrun ranks, the same global batch either way.
+"""GAIL env steps/s, or image-GAN steps/s, on 1 process or on N torchrun ranks, the same global batch either way.
 
 Prints ONE JSON line (rank 0): world size, backend, global env steps/s of ``GAIL.learn``
-(demos collected and the trainer built before the timer).
+(demos collected and the trainer built before the timer), or with ``--gan`` generator
+updates/s of ``ImageGAN.train`` (global batch ``--batch-size`` split over the ranks; a few
+warm-up updates before the timer), and the 1-minute load average when it ended.
 
     python scripts/bench_distributed.py --timesteps 20000                       # 1 process
     torchrun --nproc_per_node 2 scripts/bench_distributed.py --timesteps 20000  # 2 gloo ranks
+    torchrun --nproc_per_node 2 scripts/bench_distributed.py --gan dcgan --dataset mnist5k --gan-steps 100
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import time
 
 
@@ -21,11 +26,17 @@ def main() -> None:
     p.add_argument("--timesteps", type=int, default=20_000)
     p.add_argument("--n-envs", type=int, default=8, help="global: split over the ranks")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gan", choices=("dcgan", "cgan", "wgan-gp"), help="time an image GAN instead of GAIL")
+    p.add_argument("--dataset", default="digits", help="--gan: digits (8x8) or mnist5k (28x28)")
+    p.add_argument("--batch-size", type=int, default=64, help="--gan: global batch, split over the ranks")
+    p.add_argument("--gan-steps", type=int, default=100, help="--gan: timed generator updates")
     args = p.parse_args()
 
     import torch
 
     torch.set_num_threads(1)
+    if args.gan:
+        return bench_gan(args)
     from genplay.gail.config import preset, replace
     from genplay.gail.demos import collect_demos
     from genplay.gail.pipeline import _rank_venv
@@ -57,10 +68,46 @@ def main() -> None:
                     "timesteps": trainer.num_timesteps,
                     "seconds": round(seconds, 2),
                     "env_steps_per_s": round(trainer.num_timesteps / seconds, 1),
+                    "load_avg_1min": round(os.getloadavg()[0], 2),
                 }
             ),
             flush=True,
         )
+    distributed.shutdown()
+
+
+def bench_gan(args: argparse.Namespace) -> None:
+    """Generator updates/s of ``ImageGAN.train`` on this rank count (rank 0 prints the JSON line)."""
+    from genplay.generative.core import distributed
+    from genplay.generative.images.data import load_dataset
+    from genplay.generative.images.trainer import ImageGAN, preset
+
+    ctx = distributed.init_from_env("cpu")
+    data = load_dataset(args.dataset)
+    warmup = 5
+    config = preset(args.gan, steps=warmup, batch_size=args.batch_size, seed=args.seed, device="cpu")
+    gan = ImageGAN(config=config, image_shape=data.shape, n_classes=data.n_classes, dist=ctx)
+    gan.train(data, log_every=10**9)
+    gan.config = dataclasses.replace(config, steps=warmup + args.gan_steps)
+    distributed.barrier(ctx)
+    start = time.perf_counter()
+    gan.train(data, log_every=10**9)
+    distributed.barrier(ctx)
+    seconds = time.perf_counter() - start
+    if ctx is None or ctx.is_main:
+        row = {
+            "bench": "distributed_gan",
+            "model": args.gan,
+            "dataset": data.name,
+            "world_size": ctx.world_size if ctx else 1,
+            "backend": ctx.backend if ctx else None,
+            "batch_global": args.batch_size,
+            "gan_steps": args.gan_steps,
+            "seconds": round(seconds, 2),
+            "gan_steps_per_s": round(args.gan_steps / seconds, 2),
+            "load_avg_1min": round(os.getloadavg()[0], 2),
+        }
+        print(json.dumps(row), flush=True)
     distributed.shutdown()
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -175,5 +175,117 @@ def broadcast_object(obj, ctx: DistContext | None, src: int = 0):
 
 
 def barrier(ctx: DistContext | None) -> None:
+    """Wait for every rank (no-op without a group)."""
     if ctx is not None and ctx.world_size > 1:
         dist.barrier()
+
+
+def _device(ctx: DistContext) -> str:
+    return "cuda" if ctx.backend == "nccl" else "cpu"
+
+
+def mean_over_ranks(values: dict[str, float], ctx: DistContext | None) -> dict[str, float]:
+    """Each value averaged over all ranks (logged statistics of every rank's share); one all-reduce."""
+    if ctx is None or ctx.world_size == 1 or not values:
+        return dict(values)
+    t = torch.tensor([float(v) for v in values.values()], dtype=torch.float64, device=_device(ctx))
+    dist.all_reduce(t)
+    return {k: float(v) / ctx.world_size for k, v in zip(values, t.cpu())}
+
+
+def rank_rows(batches: Iterator, ctx: DistContext | None) -> Iterator:
+    """This rank's rows ``[rank * k, (rank + 1) * k)`` of every global batch (a tuple of tensors or ``None``).
+
+    Every rank iterates the same seeded global stream (the same permutation), so the shares
+    of one batch are disjoint and together are exactly the batch one process would draw.
+    """
+    if ctx is None or ctx.world_size == 1:
+        yield from batches
+        return
+    for batch in batches:
+        k = len(batch[0]) // ctx.world_size
+        if k == 0 or len(batch[0]) % ctx.world_size:
+            raise ValueError(f"a batch of {len(batch[0])} rows does not split over {ctx.world_size} ranks")
+        rows = slice(ctx.rank * k, (ctx.rank + 1) * k)
+        yield tuple(t[rows] if t is not None else None for t in batch)
+
+
+def rank_draw(
+    draw: Callable[..., torch.Tensor], shape: tuple[int, ...], device: torch.device | str, ctx: DistContext | None
+) -> torch.Tensor:
+    """``draw(shape)`` (``torch.randn``, ``torch.rand``); on N ranks each draws the global batch's
+    ``(shape[0] * N, ...)`` and keeps its ``shape[0]`` rows.
+
+    Ranks seeded alike then use exactly the random numbers one process would use on the whole batch.
+    """
+    if ctx is None or ctx.world_size == 1:
+        return draw(shape, device=device)
+    n = shape[0]
+    return draw((n * ctx.world_size, *shape[1:]), device=device)[ctx.rank * n : (ctx.rank + 1) * n]
+
+
+class _SumOverRanks(torch.autograd.Function):
+    """All-reduce (sum) whose backward sums the output gradients over ranks too (each rank's
+    input feeds every rank's output)."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor) -> torch.Tensor:
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
+class RankBatchNorm(torch.nn.modules.batchnorm._BatchNorm):
+    """Batch norm whose training statistics are those of the global batch (all ranks' rows).
+
+    ``torch.nn.SyncBatchNorm`` needs a GPU; this one all-reduces (sum, sum of squares,
+    count) with a differentiable all-reduce, so the gradient also flows through the other
+    ranks' rows, as in one process on the concatenated batch.
+    Parameters and buffers are batch norm's own: state dicts load either way.
+    """
+
+    def _check_input_dim(self, x: torch.Tensor) -> None:
+        if x.dim() < 2:
+            raise ValueError(f"expected at least 2D input, got {x.dim()}D")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return super().forward(x)
+        dims = [d for d in range(x.dim()) if d != 1]
+        count = torch.full((1,), x.numel() / x.shape[1], dtype=x.dtype, device=x.device)
+        total = _SumOverRanks.apply(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
+        c, n = x.shape[1], total[-1]
+        mean = total[:c] / n
+        var = (total[c : 2 * c] / n - mean * mean).clamp_min(0.0)
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
+                self.running_var.mul_(1 - m).add_(var.detach() * n / (n - 1), alpha=m)
+        shape = [1, c] + [1] * (x.dim() - 2)
+        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        return y * self.weight.view(shape) + self.bias.view(shape) if self.affine else y
+
+
+def sync_batch_norm(module: torch.nn.Module, ctx: DistContext | None) -> torch.nn.Module:
+    """``module`` with every batch-norm layer normalising over the global batch (unchanged on one process)."""
+    if ctx is None or ctx.world_size == 1:
+        return module
+    for name, child in module.named_children():
+        if isinstance(child, torch.nn.modules.batchnorm._BatchNorm) and not isinstance(child, RankBatchNorm):
+            c = child
+            synced = RankBatchNorm(c.num_features, c.eps, c.momentum, c.affine, c.track_running_stats)
+            synced.load_state_dict(child.state_dict())
+            synced.to(next(iter(child.state_dict().values())).device)
+            synced.train(child.training)
+            setattr(module, name, synced)
+        else:
+            sync_batch_norm(child, ctx)
+    return module

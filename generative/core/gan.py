@@ -8,12 +8,14 @@ module is called as ``module(x, labels)``, an unconditional one as ``module(x)``
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
+from genplay.generative.core.distributed import DistContext, allreduce_grads, rank_draw
 from genplay.generative.core.losses import GENERATOR_LOSSES
 from genplay.generative.core.step import DiscriminatorStepConfig, discriminator_step
 from genplay.generative.core.utils import EMA
@@ -57,10 +59,12 @@ def generator_step(
     labels: torch.Tensor | None = None,
     *,
     loss: str = "bce",
+    grad_hook: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     """One optimiser step of the generator on ``GENERATOR_LOSSES[loss](critic(generator(z)))``.
 
     A module critic's parameters are frozen for the step, so no gradient is spent on them.
+    ``grad_hook`` runs between backward and the step (data-parallel gradient averaging).
     """
     if loss not in GENERATOR_LOSSES:
         raise ValueError(f"unknown generator loss {loss!r}; expected one of {sorted(GENERATOR_LOSSES)}")
@@ -73,6 +77,8 @@ def generator_step(
         g_loss = GENERATOR_LOSSES[loss](logits)
         optimizer.zero_grad(set_to_none=True)
         g_loss.backward()
+        if grad_hook is not None:
+            grad_hook()
         optimizer.step()
     finally:
         for p in frozen:
@@ -104,6 +110,7 @@ def adversarial_round(
     z_dim: int,
     config: GANStepConfig = GANStepConfig(),
     ema: EMA | None = None,
+    dist: DistContext | None = None,
 ) -> dict[str, float]:
     """``n_critic`` critic steps on fresh real batches, one generator step, then the EMA update.
 
@@ -112,15 +119,30 @@ def adversarial_round(
     sides and the generator learns the data's class balance. Noise comes from torch's global
     RNG (seed it with ``seed_everything``). Returns the last critic step's statistics
     (prefixed ``d_``) and the generator's (prefixed ``g_``).
+
+    Data-parallel (``dist`` with N ranks): ``batches`` yields this rank's share of each
+    global batch, noise is this rank's rows of the global noise, and both networks'
+    gradients are averaged over ranks before each optimiser step, so the ranks step as one
+    process on the whole batch (statistics returned are this rank's share's).
     """
+    d_hook = g_hook = uniform = None
+    if dist is not None and dist.world_size > 1:
+        d_hook = lambda: allreduce_grads(critic.parameters(), dist)  # noqa: E731
+        g_hook = lambda: allreduce_grads(generator.parameters(), dist)  # noqa: E731
     for _ in range(config.n_critic):
         real, labels = next(batches)
         with torch.no_grad():
-            fake = call(generator, torch.randn(len(real), z_dim, device=real.device), labels)
+            fake = call(generator, rank_draw(torch.randn, (len(real), z_dim), real.device, dist), labels)
         net = critic if labels is None else ConditionalCritic(critic, labels, labels)
-        d_stats = discriminator_step(net, d_optimizer, real, fake, config.discriminator)
-    z = torch.randn(len(real), z_dim, device=real.device)
-    g_stats = generator_step(generator, critic, g_optimizer, z, labels, loss=config.discriminator.loss)
+        if dist is not None and dist.world_size > 1:
+            uniform = functools.partial(rank_draw, torch.rand, device=real.device, ctx=dist)
+        d_stats = discriminator_step(
+            net, d_optimizer, real, fake, config.discriminator, grad_hook=d_hook, uniform=uniform
+        )
+    z = rank_draw(torch.randn, (len(real), z_dim), real.device, dist)
+    g_stats = generator_step(
+        generator, critic, g_optimizer, z, labels, loss=config.discriminator.loss, grad_hook=g_hook
+    )
     if ema is not None:
         ema.update()
     return {**{f"d_{k}": v for k, v in d_stats.items()}, **{f"g_{k}": v for k, v in g_stats.items()}}

@@ -125,11 +125,17 @@ def wgan_gp_penalty(
     fake: torch.Tensor,
     *,
     generator: torch.Generator | None = None,
+    uniform: Callable[[tuple[int, ...]], torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """WGAN-GP (Gulrajani et al. 2017): E (||grad D(x_hat)|| - 1)^2 on random interpolates."""
+    """WGAN-GP (Gulrajani et al. 2017): E (||grad D(x_hat)|| - 1)^2 on random interpolates.
+
+    ``uniform(shape)`` draws the interpolation weights instead of ``torch.rand`` (data-parallel
+    ranks draw their rows of the global batch's, ``core.distributed.rank_draw``).
+    """
     n = min(len(real), len(fake))
     eps_shape = (n,) + (1,) * (real.dim() - 1)
-    eps = torch.rand(eps_shape, device=real.device, generator=generator)
+    draw = uniform or (lambda shape: torch.rand(shape, device=real.device, generator=generator))
+    eps = draw(eps_shape)
     x_hat = eps * real[:n].detach() + (1.0 - eps) * fake[:n].detach()
     return (_input_grad_sq_norm(net, x_hat).add(1e-12).sqrt() - 1.0).pow(2).mean()
 

@@ -40,6 +40,7 @@ def discriminator_step(
     fake_weights: torch.Tensor | None = None,
     parameters: list[torch.nn.Parameter] | None = None,
     grad_hook: Callable[[], None] | None = None,
+    uniform: Callable[[tuple[int, ...]], torch.Tensor] | None = None,
 ) -> dict[str, float]:
     """Take one optimiser step on ``loss(net(real), net(fake)) + weight * penalty``.
 
@@ -48,7 +49,8 @@ def discriminator_step(
     statistics: total loss, adversarial loss, penalty, and the accuracy on each side
     (logit > 0 counts as "real", so accuracy is only meaningful for BCE-like losses).
     ``grad_hook`` runs after backward, before clipping and the step: data-parallel
-    training averages the gradients over ranks there (``core.distributed.allreduce_grads``).
+    training averages the gradients over ranks there (``core.distributed.allreduce_grads``)
+    and passes ``uniform`` for WGAN-GP's interpolation weights (see ``wgan_gp_penalty``).
     """
     real_logits = net(torch.cat([real, fake]))
     real_logits, fake_logits = real_logits[: len(real)], real_logits[len(real) :]
@@ -56,7 +58,7 @@ def discriminator_step(
     if config.penalty == "r1":
         penalty = r1_penalty(net, real)
     elif config.penalty == "wgan_gp":
-        penalty = wgan_gp_penalty(net, real, fake)
+        penalty = wgan_gp_penalty(net, real, fake, uniform=uniform)
     else:
         penalty = torch.zeros((), device=real.device)
     loss = adv + config.penalty_weight * penalty

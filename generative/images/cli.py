@@ -20,8 +20,10 @@ def _config(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    """Train (under ``torchrun``: one data-parallel rank; rank 0 writes and prints)."""
     import torch
 
+    from genplay.generative.core import distributed
     from genplay.generative.images.data import load_dataset
     from genplay.generative.images.evaluate import save_grid
     from genplay.generative.images.trainer import ImageGAN
@@ -33,20 +35,28 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise GenplayError(f"--out: {out} already holds a run; pass --resume to continue it or choose another dir")
     data = load_dataset(args.dataset)
     torch.set_num_threads(args.threads)
-    gan = ImageGAN(config=config, image_shape=data.shape, n_classes=data.n_classes)
-    if args.resume and ckpt.exists():
-        gan.load_checkpoint(ckpt)
+    ctx = distributed.init_from_env(config.device)  # None unless launched by torchrun
+    try:
+        gan = ImageGAN(config=config, image_shape=data.shape, n_classes=data.n_classes, dist=ctx)
+        if args.resume and ckpt.exists():
+            gan.load_checkpoint(ckpt)
 
-    def log(g: ImageGAN, row: dict) -> None:
-        if not args.quiet:
-            print(f"step {row['step']}: d_loss {row['d_loss']:.3f} g_loss {row['g_loss']:.3f} ({row['seconds']:.0f}s)")
+        def log(g: ImageGAN, row: dict) -> None:
+            if not args.quiet:
+                d, g = row["d_loss"], row["g_loss"]
+                print(f"step {row['step']}: d_loss {d:.3f} g_loss {g:.3f} ({row['seconds']:.0f}s)")
 
-    t0 = time.perf_counter()
-    history = gan.train(data, out_dir=out, log_every=args.log_every, callback=log)
+        t0 = time.perf_counter()
+        history = gan.train(data, out_dir=out, log_every=args.log_every, callback=log)
+    finally:
+        distributed.shutdown()
+    if not gan.is_main:
+        return
     (out / "history.json").write_text(json.dumps(history))
     save_grid(gan.sample(100), out / "samples.png")
     seconds = time.perf_counter() - t0
-    print(f"trained {config.model} on {data.name} for {gan.step} steps in {seconds:.0f}s; run in {out}")
+    ranks = f" on {ctx.world_size} {ctx.backend} ranks" if ctx is not None else ""
+    print(f"trained {config.model} on {data.name} for {gan.step} steps{ranks} in {seconds:.0f}s; run in {out}")
 
 
 def _labels(text: list[int] | None, n: int):

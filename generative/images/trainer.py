@@ -3,6 +3,11 @@
 Each round is the core's ``adversarial_round``: ``n_critic`` critic updates through
 ``discriminator_step`` and one generator update. Checkpoints (state dicts only, written with
 ``atomic_write`` and read with ``weights_only=True``) let a killed run resume.
+
+Under ``torchrun`` (a ``DistContext``) each rank trains on its share of every global batch
+(``batch_size`` split N ways) with gradients averaged over ranks, so N ranks step as one
+process; rank 0 alone writes checkpoints and the generator, and a checkpoint resumes on any
+number of ranks (it holds only global state).
 """
 
 from __future__ import annotations
@@ -19,6 +24,13 @@ import torch
 
 from genplay.errors import CheckpointError, GenplayError
 from genplay.generative.core import EMA, DiscriminatorStepConfig, atomic_write, seed_everything, select_device
+from genplay.generative.core.distributed import (
+    DistContext,
+    broadcast_module,
+    mean_over_ranks,
+    rank_rows,
+    sync_batch_norm,
+)
 from genplay.generative.core.gan import GANStepConfig, adversarial_round
 from genplay.generative.images.data import ImageData, batches
 from genplay.generative.images.models import Critic, Generator
@@ -100,10 +112,24 @@ def preset(model: str, **overrides) -> ImageGANConfig:
 
 
 class ImageGAN:
-    """Generator, critic, their Adam optimisers and the generator's EMA, for one config and image shape."""
+    """Generator, critic, their Adam optimisers and the generator's EMA, for one config and image shape.
 
-    def __init__(self, *, config: ImageGANConfig, image_shape: tuple[int, int, int], n_classes: int) -> None:
-        self.config, self.image_shape, self.n_classes = config, tuple(image_shape), n_classes
+    ``dist`` (from ``core.distributed.init_from_env``) makes this one rank of a data-parallel
+    run: batch norm over the global batch, rank 0's initial weights on every rank.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: ImageGANConfig,
+        image_shape: tuple[int, int, int],
+        n_classes: int,
+        dist: DistContext | None = None,
+    ) -> None:
+        self.config, self.image_shape, self.n_classes, self.dist = config, tuple(image_shape), n_classes, dist
+        world = dist.world_size if dist is not None else 1
+        if config.batch_size % world:
+            raise GenplayError(f"--batch-size: {config.batch_size} does not split over {world} ranks (a multiple)")
         self.device = select_device(config.device)
         seed_everything(config.seed)
         k = n_classes if config.conditional else 0
@@ -119,12 +145,20 @@ class ImageGAN:
             spectral_norm=config.spectral_norm,
         )
         self.critic.to(self.device)
+        sync_batch_norm(self.generator, dist)
+        broadcast_module(self.generator, dist)
+        broadcast_module(self.critic, dist)
         betas = (config.beta1, config.beta2)
         self.g_opt = torch.optim.Adam(self.generator.parameters(), lr=config.lr_generator, betas=betas)
         self.d_opt = torch.optim.Adam(self.critic.parameters(), lr=config.lr_critic, betas=betas)
         self.ema = EMA(self.generator, decay=config.ema_decay) if config.ema_decay > 0 else None
         self.step = 0
         self.history: list[dict] = []
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes files (one process, or rank 0)."""
+        return self.dist is None or self.dist.is_main
 
     @property
     def sampler(self) -> Generator:
@@ -145,6 +179,8 @@ class ImageGAN:
         cfg = self.config
         labels = data.train_labels if cfg.conditional else None
         stream = batches(data.train_images, labels, cfg.batch_size, seed=cfg.seed + self.step, device=self.device)
+        stream = rank_rows(stream, self.dist)  # this rank's rows of each global batch
+        writes = out_dir is not None and self.is_main
         step_cfg = cfg.step_config()
         self.generator.train()
         self.critic.train()
@@ -159,16 +195,18 @@ class ImageGAN:
                 z_dim=cfg.z_dim,
                 config=step_cfg,
                 ema=self.ema,
+                dist=self.dist,
             )
             self.step += 1
             if self.step % log_every == 0 or self.step == cfg.steps:
+                stats = mean_over_ranks(stats, self.dist)
                 row = {"step": self.step, "seconds": time.perf_counter() - start, **stats}
                 self.history.append(row)
-                if callback is not None:
+                if callback is not None and self.is_main:
                     callback(self, row)
-            if out_dir is not None and (self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps):
+            if writes and (self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps):
                 self.save_checkpoint(Path(out_dir) / "checkpoint.pt")
-        if out_dir is not None:
+        if writes:
             self.save_generator(out_dir, dataset=data.name)
         return self.history
 
@@ -190,7 +228,13 @@ class ImageGAN:
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "history_json": json.dumps(self.history),
             "torch_rng": torch.get_rng_state(),
+            **self._world(),
         }
+
+    def _world(self) -> dict:
+        """How many ranks trained (metadata only: a checkpoint resumes on any number)."""
+        d = self.dist
+        return {"world_size": d.world_size if d is not None else 1, "backend": d.backend if d is not None else None}
 
     def save_checkpoint(self, path: str | Path) -> None:
         """Everything to resume, as tensors and primitives only (loadable with ``weights_only=True``)."""
@@ -227,6 +271,7 @@ class ImageGAN:
             "n_classes": self.n_classes,
             "dataset": dataset,
             "step": self.step,
+            **self._world(),
         }
         weights = {k: v.detach().cpu() for k, v in self.sampler.state_dict().items()}
         atomic_write(out / "generator.pt", lambda tmp: torch.save(weights, tmp))

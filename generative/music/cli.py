@@ -49,7 +49,11 @@ def metrics_table(generated: dict[str, float], data: dict[str, float]) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    """Train (under ``torchrun``: one data-parallel rank; rank 0 locks, writes and prints)."""
+    import contextlib
+
     from genplay.cli import check_out_dir
+    from genplay.generative.core import distributed
     from genplay.generative.core.rundir import RunDirLock, check_run_dir
     from genplay.generative.music.data import TRACKS, load_chorales
     from genplay.generative.music.metrics import music_metrics
@@ -60,22 +64,28 @@ def cmd_train(args: argparse.Namespace) -> None:
     check_out_dir(args.out)
     out = Path(args.out)
     check_run_dir(out, (GENERATOR_FILE,), resume=False, force=args.force)
-    with RunDirLock(out):
-        rolls = load_chorales(args.limit, verbose=not args.quiet)
+    ctx = distributed.init_from_env(config.device)  # None unless launched by torchrun
+    main = ctx is None or ctx.is_main
+    try:
+        with RunDirLock(out) if main else contextlib.nullcontext():
+            rolls = load_chorales(args.limit, verbose=not args.quiet and main)
 
-        def log(row: dict) -> None:
-            if not args.quiet:
-                print(
-                    f"step {row['step']}: d_loss {row['d_loss']:.3f} g_loss {row['g_loss']:.3f} ({row['seconds']:.0f}s)"
-                )
+            def log(row: dict) -> None:
+                if not args.quiet:
+                    d, g = row["d_loss"], row["g_loss"]
+                    print(f"step {row['step']}: d_loss {d:.3f} g_loss {g:.3f} ({row['seconds']:.0f}s)")
 
-        generator, summary = train(config, rolls, log_every=args.log_every, callback=log)
-        save_generator(out / GENERATOR_FILE, config, generator, rolls)
-        samples = sample_rolls(generator, args.n_eval, seed=config.seed)
-        write_samples(out, samples, rolls.lowest_pitch, 4)
-        generated = music_metrics(samples, rolls.lowest_pitch, TRACKS)
-        data = music_metrics(rolls.windows, rolls.lowest_pitch, TRACKS)
-        _write_json(out / "train.json", {**summary, "generated": generated, "data": data})
+            generator, summary = train(config, rolls, log_every=args.log_every, callback=log, dist=ctx)
+            if not main:
+                return
+            save_generator(out / GENERATOR_FILE, config, generator, rolls)
+            samples = sample_rolls(generator, args.n_eval, seed=config.seed)
+            write_samples(out, samples, rolls.lowest_pitch, 4)
+            generated = music_metrics(samples, rolls.lowest_pitch, TRACKS)
+            data = music_metrics(rolls.windows, rolls.lowest_pitch, TRACKS)
+            _write_json(out / "train.json", {**summary, "generated": generated, "data": data})
+    finally:
+        distributed.shutdown()
     if not args.quiet:
         print(metrics_table(generated, data))
     print(f"trained {config.steps} steps in {summary['train_seconds']:.0f}s; run in {out}")

@@ -3,7 +3,9 @@
 Every round is the core's ``adversarial_round``: ``n_critic`` critic steps through
 ``discriminator_step`` (Wasserstein loss + ``wgan_gp_penalty``) and one ``generator_step``.
 Sampling uses the EMA generator in eval mode. The trained generator is saved with the core's
-``state_io`` (JSON + safetensors, checksummed, never a pickle).
+``state_io`` (JSON + safetensors, checksummed, never a pickle). Under ``torchrun``
+(``dist``) each rank trains on its share of every global batch with gradients averaged
+over ranks, as ``genplay.generative.images.trainer`` does; there is no checkpoint to resume.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ import torch
 
 from genplay.errors import CheckpointError, GenplayError
 from genplay.generative.core import EMA, DiscriminatorStepConfig, seed_everything, select_device
+from genplay.generative.core.distributed import (
+    DistContext,
+    broadcast_module,
+    mean_over_ranks,
+    rank_rows,
+    sync_batch_norm,
+)
 from genplay.generative.core.gan import GANStepConfig, adversarial_round
 from genplay.generative.core.state_io import load_state, save_state
 from genplay.generative.music.data import BARS, STEPS_PER_BAR, TRACKS, Rolls
@@ -122,32 +131,46 @@ def train(
     *,
     log_every: int = 100,
     callback: Callable[[dict], None] | None = None,
+    dist: DistContext | None = None,
 ) -> tuple[MuseGenerator, dict]:
-    """Train on ``rolls.windows``; returns the sampling (EMA) generator in eval mode and a summary."""
+    """Train on ``rolls.windows``; returns the sampling (EMA) generator in eval mode and a summary.
+
+    With ``dist`` this process is one data-parallel rank (``batch_size`` is the global batch);
+    ``callback`` then runs on rank 0 only, with statistics averaged over ranks.
+    """
+    world = dist.world_size if dist is not None else 1
+    if config.batch_size % world:
+        raise GenplayError(f"--batch-size: {config.batch_size} does not split over {world} ranks (a multiple)")
     seed_everything(config.seed)
     device = select_device(config.device)
     data = torch.from_numpy(rolls.windows).to(device=device, dtype=torch.float32)
     _, tracks, steps, pitches = data.shape
     gen = build_generator(config, pitches).to(device)
     critic = MuseCritic(tracks=tracks, steps=steps, pitches=pitches, width=config.critic_width).to(device)
+    sync_batch_norm(gen, dist)  # before the optimiser: it swaps the batch-norm parameters
+    broadcast_module(gen, dist)
+    broadcast_module(critic, dist)
     betas = (config.beta1, config.beta2)
     g_opt = torch.optim.Adam(gen.parameters(), lr=config.lr, betas=betas)
     d_opt = torch.optim.Adam(critic.parameters(), lr=config.lr, betas=betas)
     ema = EMA(gen, decay=config.ema_decay) if config.ema_decay > 0 else None
-    stream, step_config = real_batches(data, config.batch_size, seed=config.seed), config.step_config()
+    stream = rank_rows(real_batches(data, config.batch_size, seed=config.seed), dist)
+    step_config = config.step_config()
     start, stats, history = time.perf_counter(), {}, []
     for step in range(1, config.steps + 1):
         stats = adversarial_round(
             generator=gen, critic=critic, g_optimizer=g_opt, d_optimizer=d_opt, batches=stream,
-            z_dim=gen.latent_dim, config=step_config, ema=ema,
+            z_dim=gen.latent_dim, config=step_config, ema=ema, dist=dist,
         )  # fmt: skip
         if (log_every and step % log_every == 0) or step == config.steps:
+            stats = mean_over_ranks(stats, dist)
             row = {"step": step, "seconds": round(time.perf_counter() - start, 2), **stats}
             history.append(row)
-            if callback is not None:
+            if callback is not None and (dist is None or dist.is_main):
                 callback(row)
     sampler = ema.module if ema is not None else gen
     summary = {"train_seconds": time.perf_counter() - start, "steps": config.steps, "history": history}
+    summary.update(world_size=world, backend=dist.backend if dist is not None else None)
     return sampler.eval(), summary
 
 
