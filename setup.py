@@ -29,6 +29,10 @@ VIDEO = ["moviepy>=2"]
 # genplay.gail.minari_io: synthetic (or any) demos to and from Minari datasets; [create] brings jax.
 SYNTH = ["minari[create,hdf5]>=0.5,<0.6"]
 
+# --ray [ADDRESS] on the evaluation suites: each job a Ray task (gail/fanout.py). Ray core only, no
+# dashboard; in the test extra too (about 240 MB, ~25 s of a ~5 min install) so CI runs tests/test_fanout.py.
+RAY = ["ray>=2.9"]
+
 setup(
     name="genplay",
     version="0.1.0",
@@ -59,7 +63,8 @@ setup(
         "boardgames": BOARDGAMES,
         "video": VIDEO,
         "synth": SYNTH,
-        "test": ["pytest>=8", "ruff>=0.15,<0.18", *IMAGES, *TEXT, *MUSIC, *BOARDGAMES, *VIDEO, *SYNTH],
+        "ray": RAY,
+        "test": ["pytest>=8", "ruff>=0.15,<0.18", *IMAGES, *TEXT, *MUSIC, *BOARDGAMES, *VIDEO, *SYNTH, *RAY],
     },
     entry_points={"console_scripts": ["genplay=genplay.cli:main"]},
 )

@@ -21,15 +21,15 @@ independent draw). Results go to ``results.json``, ``results.md`` and ``scores.p
 from __future__ import annotations
 
 import dataclasses
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from genplay.errors import GenplayError
-from genplay.gail.scores import ATARI_REFERENCE, REFERENCE_SOURCE, human_normalized, stratified_bootstrap_ci
+from genplay.gail.atari_results import SuiteResult
+from genplay.gail.scores import ATARI_REFERENCE
 
 POLICY_KINDS = ("learned", "bc", "expert", "random")
 FILE_KINDS = ("learned", "bc")
@@ -142,25 +142,25 @@ def load_policies(config: SuiteConfig) -> dict[tuple[str, str], Any]:
     File policies become batched callables; ``random`` stays ``"random"``; ``expert`` is
     the expert's factory. Bad files and games without an expert fail here, naming --policy.
     """
+    return {(spec.name, game): load_player(config, spec, game) for spec in config.policies for game in config.games}
+
+
+def load_player(config: SuiteConfig, spec: PolicySpec, game: str) -> Any:
+    """What plays ``spec`` on ``game`` (see :func:`load_policies`)."""
     from genplay.envs.atari import atari_id
     from genplay.gail.pipeline import load_policy
 
-    out: dict[tuple[str, str], Any] = {}
-    for spec in config.policies:
-        for game in config.games:
-            if spec.kind == "random":
-                out[spec.name, game] = "random"
-            elif spec.kind == "expert":
-                out[spec.name, game] = expert_factory(game)
-            else:
-                path = spec.path_for(game)
-                if not path.exists():
-                    raise GenplayError(f"--policy {spec.kind}={spec.path}: {path}: no such file or directory")
-                try:
-                    out[spec.name, game] = load_policy(path, deterministic=config.deterministic, env_id=atari_id(game))
-                except GenplayError as exc:
-                    raise GenplayError(f"--policy {spec.kind}={spec.path}: {exc}") from None
-    return out
+    if spec.kind == "random":
+        return "random"
+    if spec.kind == "expert":
+        return expert_factory(game)
+    path = spec.path_for(game)
+    if not path.exists():
+        raise GenplayError(f"--policy {spec.kind}={spec.path}: {path}: no such file or directory")
+    try:
+        return load_policy(path, deterministic=config.deterministic, env_id=atari_id(game))
+    except GenplayError as exc:
+        raise GenplayError(f"--policy {spec.kind}={spec.path}: {exc}") from None
 
 
 def expert_factory(game: str):
@@ -237,152 +237,52 @@ def play_expert(game: str, factory, config: SuiteConfig, seed: int) -> tuple[np.
     return np.asarray(scores, dtype=np.float64), stalled
 
 
-# ---------------------------------------------------------------------------- results
+def play_job(config: SuiteConfig, game: str, spec: PolicySpec, seed: int, player: Any = None) -> tuple[np.ndarray, int]:
+    """One (game, policy, seed): its episode scores and how many stalled (the expert; else 0).
+
+    ``player`` is what :func:`load_policies` made; None (a Ray task) loads it here.
+    """
+    if player is None:
+        player = load_player(config, spec, game)
+    if spec.kind == "expert":
+        return play_expert(game, player, config, seed)
+    return play_vec(game, player, config, seed), 0
 
 
-@dataclass
-class SuiteResult:
-    """Raw scores per (policy, game): ``(n_seeds, episodes)`` arrays; summaries computed from them."""
+def run_suite(
+    config: SuiteConfig, *, progress: bool = True, ray_address: str | None = None, max_retries: int = 2,
+    gpus: float = 0.0,
+) -> SuiteResult:  # fmt: skip
+    """Play every (game, policy, seed), here in order or as Ray tasks; a progress bar over jobs (stderr).
 
-    config: SuiteConfig
-    scores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    stalled: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    def aggregate(self, policy: str) -> dict[str, float]:
-        """IQM of the human-normalised scores over all games' episodes, its 95% CI, and the mean and median HNS."""
-        hns = {g: human_normalized(g, s.ravel()) for g, s in self.scores[policy].items()}
-        point, low, high = stratified_bootstrap_ci(hns, reps=self.config.bootstrap_reps, seed=0)
-        per_game = [float(np.mean(h)) for h in hns.values()]
-        return {"iqm": point, "iqm_ci_low": low, "iqm_ci_high": high, "mean": float(np.mean(per_game)),
-                "median": float(np.median(per_game))}  # fmt: skip
-
-    def to_dict(self) -> dict[str, Any]:
-        c = self.config
-        policies = {}
-        for spec in c.policies:
-            games = {}
-            for g, s in self.scores[spec.name].items():
-                games[g] = {
-                    "scores": s.tolist(),
-                    "mean": float(s.mean()),
-                    "std": float(s.std()),
-                    "hns": float(np.mean(human_normalized(g, s))),
-                    "stalled": self.stalled[spec.name].get(g),
-                }
-            policies[spec.name] = {"kind": spec.kind, "path": spec.path, "games": games,
-                                   "human_normalized": self.aggregate(spec.name)}  # fmt: skip
-        return {
-            "suite": "atari",
-            "games": list(c.games),
-            "seeds": list(c.seeds),
-            "episodes": c.episodes,
-            "max_steps": c.max_steps,
-            "deterministic": c.deterministic,
-            "env": evaluation_options(c.games[0]) | {"max_episode_frames": 108_000},
-            "reference": {
-                "source": REFERENCE_SOURCE,
-                **{g: {"random": ATARI_REFERENCE[g][0], "human": ATARI_REFERENCE[g][1]} for g in c.games},
-            },
-            "aggregate": "IQM of human-normalised episode scores pooled over games; 95% CI by stratified bootstrap "
-            f"({c.bootstrap_reps} replicates, episodes resampled within each game)",
-            "policies": policies,
-        }
-
-    def markdown(self) -> str:
-        c = self.config
-        names = [p.name for p in c.policies]
-        seeds = ",".join(map(str, c.seeds))
-        lines = [
-            f"# Atari suite: {c.episodes} episodes x seeds {seeds} per game and policy",
-            "",
-            "Raw score mean ± std over episodes (human-normalised score in brackets); full games, sticky actions."
-            + (f" **Episodes cut at {c.max_steps} steps (test run, not comparable).**" if c.max_steps else ""),
-            "",
-            "| game | random (ref) | human (ref) | " + " | ".join(names) + " |",
-            "|---|---:|---:|" + "---:|" * len(names),
-        ]
-        for g in c.games:
-            r, h = ATARI_REFERENCE[g]
-            cells = []
-            for n in names:
-                s = self.scores[n][g]
-                cells.append(f"{s.mean():.1f} ± {s.std():.1f} ({np.mean(human_normalized(g, s)):.3f})")
-            lines.append(f"| {g} | {r} | {h} | " + " | ".join(cells) + " |")
-        aggs = [self.aggregate(n) for n in names]
-        lines.append(
-            "| **IQM HNS [95% CI]** | | | "
-            + " | ".join(f"**{a['iqm']:.3f}** [{a['iqm_ci_low']:.3f}, {a['iqm_ci_high']:.3f}]" for a in aggs)
-            + " |"
-        )
-        lines += ["", f"Reference scores: {REFERENCE_SOURCE}.", ""]
-        return "\n".join(lines)
-
-    def plot(self, path: str | Path) -> Path:
-        """Per-game human-normalised scores (grouped bars) and each policy's IQM with its 95% CI."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        c, names = self.config, [p.name for p in self.config.policies]
-        fig, (ax_g, ax_a) = plt.subplots(1, 2, figsize=(4 + 1.2 * len(c.games) * len(names) / 2, 4),
-                                         width_ratios=[max(len(c.games), 1) * 1.5, 1.5])  # fmt: skip
-        width = 0.8 / len(names)
-        x = np.arange(len(c.games))
-        for k, n in enumerate(names):
-            hns = [np.mean(human_normalized(g, self.scores[n][g])) for g in c.games]
-            ax_g.bar(x + k * width - 0.4 + width / 2, hns, width, label=n)
-        ax_g.set_xticks(x, c.games)
-        ax_g.axhline(1.0, color="grey", ls="--", lw=0.8)
-        ax_g.axhline(0.0, color="grey", lw=0.8)
-        ax_g.set_ylabel("human-normalised score")
-        ax_g.set_title("per game (mean over episodes)")
-        ax_g.legend(fontsize="small")
-        aggs = [self.aggregate(n) for n in names]
-        iqms = [a["iqm"] for a in aggs]
-        err = [[a["iqm"] - a["iqm_ci_low"] for a in aggs], [a["iqm_ci_high"] - a["iqm"] for a in aggs]]
-        ax_a.bar(names, iqms, yerr=err, capsize=4, color=[f"C{k}" for k in range(len(names))])
-        ax_a.axhline(0.0, color="grey", lw=0.8)
-        ax_a.set_title("IQM, 95% CI")
-        fig.tight_layout()
-        path = Path(path)
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        return path
-
-    def write(self, out_dir: str | Path) -> dict[str, Path]:
-        """``results.json``, ``results.md`` and ``scores.png`` in ``out_dir``."""
-        from genplay.generative.core import atomic_write
-
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = {"json": out / "results.json", "markdown": out / "results.md", "plot": out / "scores.png"}
-        text = json.dumps(self.to_dict(), indent=1)
-        atomic_write(paths["json"], lambda tmp: Path(tmp).write_text(text))
-        atomic_write(paths["markdown"], lambda tmp: Path(tmp).write_text(self.markdown()))
-        self.plot(paths["plot"])
-        return paths
-
-
-def run_suite(config: SuiteConfig, *, progress: bool = True) -> SuiteResult:
-    """Play every (game, policy, seed); a progress bar over games (tqdm, on stderr)."""
+    With Ray, each job loads its own policy and asks for one CPU (``gpus`` more for file
+    policies); a job that fails after ``max_retries`` is listed in ``result.failed``.
+    """
     from tqdm import tqdm
 
+    from genplay.gail.fanout import Job, failures, run_jobs
+
     players = load_policies(config)
-    result = SuiteResult(config, {p.name: {} for p in config.policies}, {p.name: {} for p in config.policies})
-    bar = tqdm(config.games, desc="atari suite", unit="game", disable=not progress)
-    for game in bar:
+    jobs = []
+    for game in config.games:
         for spec in config.policies:
-            bar.set_postfix_str(f"{game}: {spec.name}")
-            rows, stalled = [], 0
             for seed in config.seeds:
-                if spec.kind == "expert":
-                    scores, k = play_expert(game, players[spec.name, game], config, seed)
-                    stalled += k
-                else:
-                    scores = play_vec(game, players[spec.name, game], config, seed)
-                rows.append(scores)
-            result.scores[spec.name][game] = np.stack(rows)
-            if spec.kind == "expert":
-                result.stalled[spec.name][game] = stalled
+                kwargs: dict[str, Any] = {"config": config, "game": game, "spec": spec, "seed": seed}
+                if ray_address is None:
+                    kwargs["player"] = players[spec.name, game]
+                gpu = gpus if spec.kind in FILE_KINDS else 0.0
+                jobs.append(Job(f"{game}/{spec.name}/seed {seed}", kwargs, num_gpus=gpu))
+    bar = tqdm(total=len(jobs), desc="atari suite", unit="job", disable=not progress)
+    done = run_jobs(play_job, jobs, ray_address=ray_address, max_retries=max_retries,
+                    on_done=lambda r: (bar.set_postfix_str(r.job.label), bar.update()))  # fmt: skip
+    bar.close()
+    result = SuiteResult(config, {p.name: {} for p in config.policies}, {p.name: {} for p in config.policies})
+    result.failed = failures(done)
+    for game in config.games:
+        for spec in config.policies:
+            ok = [r.value for r in done if r.ok and r.job.kwargs["game"] == game and r.job.kwargs["spec"] == spec]
+            if ok:
+                result.scores[spec.name][game] = np.stack([scores for scores, _ in ok])
+            if spec.kind == "expert" and ok:
+                result.stalled[spec.name][game] = sum(k for _, k in ok)
     return result

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from genplay.envs.boardgames import GAMES, game_of
-from genplay.errors import GenplayError
+from genplay.errors import GenplayError, JobsFailed
 from genplay.gail.boardgames import Record, play_games
 
 REFERENCES = ("random", "mcts:10", "mcts:50", "mcts:200")
@@ -61,10 +62,35 @@ def bradley_terry(records: dict[tuple[str, str], Record], iters: int = 2000) -> 
     return {p: round(float(elo[idx[p]] - anchor), 1) for p in players}
 
 
+@dataclass(frozen=True)
+class PolicyFile:
+    """A policy that a Ray task loads where it runs (a loaded SB3 policy does not travel)."""
+
+    path: str
+    env_id: str
+
+
+def play_half(game: str, player: Any, opponent: str, n: int, agent_player: int, seed: int) -> Record:
+    """``n`` games of ``player`` (a policy, :class:`PolicyFile` or bot spec) with one colour against ``opponent``."""
+    if isinstance(player, PolicyFile):
+        from genplay.gail.pipeline import load_policy
+
+        player = load_policy(player.path, env_id=player.env_id)
+    return play_games(game, player, opponent, n, agent_player=agent_player, seed=seed)
+
+
 def run_suite(
-    env_id: str, players: dict[str, Any], n_per_colour: int, *, seed: int = 0, out: str | Path | None = None
-) -> dict[str, Any]:
-    """Play ``players`` (name -> policy or bot spec) and the reference bots; results, ratings, files."""
+    env_id: str, players: dict[str, Any], n_per_colour: int, *, seed: int = 0, out: str | Path | None = None,
+    ray_address: str | None = None, max_retries: int = 2, gpus: float = 0.0,
+) -> dict[str, Any]:  # fmt: skip
+    """Play ``players`` (name -> policy or bot spec) and the reference bots; results, ratings, files.
+
+    Each (pairing, colour) is one job, here in order or as a Ray task (``ray_address``; a file
+    policy then goes as a :class:`PolicyFile` and asks for ``gpus``). A pairing with a failed
+    job is listed under ``failed`` and left out of the table and the ratings.
+    """
+    from genplay.gail.fanout import Job, failures, run_jobs
+
     game = game_of(env_id)
     if game is None:
         ids = sorted(g.env_id for g in GAMES.values())
@@ -72,17 +98,26 @@ def run_suite(
     refs = references(game)
     pairings: list[tuple[str, str]] = [(p, r) for p in players for r in refs]
     pairings += [(a, b) for i, a in enumerate(refs) for b in refs[i + 1 :]]
+    jobs = []
+    for k, (a, b) in enumerate(pairings):
+        player = players.get(a, a)
+        gpu = gpus if isinstance(player, PolicyFile) else 0.0
+        for colour in (0, 1):
+            kwargs = {"game": game, "player": player, "opponent": b, "n": n_per_colour, "agent_player": colour,
+                      "seed": seed + (2 * k + colour) * n_per_colour}  # fmt: skip
+            jobs.append(Job(f"{a} v {b} as {('first', 'second')[colour]}", kwargs, num_gpus=gpu))
+    done = run_jobs(play_half, jobs, ray_address=ray_address, max_retries=max_retries)
     records: dict[tuple[str, str], Record] = {}
     rows = []
     for k, (a, b) in enumerate(pairings):
-        player = players.get(a, a)
-        first = play_games(game, player, b, n_per_colour, agent_player=0, seed=seed + 2 * k * n_per_colour)
-        second = play_games(game, player, b, n_per_colour, agent_player=1, seed=seed + (2 * k + 1) * n_per_colour)
-        records[(a, b)] = first + second
-        rows.append({"player": a, "opponent": b, "as_first": first.summary(), "as_second": second.summary(),
-                     "total": (first + second).summary()})  # fmt: skip
+        first, second = done[2 * k], done[2 * k + 1]
+        if not (first.ok and second.ok):
+            continue
+        records[(a, b)] = first.value + second.value
+        rows.append({"player": a, "opponent": b, "as_first": first.value.summary(),
+                     "as_second": second.value.summary(), "total": records[(a, b)].summary()})  # fmt: skip
     result = {"suite": "boardgames", "env": env_id, "game": game, "games_per_pairing": 2 * n_per_colour,
-              "pairings": rows, "elo": bradley_terry(records)}  # fmt: skip
+              "pairings": rows, "elo": bradley_terry(records), "failed": failures(done)}  # fmt: skip
     if out is not None:
         write_outputs(result, Path(out))
     return result
@@ -110,6 +145,10 @@ def markdown(result: dict[str, Any]) -> str:
     lines += ["", "| player | Elo (Bradley-Terry, random = 0) |", "|---|---|"]
     for name, elo in sorted(result["elo"].items(), key=lambda kv: -kv[1]):
         lines.append(f"| {name} | {elo:.0f} |")
+    if result.get("failed"):
+        n = len(result["failed"])
+        lines += ["", f"**{n} job(s) failed after their retries; their pairings are left out:**", ""]
+        lines += [f"- {f['job']}: {f['error']} ({f['attempts']} attempts)" for f in result["failed"]]
     return "\n".join(lines) + "\n"
 
 
@@ -159,9 +198,14 @@ def cli_suite(args) -> None:
     if game_of(args.env) is None:
         ids = sorted(g.env_id for g in GAMES.values())
         raise GenplayError(f"--env: {args.env!r} is not a board game; --suite boardgames takes one of {ids}")
+    from genplay.cli_atari import ray_options
+
+    ray = ray_options(args)
     policy: Any
     if Path(args.policy).exists():
         name, policy = Path(args.policy).name or "learned", load_policy(args.policy, env_id=args.env)
+        if ray:  # checked here; each Ray task loads its own copy
+            policy = PolicyFile(str(args.policy), args.env)
     else:
         try:
             parse_bot_spec(args.policy)
@@ -169,5 +213,7 @@ def cli_suite(args) -> None:
             raise GenplayError(f"--policy: no such file, and not a bot spec ({exc})") from None
         name = policy = args.policy
     players = {} if policy in references(game_of(args.env)) else {name: policy}
-    result = run_suite(args.env, players, args.n_episodes, seed=args.seed, out=args.out)
+    result = run_suite(args.env, players, args.n_episodes, seed=args.seed, out=args.out, **ray)
     print(json.dumps(result) if args.json else markdown(result), end="" if not args.json else "\n")
+    if result["failed"]:
+        raise JobsFailed(result["failed"], args.out or "the output above")

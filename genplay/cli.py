@@ -12,7 +12,7 @@ import sys
 import typing
 from pathlib import Path
 
-from genplay.errors import GenplayError
+from genplay.errors import GenplayError, JobsFailed
 
 
 def field_docs(cls: type) -> dict[str, str]:
@@ -427,6 +427,7 @@ OPTIONAL_EXTRAS = {
     "pretty_midi": "music",
     "minari": "synth",
     "jax": "synth",
+    "ray": "ray",
 }
 """Top-level modules of the optional extras (setup.py), and the extra that installs each."""
 
@@ -441,6 +442,9 @@ def main(argv: list[str] | None = None) -> int:
     except GenplayError as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
+    except JobsFailed as exc:  # the suite's results are written; some of its jobs are not in them
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        return 1
     except ModuleNotFoundError as exc:  # a modality whose optional extra is not installed
         extra = OPTIONAL_EXTRAS.get((exc.name or "").split(".")[0])
         if extra is None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from genplay.errors import GenplayError
+from genplay.errors import GenplayError, JobsFailed
 
-SUITE_FLAGS = ("games", "seeds", "out", "video", "max_steps")
+SUITE_FLAGS = ("games", "seeds", "out", "video", "max_steps", "ray", "ray_retries", "ray_gpus")
 """Flags that mean something only with ``--suite``."""
 DEFAULT_GAMES = "pong,breakout"
 DEFAULT_EPISODES = 10
@@ -40,6 +40,34 @@ def add_suite_args(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--out", default=None, help="suite: where results.json, results.md, scores.png go")
     ev.add_argument("--video", default=None, metavar="DIR", help="suite: also record one episode per game and policy")
     ev.add_argument("--max-steps", type=int, default=None, help=argparse.SUPPRESS)  # tests: cut episodes short
+    ev.add_argument(
+        "--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+        help="suite: run each (game, policy, seed) job as a Ray task; no ADDRESS starts Ray on this machine "
+        "(needs: pip install 'genplay[ray]')",
+    )  # fmt: skip
+    ev.add_argument("--ray-retries", type=int, default=None, help="suite, --ray: retries of a failed job (default 2)")
+    ev.add_argument("--ray-gpus", type=float, default=None, help="suite, --ray: GPUs per learned/bc job (default 0)")
+
+
+def ray_options(args: argparse.Namespace) -> dict:
+    """``run_suite``'s Ray keywords from ``--ray``, ``--ray-retries``, ``--ray-gpus`` (checked; Ray imported)."""
+    from genplay.gail.fanout import DEFAULT_RETRIES, import_ray
+
+    if args.ray is None:
+        for name in ("ray_retries", "ray_gpus"):
+            if getattr(args, name) is not None:
+                raise GenplayError(f"--{name.replace('_', '-')}: only with --ray")
+        return {}
+    if not args.ray.strip():
+        raise GenplayError("--ray: the address must not be empty (leave it out to start Ray here)")
+    retries = DEFAULT_RETRIES if args.ray_retries is None else args.ray_retries
+    if not 0 <= retries <= 100:
+        raise GenplayError(f"--ray-retries: expected an integer in [0, 100], got {retries}")
+    gpus = args.ray_gpus or 0.0
+    if not 0 <= gpus <= 64:
+        raise GenplayError(f"--ray-gpus: expected a number in [0, 64], got {gpus}")
+    import_ray()
+    return {"ray_address": args.ray, "max_retries": retries, "gpus": gpus}
 
 
 def check_not_suite(args: argparse.Namespace) -> None:
@@ -77,7 +105,7 @@ def cmd_evaluate_suite(args: argparse.Namespace) -> None:
         deterministic=not args.stochastic,
         max_steps=args.max_steps,
     )
-    result = run_suite(config, progress=sys.stderr.isatty())
+    result = run_suite(config, progress=sys.stderr.isatty(), **ray_options(args))
     paths = result.write(out)
     if args.json:
         print(paths["json"].read_text())
@@ -94,3 +122,5 @@ def cmd_evaluate_suite(args: argparse.Namespace) -> None:
                     max_steps=config.max_steps,
                 )  # fmt: skip
                 print(f"video: {path}")
+    if result.failed:
+        raise JobsFailed(result.failed, paths["json"])

@@ -23,3 +23,15 @@ class RunDirError(GenplayError, ValueError):
 
 class DistributedError(GenplayError, ValueError):
     """A run's settings do not fit its torchrun group (sizes that do not split over the ranks)."""
+
+
+class JobsFailed(Exception):
+    """Some suite jobs failed after their retries (``--ray``); the results written list them. Exit code 1."""
+
+    def __init__(self, failed: list[dict], where: object) -> None:
+        first = failed[0]
+        super().__init__(
+            f"{len(failed)} job(s) failed after their retries, e.g. {first['job']} ({first['error']}); "
+            f"the rest of the suite is in {where}, with the failures under 'failed'"
+        )
+        self.failed = failed

@@ -1,0 +1,135 @@
+"""Run a suite's independent jobs locally, one after another, or as Ray tasks (``--ray [ADDRESS]``).
+
+Ray is used as it is: each job is a ``ray.remote`` task with its own ``num_cpus`` /
+``num_gpus``, retried by Ray (``max_retries``, ``retry_exceptions=True``), and results are
+collected with ``ray.wait`` as they finish. A job that still fails after its retries comes
+back as a :class:`JobResult` with its error, never dropped; the caller reports it.
+
+Without ``--ray`` nothing here imports Ray, and a job's exception propagates as it always did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from genplay.errors import GenplayError
+
+LOCAL = "local"
+"""``--ray`` with no address: start a Ray instance on this machine."""
+DEFAULT_RETRIES = 2
+RAY_EXTRA = "pip install 'genplay[ray]'"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of a suite: a label for reports, the keyword arguments of the job function, its resources."""
+
+    label: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+
+
+@dataclass
+class JobResult:
+    """What one job returned, or (``ok`` False) the error it failed with after ``attempts`` tries."""
+
+    job: Job
+    value: Any = None
+    error: str | None = None
+    attempts: int | None = None
+    """Tries a failed job had (its first and every retry); None for a job that succeeded."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def import_ray() -> Any:
+    """``ray``, or a one-line :class:`GenplayError` naming ``--ray`` and the extra that installs it."""
+    try:
+        import ray
+    except ImportError:
+        raise GenplayError(f"--ray: Ray is not installed; {RAY_EXTRA}") from None
+    return ray
+
+
+def run_jobs(
+    fn: Callable[..., Any],
+    jobs: Sequence[Job],
+    *,
+    ray_address: str | None = None,
+    max_retries: int = DEFAULT_RETRIES,
+    on_done: Callable[[JobResult], None] | None = None,
+) -> list[JobResult]:
+    """``fn(**job.kwargs)`` for every job, results in the order of ``jobs``.
+
+    ``ray_address`` None: in this process, in order, exceptions propagate (the local path).
+    ``"local"``: a Ray instance started here (or the one this process already joined);
+    anything else: the address of a running cluster. ``on_done`` sees each result as it lands.
+    """
+    if ray_address is None:
+        results = []
+        for job in jobs:
+            results.append(JobResult(job, fn(**job.kwargs)))
+            if on_done is not None:
+                on_done(results[-1])
+        return results
+    ray = import_ray()
+    with contextlib.redirect_stdout(sys.stderr):  # Ray's driver prints retry notices to stdout: keep it for results
+        started = connect(ray, ray_address)
+        try:
+            return _run_ray(ray, fn, jobs, max_retries, on_done)
+        finally:
+            if started:
+                ray.shutdown()
+
+
+def connect(ray: Any, address: str) -> bool:
+    """Join Ray at ``address`` (``"local"``: start one with this machine's CPUs); True if this call started it."""
+    if ray.is_initialized():
+        return False
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+    if address == LOCAL:
+        kwargs.update(address="local", num_cpus=os.cpu_count() or 1)
+    else:
+        kwargs["address"] = address
+    try:
+        ray.init(**kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise GenplayError(f"--ray {address}: cannot connect to Ray: {exc}") from None
+    return True
+
+
+def _run_ray(ray: Any, fn: Callable[..., Any], jobs: Sequence[Job], max_retries: int, on_done) -> list[JobResult]:
+    remote = ray.remote(fn)
+    pending: dict[Any, int] = {}
+    for i, job in enumerate(jobs):
+        task = remote.options(
+            num_cpus=job.num_cpus, num_gpus=job.num_gpus, max_retries=max_retries, retry_exceptions=True
+        )
+        pending[task.remote(**job.kwargs)] = i
+    results: list[JobResult | None] = [None] * len(jobs)
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        i = pending.pop(done[0])
+        try:
+            results[i] = JobResult(jobs[i], ray.get(done[0]))
+        except Exception as exc:  # the job's own error (RayTaskError) or a lost worker, after Ray's retries
+            cause = getattr(exc, "cause", None) or exc
+            error = f"{type(cause).__name__}: {' '.join(str(cause).split())}"
+            results[i] = JobResult(jobs[i], error=error[:500], attempts=max_retries + 1)
+        if on_done is not None:
+            on_done(results[i])
+    return [r for r in results if r is not None]  # every slot is filled by now
+
+
+def failures(results: Sequence[JobResult]) -> list[dict[str, Any]]:
+    """The failed jobs, as JSON-ready rows (label, error, attempts)."""
+    return [{"job": r.job.label, "error": r.error, "attempts": r.attempts} for r in results if not r.ok]
