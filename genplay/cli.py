@@ -268,66 +268,13 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
     )
 
 
-def _boardgames_suite(args: argparse.Namespace) -> None:
-    from genplay.gail.boardgame_suite import cli_suite
-
-    if args.env is None:
-        raise GenplayError("--env: required with --suite boardgames (the game, e.g. genplay/TicTacToe-v0)")
-    if not args.policy or len(args.policy) != 1:
-        raise GenplayError("--policy: give exactly one with --suite boardgames (a policy dir or zip, or a bot spec)")
-    args.policy = args.policy[0]
-    args.n_episodes = args.n_episodes or args.episodes or 50
-    return cli_suite(args)
-
-
-def cmd_evaluate(args: argparse.Namespace) -> None:
-    from genplay.cli_atari import check_not_suite, cmd_evaluate_suite
-    from genplay.envs import EnvFactory
-    from genplay.gail.evaluate import compare, render_table, results_json
-    from genplay.gail.pipeline import default_expert, load_policy
-
-    if args.suite == "boardgames":
-        return _boardgames_suite(args)
-    if args.suite is not None:
-        return cmd_evaluate_suite(args)
-    if args.env is None:
-        raise GenplayError("--env: required (or evaluate a suite: --suite atari)")
-    check_env(args.env)
-    if not args.policy:
-        raise GenplayError("--policy: required: a gail train output dir, an SB3 zip, 'expert' or 'random'")
-    if len(args.policy) > 1:
-        raise GenplayError("--policy: give one (several policies: --suite atari)")
-    args.policy = args.policy[0]
-    check_policy_arg(args.policy)
-    atari = EnvFactory(args.env).atari_config
-    if atari is not None:  # the RAM expert plays single envs: the Atari suite does it, for this one game
-        learned = [] if args.policy in ("expert", "random") else [f"learned={args.policy}"]
-        args.env, args.games, args.policy = None, atari.game, [*learned, "expert", "random"]
-        return cmd_evaluate_suite(args)
-    check_not_suite(args)
-    args.n_episodes = args.n_episodes or args.episodes or 50
-    policies = {}
-    if args.policy not in ("expert", "random"):
-        policies[Path(args.policy).name or "learned"] = load_policy(
-            args.policy, deterministic=not args.stochastic, env_id=args.env
-        )
-    results = compare(
-        args.env,
-        policies,
-        expert=default_expert(args.env)[0],
-        n_episodes=args.n_episodes,
-        seed=args.seed,
-        deterministic=not args.stochastic,
-    )
-    print(results_json(args.env, results) if args.json else render_table(args.env, results))
-
-
 # ---------------------------------------------------------------------------- parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     from genplay import cli_synth as synth_cli
     from genplay.cli_atari import add_suite_args
+    from genplay.cli_evaluate import cmd_evaluate
     from genplay.gail.config import GAILConfig, PPOConfig
     from genplay.generative.images import cli as images_cli
     from genplay.generative.music import cli as music_cli
