@@ -9,6 +9,7 @@ has not improved for ``patience`` epochs and the best epoch's weights are kept.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -60,21 +61,55 @@ def bc_pretrain(
     opt = torch.optim.Adam(policy.parameters(), lr=lr)
     nll = demo_nll(policy, obs, acts, action_masks)
 
-    best, best_state, since_best, epochs = float("inf"), None, 0, 0
-    train_loss = float("nan")
+    held_loss = lambda idx: _chunked_mean(nll, idx)  # noqa: E731
+    train_loss, best, epochs = fit_early_stopped(
+        policy,
+        nll,
+        held_loss,
+        opt,
+        train_idx,
+        held_idx,
+        max_epochs=max_epochs,
+        patience=patience,
+        batch_size=batch_size,
+        rng=rng,
+        tol=1e-4,
+    )
+    return {"bc_loss": train_loss, "bc_heldout_loss": best, "bc_epochs": float(epochs)}
+
+
+def fit_early_stopped(
+    policy: ActorCriticPolicy,
+    loss: Callable[[np.ndarray], torch.Tensor],
+    held_loss: Callable[[np.ndarray], float],
+    opt: torch.optim.Optimizer,
+    train_idx: np.ndarray,
+    held_idx: np.ndarray,
+    *,
+    max_epochs: int,
+    patience: int,
+    batch_size: int,
+    rng: np.random.Generator,
+    tol: float,
+) -> tuple[float, float, int]:
+    """Minibatch epochs of ``loss(idx)`` over ``train_idx``, stopped once ``held_loss(held_idx)`` has not
+    improved by ``tol`` for ``patience`` epochs; keeps the best epoch's weights. Returns the last
+    train loss, the best held-out loss and the epochs run (every BC variant fits through this)."""
+    best, best_state, since_best, epochs, train_loss = float("inf"), None, 0, 0, float("nan")
     for epochs in range(1, max_epochs + 1):  # noqa: B007  (epochs is reported)
         policy.set_training_mode(True)
         losses = []
         for idx in np.array_split(rng.permutation(train_idx), max(1, len(train_idx) // batch_size)):
-            loss = nll(idx)
+            value = loss(idx)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            value.backward()
             opt.step()
-            losses.append(loss.item())
+            losses.append(value.item())
         train_loss = float(np.mean(losses))
         policy.set_training_mode(False)
-        held = _chunked_mean(nll, held_idx) if len(held_idx) else train_loss
-        if held < best - 1e-4:
+        with torch.no_grad():
+            held = held_loss(held_idx) if len(held_idx) else train_loss
+        if held < best - tol:
             best, best_state, since_best = held, copy.deepcopy(policy.state_dict()), 0
         else:
             since_best += 1
@@ -83,7 +118,7 @@ def bc_pretrain(
     if best_state is not None:
         policy.load_state_dict(best_state)
     policy.set_training_mode(False)
-    return {"bc_loss": train_loss, "bc_heldout_loss": best, "bc_epochs": float(epochs)}
+    return train_loss, best, epochs
 
 
 def demo_nll(policy: ActorCriticPolicy, obs, acts: np.ndarray, action_masks: np.ndarray | None = None):

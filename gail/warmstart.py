@@ -16,7 +16,6 @@ after one epoch and the cloned policy scored -1450, the regression's -178.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +26,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
 from genplay.envs import EnvFactory, as_factory
-from genplay.gail.bc import bc_pretrain, split_episodes
+from genplay.gail.bc import bc_pretrain, fit_early_stopped, split_episodes
 from genplay.gail.demos import Demos
 from genplay.gail.evaluate import episode_returns
 
@@ -106,29 +105,19 @@ def bc_mean_pretrain(
     def mse(idx: np.ndarray) -> torch.Tensor:
         return torch.nn.functional.mse_loss(policy.get_distribution(obs_t[idx]).mode(), acts_t[idx])
 
-    best, best_state, since_best, epochs, train_loss = float("inf"), None, 0, 0, float("nan")
-    for epochs in range(1, max_epochs + 1):  # noqa: B007  (epochs is reported)
-        policy.set_training_mode(True)
-        losses = []
-        for idx in np.array_split(rng.permutation(train_idx), max(1, len(train_idx) // batch_size)):
-            loss = mse(idx)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-        train_loss = float(np.mean(losses))
-        policy.set_training_mode(False)
-        with torch.no_grad():
-            held = float(mse(held_idx)) if len(held_idx) else train_loss
-        if held < best - 1e-5:
-            best, best_state, since_best = held, copy.deepcopy(policy.state_dict()), 0
-        else:
-            since_best += 1
-            if since_best >= patience:
-                break
-    if best_state is not None:
-        policy.load_state_dict(best_state)
-    policy.set_training_mode(False)
+    train_loss, best, epochs = fit_early_stopped(
+        policy,
+        mse,
+        lambda idx: float(mse(idx)),
+        opt,
+        train_idx,
+        held_idx,
+        max_epochs=max_epochs,
+        patience=patience,
+        batch_size=batch_size,
+        rng=rng,
+        tol=1e-5,
+    )
     return {"bc_mse": train_loss, "bc_heldout_mse": best, "bc_epochs": float(epochs)}
 
 
