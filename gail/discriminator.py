@@ -141,6 +141,8 @@ def _visible_mask(space: spaces.Space, hide_top_rows: int) -> torch.Tensor:
     if hide_top_rows:
         if not (isinstance(space, spaces.Box) and len(space.shape) == 3):
             raise EnvError(f"disc_hide_top_rows needs (C, H, W) frame observations, got {space}")
+        if hide_top_rows >= space.shape[1]:
+            raise EnvError(f"disc_hide_top_rows is {hide_top_rows}; frames have {space.shape[1]} rows, some must stay")
         visible = visible.reshape(space.shape)
         visible[:, :hide_top_rows, :] = 0.0
     return visible.reshape(-1)

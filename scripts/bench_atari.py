@@ -300,7 +300,13 @@ def main() -> None:
 
     try:
         factory = atari_factory(args.game)
-        gail_config(args)  # every --set is checked before any work
+        rows = gail_config(args).disc_hide_top_rows  # every --set is checked before any work
+        if rows >= factory.atari_config.screen_size:
+            raise ValueError(f"--set disc_hide_top_rows={rows}: frames have {factory.atari_config.screen_size} rows")
+        if args.algo == "dac":
+            dqn_config(args)
+        elif any(key.startswith("dqn_") for key in _overrides(args)):
+            raise ValueError("--set dqn_FIELD: DQNConfig fields need --algo dac")
     except (GenplayError, ValueError, TypeError) as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         raise SystemExit(2) from None

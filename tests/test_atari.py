@@ -201,6 +201,8 @@ def test_discriminator_can_hide_the_score_display(pong_demos):
     assert float(full[:, :, :9].abs().sum()) > 0 and float(masked[:, :, :9].abs().sum()) == 0.0
     torch.testing.assert_close(full[:, :, 9:], masked[:, :, 9:])
     assert replace(atari_preset("pong"), n_envs=2).disc_hide_top_rows == 9
+    with pytest.raises(EnvError, match="some must stay"):
+        TransitionDiscriminator(space, actions, hide_top_rows=84)
     with pytest.raises(EnvError, match="disc_hide_top_rows needs"):
         TransitionDiscriminator(EnvFactory("CartPole-v1").make().observation_space, actions, hide_top_rows=2)
 

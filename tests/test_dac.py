@@ -52,6 +52,9 @@ def test_rewards_are_the_current_discriminators_plus_the_absorbing_tail(cartpole
     after = dac.rewards(store, terminated)
     assert torch.allclose(before[4:], after[4:])  # live rows: unchanged discriminator net
     assert (after[:4] > before[:4] + 1.0).all()  # terminating rows carry the (larger) absorbing tail
+    dac.dqn_config = DQNConfig(**{**SMALL.__dict__, "reward_scale": 0.1})
+    torch.testing.assert_close(dac.rewards(store, terminated), 0.1 * after)
+    dac.dqn_config = SMALL
     for p in dac.disc.net.parameters():  # relabelled when sampled: a new discriminator, new rewards
         torch.nn.init.normal_(p)
     assert not torch.allclose(dac.rewards(store, terminated)[4:], after[4:])
