@@ -158,7 +158,10 @@ class DemoScaling(nn.Module):
         self.std.copy_(std.float())
 
     def forward(self, flat: torch.Tensor) -> torch.Tensor:
-        return ((flat - self.mean) / self.std).clamp(-CLIP, CLIP)
+        # one fused pass (x * 1/std - mean/std) and an in-place clip: on Atari frames the three
+        # separate passes of (x - mean) / std, clamp were ~8% of a GAIL update (cProfile)
+        inv = self.std.reciprocal()
+        return torch.addcmul(-self.mean * inv, flat, inv).clamp_(-CLIP, CLIP)
 
 
 class ObsEncoder(nn.Module):
@@ -186,7 +189,8 @@ class ObsEncoder(nn.Module):
 
     def forward(self, flat: torch.Tensor) -> torch.Tensor:
         if None in self.shapes:
-            return self.extractor(flat.reshape(len(flat), *self.shapes[None]))
+            x = flat.reshape(len(flat), *self.shapes[None])  # frames channels-last, see CenteredNatureCNN
+            return self.extractor(x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x)
         parts, offset = {}, 0
         for key, shape in self.shapes.items():
             width = int(np.prod(shape))
@@ -224,7 +228,11 @@ class CenteredNatureCNN(NatureCNN):
         self.frame_std.copy_(std.reshape(-1)[0])
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        return super().forward(((observations - self.frame_mean) / self.frame_std).clamp(-CLIP, CLIP))
+        inv = self.frame_std.reciprocal()  # fused scaling, as in DemoScaling.forward
+        scaled = torch.addcmul(-self.frame_mean * inv, observations, inv).clamp_(-CLIP, CLIP)
+        # channels-last frames: NatureCNN's forward + backward on a 256-frame minibatch took
+        # 84-104 ms instead of 126-150 ms on this 2-core CPU (oneDNN's NHWC kernels); weights unchanged
+        return super().forward(scaled.contiguous(memory_format=torch.channels_last))
 
 
 class BoardCNN(BaseFeaturesExtractor):
