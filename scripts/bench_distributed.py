@@ -2,12 +2,15 @@
 """GAIL env steps/s, or image-GAN steps/s, on 1 process or on N torchrun ranks, the same global batch either way.
 
 Prints ONE JSON line (rank 0): world size, backend, global env steps/s of ``GAIL.learn``
-(demos collected and the trainer built before the timer), or with ``--gan`` generator
+(demos collected, the trainer built and one warm-up rollout done before the timer), the bytes
+all-reduced or broadcast per update (rollout), optionally the learned policy's true return, or with ``--gan`` generator
 updates/s of ``ImageGAN.train`` (global batch ``--batch-size`` split over the ranks; a few
 warm-up updates before the timer), and the 1-minute load average when it ended.
 
     python scripts/bench_distributed.py --timesteps 20000                       # 1 process
     torchrun --nproc_per_node 2 scripts/bench_distributed.py --timesteps 20000  # 2 gloo ranks
+    torchrun --nproc_per_node 2 scripts/bench_distributed.py --timesteps 40000 --eval-episodes 20
+    torchrun --nproc_per_node 2 scripts/bench_distributed.py --env pong --timesteps 4096
     torchrun --nproc_per_node 2 scripts/bench_distributed.py --gan dcgan --dataset mnist5k --gan-steps 100
 """
 
@@ -22,10 +25,13 @@ import time
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--env", default="CartPole-v1")
-    p.add_argument("--timesteps", type=int, default=20_000)
+    p.add_argument("--env", default="CartPole-v1", help="a classic-control env id, or an ALE game name (pong)")
+    p.add_argument("--timesteps", type=int, default=20_000, help="timed env steps, after one warm-up rollout")
     p.add_argument("--n-envs", type=int, default=8, help="global: split over the ranks")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (GAIL)")
+    p.add_argument("--eval-episodes", type=int, default=0, help="then the learned policy's true return (rank 0)")
+    p.add_argument("--out", default=None, help="also append the JSON line to this file")
     p.add_argument("--gan", choices=("dcgan", "cgan", "wgan-gp"), help="time an image GAN instead of GAIL")
     p.add_argument("--dataset", default="digits", help="--gan: digits (8x8) or mnist5k (28x28)")
     p.add_argument("--batch-size", type=int, default=64, help="--gan: global batch, split over the ranks")
@@ -37,43 +43,95 @@ def main() -> None:
     torch.set_num_threads(1)
     if args.gan:
         return bench_gan(args)
-    from genplay.gail.config import preset, replace
-    from genplay.gail.demos import collect_demos
+    from genplay.gail.evaluate import episode_returns
     from genplay.gail.pipeline import _rank_venv
     from genplay.gail.trainer import GAIL
     from genplay.generative.core import distributed
 
-    ctx = distributed.init_from_env("cpu")
-
-    def heuristic(obs):
-        return (obs[:, 2] + 0.5 * obs[:, 3] > 0).astype("int64")
-
-    demos = collect_demos(args.env, heuristic, 5, seed=0)
-    config = replace(preset(args.env), n_envs=args.n_envs, seed=args.seed, bc_epochs=0, device="cpu", torch_threads=1)
-    trainer = GAIL(venv=_rank_venv(demos.env_factory, config, config.seed, ctx), demos=demos, config=config, dist=ctx)
+    ctx = distributed.init_from_env(args.device)
+    factory, demos, config = _setup(args)
+    trainer = GAIL(venv=_rank_venv(factory, config, config.seed, ctx), demos=demos, config=config, dist=ctx)
+    rollout = config.ppo.n_steps * config.n_envs
+    trainer.learn(rollout)  # warm-up: allocations, the first update
+    traffic = _count_collectives()
     distributed.barrier(ctx)
-    start = time.perf_counter()
-    trainer.learn(args.timesteps)
+    start, before = time.perf_counter(), trainer.num_timesteps
+    trainer.learn(before + args.timesteps)
     distributed.barrier(ctx)
-    seconds = time.perf_counter() - start
+    seconds, steps = time.perf_counter() - start, trainer.num_timesteps - before
     if ctx is None or ctx.is_main:
-        print(
-            json.dumps(
-                {
-                    "bench": "distributed_gail",
-                    "env": args.env,
-                    "world_size": ctx.world_size if ctx else 1,
-                    "backend": ctx.backend if ctx else None,
-                    "n_envs_global": args.n_envs,
-                    "timesteps": trainer.num_timesteps,
-                    "seconds": round(seconds, 2),
-                    "env_steps_per_s": round(trainer.num_timesteps / seconds, 1),
-                    "load_avg_1min": round(os.getloadavg()[0], 2),
-                }
-            ),
-            flush=True,
-        )
+        updates = steps / rollout
+        row = {
+            "bench": "distributed_gail",
+            "env": args.env,
+            "world_size": ctx.world_size if ctx else 1,
+            "backend": ctx.backend if ctx else None,
+            "device": str(trainer.device),
+            "n_envs_global": config.n_envs,
+            "seed": args.seed,
+            "timesteps": trainer.num_timesteps,
+            "seconds": round(seconds, 2),
+            "env_steps_per_s": round(steps / seconds, 1),
+            "seconds_per_update": round(seconds / updates, 3),
+            "allreduce_mb_per_update": round(traffic["bytes"] / updates / 2**20, 2),
+            "collectives_per_update": round(traffic["calls"] / updates, 1),
+            "load_avg_1min": round(os.getloadavg()[0], 2),
+        }
+        if args.eval_episodes:
+            returns = episode_returns(factory, trainer, args.eval_episodes, seed=10_000)
+            row["return_mean"] = round(float(returns.mean()), 2)
+        print(json.dumps(row), flush=True)
+        if args.out:
+            with open(args.out, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
     distributed.shutdown()
+
+
+def _setup(args: argparse.Namespace):
+    """(factory, demos, config): CartPole-style envs get 5 heuristic demos and the preset; an ALE
+    game gets 2 scripted-expert games (cached) and the Atari preset; BC off either way."""
+    from genplay.gail.config import atari_preset, preset, replace
+    from genplay.gail.demos import collect_demos, load_demos, save_demos
+
+    common = dict(n_envs=args.n_envs, seed=args.seed, bc_epochs=0, device=args.device, torch_threads=1)
+    if "-v" in args.env:
+
+        def heuristic(obs):
+            return (obs[:, 2] + 0.5 * obs[:, 3] > 0).astype("int64")
+
+        demos = collect_demos(args.env, heuristic, 5, seed=0)
+        return demos.env_factory, demos, replace(preset(args.env), **common)
+    from genplay.gail.atari import atari_factory, scripted_expert_demos
+    from genplay.gail.experts import cache_dir
+
+    factory = atari_factory(args.env)
+    path = cache_dir() / "atari_demos" / f"{args.env}-scripted-2-seed10000.npz"
+    if path.exists():
+        demos = load_demos(path)
+    else:  # every rank plays the same 2 games; rank 0 alone writes the cache
+        demos = scripted_expert_demos(factory, 2, seed=10_000)
+        if int(os.environ.get("RANK", 0)) == 0:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_demos(path, demos)
+    return factory, demos, replace(atari_preset(args.env), **common)
+
+
+def _count_collectives() -> dict:
+    """Count the bytes of every all-reduce and broadcast from now on (wraps torch.distributed's)."""
+    import torch.distributed as tdist
+
+    traffic = {"bytes": 0, "calls": 0}
+
+    def counted(fn):
+        def wrapper(tensor, *a, **kw):
+            traffic["bytes"] += tensor.numel() * tensor.element_size()
+            traffic["calls"] += 1
+            return fn(tensor, *a, **kw)
+
+        return wrapper
+
+    tdist.all_reduce, tdist.broadcast = counted(tdist.all_reduce), counted(tdist.broadcast)
+    return traffic
 
 
 def bench_gan(args: argparse.Namespace) -> None:
