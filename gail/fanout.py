@@ -130,6 +130,23 @@ def _run_ray(ray: Any, fn: Callable[..., Any], jobs: Sequence[Job], max_retries:
     return [r for r in results if r is not None]  # every slot is filled by now
 
 
+def run_script(argv: list[str], cwd: str | None = None) -> dict[str, Any]:
+    """A job that runs ``python *argv`` (a benchmark script) and returns its last line as JSON.
+
+    A subprocess per job keeps each run as it is when started by hand (its own torch threads,
+    memory and exit); a non-zero exit or no JSON line raises, so Ray retries it.
+    """
+    import json
+    import subprocess
+
+    proc = subprocess.run([sys.executable, *argv], cwd=cwd, capture_output=True, text=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = " ".join(proc.stderr.strip().splitlines()[-3:])
+        raise RuntimeError(f"{' '.join(argv)}: exit {proc.returncode}: {tail or 'no JSON line'}")
+    return json.loads(lines[-1])
+
+
 def failures(results: Sequence[JobResult]) -> list[dict[str, Any]]:
     """The failed jobs, as JSON-ready rows (label, error, attempts)."""
     return [{"job": r.job.label, "error": r.error, "attempts": r.attempts} for r in results if not r.ok]

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from benchlib import emit, peak_rss_mb
+from benchlib import add_seed_fanout, emit, fan_out_seeds, peak_rss_mb
 from stable_baselines3.common.callbacks import BaseCallback
 
 
@@ -69,6 +69,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--out", default=None, help="also append the JSON line to this file")
     p.add_argument("--run-dir", default=None, help="learn mode: checkpoints and logs here")
     p.add_argument("--no-save", dest="save", action="store_false", help="learn mode: no checkpoint in the run dir")
+    add_seed_fanout(p)
     return p.parse_args()
 
 
@@ -292,6 +293,8 @@ class WallClock(BaseCallback):
 
 def main() -> None:
     args = parse()
+    if fan_out_seeds(args):
+        return
     import torch
 
     torch.set_num_threads(args.threads)

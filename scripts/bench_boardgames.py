@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from benchlib import add_seed_fanout, fan_out_seeds
 
 from genplay.gail.boardgames import (
     augment_symmetries,
@@ -93,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--learners", default="bc,gail,gail_bc", help="which of bc,gail,gail_bc to train")
     p.add_argument("--save", default=None, help="export each trained policy to SAVE/<learner> (load_policy format)")
     p.add_argument("--out", default=None, help="JSONL file to append to (default bench_results/boardgames/GAME.jsonl)")
+    add_seed_fanout(p)
     args = p.parse_args(argv)
+    if fan_out_seeds(args, argv):
+        return 0
     if args.n_demo_games < 1 or args.games_per_pairing < 1:
         print("error: --n-demo-games and --games-per-pairing must be >= 1", file=sys.stderr)
         return 2

@@ -28,7 +28,7 @@ import os
 import sys
 import time
 
-from benchlib import emit, peak_rss_mb
+from benchlib import add_seed_fanout, emit, fan_out_seeds, peak_rss_mb
 
 
 def parse_set(items: list[str]) -> dict:
@@ -65,7 +65,10 @@ def main() -> None:
     )
     p.add_argument("--torch-threads", type=int, default=1)
     p.add_argument("--out", default=None, help="append the JSON line to this file")
+    add_seed_fanout(p)
     args = p.parse_args()
+    if fan_out_seeds(args):
+        return
 
     import numpy as np
     import torch

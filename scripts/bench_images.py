@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import torch
-from benchlib import emit, peak_rss_mb
+from benchlib import add_seed_fanout, emit, fan_out_seeds, peak_rss_mb
 
 from genplay.generative.images.data import load_dataset, per_class_subset
 from genplay.generative.images.evaluate import augmentation_test, evaluate_generator, metric_classifier, save_grid
@@ -68,7 +68,10 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--grid-dir", default="bench_results/images", help="where sample grids go")
     p.add_argument("--out", default=None, help="also append the JSON line to this file")
+    add_seed_fanout(p)
     args = p.parse_args()
+    if fan_out_seeds(args):
+        return
 
     t_start = time.perf_counter()
     torch.set_num_threads(args.threads)

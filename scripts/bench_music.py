@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import emit, peak_rss_mb  # noqa: E402
+from benchlib import add_seed_fanout, emit, fan_out_seeds, peak_rss_mb  # noqa: E402
 
 from genplay.generative.music.cli import metrics_table, write_samples  # noqa: E402
 from genplay.generative.music.data import TRACKS, load_chorales  # noqa: E402
@@ -41,7 +41,10 @@ def main() -> None:
     p.add_argument("--run-dir", default=None, help="default: runs/bench_music/seed{seed}")
     p.add_argument("--out", default=None, help="also append the JSON line to this file")
     p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="other MusicGANConfig fields")
+    add_seed_fanout(p)
     args = p.parse_args()
+    if fan_out_seeds(args):
+        return
     torch.set_num_threads(1)
     start = time.perf_counter()
     rolls = load_chorales(args.limit, verbose=True)

@@ -18,6 +18,7 @@ import sys
 import time
 
 import torch
+from benchlib import add_seed_fanout, fan_out_seeds
 
 from genplay.cli import add_dataclass_args
 from genplay.generative.core.utils import seed_everything, select_device
@@ -38,7 +39,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--quiet", action="store_true")
     add_dataclass_args(p, TextGANConfig)
+    add_seed_fanout(p)
     args = p.parse_args(argv)
+    if fan_out_seeds(args, argv):
+        return {}
     torch.set_num_threads(args.threads)
     names = [f.name for f in dataclasses.fields(TextGANConfig)]
     config = TextGANConfig(**{n: getattr(args, n) for n in names if getattr(args, n) is not None})

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import resource
+import sys
 
 
 def peak_rss_mb() -> float:
@@ -20,3 +23,94 @@ def emit(result: dict, out: str | None) -> None:
     if out:
         with open(out, "a") as f:
             f.write(line + "\n")
+
+
+def add_seed_fanout(p: argparse.ArgumentParser) -> None:
+    """``--seeds 0,1,2`` (one run of this script per seed) and ``--ray [ADDRESS]`` (each run a Ray task)."""
+    p.add_argument("--seeds", type=_seed_list, default=None, help="run once per seed (comma-separated)")
+    p.add_argument(
+        "--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+        help="with --seeds: each run is a Ray task (no ADDRESS: a Ray instance on this machine)",
+    )  # fmt: skip
+    p.add_argument("--ray-cpus", type=float, default=1.0, help="--ray: CPUs per run")
+    p.add_argument("--ray-gpus", type=float, default=0.0, help="--ray: GPUs per run")
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"expected distinct seeds >= 0, comma-separated; got {text!r}")
+    return seeds
+
+
+def fan_out_seeds(args: argparse.Namespace, argv: list[str] | None = None, script: str | None = None) -> bool:
+    """Run this script once per ``--seeds`` seed (``--ray``: as Ray tasks, retried), printing each
+    run's JSON line as it lands; exit 1 naming any run that still failed. False: no ``--seeds``.
+
+    Each run is the script started again with ``--seed S`` in place of the fan-out flags, so a
+    run here is exactly the run a user would start by hand (its ``--out`` appends its line).
+    """
+    if args.seeds is None:
+        if args.ray is not None:
+            print("error: --ray needs --seeds (the runs to fan out)", file=sys.stderr)
+            raise SystemExit(2)
+        return False
+    if args.ray is None and (args.ray_cpus != 1.0 or args.ray_gpus != 0.0):
+        print("error: --ray-cpus / --ray-gpus need --ray", file=sys.stderr)
+        raise SystemExit(2)
+    from genplay.errors import GenplayError
+    from genplay.gail.fanout import Job, JobResult, run_jobs, run_script
+
+    script = os.path.abspath(script or sys.argv[0])
+    base = [script, *_without_fanout(sys.argv[1:] if argv is None else argv)]
+    jobs = [
+        Job(f"seed {s}", {"argv": [*base, "--seed", str(s)], "cwd": os.getcwd()}, args.ray_cpus, args.ray_gpus)
+        for s in args.seeds
+    ]
+
+    stdout = sys.stdout  # run_jobs sends Ray's own chatter to stderr while it runs: results stay on stdout
+
+    def show(result) -> None:
+        if result.ok:
+            print(json.dumps(result.value), file=stdout, flush=True)
+
+    if args.ray is None:  # one after another here; a failed run is reported, the others still run
+        results = []
+        for job in jobs:
+            try:
+                results.append(JobResult(job, run_script(**job.kwargs)))
+            except RuntimeError as exc:
+                results.append(JobResult(job, error=str(exc), attempts=1))
+            show(results[-1])
+    else:
+        try:
+            results = run_jobs(run_script, jobs, ray_address=args.ray, on_done=show)
+        except GenplayError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        print(f"error: {r.job.label} failed after {r.attempts} tries: {r.error}", file=sys.stderr)
+    if failed:
+        raise SystemExit(1)
+    return True
+
+
+def _without_fanout(argv: list[str]) -> list[str]:
+    """``argv`` less ``--seeds``, ``--seed``, ``--ray [ADDRESS]``, ``--ray-cpus``, ``--ray-gpus`` (both spellings)."""
+    kept, i = [], 0
+    while i < len(argv):
+        token = argv[i]
+        name = token.split("=", 1)[0]
+        if name in ("--seeds", "--seed", "--ray-cpus", "--ray-gpus"):
+            i += 1 if "=" in token else 2
+        elif name == "--ray":
+            takes_value = "=" not in token and i + 1 < len(argv) and not argv[i + 1].startswith("-")
+            i += 2 if takes_value else 1
+        else:
+            kept.append(token)
+            i += 1
+    return kept

@@ -123,3 +123,69 @@ def test_boardgames_suite_through_ray_gives_the_local_numbers(ray_local, tmp_pat
     local = run_suite("genplay/TicTacToe-v0", {"mcts:20": "mcts:20"}, 1, seed=3)
     remote = run_suite("genplay/TicTacToe-v0", {"mcts:20": "mcts:20"}, 1, seed=3, ray_address="local")
     assert remote == local and len(local["pairings"]) == 15 and local["failed"] == []
+
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+FAKE_BENCH = f"""
+import json, sys
+sys.path.insert(0, {str(SCRIPTS)!r})
+import argparse
+from benchlib import add_seed_fanout, fan_out_seeds
+p = argparse.ArgumentParser()
+p.add_argument("--seed", type=int, default=0)
+p.add_argument("--fail-seed", type=int, default=-1)
+add_seed_fanout(p)
+args = p.parse_args()
+if not fan_out_seeds(args):
+    if args.seed == args.fail_seed:
+        sys.exit("broken seed")
+    print("progress")
+    print(json.dumps({{"seed": args.seed, "fail_seed": args.fail_seed}}))
+"""
+
+
+def _bench_module():
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import benchlib
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    return benchlib
+
+
+def test_bench_flags_are_removed_from_each_run():
+    strip = _bench_module()._without_fanout
+    argv = ["--game", "pong", "--seeds", "0,1", "--ray", "--seed=4", "--ray-gpus", "0.5", "--out", "f.jsonl"]
+    assert strip(argv) == ["--game", "pong", "--out", "f.jsonl"]
+    assert strip(["--ray", "10.0.0.1:6379", "--x", "--ray-cpus=2", "--seeds=1"]) == ["--x"]
+
+
+def test_bench_seeds_run_one_by_one_and_a_failed_seed_is_named(tmp_path):
+    import subprocess
+
+    script = tmp_path / "fake_bench.py"
+    script.write_text(FAKE_BENCH)
+    run = subprocess.run(
+        [sys.executable, str(script), "--seeds", "0,1,2", "--fail-seed", "1"], capture_output=True, text=True
+    )
+    assert [json.loads(line)["seed"] for line in run.stdout.splitlines()] == [0, 2]
+    assert run.returncode == 1 and "seed 1 failed after 1 tries" in run.stderr and "broken seed" in run.stderr
+    bad = subprocess.run([sys.executable, str(script), "--ray"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: --ray needs --seeds (the runs to fan out)"
+
+
+def test_bench_seeds_through_ray_are_retried_then_reported(ray_local, tmp_path, capsys):
+    import argparse
+
+    benchlib = _bench_module()
+    script = tmp_path / "fake_bench.py"
+    script.write_text(FAKE_BENCH)
+    p = argparse.ArgumentParser()
+    p.add_argument("--fail-seed", type=int)
+    benchlib.add_seed_fanout(p)
+    argv = ["--seeds", "3,5", "--fail-seed", "5", "--ray"]
+    with pytest.raises(SystemExit) as stop:
+        benchlib.fan_out_seeds(p.parse_args(argv), argv, script=str(script))
+    out, err = capsys.readouterr()
+    assert stop.value.code == 1 and json.loads(out) == {"seed": 3, "fail_seed": 5}
+    assert "seed 5 failed after 3 tries" in err  # its first try and Ray's 2 retries
