@@ -44,7 +44,8 @@ from genplay.gail.config import GAILConfig, atari_preset, check_fields
 from genplay.gail.demos import Demos, check_demos_match_spaces
 from genplay.gail.discriminator import TransitionDiscriminator, with_absorbing_row
 from genplay.gail.features import CenteredNatureCNN
-from genplay.gail.reward import absorbing_mass, absorbing_share, absorbing_tail_weight, step_rewards
+from genplay.gail.learner import SB3Learner
+from genplay.gail.reward import absorbing_share, absorbing_tail_weight, step_rewards
 from genplay.gail.store import TransitionStore
 from genplay.generative.core import DiscriminatorStepConfig, discriminator_step, select_device, set_torch_threads
 
@@ -119,7 +120,7 @@ DQN_RULES: dict[str, tuple] = {
 }
 
 
-class DAC:
+class DAC(SB3Learner):
     """Discriminator-Actor-Critic imitation with a DQN learner, SB3-style: ``DAC(...).learn(n)``.
 
     Args:
@@ -198,28 +199,18 @@ class DAC:
         )
         self.algo.dac = self
         if image and config.normalize_policy_obs:
-            for module in self.algo.policy.modules():
-                if isinstance(module, CenteredNatureCNN):
-                    module.set_scaling(self.disc.scaling.mean, self.disc.scaling.std)
+            self._centre_frames(self.disc.scaling)
         self.history: list[dict[str, float]] = []
         self.last_disc_update = -dqn.disc_every  # the first update comes with the first Q step
-        if log_dir is not None:
-            from stable_baselines3.common.logger import configure
-
-            self.algo.set_logger(configure(log_dir, ["csv", "tensorboard"]))
+        self._log_to(log_dir)
 
     @property
-    def num_timesteps(self) -> int:
-        return int(self.algo.num_timesteps)
+    def sb3_algorithm(self) -> DQN:
+        return self.algo
 
     @property
-    def gamma(self) -> float:
+    def gamma(self) -> float:  # known before the DQN is built (the expert's absorbing mass needs it)
         return float(self.dqn_config.gamma)
-
-    def _absorbing_mass(self, n_terminations: int) -> float:
-        if not self.config.absorbing:
-            return 0.0
-        return absorbing_mass(n_terminations, self.gamma, self.config.absorbing_prior)
 
     # ------------------------------------------------------------------ training
     def learn(

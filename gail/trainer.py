@@ -34,8 +34,9 @@ from genplay.gail.config import GAILConfig
 from genplay.gail.demos import Demos, check_demos_match_spaces
 from genplay.gail.discriminator import TransitionDiscriminator, with_absorbing_row
 from genplay.gail.features import CenteredNatureCNN, DemoScaling
+from genplay.gail.learner import SB3Learner
 from genplay.gail.parallel import check_world_size, shard_store
-from genplay.gail.reward import absorbing_mass, absorbing_share, generator_rewards, step_rewards
+from genplay.gail.reward import absorbing_share, generator_rewards, step_rewards
 from genplay.gail.rollout import ReturnScaler, TransitionRecorder, policy_obs_normalizer
 from genplay.gail.store import TransitionStore
 from genplay.generative.core import DiscriminatorStepConfig, discriminator_step, select_device, set_torch_threads
@@ -48,7 +49,7 @@ from genplay.generative.core.distributed import (
 )
 
 
-class GAIL:
+class GAIL(SB3Learner):
     """Generative Adversarial Imitation Learning on a gymnasium vector env.
 
     Args:
@@ -139,9 +140,8 @@ class GAIL:
                 if config.obs_norm != "demos":
                     scaling = DemoScaling(space).to(self.device)
                     self.disc.fit_scaling(self.expert, scaling=scaling)
-                for module in gen_algo.policy.modules():
-                    if isinstance(module, CenteredNatureCNN):
-                        module.set_scaling(scaling.mean, scaling.std)
+                self.gen_algo = gen_algo
+                self._centre_frames(scaling)
         else:
             gen_algo.set_env(wrapped)
             if world > 1:
@@ -163,23 +163,11 @@ class GAIL:
         self.bc_done = config.bc_epochs == 0
         self._demo_nll = None
         self.log_dir = log_dir
-        if log_dir is not None:
-            from stable_baselines3.common.logger import configure
-
-            self.gen_algo.set_logger(configure(log_dir, ["csv", "tensorboard"]))
+        self._log_to(log_dir)
 
     @property
-    def num_timesteps(self) -> int:
-        return int(self.gen_algo.num_timesteps)
-
-    @property
-    def gamma(self) -> float:
-        return float(self.gen_algo.gamma)
-
-    def _absorbing_mass(self, n_terminations: int) -> float:
-        if not self.config.absorbing:
-            return 0.0
-        return absorbing_mass(n_terminations, self.gamma, self.config.absorbing_prior)
+    def sb3_algorithm(self) -> OnPolicyAlgorithm:
+        return self.gen_algo
 
     # ------------------------------------------------------------------ training
     def learn(
