@@ -7,6 +7,7 @@ the absorbing-state mass, the centred frame scaling and the logs come from the s
 from __future__ import annotations
 
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
 
 from genplay.gail.config import GAILConfig
 from genplay.gail.features import CenteredNatureCNN, DemoScaling
@@ -47,3 +48,32 @@ class SB3Learner:
             from stable_baselines3.common.logger import configure
 
             self.sb3_algorithm.set_logger(configure(log_dir, ["csv", "tensorboard"]))
+
+
+class ProgressBar(BaseCallback):
+    """tqdm bar with ETA, true episode return and discriminator accuracy."""
+
+    def __init__(self, total: int) -> None:
+        super().__init__()
+        self.total = total
+
+    def _on_training_start(self) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=self.total, initial=self.model.num_timesteps, unit="step", mininterval=1.0)
+
+    def _on_step(self) -> bool:
+        self.bar.update(self.model.num_timesteps - self.bar.n)
+        return True
+
+    def _on_rollout_end(self) -> None:
+        log = self.model.logger.name_to_value
+        self.bar.set_postfix(
+            ret=f"{log.get('gail/true_return', float('nan')):.1f}",
+            acc_e=f"{log.get('gail/accuracy_expert', float('nan')):.2f}",
+            acc_g=f"{log.get('gail/accuracy_generator', float('nan')):.2f}",
+            refresh=False,
+        )
+
+    def _on_training_end(self) -> None:
+        self.bar.close()

@@ -34,7 +34,7 @@ from genplay.gail.config import GAILConfig
 from genplay.gail.demos import Demos, check_demos_match_spaces
 from genplay.gail.discriminator import TransitionDiscriminator, with_absorbing_row
 from genplay.gail.features import CenteredNatureCNN, DemoScaling
-from genplay.gail.learner import SB3Learner
+from genplay.gail.learner import ProgressBar, SB3Learner
 from genplay.gail.parallel import check_world_size, shard_store
 from genplay.gail.reward import absorbing_share, generator_rewards, step_rewards
 from genplay.gail.rollout import ReturnScaler, TransitionRecorder, policy_obs_normalizer
@@ -193,7 +193,7 @@ class GAIL(SB3Learner):
             return self
         callbacks: list[BaseCallback] = [_GAILCallback(self, checkpoint_path)]
         if progress_bar:
-            callbacks.append(_ProgressBar(total_timesteps))
+            callbacks.append(ProgressBar(total_timesteps))
         if callback is not None:
             callbacks.append(callback)
         with averaged_gradients(self.gen_algo.policy, self.dist):
@@ -411,32 +411,3 @@ class _GAILCallback(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         self.trainer._on_rollout_end()
-
-
-class _ProgressBar(BaseCallback):
-    """tqdm bar with ETA, true episode return and discriminator accuracy."""
-
-    def __init__(self, total: int) -> None:
-        super().__init__()
-        self.total = total
-
-    def _on_training_start(self) -> None:
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=self.total, initial=self.model.num_timesteps, unit="step", mininterval=1.0)
-
-    def _on_step(self) -> bool:
-        self.bar.update(self.model.num_timesteps - self.bar.n)
-        return True
-
-    def _on_rollout_end(self) -> None:
-        log = self.model.logger.name_to_value
-        self.bar.set_postfix(
-            ret=f"{log.get('gail/true_return', float('nan')):.1f}",
-            acc_e=f"{log.get('gail/accuracy_expert', float('nan')):.2f}",
-            acc_g=f"{log.get('gail/accuracy_generator', float('nan')):.2f}",
-            refresh=False,
-        )
-
-    def _on_training_end(self) -> None:
-        self.bar.close()
