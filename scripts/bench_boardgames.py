@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from benchlib import add_seed_fanout, fan_out_seeds
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib, also when imported by the tests
+from benchlib import add_seed_fanout, fan_out_seeds  # noqa: E402
 
 from genplay.gail.boardgames import (
     augment_symmetries,

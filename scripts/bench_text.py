@@ -16,9 +16,12 @@ import dataclasses
 import json
 import sys
 import time
+from pathlib import Path
 
 import torch
-from benchlib import add_seed_fanout, fan_out_seeds
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib, also when imported by the tests
+from benchlib import add_seed_fanout, fan_out_seeds  # noqa: E402
 
 from genplay.cli import add_dataclass_args
 from genplay.generative.core.utils import seed_everything, select_device
