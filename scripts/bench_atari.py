@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from benchlib import add_seed_fanout, emit, fan_out_seeds, peak_rss_mb
+from benchlib import ArgumentParser, add_seed_fanout, emit, fan_out_seeds, peak_rss_mb
 from stable_baselines3.common.callbacks import BaseCallback
 
 
@@ -44,7 +44,7 @@ _positive = _int_at_least(1)
 
 
 def parse() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--game", default="pong")
     p.add_argument("--mode", choices=["throughput", "learn"], default="throughput")
     p.add_argument("--n-demo", type=_positive, default=None, help="expert games (default: 20 learn, 2 throughput)")

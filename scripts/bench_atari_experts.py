@@ -15,14 +15,14 @@ import argparse
 import time
 
 import numpy as np
-from benchlib import emit
+from benchlib import ArgumentParser, emit
 
 from genplay.envs.atari import make_atari
 from genplay.envs.atari_experts import ATARI_EXPERTS, RandomExpert, play_game
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--game", default="pong", choices=sorted(ATARI_EXPERTS))
     p.add_argument("--games", type=int, default=10)
     p.add_argument("--random-games", type=int, default=None, help="random-policy games (default: --games)")

@@ -11,7 +11,6 @@ headline ``vs_random`` / ``vs_expert_bot`` are the last learner's, GAIL+BC by de
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib, also when imported by the tests
-from benchlib import add_seed_fanout, fan_out_seeds  # noqa: E402
+from benchlib import ArgumentParser, add_seed_fanout, fan_out_seeds  # noqa: E402
 
 from genplay.gail.boardgames import (
     augment_symmetries,
@@ -78,7 +77,7 @@ def steps_per_second(game: str, opponent: str, seconds: float = 1.0) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--game", choices=sorted(SETUPS), required=True)
     p.add_argument("--n-demo-games", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)

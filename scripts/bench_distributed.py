@@ -20,22 +20,27 @@ import argparse
 import dataclasses
 import json
 import os
+import sys
 import time
+
+from benchlib import ArgumentParser
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--env", default="CartPole-v1", help="a classic-control env id, or an ALE game name (pong)")
-    p.add_argument("--timesteps", type=int, default=20_000, help="timed env steps, after one warm-up rollout")
-    p.add_argument("--n-envs", type=int, default=8, help="global: split over the ranks")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (GAIL)")
-    p.add_argument("--eval-episodes", type=int, default=0, help="then the learned policy's true return (rank 0)")
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--env", default="CartPole-v1", help="CartPole-v1, or an ALE game name (pong)")
+    p.add_argument("--timesteps", type=_at_least(1), default=20_000, help="timed env steps, after a warm-up rollout")
+    p.add_argument("--n-envs", type=_at_least(1), default=8, help="global: split over the ranks")
+    p.add_argument("--seed", type=_at_least(0), default=0)
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"), help="GAIL: where it trains")
+    p.add_argument(
+        "--eval-episodes", type=_at_least(0), default=0, help="then the learned policy's true return (rank 0)"
+    )
     p.add_argument("--out", default=None, help="also append the JSON line to this file")
     p.add_argument("--gan", choices=("dcgan", "cgan", "wgan-gp"), help="time an image GAN instead of GAIL")
-    p.add_argument("--dataset", default="digits", help="--gan: digits (8x8) or mnist5k (28x28)")
-    p.add_argument("--batch-size", type=int, default=64, help="--gan: global batch, split over the ranks")
-    p.add_argument("--gan-steps", type=int, default=100, help="--gan: timed generator updates")
+    p.add_argument("--dataset", default="digits", choices=("digits", "mnist5k"), help="--gan: 8x8 or 28x28 digits")
+    p.add_argument("--batch-size", type=_at_least(1), default=64, help="--gan: global batch, split over the ranks")
+    p.add_argument("--gan-steps", type=_at_least(1), default=100, help="--gan: timed generator updates")
     args = p.parse_args()
 
     import torch
@@ -43,14 +48,23 @@ def main() -> None:
     torch.set_num_threads(1)
     if args.gan:
         return bench_gan(args)
+    from genplay.errors import GenplayError
     from genplay.gail.evaluate import episode_returns
     from genplay.gail.pipeline import _rank_venv
     from genplay.gail.trainer import GAIL
     from genplay.generative.core import distributed
 
     ctx = distributed.init_from_env(args.device)
-    factory, demos, config = _setup(args)
-    trainer = GAIL(venv=_rank_venv(factory, config, config.seed, ctx), demos=demos, config=config, dist=ctx)
+    try:
+        factory, demos, config = _setup(args)
+    except GenplayError as exc:
+        print(f"error: --env {args.env}: {' '.join(str(exc).split())}", file=sys.stderr)
+        raise SystemExit(2) from None
+    try:  # e.g. --n-envs that does not split over the ranks
+        trainer = GAIL(venv=_rank_venv(factory, config, config.seed, ctx), demos=demos, config=config, dist=ctx)
+    except GenplayError as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        raise SystemExit(2) from None
     rollout = config.ppo.n_steps * config.n_envs
     trainer.learn(rollout)  # warm-up: allocations, the first update
     traffic = _count_collectives()
@@ -87,6 +101,19 @@ def main() -> None:
     distributed.shutdown()
 
 
+def _at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+        return value
+
+    return parse
+
+
 def _setup(args: argparse.Namespace):
     """(factory, demos, config): CartPole-style envs get 5 heuristic demos and the preset; an ALE
     game gets 2 scripted-expert games (cached) and the Atari preset; BC off either way."""
@@ -94,7 +121,7 @@ def _setup(args: argparse.Namespace):
     from genplay.gail.demos import collect_demos, load_demos, save_demos
 
     common = dict(n_envs=args.n_envs, seed=args.seed, bc_epochs=0, device=args.device, torch_threads=1)
-    if "-v" in args.env:
+    if args.env == "CartPole-v1":
 
         def heuristic(obs):
             return (obs[:, 2] + 0.5 * obs[:, 3] > 0).astype("int64")

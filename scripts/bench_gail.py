@@ -28,7 +28,7 @@ import os
 import sys
 import time
 
-from benchlib import add_seed_fanout, emit, fan_out_seeds, peak_rss_mb
+from benchlib import ArgumentParser, add_seed_fanout, emit, fan_out_seeds, peak_rss_mb
 
 
 def parse_set(items: list[str]) -> dict:
@@ -45,7 +45,7 @@ def parse_set(items: list[str]) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", default="CartPole-v1")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-demo", type=int, default=20)

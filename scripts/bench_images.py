@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import torch
-from benchlib import add_seed_fanout, emit, fan_out_seeds, peak_rss_mb
+from benchlib import ArgumentParser, add_seed_fanout, emit, fan_out_seeds, peak_rss_mb
 
 from genplay.generative.images.data import load_dataset, per_class_subset
 from genplay.generative.images.evaluate import augmentation_test, evaluate_generator, metric_classifier, save_grid
@@ -52,7 +52,7 @@ def parse_set(items: list[str]) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="digits", choices=["digits", "mnist5k"])
     p.add_argument("--model", default="dcgan", choices=["dcgan", "cgan", "wgan-gp"])
     p.add_argument("--seed", type=int, default=0)

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import add_seed_fanout, emit, fan_out_seeds, peak_rss_mb  # noqa: E402
+from benchlib import ArgumentParser, add_seed_fanout, emit, fan_out_seeds, peak_rss_mb  # noqa: E402
 
 from genplay.generative.music.cli import metrics_table, write_samples  # noqa: E402
 from genplay.generative.music.data import TRACKS, load_chorales  # noqa: E402
@@ -33,7 +33,7 @@ from genplay.generative.music.trainer import (  # noqa: E402
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=None, help="generator updates (default: MusicGANConfig's)")
     p.add_argument("--limit", type=int, default=None, help="first N chorales only (default: all)")

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import emit
+from benchlib import ArgumentParser, emit
 
 
 def run(argv: list[str], out: Path) -> tuple[float, dict]:
@@ -34,7 +34,7 @@ def scores(result: dict) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--games", default="pong,breakout,freeway")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--episodes", type=int, default=2)

@@ -18,11 +18,11 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib import emit
+from benchlib import ArgumentParser, emit
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", default="CartPole-v1")
     p.add_argument("--timesteps", type=int, default=100_000)
     p.add_argument("--n-envs", type=int, default=8)

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib import emit, peak_rss_mb
+from benchlib import ArgumentParser, emit, peak_rss_mb
 
 DEFAULTS = {  # env: (threshold, generator steps, PPO budget, eval every, GAIL budget)
     "CartPole-v1": (475.0, 20_000, 100_000, 2_048, 3_072),
@@ -42,7 +42,7 @@ def log(msg: str) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", default="CartPole-v1")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--gail-seeds", type=int, default=3)

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib, also when imported by the tests
-from benchlib import add_seed_fanout, fan_out_seeds  # noqa: E402
+from benchlib import ArgumentParser, add_seed_fanout, fan_out_seeds  # noqa: E402
 
 from genplay.cli import add_dataclass_args
 from genplay.generative.core.utils import seed_everything, select_device
@@ -29,7 +29,7 @@ from genplay.generative.text.seqgan import TextGANConfig
 
 
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", choices=["oracle", "pydoc"], required=True)
     p.add_argument("--minutes", type=float, default=20.0, help="training wall time (evaluations come on top)")
     p.add_argument("--mle-fraction", type=float, default=0.5, help="share of the time spent on MLE pretraining")

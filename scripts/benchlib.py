@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import sys
@@ -25,6 +26,29 @@ def emit(result: dict, out: str | None) -> None:
             f.write(line + "\n")
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse for the benchmark scripts: a usage error is one ``error:`` line and exit 2 (no usage text)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        print(f"error: {self.prog}: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _resources(*, zero_ok: bool):
+    """argparse type: a finite number > 0 (>= 0 with ``zero_ok``): CPUs or GPUs per Ray task."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+            raise argparse.ArgumentTypeError(f"expected a finite number {'>= 0' if zero_ok else '> 0'}, got {text!r}")
+        return value
+
+    return parse
+
+
 def add_seed_fanout(p: argparse.ArgumentParser) -> None:
     """``--seeds 0,1,2`` (one run of this script per seed) and ``--ray [ADDRESS]`` (each run a Ray task)."""
     p.add_argument("--seeds", type=_seed_list, default=None, help="run once per seed (comma-separated)")
@@ -32,8 +56,8 @@ def add_seed_fanout(p: argparse.ArgumentParser) -> None:
         "--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
         help="with --seeds: each run is a Ray task (no ADDRESS: a Ray instance on this machine)",
     )  # fmt: skip
-    p.add_argument("--ray-cpus", type=float, default=1.0, help="--ray: CPUs per run")
-    p.add_argument("--ray-gpus", type=float, default=0.0, help="--ray: GPUs per run")
+    p.add_argument("--ray-cpus", type=_resources(zero_ok=False), default=1.0, help="--ray: CPUs per run")
+    p.add_argument("--ray-gpus", type=_resources(zero_ok=True), default=0.0, help="--ray: GPUs per run")
 
 
 def _seed_list(text: str) -> list[int]:
@@ -53,14 +77,14 @@ def fan_out_seeds(args: argparse.Namespace, argv: list[str] | None = None, scrip
     Each run is the script started again with ``--seed S`` in place of the fan-out flags, so a
     run here is exactly the run a user would start by hand (its ``--out`` appends its line).
     """
+    if args.ray is None and (args.ray_cpus != 1.0 or args.ray_gpus != 0.0):
+        print("error: --ray-cpus / --ray-gpus need --ray", file=sys.stderr)
+        raise SystemExit(2)
     if args.seeds is None:
         if args.ray is not None:
             print("error: --ray needs --seeds (the runs to fan out)", file=sys.stderr)
             raise SystemExit(2)
         return False
-    if args.ray is None and (args.ray_cpus != 1.0 or args.ray_gpus != 0.0):
-        print("error: --ray-cpus / --ray-gpus need --ray", file=sys.stderr)
-        raise SystemExit(2)
     from genplay.errors import GenplayError
     from genplay.gail.fanout import Job, JobResult, run_jobs, run_script
 

@@ -130,8 +130,8 @@ FAKE_BENCH = f"""
 import json, sys
 sys.path.insert(0, {str(SCRIPTS)!r})
 import argparse
-from benchlib import add_seed_fanout, fan_out_seeds
-p = argparse.ArgumentParser()
+from benchlib import ArgumentParser, add_seed_fanout, fan_out_seeds
+p = ArgumentParser()
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--fail-seed", type=int, default=-1)
 add_seed_fanout(p)
@@ -172,6 +172,14 @@ def test_bench_seeds_run_one_by_one_and_a_failed_seed_is_named(tmp_path):
     assert run.returncode == 1 and "seed 1 failed after 1 tries" in run.stderr and "broken seed" in run.stderr
     bad = subprocess.run([sys.executable, str(script), "--ray"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --ray needs --seeds (the runs to fan out)"
+    for argv, expected in (
+        (["--ray-gpus", "1"], "error: --ray-cpus / --ray-gpus need --ray"),
+        (["--seeds", "0", "--ray", "--ray-cpus", "nan"], "--ray-cpus: expected a finite number > 0, got 'nan'"),
+        (["--seeds", "1,1"], "--seeds: expected distinct seeds >= 0, comma-separated; got '1,1'"),
+    ):
+        bad = subprocess.run([sys.executable, str(script), *argv], capture_output=True, text=True)
+        lines = bad.stderr.strip().splitlines()
+        assert bad.returncode == 2 and len(lines) == 1 and lines[0].endswith(expected), (argv, bad.stderr)
 
 
 def test_bench_seeds_through_ray_are_retried_then_reported(ray_local, tmp_path, capsys):
