@@ -106,7 +106,7 @@ def fan_out_seeds(args: argparse.Namespace, argv: list[str] | None = None, scrip
         for job in jobs:
             try:
                 results.append(JobResult(job, run_script(**job.kwargs)))
-            except RuntimeError as exc:
+            except (RuntimeError, ValueError) as exc:  # a failed run, or a JSON line that does not parse
                 results.append(JobResult(job, error=str(exc), attempts=1))
             show(results[-1])
     else:
