@@ -15,6 +15,12 @@ Prints ONE JSON line as its last line (``--out`` appends it to a file):
 
     python scripts/bench_synth.py --env CartPole-v1 --seeds 5
     python scripts/bench_synth.py --env Pendulum-v1 --seeds 5
+    python scripts/bench_synth.py --env genplay/ConnectFour-v0 --seeds 5
+
+Board games (``genplay/*`` ids): the expert is the game's search bot of ``bench_boardgames.py``
+(connect four: ``mcts:200`` against ``random|mcts:50``, ``--n-demo`` games), the generator masked
+GAIL+BC (BC warm start, BC-regularised, mirror-augmented demos: the issue-14 recipe), and every
+rollout, synthetic or PPO's, plays against uniform random; returns are win 1, draw 0, loss -1.
 """
 
 from __future__ import annotations
@@ -26,15 +32,22 @@ import sys
 import time
 from pathlib import Path
 
+from bench_boardgames import SETUPS as BOARD_SETUPS
+from bench_boardgames import config_for as board_config
 from benchlib import ArgumentParser, emit, peak_rss_mb
 
 DEFAULTS = {  # env: (threshold, generator steps, PPO budget, eval every, GAIL budget)
     "CartPole-v1": (475.0, 20_000, 100_000, 2_048, 3_072),
     "Pendulum-v1": (-200.0, 300_000, 300_000, 4_096, 20_480),  # evaluated after every rollout (4 x 1024)
+    # connect four vs random: PPO from scratch reaches a 0.9 mean return in about 50k steps, 0.95 in about
+    # 100k; evaluated after every rollout (8 x 256)
+    "genplay/ConnectFour-v0": (0.95, 100_000, 400_000, 2_048, 20_480),
 }
 # Synthetic episodes per env: cloning continuous control needs more data (Pendulum: 20 episodes
 # cloned to about -1300, 100 or 200 to -178; rollouts cost about 1 s per 40k transitions).
-N_SYNTH = {"CartPole-v1": 20, "Pendulum-v1": 200}
+N_SYNTH = {"CartPole-v1": 20, "Pendulum-v1": 200, "genplay/ConnectFour-v0": 500}
+N_DEMO = {"genplay/ConnectFour-v0": 200}  # expert games, as issue 14 allows; else 10 episodes
+EVAL_EPISODES = {"genplay/ConnectFour-v0": 200}  # win rates are noisy: 200 games put the std near 0.02
 
 
 def log(msg: str) -> None:
@@ -46,13 +59,15 @@ def main() -> None:
     p.add_argument("--env", default="CartPole-v1")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--gail-seeds", type=int, default=3)
-    p.add_argument("--n-demo", type=int, default=10, help="expert episodes the generator learns from")
+    p.add_argument(
+        "--n-demo", type=int, default=None, help="expert episodes the generator learns from (default: per env, else 10)"
+    )
     p.add_argument("--n-synth", type=int, default=None, help="synthetic episodes (default: per env, else 20)")
     p.add_argument("--threshold", type=float, default=None)
     p.add_argument("--gen-timesteps", type=int, default=None)
     p.add_argument("--budget", type=int, default=None, help="PPO steps at most, per run")
     p.add_argument("--eval-every", type=int, default=None)
-    p.add_argument("--eval-episodes", type=int, default=5)
+    p.add_argument("--eval-episodes", type=int, default=None, help="per evaluation (default: per env, else 5)")
     p.add_argument("--gail-budget", type=int, default=None)
     p.add_argument("--run-dir", default="runs/bench_synth")
     p.add_argument("--plot", default="bench_results/synth", help="directory for the curves plot")
@@ -65,11 +80,18 @@ def main() -> None:
     if threshold is None:
         p.error(f"--threshold: required for {args.env}")
     n_synth = args.n_synth or N_SYNTH.get(args.env, 20)
+    args.n_demo = args.n_demo or N_DEMO.get(args.env, 10)
+    args.eval_episodes = args.eval_episodes or EVAL_EPISODES.get(args.env, 5)
+    for flag in ("seeds", "n_demo", "n_synth", "gen_timesteps", "budget", "eval_every", "eval_episodes", "gail_budget"):
+        value = getattr(args, flag)
+        if value is not None and value < (0 if flag in ("seeds",) else 1):
+            p.error(f"--{flag.replace('_', '-')}: must be >= {0 if flag == 'seeds' else 1}, got {value}")
 
     import numpy as np
     import torch
 
     torch.set_num_threads(1)
+    from genplay.envs.boardgames import game_of
     from genplay.gail.config import preset, replace
     from genplay.gail.demos import collect_demos
     from genplay.gail.episodes import concat_demos, select_episodes
@@ -80,19 +102,23 @@ def main() -> None:
     from genplay.gail.warmstart import learn_to_threshold, make_ppo, warm_start
 
     t_all = time.perf_counter()
-    expert, kind = default_expert(args.env)
-    demos = collect_demos(args.env, expert, args.n_demo, seed=30_000, metadata={"policy": kind})
+    board = game_of(args.env)
     run = Path(args.run_dir) / args.env.replace("/", "_")
-    log(f"GAIL generator: {gen_steps} steps from {args.n_demo} {kind} demos -> {run}")
     t0 = time.perf_counter()
-    train_gail(args.env, demos, gen_steps, config=replace(preset(args.env), device="cpu"), out_dir=run, force=True)
+    if board is None:
+        expert, kind = default_expert(args.env)
+        demos = collect_demos(args.env, expert, args.n_demo, seed=30_000, metadata={"policy": kind})
+        log(f"GAIL generator: {gen_steps} steps from {args.n_demo} {kind} demos -> {run}")
+        train_gail(args.env, demos, gen_steps, config=replace(preset(args.env), device="cpu"), out_dir=run, force=True)
+        gen = load_generator(run)
+    else:
+        demos, gen = board_generator(board, args.n_demo, gen_steps)
     gen_seconds = time.perf_counter() - t0
-    gen = load_generator(run)
     synth = synthesize(gen, SynthConfig(n_episodes=n_synth, seed=0))
     timing = synth.metadata["synth"]["timing"]
     log(f"synthetic: {synth.n_episodes} episodes, return {synth.episode_returns().mean():.1f}; {timing}")
 
-    refs = reference_sets(gen, 20)
+    refs = reference_sets(gen, 20) if board is None else board_reference_sets(board, gen, 20)
     sep = separation(gen, {**refs, "gail": synth})
     expert_r, random_r = float(refs["expert"].episode_returns().mean()), float(refs["random"].episode_returns().mean())
     log(f"AUC expert vs random {sep['auc_expert_vs_random']}, vs gail {sep['auc_expert_vs_gail']}")
@@ -102,12 +128,12 @@ def main() -> None:
     bc_returns, bc_stats = [], []
     for seed in range(args.seeds):
         for mode in ("scratch", "warm"):
-            model = make_ppo(args.env, seed)
+            model = make_ppo(gen.env, seed)
             if mode == "warm":
                 stats = warm_start(model, synth, seed=seed)
                 bc_stats.append({k: round(float(v), 4) for k, v in stats.items()})
             curve = learn_to_threshold(
-                model, args.env, threshold=threshold, budget=budget, eval_every=every,
+                model, gen.env, threshold=threshold, budget=budget, eval_every=every,
                 eval_episodes=args.eval_episodes, seed=70_000 + 100 * seed,
             )  # fmt: skip
             if mode == "warm":
@@ -126,9 +152,12 @@ def main() -> None:
     gail_norm: dict[str, list] = {"real2": [], "real2_plus_synth": []}
     for seed in range(args.gail_seeds):
         for name, data in (("real2", real2), ("real2_plus_synth", mixed)):
-            config = replace(preset(args.env), seed=seed, device="cpu")
-            trainer = train_gail(args.env, data, gail_budget, config=config)
-            r = float(episode_returns(args.env, trainer, 10, seed=80_000 + seed).mean())
+            if board is None:
+                config = replace(preset(args.env), seed=seed, device="cpu")
+                trainer = train_gail(args.env, data, gail_budget, config=config)
+            else:
+                trainer = board_gail(board, data, gail_budget, seed=seed, factory=gen.env)
+            r = float(episode_returns(gen.env, trainer, args.eval_episodes if board else 10, seed=80_000 + seed).mean())
             gail_norm[name].append(round(normalized_return(r, expert_r, random_r), 3))
             log(f"GAIL seed {seed} {name}: return {r:.1f}")
 
@@ -165,6 +194,8 @@ def main() -> None:
             "gail_normalized_real2_plus_synth": gail_norm["real2_plus_synth"],
             "generator_steps": gen_steps,
             "generator_demos": args.n_demo,
+            "generator": "GAIL" if board is None else "masked GAIL+BC (BC-reg 20, mirror-augmented)",
+            "expert": "scripted or PPO expert" if board is None else BOARD_SETUPS[board]["expert"],
             "generator_train_seconds": round(gen_seconds, 1),
             "curves": curves,
             "plot": str(plot),
@@ -175,6 +206,39 @@ def main() -> None:
         },
         args.out,
     )
+
+
+def board_generator(game: str, n_games: int, timesteps: int, seed: int = 0):
+    """Demos of the game's search bot, and masked GAIL+BC trained on them (issue 14's recipe),
+    as a generator whose env plays against uniform random."""
+    from genplay.gail.boardgames import board_factory, collect_bot_demos
+    from genplay.gail.synth import generator_from_trainer
+
+    setup = BOARD_SETUPS[game]
+    demos = collect_bot_demos(game, setup["expert"], n_games, opponent=setup["opponents"], seed=30_000)
+    log(f"masked GAIL+BC generator: {timesteps} steps from {n_games} {setup['expert']} games")
+    trainer = board_gail(game, demos, timesteps, seed=seed)
+    gen = generator_from_trainer(trainer, source=f"masked GAIL+BC on {n_games} {setup['expert']} games")
+    return demos, dataclasses.replace(gen, env=board_factory(game, "random", None))
+
+
+def board_gail(game: str, demos, timesteps: int, *, seed: int, factory=None):
+    """Masked GAIL+BC (BC warm start, 20 BC steps after each PPO update) on mirror-augmented demos."""
+    from genplay.gail.boardgames import augment_symmetries, masked_gail
+
+    config = dataclasses.replace(board_config(seed, 1e-4), bc_epochs=100)
+    return masked_gail(augment_symmetries(demos, game), config, timesteps, factory=factory, bc_reg_steps=20)
+
+
+def board_reference_sets(game: str, gen, episodes: int, *, seed: int = 60_000) -> dict:
+    """The search bot's games and uniform-random games, both against random (the AUCs' references)."""
+    from genplay.gail.boardgames import collect_bot_demos
+    from genplay.gail.demos import collect_demos
+
+    return {
+        "expert": collect_bot_demos(game, BOARD_SETUPS[game]["expert"], episodes, opponent="random", seed=seed),
+        "random": collect_demos(gen.env, "random", episodes, seed=seed + 10_000, metadata={"policy": "random"}),
+    }
 
 
 def _plot_curves(curves: dict[str, list], threshold: float, path: Path, env: str) -> None:
