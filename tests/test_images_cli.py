@@ -84,3 +84,12 @@ def test_bad_input_is_one_error_line(run_dir, tmp_path, cli):
     _one_error_line(cli("sample", "--run", tmp_path, "--n", 3), "--run")
     _one_error_line(cli("sample", "--run", run_dir, "--labels", 11), "--labels")
     _one_error_line(cli("evaluate", "--run", run_dir, "--classifier-steps", 0), "--classifier-steps")
+
+
+def test_train_refuses_a_run_dir_another_run_is_writing(run_dir, cli):
+    """A run in progress holds the run dir's lock: a resume into it stops with one line naming the holder."""
+    from genplay.generative.core.rundir import RunDirLock
+
+    with RunDirLock(run_dir):
+        resume = cli("train", "--out", run_dir, "--resume", "--steps", 21, "--base-channels", 8)
+    _one_error_line(resume, "another run (pid")

@@ -20,15 +20,20 @@ def _config(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    """Train (under ``torchrun``: one data-parallel rank; rank 0 writes and prints)."""
+    """Train (under ``torchrun``: one data-parallel rank; rank 0 locks the run dir, writes and prints)."""
+    import contextlib
+
     import torch
 
+    from genplay.cli import check_out_dir
     from genplay.generative.core import distributed
+    from genplay.generative.core.rundir import RunDirLock
     from genplay.generative.images.data import load_dataset
     from genplay.generative.images.evaluate import save_grid
     from genplay.generative.images.trainer import ImageGAN
 
     config = _config(args)
+    check_out_dir(args.out)
     out = Path(args.out)
     ckpt = out / "checkpoint.pt"
     if ckpt.exists() and not args.resume:
@@ -36,24 +41,27 @@ def cmd_train(args: argparse.Namespace) -> None:
     data = load_dataset(args.dataset)
     torch.set_num_threads(args.threads)
     ctx = distributed.init_from_env(config.device)  # None unless launched by torchrun
-    try:
-        gan = ImageGAN(config=config, image_shape=data.shape, n_classes=data.n_classes, dist=ctx)
-        if args.resume and ckpt.exists():
-            gan.load_checkpoint(ckpt)
+    main = ctx is None or ctx.is_main
+    try:  # one writer per run dir: a second run into it stops here with one line, not mixed files
+        with RunDirLock(out) if main else contextlib.nullcontext():
+            gan = ImageGAN(config=config, image_shape=data.shape, n_classes=data.n_classes, dist=ctx)
+            if args.resume and ckpt.exists():
+                gan.load_checkpoint(ckpt)
 
-        def log(g: ImageGAN, row: dict) -> None:
-            if not args.quiet:
-                d, g = row["d_loss"], row["g_loss"]
-                print(f"step {row['step']}: d_loss {d:.3f} g_loss {g:.3f} ({row['seconds']:.0f}s)")
+            def log(g: ImageGAN, row: dict) -> None:
+                if not args.quiet:
+                    d, g = row["d_loss"], row["g_loss"]
+                    print(f"step {row['step']}: d_loss {d:.3f} g_loss {g:.3f} ({row['seconds']:.0f}s)")
 
-        t0 = time.perf_counter()
-        history = gan.train(data, out_dir=out, log_every=args.log_every, callback=log)
+            t0 = time.perf_counter()
+            history = gan.train(data, out_dir=out, log_every=args.log_every, callback=log)
+            if main:
+                (out / "history.json").write_text(json.dumps(history))
+                save_grid(gan.sample(100), out / "samples.png")
     finally:
         distributed.shutdown()
-    if not gan.is_main:
+    if not main:
         return
-    (out / "history.json").write_text(json.dumps(history))
-    save_grid(gan.sample(100), out / "samples.png")
     seconds = time.perf_counter() - t0
     ranks = f" on {ctx.world_size} {ctx.backend} ranks" if ctx is not None else ""
     print(f"trained {config.model} on {data.name} for {gan.step} steps{ranks} in {seconds:.0f}s; run in {out}")
