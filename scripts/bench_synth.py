@@ -20,7 +20,8 @@ Prints ONE JSON line as its last line (``--out`` appends it to a file):
 Board games (``genplay/*`` ids): the expert is the game's search bot of ``bench_boardgames.py``
 (connect four: ``mcts:200`` against ``random|mcts:50``, ``--n-demo`` games), the generator masked
 GAIL+BC (BC warm start, BC-regularised, mirror-augmented demos: the issue-14 recipe), and every
-rollout, synthetic or PPO's, plays against uniform random; returns are win 1, draw 0, loss -1.
+rollout, synthetic or PPO's, plays against ``--opponent`` (connect four: ``mcts:10``, a weak search bot);
+returns are win 1, draw 0, loss -1. Every ``Setup`` field is a flag (``--threshold``, ``--budget``, ...).
 """
 
 from __future__ import annotations
@@ -36,18 +37,37 @@ from bench_boardgames import SETUPS as BOARD_SETUPS
 from bench_boardgames import config_for as board_config
 from benchlib import ArgumentParser, emit, peak_rss_mb
 
-DEFAULTS = {  # env: (threshold, generator steps, PPO budget, eval every, GAIL budget)
-    "CartPole-v1": (475.0, 20_000, 100_000, 2_048, 3_072),
-    "Pendulum-v1": (-200.0, 300_000, 300_000, 4_096, 20_480),  # evaluated after every rollout (4 x 1024)
-    # connect four vs random: PPO from scratch reaches a 0.9 mean return in about 50k steps, 0.95 in about
-    # 100k; evaluated after every rollout (8 x 256)
-    "genplay/ConnectFour-v0": (0.95, 100_000, 400_000, 2_048, 20_480),
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """One env's benchmark settings; every field is also a flag of the same name."""
+
+    threshold: float | None = None  # of a deterministic evaluation's mean return
+    gen_timesteps: int = 100_000  # GAIL generator steps
+    budget: int = 200_000  # PPO steps at most, per run
+    eval_every: int = 4_096  # PPO steps between evaluations
+    eval_episodes: int = 5  # per evaluation
+    gail_budget: int = 10_000  # steps of each few-demos GAIL run
+    n_demo: int = 10  # expert episodes the generator learns from
+    n_synth: int = 20  # synthetic episodes
+    temperature: float = 1.0  # of the synthetic rollouts' sampling
+    opponent: str = "random"  # board games: the opponent of synthesis, PPO and evaluation
+
+
+SETUPS = {
+    "CartPole-v1": Setup(475.0, 20_000, 100_000, 2_048, gail_budget=3_072),
+    # cloning continuous control needs more data (Pendulum: 20 episodes cloned to about -1300, 100 or
+    # 200 to -178); evaluated after every rollout (4 x 1024)
+    "Pendulum-v1": Setup(-200.0, 300_000, 300_000, 4_096, gail_budget=20_480, n_synth=200),
+    # Against uniform random, PPO from scratch finds its own exploit (stacking a column) at 0.9 in about
+    # 50k steps and imitation has little to add (BENCHMARKS.md); against a weak search bot that punishes
+    # blunders it is slow (0.5 at about 80k steps), the ground where a search expert's play should help.
+    # 200 expert games as issue 14 allows; 200 evaluation games put a win rate's std near 0.03; T = 0.5
+    # cloned better than greedy or T = 1 rollouts in a probe (BENCHMARKS.md).
+    "genplay/ConnectFour-v0": Setup(
+        0.5, 100_000, 300_000, 8_192, 200, 20_480, n_demo=200, n_synth=1000, temperature=0.5, opponent="mcts:10"
+    ),
 }
-# Synthetic episodes per env: cloning continuous control needs more data (Pendulum: 20 episodes
-# cloned to about -1300, 100 or 200 to -178; rollouts cost about 1 s per 40k transitions).
-N_SYNTH = {"CartPole-v1": 20, "Pendulum-v1": 200, "genplay/ConnectFour-v0": 500}
-N_DEMO = {"genplay/ConnectFour-v0": 200}  # expert games, as issue 14 allows; else 10 episodes
-EVAL_EPISODES = {"genplay/ConnectFour-v0": 200}  # win rates are noisy: 200 games put the std near 0.02
 
 
 def log(msg: str) -> None:
@@ -59,39 +79,48 @@ def main() -> None:
     p.add_argument("--env", default="CartPole-v1")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--gail-seeds", type=int, default=3)
-    p.add_argument(
-        "--n-demo", type=int, default=None, help="expert episodes the generator learns from (default: per env, else 10)"
-    )
-    p.add_argument("--n-synth", type=int, default=None, help="synthetic episodes (default: per env, else 20)")
-    p.add_argument("--threshold", type=float, default=None)
-    p.add_argument("--gen-timesteps", type=int, default=None)
-    p.add_argument("--budget", type=int, default=None, help="PPO steps at most, per run")
-    p.add_argument("--eval-every", type=int, default=None)
-    p.add_argument("--eval-episodes", type=int, default=None, help="per evaluation (default: per env, else 5)")
-    p.add_argument("--gail-budget", type=int, default=None)
+    for field in dataclasses.fields(Setup):  # defaults per env (SETUPS), else Setup's
+        kind = str if field.name == "opponent" else float if field.type.startswith("float") else int
+        p.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=None)
     p.add_argument("--run-dir", default="runs/bench_synth")
     p.add_argument("--plot", default="bench_results/synth", help="directory for the curves plot")
     p.add_argument("--out", default=None)
     args = p.parse_args()
-    threshold, gen_steps, budget, every, gail_budget = DEFAULTS.get(args.env, (None, 100_000, 200_000, 4096, 10_000))
-    threshold = args.threshold if args.threshold is not None else threshold
-    gen_steps, budget = args.gen_timesteps or gen_steps, args.budget or budget
-    every, gail_budget = args.eval_every or every, args.gail_budget or gail_budget
-    if threshold is None:
+    from genplay.envs.registry import check_env_id
+    from genplay.errors import GenplayError
+
+    try:
+        check_env_id(args.env)
+    except GenplayError as exc:
+        p.error(f"--env: {exc}")
+    for flag in ("seeds", "gail_seeds"):
+        if getattr(args, flag) < 0:
+            p.error(f"--{flag.replace('_', '-')}: must be >= 0, got {getattr(args, flag)}")
+    for field in dataclasses.fields(Setup):
+        value = getattr(args, field.name)
+        if isinstance(value, (int, float)) and field.name != "threshold" and not value > 0:
+            p.error(f"--{field.name.replace('_', '-')}: must be > 0, got {value}")
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Setup) if getattr(args, f.name) is not None}
+    setup = dataclasses.replace(SETUPS.get(args.env, Setup()), **given)
+    if setup.threshold is None:
         p.error(f"--threshold: required for {args.env}")
-    n_synth = args.n_synth or N_SYNTH.get(args.env, 20)
-    args.n_demo = args.n_demo or N_DEMO.get(args.env, 10)
-    args.eval_episodes = args.eval_episodes or EVAL_EPISODES.get(args.env, 5)
-    for flag in ("seeds", "n_demo", "n_synth", "gen_timesteps", "budget", "eval_every", "eval_episodes", "gail_budget"):
-        value = getattr(args, flag)
-        if value is not None and value < (0 if flag in ("seeds",) else 1):
-            p.error(f"--{flag.replace('_', '-')}: must be >= {0 if flag == 'seeds' else 1}, got {value}")
+    from genplay.envs.boardgames import game_of
+
+    if game_of(args.env) is None and args.opponent is not None:
+        p.error(f"--opponent: only for board games, not {args.env}")
+    if game_of(args.env) is not None:
+        from genplay.gail.boardgames import board_factory
+
+        try:
+            board_factory(game_of(args.env), setup.opponent).make().close()
+        except GenplayError as exc:
+            p.error(f"--opponent: {exc}")
+    threshold, gen_steps, budget, every = setup.threshold, setup.gen_timesteps, setup.budget, setup.eval_every
 
     import numpy as np
     import torch
 
     torch.set_num_threads(1)
-    from genplay.envs.boardgames import game_of
     from genplay.gail.config import preset, replace
     from genplay.gail.demos import collect_demos
     from genplay.gail.episodes import concat_demos, select_episodes
@@ -107,14 +136,14 @@ def main() -> None:
     t0 = time.perf_counter()
     if board is None:
         expert, kind = default_expert(args.env)
-        demos = collect_demos(args.env, expert, args.n_demo, seed=30_000, metadata={"policy": kind})
-        log(f"GAIL generator: {gen_steps} steps from {args.n_demo} {kind} demos -> {run}")
+        demos = collect_demos(args.env, expert, setup.n_demo, seed=30_000, metadata={"policy": kind})
+        log(f"GAIL generator: {gen_steps} steps from {setup.n_demo} {kind} demos -> {run}")
         train_gail(args.env, demos, gen_steps, config=replace(preset(args.env), device="cpu"), out_dir=run, force=True)
         gen = load_generator(run)
     else:
-        demos, gen = board_generator(board, args.n_demo, gen_steps)
+        demos, gen = board_generator(board, setup.n_demo, gen_steps, opponent=setup.opponent)
     gen_seconds = time.perf_counter() - t0
-    synth = synthesize(gen, SynthConfig(n_episodes=n_synth, seed=0))
+    synth = synthesize(gen, SynthConfig(n_episodes=setup.n_synth, seed=0, temperature=setup.temperature))
     timing = synth.metadata["synth"]["timing"]
     log(f"synthetic: {synth.n_episodes} episodes, return {synth.episode_returns().mean():.1f}; {timing}")
 
@@ -134,7 +163,7 @@ def main() -> None:
                 bc_stats.append({k: round(float(v), 4) for k, v in stats.items()})
             curve = learn_to_threshold(
                 model, gen.env, threshold=threshold, budget=budget, eval_every=every,
-                eval_episodes=args.eval_episodes, seed=70_000 + 100 * seed,
+                eval_episodes=setup.eval_episodes, seed=70_000 + 100 * seed,
             )  # fmt: skip
             if mode == "warm":
                 bc_returns.append(curve.points[0][1])
@@ -154,10 +183,12 @@ def main() -> None:
         for name, data in (("real2", real2), ("real2_plus_synth", mixed)):
             if board is None:
                 config = replace(preset(args.env), seed=seed, device="cpu")
-                trainer = train_gail(args.env, data, gail_budget, config=config)
+                trainer = train_gail(args.env, data, setup.gail_budget, config=config)
             else:
-                trainer = board_gail(board, data, gail_budget, seed=seed, factory=gen.env)
-            r = float(episode_returns(gen.env, trainer, args.eval_episodes if board else 10, seed=80_000 + seed).mean())
+                trainer = board_gail(board, data, setup.gail_budget, seed=seed, factory=gen.env)
+            r = float(
+                episode_returns(gen.env, trainer, setup.eval_episodes if board else 10, seed=80_000 + seed).mean()
+            )
             gail_norm[name].append(round(normalized_return(r, expert_r, random_r), 3))
             log(f"GAIL seed {seed} {name}: return {r:.1f}")
 
@@ -177,7 +208,7 @@ def main() -> None:
             "warm_start_stats": bc_stats,
             "ppo_budget": budget,
             "eval_every": every,
-            "eval_episodes": args.eval_episodes,
+            "eval_episodes": setup.eval_episodes,
             "auc_expert_vs_random": sep["auc_expert_vs_random"],
             "auc_expert_vs_gail": sep["auc_expert_vs_gail"],
             "auc_expert_vs_random_transitions": sep["auc_expert_vs_random_transitions"],
@@ -189,13 +220,14 @@ def main() -> None:
             "expert_return": round(expert_r, 2),
             "random_return": round(random_r, 2),
             "gail_seeds": args.gail_seeds,
-            "gail_budget": gail_budget,
+            "gail_budget": setup.gail_budget,
             "gail_normalized_real2": gail_norm["real2"],
             "gail_normalized_real2_plus_synth": gail_norm["real2_plus_synth"],
             "generator_steps": gen_steps,
-            "generator_demos": args.n_demo,
+            "generator_demos": setup.n_demo,
             "generator": "GAIL" if board is None else "masked GAIL+BC (BC-reg 20, mirror-augmented)",
             "expert": "scripted or PPO expert" if board is None else BOARD_SETUPS[board]["expert"],
+            "setup": dataclasses.asdict(setup),
             "generator_train_seconds": round(gen_seconds, 1),
             "curves": curves,
             "plot": str(plot),
@@ -208,9 +240,9 @@ def main() -> None:
     )
 
 
-def board_generator(game: str, n_games: int, timesteps: int, seed: int = 0):
+def board_generator(game: str, n_games: int, timesteps: int, *, opponent: str, seed: int = 0):
     """Demos of the game's search bot, and masked GAIL+BC trained on them (issue 14's recipe),
-    as a generator whose env plays against uniform random."""
+    as a generator whose env plays against ``opponent``."""
     from genplay.gail.boardgames import board_factory, collect_bot_demos
     from genplay.gail.synth import generator_from_trainer
 
@@ -219,7 +251,7 @@ def board_generator(game: str, n_games: int, timesteps: int, seed: int = 0):
     log(f"masked GAIL+BC generator: {timesteps} steps from {n_games} {setup['expert']} games")
     trainer = board_gail(game, demos, timesteps, seed=seed)
     gen = generator_from_trainer(trainer, source=f"masked GAIL+BC on {n_games} {setup['expert']} games")
-    return demos, dataclasses.replace(gen, env=board_factory(game, "random", None))
+    return demos, dataclasses.replace(gen, env=board_factory(game, opponent, None))
 
 
 def board_gail(game: str, demos, timesteps: int, *, seed: int, factory=None):
@@ -231,12 +263,13 @@ def board_gail(game: str, demos, timesteps: int, *, seed: int, factory=None):
 
 
 def board_reference_sets(game: str, gen, episodes: int, *, seed: int = 60_000) -> dict:
-    """The search bot's games and uniform-random games, both against random (the AUCs' references)."""
+    """The search bot's games and uniform-random play, both against the generator's opponent (the AUCs' references)."""
     from genplay.gail.boardgames import collect_bot_demos
     from genplay.gail.demos import collect_demos
 
+    opponent = gen.env.kwargs["opponent"]
     return {
-        "expert": collect_bot_demos(game, BOARD_SETUPS[game]["expert"], episodes, opponent="random", seed=seed),
+        "expert": collect_bot_demos(game, BOARD_SETUPS[game]["expert"], episodes, opponent=opponent, seed=seed),
         "random": collect_demos(gen.env, "random", episodes, seed=seed + 10_000, metadata={"policy": "random"}),
     }
 
