@@ -1,4 +1,5 @@
-"""Behaviour cloning of an SB3 policy on demonstrations (GAIL's warm start, and the BC baseline).
+"""Behaviour cloning of an SB3 policy on demonstrations (GAIL's warm start, the BC baseline, and
+the warm start on synthetic data): :func:`behaviour_clone` picks the objective by action space.
 
 Trained to convergence rather than for a fixed number of epochs: a fixed count tuned on
 one task does nothing on another (on inputs of small scale, 10 epochs barely move the
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
+from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 from genplay.gail.store import StackedFrames
@@ -76,6 +79,65 @@ def bc_pretrain(
         tol=1e-4,
     )
     return {"bc_loss": train_loss, "bc_heldout_loss": best, "bc_epochs": float(epochs)}
+
+
+def bc_mean_pretrain(
+    policy: ActorCriticPolicy,
+    obs: np.ndarray,
+    acts: np.ndarray,
+    *,
+    episode_lengths: np.ndarray,
+    max_epochs: int = 50,
+    patience: int = 5,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    rng: np.random.Generator | None = None,
+) -> dict[str, float]:
+    """Regress the policy's mean action (its distribution's mode) on ``acts``, early-stopped on held-out episodes."""
+    rng = rng or np.random.default_rng(0)
+    train_idx, held_idx = split_episodes(np.asarray(episode_lengths), rng)
+    obs_t = policy.obs_to_tensor(obs)[0]
+    acts_t = torch.as_tensor(np.asarray(acts, dtype=np.float32).reshape(len(acts), -1), device=policy.device)
+    opt = torch.optim.Adam(policy.parameters(), lr=lr)
+
+    def mse(idx: np.ndarray) -> torch.Tensor:
+        return torch.nn.functional.mse_loss(policy.get_distribution(obs_t[idx]).mode(), acts_t[idx])
+
+    train_loss, best, epochs = fit_early_stopped(
+        policy,
+        mse,
+        lambda idx: float(mse(idx)),
+        opt,
+        train_idx,
+        held_idx,
+        max_epochs=max_epochs,
+        patience=patience,
+        batch_size=batch_size,
+        rng=rng,
+        tol=1e-5,
+    )
+    return {"bc_mse": train_loss, "bc_heldout_mse": best, "bc_epochs": float(epochs)}
+
+
+def behaviour_clone(
+    policy: ActorCriticPolicy,
+    obs,
+    acts: np.ndarray,
+    *,
+    episode_lengths: np.ndarray,
+    action_masks: np.ndarray | None = None,
+    **fit: Any,
+) -> dict[str, float]:
+    """BC of ``policy`` on the demos: :func:`bc_mean_pretrain` for continuous actions, else :func:`bc_pretrain`.
+
+    Why two objectives: under gSDE (the Pendulum recipe) the log-likelihood's state-dependent
+    variance absorbs the fit instead of the mean moving: on 200 synthetic Pendulum episodes its
+    held-out loss was best after one epoch and the clone scored -1450 (random level), the mean
+    regression's -178. ``fit``: ``max_epochs``, ``patience``, ``batch_size``, ``lr``, ``rng``.
+    """
+    if isinstance(policy.action_space, spaces.Box):
+        return bc_mean_pretrain(policy, obs, acts, episode_lengths=episode_lengths, **fit)
+    return bc_pretrain(policy, obs, acts, episode_lengths=episode_lengths, action_masks=action_masks, **fit)
 
 
 def fit_early_stopped(

@@ -29,7 +29,7 @@ from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from genplay.errors import DistributedError
-from genplay.gail.bc import bc_auxiliary_steps, bc_pretrain, demo_nll
+from genplay.gail.bc import bc_auxiliary_steps, behaviour_clone, demo_nll
 from genplay.gail.config import GAILConfig
 from genplay.gail.demos import Demos, check_demos_match_spaces
 from genplay.gail.discriminator import TransitionDiscriminator, with_absorbing_row
@@ -207,7 +207,7 @@ class GAIL(SB3Learner):
         obs = self.demos.transitions()["obs"]
         if self.policy_obs_norm is not None:
             obs = self.policy_obs_norm.normalize_obs(obs)
-        stats = bc_pretrain(
+        stats = behaviour_clone(
             self.gen_algo.policy,
             obs,
             self.demos.acts,

@@ -10,28 +10,23 @@ threshold: the number compared between warm-started and from-scratch PPO.
 Envs with legal-action masks (the board games) get sb3-contrib's MaskablePPO, and BC sees the
 synthetic data's masks, so neither arm ever weighs an illegal move.
 
-Discrete actions are cloned by log-likelihood (``gail/bc.py``); continuous ones by regressing
-the policy's mean action on the demo actions (:func:`bc_mean_pretrain`). Under gSDE (the
-Pendulum recipe) the log-likelihood has a state-dependent variance that the fit shrinks
-instead of moving the mean: on 200 synthetic Pendulum episodes its held-out loss was best
-after one epoch and the cloned policy scored -1450, the regression's -178.
+Cloning is ``gail/bc.py``'s :func:`behaviour_clone`: log-likelihood for discrete actions, the
+mean action regressed for continuous ones (why: its docstring).
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
-from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from torch import nn
 
 from genplay.envs import EnvFactory, as_factory
-from genplay.gail.bc import bc_pretrain, fit_early_stopped, split_episodes
+from genplay.gail.bc import behaviour_clone
 from genplay.gail.demos import Demos
 from genplay.gail.evaluate import episode_returns
 
@@ -105,61 +100,20 @@ def fit_value(model: PPO, obs: np.ndarray, targets: np.ndarray, *, epochs: int =
     return float(loss.detach())
 
 
-def bc_mean_pretrain(
-    policy: Any,
-    obs: np.ndarray,
-    acts: np.ndarray,
-    *,
-    episode_lengths: np.ndarray,
-    max_epochs: int = 50,
-    patience: int = 5,
-    batch_size: int = 256,
-    lr: float = 1e-3,
-    rng: np.random.Generator | None = None,
-) -> dict[str, float]:
-    """Regress the policy's mean action (its distribution's mode) on ``acts``, early-stopped on held-out episodes."""
-    rng = rng or np.random.default_rng(0)
-    train_idx, held_idx = split_episodes(np.asarray(episode_lengths), rng)
-    obs_t = policy.obs_to_tensor(obs)[0]
-    acts_t = torch.as_tensor(np.asarray(acts, dtype=np.float32).reshape(len(acts), -1), device=policy.device)
-    opt = torch.optim.Adam(policy.parameters(), lr=lr)
-
-    def mse(idx: np.ndarray) -> torch.Tensor:
-        return torch.nn.functional.mse_loss(policy.get_distribution(obs_t[idx]).mode(), acts_t[idx])
-
-    train_loss, best, epochs = fit_early_stopped(
-        policy,
-        mse,
-        lambda idx: float(mse(idx)),
-        opt,
-        train_idx,
-        held_idx,
-        max_epochs=max_epochs,
-        patience=patience,
-        batch_size=batch_size,
-        rng=rng,
-        tol=1e-5,
-    )
-    return {"bc_mse": train_loss, "bc_heldout_mse": best, "bc_epochs": float(epochs)}
-
-
 def warm_start(
     model: PPO, demos: Demos, *, max_epochs: int = 50, value: bool = True, seed: int = 0
 ) -> dict[str, float]:
     """BC of ``model``'s policy on ``demos`` (early-stopped), then its critic on their discounted returns.
 
-    Continuous actions: mean-action regression (:func:`bc_mean_pretrain`); others: log-likelihood.
+    Continuous actions: mean-action regression; others: log-likelihood (``gail/bc.py``, :func:`behaviour_clone`).
     """
     t = demos.transitions()
-    if isinstance(model.action_space, spaces.Box):
-        clone = bc_mean_pretrain
-    else:  # bc_pretrain hands the masks only to a policy that takes them (MaskablePPO)
-        clone = functools.partial(bc_pretrain, action_masks=demos.action_masks)
-    stats = clone(
+    stats = behaviour_clone(
         model.policy,
         t["obs"],
         demos.acts,
         episode_lengths=demos.episode_lengths,
+        action_masks=demos.action_masks,  # used only by a policy that takes them (MaskablePPO)
         max_epochs=max_epochs,
         rng=np.random.default_rng(seed),
     )

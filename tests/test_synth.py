@@ -303,7 +303,7 @@ def test_warm_start_on_a_board_game_is_masked_and_beats_a_fresh_policy():
 
     from sb3_contrib import MaskablePPO
 
-    from genplay.gail import warmstart
+    from genplay.gail import bc, warmstart
     from genplay.gail.boardgames import augment_symmetries, board_factory, collect_bot_demos
     from genplay.gail.evaluate import episode_returns
 
@@ -315,7 +315,7 @@ def test_warm_start_on_a_board_game_is_masked_and_beats_a_fresh_policy():
         model = warmstart.make_ppo(env, seed=0)
         assert isinstance(model, MaskablePPO)
         if warm:
-            with mock.patch.object(warmstart, "bc_pretrain", wraps=warmstart.bc_pretrain) as spy:
+            with mock.patch.object(bc, "bc_pretrain", wraps=bc.bc_pretrain) as spy:
                 warmstart.warm_start(model, demos, seed=0)
             assert spy.call_args.kwargs["action_masks"] is demos.action_masks
         returns[warm] = float(episode_returns(env, model, 100, seed=7).mean())

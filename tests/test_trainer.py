@@ -377,6 +377,22 @@ def test_bc_warm_start_fits_the_demos(cartpole_demos):
     assert trainer.bc_done
 
 
+def test_bc_baseline_clones_continuous_actions_under_gsde():
+    """Pendulum's preset (gSDE PPO), 20 demos as in ``genplay demo``: the BC baseline, built as GAIL's
+    warm start is, regresses the mean action (-429 here); log-likelihood BC scored -1224 (random -1180)."""
+    from genplay.envs.scripted import SCRIPTED_EXPERTS
+    from genplay.gail.config import preset
+    from genplay.gail.demos import collect_demos
+    from genplay.gail.evaluate import episode_returns
+    from genplay.gail.pipeline import behaviour_cloning
+
+    env = "Pendulum-v1"
+    demos = collect_demos(env, SCRIPTED_EXPERTS[env], 20, seed=0)
+    trainer = behaviour_cloning(env, demos, dataclasses.replace(preset(env), device="cpu", seed=0))
+    assert trainer.gen_algo.use_sde
+    assert float(episode_returns(env, trainer, 10, seed=5).mean()) > -650
+
+
 def test_learn_runs_bc_once_first(cartpole_demos):
     trainer = make_trainer(cartpole_demos, tiny_config(bc_epochs=2))
     calls = []
