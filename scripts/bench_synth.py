@@ -62,10 +62,11 @@ SETUPS = {
     # Against uniform random, PPO from scratch finds its own exploit (stacking a column) at 0.9 in about
     # 50k steps and imitation has little to add (BENCHMARKS.md); against a weak search bot that punishes
     # blunders it is slow (0.5 at about 80k steps), the ground where a search expert's play should help.
-    # 200 expert games as issue 14 allows; 200 evaluation games put a win rate's std near 0.03; T = 0.5
-    # cloned better than greedy or T = 1 rollouts in a probe (BENCHMARKS.md).
+    # Issue 14's recipe (200 expert games, 200k GAIL+BC steps); 200 evaluation games put a win rate's
+    # std near 0.03, one after every rollout (8 x 256); T = 0.5 cloned better than greedy or T = 1
+    # rollouts in a probe (BENCHMARKS.md).
     "genplay/ConnectFour-v0": Setup(
-        0.5, 100_000, 300_000, 8_192, 200, 20_480, n_demo=200, n_synth=1000, temperature=0.5, opponent="mcts:10"
+        0.5, 200_000, 300_000, 2_048, 200, 20_480, n_demo=200, n_synth=1000, temperature=0.5, opponent="mcts:10"
     ),
 }
 
