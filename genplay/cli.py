@@ -7,6 +7,7 @@ import ast
 import dataclasses
 import inspect
 import json
+import math
 import re
 import sys
 import typing
@@ -261,11 +262,10 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
         distributed.shutdown()
     if ctx is not None and not ctx.is_main:
         return
-    last = trainer.history[-1] if trainer.history else {}
-    print(
-        f"trained {trainer.num_timesteps} steps; last training return {last.get('true_return', float('nan')):.1f}; "
-        f"policy in {Path(args.out) / 'policy.zip'}"
-    )
+    returns = [float(r["true_return"]) for r in trainer.history if r.get("true_return") is not None]
+    returns = [r for r in returns if math.isfinite(r)]
+    last = f"last training return {returns[-1]:.1f}" if returns else "no training episode finished yet"
+    print(f"trained {trainer.num_timesteps} steps; {last}; policy in {Path(args.out) / 'policy.zip'}")
 
 
 # ---------------------------------------------------------------------------- parser
