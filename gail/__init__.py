@@ -1,7 +1,8 @@
 """GAIL for games: trainer, discriminator, demonstrations, experts and evaluation."""
 
+from genplay.gail.collect import collect_demos
 from genplay.gail.config import GAILConfig, PPOConfig, preset
-from genplay.gail.demos import Demos, collect_demos, load_demos, save_demos
+from genplay.gail.demos import Demos, load_demos, save_demos
 from genplay.gail.evaluate import compare, episode_returns
 from genplay.gail.experts import load_expert, train_expert
 from genplay.gail.trainer import GAIL

@@ -16,7 +16,8 @@ import numpy as np
 from genplay.envs import EnvFactory
 from genplay.envs.atari import AtariConfig, atari_id
 from genplay.errors import EnvError
-from genplay.gail.demos import Demos, collect_demos, describe_space
+from genplay.gail.collect import collect_demos
+from genplay.gail.demos import Demos, describe_space
 from genplay.gail.store import FrameStackBuilder
 
 

@@ -208,7 +208,7 @@ def play_vec(game: str, policy: Any, config: SuiteConfig, seed: int) -> np.ndarr
     """Scores of one (game, file or random policy, seed) on the native vector env."""
     from genplay.envs import EnvFactory
     from genplay.envs.atari import atari_id
-    from genplay.gail.demos import random_policy
+    from genplay.gail.collect import random_policy
 
     n_envs = config.episodes if config.max_steps is not None else min(config.episodes, MAX_VEC_ENVS)
     venv = EnvFactory(atari_id(game), evaluation_options(game)).make_vec(n_envs, seed=seed * SEED_STRIDE)

@@ -22,7 +22,8 @@ from genplay.envs import EnvFactory
 from genplay.envs.board_bots import make_bot
 from genplay.envs.boardgames import GAMES
 from genplay.errors import EnvError
-from genplay.gail.demos import Demos, as_policy_fn, describe_space
+from genplay.gail.collect import as_policy_fn
+from genplay.gail.demos import Demos, describe_space
 
 
 def board_factory(game: str, opponent: str = "random", agent_player: int | None = None) -> EnvFactory:

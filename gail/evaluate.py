@@ -11,7 +11,7 @@ import numpy as np
 from stable_baselines3.common.evaluation import evaluate_policy
 
 from genplay.envs import EnvFactory, as_factory
-from genplay.gail.demos import PolicyFn, as_policy_fn, random_policy, supports_action_masks
+from genplay.gail.collect import PolicyFn, as_policy_fn, random_policy, supports_action_masks
 
 
 @dataclass(frozen=True)

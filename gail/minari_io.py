@@ -26,7 +26,8 @@ import numpy as np
 
 from genplay.envs import EnvFactory
 from genplay.errors import DemoError
-from genplay.gail.demos import FORMAT_VERSION, Demos, _is_frame_stack, demos_from_arrays, describe_space
+from genplay.gail.collect import is_frame_stack
+from genplay.gail.demos import FORMAT_VERSION, Demos, demos_from_arrays, describe_space
 from genplay.gail.sb3_io import space_from_description
 from genplay.gail.store import StackedFrames
 
@@ -179,7 +180,7 @@ def import_minari(source: str | Path, *, root: str | Path | None = None, env_id:
         raw["scores"] = np.concatenate([np.asarray(ep.infos[SCORE_INFO])[1:] for ep in episodes]).astype(np.float32)
     if isinstance(obs, dict):
         raw.update({f"obs.{k}": v for k, v in obs.items()})
-    elif _is_frame_stack(obs_space):
+    elif is_frame_stack(obs_space):
         frames = StackedFrames.from_stacks(obs, lengths + 1)
         raw.update(obs_frames=frames.frames, obs_frame_index=frames.index)
     else:

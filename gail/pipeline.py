@@ -24,8 +24,9 @@ from genplay.gail.checkpoint import (
     load_trainer,
     read_checkpoint,
 )
+from genplay.gail.collect import PolicyFn, as_policy_fn, collect_demos
 from genplay.gail.config import GAILConfig, preset
-from genplay.gail.demos import Demos, PolicyFn, as_policy_fn, collect_demos, save_demos
+from genplay.gail.demos import Demos, save_demos
 from genplay.gail.evaluate import compare, render_table, results_json
 from genplay.gail.experts import train_expert
 from genplay.gail.plotting import plot_learning_curve

@@ -31,7 +31,8 @@ from gymnasium import spaces
 
 from genplay.envs import EnvFactory
 from genplay.errors import CheckpointError, GenplayError
-from genplay.gail.demos import Demos, PolicyFn, collect_demos, env_action_masks
+from genplay.gail.collect import PolicyFn, collect_demos, env_action_masks
+from genplay.gail.demos import Demos
 from genplay.gail.discriminator import TransitionDiscriminator
 from genplay.gail.episodes import concat_demos, select_episodes
 from genplay.gail.store import TransitionStore

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from genplay.gail.demos import Demos, collect_demos
+from genplay.gail.collect import collect_demos
+from genplay.gail.demos import Demos
 from genplay.gail.synth import Generator, auc, episode_scores, score_transitions
 
 

@@ -172,7 +172,8 @@ def cmd_expert_train(args: argparse.Namespace) -> None:
 
 def cmd_demos_collect(args: argparse.Namespace) -> None:
     from genplay.envs import EnvFactory
-    from genplay.gail.demos import collect_demos, save_demos
+    from genplay.gail.collect import collect_demos
+    from genplay.gail.demos import save_demos
     from genplay.gail.pipeline import default_expert, load_policy
 
     check_env(args.env)

@@ -75,7 +75,8 @@ def parse() -> argparse.Namespace:
 
 def demos_for(args, factory):
     from genplay.gail.atari import scripted_expert_demos
-    from genplay.gail.demos import collect_demos, load_demos, save_demos
+    from genplay.gail.collect import collect_demos
+    from genplay.gail.demos import load_demos, save_demos
     from genplay.gail.experts import cache_dir
 
     n = args.n_demo or (20 if args.mode == "learn" else 2)

@@ -117,8 +117,9 @@ def _at_least(low: int):
 def _setup(args: argparse.Namespace):
     """(factory, demos, config): CartPole-style envs get 5 heuristic demos and the preset; an ALE
     game gets 2 scripted-expert games (cached) and the Atari preset; BC off either way."""
+    from genplay.gail.collect import collect_demos
     from genplay.gail.config import atari_preset, preset, replace
-    from genplay.gail.demos import collect_demos, load_demos, save_demos
+    from genplay.gail.demos import load_demos, save_demos
 
     common = dict(n_envs=args.n_envs, seed=args.seed, bc_epochs=0, device=args.device, torch_threads=1)
     if args.env == "CartPole-v1":

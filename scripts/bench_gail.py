@@ -76,8 +76,8 @@ def main() -> None:
 
     torch.set_num_threads(args.torch_threads)
     from genplay.envs.scripted import SCRIPTED_EXPERTS
+    from genplay.gail.collect import collect_demos
     from genplay.gail.config import preset, replace
-    from genplay.gail.demos import collect_demos
     from genplay.gail.evaluate import episode_returns, normalized_return
     from genplay.gail.experts import RECIPES, train_expert
     from genplay.gail.pipeline import make_demos

@@ -122,8 +122,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
+    from genplay.gail.collect import collect_demos
     from genplay.gail.config import preset, replace
-    from genplay.gail.demos import collect_demos
     from genplay.gail.episodes import concat_demos, select_episodes
     from genplay.gail.evaluate import episode_returns, normalized_return
     from genplay.gail.pipeline import default_expert, train_gail
@@ -266,7 +266,7 @@ def board_gail(game: str, demos, timesteps: int, *, seed: int, factory=None):
 def board_reference_sets(game: str, gen, episodes: int, *, seed: int = 60_000) -> dict:
     """The search bot's games and uniform-random play, both against the generator's opponent (the AUCs' references)."""
     from genplay.gail.boardgames import collect_bot_demos
-    from genplay.gail.demos import collect_demos
+    from genplay.gail.collect import collect_demos
 
     opponent = gen.env.kwargs["opponent"]
     return {

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from genplay.gail.demos import Demos, collect_demos
+from genplay.gail.collect import collect_demos
+from genplay.gail.demos import Demos
 
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # silences pygame's warning in subprocesses too
 

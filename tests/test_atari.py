@@ -12,8 +12,9 @@ from genplay.envs import EnvFactory
 from genplay.envs.atari import AtariConfig, make_atari, make_atari_vec
 from genplay.errors import DemoError, EnvError
 from genplay.gail.atari import atari_factory, evaluation_factory
+from genplay.gail.collect import collect_demos
 from genplay.gail.config import atari_preset, replace
-from genplay.gail.demos import Demos, collect_demos, load_demos, save_demos
+from genplay.gail.demos import Demos, load_demos, save_demos
 from genplay.gail.features import CenteredNatureCNN
 from genplay.gail.store import StackedFrames
 from genplay.gail.trainer import GAIL

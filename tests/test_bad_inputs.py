@@ -20,8 +20,9 @@ import torch
 from malicious import Payload
 
 from genplay.cli import main
+from genplay.gail.collect import collect_demos
 from genplay.gail.config import preset, replace
-from genplay.gail.demos import collect_demos, save_demos
+from genplay.gail.demos import save_demos
 from genplay.gail.pipeline import train_gail
 from genplay.generative.core.rundir import RunDirLock
 

@@ -17,7 +17,8 @@ import pytest
 from gymnasium import spaces
 
 from genplay.errors import DemoError, EnvError, GenplayError
-from genplay.gail.demos import Demos, check_demos_match_env, collect_demos, describe_space, load_demos, save_demos
+from genplay.gail.collect import collect_demos
+from genplay.gail.demos import Demos, check_demos_match_env, describe_space, load_demos, save_demos
 
 # ---------------------------------------------------------------------------- helpers
 

@@ -14,8 +14,8 @@ import dataclasses
 
 import torch
 
+from genplay.gail.collect import collect_demos
 from genplay.gail.config import preset
-from genplay.gail.demos import collect_demos
 from genplay.gail.evaluate import episode_returns
 from genplay.gail.pipeline import train_gail
 

@@ -22,8 +22,9 @@ from stable_baselines3.common.env_util import make_vec_env
 
 from genplay.errors import CheckpointError, DemoError, RunDirError
 from genplay.gail.checkpoint import read_checkpoint
+from genplay.gail.collect import collect_demos
 from genplay.gail.config import GAILConfig, PPOConfig, preset, replace
-from genplay.gail.demos import collect_demos, load_demos
+from genplay.gail.demos import load_demos
 from genplay.gail.experts import expert_path, load_expert
 from genplay.gail.pipeline import load_policy, train_gail
 from genplay.gail.sb3_io import algo_from_state, algo_state, load_sb3_zip, save_sb3_zip

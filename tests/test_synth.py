@@ -221,7 +221,7 @@ def test_cli_synth_report_writes_plots_and_json(run_dir, synthetic, heuristic_ex
     """scores.png, returns.png and report.json, whose AUCs and returns match a recomputation."""
     import matplotlib.image
 
-    from genplay.gail.demos import collect_demos
+    from genplay.gail.collect import collect_demos
 
     save_demos(tmp_path / "synth.npz", synthetic)
     out = tmp_path / "report"
@@ -256,7 +256,7 @@ def test_cli_synth_report_bad_input_is_one_error_line(case, run_dir, heuristic_e
     """Data for another env, or a run without checkpoint.pt: exit 2, one ``error:`` line, no report."""
     import shutil
 
-    from genplay.gail.demos import collect_demos
+    from genplay.gail.collect import collect_demos
 
     run, data = run_dir, tmp_path / "data.npz"
     if case == "other-env-data":
@@ -279,7 +279,7 @@ def test_warm_start_clones_continuous_actions_under_gsde():
     """Pendulum (gSDE PPO recipe): the mean-action regression lifts a fresh PPO from random-level
     returns to near the scripted expert's; the same fresh PPO without it stays random-level."""
     from genplay.envs.scripted import SCRIPTED_EXPERTS
-    from genplay.gail.demos import collect_demos
+    from genplay.gail.collect import collect_demos
     from genplay.gail.evaluate import episode_returns
     from genplay.gail.warmstart import make_ppo, warm_start
 

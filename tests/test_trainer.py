@@ -381,8 +381,8 @@ def test_bc_baseline_clones_continuous_actions_under_gsde():
     """Pendulum's preset (gSDE PPO), 20 demos as in ``genplay demo``: the BC baseline, built as GAIL's
     warm start is, regresses the mean action (-429 here); log-likelihood BC scored -1224 (random -1180)."""
     from genplay.envs.scripted import SCRIPTED_EXPERTS
+    from genplay.gail.collect import collect_demos
     from genplay.gail.config import preset
-    from genplay.gail.demos import collect_demos
     from genplay.gail.evaluate import episode_returns
     from genplay.gail.pipeline import behaviour_cloning
 
