@@ -59,25 +59,11 @@ def bc_pretrain(
     so PPO starts from fresh Adam moments. A maskable policy gets the demos' action
     masks. Returns the final train and held-out losses and the epochs run.
     """
-    rng = rng or np.random.default_rng(0)
-    train_idx, held_idx = split_episodes(np.asarray(episode_lengths), rng)
-    opt = torch.optim.Adam(policy.parameters(), lr=lr)
     nll = demo_nll(policy, obs, acts, action_masks)
-
-    held_loss = lambda idx: _chunked_mean(nll, idx)  # noqa: E731
     train_loss, best, epochs = fit_early_stopped(
-        policy,
-        nll,
-        held_loss,
-        opt,
-        train_idx,
-        held_idx,
-        max_epochs=max_epochs,
-        patience=patience,
-        batch_size=batch_size,
-        rng=rng,
-        tol=1e-4,
-    )
+        policy, nll, lambda idx: _chunked_mean(nll, idx), episode_lengths=episode_lengths, max_epochs=max_epochs,
+        patience=patience, batch_size=batch_size, lr=lr, rng=rng, tol=1e-4,
+    )  # fmt: skip
     return {"bc_loss": train_loss, "bc_heldout_loss": best, "bc_epochs": float(epochs)}
 
 
@@ -94,28 +80,16 @@ def bc_mean_pretrain(
     rng: np.random.Generator | None = None,
 ) -> dict[str, float]:
     """Regress the policy's mean action (its distribution's mode) on ``acts``, early-stopped on held-out episodes."""
-    rng = rng or np.random.default_rng(0)
-    train_idx, held_idx = split_episodes(np.asarray(episode_lengths), rng)
     obs_t = policy.obs_to_tensor(obs)[0]
     acts_t = torch.as_tensor(np.asarray(acts, dtype=np.float32).reshape(len(acts), -1), device=policy.device)
-    opt = torch.optim.Adam(policy.parameters(), lr=lr)
 
     def mse(idx: np.ndarray) -> torch.Tensor:
         return torch.nn.functional.mse_loss(policy.get_distribution(obs_t[idx]).mode(), acts_t[idx])
 
     train_loss, best, epochs = fit_early_stopped(
-        policy,
-        mse,
-        lambda idx: float(mse(idx)),
-        opt,
-        train_idx,
-        held_idx,
-        max_epochs=max_epochs,
-        patience=patience,
-        batch_size=batch_size,
-        rng=rng,
-        tol=1e-5,
-    )
+        policy, mse, lambda idx: float(mse(idx)), episode_lengths=episode_lengths, max_epochs=max_epochs,
+        patience=patience, batch_size=batch_size, lr=lr, rng=rng, tol=1e-5,
+    )  # fmt: skip
     return {"bc_mse": train_loss, "bc_heldout_mse": best, "bc_epochs": float(epochs)}
 
 
@@ -144,19 +118,22 @@ def fit_early_stopped(
     policy: ActorCriticPolicy,
     loss: Callable[[np.ndarray], torch.Tensor],
     held_loss: Callable[[np.ndarray], float],
-    opt: torch.optim.Optimizer,
-    train_idx: np.ndarray,
-    held_idx: np.ndarray,
     *,
+    episode_lengths: np.ndarray,
     max_epochs: int,
     patience: int,
     batch_size: int,
-    rng: np.random.Generator,
+    lr: float,
+    rng: np.random.Generator | None,
     tol: float,
 ) -> tuple[float, float, int]:
-    """Minibatch epochs of ``loss(idx)`` over ``train_idx``, stopped once ``held_loss(held_idx)`` has not
-    improved by ``tol`` for ``patience`` epochs; keeps the best epoch's weights. Returns the last
-    train loss, the best held-out loss and the epochs run (every BC variant fits through this)."""
+    """Adam minibatch epochs of ``loss(idx)`` over the training episodes' transitions, stopped once
+    ``held_loss`` of the held-out episodes has not improved by ``tol`` for ``patience`` epochs; keeps
+    the best epoch's weights. Returns the last train loss, the best held-out loss and the epochs run
+    (every BC variant fits through this)."""
+    rng = rng or np.random.default_rng(0)
+    train_idx, held_idx = split_episodes(np.asarray(episode_lengths), rng)
+    opt = torch.optim.Adam(policy.parameters(), lr=lr)
     best, best_state, since_best, epochs, train_loss = float("inf"), None, 0, 0, float("nan")
     for epochs in range(1, max_epochs + 1):  # noqa: B007  (epochs is reported)
         policy.set_training_mode(True)
