@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from genplay.cli import main
+from genplay.generative.core.state_io import load_state, save_state
 from genplay.generative.music.data import TRACKS, Rolls, chorale_notes, load_chorales, notes_to_windows
+from genplay.generative.music.holds import critic_view
 from genplay.generative.music.metrics import music_metrics
 from genplay.generative.music.trainer import (
     MusicGANConfig,
@@ -54,11 +58,18 @@ def test_pickup_is_padded_onto_the_bar_grid():
     assert w.shape == (1, 4, 64, 128) and w[0, 0, 16:32, 72].all() and not w[0, 0, :12].any()
 
 
-def test_generator_shapes_monophony_and_determinism(chorales):
-    gen = build_generator(TINY, chorales.pitches).eval()
+@pytest.mark.parametrize("representation", ["hold", "pitch"])
+def test_generator_shapes_monophony_and_determinism(chorales, representation):
+    config = dataclasses.replace(TINY, representation=representation)
+    gen = build_generator(config, chorales.pitches).eval()
     x = gen(torch.randn(3, gen.latent_dim))
-    assert x.shape == (3, 4, 64, chorales.pitches) and set(x.unique().tolist()) <= {0.0, 1.0}
+    channels = 8 if representation == "hold" else 4  # sounding rolls[, onset rolls]
+    assert x.shape == (3, channels, 64, chorales.pitches) and set(x.unique().tolist()) <= {0.0, 1.0}
     assert x.sum(-1).max() <= 1  # one pitch (or a rest) per track and step
+    if representation == "hold":  # onsets where notes start in the rolls, and where a pitch is struck again
+        sounding, onsets = x[:, :4].bool(), x[:, 4:].bool()
+        assert (onsets <= sounding).all() and (critic_view(sounding)[:, 4:] <= onsets).all()
+        assert gen.logits(torch.randn(3, gen.latent_dim))[:, :, 0, -1].eq(float("-inf")).all()  # no hold at 0
     a, b = sample_rolls(gen, 5, seed=1), sample_rolls(gen, 5, seed=1)
     assert a.dtype == bool and np.array_equal(a, b) and not np.array_equal(a, sample_rolls(gen, 5, seed=2))
     with pytest.raises(ValueError):
@@ -98,6 +109,25 @@ def test_save_load_round_trip(chorales, tmp_path):
     back, config, lowest = load_generator(tmp_path / "run", "cpu")
     assert config == TINY and lowest == chorales.lowest_pitch
     assert np.array_equal(sample_rolls(back, 4, seed=3), sample_rolls(gen, 4, seed=3))
+
+
+def test_runs_saved_before_the_hold_token_load_as_pitch(chorales, tmp_path):
+    old = dataclasses.replace(TINY, representation="pitch")
+    gen = build_generator(old, chorales.pitches).eval()
+    (tmp_path / "run").mkdir()
+    save_generator(tmp_path / "run" / "generator.state", old, gen, chorales)
+    state = load_state(tmp_path / "run" / "generator.state")
+    del state["meta"]["config"]["representation"]  # as sessions 1-4 wrote it
+    save_state(tmp_path / "run" / "generator.state", state)
+    back, config, _ = load_generator(tmp_path / "run", "cpu")
+    assert config.representation == "pitch"
+    assert np.array_equal(sample_rolls(back, 4, seed=3), sample_rolls(gen, 4, seed=3))
+
+
+def test_cli_refuses_an_unknown_representation(tmp_path, capsys):
+    assert main(["music", "train", "--out", str(tmp_path / "r"), "--representation", "chords", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--representation" in err[0] and "hold, pitch" in err[0] and "chords" in err[0]
 
 
 def test_cli_train_sample_evaluate(chorales, tmp_path, capsys):

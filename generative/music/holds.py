@@ -1,0 +1,71 @@
+"""The onset/hold representation of monophonic voices (DeepBach's "__" hold symbol, Hadjeres et al. 2017).
+
+Each 16th step of a voice is one token among ``pitches`` (a note starts at that pitch), ``rest``
+(index ``pitches``) and ``hold`` (index ``pitches + 1``: the previous step sounds on, pitch or
+rest). A held note is thus one choice at its onset followed by hold tokens, not the same pitch
+chosen again at every step. Why this cures the flicker of the per-step pitch softmax: there, a
+generator unsure between two neighbouring pitches puts similar mass on both at every step of the
+note and the per-step argmax alternates between them, cutting a quarter note into 16ths; here
+the pitch is chosen once, and the steps after it choose between "hold" and "new note", where
+the data make "hold" the large majority (chorale voices move mostly in quarters and eighths).
+
+The critic sees, per voice, the sounding roll and the onset roll (two channels per voice):
+``critic_view`` computes them from a data roll, ``decode`` from token probabilities, with the
+recursion ``sounding[t] = onset_probs[t] + hold[t] * sounding[t-1]``. It is differentiable on
+soft probabilities (training) and exact on one-hot tokens (sampling), where it is the hard decoding
+of the tokens into a roll. A roll merges a re-struck pitch into one long note, so in the data an
+onset is the first step of a run of one pitch. A generator that starts its previous pitch again
+instead of holding it shows the critic an onset inside a run, which the data never has: the
+critic sees the choice made, so holding is what the generator learns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def decode(probs: torch.Tensor, pitches: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token probabilities ``(..., steps, pitches + 2)`` -> (sounding, onsets), each ``(..., steps, pitches)``.
+
+    ``sounding`` is the probability that each pitch sounds at each step, ``onsets`` that a note of it
+    starts there. A hold at step 0 has no previous step and decodes as a rest; the generator masks it.
+    """
+    if probs.shape[-1] != pitches + 2:
+        raise ValueError(f"expected {pitches + 2} token classes (pitches, rest, hold), got {probs.shape[-1]}")
+    new, hold = probs[..., : pitches + 1], probs[..., pitches + 1 :]  # (..., S, P + 1), (..., S, 1)
+    sounding = [new[..., 0, :]]
+    for t in range(1, probs.shape[-2]):
+        sounding.append(new[..., t, :] + hold[..., t, :] * sounding[-1])
+    return torch.stack(sounding, dim=-2)[..., :pitches], new[..., :pitches]
+
+
+def onsets_of(rolls: torch.Tensor) -> torch.Tensor:
+    """Onset roll of boolean rolls ``(..., steps, pitches)``: active and not active on the step before."""
+    before = torch.zeros_like(rolls)
+    before[..., 1:, :] = rolls[..., :-1, :]
+    return rolls & ~before
+
+
+def critic_view(rolls: torch.Tensor) -> torch.Tensor:
+    """Boolean rolls ``(N, tracks, steps, pitches)`` -> ``(N, 2 * tracks, ...)``: sounding tracks, then onsets."""
+    return torch.cat([rolls, onsets_of(rolls)], dim=1)
+
+
+def roll_to_tokens(roll: np.ndarray) -> np.ndarray:
+    """Tokens ``(..., steps)`` of boolean rolls ``(..., steps, pitches)`` (pitch, rest = P, hold = P + 1).
+
+    A step where several pitches sound (0.002% of the chorales' voice-steps) counts as its lowest.
+    """
+    p = roll.shape[-1]
+    sounds = roll.any(-1)
+    tok = np.where(sounds, roll.argmax(-1), p)
+    same = np.zeros_like(sounds)
+    same[..., 1:] = tok[..., 1:] == tok[..., :-1]
+    return np.where(same, p + 1, tok)
+
+
+def tokens_to_roll(tokens: np.ndarray, pitches: int) -> np.ndarray:
+    """Inverse of :func:`roll_to_tokens` on monophonic rolls: tokens ``(..., steps)`` -> booleans."""
+    probs = torch.nn.functional.one_hot(torch.as_tensor(tokens, dtype=torch.long), pitches + 2).double()
+    return decode(probs, pitches)[0].numpy() > 0.5
