@@ -12,7 +12,7 @@ from genplay.cli import main
 from genplay.generative.core.state_io import load_state, save_state
 from genplay.generative.music.data import TRACKS, Rolls, chorale_notes, load_chorales, notes_to_windows
 from genplay.generative.music.holds import critic_view
-from genplay.generative.music.metrics import music_metrics
+from genplay.generative.music.metrics import music_metrics, qualified_note_rate
 from genplay.generative.music.trainer import (
     MusicGANConfig,
     build_generator,
@@ -82,9 +82,9 @@ def test_straight_through_passes_gradients():
     assert gen.bar[-1].weight.grad is not None and gen.bar[-1].weight.grad.abs().sum() > 0
 
 
-def test_short_training_moves_metrics_towards_data(chorales):
+def test_short_training_moves_metrics_towards_data_and_holds_notes(chorales):
     config = MusicGANConfig(
-        steps=60, batch_size=16, z_dim=8, gen_width=32, critic_width=8, n_critic=1, lr=2e-3, ema_decay=0.0,
+        steps=200, batch_size=16, z_dim=8, gen_width=32, critic_width=8, n_critic=1, lr=2e-3, ema_decay=0.0,
         device="cpu",
     )  # fmt: skip
     data = music_metrics(chorales.windows, chorales.lowest_pitch, TRACKS)
@@ -98,7 +98,11 @@ def test_short_training_moves_metrics_towards_data(chorales):
     before = gap(build_generator(config, chorales.pitches))
     gen, summary = train(config, chorales, log_every=0)
     assert summary["history"][-1]["d_penalty"] >= 0
-    assert gap(gen) < 0.8 * before, (before, gap(gen))  # 60 steps: about 4.3 -> 3.2
+    assert gap(gen) < 0.8 * before, (before, gap(gen))
+    # notes are held as in the data (0.98 of notes at least an eighth): the hold token gets there in
+    # 200 updates (measured 1.0), the per-step pitch softmax (representation="pitch") does not (0.61)
+    held = qualified_note_rate(sample_rolls(gen, 64, seed=0))
+    assert held > 0.9, held
 
 
 def test_save_load_round_trip(chorales, tmp_path):
