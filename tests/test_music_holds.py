@@ -52,19 +52,30 @@ def test_soft_decoding_keeps_one_unit_of_mass_per_step():
     probs[0, 1] = 1.0  # step 0: a note on 1
     probs[1, HOLD], probs[1, 2] = 0.5, 0.5  # step 1: hold it or start 2, even odds
     probs[2, HOLD], probs[2, REST] = 0.75, 0.25  # step 2: mostly hold
-    sounding, onsets = decode(probs, P)
+    sounding = decode(probs, P)
     assert sounding[1].tolist() == pytest.approx([0, 0.5, 0.5, 0, 0, 0])
     assert sounding[2].tolist() == pytest.approx([0, 0.375, 0.375, 0, 0, 0])  # + 0.25 rest = 1
+    onsets = onsets_of(sounding)  # p[t] * (1 - p[t-1])
     assert onsets[1].tolist() == pytest.approx([0, 0, 0.5, 0, 0, 0])
+    assert onsets[2].tolist() == pytest.approx([0, 0.1875, 0.1875, 0, 0, 0])
     with pytest.raises(ValueError):
         decode(torch.zeros(3, P + 1), P)
 
 
 def test_soft_decoding_passes_gradients_to_the_hold_logit():
     logits = torch.zeros(2, 8, P + 2, requires_grad=True)
-    sounding, _ = decode(logits.softmax(-1), P)
+    sounding = decode(logits.softmax(-1), P)
     sounding[:, -1, 0].sum().backward()
     assert logits.grad[:, 1:, HOLD].abs().sum() > 0
+
+
+def test_a_blurred_note_shows_onsets_at_every_step():
+    blur = torch.zeros(8, P)
+    blur[:, 2:4] = 0.5  # a note smeared over two neighbouring pitches: the per-step argmax flickers
+    assert onsets_of(blur)[1:].sum(-1).tolist() == pytest.approx([0.5] * 7)
+    held = torch.zeros(8, P)
+    held[:, 2] = 1.0
+    assert onsets_of(held)[1:].sum() == 0
 
 
 def test_critic_view_stacks_sounding_then_onsets():

@@ -9,14 +9,17 @@ note and the per-step argmax alternates between them, cutting a quarter note int
 the pitch is chosen once, and the steps after it choose between "hold" and "new note", where
 the data make "hold" the large majority (chorale voices move mostly in quarters and eighths).
 
-The critic sees, per voice, the sounding roll and the onset roll (two channels per voice):
-``critic_view`` computes them from a data roll, ``decode`` from token probabilities, with the
-recursion ``sounding[t] = onset_probs[t] + hold[t] * sounding[t-1]``. It is differentiable on
-soft probabilities (training) and exact on one-hot tokens (sampling), where it is the hard decoding
-of the tokens into a roll. A roll merges a re-struck pitch into one long note, so in the data an
-onset is the first step of a run of one pitch. A generator that starts its previous pitch again
-instead of holding it shows the critic an onset inside a run, which the data never has: the
-critic sees the choice made, so holding is what the generator learns.
+The critic sees, per voice, the sounding roll and the onset roll (two channels per voice), computed
+by one function, ``critic_view``, for the data's rolls (booleans) and the generator's (probabilities):
+``onset[t] = sounding[t] * (1 - sounding[t-1])``. The generator's sounding roll comes from its
+tokens by ``decode``, the recursion ``sounding[t] = new[t] + hold[t] * sounding[t-1]``, which is
+differentiable on soft probabilities (training) and exact on one-hot tokens (sampling). A roll merges
+a re-struck pitch into one long note, so starting the previous pitch again is a hold in both views.
+Why the onset channel: on soft outputs, a note blurred over two neighbouring pitches (the flicker
+to be) shows onset mass at every step of it, which no data roll has, where the sounding roll alone
+shows a smooth blend. A first version gave the critic the tokens' own onsets (a re-strike counted
+as an onset): its samples re-struck the previous pitch at 18% of their onsets, fewer real pitch
+changes than the data (2.5-3.1 pitch classes per bar against 2.9-3.8, seed 0, 1000 updates).
 """
 
 from __future__ import annotations
@@ -25,11 +28,10 @@ import numpy as np
 import torch
 
 
-def decode(probs: torch.Tensor, pitches: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token probabilities ``(..., steps, pitches + 2)`` -> (sounding, onsets), each ``(..., steps, pitches)``.
+def decode(probs: torch.Tensor, pitches: int) -> torch.Tensor:
+    """Token probabilities ``(..., steps, pitches + 2)`` -> sounding probabilities ``(..., steps, pitches)``.
 
-    ``sounding`` is the probability that each pitch sounds at each step, ``onsets`` that a note of it
-    starts there. A hold at step 0 has no previous step and decodes as a rest; the generator masks it.
+    A hold at step 0 has no previous step and decodes as a rest; the generator masks it.
     """
     if probs.shape[-1] != pitches + 2:
         raise ValueError(f"expected {pitches + 2} token classes (pitches, rest, hold), got {probs.shape[-1]}")
@@ -37,18 +39,21 @@ def decode(probs: torch.Tensor, pitches: int) -> tuple[torch.Tensor, torch.Tenso
     sounding = [new[..., 0, :]]
     for t in range(1, probs.shape[-2]):
         sounding.append(new[..., t, :] + hold[..., t, :] * sounding[-1])
-    return torch.stack(sounding, dim=-2)[..., :pitches], new[..., :pitches]
+    return torch.stack(sounding, dim=-2)[..., :pitches]
 
 
 def onsets_of(rolls: torch.Tensor) -> torch.Tensor:
-    """Onset roll of boolean rolls ``(..., steps, pitches)``: active and not active on the step before."""
+    """Onset roll of rolls ``(..., steps, pitches)``: sounding and not sounding the step before.
+
+    Booleans give booleans; probabilities give ``p[t] * (1 - p[t-1])`` (the same on 0/1 values).
+    """
     before = torch.zeros_like(rolls)
     before[..., 1:, :] = rolls[..., :-1, :]
-    return rolls & ~before
+    return rolls & ~before if rolls.dtype == torch.bool else rolls * (1 - before)
 
 
 def critic_view(rolls: torch.Tensor) -> torch.Tensor:
-    """Boolean rolls ``(N, tracks, steps, pitches)`` -> ``(N, 2 * tracks, ...)``: sounding tracks, then onsets."""
+    """Rolls ``(N, tracks, steps, pitches)`` -> ``(N, 2 * tracks, ...)``: sounding tracks, then their onsets."""
     return torch.cat([rolls, onsets_of(rolls)], dim=1)
 
 
@@ -68,4 +73,4 @@ def roll_to_tokens(roll: np.ndarray) -> np.ndarray:
 def tokens_to_roll(tokens: np.ndarray, pitches: int) -> np.ndarray:
     """Inverse of :func:`roll_to_tokens` on monophonic rolls: tokens ``(..., steps)`` -> booleans."""
     probs = torch.nn.functional.one_hot(torch.as_tensor(tokens, dtype=torch.long), pitches + 2).double()
-    return decode(probs, pitches)[0].numpy() > 0.5
+    return decode(probs, pitches).numpy() > 0.5

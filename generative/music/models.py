@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from genplay.generative.core.builders import down_block
-from genplay.generative.music.holds import decode
+from genplay.generative.music.holds import critic_view, decode
 
 REPRESENTATIONS = ("hold", "pitch")
 
@@ -124,8 +124,7 @@ class MuseGenerator(nn.Module):
         probs = logits.softmax(-1) if soft else straight_through_one_hot(logits)
         if self.representation == "pitch":
             return probs[..., : self.pitches]  # drop the rest column
-        sounding, onsets = decode(probs, self.pitches)
-        return torch.cat([sounding, onsets], dim=1)
+        return critic_view(decode(probs, self.pitches))
 
 
 class MuseCritic(nn.Module):
