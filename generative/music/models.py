@@ -4,7 +4,7 @@ Four latents: chords (shared by all tracks, one per bar via a temporal generator
 one per sample), melody (per track, one per bar via per-track temporal generators) and groove
 (per track, one per sample). A bar generator shared across tracks, told which track it plays by
 a learned track embedding, turns the four codes of one (track, bar) into a bar of logits over
-(pitches + rest) per 16th step.
+the token classes per 16th step.
 
 Each chorale voice sings one pitch at a time, so a step's output is a softmax over token
 classes; sampling takes the argmax per step (``straight_through`` makes the training forward pass
