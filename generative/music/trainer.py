@@ -153,9 +153,9 @@ def train(
     data = torch.from_numpy(rolls.windows).to(device)  # booleans; batches become floats
     if config.representation == "hold":
         data = critic_view(data)  # what the generator outputs: sounding rolls, then onset rolls
-    _, channels, steps, pitches = data.shape
+    _, _, steps, pitches = data.shape
     gen = build_generator(config, pitches).to(device)
-    critic = MuseCritic(tracks=channels, steps=steps, pitches=pitches, width=config.critic_width).to(device)
+    critic = MuseCritic(tracks=gen.view_channels, steps=steps, pitches=pitches, width=config.critic_width).to(device)
     sync_batch_norm(gen, dist)  # before the optimiser: it swaps the batch-norm parameters
     broadcast_module(gen, dist)
     broadcast_module(critic, dist)
