@@ -1,6 +1,7 @@
 """Music GAN benchmark: MuseGAN-style generator + WGAN-GP critic on the Bach chorales.
 
-Trains with ``MusicGANConfig`` (its defaults unless overridden here), samples ``--n-samples``
+Trains with ``MusicGANConfig`` (its defaults unless overridden here: the onset/hold
+representation; ``--set representation=pitch`` is sessions 1-4's model), samples ``--n-samples``
 4-bar windows, writes 4 MIDI files and a piano-roll PNG to the run directory, and prints one
 JSON line (the last line): ``generated`` and ``data`` metric dicts (the same metrics, pitch
 class = MIDI pitch mod 12), ``within_target`` (the issue's 15% / 0.2 checks), train_seconds,

@@ -4,12 +4,18 @@ Four latents: chords (shared by all tracks, one per bar via a temporal generator
 one per sample), melody (per track, one per bar via per-track temporal generators) and groove
 (per track, one per sample). A bar generator shared across tracks, told which track it plays by
 a learned track embedding, turns the four codes of one (track, bar) into a bar of logits over
-(pitches + rest) per 16th step.
+the token classes per 16th step.
 
-Each chorale voice sings one pitch at a time, so a step's output is a one-hot choice among the
-pitches and a rest, made hard with the straight-through estimator (forward: argmax one-hot;
-backward: the softmax's gradient), as BinaryMuseGAN (Dong & Yang 2018) does for its binary
-neurons. The critic therefore sees binary rolls on both sides, like the data.
+Each chorale voice sings one pitch at a time, so a step's output is a softmax over token
+classes; sampling takes the argmax per step (``straight_through`` makes the training forward pass
+hard too, with the softmax's gradient, as BinaryMuseGAN, Dong & Yang 2018, does for its binary
+neurons). Two representations (``representation``):
+
+- ``"hold"`` (default): tokens are the pitches, a rest and "hold the previous step" (``holds.py``
+  says why this stops the per-step argmax from flickering between neighbouring pitches); the
+  output is the critic's view, sounding rolls then onset rolls (2 x tracks channels).
+- ``"pitch"`` (sessions 1-4): tokens are the pitches and a rest at every step; the output is the
+  sounding rolls (tracks channels). Kept to compare with and to load older runs.
 """
 
 from __future__ import annotations
@@ -18,6 +24,9 @@ import torch
 from torch import nn
 
 from genplay.generative.core.builders import down_block
+from genplay.generative.music.holds import critic_view, decode
+
+REPRESENTATIONS = ("hold", "pitch")
 
 
 class TemporalGenerator(nn.Module):
@@ -40,7 +49,11 @@ def straight_through_one_hot(logits: torch.Tensor) -> torch.Tensor:
 
 
 class MuseGenerator(nn.Module):
-    """``z (B, latent_dim) -> rolls (B, tracks, bars * steps_per_bar, pitches)`` of 0/1 (monophonic tracks)."""
+    """``z (B, latent_dim) -> (B, view_channels, bars * steps_per_bar, pitches)``: the critic's view.
+
+    Its first ``tracks`` channels are the sounding rolls (0/1 in eval mode, one pitch or none per
+    step), for ``"hold"`` followed by the onset rolls.
+    """
 
     def __init__(
         self,
@@ -52,10 +65,16 @@ class MuseGenerator(nn.Module):
         z_dim: int = 32,
         width: int = 128,
         straight_through: bool = False,
+        representation: str = "hold",
     ):
         super().__init__()
         if steps_per_bar % 4:
             raise ValueError(f"steps_per_bar must be a multiple of 4, got {steps_per_bar}")
+        if representation not in REPRESENTATIONS:
+            raise ValueError(f"representation must be one of {REPRESENTATIONS}, got {representation!r}")
+        self.representation = representation
+        self.classes = pitches + (2 if representation == "hold" else 1)  # pitches, rest[, hold]
+        self.view_channels = tracks * (2 if representation == "hold" else 1)
         self.tracks, self.bars, self.z_dim = tracks, bars, z_dim
         self.steps_per_bar, self.pitches, self.straight_through = steps_per_bar, pitches, straight_through
         self.latent_dim = 2 * z_dim + 2 * tracks * z_dim  # chords, style, melody x tracks, groove x tracks
@@ -67,11 +86,11 @@ class MuseGenerator(nn.Module):
             nn.BatchNorm1d(width), nn.ReLU(),  # (B', w, steps/4)
             nn.ConvTranspose1d(width, width // 2, 4, 2, 1), nn.BatchNorm1d(width // 2), nn.ReLU(),  # steps/2
             nn.ConvTranspose1d(width // 2, width // 2, 4, 2, 1), nn.BatchNorm1d(width // 2), nn.ReLU(),  # steps
-            nn.Conv1d(width // 2, pitches + 1, 3, 1, 1),  # (B', pitches + rest, steps): pitch as channels
+            nn.Conv1d(width // 2, self.classes, 3, 1, 1),  # (B', classes, steps): token classes as channels
         )  # fmt: skip
 
     def logits(self, z: torch.Tensor) -> torch.Tensor:
-        """Per-step logits over the pitches and a rest (last): (B, tracks, steps, pitches + 1)."""
+        """Per-step logits (B, tracks, steps, classes): pitches, rest[, hold]; a hold at step 0 is masked."""
         b, d, t, n = len(z), self.z_dim, self.tracks, self.bars
         if z.shape[1:] != (self.latent_dim,):
             raise ValueError(f"z must be (B, {self.latent_dim}), got {tuple(z.shape)}")
@@ -90,19 +109,26 @@ class MuseGenerator(nn.Module):
             ],
             dim=-1,
         )  # (B, t, bars, 5d)
-        bars = self.bar(codes.reshape(b * t * n, 5 * d))  # (B*t*bars, pitches + 1, steps)
-        bars = bars.view(b, t, n, self.pitches + 1, self.steps_per_bar).transpose(-1, -2)
-        return bars.reshape(b, t, n * self.steps_per_bar, self.pitches + 1)
+        bars = self.bar(codes.reshape(b * t * n, 5 * d))  # (B*t*bars, classes, steps)
+        bars = bars.view(b, t, n, self.classes, self.steps_per_bar).transpose(-1, -2)
+        logits = bars.reshape(b, t, n * self.steps_per_bar, self.classes)
+        if self.representation == "hold":  # nothing to hold before the first step
+            mask = torch.zeros_like(logits[0, 0])
+            mask[0, -1] = float("-inf")
+            logits = logits + mask
+        return logits
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         logits = self.logits(z)
-        if self.training and not self.straight_through:
-            return logits.softmax(-1)[..., : self.pitches]  # drop the rest column
-        return straight_through_one_hot(logits)[..., : self.pitches]
+        soft = self.training and not self.straight_through
+        probs = logits.softmax(-1) if soft else straight_through_one_hot(logits)
+        if self.representation == "pitch":
+            return probs[..., : self.pitches]  # drop the rest column
+        return critic_view(decode(probs, self.pitches))
 
 
 class MuseCritic(nn.Module):
-    """Rolls (B, tracks, steps, pitches) -> critic values (B,): tracks as channels, layer norm (WGAN-GP)."""
+    """Views (B, tracks, steps, pitches) -> critic values (B,): view channels (``tracks``), layer norm (WGAN-GP)."""
 
     def __init__(self, *, tracks: int, steps: int, pitches: int, width: int = 64) -> None:
         super().__init__()

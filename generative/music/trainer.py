@@ -32,7 +32,8 @@ from genplay.generative.core.distributed import (
 from genplay.generative.core.gan import GANStepConfig, adversarial_round
 from genplay.generative.core.state_io import load_state, save_state
 from genplay.generative.music.data import BARS, STEPS_PER_BAR, TRACKS, Rolls
-from genplay.generative.music.models import MuseCritic, MuseGenerator
+from genplay.generative.music.holds import critic_view
+from genplay.generative.music.models import REPRESENTATIONS, MuseCritic, MuseGenerator
 
 GENERATOR_FILE = "generator.state"
 KIND = "genplay.music.generator"
@@ -67,6 +68,8 @@ class MusicGANConfig:
     """Critic updates per generator update (MuseGAN uses 5; 2 measured as good on a CPU budget)."""
     straight_through: bool = False
     """Train on hard one-hot steps (straight-through gradients) instead of the softmax."""
+    representation: str = "hold"
+    """Tokens per 16th step: hold (pitches, rest, hold the previous step) or pitch (pitches, rest)."""
     lr: float = 1e-3
     """Adam learning rate of both networks."""
     beta1: float = 0.5
@@ -98,6 +101,10 @@ class MusicGANConfig:
             v = getattr(self, name)
             if not 0.0 <= v < 1.0:
                 raise GenplayError(f"--{name.replace('_', '-')}: expected a number in [0, 1), got {v}")
+        if self.representation not in REPRESENTATIONS:
+            raise GenplayError(
+                f"--representation: expected one of {', '.join(REPRESENTATIONS)}, got {self.representation!r}"
+            )
         if self.seed < 0:
             raise GenplayError(f"--seed: expected a non-negative integer, got {self.seed}")
         check_device(self.device)
@@ -111,18 +118,18 @@ def build_generator(config: MusicGANConfig, pitches: int) -> MuseGenerator:
     """The generator for ``config`` and a pitch range of ``pitches``."""
     return MuseGenerator(
         tracks=len(TRACKS), bars=BARS, steps_per_bar=STEPS_PER_BAR, pitches=pitches, z_dim=config.z_dim,
-        width=config.gen_width, straight_through=config.straight_through,
+        width=config.gen_width, straight_through=config.straight_through, representation=config.representation,
     )  # fmt: skip
 
 
 def real_batches(windows: torch.Tensor, batch_size: int, *, seed: int) -> Iterator[tuple[torch.Tensor, None]]:
-    """Endless shuffled minibatches ``(rolls, None)`` (unconditional), reshuffled each epoch."""
+    """Endless shuffled float minibatches ``(rolls, None)`` (unconditional), reshuffled each epoch."""
     g = torch.Generator().manual_seed(seed)
     batch_size = min(batch_size, len(windows))
     while True:
         order = torch.randperm(len(windows), generator=g).to(windows.device)
         for i in range(0, len(windows) - batch_size + 1, batch_size):
-            yield windows[order[i : i + batch_size]], None
+            yield windows[order[i : i + batch_size]].float(), None
 
 
 def train(
@@ -143,10 +150,12 @@ def train(
         raise GenplayError(f"--batch-size: {config.batch_size} does not split over {world} ranks (a multiple)")
     seed_everything(config.seed)
     device = select_device(config.device)
-    data = torch.from_numpy(rolls.windows).to(device=device, dtype=torch.float32)
-    _, tracks, steps, pitches = data.shape
+    data = torch.from_numpy(rolls.windows).to(device)  # booleans; batches become floats
+    if config.representation == "hold":
+        data = critic_view(data)  # what the generator outputs: sounding rolls, then onset rolls
+    _, _, steps, pitches = data.shape
     gen = build_generator(config, pitches).to(device)
-    critic = MuseCritic(tracks=tracks, steps=steps, pitches=pitches, width=config.critic_width).to(device)
+    critic = MuseCritic(tracks=gen.view_channels, steps=steps, pitches=pitches, width=config.critic_width).to(device)
     sync_batch_norm(gen, dist)  # before the optimiser: it swaps the batch-norm parameters
     broadcast_module(gen, dist)
     broadcast_module(critic, dist)
@@ -184,7 +193,8 @@ def sample_rolls(generator: MuseGenerator, n: int, *, seed: int = 0, batch_size:
     device = next(generator.parameters()).device
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(n, generator.latent_dim, generator=g)
-    out = [generator(z[s : s + batch_size].to(device)).cpu().numpy() > 0.5 for s in range(0, n, batch_size)]
+    tracks = generator.tracks  # the sounding rolls; a "hold" generator's onset rolls follow them
+    out = [generator(z[s : s + batch_size].to(device))[:, :tracks].cpu().numpy() > 0.5 for s in range(0, n, batch_size)]
     generator.train(was_training)
     return np.concatenate(out)
 
@@ -208,7 +218,8 @@ def load_generator(run_dir: str | Path, device: str = "auto") -> tuple[MuseGener
         if meta["kind"] != KIND:
             raise ValueError(f"kind is {meta['kind']!r}, not {KIND!r}")
         known = {f.name for f in dataclasses.fields(MusicGANConfig)}
-        config = MusicGANConfig(**{k: v for k, v in meta["config"].items() if k in known})
+        fields = {"representation": "pitch", **meta["config"]}  # runs before session 5 had no hold token
+        config = MusicGANConfig(**{k: v for k, v in fields.items() if k in known})
         lowest, pitches = int(meta["lowest_pitch"]), int(meta["pitches"])
         gen = build_generator(config, pitches)
         gen.load_state_dict(state["weights"])
