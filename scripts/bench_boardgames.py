@@ -38,9 +38,15 @@ SETUPS = {
     # tic-tac-toe demos: a ladder of opponents. The solver alone shows only balanced lines and random
     # mostly quick wins; a weak search (mcts:10) makes threats the expert must block or punish, the
     # positions a learner that errs meets (BC losses vs random, 7 seeds: 5.3% -> 3.6%; see BENCHMARKS.md)
-    "tic_tac_toe": dict(expert="solver", opponents="random|mcts:10|solver", reference="solver", timesteps=100_000),
-    "connect_four": dict(expert="mcts:200", opponents="random|mcts:50", reference="mcts:50", timesteps=200_000),
-    "othello": dict(expert="mcts:100", opponents="random|mcts:25", reference="mcts:25", timesteps=200_000),
+    "tic_tac_toe": dict(
+        expert="solver", opponents="random|mcts:10|solver", reference="solver", timesteps=100_000, policy="mlp"
+    ),
+    "connect_four": dict(
+        expert="mcts:200", opponents="random|mcts:50", reference="mcts:50", timesteps=200_000, policy="mlp"
+    ),
+    "othello": dict(
+        expert="mcts:100", opponents="random|mcts:25", reference="mcts:25", timesteps=200_000, policy="mlp"
+    ),
 }
 
 
@@ -88,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-augment", action="store_true", help="no board-symmetry augmentation of the demos")
     p.add_argument("--net-arch", default="256,256", help="policy hidden widths, comma-separated")
     p.add_argument("--cnn", default=None, help="BoardCNN under the policy: CHANNELS,LAYERS (e.g. 64,3)")
+    p.add_argument(
+        "--policy",
+        choices=("mlp", "symmetric"),
+        default=None,
+        help="symmetric: logits averaged over the board's symmetry images (SymmetricMaskablePolicy); default per game",
+    )
     p.add_argument("--n-epochs", type=int, default=10, help="PPO epochs per rollout")
     p.add_argument("--bc-reg", type=int, default=0, help="BC steps after each PPO update (BC-regularised GAIL)")
     p.add_argument("--demo-opponent", default=None, help="opponent spec of the demo games (default: per game)")
@@ -119,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     setup = SETUPS[args.game]
     expert = args.expert or setup["expert"]
+    policy = args.policy or setup["policy"]
     timesteps = args.timesteps or setup["timesteps"]
     reference, n = setup["reference"], args.games_per_pairing
     t0 = time.perf_counter()
@@ -133,7 +146,13 @@ def main(argv: list[str] | None = None) -> int:
         cfg = dataclasses.replace(config, bc_epochs=100 if bc else 0)
         start = time.perf_counter()
         learners[name] = masked_gail(
-            train_demos, cfg, timesteps if gail else 0, factory=train_factory, bc_reg_steps=args.bc_reg, cnn=cnn
+            train_demos,
+            cfg,
+            timesteps if gail else 0,
+            factory=train_factory,
+            bc_reg_steps=args.bc_reg,
+            cnn=cnn,
+            symmetric=args.game if policy == "symmetric" else None,
         )
         train_s[name] = time.perf_counter() - start
         print(f"trained {name} in {train_s[name]:.0f}s", flush=True)
@@ -160,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         "games_per_pairing": 2 * n,
         "net_arch": list(net_arch),
         "cnn": cnn,
+        "policy": policy,
         "lr": args.lr,
         "n_epochs": args.n_epochs,
         "bc_reg_steps": args.bc_reg,
