@@ -109,6 +109,7 @@ def test_bc_regulariser_pulls_the_policy_to_the_expert_moves(demos):
         ["--demo-opponent", "bogus"],
         ["--bc-reg", "-1"],
         ["--n-demo-games", "0"],
+        ["--policy", "equivariant"],
     ],
 )
 def test_bench_bad_input_is_one_error_line(argv, capsys):
