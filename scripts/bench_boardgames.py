@@ -50,14 +50,16 @@ SETUPS = {
 }
 
 
-def config_for(seed: int, lr: float, net_arch: tuple[int, ...] = (256, 256), n_epochs: int = 10) -> GAILConfig:
+def config_for(
+    seed: int, lr: float, net_arch: tuple[int, ...] = (256, 256), n_epochs: int = 10, next_obs: bool = True
+) -> GAILConfig:
     """The board-game settings: a wide ReLU policy (BC on 8x-augmented tic-tac-toe demos drew 99.6%
     against perfect play with (256, 256), 92% with the default (64, 64) tanh), next observations
     in the discriminator (it sees the opponent's reply), a small PPO step so GAIL starts from BC."""
     ppo = PPOConfig(
         n_steps=256, batch_size=512, net_arch=net_arch, activation="relu", learning_rate=lr, n_epochs=n_epochs
     )
-    return GAILConfig(n_envs=8, seed=seed, use_next_obs=True, bc_patience=20, device="cpu", ppo=ppo)
+    return GAILConfig(n_envs=8, seed=seed, use_next_obs=next_obs, bc_patience=20, device="cpu", ppo=ppo)
 
 
 LEARNERS = {"bc": (True, False), "gail": (False, True), "gail_bc": (True, True)}  # (BC warm start, GAIL steps)
@@ -100,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="symmetric: logits averaged over the board's symmetry images (SymmetricMaskablePolicy); default per game",
     )
+    p.add_argument(
+        "--disc-next-obs",
+        choices=("on", "off"),
+        default="on",
+        help="on: the discriminator reads (obs, move, next obs), the next obs after the opponent's reply",
+    )
     p.add_argument("--n-epochs", type=int, default=10, help="PPO epochs per rollout")
     p.add_argument("--bc-reg", type=int, default=0, help="BC steps after each PPO update (BC-regularised GAIL)")
     p.add_argument("--demo-opponent", default=None, help="opponent spec of the demo games (default: per game)")
@@ -139,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     demos = collect_bot_demos(args.game, expert, args.n_demo_games, opponent=demo_opponent, seed=args.seed)
     train_demos = demos if args.no_augment else augment_symmetries(demos, args.game)
     print(f"demos: {demos.n_episodes} games, {demos.n_transitions} moves ({train_demos.n_transitions} augmented)")
-    config = config_for(args.seed, args.lr, net_arch, args.n_epochs)
+    config = config_for(args.seed, args.lr, net_arch, args.n_epochs, next_obs=args.disc_next_obs == "on")
     learners, train_s = {}, {}
     for name in names:
         bc, gail = LEARNERS[name]
@@ -180,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         "net_arch": list(net_arch),
         "cnn": cnn,
         "policy": policy,
+        "disc_next_obs": args.disc_next_obs == "on",
         "lr": args.lr,
         "n_epochs": args.n_epochs,
         "bc_reg_steps": args.bc_reg,

@@ -110,6 +110,7 @@ def test_bc_regulariser_pulls_the_policy_to_the_expert_moves(demos):
         ["--bc-reg", "-1"],
         ["--n-demo-games", "0"],
         ["--policy", "equivariant"],
+        ["--disc-next-obs", "yes"],
     ],
 )
 def test_bench_bad_input_is_one_error_line(argv, capsys):
