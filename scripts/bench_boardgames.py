@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -51,7 +52,12 @@ SETUPS = {
 
 
 def config_for(
-    seed: int, lr: float, net_arch: tuple[int, ...] = (256, 256), n_epochs: int = 10, next_obs: bool = True
+    seed: int,
+    lr: float,
+    net_arch: tuple[int, ...] = (256, 256),
+    n_epochs: int = 10,
+    next_obs: bool = True,
+    penalty_weight: float = 1.0,
 ) -> GAILConfig:
     """The board-game settings: a wide ReLU policy (BC on 8x-augmented tic-tac-toe demos drew 99.6%
     against perfect play with (256, 256), 92% with the default (64, 64) tanh), next observations
@@ -59,7 +65,15 @@ def config_for(
     ppo = PPOConfig(
         n_steps=256, batch_size=512, net_arch=net_arch, activation="relu", learning_rate=lr, n_epochs=n_epochs
     )
-    return GAILConfig(n_envs=8, seed=seed, use_next_obs=next_obs, bc_patience=20, device="cpu", ppo=ppo)
+    return GAILConfig(
+        n_envs=8,
+        seed=seed,
+        use_next_obs=next_obs,
+        disc_penalty_weight=penalty_weight,
+        bc_patience=20,
+        device="cpu",
+        ppo=ppo,
+    )
 
 
 LEARNERS = {"bc": (True, False), "gail": (False, True), "gail_bc": (True, True)}  # (BC warm start, GAIL steps)
@@ -108,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         default="on",
         help="on: the discriminator reads (obs, move, next obs), the next obs after the opponent's reply",
     )
+    p.add_argument(
+        "--disc-penalty-weight",
+        type=float,
+        default=1.0,
+        help="weight of the discriminator's R1 gradient penalty (GAILConfig.disc_penalty_weight)",
+    )
     p.add_argument("--n-epochs", type=int, default=10, help="PPO epochs per rollout")
     p.add_argument("--bc-reg", type=int, default=0, help="BC steps after each PPO update (BC-regularised GAIL)")
     p.add_argument("--demo-opponent", default=None, help="opponent spec of the demo games (default: per game)")
@@ -121,6 +141,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.n_demo_games < 1 or args.games_per_pairing < 1:
         print("error: --n-demo-games and --games-per-pairing must be >= 1", file=sys.stderr)
+        return 2
+    if not (math.isfinite(args.disc_penalty_weight) and args.disc_penalty_weight >= 0):
+        print(
+            f"error: --disc-penalty-weight must be a finite number >= 0, got {args.disc_penalty_weight}",
+            file=sys.stderr,
+        )
         return 2
     names = args.learners.split(",")
     try:
@@ -147,7 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     demos = collect_bot_demos(args.game, expert, args.n_demo_games, opponent=demo_opponent, seed=args.seed)
     train_demos = demos if args.no_augment else augment_symmetries(demos, args.game)
     print(f"demos: {demos.n_episodes} games, {demos.n_transitions} moves ({train_demos.n_transitions} augmented)")
-    config = config_for(args.seed, args.lr, net_arch, args.n_epochs, next_obs=args.disc_next_obs == "on")
+    config = config_for(
+        args.seed,
+        args.lr,
+        net_arch,
+        args.n_epochs,
+        next_obs=args.disc_next_obs == "on",
+        penalty_weight=args.disc_penalty_weight,
+    )
     learners, train_s = {}, {}
     for name in names:
         bc, gail = LEARNERS[name]
@@ -189,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         "cnn": cnn,
         "policy": policy,
         "disc_next_obs": args.disc_next_obs == "on",
+        "disc_penalty_weight": args.disc_penalty_weight,
         "lr": args.lr,
         "n_epochs": args.n_epochs,
         "bc_reg_steps": args.bc_reg,

@@ -111,6 +111,8 @@ def test_bc_regulariser_pulls_the_policy_to_the_expert_moves(demos):
         ["--n-demo-games", "0"],
         ["--policy", "equivariant"],
         ["--disc-next-obs", "yes"],
+        ["--disc-penalty-weight", "nan"],
+        ["--disc-penalty-weight", "-1"],
     ],
 )
 def test_bench_bad_input_is_one_error_line(argv, capsys):
