@@ -233,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         "expert_vs_bot": results["expert"][reference]["total"],
         "by_learner": {k: {"vs_random": v["random"], "vs_expert_bot": v[reference]} for k, v in results.items()},
         "train_seconds": {k: round(v, 1) for k, v in train_s.items()},
+        # the discriminator at the end of GAIL (loss 2 ln 2 = 1.386 and a tiny reward_std: it separates nothing)
+        "disc_last": {k: t.history[-1] for k, t in learners.items() if t.history},
         "gail_env_steps_per_s": round(timesteps / train_s["gail"], 1) if "gail" in train_s else None,
         "env_steps_per_s_random_opponent": round(steps_per_second(args.game, "random"), 1),
         "env_steps_per_s_mcts50_opponent": round(steps_per_second(args.game, "mcts:50"), 1),
