@@ -185,11 +185,13 @@ def collect_bot_demos(game: str, expert: str, n_games: int, *, opponent: str = "
     )
 
 
-def masked_generator(venv, config, *, cnn: dict[str, int] | None = None) -> Any:
+def masked_generator(venv, config, *, cnn: dict[str, int] | None = None, symmetric: str | None = None) -> Any:
     """sb3-contrib's MaskablePPO built from ``config.ppo`` (the fields PPO has and MaskablePPO lacks
-    dropped); ``cnn`` (e.g. ``{"channels": 64, "layers": 3}``) puts a :class:`BoardCNN` under it."""
+    dropped); ``cnn`` (e.g. ``{"channels": 64, "layers": 3}``) puts a :class:`BoardCNN` under it;
+    ``symmetric`` (a game name) makes the policy a :class:`SymmetricMaskablePolicy` of that game."""
     from sb3_contrib import MaskablePPO
 
+    from genplay.gail.boardgame_policy import SymmetricMaskablePolicy
     from genplay.gail.features import BoardCNN
     from genplay.generative.core import select_device
 
@@ -198,7 +200,11 @@ def masked_generator(venv, config, *, cnn: dict[str, int] | None = None) -> Any:
         kwargs.pop(key, None)
     if cnn is not None:
         kwargs["policy_kwargs"].update(features_extractor_class=BoardCNN, features_extractor_kwargs=dict(cnn))
-    return MaskablePPO("MlpPolicy", venv, seed=config.seed, device=select_device(config.device), verbose=0, **kwargs)
+    policy: Any = "MlpPolicy"
+    if symmetric is not None:
+        policy = SymmetricMaskablePolicy
+        kwargs["policy_kwargs"]["game"] = symmetric
+    return MaskablePPO(policy, venv, seed=config.seed, device=select_device(config.device), verbose=0, **kwargs)
 
 
 def masked_gail(
@@ -209,17 +215,20 @@ def masked_gail(
     factory: EnvFactory | None = None,
     bc_reg_steps: int = 0,
     cnn: dict[str, int] | None = None,
+    symmetric: str | None = None,
 ):
     """GAIL with a MaskablePPO generator on the demos' env (``factory`` overrides it), BC warm
     start per ``config.bc_epochs`` (masked); ``total_timesteps=0`` trains BC alone.
 
     ``bc_reg_steps > 0``: BC-regularised GAIL, that many masked BC minibatch steps on the
-    demos after every PPO update (:class:`BCRegulariser`); ``cnn``: see :func:`masked_generator`."""
+    demos after every PPO update (:class:`BCRegulariser`); ``cnn``, ``symmetric``: see :func:`masked_generator`."""
     from genplay.gail.trainer import GAIL
 
     factory = factory or demos.env_factory
     venv = factory.make_vec(config.n_envs, seed=config.seed)
-    trainer = GAIL(venv=venv, demos=demos, config=config, gen_algo=masked_generator(venv, config, cnn=cnn))
+    trainer = GAIL(
+        venv=venv, demos=demos, config=config, gen_algo=masked_generator(venv, config, cnn=cnn, symmetric=symmetric)
+    )
     if total_timesteps > 0:
         callback = BCRegulariser(trainer, bc_reg_steps) if bc_reg_steps > 0 else None
         trainer.learn(total_timesteps, callback=callback)

@@ -42,6 +42,8 @@ META_FORMAT = "genplay-sb3"
 META_VERSION = 1
 ALGOS = {"PPO": "stable_baselines3:PPO", "A2C": "stable_baselines3:A2C", "MaskablePPO": "sb3_contrib:MaskablePPO"}
 POLICY_NAMES = ("MlpPolicy", "CnnPolicy", "MultiInputPolicy")
+# genplay's own policy classes, stored by name (their extra constructor kwargs are plain policy_kwargs)
+GENPLAY_POLICIES = {"SymmetricMaskablePolicy": "genplay.gail.boardgame_policy:SymmetricMaskablePolicy"}
 OPTIMIZERS = {
     "Adam": torch.optim.Adam,
     "AdamW": torch.optim.AdamW,
@@ -129,6 +131,14 @@ def _policy_kwargs_from_json(kwargs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _genplay_policy(name: str) -> type | None:
+    """The genplay policy class stored as ``name``, else None."""
+    if name not in GENPLAY_POLICIES:
+        return None
+    module, attr = GENPLAY_POLICIES[name].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
 def _choice(value: Any, allowed, what: str) -> Any:
     if not isinstance(value, str) or value not in allowed:
         raise CheckpointError(f"{what} {value!r} is not one of {sorted(allowed)}")
@@ -144,6 +154,8 @@ def algo_meta(algo: OnPolicyAlgorithm) -> dict[str, Any]:
     if algo_name is None:
         raise CheckpointError(f"generator class {cls.__name__} is not one genplay can store; expected {sorted(ALGOS)}")
     policy_name = next((n for n, p in cls.policy_aliases.items() if p is type(algo.policy) and n in POLICY_NAMES), None)
+    if policy_name is None and _genplay_policy(type(algo.policy).__name__) is type(algo.policy):
+        policy_name = type(algo.policy).__name__
     if policy_name is None:
         raise CheckpointError(f"policy class {type(algo.policy).__name__} is not one of {list(POLICY_NAMES)}")
     progress = float(getattr(algo, "_current_progress_remaining", 1.0))
@@ -184,7 +196,8 @@ def build_algo(meta: dict[str, Any], venv, *, device: Any = "cpu", name: str = "
         raise CheckpointError(f"{name}: generator metadata is not {META_FORMAT} version {META_VERSION}")
     try:
         cls = algo_class(meta["algo"])
-        policy = _choice(meta["policy"], POLICY_NAMES, "policy")
+        policy = _choice(meta["policy"], (*POLICY_NAMES, *GENPLAY_POLICIES), "policy")
+        policy = _genplay_policy(policy) or policy
         hyper = {k: _schedule_from_json(v) for k, v in meta["hyper"].items()}
         params = inspect.signature(cls.__init__).parameters
         hyper = {k: v for k, v in hyper.items() if k in params and k not in _SKIP}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -38,20 +39,44 @@ SETUPS = {
     # tic-tac-toe demos: a ladder of opponents. The solver alone shows only balanced lines and random
     # mostly quick wins; a weak search (mcts:10) makes threats the expert must block or punish, the
     # positions a learner that errs meets (BC losses vs random, 7 seeds: 5.3% -> 3.6%; see BENCHMARKS.md)
-    "tic_tac_toe": dict(expert="solver", opponents="random|mcts:10|solver", reference="solver", timesteps=100_000),
-    "connect_four": dict(expert="mcts:200", opponents="random|mcts:50", reference="mcts:50", timesteps=200_000),
-    "othello": dict(expert="mcts:100", opponents="random|mcts:25", reference="mcts:25", timesteps=200_000),
+    # policy: logits averaged over the 8 board symmetries (SymmetricMaskablePolicy); with the GAIL env
+    # playing the demos' ladder, GAIL+BC lost 0 / 10 / 0 of 1000 games vs random on seeds 0-2 (MLP vs
+    # random: 9 / 36 / 14) and drew all 1000 against the solver on each (BENCHMARKS.md, session 5)
+    "tic_tac_toe": dict(
+        expert="solver", opponents="random|mcts:10|solver", reference="solver", timesteps=100_000, policy="symmetric"
+    ),
+    "connect_four": dict(
+        expert="mcts:200", opponents="random|mcts:50", reference="mcts:50", timesteps=200_000, policy="mlp"
+    ),
+    "othello": dict(
+        expert="mcts:100", opponents="random|mcts:25", reference="mcts:25", timesteps=200_000, policy="mlp"
+    ),
 }
 
 
-def config_for(seed: int, lr: float, net_arch: tuple[int, ...] = (256, 256), n_epochs: int = 10) -> GAILConfig:
+def config_for(
+    seed: int,
+    lr: float,
+    net_arch: tuple[int, ...] = (256, 256),
+    n_epochs: int = 10,
+    next_obs: bool = True,
+    penalty_weight: float = 1.0,
+) -> GAILConfig:
     """The board-game settings: a wide ReLU policy (BC on 8x-augmented tic-tac-toe demos drew 99.6%
     against perfect play with (256, 256), 92% with the default (64, 64) tanh), next observations
     in the discriminator (it sees the opponent's reply), a small PPO step so GAIL starts from BC."""
     ppo = PPOConfig(
         n_steps=256, batch_size=512, net_arch=net_arch, activation="relu", learning_rate=lr, n_epochs=n_epochs
     )
-    return GAILConfig(n_envs=8, seed=seed, use_next_obs=True, bc_patience=20, device="cpu", ppo=ppo)
+    return GAILConfig(
+        n_envs=8,
+        seed=seed,
+        use_next_obs=next_obs,
+        disc_penalty_weight=penalty_weight,
+        bc_patience=20,
+        device="cpu",
+        ppo=ppo,
+    )
 
 
 LEARNERS = {"bc": (True, False), "gail": (False, True), "gail_bc": (True, True)}  # (BC warm start, GAIL steps)
@@ -88,6 +113,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-augment", action="store_true", help="no board-symmetry augmentation of the demos")
     p.add_argument("--net-arch", default="256,256", help="policy hidden widths, comma-separated")
     p.add_argument("--cnn", default=None, help="BoardCNN under the policy: CHANNELS,LAYERS (e.g. 64,3)")
+    p.add_argument(
+        "--policy",
+        choices=("mlp", "symmetric"),
+        default=None,
+        help="symmetric: logits averaged over the board's symmetry images (SymmetricMaskablePolicy); default per game",
+    )
+    p.add_argument(
+        "--disc-next-obs",
+        choices=("on", "off"),
+        default="on",
+        help="on: the discriminator reads (obs, move, next obs), the next obs after the opponent's reply",
+    )
+    p.add_argument(
+        "--disc-penalty-weight",
+        type=float,
+        default=1.0,
+        help="weight of the discriminator's R1 gradient penalty (GAILConfig.disc_penalty_weight)",
+    )
     p.add_argument("--n-epochs", type=int, default=10, help="PPO epochs per rollout")
     p.add_argument("--bc-reg", type=int, default=0, help="BC steps after each PPO update (BC-regularised GAIL)")
     p.add_argument("--demo-opponent", default=None, help="opponent spec of the demo games (default: per game)")
@@ -101,6 +144,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.n_demo_games < 1 or args.games_per_pairing < 1:
         print("error: --n-demo-games and --games-per-pairing must be >= 1", file=sys.stderr)
+        return 2
+    if not (math.isfinite(args.disc_penalty_weight) and args.disc_penalty_weight >= 0):
+        print(
+            f"error: --disc-penalty-weight must be a finite number >= 0, got {args.disc_penalty_weight}",
+            file=sys.stderr,
+        )
         return 2
     names = args.learners.split(",")
     try:
@@ -119,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     setup = SETUPS[args.game]
     expert = args.expert or setup["expert"]
+    policy = args.policy or setup["policy"]
     timesteps = args.timesteps or setup["timesteps"]
     reference, n = setup["reference"], args.games_per_pairing
     t0 = time.perf_counter()
@@ -126,14 +176,27 @@ def main(argv: list[str] | None = None) -> int:
     demos = collect_bot_demos(args.game, expert, args.n_demo_games, opponent=demo_opponent, seed=args.seed)
     train_demos = demos if args.no_augment else augment_symmetries(demos, args.game)
     print(f"demos: {demos.n_episodes} games, {demos.n_transitions} moves ({train_demos.n_transitions} augmented)")
-    config = config_for(args.seed, args.lr, net_arch, args.n_epochs)
+    config = config_for(
+        args.seed,
+        args.lr,
+        net_arch,
+        args.n_epochs,
+        next_obs=args.disc_next_obs == "on",
+        penalty_weight=args.disc_penalty_weight,
+    )
     learners, train_s = {}, {}
     for name in names:
         bc, gail = LEARNERS[name]
         cfg = dataclasses.replace(config, bc_epochs=100 if bc else 0)
         start = time.perf_counter()
         learners[name] = masked_gail(
-            train_demos, cfg, timesteps if gail else 0, factory=train_factory, bc_reg_steps=args.bc_reg, cnn=cnn
+            train_demos,
+            cfg,
+            timesteps if gail else 0,
+            factory=train_factory,
+            bc_reg_steps=args.bc_reg,
+            cnn=cnn,
+            symmetric=args.game if policy == "symmetric" else None,
         )
         train_s[name] = time.perf_counter() - start
         print(f"trained {name} in {train_s[name]:.0f}s", flush=True)
@@ -160,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         "games_per_pairing": 2 * n,
         "net_arch": list(net_arch),
         "cnn": cnn,
+        "policy": policy,
+        "disc_next_obs": args.disc_next_obs == "on",
+        "disc_penalty_weight": args.disc_penalty_weight,
         "lr": args.lr,
         "n_epochs": args.n_epochs,
         "bc_reg_steps": args.bc_reg,
@@ -170,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         "expert_vs_bot": results["expert"][reference]["total"],
         "by_learner": {k: {"vs_random": v["random"], "vs_expert_bot": v[reference]} for k, v in results.items()},
         "train_seconds": {k: round(v, 1) for k, v in train_s.items()},
+        # the discriminator at the end of GAIL (loss 2 ln 2 = 1.386 and a tiny reward_std: it separates nothing)
+        "disc_last": {k: t.history[-1] for k, t in learners.items() if t.history},
         "gail_env_steps_per_s": round(timesteps / train_s["gail"], 1) if "gail" in train_s else None,
         "env_steps_per_s_random_opponent": round(steps_per_second(args.game, "random"), 1),
         "env_steps_per_s_mcts50_opponent": round(steps_per_second(args.game, "mcts:50"), 1),
