@@ -34,7 +34,9 @@ from genplay.gail.boardgames import (
 from genplay.gail.config import GAILConfig, PPOConfig
 from genplay.gail.pipeline import export_policy
 
-# expert bot, opponents of the demo games and of the generator's env, reference opponent, GAIL steps
+# expert bot, opponents of the demo games and of the generator's env, reference opponent, GAIL steps, policy;
+# every game's headline runs are BC-regularised GAIL (BC_REG steps after each PPO update, rounds 2-5)
+BC_REG = 20
 SETUPS = {
     # tic-tac-toe demos: a ladder of opponents. The solver alone shows only balanced lines and random
     # mostly quick wins; a weak search (mcts:10) makes threats the expert must block or punish, the
@@ -43,7 +45,7 @@ SETUPS = {
     # playing the demos' ladder, GAIL+BC lost 0 / 10 / 0 of 1000 games vs random on seeds 0-2 (MLP vs
     # random: 9 / 36 / 14) and drew all 1000 against the solver on each (BENCHMARKS.md, session 5)
     "tic_tac_toe": dict(
-        expert="solver", opponents="random|mcts:10|solver", reference="solver", timesteps=100_000, policy="symmetric"
+        expert="solver", opponents="random|mcts:10|solver", reference="solver", timesteps=200_000, policy="symmetric"
     ),
     "connect_four": dict(
         expert="mcts:200", opponents="random|mcts:50", reference="mcts:50", timesteps=200_000, policy="mlp"
@@ -132,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         help="weight of the discriminator's R1 gradient penalty (GAILConfig.disc_penalty_weight)",
     )
     p.add_argument("--n-epochs", type=int, default=10, help="PPO epochs per rollout")
-    p.add_argument("--bc-reg", type=int, default=0, help="BC steps after each PPO update (BC-regularised GAIL)")
+    p.add_argument(
+        "--bc-reg", type=int, default=BC_REG, help="BC steps after each PPO update (BC-regularised GAIL; 0: off)"
+    )
     p.add_argument("--demo-opponent", default=None, help="opponent spec of the demo games (default: per game)")
     p.add_argument("--train-opponent", default=None, help="opponent spec of the GAIL env (default: the demos')")
     p.add_argument("--learners", default="bc,gail,gail_bc", help="which of bc,gail,gail_bc to train")
