@@ -15,7 +15,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv
 
 from genplay.envs import FIXED_HORIZON_CARTPOLE_ID, check_env_id
-from genplay.gail.sb3_io import save_sb3_zip
+from genplay.gail.sb3_zip import save_sb3_zip
 from genplay.generative.core import atomic_write
 
 
@@ -126,7 +126,7 @@ def load_expert(env_id: str, seed: int = 0) -> PPO:
 
         raise GenplayError(f"{path}: no cached expert for {env_id}; run `genplay expert train --env {env_id}`")
     from genplay.envs import make_env
-    from genplay.gail.sb3_io import load_sb3_zip
+    from genplay.gail.sb3_zip import load_sb3_zip
 
     env = make_env(env_id)
     try:

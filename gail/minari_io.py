@@ -28,7 +28,7 @@ from genplay.envs import EnvFactory
 from genplay.errors import DemoError
 from genplay.gail.collect import is_frame_stack
 from genplay.gail.demos import FORMAT_VERSION, Demos, demos_from_arrays, describe_space
-from genplay.gail.sb3_io import space_from_description
+from genplay.gail.sb3_zip import space_from_description
 from genplay.gail.store import StackedFrames
 
 GENPLAY_KEY = "genplay"

@@ -30,7 +30,7 @@ from genplay.gail.demos import Demos, save_demos
 from genplay.gail.evaluate import compare, render_table, results_json
 from genplay.gail.experts import train_expert
 from genplay.gail.plotting import plot_learning_curve
-from genplay.gail.sb3_io import load_sb3_zip, save_sb3_zip
+from genplay.gail.sb3_zip import load_sb3_zip, save_sb3_zip
 from genplay.gail.trainer import GAIL
 from genplay.generative.core import atomic_write
 from genplay.generative.core.distributed import DistContext

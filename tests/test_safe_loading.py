@@ -27,7 +27,8 @@ from genplay.gail.config import GAILConfig, PPOConfig, preset, replace
 from genplay.gail.demos import load_demos
 from genplay.gail.experts import expert_path, load_expert
 from genplay.gail.pipeline import load_policy, train_gail
-from genplay.gail.sb3_io import algo_from_state, algo_state, load_sb3_zip, save_sb3_zip
+from genplay.gail.sb3_io import algo_from_state, algo_state
+from genplay.gail.sb3_zip import load_sb3_zip, save_sb3_zip
 from genplay.gail.trainer import GAIL
 from genplay.generative.core.rundir import RunDirLock
 from genplay.generative.core.state_io import load_state, save_state, state_from_bytes, state_to_bytes
