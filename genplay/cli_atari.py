@@ -78,7 +78,7 @@ def check_not_suite(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate_suite(args: argparse.Namespace) -> None:
-    from genplay.cli import check_out_dir
+    from genplay.cli_args import check_out_dir
     from genplay.gail.atari_suite import PolicySpec, SuiteConfig, run_suite
 
     if args.env is not None:

@@ -26,7 +26,7 @@ def _boardgames_suite(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from genplay.cli import check_env, check_policy_arg
+    from genplay.cli_args import check_env, check_policy_arg
     from genplay.cli_atari import check_not_suite, cmd_evaluate_suite
     from genplay.envs import EnvFactory
     from genplay.gail.evaluate import compare, render_table, results_json

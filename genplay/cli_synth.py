@@ -18,7 +18,7 @@ from genplay.errors import GenplayError
 
 
 def add_subparser(sub) -> None:
-    from genplay.cli import _nonempty, positive_int, seed_int
+    from genplay.cli_args import nonempty_str, positive_int, seed_int
 
     s = sub.add_parser("synth", help="synthetic trajectories from a trained generator, scored by its discriminator")
     s.add_argument("--run", default=None, help="a gail train output dir (policy.zip + checkpoint.pt)")
@@ -30,7 +30,7 @@ def add_subparser(sub) -> None:
     s.add_argument("--batch", type=positive_int, default=64, help="episodes rolled out side by side")
     s.add_argument("--min-score", type=float, default=None, help="keep episodes scoring at least this")
     s.add_argument("--top", type=positive_int, default=None, help="keep the N best-scoring episodes")
-    s.add_argument("--out", type=_nonempty, default=None, help="demos file (.npz) to write")
+    s.add_argument("--out", type=nonempty_str, default=None, help="demos file (.npz) to write")
     _minari_args(s)
     s.set_defaults(func=cmd_synth)
     actions = s.add_subparsers(dest="synth_action")
@@ -40,7 +40,7 @@ def add_subparser(sub) -> None:
     ex.set_defaults(func=cmd_export)
     im = actions.add_parser("import", help="a Minari dataset (id or directory) as a demos file")
     im.add_argument("source")
-    im.add_argument("--out", type=_nonempty, required=True)
+    im.add_argument("--out", type=nonempty_str, required=True)
     im.add_argument("--env", default=None, help="the env id, when the dataset names none (also checked)")
     im.add_argument("--minari-root", default=None, help="Minari's datasets root (default: its own)")
     im.set_defaults(func=cmd_import)
@@ -48,7 +48,7 @@ def add_subparser(sub) -> None:
     rp.add_argument("--run", required=True, help="the generator's run dir")
     rp.add_argument("--data", required=True, help="synthetic demos (genplay synth --out)")
     rp.add_argument("--episodes", type=positive_int, default=20, help="expert and random episodes to score")
-    rp.add_argument("--out", type=_nonempty, required=True, help="directory for the plots and report.json")
+    rp.add_argument("--out", type=nonempty_str, required=True, help="directory for the plots and report.json")
     rp.set_defaults(func=cmd_report)
 
 
@@ -74,7 +74,7 @@ def _export(demos, args) -> None:
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
-    from genplay.cli import check_out_file
+    from genplay.cli_args import check_out_file
     from genplay.gail.demos import save_demos
     from genplay.gail.synth import SynthConfig, filter_by_score, load_generator, synthesize
 
@@ -125,7 +125,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> None:
-    from genplay.cli import check_env, check_out_file
+    from genplay.cli_args import check_env, check_out_file
     from genplay.gail.demos import save_demos
     from genplay.gail.minari_io import import_minari
 
@@ -138,7 +138,7 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from genplay.cli import check_out_dir
+    from genplay.cli_args import check_out_dir
     from genplay.gail.demos import load_demos
     from genplay.gail.synth import load_generator
     from genplay.gail.synth_report import write_report

@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib, also when imported by the tests
 from benchlib import ArgumentParser, add_seed_fanout, fan_out_seeds  # noqa: E402
 
-from genplay.cli import add_dataclass_args
+from genplay.cli_args import add_dataclass_args
 from genplay.generative.core.utils import seed_everything, select_device
 from genplay.generative.text.seqgan import TextGANConfig
 

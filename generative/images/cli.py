@@ -25,7 +25,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     import torch
 
-    from genplay.cli import check_out_dir
+    from genplay.cli_args import check_out_dir
     from genplay.generative.core import distributed
     from genplay.generative.core.rundir import RunDirLock
     from genplay.generative.images.data import load_dataset
@@ -133,7 +133,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     """Add ``images train|sample|evaluate`` to the ``genplay`` parser."""
-    from genplay.cli import add_dataclass_args
+    from genplay.cli_args import add_dataclass_args
     from genplay.generative.images.trainer import ImageGANConfig
 
     im = subparsers.add_parser("images", help="image GANs (DCGAN, conditional GAN, WGAN-GP)")

@@ -52,7 +52,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     """Train (under ``torchrun``: one data-parallel rank; rank 0 locks, writes and prints)."""
     import contextlib
 
-    from genplay.cli import check_out_dir
+    from genplay.cli_args import check_out_dir
     from genplay.generative.core import distributed
     from genplay.generative.core.rundir import RunDirLock, check_run_dir
     from genplay.generative.music.data import TRACKS, load_chorales
@@ -92,7 +92,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    from genplay.cli import check_out_dir
+    from genplay.cli_args import check_out_dir
     from genplay.generative.music.trainer import load_generator, sample_rolls
 
     if args.n < 1:
@@ -125,7 +125,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     """Add ``music train|sample|evaluate`` to the ``genplay`` parser."""
-    from genplay.cli import add_dataclass_args, positive_int, seed_int
+    from genplay.cli_args import add_dataclass_args, positive_int, seed_int
     from genplay.generative.music.trainer import MusicGANConfig
 
     mu = subparsers.add_parser("music", help="MuseGAN-style multitrack GAN on the Bach chorales, to MIDI")

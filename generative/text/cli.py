@@ -134,7 +134,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def add_subparser(subparsers) -> None:
     """Register ``text train|sample|evaluate`` on the main parser's subparsers."""
-    from genplay.cli import add_dataclass_args  # lazy: genplay.cli imports this module
+    from genplay.cli_args import add_dataclass_args
 
     t = subparsers.add_parser("text", help="adversarial text generation (SeqGAN)").add_subparsers(
         dest="action", required=True
