@@ -60,7 +60,7 @@ def save_dac(trainer: DAC, path: str | Path) -> None:
 
 def load_dac(cls: type[DAC], path: str | Path, *, venv: VecEnv, demos: Demos, log_dir: str | None) -> DAC:
     """Rebuild the trainer saved at ``path`` on ``venv``; every problem is one ``CheckpointError``."""
-    from genplay.gail.dac import DQNConfig
+    from genplay.gail.dac_config import DQNConfig
 
     path = Path(path)
     if not path.exists():

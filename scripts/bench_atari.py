@@ -110,7 +110,7 @@ def gail_config(args):
 
     overrides = {k: v for k, v in _overrides(args).items() if not k.startswith("dqn_")}
     if args.algo == "dac":
-        from genplay.gail.dac import dac_atari_preset
+        from genplay.gail.dac_config import dac_atari_preset
 
         base = dac_atari_preset(args.game)[0]
     else:
@@ -122,7 +122,7 @@ def dqn_config(args):
     """DAC's DQNConfig: the Atari preset's, then the --set dqn_FIELD overrides."""
     import dataclasses
 
-    from genplay.gail.dac import dac_atari_preset
+    from genplay.gail.dac_config import dac_atari_preset
 
     overrides = {k[4:]: v for k, v in _overrides(args).items() if k.startswith("dqn_")}
     return dataclasses.replace(dac_atari_preset(args.game)[1], **overrides)

@@ -163,7 +163,8 @@ def test_pixel_dac_runs_checkpoints_and_resumes(tmp_path, pong_demos):
     """The off-policy variant on frames: centred Q-network, uint8 replay, a checkpoint that resumes."""
     import dataclasses
 
-    from genplay.gail.dac import DAC, dac_atari_preset
+    from genplay.gail.dac import DAC
+    from genplay.gail.dac_config import dac_atari_preset
 
     config, dqn = dac_atari_preset()
     config = dataclasses.replace(config, disc_batch_size=16, disc_updates=1, device="cpu")

@@ -9,7 +9,8 @@ import torch
 from genplay.envs import EnvFactory
 from genplay.errors import CheckpointError, EnvError
 from genplay.gail.config import GAILConfig
-from genplay.gail.dac import DAC, DQNConfig
+from genplay.gail.dac import DAC
+from genplay.gail.dac_config import DQNConfig
 from genplay.gail.evaluate import episode_returns
 
 SMALL = DQNConfig(
