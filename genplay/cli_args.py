@@ -36,7 +36,9 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _int_at_least(low: int, high: int | None = None):
+def int_at_least(low: int, high: int | None = None):
+    """An argparse type: an integer in ``[low, high]``, else a one-line usage error naming the flag."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -51,8 +53,8 @@ def _int_at_least(low: int, high: int | None = None):
     return parse
 
 
-positive_int = _int_at_least(1)
-seed_int = _int_at_least(0, 2**31 - 1)
+positive_int = int_at_least(1)
+seed_int = int_at_least(0, 2**31 - 1)
 
 
 def nonempty_str(text: str) -> str:

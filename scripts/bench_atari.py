@@ -26,21 +26,9 @@ import numpy as np
 from benchlib import ArgumentParser, add_seed_fanout, emit, fan_out_seeds, peak_rss_mb
 from stable_baselines3.common.callbacks import BaseCallback
 
+from genplay.cli_args import int_at_least
 
-def _int_at_least(low: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
-        return value
-
-    return parse
-
-
-_positive = _int_at_least(1)
+_positive = int_at_least(1)
 
 
 def parse() -> argparse.Namespace:
@@ -51,7 +39,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--demo-source", choices=["scripted", "random"], default="scripted")
     p.add_argument("--agent-steps", type=_positive, default=1_000_000)
     p.add_argument("--gen-steps", type=_positive, default=4096, help="throughput mode: generator steps timed")
-    p.add_argument("--seed", type=_int_at_least(0), default=0)
+    p.add_argument("--seed", type=int_at_least(0), default=0)
     p.add_argument("--threads", type=_positive, default=1, help="torch threads")
     p.add_argument("--bc", choices=["none", "warm"], default="none", help="BC warm start of GAIL's policy")
     p.add_argument("--bc-epochs", type=_positive, default=5, help="most epochs of the BC baseline")

@@ -25,22 +25,24 @@ import time
 
 from benchlib import ArgumentParser
 
+from genplay.cli_args import int_at_least
+
 
 def main() -> None:
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", default="CartPole-v1", help="CartPole-v1, or an ALE game name (pong)")
-    p.add_argument("--timesteps", type=_at_least(1), default=20_000, help="timed env steps, after a warm-up rollout")
-    p.add_argument("--n-envs", type=_at_least(1), default=8, help="global: split over the ranks")
-    p.add_argument("--seed", type=_at_least(0), default=0)
+    p.add_argument("--timesteps", type=int_at_least(1), default=20_000, help="timed env steps, after a warm-up rollout")
+    p.add_argument("--n-envs", type=int_at_least(1), default=8, help="global: split over the ranks")
+    p.add_argument("--seed", type=int_at_least(0), default=0)
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"), help="GAIL: where it trains")
     p.add_argument(
-        "--eval-episodes", type=_at_least(0), default=0, help="then the learned policy's true return (rank 0)"
+        "--eval-episodes", type=int_at_least(0), default=0, help="then the learned policy's true return (rank 0)"
     )
     p.add_argument("--out", default=None, help="also append the JSON line to this file")
     p.add_argument("--gan", choices=("dcgan", "cgan", "wgan-gp"), help="time an image GAN instead of GAIL")
     p.add_argument("--dataset", default="digits", choices=("digits", "mnist5k"), help="--gan: 8x8 or 28x28 digits")
-    p.add_argument("--batch-size", type=_at_least(1), default=64, help="--gan: global batch, split over the ranks")
-    p.add_argument("--gan-steps", type=_at_least(1), default=100, help="--gan: timed generator updates")
+    p.add_argument("--batch-size", type=int_at_least(1), default=64, help="--gan: global batch, split over the ranks")
+    p.add_argument("--gan-steps", type=int_at_least(1), default=100, help="--gan: timed generator updates")
     args = p.parse_args()
 
     import torch
@@ -99,19 +101,6 @@ def main() -> None:
             with open(args.out, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
     distributed.shutdown()
-
-
-def _at_least(low: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
-        return value
-
-    return parse
 
 
 def _setup(args: argparse.Namespace):
