@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 import time
@@ -99,8 +100,11 @@ def main() -> None:
             p.error(f"--{flag.replace('_', '-')}: must be >= 0, got {getattr(args, flag)}")
     for field in dataclasses.fields(Setup):
         value = getattr(args, field.name)
+        flag = f"--{field.name.replace('_', '-')}"
+        if isinstance(value, float) and not math.isfinite(value):
+            p.error(f"{flag}: must be a finite number, got {value}")
         if isinstance(value, (int, float)) and field.name != "threshold" and not value > 0:
-            p.error(f"--{field.name.replace('_', '-')}: must be > 0, got {value}")
+            p.error(f"{flag}: must be > 0, got {value}")
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Setup) if getattr(args, f.name) is not None}
     setup = dataclasses.replace(SETUPS.get(args.env, Setup()), **given)
     if setup.threshold is None:

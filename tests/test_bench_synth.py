@@ -24,6 +24,8 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         (["--env", "NoSuchEnv-v0"], "--env: unknown env id"),
         (["--n-demo", "0"], "--n-demo: must be > 0"),
         (["--temperature", "-1"], "--temperature: must be > 0"),
+        (["--temperature", "inf"], "--temperature: must be a finite number"),
+        (["--threshold", "nan"], "--threshold: must be a finite number"),
         (["--gail-seeds", "-1"], "--gail-seeds: must be >= 0"),
         (["--opponent", "mcts:3"], "--opponent: only for board games"),
         (["--env", "genplay/ConnectFour-v0", "--opponent", "bogus"], "--opponent: opponent: unknown bot spec"),
