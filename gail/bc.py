@@ -21,6 +21,11 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from genplay.gail.store import StackedFrames
 
 
+def take_rows(obs_t: torch.Tensor | dict[str, torch.Tensor], idx: np.ndarray):
+    """Rows ``idx`` of a policy's observation tensor, or of each tensor of a dict observation."""
+    return {k: v[idx] for k, v in obs_t.items()} if isinstance(obs_t, dict) else obs_t[idx]
+
+
 def split_episodes(
     episode_lengths: np.ndarray, rng: np.random.Generator, holdout: float = 0.2
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -84,7 +89,7 @@ def bc_mean_pretrain(
     acts_t = torch.as_tensor(np.asarray(acts, dtype=np.float32).reshape(len(acts), -1), device=policy.device)
 
     def mse(idx: np.ndarray) -> torch.Tensor:
-        return torch.nn.functional.mse_loss(policy.get_distribution(obs_t[idx]).mode(), acts_t[idx])
+        return torch.nn.functional.mse_loss(policy.get_distribution(take_rows(obs_t, idx)).mode(), acts_t[idx])
 
     train_loss, best, epochs = fit_early_stopped(
         policy, mse, lambda idx: float(mse(idx)), episode_lengths=episode_lengths, max_epochs=max_epochs,
@@ -169,10 +174,7 @@ def demo_nll(policy: ActorCriticPolicy, obs, acts: np.ndarray, action_masks: np.
     maskable = masks is not None and "action_masks" in policy.evaluate_actions.__code__.co_varnames
 
     def nll(idx: np.ndarray) -> torch.Tensor:
-        if lazy:
-            batch = policy.obs_to_tensor(obs[idx])[0]
-        else:
-            batch = {k: v[idx] for k, v in obs_t.items()} if isinstance(obs_t, dict) else obs_t[idx]
+        batch = policy.obs_to_tensor(obs[idx])[0] if lazy else take_rows(obs_t, idx)
         kwargs = {"action_masks": masks[idx]} if maskable else {}
         _, log_prob, _ = policy.evaluate_actions(batch, acts_t[idx], **kwargs)
         return -log_prob.mean()

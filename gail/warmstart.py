@@ -21,12 +21,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.preprocessing import is_image_space
 from torch import nn
 
 from genplay.envs import EnvFactory, as_factory
-from genplay.gail.bc import behaviour_clone
+from genplay.gail.bc import behaviour_clone, take_rows
 from genplay.gail.demos import Demos
 from genplay.gail.evaluate import episode_returns
 
@@ -56,8 +58,8 @@ def ppo_settings(env_id: str) -> dict[str, Any]:
 
 
 def make_ppo(env: str | EnvFactory, seed: int, settings: dict[str, Any] | None = None) -> PPO:
-    """A fresh PPO (MlpPolicy on raw observations; MaskablePPO where the env has action masks) on
-    ``settings["n_envs"]`` envs seeded from ``seed``."""
+    """A fresh PPO on ``settings["n_envs"]`` envs seeded from ``seed``: SB3's policy for the observation
+    space (Mlp, Cnn for images, MultiInput for dicts), MaskablePPO where the env has action masks."""
     factory = as_factory(env)
     settings = settings or ppo_settings(factory.env_id)
     venv = factory.make_vec(settings["n_envs"], seed=10_000 + seed)
@@ -66,7 +68,11 @@ def make_ppo(env: str | EnvFactory, seed: int, settings: dict[str, Any] | None =
         from sb3_contrib import MaskablePPO
 
         algo = MaskablePPO
-    return algo("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **settings["ppo"])
+    space = venv.observation_space
+    policy = (
+        "MultiInputPolicy" if isinstance(space, spaces.Dict) else "CnnPolicy" if is_image_space(space) else "MlpPolicy"
+    )
+    return algo(policy, venv, seed=seed, device="cpu", verbose=0, **settings["ppo"])
 
 
 def discounted_returns(demos: Demos, gamma: float) -> np.ndarray:
@@ -93,7 +99,7 @@ def fit_value(model: PPO, obs: np.ndarray, targets: np.ndarray, *, epochs: int =
     loss = torch.zeros(())
     for _ in range(epochs):
         for idx in np.array_split(rng.permutation(len(y)), max(1, len(y) // batch)):
-            loss = torch.nn.functional.mse_loss(policy.predict_values(obs_t[idx]).squeeze(-1), y[idx])
+            loss = torch.nn.functional.mse_loss(policy.predict_values(take_rows(obs_t, idx)).squeeze(-1), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -34,6 +34,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench_boardgames import BC_REG as BOARD_BC_REG
 from bench_boardgames import SETUPS as BOARD_SETUPS
 from bench_boardgames import config_for as board_config
 from benchlib import ArgumentParser, emit, peak_rss_mb
@@ -230,7 +231,7 @@ def main() -> None:
             "gail_normalized_real2_plus_synth": gail_norm["real2_plus_synth"],
             "generator_steps": gen_steps,
             "generator_demos": setup.n_demo,
-            "generator": "GAIL" if board is None else "masked GAIL+BC (BC-reg 20, mirror-augmented)",
+            "generator": "GAIL" if board is None else f"masked GAIL+BC (BC-reg {BOARD_BC_REG}, mirror-augmented)",
             "expert": "scripted or PPO expert" if board is None else BOARD_SETUPS[board]["expert"],
             "setup": dataclasses.asdict(setup),
             "generator_train_seconds": round(gen_seconds, 1),
@@ -260,11 +261,11 @@ def board_generator(game: str, n_games: int, timesteps: int, *, opponent: str, s
 
 
 def board_gail(game: str, demos, timesteps: int, *, seed: int, factory=None):
-    """Masked GAIL+BC (BC warm start, 20 BC steps after each PPO update) on mirror-augmented demos."""
+    """Masked GAIL+BC (BC warm start, ``BOARD_BC_REG`` BC steps after each PPO update) on mirror-augmented demos."""
     from genplay.gail.boardgames import augment_symmetries, masked_gail
 
     config = dataclasses.replace(board_config(seed, 1e-4), bc_epochs=100)
-    return masked_gail(augment_symmetries(demos, game), config, timesteps, factory=factory, bc_reg_steps=20)
+    return masked_gail(augment_symmetries(demos, game), config, timesteps, factory=factory, bc_reg_steps=BOARD_BC_REG)
 
 
 def board_reference_sets(game: str, gen, episodes: int, *, seed: int = 60_000) -> dict:

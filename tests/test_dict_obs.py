@@ -44,3 +44,16 @@ def test_gail_trains_on_dict_observations():
     assert type(trainer.gen_algo.policy).__name__ == "MultiInputActorCriticPolicy"
     action, _ = trainer.predict({"state": np.zeros((1, 4), np.float32)})
     assert action.shape == (1,)
+
+
+def test_warm_start_builds_and_clones_a_dict_observation_policy():
+    """``make_ppo`` picks SB3's MultiInputPolicy for dict observations, and the warm start clones through it."""
+    from stable_baselines3.common.policies import MultiInputActorCriticPolicy
+
+    from genplay.gail.warmstart import make_ppo, warm_start
+
+    demos = collect_demos(ENV_ID, _heuristic, 4, seed=0)
+    model = make_ppo(ENV_ID, seed=0, settings={"n_envs": 2, "ppo": {"n_steps": 64}})
+    assert isinstance(model.policy, MultiInputActorCriticPolicy)
+    stats = warm_start(model, demos, max_epochs=5)
+    assert np.isfinite(stats["bc_loss"]) and np.isfinite(stats["value_mse"])
