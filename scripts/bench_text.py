@@ -1,10 +1,12 @@
 """Text benchmarks; the last line printed is one JSON object.
 
-    python scripts/bench_text.py --task oracle --seed 0 --minutes 20
+    python scripts/bench_text.py --task oracle --seed 0
     python scripts/bench_text.py --task pydoc --seed 0 --minutes 20
 
 oracle: SeqGAN's synthetic benchmark (MLE, then SeqGAN): nll_oracle_mle, nll_oracle_adv,
-nll_test (the adversarial generator's NLL on held-out oracle data) and the curve.
+nll_test (the adversarial generator's NLL on held-out oracle data) and the curve. With no
+other flags it runs the measured recipe (ORACLE_RECIPE): 30 MLE epochs, then 150 SeqGAN steps
+in its published form (positive reward, no baseline) with 4 rollouts per prefix.
 pydoc: word-level sentences of ``pydoc_data.topics``: BLEU-2..5 against held-out text and
 self-BLEU for the MLE and adversarial models over a temperature sweep.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -23,32 +26,76 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib, also when imported by the tests
 from benchlib import ArgumentParser, add_seed_fanout, fan_out_seeds  # noqa: E402
 
-from genplay.cli_args import add_dataclass_args
+from genplay.cli_args import add_dataclass_args, int_at_least
 from genplay.generative.core.utils import seed_everything, select_device
 from genplay.generative.text.seqgan import TextGANConfig
 
+# Script settings per task, where a flag is left out. The oracle's are the measured recipe
+# (BENCHMARKS.md, "Text"): 30 MLE epochs take ~5 minutes here, the 150 steps ~5 more.
+TASK_DEFAULTS = {
+    "oracle": {"minutes": 60.0, "mle_fraction": 0.9, "max_mle_epochs": 30, "max_adv_steps": 150, "eval_every": 25,
+               "temperatures": [0.9, 0.95, 1.0]},
+    "pydoc": {"minutes": 20.0, "mle_fraction": 0.5, "max_mle_epochs": 120, "max_adv_steps": 10**9, "eval_every": 10,
+              "temperatures": [0.8, 0.9, 1.0, 1.1]},
+}  # fmt: skip
+# TextGANConfig fields of the oracle recipe, where the flag is left out: SeqGAN's published
+# form (a positive reward, no baseline), 4 rollouts per prefix, its discriminator rate 1e-4.
+ORACLE_RECIPE = {"n_rollouts": 4, "reward_form": "positive", "baseline": False, "gen_lr": 0.003, "disc_lr": 1e-4}
 
-def main(argv: list[str] | None = None) -> dict:
+
+def _number(low: float, high: float | None = None):
+    """argparse type: a finite number in ``[low, high)``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not math.isfinite(value) or value < low or (high is not None and value >= high):
+            bound = f">= {low}" + (f" and < {high}" if high is not None else "")
+            raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text!r}")
+        return value
+
+    return parse
+
+
+def parse_settings(argv: list[str] | None) -> tuple[argparse.Namespace, TextGANConfig | None]:
+    """The script's settings and the GAN's config, task defaults filled in; config None after a seed fan-out."""
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", choices=["oracle", "pydoc"], required=True)
-    p.add_argument("--minutes", type=float, default=20.0, help="training wall time (evaluations come on top)")
-    p.add_argument("--mle-fraction", type=float, default=0.5, help="share of the time spent on MLE pretraining")
-    p.add_argument("--max-mle-epochs", type=int, default=120, help="oracle: stop MLE after this many epochs")
-    p.add_argument("--disc-pretrain-steps", type=int, default=200)
-    p.add_argument("--n-eval", type=int, default=5000, help="samples per final evaluation")
-    p.add_argument("--eval-every", type=int, default=10, help="adversarial steps between curve points")
-    p.add_argument("--temperatures", type=float, nargs="*", default=[0.8, 0.9, 1.0, 1.1])
+    p.add_argument("--minutes", type=_number(0.01), help="training wall time (evaluations come on top)")
+    p.add_argument("--mle-fraction", type=_number(0.0, 1.0), help="share of the time spent on MLE pretraining")
+    p.add_argument("--max-mle-epochs", type=int_at_least(1), help="oracle: MLE epochs at most")
+    p.add_argument("--max-adv-steps", type=int_at_least(1), help="oracle: adversarial steps at most")
+    p.add_argument("--disc-pretrain-steps", type=int_at_least(0), default=200)
+    p.add_argument("--n-eval", type=int_at_least(1), default=5000, help="samples per final evaluation")
+    p.add_argument("--eval-every", type=int_at_least(1), help="adversarial steps between curve points")
+    p.add_argument("--temperatures", type=_number(0.01), nargs="*")
     p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int_at_least(1), default=1)
     p.add_argument("--quiet", action="store_true")
     add_dataclass_args(p, TextGANConfig)
     add_seed_fanout(p)
     args = p.parse_args(argv)
     if fan_out_seeds(args, argv):
+        return args, None
+    for name, value in TASK_DEFAULTS[args.task].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    names = [f.name for f in dataclasses.fields(TextGANConfig)]
+    given = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    try:
+        return args, TextGANConfig(**({**ORACLE_RECIPE, **given} if args.task == "oracle" else given))
+    except ValueError as exc:
+        field, _, expected = str(exc).partition(":")  # TextGANConfig names its field: name the flag
+        p.error(f"--{field.replace('_', '-')}:{expected}")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args, config = parse_settings(argv)
+    if config is None:
         return {}
     torch.set_num_threads(args.threads)
-    names = [f.name for f in dataclasses.fields(TextGANConfig)]
-    config = TextGANConfig(**{n: getattr(args, n) for n in names if getattr(args, n) is not None})
     seed_everything(config.seed)
     device = select_device(args.device)
 
@@ -66,6 +113,7 @@ def main(argv: list[str] | None = None) -> dict:
             minutes=args.minutes,
             mle_fraction=args.mle_fraction,
             max_mle_epochs=args.max_mle_epochs,
+            max_adv_steps=args.max_adv_steps,
             mle_temperatures=tuple(t for t in args.temperatures if t != 1.0),
             disc_pretrain_steps=args.disc_pretrain_steps,
             n_eval=args.n_eval,

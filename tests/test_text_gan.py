@@ -47,3 +47,16 @@ def test_penalties_act_on_embeddings():
     d.eval()  # no dropout for the comparison
     soft = torch.nn.functional.one_hot(real, 20).float()
     assert torch.allclose(d.score(d.embed_soft(soft)), d(real), atol=1e-5)  # one-hots embed like tokens
+
+
+def test_zero_discriminator_steps_freeze_the_discriminator():
+    """``disc_steps=0`` is the frozen-discriminator ablation: generator steps, D untouched."""
+    oracle, train, _ = oracle_data(TASK)
+    gan = SeqGAN(data=train, vocab_size=TASK.vocab_size, config=TextGANConfig(disc_steps=0, n_rollouts=2, seed=0))
+    before = [p.clone() for p in gan.discriminator.parameters()]
+    g_before = [p.clone() for p in gan.generator.parameters()]
+    gan.adversarial_step()
+    assert all(torch.equal(a, b) for a, b in zip(before, gan.discriminator.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(g_before, gan.generator.parameters()))
+    with pytest.raises(ValueError, match="disc_steps"):
+        TextGANConfig(disc_steps=-1)

@@ -6,8 +6,14 @@ reward uses); the discriminator trains through the core's ``discriminator_step``
 ``x_t`` is an action taken in state ``x_<t``; its return ``Q(x_1..x_t)`` is the mean reward of
 ``n_rollouts`` Monte Carlo completions of the prefix by a slowly-moving copy of the generator
 (SeqGAN's rollout network with update rate 0.8 is exactly the core's ``EMA`` with decay 0.8),
-and the last token's return is the reward of the sequence itself. Advantages subtract the
-batch mean of the return at each position (a baseline SeqGAN lacks; it only lowers variance).
+and the last token's return is the reward of the sequence itself. ``baseline=True`` subtracts
+the batch mean of the return at each position (a baseline SeqGAN lacks).
+
+The baseline changes more than the variance. SeqGAN's own rewards are positive and unbaselined,
+so every step also raises the likelihood of the generator's own samples, which lowers its
+entropy. On the oracle benchmark that is where SeqGAN's NLL_oracle gain comes from: a frozen,
+untrained discriminator (``disc_steps=0``, no pretraining) gives the same gain
+(BENCHMARKS.md, "Text").
 """
 
 from __future__ import annotations
@@ -57,7 +63,7 @@ class TextGANConfig:
     reward_form: str = "logit"
     """Reward from D's logit: logit (log D - log(1-D)), positive (-log(1-D)) or negative (log D)."""
     baseline: bool = True
-    """Subtract the batch-mean return at each position from the returns (variance reduction)."""
+    """Subtract the batch-mean return at each position; False with ``positive`` is SeqGAN's published form."""
     disc_emb_dim: int = 64
     """Discriminator token embedding size."""
     disc_filters: int = 32
@@ -73,7 +79,7 @@ class TextGANConfig:
     disc_penalty_weight: float = 1.0
     """Weight of the gradient penalty."""
     disc_steps: int = 3
-    """Discriminator steps (fresh generator samples each) per generator step."""
+    """Discriminator steps (fresh generator samples each) per generator step; 0 freezes D (an ablation)."""
     seed: int = 0
     """Seed of parameters and sampling."""
 
@@ -96,7 +102,9 @@ class TextGANConfig:
                 raise ValueError(f"{name}: expected a finite number >= 0 (dropout < 1), got {value}")
         if self.seed < 0:
             raise ValueError(f"seed: expected an integer >= 0, got {self.seed}")
-        for name in ("emb_dim", "hidden_dim", "batch_size", "disc_emb_dim", "disc_filters", "disc_steps"):
+        if self.disc_steps < 0:
+            raise ValueError(f"disc_steps: expected an integer >= 0, got {self.disc_steps}")
+        for name in ("emb_dim", "hidden_dim", "batch_size", "disc_emb_dim", "disc_filters"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.rollout_decay < 1.0:
