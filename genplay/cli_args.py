@@ -7,6 +7,7 @@ import argparse
 import ast
 import dataclasses
 import inspect
+import math
 import re
 import typing
 from pathlib import Path
@@ -50,6 +51,23 @@ def int_at_least(low: int, high: int | None = None):
         return value
 
     parse.__name__ = "int"
+    return parse
+
+
+def float_in(low: float, high: float | None = None):
+    """An argparse type: a finite number in ``[low, high)``, else a one-line usage error naming the flag."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (high is not None and value >= high):
+            bound = f">= {low}" + (f" and < {high}" if high is not None else "")
+            raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text!r}")
+        return value
+
+    parse.__name__ = "float"
     return parse
 
 

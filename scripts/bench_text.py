@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib, also when imported by the tests
 from benchlib import ArgumentParser, add_seed_fanout, fan_out_seeds  # noqa: E402
 
-from genplay.cli_args import add_dataclass_args, int_at_least
+from genplay.cli_args import add_dataclass_args, float_in, int_at_least
 from genplay.generative.core.utils import seed_everything, select_device
 from genplay.generative.text.seqgan import TextGANConfig
 
@@ -43,34 +42,18 @@ TASK_DEFAULTS = {
 ORACLE_RECIPE = {"n_rollouts": 4, "reward_form": "positive", "baseline": False, "gen_lr": 0.003, "disc_lr": 1e-4}
 
 
-def _number(low: float, high: float | None = None):
-    """argparse type: a finite number in ``[low, high)``."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = float("nan")
-        if not math.isfinite(value) or value < low or (high is not None and value >= high):
-            bound = f">= {low}" + (f" and < {high}" if high is not None else "")
-            raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text!r}")
-        return value
-
-    return parse
-
-
 def parse_settings(argv: list[str] | None) -> tuple[argparse.Namespace, TextGANConfig | None]:
     """The script's settings and the GAN's config, task defaults filled in; config None after a seed fan-out."""
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", choices=["oracle", "pydoc"], required=True)
-    p.add_argument("--minutes", type=_number(0.01), help="training wall time (evaluations come on top)")
-    p.add_argument("--mle-fraction", type=_number(0.0, 1.0), help="share of the time spent on MLE pretraining")
+    p.add_argument("--minutes", type=float_in(0.01), help="training wall time (evaluations come on top)")
+    p.add_argument("--mle-fraction", type=float_in(0.0, 1.0), help="share of the time spent on MLE pretraining")
     p.add_argument("--max-mle-epochs", type=int_at_least(1), help="oracle: MLE epochs at most")
     p.add_argument("--max-adv-steps", type=int_at_least(1), help="oracle: adversarial steps at most")
     p.add_argument("--disc-pretrain-steps", type=int_at_least(0), default=200)
     p.add_argument("--n-eval", type=int_at_least(1), default=5000, help="samples per final evaluation")
     p.add_argument("--eval-every", type=int_at_least(1), help="adversarial steps between curve points")
-    p.add_argument("--temperatures", type=_number(0.01), nargs="*")
+    p.add_argument("--temperatures", type=float_in(0.01), nargs="*")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int_at_least(1), default=1)
     p.add_argument("--quiet", action="store_true")
