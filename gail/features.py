@@ -37,6 +37,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, Combine
 from torch import nn
 
 from genplay.errors import EnvError
+from genplay.gail.demos import Demos
 
 CLIP = 10.0
 STD_FLOOR = 0.01
@@ -257,3 +258,11 @@ class BoardCNN(BaseFeaturesExtractor):
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         return self.net(observations.float())
+
+
+def demo_obs_moments(demos: Demos) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of the demos' observations, the variance floored as the discriminator's is."""
+    obs = np.asarray(demos.obs, dtype=np.float64)
+    mean, std = obs.mean(0), obs.std(0)
+    std = np.maximum(std, max(STD_FLOOR * float(np.median(std)), 1e-6))
+    return mean, std**2

@@ -19,7 +19,9 @@ import inspect
 from typing import Any
 
 import torch
+from gymnasium import spaces
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.utils import ConstantSchedule, FloatSchedule, LinearSchedule
 
 from genplay.errors import CheckpointError
@@ -32,6 +34,15 @@ META_FORMAT = "genplay-sb3"
 META_VERSION = 1
 ALGOS = {"PPO": "stable_baselines3:PPO", "A2C": "stable_baselines3:A2C", "MaskablePPO": "sb3_contrib:MaskablePPO"}
 POLICY_NAMES = ("MlpPolicy", "CnnPolicy", "MultiInputPolicy")
+
+
+def policy_for_space(space: spaces.Space) -> str:
+    """SB3's policy name for an observation space: MultiInput for dicts, Cnn for images, else Mlp."""
+    if isinstance(space, spaces.Dict):
+        return "MultiInputPolicy"
+    return "CnnPolicy" if is_image_space(space) else "MlpPolicy"
+
+
 # genplay's own policy classes, stored by name (their extra constructor kwargs are plain policy_kwargs)
 GENPLAY_POLICIES = {"SymmetricMaskablePolicy": "genplay.gail.boardgame_policy:SymmetricMaskablePolicy"}
 OPTIMIZERS = {

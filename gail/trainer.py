@@ -33,11 +33,12 @@ from genplay.gail.bc import bc_auxiliary_steps, behaviour_clone, demo_nll
 from genplay.gail.config import GAILConfig
 from genplay.gail.demos import Demos, check_demos_match_spaces
 from genplay.gail.discriminator import TransitionDiscriminator, with_absorbing_row
-from genplay.gail.features import CenteredNatureCNN, DemoScaling
+from genplay.gail.features import CenteredNatureCNN, DemoScaling, demo_obs_moments
 from genplay.gail.learner import ProgressBar, SB3Learner
 from genplay.gail.parallel import check_world_size, shard_store
 from genplay.gail.reward import absorbing_share, generator_rewards, step_rewards
 from genplay.gail.rollout import ReturnScaler, TransitionRecorder, policy_obs_normalizer
+from genplay.gail.sb3_io import policy_for_space
 from genplay.gail.store import TransitionStore
 from genplay.generative.core import DiscriminatorStepConfig, discriminator_step, select_device, set_torch_threads
 from genplay.generative.core.distributed import (
@@ -128,7 +129,7 @@ class GAIL(SB3Learner):
             if centred:
                 kwargs["policy_kwargs"].update(features_extractor_class=CenteredNatureCNN, normalize_images=False)
             gen_algo = PPO(
-                _policy_class(config.ppo.policy, space),
+                config.ppo.policy if config.ppo.policy != "auto" else policy_for_space(space),
                 wrapped,
                 seed=config.seed + rank * venv.num_envs,  # seeds this rank's envs and action sampling
                 device=self.device,
@@ -365,24 +366,6 @@ class GAIL(SB3Learner):
         if action_masks is not None:
             return self.gen_algo.predict(obs, state, episode_start, deterministic, action_masks=action_masks)
         return self.gen_algo.predict(obs, state, episode_start, deterministic)
-
-
-def demo_obs_moments(demos: Demos) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and variance of the demos' observations, the variance floored as the discriminator's is."""
-    from genplay.gail.features import STD_FLOOR
-
-    obs = np.asarray(demos.obs, dtype=np.float64)
-    mean, std = obs.mean(0), obs.std(0)
-    std = np.maximum(std, max(STD_FLOOR * float(np.median(std)), 1e-6))
-    return mean, std**2
-
-
-def _policy_class(name: str, space: spaces.Space) -> str:
-    if name != "auto":
-        return name
-    if isinstance(space, spaces.Dict):
-        return "MultiInputPolicy"
-    return "CnnPolicy" if is_image_space(space) else "MlpPolicy"
 
 
 class _GAILCallback(BaseCallback):

@@ -21,16 +21,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.preprocessing import is_image_space
 from torch import nn
 
 from genplay.envs import EnvFactory, as_factory
 from genplay.gail.bc import behaviour_clone, take_rows
 from genplay.gail.demos import Demos
 from genplay.gail.evaluate import episode_returns
+from genplay.gail.sb3_io import policy_for_space
 
 # Board games have no rl-zoo recipe: SB3's PPO defaults (lr 3e-4, 10 epochs, 2048 steps a rollout over
 # 8 envs) with the wide ReLU policy that imitates them best (BENCHMARKS.md, board games). On connect four
@@ -68,11 +67,7 @@ def make_ppo(env: str | EnvFactory, seed: int, settings: dict[str, Any] | None =
         from sb3_contrib import MaskablePPO
 
         algo = MaskablePPO
-    space = venv.observation_space
-    policy = (
-        "MultiInputPolicy" if isinstance(space, spaces.Dict) else "CnnPolicy" if is_image_space(space) else "MlpPolicy"
-    )
-    return algo(policy, venv, seed=seed, device="cpu", verbose=0, **settings["ppo"])
+    return algo(policy_for_space(venv.observation_space), venv, seed=seed, device="cpu", verbose=0, **settings["ppo"])
 
 
 def discounted_returns(demos: Demos, gamma: float) -> np.ndarray:
