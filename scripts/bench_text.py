@@ -51,6 +51,12 @@ def parse_settings(argv: list[str] | None) -> tuple[argparse.Namespace, TextGANC
     p.add_argument("--max-mle-epochs", type=int_at_least(1), help="oracle: MLE epochs at most")
     p.add_argument("--max-adv-steps", type=int_at_least(1), help="oracle: adversarial steps at most")
     p.add_argument("--disc-pretrain-steps", type=int_at_least(0), default=200)
+    p.add_argument(
+        "--probe-steps",
+        type=int_at_least(0),
+        default=0,
+        help="oracle: train a separate discriminator this long after MLE and report its accuracies",
+    )
     p.add_argument("--n-eval", type=int_at_least(1), default=5000, help="samples per final evaluation")
     p.add_argument("--eval-every", type=int_at_least(1), help="adversarial steps between curve points")
     p.add_argument("--temperatures", type=float_in(0.01), nargs="*")
@@ -99,6 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
             max_adv_steps=args.max_adv_steps,
             mle_temperatures=tuple(t for t in args.temperatures if t != 1.0),
             disc_pretrain_steps=args.disc_pretrain_steps,
+            probe_steps=args.probe_steps,
             n_eval=args.n_eval,
             eval_every=args.eval_every,
             device=device,

@@ -60,3 +60,19 @@ def test_zero_discriminator_steps_freeze_the_discriminator():
     assert not all(torch.equal(a, b) for a, b in zip(g_before, gan.generator.parameters()))
     with pytest.raises(ValueError, match="disc_steps"):
         TextGANConfig(disc_steps=-1)
+
+
+def test_discriminator_probe_reports_accuracies_and_leaves_the_run_unchanged():
+    """The probe runs under its own RNG: a run with it gives the same numbers as one without."""
+    from genplay.generative.text.oracle import run_oracle
+
+    def run(probe_steps: int) -> dict:
+        cfg = TextGANConfig(n_rollouts=2, seed=0)
+        kw = dict(task=TASK, config=cfg, minutes=10.0, mle_fraction=0.9, max_mle_epochs=1, max_adv_steps=2)
+        return run_oracle(**kw, probe_steps=probe_steps, n_eval=200, n_curve=50, eval_every=1)
+
+    plain, probed = run(0), run(20)
+    assert plain["discriminator_probe"] is None
+    probe = probed["discriminator_probe"]
+    assert probe["steps"] == 20 and all(0.0 <= probe[k] <= 1.0 for k in probe if k.startswith("acc_"))
+    assert (plain["nll_oracle_adv"], plain["nll_test"]) == (probed["nll_oracle_adv"], probed["nll_test"])

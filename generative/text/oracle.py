@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
+from genplay.generative.core.step import discriminator_step
+from genplay.generative.text.discriminator import CNNDiscriminator
 from genplay.generative.text.models import TokenLM, make_oracle, mean_nll, sample
 from genplay.generative.text.seqgan import SeqGAN, TextGANConfig
 
@@ -51,6 +53,44 @@ def scores(gan: SeqGAN, oracle: TokenLM, test: torch.Tensor, n_eval: int, temper
     }
 
 
+def probe_discriminator(
+    gan: SeqGAN, test: torch.Tensor, *, steps: int, batch_size: int = 256, n_eval: int = 2000, seed: int = 12345
+) -> dict[str, float]:
+    """How much a fresh discriminator can tell the generator from the data: accuracies after ``steps``.
+
+    A new discriminator of the run's shape trains on training sequences against fresh samples,
+    then is scored on training sequences, held-out oracle sequences and new samples. High on
+    training data and near 0.5 on held-out data means it memorises rather than generalises.
+    Runs under its own RNG (``fork_rng``), so a run with the probe gives the same results.
+    """
+    cfg, device = gan.config, gan.device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        rng = torch.Generator(device=device).manual_seed(seed)
+        d = CNNDiscriminator(
+            vocab_size=gan.generator.vocab_size,
+            seq_len=gan.seq_len,
+            emb_dim=cfg.disc_emb_dim,
+            num_filters=cfg.disc_filters,
+            dropout=cfg.disc_dropout,
+        ).to(device)
+        opt = torch.optim.Adam(d.parameters(), lr=1e-3)
+        gen = gan.generator.eval()
+        for _ in range(steps):
+            real = gan.data[torch.randint(len(gan.data), (batch_size,), generator=rng, device=device)]
+            fake = sample(gen, batch_size, gan.seq_len, generator=rng)
+            discriminator_step(d.score, opt, d.embed(real), d.embed(fake), gan.disc_step_config)
+        d.eval()
+        with torch.no_grad():
+            fake = sample(gen, n_eval, gan.seq_len, generator=rng)
+            return {
+                "steps": steps,
+                "acc_train_real": float((d(gan.data[:n_eval]) > 0).float().mean()),
+                "acc_test_real": float((d(test[:n_eval]) > 0).float().mean()),
+                "acc_fresh_fake": float((d(fake) < 0).float().mean()),
+            }
+
+
 def run_oracle(
     *,
     task: OracleTask,
@@ -60,6 +100,7 @@ def run_oracle(
     max_mle_epochs: int = 120,
     mle_temperatures: tuple[float, ...] = (),
     disc_pretrain_steps: int = 200,
+    probe_steps: int = 0,
     max_adv_steps: int = 10**9,
     n_eval: int = 5000,
     n_curve: int = 500,
@@ -97,6 +138,9 @@ def run_oracle(
         curve.append({"phase": "mle_temperature", "temperature": temp, **scores(gan, oracle, test, n_eval, temp)})
         log(curve[-1])
 
+    probe = probe_discriminator(gan, test, steps=probe_steps) if probe_steps else None
+    if probe:
+        log({"phase": "discriminator_probe", **probe})
     gan.pretrain_discriminator(disc_pretrain_steps)
     steps, deadline = 0, t0 + budget
     while steps < max_adv_steps and time.monotonic() < deadline:
@@ -113,6 +157,7 @@ def run_oracle(
         "nll_oracle_adv": adv["nll_oracle"],
         "nll_test": adv["nll_test"],
         "nll_oracle_of_oracle": mean_nll(oracle, test),
+        "discriminator_probe": probe,
         "mle_epochs": epochs,
         "adv_steps": steps,
         "train_seconds": round(train_seconds, 1),
