@@ -16,9 +16,8 @@ from dataclasses import dataclass
 import torch
 
 from genplay.generative.core.step import discriminator_step
-from genplay.generative.text.discriminator import CNNDiscriminator
 from genplay.generative.text.models import TokenLM, make_oracle, mean_nll, sample
-from genplay.generative.text.seqgan import SeqGAN, TextGANConfig
+from genplay.generative.text.seqgan import SeqGAN, TextGANConfig, make_discriminator
 
 
 @dataclass(frozen=True)
@@ -63,17 +62,11 @@ def probe_discriminator(
     training data and near 0.5 on held-out data means it memorises rather than generalises.
     Runs under its own RNG (``fork_rng``), so a run with the probe gives the same results.
     """
-    cfg, device = gan.config, gan.device
+    device = gan.device
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         rng = torch.Generator(device=device).manual_seed(seed)
-        d = CNNDiscriminator(
-            vocab_size=gan.generator.vocab_size,
-            seq_len=gan.seq_len,
-            emb_dim=cfg.disc_emb_dim,
-            num_filters=cfg.disc_filters,
-            dropout=cfg.disc_dropout,
-        ).to(device)
+        d = make_discriminator(gan.config, gan.generator.vocab_size, gan.seq_len).to(device)
         opt = torch.optim.Adam(d.parameters(), lr=1e-3)
         gen = gan.generator.eval()
         for _ in range(steps):

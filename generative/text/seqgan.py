@@ -115,6 +115,17 @@ class TextGANConfig:
             raise ValueError(f"disc_penalty: expected one of {PENALTIES}, got {self.disc_penalty!r}")
 
 
+def make_discriminator(config: TextGANConfig, vocab_size: int, seq_len: int) -> CNNDiscriminator:
+    """A fresh sequence discriminator of the shape ``config`` sets."""
+    return CNNDiscriminator(
+        vocab_size=vocab_size,
+        seq_len=seq_len,
+        emb_dim=config.disc_emb_dim,
+        num_filters=config.disc_filters,
+        dropout=config.disc_dropout,
+    )
+
+
 @torch.no_grad()
 def rollout_returns(
     policy: TokenLM,
@@ -191,16 +202,7 @@ class SeqGAN:
             vocab_size=vocab_size, emb_dim=config.emb_dim, hidden_dim=config.hidden_dim, start_token=start_token
         ).init_normal_(0.1)
         self.generator.to(self.device)
-        self.discriminator = (
-            discriminator
-            or CNNDiscriminator(
-                vocab_size=vocab_size,
-                seq_len=self.seq_len,
-                emb_dim=config.disc_emb_dim,
-                num_filters=config.disc_filters,
-                dropout=config.disc_dropout,
-            )
-        ).to(self.device)
+        self.discriminator = (discriminator or make_discriminator(config, vocab_size, self.seq_len)).to(self.device)
         self.mle_opt = torch.optim.Adam(self.generator.parameters(), lr=config.mle_lr)
         self.gen_opt = torch.optim.Adam(self.generator.parameters(), lr=config.gen_lr)
         self.disc_opt = torch.optim.Adam(self.discriminator.parameters(), lr=config.disc_lr)
