@@ -59,7 +59,7 @@ def parse_settings(argv: list[str] | None) -> tuple[argparse.Namespace, TextGANC
     )
     p.add_argument("--n-eval", type=int_at_least(1), default=5000, help="samples per final evaluation")
     p.add_argument("--eval-every", type=int_at_least(1), help="adversarial steps between curve points")
-    p.add_argument("--temperatures", type=float_in(0.01), nargs="*")
+    p.add_argument("--temperatures", type=float_in(0.01), nargs="+")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int_at_least(1), default=1)
     p.add_argument("--quiet", action="store_true")

@@ -27,6 +27,7 @@ def test_oracle_recipe_fills_what_is_left_out():
         (["--minutes", "nan"], "--minutes"),
         (["--mle-fraction", "1"], "--mle-fraction"),
         (["--temperatures", "0"], "--temperatures"),
+        (["--temperatures"], "--temperatures"),
         (["--max-adv-steps", "0"], "--max-adv-steps"),
         (["--gen-lr", "-1"], "--gen-lr"),
         (["--disc-steps", "-1"], "--disc-steps"),
