@@ -314,8 +314,9 @@ def _type_error(hint: Any, v: Any) -> str | None:
 
 def preset(env_id: str) -> GAILConfig:
     """Tuned defaults for known envs; the generic defaults otherwise."""
-    if env_id.startswith("genplay/") and env_id.removeprefix("genplay/").split("-")[0] in _atari_names():
-        return atari_preset(env_id.removeprefix("genplay/").split("-")[0])
+    game = atari_game_of(env_id)
+    if game is not None:
+        return atari_preset(game)
     if env_id.startswith("Pendulum"):
         ppo = PPOConfig(
             n_steps=1024,
@@ -339,6 +340,12 @@ def replace(config: GAILConfig, **changes: Any) -> GAILConfig:
     if ppo_changes:
         rest["ppo"] = dataclasses.replace(config.ppo, **ppo_changes)
     return dataclasses.replace(config, **rest)
+
+
+def atari_game_of(env_id: str) -> str | None:
+    """The ALE game of a genplay Atari id (``genplay/Pong-v0`` -> ``Pong``), else None."""
+    name = env_id.removeprefix("genplay/").split("-")[0]
+    return name if env_id.startswith("genplay/") and name in _atari_names() else None
 
 
 def _atari_names() -> set[str]:

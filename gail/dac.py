@@ -72,6 +72,8 @@ class DAC(SB3Learner):
         if not isinstance(venv.action_space, spaces.Discrete):
             raise EnvError(f"DAC's DQN learner needs a Discrete action space, got {venv.action_space}")
         check_demos_match_spaces(demos, venv.observation_space, venv.action_space, target="the DAC venv")
+        if demos.action_masks is not None:
+            raise EnvError("DAC's DQN learner cannot respect action masks; train masked games with GAIL (MaskablePPO)")
         set_torch_threads(config.torch_threads)
         self.config, self.dqn_config, self.demos = config, dqn, demos
         self.device = select_device(config.device)
@@ -288,11 +290,20 @@ class DAC(SB3Learner):
         save_dac(self, path)
 
     @classmethod
-    def load(cls, path: str, *, venv: VecEnv, demos: Demos, log_dir: str | None = None) -> DAC:
-        """Rebuild a trainer saved by :meth:`save`, ready to ``learn`` further."""
+    def load(
+        cls,
+        path: str,
+        *,
+        venv: VecEnv,
+        demos: Demos,
+        log_dir: str | None = None,
+        settings: tuple[GAILConfig, DQNConfig] | None = None,
+    ) -> DAC:
+        """Rebuild a trainer saved by :meth:`save`, ready to ``learn`` further (``settings``: a
+        ``(config, dqn)`` pair to use instead of the stored one, where the stored state fits it)."""
         from genplay.gail.dac_checkpoint import load_dac
 
-        return load_dac(cls, path, venv=venv, demos=demos, log_dir=log_dir)
+        return load_dac(cls, path, venv=venv, demos=demos, log_dir=log_dir, settings=settings)
 
 
 class _Checkpoint(BaseCallback):
@@ -314,6 +325,9 @@ class _DACDQN(DQN):
     """SB3's DQN whose ``train`` is DAC's (see the module docstring); everything else is SB3's."""
 
     dac: DAC
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "dac"]  # SB3's zip holds the Q-learner, not the trainer around it
 
     def train(self, gradient_steps: int, batch_size: int = 100) -> None:
         self._update_learning_rate(self.policy.optimizer)

@@ -20,12 +20,13 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from genplay.errors import CheckpointError
 from genplay.gail.checkpoint import config_from_dict, demos_fingerprint
-from genplay.gail.config import device_error
+from genplay.gail.config import GAILConfig, device_error
 from genplay.gail.demos import Demos
 from genplay.generative.core.state_io import load_state, save_state
 
 if TYPE_CHECKING:
     from genplay.gail.dac import DAC
+    from genplay.gail.dac_config import DQNConfig
 
 FORMAT, VERSION = "genplay-dac-checkpoint", 1
 _REPLAY = ("observations", "actions", "dones", "timeouts")
@@ -58,30 +59,50 @@ def save_dac(trainer: DAC, path: str | Path) -> None:
     save_state(path, state)
 
 
-def load_dac(cls: type[DAC], path: str | Path, *, venv: VecEnv, demos: Demos, log_dir: str | None) -> DAC:
-    """Rebuild the trainer saved at ``path`` on ``venv``; every problem is one ``CheckpointError``."""
-    from genplay.gail.dac_config import DQNConfig
-
+def read_dac(path: str | Path) -> dict:
+    """The state tree of a DAC checkpoint (format checked); nothing in it is code."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint")
     state = load_state(path)
     if state.get("format") != FORMAT or state.get("version") != VERSION:
         raise CheckpointError(f"{path}: field 'format' is {state.get('format')!r}; not a genplay DAC checkpoint")
+    return state
+
+
+def dac_settings(state: dict, path: str | Path) -> tuple[GAILConfig, DQNConfig]:
+    """The stored ``(config, dqn)``; a device this machine lacks (the run moved) becomes ``auto``."""
+    from genplay.gail.dac_config import DQNConfig
+
+    try:
+        data = dict(state["config"])
+        if device_error(data.get("device")):
+            data["device"] = "auto"
+        dqn_data = dict(state["dqn"])
+        return config_from_dict(data), DQNConfig(**{**dqn_data, "net_arch": tuple(dqn_data["net_arch"])})
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path}: field 'config' is not a valid DAC config ({exc})") from None
+
+
+def load_dac(
+    cls: type[DAC],
+    path: str | Path,
+    *,
+    venv: VecEnv,
+    demos: Demos,
+    log_dir: str | None,
+    settings: tuple[GAILConfig, DQNConfig] | None = None,
+) -> DAC:
+    """Rebuild the trainer saved at ``path`` on ``venv`` (with ``settings`` instead of the stored
+    ones where the stored state fits them); every problem is one ``CheckpointError``."""
+    path = Path(path)
+    state = read_dac(path)
     if state.get("env_id") != demos.env_id:
         have = state.get("env_id")
         raise CheckpointError(f"{path}: field 'env_id' is {have!r}, but the demos are for {demos.env_id!r}")
     if state.get("demos_sha256") != demos_fingerprint(demos):
         raise CheckpointError(f"{path}: field 'demos_sha256' does not match these demos; resume with the run's demos")
-    try:
-        data = dict(state["config"])
-        if device_error(data.get("device")):
-            data["device"] = "auto"  # the run moved to a machine without that device
-        config = config_from_dict(data)
-        dqn_data = dict(state["dqn"])
-        dqn = DQNConfig(**{**dqn_data, "net_arch": tuple(dqn_data["net_arch"])})
-    except (TypeError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"{path}: field 'config' is not a valid DAC config ({exc})") from None
+    config, dqn = settings or dac_settings(state, path)
     trainer = cls(venv=venv, demos=demos, config=config, dqn=dqn, log_dir=log_dir)
     algo, rb = trainer.algo, trainer.algo.replay_buffer
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from genplay.gail.config import GAILConfig, atari_preset, check_fields
+from genplay.gail.config import GAILConfig, atari_game_of, atari_preset, check_fields, preset
 
 
 @dataclass(frozen=True)
@@ -97,3 +97,10 @@ def dac_atari_preset(game: str | None = None) -> tuple[GAILConfig, DQNConfig]:
         reward_scale=0.1,
     )
     return config, dqn
+
+
+def dac_preset(env_id: str) -> tuple[GAILConfig, DQNConfig]:
+    """DAC's settings for ``env_id``: :func:`dac_atari_preset` for genplay's ALE ids, else GAIL's
+    preset for the discriminator and SB3's DQN defaults (with half of each batch from the demos)."""
+    game = atari_game_of(env_id)
+    return dac_atari_preset(game) if game is not None else (preset(env_id), DQNConfig())

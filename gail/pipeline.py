@@ -29,6 +29,7 @@ from genplay.gail.config import GAILConfig, preset
 from genplay.gail.demos import Demos, save_demos
 from genplay.gail.evaluate import compare, render_table, results_json
 from genplay.gail.experts import train_expert
+from genplay.gail.learner import SB3Learner
 from genplay.gail.plotting import plot_learning_curve
 from genplay.gail.sb3_zip import load_sb3_zip, save_sb3_zip
 from genplay.gail.trainer import GAIL
@@ -101,7 +102,7 @@ def train_gail(
                     (out / stale).unlink(missing_ok=True)
         if not main:  # the other ranks train in step with rank 0 and write nothing
             return trainer.learn(total_timesteps, callback=callback)
-        _set_logger(trainer, out / "logs", append=resuming)
+        set_run_logger(trainer, out / "logs", append=resuming)
         meta = {"env_id": factory.env_id, "env": factory.to_dict(), **dataclasses.asdict(trainer.config)}
         meta.update(world_size=dist.world_size if dist else 1, backend=dist.backend if dist else None)
         atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
@@ -152,7 +153,7 @@ def _resume(
     return load_trainer(GAIL, ckpt, venv=venv, demos=demos, log_dir=None, config=config, state=state, **ranks)
 
 
-def _set_logger(trainer: GAIL, log_dir: Path, *, append: bool) -> None:
+def set_run_logger(trainer: SB3Learner, log_dir: Path, *, append: bool) -> None:
     """TensorBoard + CSV logs in ``log_dir``; a resumed run appends to progress.csv instead of overwriting it."""
     from stable_baselines3.common.logger import CSVOutputFormat, Logger, make_output_format
 
@@ -160,7 +161,7 @@ def _set_logger(trainer: GAIL, log_dir: Path, *, append: bool) -> None:
     csv_path = log_dir / "progress.csv"
     csv = _AppendingCSV(str(csv_path)) if append and csv_path.exists() else CSVOutputFormat(str(csv_path))
     formats = [csv, make_output_format("tensorboard", str(log_dir))]
-    trainer.gen_algo.set_logger(Logger(folder=str(log_dir), output_formats=formats))
+    trainer.sb3_algorithm.set_logger(Logger(folder=str(log_dir), output_formats=formats))
     trainer.log_dir = str(log_dir)
 
 
@@ -180,15 +181,15 @@ class _AppendingCSV:
         return fmt
 
 
-def export_policy(trainer: GAIL, out: Path) -> None:
-    """Write the policy alone for ``load_policy``: SB3's zip layout (SB3 users can open it) with a
-    ``genplay.json`` member holding everything genplay reads back (no unpickling), observation
-    scaling included; ``policy.json`` repeats the scaling for readers."""
-    norm = trainer.policy_obs_norm
+def export_policy(trainer: SB3Learner, out: Path) -> None:
+    """Write the policy (GAIL's generator, DAC's Q-network) alone for ``load_policy``: SB3's zip layout
+    (SB3 users can open it) with a ``genplay.json`` member holding everything genplay reads back (no
+    unpickling), observation scaling included; ``policy.json`` repeats the scaling for readers."""
+    norm = getattr(trainer, "policy_obs_norm", None)
     meta: dict[str, Any] = {"normalize_obs": norm is not None, "env": trainer.demos.env_factory.to_dict()}
     if norm is not None:
         meta.update(mean=norm.obs_rms.mean.tolist(), var=norm.obs_rms.var.tolist(), clip=norm.clip_obs)
-    save_sb3_zip(trainer.gen_algo, out / POLICY, extra=meta)
+    save_sb3_zip(trainer.sb3_algorithm, out / POLICY, extra=meta)
     atomic_write(out / "policy.json", lambda tmp: Path(tmp).write_text(json.dumps(meta)))
     atomic_write(out / "history.json", lambda tmp: Path(tmp).write_text(json.dumps(trainer.history)))
 

@@ -1,4 +1,4 @@
-"""Save and load SB3 on-policy algorithms without unpickling anything.
+"""Save and load SB3 algorithms (PPO, A2C, MaskablePPO; DQN for DAC's learner) without unpickling anything.
 
 SB3's ``.zip`` holds ``data`` (JSON whose ``:serialized:`` fields are cloudpickle, which
 runs code when loaded), ``policy.pth`` and ``policy.optimizer.pth``. genplay never
@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 from gymnasium import spaces
-from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.utils import ConstantSchedule, FloatSchedule, LinearSchedule
 
@@ -32,7 +32,14 @@ MAX_ENVS = 4096  # bounds on what a file may make us allocate
 MAX_ROLLOUT = 10**8
 META_FORMAT = "genplay-sb3"
 META_VERSION = 1
-ALGOS = {"PPO": "stable_baselines3:PPO", "A2C": "stable_baselines3:A2C", "MaskablePPO": "sb3_contrib:MaskablePPO"}
+ALGOS = {
+    "PPO": "stable_baselines3:PPO",
+    "A2C": "stable_baselines3:A2C",
+    "MaskablePPO": "sb3_contrib:MaskablePPO",
+    "DQN": "stable_baselines3:DQN",
+}
+# a rebuilt DQN is a policy to act with (its replay buffer is never restored from a zip): keep the buffer small
+REBUILT_BUFFER_SIZE = 1_000
 POLICY_NAMES = ("MlpPolicy", "CnnPolicy", "MultiInputPolicy")
 
 
@@ -56,9 +63,10 @@ _ACT_NAMES = {cls: name for name, cls in ACTIVATIONS.items()}
 # constructor arguments that are not hyper-parameters (or are handled apart)
 _SKIP = {"self", "policy", "env", "device", "tensorboard_log", "verbose", "_init_setup_model", "policy_kwargs"}
 _SKIP |= {"rollout_buffer_class", "rollout_buffer_kwargs", "monitor_wrapper", "supported_action_spaces"}
+_SKIP |= {"replay_buffer_class", "replay_buffer_kwargs"}
 
 
-def algo_class(name: str) -> type[OnPolicyAlgorithm]:
+def algo_class(name: str) -> type[BaseAlgorithm]:
     if name not in ALGOS:
         raise CheckpointError(f"generator class {name!r} is not one genplay can store; expected one of {sorted(ALGOS)}")
     module, attr = ALGOS[name].split(":")
@@ -146,22 +154,25 @@ def _choice(value: Any, allowed, what: str) -> Any:
     return value
 
 
-def algo_meta(algo: OnPolicyAlgorithm) -> dict[str, Any]:
+def algo_meta(algo: BaseAlgorithm) -> dict[str, Any]:
     """Everything needed to rebuild ``algo`` (weights aside), as plain JSON."""
     from genplay.gail.demos import describe_space
 
     cls = type(algo)
     algo_name = next((n for n in ALGOS if algo_class(n) is cls), None)
+    # a subclass that only changes how it trains (DAC's DQN) is stored as its SB3 base class
+    algo_name = algo_name or next((n for n in ALGOS if issubclass(cls, algo_class(n))), None)
     if algo_name is None:
         raise CheckpointError(f"generator class {cls.__name__} is not one genplay can store; expected {sorted(ALGOS)}")
-    policy_name = next((n for n, p in cls.policy_aliases.items() if p is type(algo.policy) and n in POLICY_NAMES), None)
+    aliases = algo_class(algo_name).policy_aliases
+    policy_name = next((n for n, p in aliases.items() if p is type(algo.policy) and n in POLICY_NAMES), None)
     if policy_name is None and _genplay_policy(type(algo.policy).__name__) is type(algo.policy):
         policy_name = type(algo.policy).__name__
     if policy_name is None:
         raise CheckpointError(f"policy class {type(algo.policy).__name__} is not one of {list(POLICY_NAMES)}")
     progress = float(getattr(algo, "_current_progress_remaining", 1.0))
     hyper = {}
-    for name in inspect.signature(cls.__init__).parameters:
+    for name in inspect.signature(algo_class(algo_name).__init__).parameters:
         if name in _SKIP or not hasattr(algo, name):
             continue
         value = _schedule_to_json(getattr(algo, name), progress)
@@ -182,7 +193,7 @@ def algo_meta(algo: OnPolicyAlgorithm) -> dict[str, Any]:
     }
 
 
-def algo_state(algo: OnPolicyAlgorithm) -> dict[str, Any]:
+def algo_state(algo: BaseAlgorithm) -> dict[str, Any]:
     """The generator as a :mod:`state_io` tree: JSON meta, policy weights, optimiser state."""
     return {
         "meta": algo_meta(algo),
@@ -191,7 +202,7 @@ def algo_state(algo: OnPolicyAlgorithm) -> dict[str, Any]:
     }
 
 
-def build_algo(meta: dict[str, Any], venv, *, device: Any = "cpu", name: str = "checkpoint") -> OnPolicyAlgorithm:
+def build_algo(meta: dict[str, Any], venv, *, device: Any = "cpu", name: str = "checkpoint") -> BaseAlgorithm:
     """A fresh algorithm of ``meta``'s class and settings on ``venv`` (weights not loaded yet)."""
     if not isinstance(meta, dict) or meta.get("format") != META_FORMAT or meta.get("version") != META_VERSION:
         raise CheckpointError(f"{name}: generator metadata is not {META_FORMAT} version {META_VERSION}")
@@ -202,6 +213,8 @@ def build_algo(meta: dict[str, Any], venv, *, device: Any = "cpu", name: str = "
         hyper = {k: _schedule_from_json(v) for k, v in meta["hyper"].items()}
         params = inspect.signature(cls.__init__).parameters
         hyper = {k: v for k, v in hyper.items() if k in params and k not in _SKIP}
+        if "buffer_size" in params:  # off-policy: a fresh, small buffer (SB3's default kind)
+            hyper.update(buffer_size=REBUILT_BUFFER_SIZE, optimize_memory_usage=False)
         n_steps, n_envs = hyper.get("n_steps", 1), getattr(venv, "num_envs", 1)
         if not isinstance(n_steps, int) or not 1 <= n_steps * n_envs <= MAX_ROLLOUT:
             raise CheckpointError(f"n_steps * n_envs = {n_steps!r} * {n_envs} is outside [1, {MAX_ROLLOUT}]")
@@ -222,7 +235,7 @@ def build_algo(meta: dict[str, Any], venv, *, device: Any = "cpu", name: str = "
     return algo
 
 
-def load_weights(algo: OnPolicyAlgorithm, policy: dict, optimizer: dict | None, *, name: str) -> None:
+def load_weights(algo: BaseAlgorithm, policy: dict, optimizer: dict | None, *, name: str) -> None:
     try:
         algo.policy.load_state_dict(policy, strict=True)
         if optimizer is not None:
@@ -234,7 +247,7 @@ def load_weights(algo: OnPolicyAlgorithm, policy: dict, optimizer: dict | None, 
         ) from None
 
 
-def algo_from_state(state: dict, venv, *, device: Any = "cpu", name: str = "checkpoint") -> OnPolicyAlgorithm:
+def algo_from_state(state: dict, venv, *, device: Any = "cpu", name: str = "checkpoint") -> BaseAlgorithm:
     """Inverse of :func:`algo_state` on ``venv``, whose spaces must be the stored ones."""
     try:
         meta, policy, optimizer = state["meta"], state["policy"], state["optimizer"]

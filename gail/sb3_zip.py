@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import spaces
-from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.base_class import BaseAlgorithm
 
 from genplay.errors import CheckpointError
 from genplay.gail.sb3_io import (
@@ -36,7 +36,7 @@ from genplay.generative.core import atomic_write
 from genplay.generative.core.networks import ACTIVATIONS
 
 
-def save_sb3_zip(algo: OnPolicyAlgorithm, path: str | Path, extra: dict[str, Any] | None = None) -> None:
+def save_sb3_zip(algo: BaseAlgorithm, path: str | Path, extra: dict[str, Any] | None = None) -> None:
     """SB3's zip of ``algo`` plus a ``genplay.json`` member (meta and ``extra``), written atomically."""
     blob = io.BytesIO()
     algo.save(blob)
@@ -121,15 +121,22 @@ def spaces_venv(observation_space: spaces.Space, action_space: spaces.Space, n_e
     return DummyVecEnv([_Spaces for _ in range(max(1, n_envs))])
 
 
-def _infer_net_arch(policy: dict[str, torch.Tensor]) -> dict[str, list[int]]:
+def _layer_widths(policy: dict[str, torch.Tensor], prefix: str) -> list[int]:
+    """Output widths of the ``prefix<i>.weight`` layers, in order."""
+    layers = sorted(
+        (int(k[len(prefix) :].split(".")[0]), v.shape[0])
+        for k, v in policy.items()
+        if k.startswith(prefix) and k.endswith(".weight")
+    )
+    return [width for _, width in layers]
+
+
+def _infer_net_arch(policy: dict[str, torch.Tensor]) -> dict[str, list[int]] | list[int]:
+    if any(k.startswith("q_net.") for k in policy):  # a DQN: hidden widths of the Q head (its last layer is the output)
+        return _layer_widths(policy, "q_net.q_net.")[:-1]
     arch: dict[str, list[int]] = {}
     for side, prefix in (("pi", "mlp_extractor.policy_net."), ("vf", "mlp_extractor.value_net.")):
-        layers = sorted(
-            (int(k[len(prefix) :].split(".")[0]), v.shape[0])
-            for k, v in policy.items()
-            if k.startswith(prefix) and k.endswith(".weight")
-        )
-        arch[side] = [width for _, width in layers]
+        arch[side] = _layer_widths(policy, prefix)
     return arch
 
 
@@ -145,7 +152,9 @@ def _third_party_meta(data: dict, policy: dict, observation_space, action_space,
         if not found:
             raise CheckpointError(f"{name}: policy activation {act!r} is not one of {sorted(ACTIVATIONS)}")
         policy_kwargs["activation_fn"] = found[0]
-    for key in ("log_std_init", "ortho_init", "full_std", "use_expln", "squash_output", "share_features_extractor"):
+    dqn = any(k.startswith("q_net.") for k in policy)
+    keys = ("log_std_init", "ortho_init", "full_std", "use_expln", "squash_output", "share_features_extractor")
+    for key in () if dqn else keys:
         if key in kwargs_repr and _plain(kwargs_repr[key]):
             policy_kwargs[key] = kwargs_repr[key]
     if isinstance(observation_space, spaces.Dict):
@@ -154,11 +163,11 @@ def _third_party_meta(data: dict, policy: dict, observation_space, action_space,
         policy_name = "CnnPolicy"
     else:
         policy_name = "MlpPolicy"
-    hyper = {"use_sde": bool(data.get("use_sde", False))}
+    hyper = {} if dqn else {"use_sde": bool(data.get("use_sde", False))}
     return {
         "format": META_FORMAT,
         "version": META_VERSION,
-        "algo": "PPO",
+        "algo": "DQN" if dqn else "PPO",
         "policy": policy_name,
         "hyper": hyper,
         "policy_kwargs": policy_kwargs,
@@ -184,11 +193,12 @@ def load_sb3_zip(
     observation_space: spaces.Space | None = None,
     action_space: spaces.Space | None = None,
     device: Any = "cpu",
-) -> tuple[OnPolicyAlgorithm, dict[str, Any]]:
+) -> tuple[BaseAlgorithm, dict[str, Any]]:
     """``(algorithm, genplay extra)`` from a zip, never unpickling.
 
     A genplay zip rebuilds from its ``genplay.json``; a third-party SB3 zip needs the
-    env's spaces (``observation_space``/``action_space``) and is rebuilt as a PPO policy.
+    env's spaces (``observation_space``/``action_space``) and is rebuilt as a DQN if its weights
+    are a Q-network's (``q_net.*``), else as a PPO policy.
     """
     name = str(path)
     meta, data, policy, optimizer = read_sb3_zip(path)

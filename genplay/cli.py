@@ -24,11 +24,16 @@ from genplay.cli_args import (
 from genplay.errors import GenplayError, JobsFailed
 
 
-def config_overrides(args: argparse.Namespace) -> dict:
+def config_overrides(args: argparse.Namespace, *, prefix: str = "", cls: type | None = None) -> dict:
+    """The flags given for ``cls``'s fields (default: GAILConfig's and its ``ppo_`` ones), by field name."""
     from genplay.gail.config import GAILConfig, PPOConfig
 
-    names = [f.name for f in dataclasses.fields(GAILConfig)] + ["ppo_" + f.name for f in dataclasses.fields(PPOConfig)]
-    out = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    if cls is None:
+        names = [f.name for f in dataclasses.fields(GAILConfig)]
+        names += ["ppo_" + f.name for f in dataclasses.fields(PPOConfig)]
+    else:
+        names = [prefix + f.name for f in dataclasses.fields(cls)]
+    out = {n.removeprefix(prefix): getattr(args, n) for n in names if getattr(args, n, None) is not None}
     return {k: tuple(v) if isinstance(v, list) else v for k, v in out.items()}
 
 
@@ -110,6 +115,13 @@ def cmd_demos_info(args: argparse.Namespace) -> None:
 
 
 def cmd_gail_train(args: argparse.Namespace) -> None:
+    from genplay.gail.dac_config import DQNConfig
+
+    dqn_flags = config_overrides(args, prefix="dqn_", cls=DQNConfig)
+    if args.algo == "dac":
+        return cmd_dac_train(args)
+    if dqn_flags:
+        raise GenplayError(f"--dqn-{next(iter(dqn_flags)).replace('_', '-')}: DQN settings need --algo dac")
     from genplay.gail.checkpoint import checkpoint_config, read_checkpoint
     from genplay.gail.config import preset, replace
     from genplay.gail.demos import load_demos
@@ -157,6 +169,49 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
     print(f"trained {trainer.num_timesteps} steps; {last}; policy in {Path(args.out) / 'policy.zip'}")
 
 
+def cmd_dac_train(args: argparse.Namespace) -> None:
+    """``gail train --algo dac``: the off-policy variant (a DQN learner on the discriminator's reward)."""
+    from genplay.gail.config import replace
+    from genplay.gail.dac_config import DQNConfig, dac_preset
+    from genplay.gail.dac_run import stored_dac_settings
+    from genplay.gail.demos import load_demos
+    from genplay.gail.pipeline import CHECKPOINT
+
+    check_env(args.env)
+    check_out_dir(args.out)
+    ppo_flags = [k for k in config_overrides(args) if k.startswith("ppo_")]
+    if ppo_flags:
+        raise GenplayError(f"--{ppo_flags[0].replace('_', '-')}: PPO settings do not apply to --algo dac")
+    if args.shard_demos:
+        raise GenplayError("--shard-demos: DAC runs in one process (no torchrun ranks)")
+    base, base_dqn = dac_preset(args.env)
+    ckpt = Path(args.out) / CHECKPOINT
+    if args.resume and ckpt.is_file():  # flags given on resume are compared with the checkpoint's settings
+        base, base_dqn = stored_dac_settings(ckpt)
+    try:
+        config = replace(base, **config_overrides(args))
+        dqn = dataclasses.replace(base_dqn, **config_overrides(args, prefix="dqn_", cls=DQNConfig))
+    except (ValueError, TypeError) as exc:
+        raise flag_error(exc) from None
+    from genplay.gail.dac_run import train_dac
+
+    demos = load_demos(args.demos, env_id=args.env)
+    trainer = train_dac(
+        args.env,
+        demos,
+        args.timesteps,
+        config=config,
+        dqn=dqn,
+        out_dir=args.out,
+        resume=args.resume,
+        force=args.force,
+        progress_bar=not args.quiet,
+    )
+    returns = [float(r["true_return"]) for r in trainer.history if math.isfinite(r.get("true_return", math.nan))]
+    last = f"last training return {returns[-1]:.1f}" if returns else "no training episode finished yet"
+    print(f"trained {trainer.num_timesteps} steps (DAC); {last}; policy in {Path(args.out) / 'policy.zip'}")
+
+
 # ---------------------------------------------------------------------------- parser
 
 
@@ -165,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     from genplay.cli_atari import add_suite_args
     from genplay.cli_evaluate import cmd_evaluate
     from genplay.gail.config import GAILConfig, PPOConfig
+    from genplay.gail.dac_config import DQNConfig
     from genplay.generative.images import cli as images_cli
     from genplay.generative.music import cli as music_cli
     from genplay.generative.text import cli as text_cli
@@ -223,6 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gt.add_argument("--quiet", action="store_true", help="no progress bar")
     gt.add_argument(
+        "--algo",
+        choices=("gail", "dac"),
+        default="gail",
+        help="gail: PPO generator (--ppo-* flags); dac: off-policy DAC with a DQN learner (--dqn-* flags), "
+        "discrete actions without masks",
+    )
+    gt.add_argument(
         "--shard-demos",
         action="store_true",
         help="under torchrun: each rank's discriminator samples its own share of the demo episodes "
@@ -230,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_dataclass_args(gt, GAILConfig)
     add_dataclass_args(gt, PPOConfig, prefix="ppo_")
+    add_dataclass_args(gt, DQNConfig, prefix="dqn_")
     gt.set_defaults(func=cmd_gail_train)
 
     ev = sub.add_parser("evaluate", help="true-reward returns beside expert and random; or an Atari suite")

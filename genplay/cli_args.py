@@ -111,12 +111,15 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, prefix: str =
 
 
 def flag_error(exc: Exception) -> GenplayError:
-    """A config ``ValueError`` ("GAILConfig.disc_lr: ...") as a one-line error naming the flag ("--disc-lr: ...")."""
+    """A config ``ValueError`` ("GAILConfig.disc_lr: ...") as a one-line error naming the flag ("--disc-lr: ...";
+    ``PPOConfig`` and ``DQNConfig`` fields are ``--ppo-`` and ``--dqn-`` flags)."""
+
+    prefixes = {"GAILConfig": "", "PPOConfig": "ppo-", "DQNConfig": "dqn-"}
 
     def flag(m: re.Match) -> str:
-        return "--" + ("ppo-" if m.group(1) == "PPOConfig" else "") + m.group(2).replace("_", "-")
+        return "--" + prefixes[m.group(1)] + m.group(2).replace("_", "-")
 
-    return GenplayError(re.sub(r"\b(GAILConfig|PPOConfig)\.(\w+)", flag, " ".join(str(exc).split())))
+    return GenplayError(re.sub(r"\b(GAILConfig|PPOConfig|DQNConfig)\.(\w+)", flag, " ".join(str(exc).split())))
 
 
 def check_out_dir(path: str) -> None:
