@@ -181,8 +181,18 @@ def test_pixel_dac_runs_checkpoints_and_resumes(tmp_path, pong_demos):
     assert resumed.num_timesteps == 128
     resumed.learn(160)
     assert resumed.num_timesteps == 160
-    actions, _ = resumed.predict(pong_demos.obs[np.arange(3)])
+    obs = pong_demos.obs[np.arange(0, 60, 20)]
+    actions, _ = resumed.predict(obs)
     assert actions.shape == (3,)
+    from genplay.gail.pipeline import export_policy, load_policy, load_policy_model
+
+    (tmp_path / "run").mkdir()
+    export_policy(resumed, tmp_path / "run")  # the Q-network with its frame centring, for `evaluate` and the suite
+    np.testing.assert_array_equal(load_policy(tmp_path / "run", env_id=PONG)(obs), actions)
+    model = load_policy_model(tmp_path / "run")[0]
+    with torch.no_grad():
+        frames = torch.as_tensor(obs)
+        torch.testing.assert_close(model.q_net(frames), resumed.algo.q_net(frames))
 
 
 def test_discriminator_can_hide_the_score_display(pong_demos):
