@@ -55,6 +55,7 @@ SETUPS = {
         reference="mcts:50",
         timesteps=1_000_000,
         policy="mlp",
+        n_demo_games=200,
         bc_reg=5,
         train_opponent="random",
     ),
@@ -115,7 +116,7 @@ def steps_per_second(game: str, opponent: str, seconds: float = 1.0) -> float:
 def main(argv: list[str] | None = None) -> int:
     p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--game", choices=sorted(SETUPS), required=True)
-    p.add_argument("--n-demo-games", type=int, default=50)
+    p.add_argument("--n-demo-games", type=int, default=None, help="expert games in the demos (default per game)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timesteps", type=int, default=None, help="GAIL generator steps (default: per game)")
     p.add_argument("--expert", default=None, help="expert bot spec (default: per game)")
@@ -160,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if fan_out_seeds(args, argv):
         return 0
+    setup = SETUPS[args.game]
+    if args.n_demo_games is None:
+        args.n_demo_games = setup.get("n_demo_games", 50)
     if args.n_demo_games < 1 or args.games_per_pairing < 1:
         print("error: --n-demo-games and --games-per-pairing must be >= 1", file=sys.stderr)
         return 2
@@ -170,7 +174,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     names = args.learners.split(",")
-    setup = SETUPS[args.game]
     if args.bc_reg is None:
         args.bc_reg = setup.get("bc_reg", BC_REG)
     args.train_opponent = args.train_opponent or setup.get("train_opponent")
