@@ -113,6 +113,17 @@ def steps_per_second(game: str, opponent: str, seconds: float = 1.0) -> float:
     return n / (time.perf_counter() - start)
 
 
+def apply_game_defaults(args) -> dict:
+    """Fill the flags left out with the game's setup (demo games, BC-reg steps, GAIL env opponent); returns it."""
+    setup = SETUPS[args.game]
+    if args.n_demo_games is None:
+        args.n_demo_games = setup.get("n_demo_games", 50)
+    if args.bc_reg is None:
+        args.bc_reg = setup.get("bc_reg", BC_REG)
+    args.train_opponent = args.train_opponent or setup.get("train_opponent")
+    return setup
+
+
 def main(argv: list[str] | None = None) -> int:
     p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--game", choices=sorted(SETUPS), required=True)
@@ -161,9 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if fan_out_seeds(args, argv):
         return 0
-    setup = SETUPS[args.game]
-    if args.n_demo_games is None:
-        args.n_demo_games = setup.get("n_demo_games", 50)
+    setup = apply_game_defaults(args)
     if args.n_demo_games < 1 or args.games_per_pairing < 1:
         print("error: --n-demo-games and --games-per-pairing must be >= 1", file=sys.stderr)
         return 2
@@ -174,9 +183,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     names = args.learners.split(",")
-    if args.bc_reg is None:
-        args.bc_reg = setup.get("bc_reg", BC_REG)
-    args.train_opponent = args.train_opponent or setup.get("train_opponent")
     try:
         net_arch = parse_csv_ints(args.net_arch)
         cnn = dict(zip(("channels", "layers"), parse_csv_ints(args.cnn), strict=True)) if args.cnn else None

@@ -100,6 +100,17 @@ def test_bc_regulariser_pulls_the_policy_to_the_expert_moves(demos):
     assert len(reg.losses) == 1 and after >= 0.5 > before + 0.2, (before, after)
 
 
+def _bench():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "scripts" / "bench_boardgames.py"
+    spec = importlib.util.spec_from_file_location("bench_boardgames", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -116,13 +127,7 @@ def test_bc_regulariser_pulls_the_policy_to_the_expert_moves(demos):
     ],
 )
 def test_bench_bad_input_is_one_error_line(argv, capsys):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).parents[1] / "scripts" / "bench_boardgames.py"
-    spec = importlib.util.spec_from_file_location("bench_boardgames", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _bench()
     try:
         rc = bench.main(["--game", "tic_tac_toe", *argv])
     except SystemExit as exc:  # argparse's own checks (choices) exit from the parser
@@ -130,6 +135,22 @@ def test_bench_bad_input_is_one_error_line(argv, capsys):
     assert rc == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:"), err
+
+
+def test_bench_game_defaults_fill_only_the_flags_left_out():
+    """`--game connect_four` alone runs the measured preset; a flag given wins over it."""
+    import argparse
+
+    bench = _bench()
+    args = argparse.Namespace(game="connect_four", n_demo_games=None, bc_reg=None, train_opponent=None)
+    bench.apply_game_defaults(args)
+    assert (args.n_demo_games, args.bc_reg, args.train_opponent) == (200, 5, "random")
+    args = argparse.Namespace(game="connect_four", n_demo_games=10, bc_reg=0, train_opponent="mcts:5")
+    bench.apply_game_defaults(args)
+    assert (args.n_demo_games, args.bc_reg, args.train_opponent) == (10, 0, "mcts:5")
+    args = argparse.Namespace(game="tic_tac_toe", n_demo_games=None, bc_reg=None, train_opponent=None)
+    bench.apply_game_defaults(args)
+    assert (args.n_demo_games, args.bc_reg, args.train_opponent) == (50, bench.BC_REG, None)
 
 
 def test_board_cnn_policy_saves_and_loads_by_name(demos, tmp_path):
