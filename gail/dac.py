@@ -298,12 +298,14 @@ class DAC(SB3Learner):
         demos: Demos,
         log_dir: str | None = None,
         settings: tuple[GAILConfig, DQNConfig] | None = None,
+        state: dict | None = None,
     ) -> DAC:
         """Rebuild a trainer saved by :meth:`save`, ready to ``learn`` further (``settings``: a
-        ``(config, dqn)`` pair to use instead of the stored one, where the stored state fits it)."""
+        ``(config, dqn)`` pair to use instead of the stored one, where the stored state fits it;
+        ``state``: the file's contents when the caller has already read them)."""
         from genplay.gail.dac_checkpoint import load_dac
 
-        return load_dac(cls, path, venv=venv, demos=demos, log_dir=log_dir, settings=settings)
+        return load_dac(cls, path, venv=venv, demos=demos, log_dir=log_dir, settings=settings, state=state)
 
 
 class _Checkpoint(BaseCallback):

@@ -19,8 +19,8 @@ import torch
 from stable_baselines3.common.vec_env import VecEnv
 
 from genplay.errors import CheckpointError
-from genplay.gail.checkpoint import config_from_dict, demos_fingerprint
-from genplay.gail.config import GAILConfig, device_error
+from genplay.gail.checkpoint import checkpoint_config, demos_fingerprint
+from genplay.gail.config import GAILConfig
 from genplay.gail.demos import Demos
 from genplay.generative.core.state_io import load_state, save_state
 
@@ -74,14 +74,12 @@ def dac_settings(state: dict, path: str | Path) -> tuple[GAILConfig, DQNConfig]:
     """The stored ``(config, dqn)``; a device this machine lacks (the run moved) becomes ``auto``."""
     from genplay.gail.dac_config import DQNConfig
 
+    config = checkpoint_config(state, path)
     try:
-        data = dict(state["config"])
-        if device_error(data.get("device")):
-            data["device"] = "auto"
         dqn_data = dict(state["dqn"])
-        return config_from_dict(data), DQNConfig(**{**dqn_data, "net_arch": tuple(dqn_data["net_arch"])})
+        return config, DQNConfig(**{**dqn_data, "net_arch": tuple(dqn_data["net_arch"])})
     except (TypeError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"{path}: field 'config' is not a valid DAC config ({exc})") from None
+        raise CheckpointError(f"{path}: field 'dqn' is not a valid DQN config ({exc})") from None
 
 
 def load_dac(
@@ -92,11 +90,13 @@ def load_dac(
     demos: Demos,
     log_dir: str | None,
     settings: tuple[GAILConfig, DQNConfig] | None = None,
+    state: dict | None = None,
 ) -> DAC:
     """Rebuild the trainer saved at ``path`` on ``venv`` (with ``settings`` instead of the stored
-    ones where the stored state fits them); every problem is one ``CheckpointError``."""
+    ones where the stored state fits them; ``state``: the file already read by :func:`read_dac`);
+    every problem is one ``CheckpointError``."""
     path = Path(path)
-    state = read_dac(path)
+    state = state if state is not None else read_dac(path)
     if state.get("env_id") != demos.env_id:
         have = state.get("env_id")
         raise CheckpointError(f"{path}: field 'env_id' is {have!r}, but the demos are for {demos.env_id!r}")

@@ -58,9 +58,10 @@ def train_dac(
         ckpt = out / CHECKPOINT
         resuming = resume and ckpt.exists()
         if resuming:
-            _check_resumable(ckpt, config, dqn, force=force)
+            state = read_dac(ckpt)  # read once: with its replay buffer the file can be gigabytes
+            _check_resumable(dac_settings(state, ckpt), (config, dqn), ckpt, force=force)
             venv = factory.make_vec(config.n_envs, seed=config.seed + 1)  # fresh episodes
-            trainer = DAC.load(str(ckpt), venv=venv, demos=demos, settings=(config, dqn))
+            trainer = DAC.load(str(ckpt), venv=venv, demos=demos, settings=(config, dqn), state=state)
         else:
             for stale in (CHECKPOINT, POLICY, "policy.json", "history.json"):
                 (out / stale).unlink(missing_ok=True)
@@ -80,8 +81,10 @@ def stored_dac_settings(ckpt: str | Path) -> tuple[GAILConfig, DQNConfig]:
     return dac_settings(read_dac(ckpt), ckpt)
 
 
-def _check_resumable(ckpt: Path, config: GAILConfig, dqn: DQNConfig, *, force: bool) -> None:
-    stored, stored_dqn = stored_dac_settings(ckpt)
+def _check_resumable(
+    stored_settings: tuple[GAILConfig, DQNConfig], settings: tuple[GAILConfig, DQNConfig], ckpt: Path, *, force: bool
+) -> None:
+    (stored, stored_dqn), (config, dqn) = stored_settings, settings
     diff = config_differences(stored, config)
     diff += [
         f"dqn.{f.name}: {getattr(stored_dqn, f.name)!r} -> {getattr(dqn, f.name)!r}"

@@ -131,8 +131,13 @@ def _layer_widths(policy: dict[str, torch.Tensor], prefix: str) -> list[int]:
     return [width for _, width in layers]
 
 
+def _is_q_network(policy: dict[str, torch.Tensor]) -> bool:
+    """Whether SB3 weights are a DQN's (``q_net.*`` and ``q_net_target.*``) rather than an actor-critic's."""
+    return any(k.startswith("q_net.") for k in policy)
+
+
 def _infer_net_arch(policy: dict[str, torch.Tensor]) -> dict[str, list[int]] | list[int]:
-    if any(k.startswith("q_net.") for k in policy):  # a DQN: hidden widths of the Q head (its last layer is the output)
+    if _is_q_network(policy):  # a DQN: hidden widths of the Q head (its last layer is the output)
         return _layer_widths(policy, "q_net.q_net.")[:-1]
     arch: dict[str, list[int]] = {}
     for side, prefix in (("pi", "mlp_extractor.policy_net."), ("vf", "mlp_extractor.value_net.")):
@@ -152,7 +157,7 @@ def _third_party_meta(data: dict, policy: dict, observation_space, action_space,
         if not found:
             raise CheckpointError(f"{name}: policy activation {act!r} is not one of {sorted(ACTIVATIONS)}")
         policy_kwargs["activation_fn"] = found[0]
-    dqn = any(k.startswith("q_net.") for k in policy)
+    dqn = _is_q_network(policy)
     keys = ("log_std_init", "ortho_init", "full_std", "use_expln", "squash_output", "share_features_extractor")
     for key in () if dqn else keys:
         if key in kwargs_repr and _plain(kwargs_repr[key]):
