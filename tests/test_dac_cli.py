@@ -118,3 +118,16 @@ def test_third_party_dqn_zip_is_rebuilt_from_its_weights(tmp_path):
         assert torch.equal(a, b)
     obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
     np.testing.assert_array_equal(load_policy(tmp_path / "dqn.zip", env_id=ENV)(obs), model.predict(obs)[0])
+
+
+def test_dac_refuses_masked_board_game_demos(tmp_path, capsys):
+    """DQN cannot respect legal-move masks: a board game is refused in one line, not trained with illegal moves."""
+    pytest.importorskip("pyspiel")
+    from genplay.gail.boardgames import collect_bot_demos
+
+    demos = collect_bot_demos("tic_tac_toe", "solver", 2, opponent="random", seed=0)
+    save_demos(tmp_path / "ttt.npz", demos)
+    argv = ["gail", "train", "--algo", "dac", "--env", "genplay/TicTacToe-v0", "--demos", str(tmp_path / "ttt.npz")]
+    assert main([*argv, "--timesteps", "256", "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "action masks" in err[0], err
