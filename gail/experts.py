@@ -12,9 +12,11 @@ import numpy as np
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import VecEnv
 
 from genplay.envs import FIXED_HORIZON_CARTPOLE_ID, check_env_id
+from genplay.errors import CheckpointError, GenplayError
 from genplay.gail.sb3_zip import save_sb3_zip
 from genplay.generative.core import atomic_write
 
@@ -24,8 +26,14 @@ def cache_dir() -> Path:
     return Path(os.environ.get("GENPLAY_CACHE_DIR", Path.home() / ".cache" / "genplay"))
 
 
-def linear_schedule(start: float):
-    return lambda progress_remaining: progress_remaining * start
+def linear_schedule(start: float) -> LinearSchedule:
+    """``start`` decayed linearly to 0 over training (rl-zoo's ``lin_`` schedules).
+
+    SB3's own ``LinearSchedule`` rather than a lambda: it is stored in the expert's zip as
+    a schedule, and it stays at 0 when a run overshoots its budget (progress < 0) where a
+    lambda went negative and the saved learning rate could no longer be loaded.
+    """
+    return LinearSchedule(start, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -104,7 +112,7 @@ def train_expert(env_id: str, *, seed: int = 0, force: bool = False, verbose: bo
     model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **ppo_kw)
     mean = float("-inf")
     while model.num_timesteps < recipe.max_steps:
-        model.learn(recipe.chunk, reset_num_timesteps=False)
+        model.learn(recipe.chunk, reset_num_timesteps=False, progress_bar=verbose)
         mean, std = evaluate(model, eval_env, 20)
         if verbose:
             print(f"[expert {env_id}] steps={model.num_timesteps} return={mean:.1f}+-{std:.1f}", flush=True)
@@ -115,15 +123,13 @@ def train_expert(env_id: str, *, seed: int = 0, force: bool = False, verbose: bo
     atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(info)))
     venv.close()
     eval_env.close()
-    return model
+    return load_expert(env_id, seed)  # what is cached must load back: the caller gets that copy
 
 
 def load_expert(env_id: str, seed: int = 0) -> PPO:
     """Load the cached expert for ``env_id`` (train it first with :func:`train_expert`)."""
     path = expert_path(env_id, seed)
     if not path.exists():
-        from genplay.errors import GenplayError
-
         raise GenplayError(f"{path}: no cached expert for {env_id}; run `genplay expert train --env {env_id}`")
     from genplay.envs import make_env
     from genplay.gail.sb3_zip import load_sb3_zip
@@ -131,6 +137,11 @@ def load_expert(env_id: str, seed: int = 0) -> PPO:
     env = make_env(env_id)
     try:
         model, _ = load_sb3_zip(path, observation_space=env.observation_space, action_space=env.action_space)
+    except CheckpointError as exc:
+        raise CheckpointError(
+            f"the cached expert for {env_id} cannot be loaded ({exc}); "
+            f"retrain it with `genplay expert train --env {env_id} --force`"
+        ) from None
     finally:
         env.close()
     return model

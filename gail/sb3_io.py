@@ -170,7 +170,9 @@ def algo_meta(algo: BaseAlgorithm) -> dict[str, Any]:
         policy_name = type(algo.policy).__name__
     if policy_name is None:
         raise CheckpointError(f"policy class {type(algo.policy).__name__} is not one of {list(POLICY_NAMES)}")
-    progress = float(getattr(algo, "_current_progress_remaining", 1.0))
+    # SB3's progress runs below 0 when a run overshoots its budget (learn() finishes its last
+    # rollout): a schedule is stored at the value it has at the end of training, never past it
+    progress = min(max(float(getattr(algo, "_current_progress_remaining", 1.0)), 0.0), 1.0)
     hyper = {}
     for name in inspect.signature(algo_class(algo_name).__init__).parameters:
         if name in _SKIP or not hasattr(algo, name):
@@ -231,7 +233,7 @@ def build_algo(meta: dict[str, Any], venv, *, device: Any = "cpu", name: str = "
     except CheckpointError as exc:
         raise CheckpointError(f"{name}: {exc}") from None
     except Exception as exc:
-        raise CheckpointError(f"{name}: cannot rebuild the generator ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(f"{name}: cannot rebuild the SB3 model ({type(exc).__name__}: {exc})") from None
     return algo
 
 
