@@ -89,16 +89,99 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
 
 
-def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, prefix: str = "") -> None:
-    """One ``--flag`` per field (default None = keep the preset's value)."""
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's defaults in ``--help``, minus the misleading ``(default: None)``: a flag whose
+    default is None states its effective default (or the preset that decides it) in its own help."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default is None or "(default" in text or "preset:" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (tuple, list)):
+        return " ".join(map(str, value)) or "(none)"
+    return str(value)
+
+
+class _PresetNote:
+    """The gail presets that set a field, worked out only when ``--help`` prints it (no cost otherwise)."""
+
+    def __init__(self, cls_name: str, field: str) -> None:
+        self.key = (cls_name, field)
+
+    def __str__(self) -> str:
+        notes = _gail_preset_notes()
+        return f"; preset: {notes[self.key]}" if self.key in notes else ""
+
+
+_NOTES: dict[tuple[str, str], str] | None = None
+
+
+def _gail_preset_notes() -> dict[tuple[str, str], str]:
+    """``(class, field) -> "Pendulum 0.001, board games 0.0001"`` for every field a gail preset changes."""
+    global _NOTES
+    if _NOTES is not None:
+        return _NOTES
+    notes: dict[tuple[str, str], dict[str, list[str]]] = {}
+    try:
+        from genplay.gail.boardgame_presets import PRESETS, board_config
+        from genplay.gail.config import GAILConfig, atari_preset, preset
+        from genplay.gail.dac_config import DQNConfig, dac_atari_preset
+
+        families = {
+            "Pendulum": [preset("Pendulum-v1")],
+            "Atari": [atari_preset(None)],
+            "board games": [board_config(p) for p in PRESETS.values()],
+        }
+        base = GAILConfig()
+        for family, configs in families.items():
+            for cfg in configs:
+                pairs = [("GAILConfig", base, cfg), ("PPOConfig", base.ppo, cfg.ppo)]
+                if family == "Atari":
+                    pairs.append(("DQNConfig", DQNConfig(), dac_atari_preset(None)[1]))
+                for cls_name, default, got in pairs:
+                    for f in dataclasses.fields(default):
+                        a, b = getattr(default, f.name), getattr(got, f.name)
+                        if not dataclasses.is_dataclass(a) and a != b:
+                            values = notes.setdefault((cls_name, f.name), {}).setdefault(family, [])
+                            if _shown(b) not in values:
+                                values.append(_shown(b))
+    except Exception:  # help must print even while a preset module is broken
+        notes = {}
+    _NOTES = {k: ", ".join(f"{fam} {'/'.join(v)}" for fam, v in fams.items()) for k, fams in notes.items()}
+    return _NOTES
+
+
+def add_dataclass_args(
+    parser: argparse.ArgumentParser, cls: type, prefix: str = "", presets: dict[str, str] | None = None
+) -> None:
+    """One ``--flag`` per field (default None = keep the preset's or the dataclass's value).
+
+    The help shows the effective default: the field's own, or ``presets[field]`` (a text such as
+    ``"dcgan 0.001, wgan-gp 0.0001"``) where a preset decides; gail's config classes name the env
+    presets that change a field. The parser gets a formatter that never prints ``(default: None)``.
+    """
+    parser.formatter_class = DefaultsHelpFormatter
     hints = typing.get_type_hints(cls)
     docs = field_docs(cls)
+    gail_class = cls.__name__ in ("GAILConfig", "PPOConfig", "DQNConfig")
     for f in dataclasses.fields(cls):
         hint = hints[f.name]
         if dataclasses.is_dataclass(hint):
             continue
         flag = "--" + (prefix + f.name).replace("_", "-")
-        kwargs: dict = {"dest": prefix + f.name, "default": None, "help": docs.get(f.name, "")}
+        value = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        doc = docs.get(f.name, "").replace("%", "%%")
+        if presets and f.name in presets:
+            shown = f"preset: {presets[f.name]}"
+        else:
+            shown = f"default: {_shown(value)}".replace("%", "%%") + ("%(preset_note)s" if gail_class else "")
+        kwargs: dict = {"dest": prefix + f.name, "default": None, "help": f"{doc} ({shown})"}
         if hint is bool:
             kwargs.update(type=_parse_bool, metavar="BOOL")
         elif typing.get_origin(hint) is tuple:
@@ -107,7 +190,9 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, prefix: str =
             kwargs["type"] = hint
         elif hint is str:
             kwargs["type"] = nonempty_str
-        parser.add_argument(flag, **kwargs)
+        action = parser.add_argument(flag, **kwargs)
+        if gail_class:
+            action.preset_note = _PresetNote(cls.__name__, f.name)  # type: ignore[attr-defined]
 
 
 def flag_error(exc: Exception) -> GenplayError:

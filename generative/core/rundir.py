@@ -8,13 +8,17 @@ leaves a stale lock behind.
 
 ``check_run_dir`` refuses to start a fresh run where one already is (unless resumed or
 forced); ``check_dir_writable`` / ``check_file_writable`` turn unusable output paths
-into one line before any work starts.
+into one line before any work starts. ``run_dir_session`` wraps all of it (plus ``--resume``
+without a checkpoint refused, and a failed first step undone) for the modality trainers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from genplay.errors import RunDirError
@@ -128,3 +132,72 @@ def check_file_writable(path: str | os.PathLike) -> None:
     why = _probe(base)
     if why:
         raise RunDirError(f"{path}: not writable ({base}: {why})")
+
+
+def check_resume(path: str | os.PathLike, checkpoint: str, *, resume: bool, flag: str = "--out") -> None:
+    """``--resume`` needs a checkpoint to continue from: without one it is an error, never a fresh run."""
+    if resume and not (Path(path) / checkpoint).is_file():
+        raise RunDirError(
+            f"{flag}: {path}: --resume, but there is no {checkpoint} to continue from; "
+            "drop --resume to start a fresh run"
+        )
+
+
+def _snapshot(path: Path) -> tuple[bool, set[str]]:
+    return path.is_dir(), ({p.name for p in path.iterdir()} if path.is_dir() else set())
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+@contextlib.contextmanager
+def run_dir_session(
+    path: str | os.PathLike,
+    markers: tuple[str, ...],
+    *,
+    checkpoint: str,
+    resume: bool,
+    force: bool,
+    lock: bool = True,
+    flag: str = "--out",
+) -> Iterator[Path]:
+    """The trainer's run-directory contract, the same for every modality (and GAIL's rules).
+
+    Before any work: the directory must be writable, must not hold a run (``markers``) unless
+    ``resume`` or ``force``, and ``resume`` needs ``checkpoint``. During the run: an exclusive
+    lock (skipped with ``lock=False``, e.g. on torchrun ranks other than 0). If the run fails
+    before writing its first checkpoint, the files it added are removed (and the directory, if
+    it made it), so a failed first step leaves the directory as it found it; once a checkpoint
+    is written it is the last good state and everything is kept.
+    """
+    path = Path(path)
+    try:
+        check_dir_writable(path)
+    except RunDirError as exc:
+        raise RunDirError(f"{flag}: {exc}") from None
+    check_run_dir(path, markers, resume=resume, force=force)
+    check_resume(path, checkpoint, resume=resume, flag=flag)
+    existed, before = _snapshot(path)
+    stamp = _stamp(path / checkpoint)
+    holder = RunDirLock(path) if lock else contextlib.nullcontext()
+    try:
+        with holder:
+            yield path
+    except BaseException:
+        if lock and _stamp(path / checkpoint) == stamp:  # no new checkpoint: undo what this run added
+            _, after = _snapshot(path)
+            for name in sorted(after - before):
+                target = path / name
+                if target.is_dir() and not target.is_symlink():
+                    shutil.rmtree(target, ignore_errors=True)
+                else:
+                    target.unlink(missing_ok=True)
+            if not existed:
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+        raise
