@@ -260,6 +260,55 @@ class BoardCNN(BaseFeaturesExtractor):
         return self.net(observations.float())
 
 
+INNER_EXTRACTORS = ("FlattenExtractor", "BoardCNN")
+"""Extractors :class:`ObsScalingExtractor` may wrap, by name (both take Box inputs of any shape)."""
+
+
+class ObsScalingExtractor(BaseFeaturesExtractor):
+    """The policy's observation scaling inside its network: fixed ``(x - mean) / std`` clipped to
+    ``+-clip``, then the ``inner`` extractor (``FlattenExtractor`` for an MLP policy).
+
+    Written into ``policy.zip`` by ``save_sb3_zip``'s caller (``sb3_zip.with_obs_scaling``) so that
+    the zip acts on the env's raw observations when SB3's own ``PPO.load`` opens it. It computes
+    exactly what the trainer's frozen ``VecNormalize`` does (float64, clip, cast to float32; ``std``
+    is ``sqrt(var + epsilon)``), so the exported policy's actions equal the trained one's. Its
+    constructor kwargs are plain lists and names (``policy_kwargs`` stays JSON for genplay's loader);
+    the statistics are also buffers, so a ``policy.pth`` read without them does not fit silently.
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Box,
+        mean: list[float],
+        std: list[float],
+        clip: float = CLIP,
+        inner: str = "FlattenExtractor",
+        inner_kwargs: dict | None = None,
+    ) -> None:
+        shape = tuple(observation_space.shape or ())
+        size = int(np.prod(shape))
+        mean_t = torch.as_tensor(np.asarray(mean, dtype=np.float64))
+        std_t = torch.as_tensor(np.asarray(std, dtype=np.float64))
+        if not isinstance(observation_space, spaces.Box) or mean_t.numel() != size or std_t.numel() != size:
+            raise EnvError(f"ObsScalingExtractor needs a Box space and {size} means and stds, got {observation_space}")
+        if not (torch.isfinite(mean_t).all() and (std_t > 0).all() and np.isfinite(clip) and clip > 0):
+            raise EnvError("ObsScalingExtractor needs finite means, stds > 0 and a clip > 0")
+        if inner not in INNER_EXTRACTORS:
+            raise EnvError(f"ObsScalingExtractor's inner extractor {inner!r} is not one of {list(INNER_EXTRACTORS)}")
+        inner_cls = FlattenExtractor if inner == "FlattenExtractor" else BoardCNN
+        extractor = inner_cls(observation_space, **(inner_kwargs or {}))
+        super().__init__(observation_space, features_dim=extractor.features_dim)
+        self.inner = extractor
+        self.clip = float(clip)
+        self.register_buffer("obs_mean", mean_t.reshape(shape))
+        self.register_buffer("obs_std", std_t.reshape(shape))
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        # float64 as VecNormalize's numpy arithmetic: the same float32 inputs reach the inner extractor
+        scaled = ((observations.double() - self.obs_mean) / self.obs_std).clamp(-self.clip, self.clip)
+        return self.inner(scaled.float())
+
+
 def demo_obs_moments(demos: Demos) -> tuple[np.ndarray, np.ndarray]:
     """Mean and variance of the demos' observations, the variance floored as the discriminator's is."""
     obs = np.asarray(demos.obs, dtype=np.float64)

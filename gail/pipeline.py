@@ -182,15 +182,27 @@ class _AppendingCSV:
 
 
 def export_policy(trainer: SB3Learner, out: Path) -> None:
-    """Write the policy (GAIL's generator, DAC's Q-network) alone for ``load_policy``: SB3's zip layout
-    (SB3 users can open it) with a ``genplay.json`` member holding everything genplay reads back (no
-    unpickling), observation scaling included; ``policy.json`` repeats the scaling for readers."""
+    """Write the policy (GAIL's generator, DAC's Q-network) alone, as ``policy.zip``, and ``history.json``.
+
+    The zip is SB3's layout, acting on the env's raw observations when SB3's own ``PPO.load`` /
+    ``MaskablePPO.load`` / ``DQN.load`` opens it: the run's observation scaling (the trainer's frozen
+    demo ``VecNormalize``) is put inside the policy's network (``sb3_zip.with_obs_scaling``); pixel
+    policies centre frames in their ``CenteredNatureCNN`` already. Its ``genplay.json`` member holds
+    everything genplay reads back without unpickling; ``extra.obs_scaling`` says where the scaling is.
+    """
+    from genplay.gail.sb3_zip import with_obs_scaling
+
+    algo = trainer.sb3_algorithm
     norm = getattr(trainer, "policy_obs_norm", None)
-    meta: dict[str, Any] = {"normalize_obs": norm is not None, "env": trainer.demos.env_factory.to_dict()}
     if norm is not None:
-        meta.update(mean=norm.obs_rms.mean.tolist(), var=norm.obs_rms.var.tolist(), clip=norm.clip_obs)
-    save_sb3_zip(trainer.sb3_algorithm, out / POLICY, extra=meta)
-    atomic_write(out / "policy.json", lambda tmp: Path(tmp).write_text(json.dumps(meta)))
+        algo = with_obs_scaling(algo, norm.obs_rms.mean, np.sqrt(norm.obs_rms.var + norm.epsilon), norm.clip_obs)
+    meta: dict[str, Any] = {
+        "normalize_obs": False,  # nothing to apply outside the network (older zips: True, with mean/var/clip)
+        "obs_scaling": "in_network" if norm is not None else "none",
+        "env": trainer.demos.env_factory.to_dict(),
+    }
+    save_sb3_zip(algo, out / POLICY, extra=meta)
+    (out / "policy.json").unlink(missing_ok=True)  # older runs' copy of the scaling, now inside the zip
     atomic_write(out / "history.json", lambda tmp: Path(tmp).write_text(json.dumps(trainer.history)))
 
 
@@ -210,9 +222,13 @@ def load_policy(run_dir: str | Path, *, deterministic: bool = True, env_id: str 
 def load_policy_model(run_dir: str | Path, *, env_id: str | None = None) -> tuple[Any, Any | None, dict[str, Any]]:
     """``(SB3 model, observation normaliser or None, genplay extra)`` of a run dir or policy zip.
 
-    The normaliser maps raw observations to the policy's inputs (the run's demo scaling);
-    the extra is the zip's ``genplay.json`` payload (env factory, scaling). No unpickling.
+    The model takes the env's raw observations, except from zips exported before the scaling
+    moved into the network: for those the normaliser maps raw observations to the policy's inputs
+    (the run's demo scaling, read from ``genplay.json`` or, older still, ``policy.json``), else None.
+    The extra is the zip's ``genplay.json`` payload (env factory, scaling). No unpickling.
     """
+    from genplay.gail.features import ObsScalingExtractor
+
     path = Path(run_dir)
     zip_path = path / POLICY if path.is_dir() else path
     if not zip_path.exists():
@@ -240,8 +256,11 @@ def load_policy_model(run_dir: str | Path, *, env_id: str | None = None) -> tupl
             extra = json.loads(legacy.read_text())
         except (OSError, ValueError):
             raise CheckpointError(f"{legacy}: not readable JSON") from None
-    if not isinstance(extra, dict) or not extra.get("normalize_obs"):
-        return model, None, extra if isinstance(extra, dict) else {}
+    extra = extra if isinstance(extra, dict) else {}
+    if not extra.get("normalize_obs"):
+        return model, None, extra
+    if any(isinstance(m, ObsScalingExtractor) for m in model.policy.modules()):
+        raise CheckpointError(f"{zip_path}: the policy scales observations itself and genplay.json scales them too")
     try:
         mean, var, clip = np.asarray(extra["mean"], float), np.asarray(extra["var"], float), float(extra["clip"])
         shape = model.observation_space.shape

@@ -58,7 +58,14 @@ OPTIMIZERS = {
     "RMSprop": torch.optim.RMSprop,
     "SGD": torch.optim.SGD,
 }
-_EXTRACTORS = ("FlattenExtractor", "NatureCNN", "CombinedExtractor", "CenteredNatureCNN", "BoardCNN")
+_EXTRACTORS = (
+    "FlattenExtractor",
+    "NatureCNN",
+    "CombinedExtractor",
+    "CenteredNatureCNN",
+    "BoardCNN",
+    "ObsScalingExtractor",
+)
 _ACT_NAMES = {cls: name for name, cls in ACTIVATIONS.items()}
 # constructor arguments that are not hyper-parameters (or are handled apart)
 _SKIP = {"self", "policy", "env", "device", "tensorboard_log", "verbose", "_init_setup_model", "policy_kwargs"}

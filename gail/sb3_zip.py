@@ -47,6 +47,49 @@ def save_sb3_zip(algo: BaseAlgorithm, path: str | Path, extra: dict[str, Any] | 
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
+def with_obs_scaling(algo: BaseAlgorithm, mean, std, clip: float) -> BaseAlgorithm:
+    """A copy of ``algo`` whose policy scales raw observations itself: ``(x - mean) / std`` clipped to
+    ``+-clip`` (:class:`~genplay.gail.features.ObsScalingExtractor` around its own extractor).
+
+    Why a copy built at export rather than training with the extractor: the scaling then stays one
+    frozen ``VecNormalize`` in the rollout path, whatever generator the user passed (A2C, MaskablePPO)
+    and however the run started (old checkpoints resume unchanged), and the copy is exact: same
+    weights, same optimiser state, the extractor computing what ``VecNormalize`` computed.
+    """
+    from genplay.gail.features import INNER_EXTRACTORS, ObsScalingExtractor
+
+    policy = algo.policy
+    inner = type(policy.features_extractor).__name__
+    inner_kwargs = dict(getattr(policy, "features_extractor_kwargs", None) or {})
+    if isinstance(policy.features_extractor, ObsScalingExtractor):
+        raise CheckpointError("the policy already scales its observations; it would scale them twice")
+    if inner not in INNER_EXTRACTORS or not _plain(inner_kwargs):
+        raise CheckpointError(f"cannot put the observation scaling in front of a {inner} policy extractor")
+    meta = algo_meta(algo)
+    meta["policy_kwargs"] = {
+        **meta["policy_kwargs"],
+        "features_extractor_class": ObsScalingExtractor.__name__,
+        "features_extractor_kwargs": {
+            "mean": [float(v) for v in np.asarray(mean, dtype=np.float64).reshape(-1)],
+            "std": [float(v) for v in np.asarray(std, dtype=np.float64).reshape(-1)],
+            "clip": float(clip),
+            "inner": inner,
+            "inner_kwargs": inner_kwargs,
+        },
+    }
+    venv = spaces_venv(algo.observation_space, algo.action_space, int(meta["n_envs"]))
+    portable = build_algo(meta, venv, device=algo.device, name="policy export")
+    state, source = portable.policy.state_dict(), algo.policy.state_dict()
+    # the same tensors under the wrapper's names: "features_extractor.X" is "features_extractor.inner.X"
+    moved = {k: k.replace("features_extractor.inner.", "features_extractor.") for k in state}
+    moved = {k: src for k, src in moved.items() if not k.endswith(("extractor.obs_mean", "extractor.obs_std"))}
+    if set(moved.values()) != set(source):
+        raise CheckpointError(f"policy export: the scaled policy's weights do not map onto {type(policy).__name__}'s")
+    portable.policy.load_state_dict({**state, **{k: source[src] for k, src in moved.items()}}, strict=True)
+    portable.policy.optimizer.load_state_dict(algo.policy.optimizer.state_dict())
+    return portable
+
+
 def _torch_member(zf: zipfile.ZipFile, member: str, name: str) -> Any:
     try:
         return torch.load(io.BytesIO(zf.read(member)), map_location="cpu", weights_only=True)
