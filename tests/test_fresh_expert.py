@@ -32,7 +32,9 @@ def _tiny(env_id: str, monkeypatch) -> None:
 
 
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "Acrobot-v1", "Pendulum-v1"])
-def test_expert_trained_from_empty_cache_loads_back_on_the_command_line(env_id, empty_cache, tmp_path, monkeypatch, capsys):
+def test_expert_trained_from_empty_cache_loads_back_on_the_command_line(
+    env_id, empty_cache, tmp_path, monkeypatch, capsys
+):
     _tiny(env_id, monkeypatch)
     assert main(["expert", "train", "--env", env_id]) == 0
     path = experts.expert_path(env_id)

@@ -71,8 +71,17 @@ class EMA:
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``: readers never see a half file."""
+    """Call ``write(tmp_path)`` then rename onto ``path``: readers never see a half file.
+
+    The temp file sits next to ``path`` (same file system, so the rename is atomic). A
+    ``path`` that exists and is not a regular file (a directory, a device such as
+    ``/dev/full``, a FIFO) is refused before anything is written: a rename would replace it.
+    """
+    from genplay.errors import GenplayError
+
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise GenplayError(f"{path}: exists and is not a regular file; give a file path to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -84,7 +93,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(exc, OSError) and exc.filename == tmp:  # name the target, not the hidden temp file
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
