@@ -30,6 +30,7 @@ on, so training and evaluation rebuild the same env.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zipfile
 import zlib
@@ -170,6 +171,62 @@ class Demos:
         terminal = np.zeros(self.n_transitions, dtype=bool)
         terminal[np.cumsum(self.episode_lengths)[self.terminated] - 1] = True
         return {"obs": _take(self.obs, i), "acts": self.acts, "next_obs": _take(self.obs, j), "terminal": terminal}
+
+    def subsample(self, every: int, offset_seed: int = 0) -> Demos:
+        """Every ``every``-th transition of each episode from a random offset (Ho & Ermon 2016, sec. 6).
+
+        Consecutive expert steps are nearly copies of each other; keeping one in ``every``
+        leaves BC few, spread-out pairs while GAIL still rolls the env out itself. Each kept
+        transition becomes a one-step episode ``(s_t, s_t+1)``, so next observations stay
+        exact; it is terminated only if it ended a terminated episode, so the expert's
+        terminations per live transition, and with them the absorbing state's share
+        (``gail/reward.py``), are those of the full demos in expectation. Each episode keeps
+        at least one step (its offset is drawn below its length); ``metadata.subsample``
+        records where each kept step came from (episode, step) and the source's size and return.
+        """
+        if isinstance(every, bool) or not isinstance(every, int | np.integer) or every < 1:
+            raise DemoError(f"subsample: 'every' must be an integer >= 1, got {every!r}")
+        rng = np.random.default_rng(offset_seed)
+        starts = np.cumsum(self.episode_lengths) - self.episode_lengths
+        steps, source = [], []
+        for e, (start, length) in enumerate(zip(starts.tolist(), self.episode_lengths.tolist(), strict=True)):
+            t = np.arange(int(rng.integers(min(every, length))), length, every)
+            steps.append(start + t)
+            source.append(np.full(len(t), e))
+        step = np.concatenate(steps)
+        episode = np.concatenate(source)
+        obs_row = step + episode  # each episode holds one extra observation before the next one starts
+        rows = np.stack([obs_row, obs_row + 1], axis=1).ravel()
+        terminal = self.terminated[episode] & (step == (starts + self.episode_lengths - 1)[episode])
+        meta = dict(self.metadata)
+        meta["subsample"] = {
+            "every": int(every),
+            "offset_seed": int(offset_seed),
+            "source_episodes": self.n_episodes,
+            "source_transitions": self.n_transitions,
+            "source_return_mean": float(self.episode_returns().mean()),
+            "source_episode": episode.tolist(),
+            "source_step": (step - starts[episode]).tolist(),
+        }
+        return dataclasses.replace(
+            self,
+            obs=_take_compact(self.obs, rows),
+            acts=self.acts[step],
+            rewards=self.rewards[step],
+            episode_lengths=np.ones(len(step), dtype=np.int64),
+            terminated=terminal,
+            action_masks=None if self.action_masks is None else self.action_masks[step],
+            scores=None if self.scores is None else self.scores[step],
+            metadata=meta,
+        )
+
+
+def _take_compact(obs, rows: np.ndarray):
+    """Observation ``rows`` as a new array; frame stacks keep only the frames those rows use."""
+    if isinstance(obs, StackedFrames):
+        used, index = np.unique(obs.index[rows], return_inverse=True)
+        return StackedFrames(obs.frames[used], index.reshape(len(rows), -1).astype(np.int32))
+    return {k: v[rows] for k, v in obs.items()} if isinstance(obs, dict) else obs[rows]
 
 
 def _take(obs, idx: np.ndarray):

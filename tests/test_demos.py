@@ -143,6 +143,62 @@ def test_transitions_next_obs_alignment_and_terminal_flags(which, request):
     assert t["terminal"].sum() == d.terminated.sum()
 
 
+# ---------------------------------------------------------------------------- subsampling
+
+
+@pytest.mark.parametrize("which, every", [("cartpole_demos", 20), ("cartpole_random_demos", 3)])
+def test_subsample_keeps_exact_transitions_stride_and_terminal_flags(which, every, request):
+    d: Demos = request.getfixturevalue(which)
+    s = d.subsample(every, offset_seed=1)
+    info = s.metadata["subsample"]
+    episode, step = np.array(info["source_episode"]), np.array(info["source_step"])
+    assert s.n_episodes == s.n_transitions == len(episode) and (s.episode_lengths == 1).all()
+    for e in range(d.n_episodes):  # a random offset below min(every, T), then one step in every
+        kept = step[episode == e]
+        assert len(kept) >= 1 and kept[0] < min(every, d.episode_lengths[e])
+        np.testing.assert_array_equal(kept, np.arange(kept[0], d.episode_lengths[e], every))
+    row = (np.cumsum(d.episode_lengths) - d.episode_lengths)[episode] + step
+    full, sub = d.transitions(), s.transitions()
+    for name in ("obs", "acts", "next_obs", "terminal"):  # each kept (s, a, s', terminal) is the source's
+        np.testing.assert_array_equal(sub[name], full[name][row], err_msg=name)
+    np.testing.assert_array_equal(s.rewards, d.rewards[row])
+    # a kept step is terminated only if it ended a terminated episode: absorbing mass per live row kept
+    ends_terminated = d.terminated[episode] & (step == d.episode_lengths[episode] - 1)
+    np.testing.assert_array_equal(s.terminated, ends_terminated)
+    assert info["source_transitions"] == d.n_transitions and info["every"] == every
+    assert info["source_return_mean"] == pytest.approx(float(d.episode_returns().mean()))
+    assert s.metadata["policy"] == d.metadata["policy"]
+    again = d.subsample(every, offset_seed=1)
+    np.testing.assert_array_equal(again.acts, s.acts)  # the offsets come from the seed alone
+
+
+def test_subsample_round_trips_through_the_file_format(cartpole_random_demos, tmp_path):
+    s = cartpole_random_demos.subsample(4, offset_seed=0)
+    save_demos(tmp_path / "s.npz", s)
+    loaded = load_demos(tmp_path / "s.npz", env_id="CartPole-v1")
+    np.testing.assert_array_equal(loaded.transitions()["next_obs"], s.transitions()["next_obs"])
+    np.testing.assert_array_equal(loaded.terminated, s.terminated)
+    assert loaded.metadata == s.metadata
+
+
+def test_subsample_terminal_step_kept_every_one_and_dict_observations():
+    space = spaces.Dict({"pos": spaces.Box(-100, 100, (1,), np.float32), "flag": spaces.Discrete(3)})
+    obs = {"pos": np.array([[0.0], [1.0], [2.0], [10.0], [11.0]], np.float32), "flag": np.array([0, 1, 2, 1, 0])}
+    d = dataclasses.replace(_synthetic(), obs=obs, observation_space=describe_space(space))
+    s = d.subsample(1)  # every step kept: the same transitions, each its own one-step episode
+    t = s.transitions()
+    np.testing.assert_array_equal(t["obs"]["pos"][:, 0], [0.0, 1.0, 10.0])
+    np.testing.assert_array_equal(t["next_obs"]["flag"], [1, 2, 0])
+    np.testing.assert_array_equal(t["terminal"], [False, True, False])
+    np.testing.assert_array_equal(s.episode_returns(), [1.0, 2.0, 5.0])
+
+
+@pytest.mark.parametrize("every", [0, -3, 2.5, True])
+def test_subsample_rejects_bad_strides(every):
+    with pytest.raises(DemoError, match="every"):
+        _synthetic().subsample(every)
+
+
 # ---------------------------------------------------------------------------- round trip
 
 
