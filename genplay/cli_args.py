@@ -225,6 +225,21 @@ def check_out_file(path: str) -> None:
         raise GenplayError(f"--out: {exc}") from None
 
 
+def check_output_file(path: str, flag: str, *, force: bool) -> None:
+    """An output file this command owns: not a device, pipe or directory, and not overwritten without ``--force``."""
+    from genplay.generative.core.rundir import check_file_writable
+
+    p = Path(path)
+    if p.exists() and not p.is_file():
+        raise GenplayError(f"{flag}: {path}: exists and is not a regular file; refusing to replace it")
+    if p.exists() and not force:
+        raise GenplayError(f"{flag}: {path}: already exists; pass --force to overwrite it")
+    try:
+        check_file_writable(path)
+    except GenplayError as exc:
+        raise GenplayError(f"{flag}: {exc}") from None
+
+
 def check_env(env_id: str) -> None:
     from genplay.envs import check_env_id
 

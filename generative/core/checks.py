@@ -102,3 +102,14 @@ def check_finite_tree(tree: Any, name: str) -> None:
     for where, t in _leaves(tree, ""):
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
             raise CheckpointError(f"{name}: {where} holds NaN or inf values; refusing to use it")
+
+
+def check_finite_modules(step: int, modules: Mapping[str, torch.nn.Module]) -> None:
+    """Stop (``NonFiniteError`` naming ``step`` and the network) if any weight is NaN or inf: run before a save."""
+    for name, module in modules.items():
+        for p in module.state_dict().values():
+            if p.is_floating_point() and not bool(torch.isfinite(p).all()):
+                raise NonFiniteError(
+                    f"step {step}: the {name}'s weights hold NaN or inf; the run stopped before saving them "
+                    "(the last good checkpoint is kept)"
+                )

@@ -178,9 +178,9 @@ def run_dir_session(
     path = Path(path)
     try:
         check_dir_writable(path)
+        check_run_dir(path, markers, resume=resume, force=force)
     except RunDirError as exc:
         raise RunDirError(f"{flag}: {exc}") from None
-    check_run_dir(path, markers, resume=resume, force=force)
     check_resume(path, checkpoint, resume=resume, flag=flag)
     existed, before = _snapshot(path)
     stamp = _stamp(path / checkpoint)

@@ -18,6 +18,8 @@ import torch
 from genplay.errors import GenplayError
 
 DATASETS = ("digits", "mnist5k")
+MAX_SIDE, MAX_CLASSES = 256, 1000
+MAX_PIXELS = 200_000_000  # 800 MB as float32 (the training copy), on a 24 GB machine
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,8 @@ def load_npz(path: str | Path, *, test_fraction: float = 0.2, seed: int = 0) -> 
         raise GenplayError(f"{path}: no such file") from None
     except KeyError as exc:
         raise GenplayError(f"{path}: expected arrays 'images' and 'labels', missing {exc}") from None
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise GenplayError(f"{path}: not a readable .npz file ({exc})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise GenplayError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
     if images.ndim == 3:
         images = images[:, None]
     if images.ndim != 4 or images.dtype != np.uint8:
@@ -99,8 +101,16 @@ def load_npz(path: str | Path, *, test_fraction: float = 0.2, seed: int = 0) -> 
         raise GenplayError(f"{path}: 'images' must be uint8 (N, H, W) or (N, C, H, W), got {shape}")
     if images.shape[2] % 4 or images.shape[3] % 4:
         raise GenplayError(f"{path}: image height and width must be multiples of 4, got {images.shape[2:]}")
+    c, h, w = images.shape[1:]
+    if not (1 <= c <= 4 and 4 <= h <= MAX_SIDE and 4 <= w <= MAX_SIDE) or images.size > MAX_PIXELS:
+        raise GenplayError(
+            f"{path}: 'images' must have 1-4 channels, sides 4..{MAX_SIDE} and at most {MAX_PIXELS} values in all "
+            f"(the limit for a 2-core, 24 GB machine), got {images.shape}"
+        )
     if labels.shape != (len(images),) or labels.dtype.kind not in "iu" or len(labels) < 10 or labels.min() < 0:
         raise GenplayError(f"{path}: 'labels' must be {len(images)} non-negative integers (and at least 10 images)")
+    if labels.max() >= MAX_CLASSES:
+        raise GenplayError(f"{path}: 'labels' must be below {MAX_CLASSES} (classes), got {labels.max()}")
     return _split(str(path), _to_unit_range(images, 255.0), labels.astype(np.int64), test_fraction, seed)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from genplay.generative.core import atomic_write
+from genplay.generative.core.progress import Heartbeat
 from genplay.generative.images.data import ImageData, per_class_subset
 from genplay.generative.images.metrics import (
     DigitClassifier,
@@ -29,9 +30,16 @@ from genplay.generative.images.models import Generator
 from genplay.generative.images.trainer import sample
 
 
-def metric_classifier(data: ImageData, *, seed: int = 0, steps: int = 3000) -> tuple[DigitClassifier, float]:
-    """The feature network of every metric: trained on the training split; returns it and its held-out accuracy."""
-    clf = train_classifier(data.train_images, data.train_labels, n_classes=data.n_classes, steps=steps, seed=seed)
+def metric_classifier(
+    data: ImageData, *, seed: int = 0, steps: int = 3000, progress: bool = False
+) -> tuple[DigitClassifier, float]:
+    """The feature network of every metric: trained on the training split; returns it and its held-out accuracy.
+
+    ``progress``: a line at least every 10 s while it trains (the longest phase of ``images evaluate``).
+    """
+    beat = Heartbeat("metric classifier", steps) if progress else None
+    x, y = data.train_images, data.train_labels
+    clf = train_classifier(x, y, n_classes=data.n_classes, steps=steps, seed=seed, heartbeat=beat)
     return clf, accuracy(clf, data.test_images, data.test_labels)
 
 

@@ -17,6 +17,7 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.inception import InceptionScore
 
 from genplay.generative.core.builders import down_block
+from genplay.generative.core.progress import Heartbeat
 
 
 class DigitClassifier(nn.Module):
@@ -73,15 +74,21 @@ def train_classifier(
     batch_size: int = 64,
     lr: float = 1e-3,
     seed: int = 0,
+    heartbeat: Heartbeat | None = None,
 ) -> DigitClassifier:
-    """Fit a ``DigitClassifier`` with Adam for a fixed number of steps (so data-set size leaves the budget alone)."""
+    """Fit a ``DigitClassifier`` with Adam for a fixed number of steps (so data-set size leaves the budget alone).
+
+    ``heartbeat`` (if given) reports the step at least every 10 s: 3000 steps take minutes on a CPU.
+    """
     g = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = DigitClassifier(image_shape=tuple(images.shape[1:]), n_classes=n_classes)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
     model.train()
-    for _ in range(steps):
+    for step in range(1, steps + 1):
+        if heartbeat is not None:
+            heartbeat.beat(step)
         idx = torch.randint(len(images), (min(batch_size, len(images)),), generator=g)
         loss = F.cross_entropy(model(images[idx]), labels[idx])
         opt.zero_grad(set_to_none=True)

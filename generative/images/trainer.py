@@ -1,8 +1,10 @@
 """Train an image GAN (DCGAN, class-conditional GAN or WGAN-GP, chosen by config) on the core.
 
 Each round is the core's ``adversarial_round``: ``n_critic`` critic updates through
-``discriminator_step`` and one generator update. Checkpoints (state dicts only, written with
-``atomic_write`` and read with ``weights_only=True``) let a killed run resume.
+``discriminator_step`` and one generator update; every loss is checked (a NaN or inf stops the
+run before it reaches a file). Checkpoints and the generator are the core's ``state_io`` files
+(JSON + safetensors + sha256, never a pickle), so a killed run resumes and a damaged or
+non-finite file is refused.
 
 Under ``torchrun`` (a ``DistContext``) each rank trains on its share of every global batch
 (``batch_size`` split N ways) with gradients averaged over ranks, so N ranks step as one
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,14 @@ import torch
 
 from genplay.errors import CheckpointError, GenplayError
 from genplay.generative.core import EMA, DiscriminatorStepConfig, atomic_write, seed_everything, select_device
+from genplay.generative.core.checks import (
+    check_device,
+    check_finite,
+    check_finite_modules,
+    check_finite_tree,
+    check_float,
+    check_int,
+)
 from genplay.generative.core.distributed import (
     DistContext,
     broadcast_module,
@@ -32,10 +41,17 @@ from genplay.generative.core.distributed import (
     sync_batch_norm,
 )
 from genplay.generative.core.gan import GANStepConfig, adversarial_round
+from genplay.generative.core.progress import Heartbeat
+from genplay.generative.core.state_io import load_state, save_state
 from genplay.generative.images.data import ImageData, batches
 from genplay.generative.images.models import Critic, Generator
 
 MODELS = ("dcgan", "cgan", "wgan-gp")
+KIND = "genplay.images.generator"
+# sizes a 2-core, 24 GB machine trains in minutes to hours; past them a run allocates or crawls for ever
+LIMITS = {"steps": 10_000_000, "batch_size": 4096, "z_dim": 1024, "base_channels": 512, "n_critic": 100}
+LIMITS.update(checkpoint_every=10_000_000)
+MAX_CLASSES, MAX_SIDE, MAX_CHANNELS = 1000, 256, 4
 
 
 @dataclass(frozen=True)
@@ -78,12 +94,15 @@ class ImageGANConfig:
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise GenplayError(f"--model: expected one of {', '.join(MODELS)}, got {self.model!r}")
-        for name in ("steps", "batch_size", "z_dim", "base_channels", "n_critic", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                flag = "--" + name.replace("_", "-")
-                raise GenplayError(f"{flag}: expected a positive integer, got {getattr(self, name)}")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise GenplayError(f"--ema-decay: expected a number in [0, 1), got {self.ema_decay}")
+        for name, high in LIMITS.items():
+            check_int("--" + name.replace("_", "-"), getattr(self, name), 1, high)
+        for name in ("lr_generator", "lr_critic"):
+            check_float("--" + name.replace("_", "-"), getattr(self, name), 0.0, 1.0, low_open=True)
+        for name in ("beta1", "beta2", "ema_decay"):
+            check_float("--" + name.replace("_", "-"), getattr(self, name), 0.0, 1.0, high_open=True)
+        check_float("--penalty-weight", self.penalty_weight, 0.0, 1e6)
+        check_int("--seed", self.seed, 0, 2**31 - 1)
+        check_device(self.device)
 
     @property
     def conditional(self) -> bool:
@@ -109,6 +128,20 @@ def preset(model: str, **overrides) -> ImageGANConfig:
     if model == "wgan-gp":
         base.update(lr_generator=1e-4, lr_critic=1e-4, beta1=0.0, beta2=0.9, n_critic=5)
     return ImageGANConfig(**{**base, **overrides})
+
+
+def preset_notes() -> dict[str, str]:
+    """``field -> "dcgan/cgan 0.001, wgan-gp 0.0001"`` for the fields whose default the model's preset decides."""
+    by_model = {m: dataclasses.asdict(preset(m)) for m in MODELS}
+    notes = {}
+    for name in by_model["dcgan"]:
+        if name == "model" or len({repr(c[name]) for c in by_model.values()}) == 1:
+            continue
+        groups: dict[str, list[str]] = {}
+        for m, c in by_model.items():
+            groups.setdefault(str(c[name]), []).append(m)
+        notes[name] = ", ".join(f"{'/'.join(ms)} {v}" for v, ms in groups.items())
+    return notes
 
 
 class ImageGAN:
@@ -172,8 +205,13 @@ class ImageGAN:
         out_dir: str | Path | None = None,
         log_every: int = 100,
         callback: Callable[[ImageGAN, dict], None] | None = None,
+        progress: bool = False,
     ) -> list[dict]:
-        """Run up to ``config.steps`` generator updates (continuing from ``self.step``); returns the history."""
+        """Run up to ``config.steps`` generator updates (continuing from ``self.step``); returns the history.
+
+        A NaN or inf loss stops the run (``NonFiniteError``) before anything is written; ``progress``
+        prints a line at least every 10 s.
+        """
         if tuple(data.shape) != self.image_shape:
             raise GenplayError(f"data {data.name} has images {data.shape}, the model expects {self.image_shape}")
         cfg = self.config
@@ -185,6 +223,7 @@ class ImageGAN:
         self.generator.train()
         self.critic.train()
         start = time.perf_counter()
+        beat = Heartbeat("images train", cfg.steps, enabled=progress and self.is_main)
         while self.step < cfg.steps:
             stats = adversarial_round(
                 generator=self.generator,
@@ -198,6 +237,8 @@ class ImageGAN:
                 dist=self.dist,
             )
             self.step += 1
+            check_finite(self.step, stats)
+            beat.beat(self.step, f"d_loss {stats['d_loss']:.3f} g_loss {stats['g_loss']:.3f}")
             if self.step % log_every == 0 or self.step == cfg.steps:
                 stats = mean_over_ranks(stats, self.dist)
                 row = {"step": self.step, "seconds": time.perf_counter() - start, **stats}
@@ -237,18 +278,19 @@ class ImageGAN:
         return {"world_size": d.world_size if d is not None else 1, "backend": d.backend if d is not None else None}
 
     def save_checkpoint(self, path: str | Path) -> None:
-        """Everything to resume, as tensors and primitives only (loadable with ``weights_only=True``)."""
-        state = self.state_dict()
-        atomic_write(path, lambda tmp: torch.save(state, tmp))
+        """Everything to resume, as one checksummed ``state_io`` file (refused if any weight is NaN or inf)."""
+        check_finite_modules(self.step, {"generator": self.generator, "critic": self.critic})
+        save_state(path, self.state_dict())
 
     def load_checkpoint(self, path: str | Path) -> None:
+        state = load_state(path)  # refuses damaged, pickled or foreign files, naming the file
         try:
-            state = torch.load(path, map_location=self.device, weights_only=True)
             got = state["config"]["model"]
-        except (OSError, KeyError, TypeError, RuntimeError, pickle.UnpicklingError) as exc:
-            raise CheckpointError(f"{path}: not a usable image-GAN checkpoint ({exc})") from None
+        except (KeyError, TypeError):
+            raise CheckpointError(f"{path}: not an image-GAN checkpoint (no config.model)") from None
         if got != self.config.model:
             raise CheckpointError(f"{path}: checkpoint of model {got}, not {self.config.model}")
+        check_finite_tree({k: state.get(k) for k in ("generator", "critic", "ema", "g_opt", "d_opt")}, str(path))
         try:
             self.generator.load_state_dict(state["generator"])
             self.critic.load_state_dict(state["critic"])
@@ -256,14 +298,15 @@ class ImageGAN:
             self.d_opt.load_state_dict(state["d_opt"])
             if self.ema is not None and state["ema"] is not None:
                 self.ema.load_state_dict(state["ema"])
-            self.step = int(state["step"])
+            self.step = check_int("step", state["step"], 0, LIMITS["steps"])
             self.history = json.loads(state["history_json"])
             torch.set_rng_state(state["torch_rng"])
-        except (KeyError, RuntimeError, ValueError) as exc:
+        except (KeyError, RuntimeError, ValueError, TypeError, GenplayError) as exc:
             raise CheckpointError(f"{path}: checkpoint does not match this config ({exc})") from None
 
     def save_generator(self, out_dir: str | Path, *, dataset: str) -> None:
-        """``generator.pt`` (the sampling generator's state dict) and ``model.json`` (how to rebuild it)."""
+        """``generator.pt`` (a ``state_io`` file: the sampling generator and its metadata) and
+        ``model.json`` (the same metadata as plain JSON, how to rebuild the generator)."""
         out = Path(out_dir)
         meta = {
             "config": dataclasses.asdict(self.config),
@@ -273,26 +316,53 @@ class ImageGAN:
             "step": self.step,
             **self._world(),
         }
+        check_finite_modules(self.step, {"generator": self.sampler})
         weights = {k: v.detach().cpu() for k, v in self.sampler.state_dict().items()}
-        atomic_write(out / "generator.pt", lambda tmp: torch.save(weights, tmp))
+        save_state(out / "generator.pt", {"kind": KIND, "meta": meta, "weights": weights})
         atomic_write(out / "model.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
 
 
+def check_image_shape(shape: object, n_classes: object, where: str) -> tuple[tuple[int, int, int], int]:
+    """``(C, H, W)`` and a class count within the bounds a generator is built for, else one error naming ``where``."""
+    if not (isinstance(shape, (list, tuple)) and len(shape) == 3):
+        raise GenplayError(f"{where}: image_shape: expected [C, H, W], got {shape!r}")
+    c = check_int(f"{where}: image_shape channels", shape[0], 1, MAX_CHANNELS)
+    h = check_int(f"{where}: image_shape height", shape[1], 4, MAX_SIDE)
+    w = check_int(f"{where}: image_shape width", shape[2], 4, MAX_SIDE)
+    if h % 4 or w % 4:
+        raise GenplayError(f"{where}: image_shape: height and width must be multiples of 4, got {h}x{w}")
+    return (c, h, w), check_int(f"{where}: n_classes", n_classes, 0, MAX_CLASSES)
+
+
 def load_generator(run_dir: str | Path) -> tuple[Generator, dict]:
-    """The trained generator of a ``genplay images train`` run directory, in eval mode, and its metadata."""
+    """The trained generator of a ``genplay images train`` run directory, in eval mode, and its metadata.
+
+    ``model.json`` says how to build it (every size bounded); ``generator.pt`` holds the weights
+    (checksummed, refused if damaged or non-finite).
+    """
     run_dir = Path(run_dir)
+    meta_path = run_dir / "model.json"
+    if not meta_path.is_file() or not (run_dir / "generator.pt").is_file():
+        missing = "model.json" if not meta_path.is_file() else "generator.pt"
+        raise CheckpointError(f"--run: {run_dir} is not an images train output ({missing} missing)")
     try:
-        meta = json.loads((run_dir / "model.json").read_text())
-        cfg = meta["config"]
-        k = meta["n_classes"] if cfg["model"] == "cgan" else 0
-        gen = Generator(
-            z_dim=cfg["z_dim"], image_shape=tuple(meta["image_shape"]), n_classes=k, base_channels=cfg["base_channels"]
-        )
-        gen.load_state_dict(torch.load(run_dir / "generator.pt", map_location="cpu", weights_only=True))
-    except FileNotFoundError as exc:
-        raise CheckpointError(f"--run: {run_dir} is not an images train output ({exc.filename} missing)") from None
-    except (OSError, KeyError, TypeError, RuntimeError, ValueError, pickle.UnpicklingError) as exc:
-        raise CheckpointError(f"--run: {run_dir}/generator.pt or model.json is unusable ({exc})") from None
+        meta = json.loads(meta_path.read_text())
+        cfg = ImageGANConfig(**{k: v for k, v in meta["config"].items() if k != "device"})
+        shape, n_classes = check_image_shape(meta["image_shape"], meta["n_classes"], str(meta_path))
+    except (OSError, KeyError, TypeError, ValueError, AttributeError, GenplayError) as exc:
+        raise CheckpointError(f"--run: {meta_path} is unusable ({exc})") from None
+    state = load_state(run_dir / "generator.pt")
+    weights = state.get("weights")
+    if state.get("kind") != KIND or not isinstance(weights, dict):
+        raise CheckpointError(f"{run_dir / 'generator.pt'}: not an image generator (kind {state.get('kind')!r})")
+    check_finite_tree(weights, str(run_dir / "generator.pt"))
+    k = n_classes if cfg.model == "cgan" else 0
+    gen = Generator(z_dim=cfg.z_dim, image_shape=shape, n_classes=k, base_channels=cfg.base_channels)
+    try:
+        gen.load_state_dict(weights)
+    except RuntimeError as exc:
+        why = " ".join(str(exc).split())[:300]
+        raise CheckpointError(f"{run_dir / 'generator.pt'}: does not match model.json ({why})") from None
     return gen.eval(), meta
 
 
