@@ -48,34 +48,55 @@ def metrics_table(generated: dict[str, float], data: dict[str, float]) -> str:
     return "\n".join(rows)
 
 
+def _run_dir(args: argparse.Namespace) -> str:
+    """``--run DIR`` (or the older positional ``RUN``, kept as a deprecated alias)."""
+    if args.run and args.run_positional and args.run != args.run_positional:
+        raise GenplayError(f"--run: given twice ({args.run} and {args.run_positional}); pass --run only")
+    run = args.run or args.run_positional
+    if not run:
+        raise GenplayError("--run: required (a `genplay music train` run directory)")
+    return run
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     """Train (under ``torchrun``: one data-parallel rank; rank 0 locks, writes and prints)."""
-    import contextlib
-
-    from genplay.cli_args import check_out_dir
     from genplay.generative.core import distributed
-    from genplay.generative.core.rundir import RunDirLock, check_run_dir
+    from genplay.generative.core.rundir import run_dir_session
     from genplay.generative.music.data import TRACKS, load_chorales
     from genplay.generative.music.metrics import music_metrics
-    from genplay.generative.music.trainer import GENERATOR_FILE, MusicGANConfig, sample_rolls, save_generator, train
+    from genplay.generative.music.trainer import (
+        CHECKPOINT_FILE,
+        GENERATOR_FILE,
+        MusicGANConfig,
+        read_checkpoint_config,
+        sample_rolls,
+        save_generator,
+        train,
+    )
 
-    names = [f.name for f in dataclasses.fields(MusicGANConfig)]
-    config = MusicGANConfig(**{n: getattr(args, n) for n in names if getattr(args, n, None) is not None})
-    check_out_dir(args.out)
     out = Path(args.out)
-    check_run_dir(out, (GENERATOR_FILE,), resume=False, force=args.force)
+    ckpt = out / CHECKPOINT_FILE
+    names = [f.name for f in dataclasses.fields(MusicGANConfig)]
+    flags = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    config = MusicGANConfig(**flags)  # the flags are checked before anything else happens
+    if args.resume and ckpt.is_file():  # a resume continues with the stored settings; flags given override them
+        config = dataclasses.replace(read_checkpoint_config(ckpt), **flags)
     ctx = distributed.init_from_env(config.device)  # None unless launched by torchrun
     main = ctx is None or ctx.is_main
-    try:
-        with RunDirLock(out) if main else contextlib.nullcontext():
+    markers = (GENERATOR_FILE, CHECKPOINT_FILE, "train.json")
+    try:  # one writer per run dir; --resume needs a checkpoint; a failed first step leaves no trace
+        with run_dir_session(out, markers, checkpoint=CHECKPOINT_FILE, resume=args.resume, force=args.force, lock=main):
             rolls = load_chorales(args.limit, verbose=not args.quiet and main)
 
             def log(row: dict) -> None:
                 if not args.quiet:
                     d, g = row["d_loss"], row["g_loss"]
-                    print(f"step {row['step']}: d_loss {d:.3f} g_loss {g:.3f} ({row['seconds']:.0f}s)")
+                    print(f"step {row['step']}: d_loss {d:.3f} g_loss {g:.3f} ({row['seconds']:.0f}s)", flush=True)
 
-            generator, summary = train(config, rolls, log_every=args.log_every, callback=log, dist=ctx)
+            generator, summary = train(
+                config, rolls, log_every=args.log_every, callback=log, dist=ctx, checkpoint=ckpt,
+                resume=args.resume, progress=not args.quiet,
+            )  # fmt: skip
             if not main:
                 return
             save_generator(out / GENERATOR_FILE, config, generator, rolls)
@@ -95,10 +116,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from genplay.cli_args import check_out_dir
     from genplay.generative.music.trainer import load_generator, sample_rolls
 
-    if args.n < 1:
-        raise GenplayError(f"--n: expected a positive number of samples, got {args.n}")
+    run = _run_dir(args)
     check_out_dir(args.out)
-    gen, _, lowest = load_generator(args.run, args.device)
+    gen, _, lowest = load_generator(run, args.device)
     paths = write_samples(args.out, sample_rolls(gen, args.n, seed=args.seed), lowest, args.n)
     print("\n".join([*paths, str(Path(args.out) / "sample_000.png")]))
 
@@ -108,9 +128,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from genplay.generative.music.metrics import music_metrics
     from genplay.generative.music.trainer import load_generator, sample_rolls
 
-    if args.n < 1:
-        raise GenplayError(f"--n: expected a positive number of samples, got {args.n}")
-    gen, _, lowest = load_generator(args.run, args.device)
+    run = _run_dir(args)
+    gen, _, lowest = load_generator(run, args.device)
     rolls = load_chorales(args.limit)
     if (rolls.lowest_pitch, rolls.pitches) != (lowest, gen.pitches):
         raise GenplayError(
@@ -120,33 +139,39 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     generated = music_metrics(sample_rolls(gen, args.n, seed=args.seed), lowest, TRACKS)
     data = music_metrics(rolls.windows, lowest, TRACKS)
     print(metrics_table(generated, data))
-    _write_json(Path(args.run) / "metrics.json", {"generated": generated, "data": data, "n": args.n})
+    _write_json(Path(run) / "metrics.json", {"generated": generated, "data": data, "n": args.n})
+
+
+def _add_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", default=None, help="run directory of `genplay music train`")
+    p.add_argument("run_positional", nargs="?", metavar="RUN", help="the same as --run (deprecated spelling)")
 
 
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     """Add ``music train|sample|evaluate`` to the ``genplay`` parser."""
-    from genplay.cli_args import add_dataclass_args, positive_int, seed_int
+    from genplay.cli_args import DefaultsHelpFormatter, add_dataclass_args, int_at_least, positive_int, seed_int
     from genplay.generative.music.trainer import MusicGANConfig
 
     mu = subparsers.add_parser("music", help="MuseGAN-style multitrack GAN on the Bach chorales, to MIDI")
     act = mu.add_subparsers(dest="action", required=True)
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = DefaultsHelpFormatter
     t = act.add_parser(
         "train", help="train a generator; writes generator.state, samples and train.json", formatter_class=fmt
     )
     t.add_argument("--out", required=True, help="run directory")
-    t.add_argument("--limit", type=positive_int, default=None, help="use the first N chorales only")
-    t.add_argument("--force", action="store_true", help="train into a directory that already holds a run")
-    t.add_argument("--n-eval", type=positive_int, default=1000, help="generated windows for the final metrics")
-    t.add_argument("--log-every", type=positive_int, default=100)
-    t.add_argument("--quiet", action="store_true")
+    t.add_argument("--limit", type=positive_int, default=None, help="use the first N chorales only (default: all 371)")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt (an error if there is none)")
+    t.add_argument("--force", action="store_true", help="start over in an OUT that already holds a run")
+    t.add_argument("--n-eval", type=int_at_least(1, 100_000), default=1000, help="generated windows for the metrics")
+    t.add_argument("--log-every", type=int_at_least(1, 10_000_000), default=100, help="steps between log lines")
+    t.add_argument("--quiet", action="store_true", help="no log or progress lines")
     add_dataclass_args(t, MusicGANConfig)
     t.set_defaults(func=cmd_train)
 
     s = act.add_parser("sample", help="write MIDI files and a piano-roll PNG from a trained run", formatter_class=fmt)
-    s.add_argument("run", help="run directory of `genplay music train`")
+    _add_run(s)
     s.add_argument("--out", required=True, help="output directory")
-    s.add_argument("--n", type=positive_int, default=4, help="4-bar samples (one MIDI file each)")
+    s.add_argument("--n", type=int_at_least(1, 1000), default=4, help="4-bar samples (one MIDI file each)")
     s.add_argument("--seed", type=seed_int, default=0)
     s.add_argument("--device", default="cpu", help="cpu or cuda")
     s.set_defaults(func=cmd_sample)
@@ -154,9 +179,9 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     e = act.add_parser(
         "evaluate", help="metrics of generated rolls beside the same metrics on the data", formatter_class=fmt
     )
-    e.add_argument("run", help="run directory of `genplay music train`")
-    e.add_argument("--n", type=positive_int, default=1000, help="generated 4-bar samples")
-    e.add_argument("--limit", type=positive_int, default=None, help="the --limit used for training")
+    _add_run(e)
+    e.add_argument("--n", type=int_at_least(1, 100_000), default=1000, help="generated 4-bar samples")
+    e.add_argument("--limit", type=positive_int, default=None, help="the --limit used for training (default: all)")
     e.add_argument("--seed", type=seed_int, default=0)
     e.add_argument("--device", default="cpu", help="cpu or cuda")
     e.set_defaults(func=cmd_evaluate)

@@ -24,6 +24,7 @@ STEPS_PER_BAR = 16  # 16th notes in 4/4
 BARS = 4
 TRACKS = ("soprano", "alto", "tenor", "bass")
 CACHE_VERSION = 2  # bump when the preprocessing changes: the cache file name carries it
+MAX_CACHE_BYTES = 2_000_000_000  # all 371 chorales take about 40 MB of windows
 
 Note = tuple[int, int, int]  # (onset step, end step, MIDI pitch)
 
@@ -85,13 +86,24 @@ def notes_to_windows(tracks: list[list[Note]], hop_bars: int = 1) -> np.ndarray:
 
 
 def _read_cache(path: Path) -> Rolls:
+    """The cached rolls, checked as any file we did not just write: shapes, pitch range, dtype."""
     try:
         with np.load(path, allow_pickle=False) as z:
             if int(z["version"]) != CACHE_VERSION:
                 raise ValueError(f"cache version {int(z['version'])}, expected {CACHE_VERSION}")
-            return Rolls(z["windows"].astype(bool), int(z["lowest_pitch"]), int(z["n_songs"]))
-    except (OSError, ValueError, KeyError) as exc:
-        raise GenplayError(f"{path}: unreadable chorale cache ({exc}); delete it to rebuild") from None
+            windows, lowest, n_songs = z["windows"], int(z["lowest_pitch"]), int(z["n_songs"])
+        shape = (len(TRACKS), BARS * STEPS_PER_BAR)
+        if windows.ndim != 4 or windows.shape[1:3] != shape or not len(windows) or windows.dtype.kind not in "bui":
+            raise ValueError(f"windows must be (N>0, {shape[0]}, {shape[1]}, pitches) booleans, got {windows.shape}")
+        if not (lowest >= 0 and windows.shape[3] >= 1 and lowest + windows.shape[3] <= 128):
+            raise ValueError(f"pitches {lowest}..{lowest + windows.shape[3] - 1} are outside MIDI's 0..127")
+        if windows.nbytes > MAX_CACHE_BYTES or not 0 < n_songs <= 100_000:
+            raise ValueError(f"{windows.nbytes} bytes of windows, {n_songs} songs: larger than any chorale set")
+        return Rolls(windows.astype(bool), lowest, n_songs)
+    except Exception as exc:  # numpy and zipfile raise many types for truncated or foreign files
+        why = " ".join(str(exc).split())[:200]
+        why = f"{type(exc).__name__}: {why}"
+        raise GenplayError(f"{path}: unreadable chorale cache ({why}); delete it to rebuild") from None
 
 
 def load_chorales(limit: int | None = None, *, use_cache: bool = True, verbose: bool = False) -> Rolls:

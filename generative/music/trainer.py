@@ -5,13 +5,14 @@ Every round is the core's ``adversarial_round``: ``n_critic`` critic steps throu
 Sampling uses the EMA generator in eval mode. The trained generator is saved with the core's
 ``state_io`` (JSON + safetensors, checksummed, never a pickle). Under ``torchrun``
 (``dist``) each rank trains on its share of every global batch with gradients averaged
-over ranks, as ``genplay.generative.images.trainer`` does; there is no checkpoint to resume.
+over ranks, as ``genplay.generative.images.trainer`` does. Every loss is checked: a NaN or inf
+stops the run before it reaches a file. ``checkpoint.pt`` (also ``state_io``) holds the whole
+trainer every ``checkpoint_every`` updates, so a killed run resumes.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,6 +23,14 @@ import torch
 
 from genplay.errors import CheckpointError, GenplayError
 from genplay.generative.core import EMA, DiscriminatorStepConfig, seed_everything, select_device
+from genplay.generative.core.checks import (
+    check_device,
+    check_finite,
+    check_finite_modules,
+    check_finite_tree,
+    check_float,
+    check_int,
+)
 from genplay.generative.core.distributed import (
     DistContext,
     broadcast_module,
@@ -30,24 +39,19 @@ from genplay.generative.core.distributed import (
     sync_batch_norm,
 )
 from genplay.generative.core.gan import GANStepConfig, adversarial_round
+from genplay.generative.core.progress import Heartbeat
 from genplay.generative.core.state_io import load_state, save_state
 from genplay.generative.music.data import BARS, STEPS_PER_BAR, TRACKS, Rolls
 from genplay.generative.music.holds import critic_view
 from genplay.generative.music.models import REPRESENTATIONS, MuseCritic, MuseGenerator
 
 GENERATOR_FILE = "generator.state"
+CHECKPOINT_FILE = "checkpoint.pt"
 KIND = "genplay.music.generator"
-
-
-def check_device(device: str) -> None:
-    """One ``--device`` error for anything but auto, cpu or cuda[:i] with that GPU present."""
-    if device in ("auto", "cpu"):
-        return
-    ok = device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())
-    if not (
-        ok and torch.cuda.is_available() and torch.device(device).index in (None, *range(torch.cuda.device_count()))
-    ):
-        raise GenplayError(f"--device: expected auto, cpu or cuda (with that GPU present), got {device!r}")
+CHECKPOINT_KIND = "genplay.music.checkpoint"
+# sizes a 2-core, 24 GB machine trains; past them a run allocates for ever (gen_width 1e6: terabytes)
+LIMITS = {"steps": 10_000_000, "batch_size": 4096, "z_dim": 512, "gen_width": 1024, "critic_width": 512}
+LIMITS.update(n_critic=100, checkpoint_every=10_000_000)
 
 
 @dataclass(frozen=True)
@@ -81,33 +85,25 @@ class MusicGANConfig:
     """WGAN-GP lambda (Gulrajani et al. 2017)."""
     ema_decay: float = 0.99
     """Decay of the generator's weight average used for sampling (0 = sample the raw generator)."""
+    checkpoint_every: int = 500
+    """Write ``checkpoint.pt`` (the whole trainer, for ``--resume``) every this many updates and at the end."""
     seed: int = 0
     """Seeds torch, NumPy, Python and the data order."""
     device: str = "auto"
     """auto (CUDA when present), cpu or cuda."""
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "z_dim", "gen_width", "critic_width", "n_critic"):
-            if getattr(self, name) < 1:
-                raise GenplayError(
-                    f"--{name.replace('_', '-')}: expected a positive integer, got {getattr(self, name)}"
-                )
-        if self.gen_width < 2:
-            raise GenplayError(f"--gen-width: expected at least 2, got {self.gen_width}")
-        for name in ("lr", "penalty_weight"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and v > 0):
-                raise GenplayError(f"--{name.replace('_', '-')}: expected a positive number, got {v}")
+        for name, high in LIMITS.items():
+            check_int(f"--{name.replace('_', '-')}", getattr(self, name), 2 if name == "gen_width" else 1, high)
+        check_float("--lr", self.lr, 0.0, 1.0, low_open=True)
+        check_float("--penalty-weight", self.penalty_weight, 0.0, 1e6, low_open=True)
         for name in ("beta1", "beta2", "ema_decay"):
-            v = getattr(self, name)
-            if not 0.0 <= v < 1.0:
-                raise GenplayError(f"--{name.replace('_', '-')}: expected a number in [0, 1), got {v}")
+            check_float(f"--{name.replace('_', '-')}", getattr(self, name), 0.0, 1.0, high_open=True)
         if self.representation not in REPRESENTATIONS:
             raise GenplayError(
                 f"--representation: expected one of {', '.join(REPRESENTATIONS)}, got {self.representation!r}"
             )
-        if self.seed < 0:
-            raise GenplayError(f"--seed: expected a non-negative integer, got {self.seed}")
+        check_int("--seed", self.seed, 0, 2**31 - 1)
         check_device(self.device)
 
     def step_config(self) -> GANStepConfig:
@@ -140,11 +136,16 @@ def train(
     log_every: int = 100,
     callback: Callable[[dict], None] | None = None,
     dist: DistContext | None = None,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = False,
 ) -> tuple[MuseGenerator, dict]:
     """Train on ``rolls.windows``; returns the sampling (EMA) generator in eval mode and a summary.
 
     With ``dist`` this process is one data-parallel rank (``batch_size`` is the global batch);
-    ``callback`` then runs on rank 0 only, with statistics averaged over ranks.
+    ``callback`` then runs on rank 0 only, with statistics averaged over ranks. ``checkpoint``:
+    where rank 0 writes the trainer every ``config.checkpoint_every`` updates; ``resume``
+    continues from it. A NaN or inf loss raises ``NonFiniteError`` before anything is written.
     """
     world = dist.world_size if dist is not None else 1
     if config.batch_size % world:
@@ -164,24 +165,78 @@ def train(
     g_opt = torch.optim.Adam(gen.parameters(), lr=config.lr, betas=betas)
     d_opt = torch.optim.Adam(critic.parameters(), lr=config.lr, betas=betas)
     ema = EMA(gen, decay=config.ema_decay) if config.ema_decay > 0 else None
-    stream = rank_rows(real_batches(data, config.batch_size, seed=config.seed), dist)
+    parts = {"generator": gen, "critic": critic, "g_opt": g_opt, "d_opt": d_opt}
+    done, history = _restore(Path(checkpoint), parts, ema, rolls) if resume else (0, [])  # type: ignore[arg-type]
+    first = done + 1
+    stream = rank_rows(real_batches(data, config.batch_size, seed=config.seed + first - 1), dist)
     step_config = config.step_config()
-    start, stats, history = time.perf_counter(), {}, []
-    for step in range(1, config.steps + 1):
+    writes = checkpoint is not None and (dist is None or dist.is_main)
+    beat = Heartbeat("music train", config.steps, enabled=progress and (dist is None or dist.is_main))
+    start, stats = time.perf_counter(), {}
+    for step in range(first, config.steps + 1):
         stats = adversarial_round(
             generator=gen, critic=critic, g_optimizer=g_opt, d_optimizer=d_opt, batches=stream,
             z_dim=gen.latent_dim, config=step_config, ema=ema, dist=dist,
         )  # fmt: skip
+        check_finite(step, stats)
+        beat.beat(step, f"d_loss {stats['d_loss']:.3f} g_loss {stats['g_loss']:.3f}")
         if (log_every and step % log_every == 0) or step == config.steps:
             stats = mean_over_ranks(stats, dist)
             row = {"step": step, "seconds": round(time.perf_counter() - start, 2), **stats}
             history.append(row)
             if callback is not None and (dist is None or dist.is_main):
                 callback(row)
+        if writes and (step % config.checkpoint_every == 0 or step == config.steps):
+            _save_checkpoint(Path(checkpoint), config, step, parts, ema, history, rolls)  # type: ignore[arg-type]
     sampler = ema.module if ema is not None else gen
     summary = {"train_seconds": time.perf_counter() - start, "steps": config.steps, "history": history}
     summary.update(world_size=world, backend=dist.backend if dist is not None else None)
     return sampler.eval(), summary
+
+
+def _save_checkpoint(
+    path: Path, config: MusicGANConfig, step: int, parts: dict, ema: EMA | None, history: list, rolls: Rolls
+) -> None:
+    check_finite_modules(step, {k: v for k, v in parts.items() if isinstance(v, torch.nn.Module)})
+    state = {"kind": CHECKPOINT_KIND, "config": dataclasses.asdict(config), "step": step, "history": history}
+    state.update({k: v.state_dict() for k, v in parts.items()})
+    state.update(ema=ema.state_dict() if ema is not None else None, torch_rng=torch.get_rng_state())
+    state.update(lowest_pitch=rolls.lowest_pitch, pitches=rolls.pitches)
+    save_state(path, state)
+
+
+def read_checkpoint_config(path: str | Path) -> MusicGANConfig:
+    """The settings stored in a music ``checkpoint.pt`` (what ``--resume`` continues with)."""
+    state = load_state(path)
+    if state.get("kind") != CHECKPOINT_KIND:
+        raise CheckpointError(f"{path}: not a music checkpoint (kind {state.get('kind')!r})")
+    try:
+        known = {f.name for f in dataclasses.fields(MusicGANConfig)}
+        return MusicGANConfig(**{k: v for k, v in state["config"].items() if k in known})
+    except (KeyError, TypeError, AttributeError, GenplayError) as exc:
+        raise CheckpointError(f"{path}: its config is unusable ({exc})") from None
+
+
+def _restore(path: Path, parts: dict, ema: EMA | None, rolls: Rolls) -> tuple[int, list]:
+    """Load ``path`` into the trainer's parts; returns ``(step, history)``."""
+    state = load_state(path)
+    if state.get("kind") != CHECKPOINT_KIND:
+        raise CheckpointError(f"{path}: not a music checkpoint (kind {state.get('kind')!r})")
+    check_finite_tree({k: state.get(k) for k in (*parts, "ema")}, str(path))
+    if (state.get("lowest_pitch"), state.get("pitches")) != (rolls.lowest_pitch, rolls.pitches):
+        raise CheckpointError(f"{path}: trained on another pitch range; pass the --limit it was trained with")
+    try:
+        for k, v in parts.items():
+            v.load_state_dict(state[k])
+        if ema is not None and state["ema"] is not None:
+            ema.load_state_dict(state["ema"])
+        step = check_int("step", state["step"], 0, LIMITS["steps"])
+        history = list(state["history"])
+        torch.set_rng_state(state["torch_rng"])
+    except (KeyError, RuntimeError, ValueError, TypeError, GenplayError) as exc:
+        why = " ".join(str(exc).split())[:300]
+        raise CheckpointError(f"{path}: does not match this run's settings ({why})") from None
+    return step, history
 
 
 @torch.no_grad()
@@ -221,9 +276,13 @@ def load_generator(run_dir: str | Path, device: str = "auto") -> tuple[MuseGener
         known = {f.name for f in dataclasses.fields(MusicGANConfig)}
         fields = {"representation": "pitch", **meta["config"]}  # runs before session 5 had no hold token
         config = MusicGANConfig(**{k: v for k, v in fields.items() if k in known})
-        lowest, pitches = int(meta["lowest_pitch"]), int(meta["pitches"])
+        lowest = check_int("lowest_pitch", meta["lowest_pitch"], 0, 127)
+        pitches = check_int("pitches", meta["pitches"], 1, 128 - lowest)
+        check_finite_tree(state["weights"], str(path))
         gen = build_generator(config, pitches)
         gen.load_state_dict(state["weights"])
+    except CheckpointError:
+        raise
     except (KeyError, TypeError, ValueError, RuntimeError, GenplayError) as exc:
         raise CheckpointError(f"{path}: not a music generator this genplay can rebuild ({exc})") from None
     return gen.to(select_device(device)).eval(), config, lowest
