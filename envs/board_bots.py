@@ -32,6 +32,15 @@ Bot = Callable[[Any], int]
 """``bot(pyspiel.State) -> action`` for the state's current player."""
 
 BOT_KINDS = ("random", "mcts:N", "alphabeta:D", "solver", "policy:PATH")
+MAX_MCTS_SIMULATIONS = 50_000
+"""Most MCTS simulations per move: 20,000 take 0.2 s a move on connect four and 7 s on othello
+(one core of a 2-core machine), so a game at the limit stays within minutes."""
+MAX_ALPHABETA_DEPTH = 10
+"""Deepest alpha-beta search: depth 10 takes 0.4 s on connect four's first move, depth 12 7 s
+(tic-tac-toe is solved from depth 9)."""
+SOLVER_GAMES = ("tic_tac_toe",)
+"""Games whose exact solver finishes: the memoised negamax visits every position."""
+_LIMITS = {"mcts": (MAX_MCTS_SIMULATIONS, "simulations"), "alphabeta": (MAX_ALPHABETA_DEPTH, "depth")}
 
 
 def parse_bot_spec(spec: str) -> tuple[str, str | int | None]:
@@ -43,19 +52,30 @@ def parse_bot_spec(spec: str) -> tuple[str, str | int | None]:
         if arg:
             raise EnvError(f"bot spec {spec!r}: {kind!r} takes no argument")
         return kind, None
-    if kind in ("mcts", "alphabeta"):
-        try:
-            n = int(arg)
-        except ValueError:
-            n = 0
-        if n < 1:
+    if kind in _LIMITS:
+        limit, what = _LIMITS[kind]
+        if not (arg.isascii() and arg.isdigit()) or int(arg) < 1:
             raise EnvError(f"bot spec {spec!r}: expected {kind}:<positive integer>")
-        return kind, n
+        if len(arg) > 9 or int(arg) > limit:
+            raise EnvError(f"bot spec {spec!r}: {kind} {what} must be <= {limit} (sized for a 2-core machine)")
+        return kind, int(arg)
     if kind == "policy":
         if not arg:
             raise EnvError(f"bot spec {spec!r}: expected policy:<path to a policy>")
         return kind, arg
     raise EnvError(f"unknown bot spec {spec!r}; expected one of {BOT_KINDS}")
+
+
+def check_bot_spec(spec: str, game_name: str) -> tuple[str, str | int | None]:
+    """:func:`parse_bot_spec`, and refuse a bot that cannot finish on ``game_name`` (the solver beyond
+    :data:`SOLVER_GAMES`)."""
+    kind, arg = parse_bot_spec(spec)
+    if kind == "solver" and game_name not in SOLVER_GAMES:
+        raise EnvError(
+            f"bot spec {spec!r}: the exact solver only plays {', '.join(SOLVER_GAMES)} (it would not finish on "
+            f"{game_name}); use mcts:N or alphabeta:D"
+        )
+    return kind, arg
 
 
 def make_bot(spec: str, game, *, seed: int = 0, observe: Callable | None = None) -> Bot:
@@ -64,7 +84,7 @@ def make_bot(spec: str, game, *, seed: int = 0, observe: Callable | None = None)
     ``observe(state, player) -> (planes, mask)`` is the env's observer, needed by ``policy:``
     bots (which see the board as the learner does, from their own side).
     """
-    kind, arg = parse_bot_spec(spec)
+    kind, arg = check_bot_spec(spec, game.get_type().short_name)
     rng = np.random.default_rng(seed)
     if kind == "random":
         return lambda state: int(rng.choice(state.legal_actions()))

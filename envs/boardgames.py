@@ -30,7 +30,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from genplay.envs.board_bots import Bot, make_bot, parse_bot_spec, policy_bot
+from genplay.envs.board_bots import Bot, check_bot_spec, make_bot, policy_bot
 from genplay.errors import EnvError
 
 
@@ -116,7 +116,7 @@ class BoardGameEnv(gym.Env):
             raise EnvError(f"illegal must be one of {ILLEGAL_MODES}, got {illegal!r}")
         if render_mode not in (None, "ansi"):
             raise EnvError(f"render_mode must be None or 'ansi', got {render_mode!r}")
-        self._opponent_specs(opponent)  # a malformed spec fails here, not at the first reset
+        self._opponent_specs(opponent, game)  # a malformed spec fails here, not at the first reset
         self.spec_game = GAMES[game]
         self.game = pyspiel.load_game(game)
         self.shape = tuple(self.game.observation_tensor_shape())
@@ -149,19 +149,19 @@ class BoardGameEnv(gym.Env):
         ``act(planes, action_masks)`` playing from its own side (e.g. a snapshot of the
         learner), or None to go back to the constructor's spec."""
         if isinstance(opponent, str):
-            self._opponent_specs(opponent)
+            self._opponent_specs(opponent, self.spec_game.name)
             self.opponent_spec, self._opponent_override = opponent, None
         else:
             self._opponent_override = None if opponent is None else policy_bot(opponent, self.observe)
 
     @staticmethod
-    def _opponent_specs(opponent: str) -> list[str]:
+    def _opponent_specs(opponent: str, game: str) -> list[str]:
         if not isinstance(opponent, str):
             raise EnvError(f"opponent must be a bot spec string, got {opponent!r}")
         specs = opponent.split("|")
         for spec in specs:
             try:
-                parse_bot_spec(spec)
+                check_bot_spec(spec, game)
             except EnvError as exc:
                 raise EnvError(f"opponent: {exc}") from None
         return specs
@@ -176,7 +176,7 @@ class BoardGameEnv(gym.Env):
         if self._opponent_override is not None:
             self._opponent, self.opponent_name = self._opponent_override, "policy"
         else:
-            specs = self._opponent_specs(self.opponent_spec)
+            specs = self._opponent_specs(self.opponent_spec, self.spec_game.name)
             spec = specs[int(self.np_random.integers(len(specs)))] if len(specs) > 1 else specs[0]
             bot_seed = int(self.np_random.integers(2**31))
             self._opponent = make_bot(spec, self.game, seed=bot_seed, observe=self.observe)

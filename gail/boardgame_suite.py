@@ -188,32 +188,46 @@ def elo_gap(score: float) -> float:
     return 400 * math.log10(score / (1 - score))
 
 
-def cli_suite(args) -> None:
-    """``genplay evaluate --suite boardgames``: ``--env`` picks the game, ``--policy`` the player
-    (a ``gail train`` dir or policy zip, or a bot spec such as ``mcts:400``), ``--n-episodes``
-    the games per colour per pairing; ``--out`` a directory for JSON, Markdown and plot."""
-    from genplay.envs.board_bots import parse_bot_spec
+def cli_suite(
+    env_id: str,
+    policy_arg: str,
+    n_per_colour: int,
+    *,
+    seed: int = 0,
+    out: str | Path | None = None,
+    as_json: bool = False,
+    ray_address: str | None = None,
+    max_retries: int = 2,
+    gpus: float = 0.0,
+) -> dict[str, Any]:
+    """``genplay evaluate --suite boardgames``: ``env_id`` picks the game, ``policy_arg`` the player
+    (a ``gail train`` dir or policy zip, or a bot spec such as ``mcts:400``), ``n_per_colour``
+    the games per colour per pairing; ``out`` a directory for JSON, Markdown and plot. Prints
+    the table (or JSON) and returns the result; failed jobs raise :class:`JobsFailed` after."""
+    from genplay.envs.board_bots import check_bot_spec
     from genplay.gail.pipeline import load_policy
 
-    if game_of(args.env) is None:
+    game = game_of(env_id)
+    if game is None:
         ids = sorted(g.env_id for g in GAMES.values())
-        raise GenplayError(f"--env: {args.env!r} is not a board game; --suite boardgames takes one of {ids}")
-    from genplay.cli_atari import ray_options
-
-    ray = ray_options(args)
+        raise GenplayError(f"--env: {env_id!r} is not a board game; --suite boardgames takes one of {ids}")
     policy: Any
-    if Path(args.policy).exists():
-        name, policy = Path(args.policy).name or "learned", load_policy(args.policy, env_id=args.env)
-        if ray:  # checked here; each Ray task loads its own copy
-            policy = PolicyFile(str(args.policy), args.env)
+    if Path(policy_arg).exists():
+        name, policy = Path(policy_arg).name or "learned", load_policy(policy_arg, env_id=env_id)
+        if ray_address is not None:  # checked here; each Ray task loads its own copy
+            policy = PolicyFile(str(policy_arg), env_id)
     else:
         try:
-            parse_bot_spec(args.policy)
+            check_bot_spec(policy_arg, game)
         except GenplayError as exc:
-            raise GenplayError(f"--policy: no such file, and not a bot spec ({exc})") from None
-        name = policy = args.policy
-    players = {} if policy in references(game_of(args.env)) else {name: policy}
-    result = run_suite(args.env, players, args.n_episodes, seed=args.seed, out=args.out, **ray)
-    print(json.dumps(result) if args.json else markdown(result), end="" if not args.json else "\n")
+            raise GenplayError(
+                f"--policy: {policy_arg}: no such policy dir or zip, and not a bot spec ({exc})"
+            ) from None
+        name = policy = policy_arg
+    players = {} if policy in references(game) else {name: policy}
+    ray = {"ray_address": ray_address, "max_retries": max_retries, "gpus": gpus}
+    result = run_suite(env_id, players, n_per_colour, seed=seed, out=out, **ray)
+    print(json.dumps(result) if as_json else markdown(result), end="\n" if as_json else "")
     if result["failed"]:
-        raise JobsFailed(result["failed"], args.out or "the output above")
+        raise JobsFailed(result["failed"], out or "the output above")
+    return result

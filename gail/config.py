@@ -146,6 +146,19 @@ class GAILConfig:
     own optimiser) after every generator update; 0 = off."""
     bc_aux_weight: float = 1.0
     """Weight of the auxiliary BC loss."""
+    bc_reg_steps: int = 0
+    """BC-regularised GAIL (the board-game recipe): this many BC minibatch steps on the demos (256
+    rows, masked) after every generator update, with an Adam of their own at the PPO step size;
+    0 = off. Unlike bc_aux_steps it leaves the policy's optimiser alone; on resume its Adam restarts."""
+    train_opponent: str = ""
+    """Board games: the opponent bot of the generator's env (random, mcts:N, alphabeta:D, solver;
+    several joined by | are drawn per game); empty = the opponents the demos were played against."""
+    symmetric_policy: bool = False
+    """Board games: the generator's logits and value are averaged over the board's symmetries
+    (SymmetricMaskablePolicy), so the policy is exactly invariant under them."""
+    demo_symmetries: bool = False
+    """Board games: train on the demos plus their images under the board's symmetries (8 for
+    tic-tac-toe, the mirror for connect four, 4 for othello)."""
     checkpoint_every: int = 50_000
     """Write a checkpoint every this many generator steps (0 = only at the end)."""
     torch_threads: int = 1
@@ -173,6 +186,14 @@ class GAILConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"GAILConfig.{name} is {getattr(self, name)!r}; expected one of {allowed}")
+        if self.train_opponent:
+            from genplay.envs.board_bots import parse_bot_spec
+
+            for spec in self.train_opponent.split("|"):
+                try:
+                    parse_bot_spec(spec)
+                except ValueError as exc:
+                    raise ValueError(f"GAILConfig.train_opponent: {exc}") from None
         if self.absorbing and self.disc_loss == "wasserstein":
             raise ValueError(
                 "GAILConfig.disc_loss 'wasserstein' cannot train the absorbing state's free logit (its loss is "
@@ -221,6 +242,7 @@ GAIL_RULES: dict[str, tuple] = {
     "bc_lr": ("pos",),
     "bc_aux_steps": ("int", 0),
     "bc_aux_weight": ("pos",),
+    "bc_reg_steps": ("int", 0),
     "checkpoint_every": ("int", 0),
     "torch_threads": ("int", 1),
     "device": ("device",),
@@ -317,6 +339,11 @@ def preset(env_id: str) -> GAILConfig:
     game = atari_game_of(env_id)
     if game is not None:
         return atari_preset(game)
+    from genplay.gail.boardgame_presets import board_config, board_preset
+
+    board = board_preset(env_id)
+    if board is not None:
+        return board_config(board)
     if env_id.startswith("Pendulum"):
         ppo = PPOConfig(
             n_steps=1024,

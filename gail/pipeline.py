@@ -9,14 +9,18 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from stable_baselines3.common.callbacks import BaseCallback
+from sb3_contrib.common.maskable.utils import is_masking_supported
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 
 from genplay.envs import EnvFactory, as_factory
-from genplay.errors import CheckpointError
+from genplay.envs.boardgames import game_of
+from genplay.errors import CheckpointError, EnvError
+from genplay.gail.boardgames import bc_regulariser, board_run_setup, masked_generator
 from genplay.gail.checkpoint import (
     checkpoint_config,
     config_differences,
@@ -82,9 +86,8 @@ def train_gail(
     factory = demos.env_factory if isinstance(env, str) and env == demos.env_id else as_factory(env)
     ranks = {"dist": dist, "shard_demos": shard_demos}
     if out_dir is None:
-        config = config or preset(factory.env_id)
-        trainer = GAIL(venv=_rank_venv(factory, config, config.seed, dist), demos=demos, config=config, **ranks)
-        return trainer.learn(total_timesteps, callback=callback, progress_bar=progress_bar)
+        trainer = _new_trainer(factory, demos, config or preset(factory.env_id), **ranks)
+        return trainer.learn(total_timesteps, callback=_callbacks(trainer, callback), progress_bar=progress_bar)
     out = Path(out_dir)
     main = dist is None or dist.is_main
     with RunDirLock(out) if main else contextlib.nullcontext():  # held until the run ends, however it ends
@@ -95,11 +98,11 @@ def train_gail(
         if resuming:
             trainer = _resume(ckpt, factory, demos, config, force=force, **ranks)
         else:
-            config = config or preset(factory.env_id)
-            trainer = GAIL(venv=_rank_venv(factory, config, config.seed, dist), demos=demos, config=config, **ranks)
+            trainer = _new_trainer(factory, demos, config or preset(factory.env_id), **ranks)
             for stale in (CHECKPOINT, POLICY, "policy.json", "history.json"):  # starting over: no mixed directory
                 if main:
                     (out / stale).unlink(missing_ok=True)
+        callback = _callbacks(trainer, callback)  # a resumed run keeps its BC regulariser
         if not main:  # the other ranks train in step with rank 0 and write nothing
             return trainer.learn(total_timesteps, callback=callback)
         set_run_logger(trainer, out / "logs", append=resuming)
@@ -110,6 +113,28 @@ def train_gail(
         export_policy(trainer, out)
         plot_learning_curve(trainer.history, out / "learning_curve.png", title=f"GAIL on {factory.env_id}")
     return trainer
+
+
+def _new_trainer(
+    factory: EnvFactory, demos: Demos, config: GAILConfig, *, dist: DistContext | None, shard_demos: bool
+) -> GAIL:
+    """A fresh trainer: board settings applied (generator env, demo symmetries), and a MaskablePPO
+    generator when the env has action masks (``gail.boardgames.masked_generator``), else PPO."""
+    factory, demos = board_run_setup(factory, demos, config)
+    venv = _rank_venv(factory, config, config.seed, dist)
+    gen = None
+    if is_masking_supported(venv):
+        seed = config.seed + (dist.rank * venv.num_envs if dist else 0)
+        gen = masked_generator(venv, config, game=game_of(factory.env_id), seed=seed)
+    elif config.symmetric_policy:
+        raise EnvError(f"GAILConfig.symmetric_policy: needs an env with action masks; {factory.env_id} has none")
+    return GAIL(venv=venv, demos=demos, config=config, gen_algo=gen, dist=dist, shard_demos=shard_demos)
+
+
+def _callbacks(trainer: GAIL, callback: BaseCallback | None) -> BaseCallback | None:
+    """``callback`` with the trainer's BC regulariser (``config.bc_reg_steps``) before it."""
+    parts = [c for c in (bc_regulariser(trainer), callback) if c is not None]
+    return parts[0] if len(parts) == 1 else CallbackList(parts) if parts else None
 
 
 def _rank_venv(factory: EnvFactory, config: GAILConfig, seed: int, dist: DistContext | None):
@@ -138,14 +163,15 @@ def _resume(
     if state["env_id"] != demos.env_id:
         raise CheckpointError(f"{ckpt}: field 'env_id' is {state['env_id']!r}, but the demos are for {demos.env_id!r}")
     problems = []
-    if state.get("demos_sha256") != demos_fingerprint(demos):
-        problems.append("the demos differ from the ones it was trained on")
     if config is None:
         config = stored
     else:
         diff = config_differences(stored, config)
         if diff:
             problems.append("settings differ: " + "; ".join(diff))
+    factory, demos = board_run_setup(factory, demos, config)  # the env and demos as the run trains on them
+    if state.get("demos_sha256") != demos_fingerprint(demos):
+        problems.insert(0, "the demos differ from the ones it was trained on")
     if problems and not force:
         raise CheckpointError(f"{ckpt}: cannot resume: {'; '.join(problems)} (pass --force to resume anyway)")
     venv = _rank_venv(factory, config, config.seed + 1, dist)  # fresh episodes
@@ -284,12 +310,44 @@ def behaviour_cloning(env: str | EnvFactory, demos: Demos, config: GAILConfig) -
     return trainer
 
 
-def default_expert(env_id: str) -> tuple[Any, str]:
-    """A scripted expert where genplay has one (no training), else the cached PPO expert."""
+EXPERT_FAMILIES = ("scripted", "atari-ram", "board-bot", "ppo")
+"""Where each env family's expert comes from (see :func:`expert_family`)."""
+
+
+def expert_family(env_id: str) -> str:
+    """Which expert ``env_id`` uses, one setting per env family: ``scripted`` (genplay's scripted
+    policy, no training), ``atari-ram`` (the game's scripted RAM expert, recorded as frames by
+    ``gail.atari.scripted_expert_demos``), ``board-bot`` (the board game's preset search bot,
+    ``gail.boardgame_presets``), else ``ppo`` (the cached PPO expert, trained on first use)."""
+    from genplay.envs.atari_experts import ATARI_EXPERTS
+    from genplay.envs.boardgames import game_of
     from genplay.envs.scripted import SCRIPTED_EXPERTS
 
     if env_id in SCRIPTED_EXPERTS:
+        return "scripted"
+    if game_of(env_id) is not None:
+        return "board-bot"
+    atari = as_factory(env_id).atari_config
+    if atari is not None and atari.game in ATARI_EXPERTS:
+        return "atari-ram"
+    return "ppo"
+
+
+def default_expert(env_id: str) -> tuple[Any, str]:
+    """The expert of ``env_id``'s family (:func:`expert_family`) and its label. A batched policy,
+    except for board games: there it is the preset bot's spec (e.g. ``mcts:200``), played by
+    ``gail.boardgames`` since bots read the game's state, not observations. An Atari game's RAM
+    expert plays whole games only (``gail.atari``); as a policy on frames it is the PPO expert."""
+    from genplay.envs.scripted import SCRIPTED_EXPERTS
+
+    family = expert_family(env_id)
+    if family == "scripted":
         return SCRIPTED_EXPERTS[env_id], "scripted"
+    if family == "board-bot":
+        from genplay.gail.boardgame_presets import board_preset
+
+        spec = board_preset(env_id).expert
+        return spec, spec
     return train_expert(env_id), "ppo-expert"
 
 
@@ -333,9 +391,17 @@ def run_demo(
     png = plot_learning_curve(
         trainer.history,
         out / "learning_curve.png",
-        title=f"GAIL on {env_id} from {n_demo} {kind} demos",
+        title=f"GAIL on {env_id} from {demos.n_transitions} {kind} transitions ({n_demo} episodes)",
         expert_return=by_name["expert"].mean,
         random_return=by_name["random"].mean,
         bc_return=by_name["BC alone"].mean,
     )
-    return f"{table}\nresults: {out / 'results.json'}\nplot: {png}\nTensorBoard: tensorboard --logdir {out / 'logs'}"
+    bc_score, gail_score = by_name["BC alone"].normalized, by_name["GAIL (learned)"].normalized
+    why = (
+        f"From {demos.n_transitions} expert state-action pairs, BC alone reaches {bc_score:.2f} of the expert's "
+        f"return (normalised: 0 random, 1 expert) and GAIL {gail_score:.2f}. BC fits the pairs it was given and "
+        "drifts where they are sparse; GAIL acts in the env itself until its state-action distribution "
+        "matches the expert's."
+    )
+    paths = f"results: {out / 'results.json'}\nplot: {png}\nTensorBoard: tensorboard --logdir {out / 'logs'}"
+    return f"{table}\n{textwrap.fill(why, 88)}\n{paths}"

@@ -46,7 +46,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
     check_env(args.env)
     check_out_dir(args.out)
 
-    print(run_demo(env_id=args.env, n_demo=args.n_demo, timesteps=args.timesteps, out_dir=args.out, seed=args.seed))
+    kwargs = dict(n_demo=args.n_demo, subsample=args.subsample, timesteps=args.timesteps, seed=args.seed)
+    print(run_demo(env_id=args.env, out_dir=args.out, **kwargs))
 
 
 def cmd_expert_train(args: argparse.Namespace) -> None:
@@ -67,28 +68,74 @@ def cmd_demos_collect(args: argparse.Namespace) -> None:
     from genplay.envs import EnvFactory
     from genplay.gail.collect import collect_demos
     from genplay.gail.demos import save_demos
-    from genplay.gail.pipeline import default_expert, load_policy
+    from genplay.gail.pipeline import default_expert, expert_family, load_policy
 
     check_env(args.env)
     check_out_file(args.out)
-    check_policy_arg(args.policy)
-    factory = EnvFactory(args.env)
-    if args.policy == "expert" and factory.atari_config is not None:  # the scripted RAM expert, frames only
-        from genplay.gail.atari import scripted_expert_demos
-
-        demos = scripted_expert_demos(factory, args.n_episodes, seed=args.seed, progress=True)
+    family = expert_family(args.env)
+    if family == "board-bot":
+        demos = _board_demos(args)
     else:
-        if args.policy == "random":
-            policy, label = "random", "random"
-        elif args.policy == "expert":
-            policy, label = default_expert(args.env)
+        for flag in ("opponent",):
+            if getattr(args, flag) is not None:
+                raise GenplayError(f"--{flag}: only for board games (genplay/TicTacToe-v0, ...)")
+        if args.n_episodes is None:
+            raise GenplayError("--n-episodes: required (only board games have a preset number of games)")
+        check_policy_arg(args.policy)
+        factory = EnvFactory(args.env)
+        if args.policy == "expert" and family == "atari-ram":  # the scripted RAM expert, frames only
+            from genplay.gail.atari import scripted_expert_demos
+
+            demos = scripted_expert_demos(factory, args.n_episodes, seed=args.seed, progress=True)
         else:
-            policy, label = load_policy(args.policy, env_id=args.env), str(args.policy)
-        demos = collect_demos(factory, policy, args.n_episodes, seed=args.seed, metadata={"policy": label})
+            if args.policy == "random":
+                policy, label = "random", "random"
+            elif args.policy == "expert":
+                policy, label = default_expert(args.env)
+            else:
+                policy, label = load_policy(args.policy, env_id=args.env), str(args.policy)
+            demos = collect_demos(factory, policy, args.n_episodes, seed=args.seed, metadata={"policy": label})
     save_demos(args.out, demos)
     r = demos.episode_returns()
     summary = f"{demos.n_episodes} episodes ({demos.n_transitions} steps, return {r.mean():.1f} +- {r.std():.1f})"
     print(f"wrote {summary} to {args.out}")
+
+
+def _board_demos(args: argparse.Namespace):
+    """Demos of a board game: ``--policy`` is ``expert`` (the game's preset bot), a bot spec or a
+    saved policy; ``--opponent`` and ``--n-episodes`` default to the game's preset."""
+    from genplay.envs.board_bots import BOT_KINDS, check_bot_spec
+    from genplay.gail.boardgame_presets import board_preset
+    from genplay.gail.boardgames import collect_bot_demos
+    from genplay.gail.pipeline import load_policy
+
+    preset = board_preset(args.env)
+    spec = preset.expert if args.policy == "expert" else args.policy
+    kind, _, arg = spec.partition(":")
+    if kind == "policy":  # policy:PATH is a saved policy, as a bare PATH is
+        spec = arg
+    if kind in ("random", "solver", "mcts", "alphabeta") and not Path(spec).exists():
+        try:
+            check_bot_spec(spec, preset.game)
+        except GenplayError as exc:
+            raise GenplayError(f"--policy: {exc}") from None
+        player, label = spec, spec
+    elif spec and Path(spec).exists():
+        player, label = load_policy(spec, env_id=args.env), spec
+    else:
+        raise GenplayError(
+            f"--policy: {args.policy}: not a bot spec ({', '.join(BOT_KINDS)}), 'expert', "
+            "nor an existing gail train output dir or policy zip"
+        )
+    opponent = args.opponent if args.opponent is not None else preset.demo_opponents
+    for part in opponent.split("|"):
+        try:
+            check_bot_spec(part, preset.game)
+        except GenplayError as exc:
+            raise GenplayError(f"--opponent: {exc}") from None
+    n_games = args.n_episodes if args.n_episodes is not None else preset.n_demo_games
+    print(f"collecting {n_games} games of {label} against {opponent}", flush=True)
+    return collect_bot_demos(preset.game, player, n_games, opponent=opponent, seed=args.seed, label=label)
 
 
 def cmd_demos_info(args: argparse.Namespace) -> None:
@@ -122,6 +169,7 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
         return cmd_dac_train(args)
     if dqn_flags:
         raise GenplayError(f"--dqn-{next(iter(dqn_flags)).replace('_', '-')}: DQN settings need --algo dac")
+    from genplay.gail.boardgames import check_board_settings
     from genplay.gail.checkpoint import checkpoint_config, read_checkpoint
     from genplay.gail.config import preset, replace
     from genplay.gail.demos import load_demos
@@ -130,14 +178,16 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
 
     check_env(args.env)
     check_out_dir(args.out)
-    base = preset(args.env)
+    base = preset(args.env)  # board games: their recipe (gail/boardgame_presets.py)
     ckpt = Path(args.out) / CHECKPOINT
     if args.resume and ckpt.is_file():  # flags given on resume are compared with the checkpoint's settings
         base = checkpoint_config(read_checkpoint(ckpt), ckpt)
     try:
         config = replace(base, **config_overrides(args))
+        check_board_settings(args.env, config)
     except (ValueError, TypeError) as exc:
         raise flag_error(exc) from None
+    timesteps = _timesteps(args)
     demos = load_demos(args.demos, env_id=args.env)
     from genplay.generative.core import distributed
 
@@ -150,7 +200,7 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
         trainer = train_gail(
             args.env,
             demos,
-            args.timesteps,
+            timesteps,
             config=config,
             out_dir=args.out,
             resume=args.resume,
@@ -167,6 +217,18 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
     returns = [r for r in returns if math.isfinite(r)]
     last = f"last training return {returns[-1]:.1f}" if returns else "no training episode finished yet"
     print(f"trained {trainer.num_timesteps} steps; {last}; policy in {Path(args.out) / 'policy.zip'}")
+
+
+def _timesteps(args: argparse.Namespace) -> int:
+    """``--timesteps``, or the board game's preset when it is left out."""
+    from genplay.gail.boardgame_presets import board_preset
+
+    if args.timesteps is not None:
+        return args.timesteps
+    board = board_preset(args.env)
+    if board is None:
+        raise GenplayError("--timesteps: required (only board games have a preset number of steps)")
+    return board.timesteps
 
 
 def cmd_dac_train(args: argparse.Namespace) -> None:
@@ -199,7 +261,7 @@ def cmd_dac_train(args: argparse.Namespace) -> None:
     trainer = train_dac(
         args.env,
         demos,
-        args.timesteps,
+        _timesteps(args),
         config=config,
         dqn=dqn,
         out_dir=args.out,
@@ -228,9 +290,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="genplay", description="Adversarial imitation learning on games.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("demo", help="expert -> 20 demos -> BC and GAIL -> evaluation table and plot (Pendulum)")
+    d = sub.add_parser(
+        "demo", help="expert -> 20 demos, 1 step in 20 kept -> BC and GAIL -> evaluation table and plot (Pendulum)"
+    )
     d.add_argument("--env", default="Pendulum-v1")
     d.add_argument("--n-demo", type=positive_int, default=20)
+    d.add_argument(
+        "--subsample", type=positive_int, default=20, help="keep one transition in N of each demo episode (1: all)"
+    )
     d.add_argument("--timesteps", type=positive_int, default=150_000)
     d.add_argument("--out", type=nonempty_str, default="runs/demo")
     d.add_argument("--seed", type=seed_int, default=0)
@@ -247,12 +314,20 @@ def build_parser() -> argparse.ArgumentParser:
     dm = sub.add_parser("demos", help="demonstration files").add_subparsers(dest="action", required=True)
     dc = dm.add_parser("collect", help="roll out a policy and write a demos file")
     dc.add_argument("--env", required=True)
-    dc.add_argument("--n-episodes", type=positive_int, required=True)
+    dc.add_argument(
+        "--n-episodes", type=positive_int, default=None, help="episodes (required; board games: the preset's games)"
+    )
     dc.add_argument("--out", type=nonempty_str, required=True)
     dc.add_argument(
         "--policy",
         default="expert",
-        help="expert (scripted where genplay has one, else the cached PPO expert), random, or a gail train output dir",
+        help="expert (scripted where genplay has one, board games: the game's preset search bot, else the cached "
+        "PPO expert), random, a gail train output dir or policy zip; board games also solver, mcts:N, alphabeta:D",
+    )
+    dc.add_argument(
+        "--opponent",
+        default=None,
+        help="board games: the opponent bot(s) of the demo games, e.g. random|mcts:50 (default: the game's preset)",
     )
     dc.add_argument("--seed", type=seed_int, default=0)
     dc.set_defaults(func=cmd_demos_collect)
@@ -265,7 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
     gt = g.add_parser("train", help="train a policy from demos", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     gt.add_argument("--env", required=True)
     gt.add_argument("--demos", required=True)
-    gt.add_argument("--timesteps", type=positive_int, required=True, help="generator env steps in all")
+    gt.add_argument(
+        "--timesteps",
+        type=positive_int,
+        default=None,
+        help="generator env steps in all (required; board games: preset, gail/boardgame_presets.py)",
+    )
     gt.add_argument("--out", type=nonempty_str, required=True, help="run directory (checkpoint, policy, logs, plot)")
     gt.add_argument(
         "--resume",

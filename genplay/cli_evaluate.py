@@ -2,7 +2,8 @@
 
 Suites live beside it: ``--suite atari`` (``genplay.cli_atari``), ``--suite boardgames``
 (``genplay.gail.boardgame_suite``); an Atari env id with one policy runs the Atari suite for
-that game, since its RAM expert plays single envs.
+that game, since its RAM expert plays single envs, and a board-game id runs the board-game
+suite, since its expert is a search bot reading the game's state.
 """
 
 from __future__ import annotations
@@ -14,15 +15,25 @@ from genplay.errors import GenplayError
 
 
 def _boardgames_suite(args: argparse.Namespace) -> None:
+    from genplay.cli_atari import ray_options
     from genplay.gail.boardgame_suite import cli_suite
 
     if args.env is None:
         raise GenplayError("--env: required with --suite boardgames (the game, e.g. genplay/TicTacToe-v0)")
     if not args.policy or len(args.policy) != 1:
         raise GenplayError("--policy: give exactly one with --suite boardgames (a policy dir or zip, or a bot spec)")
-    args.policy = args.policy[0]
-    args.n_episodes = args.n_episodes or args.episodes or 50
-    return cli_suite(args)
+    for name in ("games", "seeds", "video", "max_steps"):
+        if getattr(args, name) is not None:
+            raise GenplayError(f"--{name.replace('_', '-')}: only with --suite atari")
+    cli_suite(
+        args.env,
+        args.policy[0],
+        args.n_episodes or args.episodes or 50,
+        seed=args.seed,
+        out=args.out,
+        as_json=args.json,
+        **ray_options(args),
+    )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -39,6 +50,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if args.env is None:
         raise GenplayError("--env: required (or evaluate a suite: --suite atari)")
     check_env(args.env)
+    from genplay.envs.boardgames import game_of
+
+    if game_of(args.env) is not None:  # a board game's expert is a search bot: the suite plays it
+        return _boardgames_suite(args)
     if not args.policy:
         raise GenplayError("--policy: required: a gail train output dir, an SB3 zip, 'expert' or 'random'")
     if len(args.policy) > 1:

@@ -7,6 +7,9 @@ Prints one JSON line as its last line (and appends it to --out): the learner's w
 opponent, both colours, ``--games-per-pairing`` games per colour; the expert bot's own
 records against the same opponents; BC alone, GAIL alone and GAIL+BC side by side (the
 headline ``vs_random`` / ``vs_expert_bot`` are the last learner's, GAIL+BC by default); env and training throughput.
+
+A driver over the library: each game's recipe is its preset in ``gail/boardgame_presets.py``
+(a flag given here wins), the same that ``genplay demos collect`` / ``gail train`` apply.
 """
 
 from __future__ import annotations
@@ -24,72 +27,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib, also when imported by the tests
 from benchlib import ArgumentParser, add_seed_fanout, fan_out_seeds  # noqa: E402
 
+from genplay.gail.boardgame_presets import DEFAULT_BC_REG, PRESETS, board_config
 from genplay.gail.boardgames import (
-    augment_symmetries,
     board_factory,
+    check_board_settings,
     collect_bot_demos,
     masked_gail,
     play_both_colours,
+    symmetries,
 )
-from genplay.gail.config import GAILConfig, PPOConfig
 from genplay.gail.pipeline import export_policy
-
-# expert bot, opponents of the demo games (and of the generator's env unless train_opponent), reference
-# opponent, GAIL steps, policy, BC steps after each PPO update (BC-regularised GAIL, rounds 2-5)
-SETUPS = {
-    # tic-tac-toe demos: a ladder of opponents. The solver alone shows only balanced lines and random
-    # mostly quick wins; a weak search (mcts:10) makes threats the expert must block or punish, the
-    # positions a learner that errs meets (BC losses vs random, 7 seeds: 5.3% -> 3.6%; see BENCHMARKS.md)
-    # policy: logits averaged over the 8 board symmetries (SymmetricMaskablePolicy); with the GAIL env
-    # playing the demos' ladder, GAIL+BC lost 0 / 10 / 0 of 1000 games vs random on seeds 0-2 (MLP vs
-    # random: 9 / 36 / 14) and drew all 1000 against the solver on each (BENCHMARKS.md, session 5)
-    "tic_tac_toe": dict(
-        expert="solver", opponents="random|mcts:10|solver", reference="solver", timesteps=200_000, policy="symmetric"
-    ),
-    # connect four: the generator plays `random` for 1M steps with a light BC pull (5 steps): its wins vs random
-    # rose from 0.90 (BC; 100k steps at BC-reg 20) to 0.97 on seed 0 (BENCHMARKS.md, session 7), as GAIL taught
-    # it to take the wins BC misses; against mcts:50 it scores less than the round-2 setting (0.21 vs 0.29)
-    "connect_four": dict(
-        expert="mcts:200",
-        opponents="random|mcts:50",
-        reference="mcts:50",
-        timesteps=1_000_000,
-        policy="mlp",
-        n_demo_games=200,
-        bc_reg=5,
-        train_opponent="random",
-    ),
-    "othello": dict(
-        expert="mcts:100", opponents="random|mcts:25", reference="mcts:25", timesteps=200_000, policy="mlp"
-    ),
-}
-BC_REG = 20  # the BC-regularisation steps of a game whose setup does not say
-
-
-def config_for(
-    seed: int,
-    lr: float,
-    net_arch: tuple[int, ...] = (256, 256),
-    n_epochs: int = 10,
-    next_obs: bool = True,
-    penalty_weight: float = 1.0,
-) -> GAILConfig:
-    """The board-game settings: a wide ReLU policy (BC on 8x-augmented tic-tac-toe demos drew 99.6%
-    against perfect play with (256, 256), 92% with the default (64, 64) tanh), next observations
-    in the discriminator (it sees the opponent's reply), a small PPO step so GAIL starts from BC."""
-    ppo = PPOConfig(
-        n_steps=256, batch_size=512, net_arch=net_arch, activation="relu", learning_rate=lr, n_epochs=n_epochs
-    )
-    return GAILConfig(
-        n_envs=8,
-        seed=seed,
-        use_next_obs=next_obs,
-        disc_penalty_weight=penalty_weight,
-        bc_patience=20,
-        device="cpu",
-        ppo=ppo,
-    )
-
 
 LEARNERS = {"bc": (True, False), "gail": (False, True), "gail_bc": (True, True)}  # (BC warm start, GAIL steps)
 
@@ -113,20 +60,9 @@ def steps_per_second(game: str, opponent: str, seconds: float = 1.0) -> float:
     return n / (time.perf_counter() - start)
 
 
-def apply_game_defaults(args) -> dict:
-    """Fill the flags left out with the game's setup (demo games, BC-reg steps, GAIL env opponent); returns it."""
-    setup = SETUPS[args.game]
-    if args.n_demo_games is None:
-        args.n_demo_games = setup.get("n_demo_games", 50)
-    if args.bc_reg is None:
-        args.bc_reg = setup.get("bc_reg", BC_REG)
-    args.train_opponent = args.train_opponent or setup.get("train_opponent")
-    return setup
-
-
 def main(argv: list[str] | None = None) -> int:
     p = ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--game", choices=sorted(SETUPS), required=True)
+    p.add_argument("--game", choices=sorted(PRESETS), required=True)
     p.add_argument("--n-demo-games", type=int, default=None, help="expert games in the demos (default per game)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timesteps", type=int, default=None, help="GAIL generator steps (default: per game)")
@@ -159,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         "--bc-reg",
         type=int,
         default=None,
-        help=f"BC steps after each PPO update (BC-regularised GAIL; 0: off; default per game, else {BC_REG})",
+        help=f"BC steps after each PPO update (BC-regularised GAIL; 0: off; default per game, else {DEFAULT_BC_REG})",
     )
     p.add_argument("--demo-opponent", default=None, help="opponent spec of the demo games (default: per game)")
     p.add_argument(
@@ -172,8 +108,17 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if fan_out_seeds(args, argv):
         return 0
-    setup = apply_game_defaults(args)
-    if args.n_demo_games < 1 or args.games_per_pairing < 1:
+    symmetric = None if args.policy is None else args.policy == "symmetric"
+    preset = PRESETS[args.game].override(  # the library's recipe; the flags given win
+        expert=args.expert,
+        demo_opponents=args.demo_opponent,
+        timesteps=args.timesteps,
+        symmetric_policy=symmetric,
+        n_demo_games=args.n_demo_games,
+        bc_reg_steps=args.bc_reg,
+        train_opponent=args.train_opponent,
+    )
+    if preset.n_demo_games < 1 or args.games_per_pairing < 1:
         print("error: --n-demo-games and --games-per-pairing must be >= 1", file=sys.stderr)
         return 2
     if not (math.isfinite(args.disc_penalty_weight) and args.disc_penalty_weight >= 0):
@@ -183,51 +128,41 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     names = args.learners.split(",")
+    env_id = board_factory(args.game).env_id
     try:
         net_arch = parse_csv_ints(args.net_arch)
         cnn = dict(zip(("channels", "layers"), parse_csv_ints(args.cnn), strict=True)) if args.cnn else None
         assert cnn is None or min(cnn.values()) > 0
-        assert net_arch and min(net_arch) > 0 and set(names) <= set(LEARNERS) and args.bc_reg >= 0
-        demo_opponent = args.demo_opponent or SETUPS[args.game]["opponents"]
-        board_factory(args.game, demo_opponent, None).make().close()  # a malformed opponent spec fails here
-        train_factory = board_factory(args.game, args.train_opponent, None) if args.train_opponent else None
-        if train_factory is not None:
-            train_factory.make().close()
+        assert net_arch and min(net_arch) > 0 and set(names) <= set(LEARNERS)
+        board_factory(args.game, preset.demo_opponents, None).make().close()  # a malformed opponent spec fails here
+        config = board_config(
+            preset,
+            seed=args.seed,
+            lr=args.lr,
+            net_arch=net_arch,
+            n_epochs=args.n_epochs,
+            next_obs=args.disc_next_obs == "on",
+            penalty_weight=args.disc_penalty_weight,
+        )
+        config = dataclasses.replace(config, demo_symmetries=not args.no_augment)
+        check_board_settings(env_id, config)  # the GAIL env's opponent
     except Exception:
         print("error: bad --net-arch, --cnn, --learners, --bc-reg or an opponent spec", file=sys.stderr)
         return 2
     torch.set_num_threads(1)
-    expert = args.expert or setup["expert"]
-    policy = args.policy or setup["policy"]
-    timesteps = args.timesteps or setup["timesteps"]
-    reference, n = setup["reference"], args.games_per_pairing
+    expert, timesteps, reference, n = preset.expert, preset.timesteps, preset.reference, args.games_per_pairing
+    policy = "symmetric" if preset.symmetric_policy else "mlp"
     t0 = time.perf_counter()
 
-    demos = collect_bot_demos(args.game, expert, args.n_demo_games, opponent=demo_opponent, seed=args.seed)
-    train_demos = demos if args.no_augment else augment_symmetries(demos, args.game)
-    print(f"demos: {demos.n_episodes} games, {demos.n_transitions} moves ({train_demos.n_transitions} augmented)")
-    config = config_for(
-        args.seed,
-        args.lr,
-        net_arch,
-        args.n_epochs,
-        next_obs=args.disc_next_obs == "on",
-        penalty_weight=args.disc_penalty_weight,
-    )
+    demos = collect_bot_demos(args.game, expert, preset.n_demo_games, opponent=preset.demo_opponents, seed=args.seed)
+    n_augmented = demos.n_transitions * (1 if args.no_augment else len(symmetries(args.game)))
+    print(f"demos: {demos.n_episodes} games, {demos.n_transitions} moves ({n_augmented} augmented)")
     learners, train_s = {}, {}
     for name in names:
         bc, gail = LEARNERS[name]
         cfg = dataclasses.replace(config, bc_epochs=100 if bc else 0)
         start = time.perf_counter()
-        learners[name] = masked_gail(
-            train_demos,
-            cfg,
-            timesteps if gail else 0,
-            factory=train_factory,
-            bc_reg_steps=args.bc_reg,
-            cnn=cnn,
-            symmetric=args.game if policy == "symmetric" else None,
-        )
+        learners[name] = masked_gail(demos, cfg, timesteps if gail else 0, cnn=cnn)
         train_s[name] = time.perf_counter() - start
         print(f"trained {name} in {train_s[name]:.0f}s", flush=True)
         if args.save:
@@ -241,13 +176,13 @@ def main(argv: list[str] | None = None) -> int:
 
     line = {
         "game": args.game,
-        "n_demo_games": args.n_demo_games,
+        "n_demo_games": preset.n_demo_games,
         "n_demo_moves": demos.n_transitions,
-        "augmented_moves": train_demos.n_transitions,
+        "augmented_moves": n_augmented,
         "seed": args.seed,
         "expert": expert,
         "expert_bot": reference,
-        "demo_opponents": demo_opponent,
+        "demo_opponents": preset.demo_opponents,
         "demo_record_by_opponent": demos.metadata["expert_record_by_opponent"],
         "timesteps": timesteps,
         "games_per_pairing": 2 * n,
@@ -258,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         "disc_penalty_weight": args.disc_penalty_weight,
         "lr": args.lr,
         "n_epochs": args.n_epochs,
-        "bc_reg_steps": args.bc_reg,
-        "train_opponent": args.train_opponent or setup["opponents"],
+        "bc_reg_steps": preset.bc_reg_steps,
+        "train_opponent": preset.train_opponent or preset.demo_opponents,
         "vs_random": results[names[-1]]["random"]["total"],
         "vs_expert_bot": results[names[-1]][reference]["total"],
         "expert_vs_random": results["expert"]["random"]["total"],

@@ -17,7 +17,7 @@ Prints ONE JSON line as its last line (``--out`` appends it to a file):
     python scripts/bench_synth.py --env Pendulum-v1 --seeds 5
     python scripts/bench_synth.py --env genplay/ConnectFour-v0 --seeds 5
 
-Board games (``genplay/*`` ids): the expert is the game's search bot of ``bench_boardgames.py``
+Board games (``genplay/*`` ids): the expert is the game's search bot of ``gail/boardgame_presets.py``
 (connect four: ``mcts:200`` against ``random|mcts:50``, ``--n-demo`` games), the generator masked
 GAIL+BC (BC warm start, BC-regularised, mirror-augmented demos: the issue-14 recipe), and every
 rollout, synthetic or PPO's, plays against ``--opponent`` (connect four: ``mcts:10``, a weak search bot);
@@ -34,10 +34,11 @@ import sys
 import time
 from pathlib import Path
 
-from bench_boardgames import BC_REG as BOARD_BC_REG
-from bench_boardgames import SETUPS as BOARD_SETUPS
-from bench_boardgames import config_for as board_config
 from benchlib import ArgumentParser, emit, peak_rss_mb
+
+from genplay.gail.boardgame_presets import DEFAULT_BC_REG as BOARD_BC_REG
+from genplay.gail.boardgame_presets import PRESETS as BOARD_SETUPS
+from genplay.gail.boardgame_presets import board_config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,7 +233,7 @@ def main() -> None:
             "generator_steps": gen_steps,
             "generator_demos": setup.n_demo,
             "generator": "GAIL" if board is None else f"masked GAIL+BC (BC-reg {BOARD_BC_REG}, mirror-augmented)",
-            "expert": "scripted or PPO expert" if board is None else BOARD_SETUPS[board]["expert"],
+            "expert": "scripted or PPO expert" if board is None else BOARD_SETUPS[board].expert,
             "setup": dataclasses.asdict(setup),
             "generator_train_seconds": round(gen_seconds, 1),
             "curves": curves,
@@ -253,19 +254,22 @@ def board_generator(game: str, n_games: int, timesteps: int, *, opponent: str, s
     from genplay.gail.synth import generator_from_trainer
 
     setup = BOARD_SETUPS[game]
-    demos = collect_bot_demos(game, setup["expert"], n_games, opponent=setup["opponents"], seed=30_000)
-    log(f"masked GAIL+BC generator: {timesteps} steps from {n_games} {setup['expert']} games")
+    demos = collect_bot_demos(game, setup.expert, n_games, opponent=setup.demo_opponents, seed=30_000)
+    log(f"masked GAIL+BC generator: {timesteps} steps from {n_games} {setup.expert} games")
     trainer = board_gail(game, demos, timesteps, seed=seed)
-    gen = generator_from_trainer(trainer, source=f"masked GAIL+BC on {n_games} {setup['expert']} games")
+    gen = generator_from_trainer(trainer, source=f"masked GAIL+BC on {n_games} {setup.expert} games")
     return demos, dataclasses.replace(gen, env=board_factory(game, opponent, None))
 
 
 def board_gail(game: str, demos, timesteps: int, *, seed: int, factory=None):
     """Masked GAIL+BC (BC warm start, ``BOARD_BC_REG`` BC steps after each PPO update) on mirror-augmented demos."""
-    from genplay.gail.boardgames import augment_symmetries, masked_gail
+    from genplay.gail.boardgames import masked_gail
 
-    config = dataclasses.replace(board_config(seed, 1e-4), bc_epochs=100)
-    return masked_gail(augment_symmetries(demos, game), config, timesteps, factory=factory, bc_reg_steps=BOARD_BC_REG)
+    config = board_config(BOARD_SETUPS[game], seed=seed)  # symmetry-augmented demos; this recipe's BC pull, MLP
+    config = dataclasses.replace(
+        config, bc_epochs=100, bc_reg_steps=BOARD_BC_REG, symmetric_policy=False, train_opponent=""
+    )
+    return masked_gail(demos, config, timesteps, factory=factory)
 
 
 def board_reference_sets(game: str, gen, episodes: int, *, seed: int = 60_000) -> dict:
@@ -275,7 +279,7 @@ def board_reference_sets(game: str, gen, episodes: int, *, seed: int = 60_000) -
 
     opponent = gen.env.kwargs["opponent"]
     return {
-        "expert": collect_bot_demos(game, BOARD_SETUPS[game]["expert"], episodes, opponent=opponent, seed=seed),
+        "expert": collect_bot_demos(game, BOARD_SETUPS[game].expert, episodes, opponent=opponent, seed=seed),
         "random": collect_demos(gen.env, "random", episodes, seed=seed + 10_000, metadata={"policy": "random"}),
     }
 

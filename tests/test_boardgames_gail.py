@@ -91,7 +91,11 @@ def _demo_accuracy(trainer, demos) -> float:
 def test_bc_regulariser_pulls_the_policy_to_the_expert_moves(demos):
     trainer = masked_gail(demos, dataclasses.replace(CONFIG, bc_epochs=0), 0)  # untrained policy
     before = _demo_accuracy(trainer, demos)
+    from stable_baselines3.common.logger import Logger
+
+    trainer.gen_algo.set_logger(Logger(None, []))
     reg = BCRegulariser(trainer, 400)
+    reg.init_callback(trainer.gen_algo)
     reg._on_rollout_start()  # before any generator step: the warm start is left alone
     assert reg.losses == [] and _demo_accuracy(trainer, demos) == before
     trainer.gen_algo.num_timesteps = 1
@@ -137,20 +141,18 @@ def test_bench_bad_input_is_one_error_line(argv, capsys):
     assert len(err) == 1 and err[0].startswith("error:"), err
 
 
-def test_bench_game_defaults_fill_only_the_flags_left_out():
-    """`--game connect_four` alone runs the measured preset; a flag given wins over it."""
-    import argparse
+def test_board_presets_fill_only_the_values_left_out():
+    """`--game connect_four` alone runs the measured preset; a value given wins over it."""
+    from genplay.gail.boardgame_presets import DEFAULT_BC_REG, PRESETS, board_preset
 
-    bench = _bench()
-    args = argparse.Namespace(game="connect_four", n_demo_games=None, bc_reg=None, train_opponent=None)
-    bench.apply_game_defaults(args)
-    assert (args.n_demo_games, args.bc_reg, args.train_opponent) == (200, 5, "random")
-    args = argparse.Namespace(game="connect_four", n_demo_games=10, bc_reg=0, train_opponent="mcts:5")
-    bench.apply_game_defaults(args)
-    assert (args.n_demo_games, args.bc_reg, args.train_opponent) == (10, 0, "mcts:5")
-    args = argparse.Namespace(game="tic_tac_toe", n_demo_games=None, bc_reg=None, train_opponent=None)
-    bench.apply_game_defaults(args)
-    assert (args.n_demo_games, args.bc_reg, args.train_opponent) == (50, bench.BC_REG, None)
+    c4 = PRESETS["connect_four"]
+    assert board_preset("genplay/ConnectFour-v0") is c4 and board_preset("CartPole-v1") is None
+    left_out = c4.override(n_demo_games=None, bc_reg_steps=None, train_opponent=None)
+    assert (left_out.n_demo_games, left_out.bc_reg_steps, left_out.train_opponent) == (200, 5, "random")
+    given = c4.override(n_demo_games=10, bc_reg_steps=0, train_opponent="mcts:5")
+    assert (given.n_demo_games, given.bc_reg_steps, given.train_opponent) == (10, 0, "mcts:5")
+    ttt = PRESETS["tic_tac_toe"].override(n_demo_games=None, bc_reg_steps=None, train_opponent=None)
+    assert (ttt.n_demo_games, ttt.bc_reg_steps, ttt.train_opponent) == (50, DEFAULT_BC_REG, "")
 
 
 def test_board_cnn_policy_saves_and_loads_by_name(demos, tmp_path):

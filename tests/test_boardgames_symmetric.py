@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -22,6 +24,7 @@ CONFIG = GAILConfig(
     device="cpu",
     ppo=PPOConfig(n_steps=64, batch_size=64, n_epochs=1, net_arch=(32, 32), activation="relu"),
 )
+SYMMETRIC = dataclasses.replace(CONFIG, symmetric_policy=True)
 
 
 def _logits(policy, obs: np.ndarray) -> torch.Tensor:
@@ -32,7 +35,7 @@ def _logits(policy, obs: np.ndarray) -> torch.Tensor:
 @pytest.mark.parametrize("game, n_sym", [("tic_tac_toe", 8), ("connect_four", 2)])
 def test_symmetric_policy_logits_and_values_follow_the_board(game, n_sym):
     demos = collect_bot_demos(game, "random", 4, seed=0)
-    policy = masked_gail(demos, CONFIG, 0, symmetric=game).gen_algo.policy
+    policy = masked_gail(demos, SYMMETRIC, 0).gen_algo.policy
     assert isinstance(policy, SymmetricMaskablePolicy)
     obs = demos.obs[:12]
     base = _logits(policy, obs)
@@ -63,7 +66,7 @@ def test_symmetric_policy_saves_and_loads_by_name(tmp_path):
     from genplay.gail.pipeline import export_policy, load_policy_model
 
     demos = collect_bot_demos("tic_tac_toe", "solver", 6, seed=0)
-    trainer = masked_gail(demos, CONFIG, 0, symmetric="tic_tac_toe")
+    trainer = masked_gail(demos, SYMMETRIC, 0)
     export_policy(trainer, tmp_path)
     model, _, _ = load_policy_model(tmp_path, env_id="genplay/TicTacToe-v0")
     assert isinstance(model.policy, SymmetricMaskablePolicy) and model.policy.game == "tic_tac_toe"
@@ -72,10 +75,11 @@ def test_symmetric_policy_saves_and_loads_by_name(tmp_path):
 
 def test_symmetric_policy_refuses_a_board_it_has_no_symmetries_for():
     from genplay.errors import EnvError
+    from genplay.gail.boardgames import masked_generator
 
-    demos = collect_bot_demos("connect_four", "random", 2, seed=0)
+    venv = collect_bot_demos("connect_four", "random", 2, seed=0).env_factory.make_vec(1)
     with pytest.raises(EnvError, match="symmetries"):
-        masked_gail(demos, CONFIG, 0, symmetric="tic_tac_toe")
+        masked_generator(venv, SYMMETRIC, game="tic_tac_toe")
 
 
 def test_next_state_discriminator_sees_the_final_board_of_each_game():
