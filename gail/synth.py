@@ -1,12 +1,15 @@
-"""Synthetic trajectories from a trained GAIL generator, scored by its discriminator.
+"""Synthetic trajectories from a trained GAIL generator, scored by a realism scorer.
 
-A trained run (``genplay gail train``'s output dir) holds two models: the generator's
-policy (``policy.zip``) and the discriminator (inside ``checkpoint.pt``). :func:`synthesize`
-rolls the policy out on its env for N episodes with diversity controls (stochastic or
-deterministic actions, a sampling temperature, seeds, random start perturbation), then
-scores every transition with the discriminator: the realism score is
-``D(s, a) = sigmoid(logit)``, its probability that the transition is expert, and an
-episode's score is the mean over its transitions. The result is an ordinary
+A trained run (``genplay gail train``'s output dir) holds the generator's policy
+(``policy.zip``), the GAIL discriminator (inside ``checkpoint.pt``) and, once
+``genplay synth scorer`` has trained it, the realism scorer (``realism.pt``,
+:mod:`genplay.gail.realism`). :func:`synthesize` rolls the policy out on its env for N
+episodes with diversity controls (stochastic or deterministic actions, a sampling
+temperature, seeds, random start perturbation), then scores every transition with the
+realism scorer (its probability that the transition is the expert's; an episode's score is
+the mean over its transitions). GAIL's own discriminator is not the score: near the
+adversarial equilibrium it is about 0.5 everywhere and can rank random above expert
+(see :mod:`genplay.gail.realism`). The result is an ordinary
 :class:`Demos` (so it trains GAIL or BC, saves as ``.npz`` or exports to Minari) whose
 ``scores`` field holds the per-transition scores and whose ``metadata["synth"]`` holds
 the provenance: generator files and their sha256, settings, each episode's seed and score.
@@ -35,12 +38,8 @@ from genplay.gail.collect import PolicyFn, collect_demos, env_action_masks
 from genplay.gail.demos import Demos
 from genplay.gail.discriminator import TransitionDiscriminator
 from genplay.gail.episodes import concat_demos, select_episodes
+from genplay.gail.realism import SCORE_DEFINITION, SCORER_FILE, RealismScorer, load_scorer
 from genplay.gail.store import TransitionStore
-
-SCORE_DEFINITION = (
-    "per transition: D(s,a) = sigmoid(discriminator logit), the generator's discriminator's probability "
-    "that the transition is expert; per episode: the mean over its transitions"
-)
 
 
 @dataclass(frozen=True)
@@ -73,13 +72,17 @@ class SynthConfig:
 
 @dataclass(frozen=True)
 class Generator:
-    """A trained generator: the SB3 model, its observation normaliser, the discriminator, the env."""
+    """A trained generator: the SB3 model, its observation normaliser, the GAIL discriminator, the env,
+    and the realism scorer that scores its episodes (None until ``genplay synth scorer`` trains one)."""
 
     model: Any
     normalize: Callable[[np.ndarray], np.ndarray] | None
     disc: TransitionDiscriminator | None
     env: EnvFactory
     provenance: dict[str, Any]
+    scorer: RealismScorer | None = None
+    hide_top_rows: int = 0
+    """frame rows the run's discriminator hides (Atari score displays); the realism scorer hides them too"""
 
 
 def _file_sha256(path: Path) -> str:
@@ -99,7 +102,7 @@ def load_generator(run_dir: str | Path) -> Generator:
     env = EnvFactory.from_dict(extra["env"], source=str(path))
     zip_path = path / POLICY if path.is_dir() else path
     provenance: dict[str, Any] = {"path": str(path), "policy_sha256": _file_sha256(zip_path), "env": env.to_dict()}
-    disc = None
+    disc, hide = None, 0
     ckpt = path / CHECKPOINT if path.is_dir() else None
     if ckpt is not None and ckpt.is_file():
         state = read_checkpoint(ckpt)
@@ -111,10 +114,16 @@ def load_generator(run_dir: str | Path) -> Generator:
             msg = " ".join(str(exc).split())[:200]
             raise CheckpointError(f"{ckpt}: field 'disc' does not fit this discriminator ({msg})") from None
         disc.eval()
+        hide = int(config.disc_hide_top_rows)
         provenance.update(
             checkpoint_sha256=_file_sha256(ckpt), timesteps=int(state["generator"]["meta"]["num_timesteps"])
         )
-    return Generator(model, normalize, disc, env, provenance)
+    scorer = None
+    if path.is_dir() and (path / SCORER_FILE).is_file():
+        scorer_path = path / SCORER_FILE
+        scorer = load_scorer(scorer_path, observation_space=model.observation_space, action_space=model.action_space)
+        provenance["scorer_sha256"] = _file_sha256(scorer_path)
+    return Generator(model, normalize, disc, env, provenance, scorer, hide)
 
 
 def generator_from_trainer(trainer, *, source: str = "in-memory trainer") -> Generator:
@@ -127,6 +136,7 @@ def generator_from_trainer(trainer, *, source: str = "in-memory trainer") -> Gen
         trainer.disc,
         trainer.demos.env_factory,
         provenance,
+        hide_top_rows=int(trainer.config.disc_hide_top_rows),
     )
 
 
@@ -204,7 +214,8 @@ class _PerturbedStarts(EnvFactory):
 
 
 def score_transitions(disc: TransitionDiscriminator, demos: Demos) -> np.ndarray:
-    """``D(s, a)`` of every transition of ``demos`` (float32, in [0, 1])."""
+    """GAIL's ``D(s, a)`` of every transition of ``demos`` (float32, in [0, 1]); ``synth report`` shows it
+    beside the realism scorer's, as the reference it replaces."""
     store = TransitionStore.from_episodes(demos.obs, demos.acts, demos.episode_lengths, with_next=disc.use_next_obs)
     with torch.no_grad():
         return torch.sigmoid(disc.logits(store)).cpu().numpy().astype(np.float32)
@@ -214,7 +225,7 @@ def episode_scores(demos: Demos, scores: np.ndarray | None = None) -> np.ndarray
     """Mean transition score of each episode (``scores`` default: ``demos.scores``)."""
     scores = demos.scores if scores is None else scores
     if scores is None:
-        raise GenplayError("these demos carry no realism scores (synthesize them from a run dir with checkpoint.pt)")
+        raise GenplayError("these demos carry no realism scores (train a scorer first: genplay synth scorer --run RUN)")
     ends = np.cumsum(demos.episode_lengths)
     return (np.add.reduceat(scores.astype(np.float64), ends - demos.episode_lengths) / demos.episode_lengths).round(6)
 
@@ -236,7 +247,7 @@ def synthesize(gen: Generator, config: SynthConfig = SynthConfig()) -> Demos:
     rollout_s = time.perf_counter() - t0
     demos = dataclasses.replace(concat_demos(parts, metadata={}), env=env)
     t1 = time.perf_counter()
-    scores = score_transitions(gen.disc, demos) if gen.disc is not None else None
+    scores = gen.scorer.transition_scores(demos) if gen.scorer is not None else None
     score_s = time.perf_counter() - t1
     synth: dict[str, Any] = {
         "generator": gen.provenance,
@@ -249,7 +260,11 @@ def synthesize(gen: Generator, config: SynthConfig = SynthConfig()) -> Demos:
         },
     }
     if scores is not None:
-        synth.update(score=SCORE_DEFINITION, episode_scores=episode_scores(demos, scores).tolist())
+        synth.update(
+            score=SCORE_DEFINITION,
+            scorer={"validation": gen.scorer.validation, "trained_on": gen.scorer.provenance},
+            episode_scores=episode_scores(demos, scores).tolist(),
+        )
     return dataclasses.replace(demos, scores=scores, metadata={"policy": "genplay-synth", "synth": synth})
 
 

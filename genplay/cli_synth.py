@@ -1,7 +1,8 @@
-"""``genplay synth``: synthetic trajectories from a trained generator, Minari export/import, report.
+"""``genplay synth``: synthetic trajectories from a trained generator, realism scorer, Minari export/import, report.
 
 Kept beside ``cli.py`` (its error rule holds: one ``error:`` line naming the flag, exit 2).
 
+    genplay synth scorer --run runs/cartpole --demos demos.npz      (trains runs/cartpole/realism.pt)
     genplay synth --run runs/cartpole --n-episodes 100 --out synth.npz [--top 50] [--minari-id ID]
     genplay synth export synth.npz --minari-id genplay/cartpole-synth-v0 [--minari-root DIR]
     genplay synth import genplay/cartpole-synth-v0 --out demos.npz   (an id or a dataset directory)
@@ -18,9 +19,10 @@ from genplay.errors import GenplayError
 
 
 def add_subparser(sub) -> None:
-    from genplay.cli_args import nonempty_str, positive_int, seed_int
+    from genplay.cli_args import DefaultsHelpFormatter, nonempty_str, positive_int, seed_int
+    from genplay.gail.realism import RealismConfig
 
-    s = sub.add_parser("synth", help="synthetic trajectories from a trained generator, scored by its discriminator")
+    s = sub.add_parser("synth", help="synthetic trajectories from a trained generator, scored by a realism scorer")
     s.add_argument("--run", default=None, help="a gail train output dir (policy.zip + checkpoint.pt)")
     s.add_argument("--n-episodes", type=positive_int, default=20)
     s.add_argument("--seed", type=seed_int, default=0, help="episode i resets its env with seed + i")
@@ -28,12 +30,26 @@ def add_subparser(sub) -> None:
     s.add_argument("--temperature", type=float, default=1.0, help="discrete: logits / T; continuous: noise x T")
     s.add_argument("--perturb-steps", type=int, default=0, help="start after 0..N uniformly random actions")
     s.add_argument("--batch", type=positive_int, default=64, help="episodes rolled out side by side")
-    s.add_argument("--min-score", type=float, default=None, help="keep episodes scoring at least this")
-    s.add_argument("--top", type=positive_int, default=None, help="keep the N best-scoring episodes")
+    s.add_argument("--min-score", type=float, default=None, help="keep episodes scoring at least this (realism.pt)")
+    s.add_argument("--top", type=positive_int, default=None, help="keep the N best-scoring episodes (realism.pt)")
     s.add_argument("--out", type=nonempty_str, default=None, help="demos file (.npz) to write")
     _minari_args(s)
     s.set_defaults(func=cmd_synth)
     actions = s.add_subparsers(dest="synth_action")
+    sc = actions.add_parser(
+        "scorer",
+        formatter_class=DefaultsHelpFormatter,
+        help="train the realism scorer (RUN/realism.pt): expert vs generator, random",
+    )
+    sc.add_argument("--run", required=True, help="a gail train output dir (policy.zip + checkpoint.pt)")
+    sc.add_argument("--demos", default=None, help="expert demos (default: --expert-episodes of the default expert)")
+    sc.add_argument("--expert-episodes", type=positive_int, default=20, help="without --demos")
+    sc.add_argument("--generator-episodes", type=positive_int, default=20, help="generator rollouts")
+    sc.add_argument("--random-episodes", type=positive_int, default=20, help="random rollouts")
+    sc.add_argument("--steps", type=positive_int, default=RealismConfig.steps, help="optimiser steps")
+    sc.add_argument("--seed", type=seed_int, default=0, help="training seed")
+    sc.add_argument("--force", action="store_true", help="replace an existing realism.pt")
+    sc.set_defaults(func=cmd_scorer)
     ex = actions.add_parser("export", help="a demos file as a Minari dataset")
     ex.add_argument("demos")
     _minari_args(ex)
@@ -44,7 +60,7 @@ def add_subparser(sub) -> None:
     im.add_argument("--env", default=None, help="the env id, when the dataset names none (also checked)")
     im.add_argument("--minari-root", default=None, help="Minari's datasets root (default: its own)")
     im.set_defaults(func=cmd_import)
-    rp = actions.add_parser("report", help="score distributions (expert, generator, random), returns, AUCs")
+    rp = actions.add_parser("report", help="held-out AUCs of the realism score (warns below 0.6), plots, returns")
     rp.add_argument("--run", required=True, help="the generator's run dir")
     rp.add_argument("--data", required=True, help="synthetic demos (genplay synth --out)")
     rp.add_argument("--episodes", type=positive_int, default=20, help="expert and random episodes to score")
@@ -94,8 +110,12 @@ def cmd_synth(args: argparse.Namespace) -> None:
         batch=args.batch,
     )
     gen = load_generator(run)
-    if gen.disc is None and (args.min_score is not None or args.top is not None):
-        raise GenplayError(f"--run: {run} has no checkpoint.pt: no discriminator, so no scores to filter by")
+    if gen.scorer is None and (args.min_score is not None or args.top is not None):
+        flag = "--top" if args.top is not None else "--min-score"
+        raise GenplayError(
+            f"{flag}: {run} has no realism scorer (realism.pt), so no scores to rank by; "
+            f"train one first: genplay synth scorer --run {run} --demos DEMOS"
+        )
     demos = synthesize(gen, config)
     if args.min_score is not None or args.top is not None:
         demos = filter_by_score(demos, min_score=args.min_score, top=args.top)
@@ -114,6 +134,46 @@ def cmd_synth(args: argparse.Namespace) -> None:
         **synth["timing"],
     }
     print(json.dumps(summary))
+
+
+def cmd_scorer(args: argparse.Namespace) -> None:
+    import dataclasses
+    import sys
+
+    from genplay.gail.collect import collect_demos
+    from genplay.gail.demos import load_demos
+    from genplay.gail.realism import SCORER_FILE, RealismConfig, fit_scorer, save_scorer
+    from genplay.gail.synth import load_generator
+
+    run = _check_run(args.run)
+    target = run / SCORER_FILE
+    if not run.is_dir():
+        raise GenplayError(f"--run: {run}: a run directory is needed (realism.pt is written into it)")
+    if target.exists() and not args.force:
+        raise GenplayError(f"--run: {target} exists; pass --force to replace it")
+    gen = load_generator(run)
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    if args.demos is not None:
+        expert = load_demos(args.demos, env_id=gen.env.env_id)
+    else:
+        from genplay.gail.pipeline import default_expert
+
+        policy, kind = default_expert(gen.env.env_id)
+        log(f"realism scorer: {args.expert_episodes} {kind} expert episodes")
+        expert = collect_demos(gen.env, policy, args.expert_episodes, seed=40_000, metadata={"policy": kind})
+    gen = dataclasses.replace(gen, scorer=None)
+    config = RealismConfig(steps=args.steps, seed=args.seed)
+    scorer = fit_scorer(
+        gen, expert, config=config, generator_episodes=args.generator_episodes,
+        random_episodes=args.random_episodes, log=log,
+    )  # fmt: skip
+    save_scorer(target, scorer)
+    print(
+        json.dumps({"scorer": str(target), "validation": scorer.validation, "episodes": scorer.provenance["episodes"]})
+    )
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -138,6 +198,8 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
+    import sys
+
     from genplay.cli_args import check_out_dir
     from genplay.gail.demos import load_demos
     from genplay.gail.synth import load_generator
@@ -145,7 +207,12 @@ def cmd_report(args: argparse.Namespace) -> None:
 
     check_out_dir(args.out)
     gen = load_generator(_check_run(args.run))
-    if gen.disc is None:
-        raise GenplayError(f"--run: {args.run} has no checkpoint.pt: no discriminator to score with")
+    if gen.scorer is None:
+        raise GenplayError(
+            f"--run: {args.run} has no realism scorer (realism.pt); train one first: "
+            f"genplay synth scorer --run {args.run} --demos DEMOS"
+        )
     result = write_report(gen, load_demos(args.data, env_id=gen.env.env_id), args.out, episodes=args.episodes)
+    if result["warning"]:
+        print(f"WARNING: {result['warning']}", file=sys.stderr, flush=True)
     print(json.dumps(result))

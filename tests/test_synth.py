@@ -32,7 +32,10 @@ ENV = "CartPole-v1"
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, cartpole_demos) -> Path:
-    """A GAIL run on CartPole: BC warm start on 5 heuristic demos, then 512 generator steps."""
+    """A GAIL run on CartPole (BC warm start on 5 heuristic demos, then 512 generator steps) and its
+    realism scorer (``realism.pt``, a short training on the same demos)."""
+    from genplay.gail.realism import SCORER_FILE, RealismConfig, fit_scorer, save_scorer
+
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("synth") / "run"
     config = replace(
@@ -40,6 +43,9 @@ def run_dir(tmp_path_factory, cartpole_demos) -> Path:
         checkpoint_every=0, bc_epochs=30, device="cpu",
     )  # fmt: skip
     train_gail(ENV, cartpole_demos, 512, config=config, out_dir=out)
+    scorer = fit_scorer(load_generator(out), cartpole_demos, config=RealismConfig(steps=300), generator_episodes=4,
+                        random_episodes=8)  # fmt: skip
+    save_scorer(out / SCORER_FILE, scorer)
     return out
 
 
@@ -61,8 +67,9 @@ def test_round_trip_own_format_keeps_scores_and_provenance(run_dir, synthetic, t
     )
     assert synth["settings"] == dataclasses.asdict(SynthConfig(n_episodes=6, seed=3, temperature=1.5, perturb_steps=4))
     assert synth["episode_seeds"] == [3, 4, 5, 6, 7, 8]
-    # the stored scores are the discriminator's, per transition and per episode (the mean)
-    fresh = score_transitions(load_generator(run_dir).disc, back)
+    # the stored scores are the realism scorer's, per transition and per episode (the mean)
+    assert synth["generator"]["scorer_sha256"] == hashlib.sha256((run_dir / "realism.pt").read_bytes()).hexdigest()
+    fresh = load_generator(run_dir).scorer.transition_scores(back)
     np.testing.assert_allclose(back.scores, fresh, atol=1e-6)
     assert ((fresh > 0) & (fresh < 1)).all() and fresh.std() > 0
     np.testing.assert_allclose(synth["episode_scores"], episode_scores(back, fresh), atol=1e-5)
@@ -218,42 +225,74 @@ def heuristic_expert(monkeypatch, heuristic_policy):
 
 
 def test_cli_synth_report_writes_plots_and_json(run_dir, synthetic, heuristic_expert, tmp_path, capsys):
-    """scores.png, returns.png and report.json, whose AUCs and returns match a recomputation."""
+    """scores.png, returns.png and report.json, whose held-out AUCs and returns match a recomputation
+    with the realism scorer; GAIL's discriminator's AUCs ride along as the reference."""
     import matplotlib.image
 
     from genplay.gail.collect import collect_demos
+    from genplay.gail.realism import noisy_policy
 
     save_demos(tmp_path / "synth.npz", synthetic)
     out = tmp_path / "report"
     argv = ["synth", "report", "--run", str(run_dir), "--data", str(tmp_path / "synth.npz"),
             "--episodes", "4", "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
-    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out.strip().splitlines()[-1])
     report = json.loads((out / "report.json").read_text())
     assert printed == report and report["env"] == ENV
     assert sorted(report["plots"]) == sorted(str(out / n) for n in ("scores.png", "returns.png"))
     for name, shape in (("scores.png", (400, 1000)), ("returns.png", (400, 600))):
         img = matplotlib.image.imread(out / name)
         assert img.shape[:2] == shape and img[..., :3].std() > 0.05, (name, img.shape)  # drawn, not blank
-    # the same reference episodes (the report's seeds), scored by the same discriminator
+    # the same held-out reference episodes (the report's seeds), scored by the same scorer
     gen = load_generator(run_dir)
     sets = {
         "expert": collect_demos(ENV, heuristic_expert, 4, seed=60_000),
         "random": collect_demos(ENV, "random", 4, seed=70_000),
+        "noisy_expert": collect_demos(ENV, noisy_policy(heuristic_expert, gen.model.action_space, 0.3, 60_000), 4,
+                                      seed=75_000),
         "generator": synthetic,
-    }
-    ep = {k: episode_scores(d, score_transitions(gen.disc, d)) for k, d in sets.items()}
-    for other in ("random", "generator"):
+    }  # fmt: skip
+    ep = {k: gen.scorer.episode_scores(d) for k, d in sets.items()}
+    for other in ("random", "generator", "noisy_expert"):
         assert report[f"auc_expert_vs_{other}"] == pytest.approx(auc(ep["expert"], ep[other]), abs=1e-4)
+    assert report["check"]["auc_expert_vs_random"] == report["auc_expert_vs_random"]
+    gail = {k: episode_scores(d, score_transitions(gen.disc, d)) for k, d in sets.items()}
+    assert report["gail_discriminator"]["auc_expert_vs_random"] == pytest.approx(
+        auc(gail["expert"], gail["random"]), abs=1e-4
+    )
     for k, d in sets.items():
         assert report[f"return_mean_{k}"] == pytest.approx(float(d.episode_returns().mean()), abs=1e-3)
         assert report[f"score_mean_{k}"] == pytest.approx(float(ep[k].mean()), abs=1e-4)
     assert report["return_mean_expert"] == 500 and report["return_mean_random"] < 100
+    # this scorer ranks: no warning
+    assert report["auc_expert_vs_random"] >= 0.6 and report["warning"] is None
+    assert "WARNING" not in captured.err
 
 
-@pytest.mark.parametrize("case", ["other-env-data", "no-discriminator"])
+def test_cli_synth_report_warns_loudly_when_the_score_does_not_rank(
+    run_dir, synthetic, heuristic_expert, tmp_path, capsys, monkeypatch
+):
+    """An inverted scorer (1 - its score): a ``WARNING:`` line on stderr and a ``warning`` field."""
+    from genplay.gail.realism import RealismScorer
+
+    real = RealismScorer.transition_scores
+    monkeypatch.setattr(RealismScorer, "transition_scores", lambda self, d: 1.0 - real(self, d))
+    save_demos(tmp_path / "synth.npz", synthetic)
+    argv = ["synth", "report", "--run", str(run_dir), "--data", str(tmp_path / "synth.npz"),
+            "--episodes", "4", "--out", str(tmp_path / "report")]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out.strip().splitlines()[-1])
+    assert report["auc_expert_vs_random"] < 0.6 and "inverted" in report["warning"]
+    warnings = [line for line in captured.err.splitlines() if line.startswith("WARNING:")]
+    assert len(warnings) == 1 and "does not rank" in warnings[0], captured.err
+
+
+@pytest.mark.parametrize("case", ["other-env-data", "no-scorer"])
 def test_cli_synth_report_bad_input_is_one_error_line(case, run_dir, heuristic_expert, tmp_path, capsys):
-    """Data for another env, or a run without checkpoint.pt: exit 2, one ``error:`` line, no report."""
+    """Data for another env, or a run without realism.pt: exit 2, one ``error:`` line, no report."""
     import shutil
 
     from genplay.gail.collect import collect_demos
@@ -263,9 +302,10 @@ def test_cli_synth_report_bad_input_is_one_error_line(case, run_dir, heuristic_e
         save_demos(data, collect_demos("Pendulum-v1", "random", 1, seed=0))
     else:
         save_demos(data, collect_demos(ENV, "random", 1, seed=0))
-        run = tmp_path / "policy_only"
+        run = tmp_path / "no_scorer"
         run.mkdir()
-        shutil.copy(run_dir / "policy.zip", run / "policy.zip")
+        for name in ("policy.zip", "checkpoint.pt"):
+            shutil.copy(run_dir / name, run / name)
     out = tmp_path / "report"
     assert main(["synth", "report", "--run", str(run), "--data", str(data), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
