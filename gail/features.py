@@ -273,7 +273,8 @@ class ObsScalingExtractor(BaseFeaturesExtractor):
     exactly what the trainer's frozen ``VecNormalize`` does (float64, clip, cast to float32; ``std``
     is ``sqrt(var + epsilon)``), so the exported policy's actions equal the trained one's. Its
     constructor kwargs are plain lists and names (``policy_kwargs`` stays JSON for genplay's loader);
-    the statistics are also buffers, so a ``policy.pth`` read without them does not fit silently.
+    the statistics are also buffers, so ``policy.pth`` alone describes the scaling (a zip that lost its
+    ``genplay.json`` is rebuilt from them, ``sb3_zip._third_party_meta``).
     """
 
     def __init__(
@@ -299,13 +300,13 @@ class ObsScalingExtractor(BaseFeaturesExtractor):
         extractor = inner_cls(observation_space, **(inner_kwargs or {}))
         super().__init__(observation_space, features_dim=extractor.features_dim)
         self.inner = extractor
-        self.clip = float(clip)
         self.register_buffer("obs_mean", mean_t.reshape(shape))
         self.register_buffer("obs_std", std_t.reshape(shape))
+        self.register_buffer("obs_clip", torch.tensor(float(clip), dtype=torch.float64))
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         # float64 as VecNormalize's numpy arithmetic: the same float32 inputs reach the inner extractor
-        scaled = ((observations.double() - self.obs_mean) / self.obs_std).clamp(-self.clip, self.clip)
+        scaled = ((observations.double() - self.obs_mean) / self.obs_std).clamp(-self.obs_clip, self.obs_clip)
         return self.inner(scaled.float())
 
 

@@ -47,6 +47,10 @@ def save_sb3_zip(algo: BaseAlgorithm, path: str | Path, extra: dict[str, Any] | 
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
+SCALING_BUFFERS = ("features_extractor.obs_mean", "features_extractor.obs_std", "features_extractor.obs_clip")
+"""``ObsScalingExtractor``'s buffers in a policy's state dict: the statistics, not trained weights."""
+
+
 def with_obs_scaling(algo: BaseAlgorithm, mean, std, clip: float) -> BaseAlgorithm:
     """A copy of ``algo`` whose policy scales raw observations itself: ``(x - mean) / std`` clipped to
     ``+-clip`` (:class:`~genplay.gail.features.ObsScalingExtractor` around its own extractor).
@@ -82,7 +86,7 @@ def with_obs_scaling(algo: BaseAlgorithm, mean, std, clip: float) -> BaseAlgorit
     state, source = portable.policy.state_dict(), algo.policy.state_dict()
     # the same tensors under the wrapper's names: "features_extractor.X" is "features_extractor.inner.X"
     moved = {k: k.replace("features_extractor.inner.", "features_extractor.") for k in state}
-    moved = {k: src for k, src in moved.items() if not k.endswith(("extractor.obs_mean", "extractor.obs_std"))}
+    moved = {k: src for k, src in moved.items() if not k.endswith(SCALING_BUFFERS)}
     if set(moved.values()) != set(source):
         raise CheckpointError(f"policy export: the scaled policy's weights do not map onto {type(policy).__name__}'s")
     portable.policy.load_state_dict({**state, **{k: source[src] for k, src in moved.items()}}, strict=True)
@@ -201,6 +205,9 @@ def _third_party_meta(data: dict, policy: dict, observation_space, action_space,
             raise CheckpointError(f"{name}: policy activation {act!r} is not one of {sorted(ACTIVATIONS)}")
         policy_kwargs["activation_fn"] = found[0]
     dqn = _is_q_network(policy)
+    scaling = _scaling_from_weights(policy, name)
+    if scaling is not None:
+        policy_kwargs.update(features_extractor_class="ObsScalingExtractor", features_extractor_kwargs=scaling)
     keys = ("log_std_init", "ortho_init", "full_std", "use_expln", "squash_output", "share_features_extractor")
     for key in () if dqn else keys:
         if key in kwargs_repr and _plain(kwargs_repr[key]):
@@ -224,6 +231,21 @@ def _third_party_meta(data: dict, policy: dict, observation_space, action_space,
         "n_updates": 0,
         "observation_space": describe_space(observation_space),
         "action_space": describe_space(action_space),
+    }
+
+
+def _scaling_from_weights(policy: dict[str, torch.Tensor], name: str) -> dict[str, Any] | None:
+    """``ObsScalingExtractor``'s kwargs read back from its buffers (a genplay zip that lost its
+    ``genplay.json``), or None when the weights hold no observation scaling."""
+    mean_key, std_key, clip_key = SCALING_BUFFERS
+    if mean_key not in policy:
+        return None
+    if std_key not in policy or clip_key not in policy or any(".inner." in k and "weight" in k for k in policy):
+        raise CheckpointError(f"{name}: the weights scale observations, but not with a plain MLP genplay can rebuild")
+    return {
+        "mean": policy[mean_key].double().reshape(-1).tolist(),
+        "std": policy[std_key].double().reshape(-1).tolist(),
+        "clip": float(policy[clip_key]),
     }
 
 

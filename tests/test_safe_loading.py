@@ -272,7 +272,8 @@ def test_generator_state_round_trips_for_each_algorithm(algo_name):
 def test_genplay_policy_zip_still_opens_in_sb3(run_dir):
     out, trainer = run_dir
     model = PPO.load(out / "policy.zip", device="cpu")  # SB3's own loader (it unpickles: trusted file here)
-    assert _same_params(model.policy, trainer.gen_algo.policy)
+    obs = trainer.demos.transitions()["obs"][:200]  # raw observations: the demo scaling is inside the network
+    np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], trainer.predict(obs)[0])
 
 
 def test_third_party_sb3_zip_is_rebuilt_from_its_weights(tmp_path):
@@ -458,8 +459,10 @@ def test_run_exported_before_genplay_json_keeps_its_observation_scaling(run_dir,
     out, trainer = run_dir
     old = tmp_path / "old_run"
     old.mkdir()
-    (old / "policy.zip").write_bytes(_rewrite_zip((out / "policy.zip").read_bytes(), {}, drop=("genplay.json",)))
-    (old / "policy.json").write_text((out / "policy.json").read_text())
-    assert json.loads((old / "policy.json").read_text())["normalize_obs"] is True
+    save_sb3_zip(trainer.gen_algo, tmp_path / "old.zip")  # the network without the scaling, as exported then
+    (old / "policy.zip").write_bytes(_rewrite_zip((tmp_path / "old.zip").read_bytes(), {}, drop=("genplay.json",)))
+    norm = trainer.policy_obs_norm
+    scaling = {"mean": norm.obs_rms.mean.tolist(), "var": norm.obs_rms.var.tolist(), "clip": norm.clip_obs}
+    (old / "policy.json").write_text(json.dumps({"normalize_obs": True, **scaling}))
     obs = trainer.demos.transitions()["obs"][:50]
     np.testing.assert_array_equal(load_policy(old, env_id=ENV)(obs), trainer.predict(obs)[0])

@@ -17,7 +17,7 @@ from genplay.errors import CheckpointError, GenplayError
 from genplay.gail.checkpoint import read_checkpoint
 from genplay.gail.config import GAILConfig, preset, replace
 from genplay.gail.evaluate import compare, episode_returns, normalized_return, render_table
-from genplay.gail.pipeline import load_policy, train_gail
+from genplay.gail.pipeline import load_policy, load_policy_model, train_gail
 from genplay.gail.store import TransitionStore
 from genplay.gail.trainer import GAIL
 from genplay.generative.core.state_io import load_state, save_state
@@ -430,7 +430,7 @@ def test_train_gail_writes_a_run_directory(cartpole_demos, tmp_path):
     out = tmp_path / "run"
     trainer = train_gail(ENV, cartpole_demos, 512, config=tiny_config(), out_dir=out)
     files = set(os.listdir(out))
-    assert {"checkpoint.pt", "policy.zip", "policy.json", "history.json", "config.json", "logs"} <= files
+    assert {"checkpoint.pt", "policy.zip", "history.json", "config.json", "logs"} <= files
     assert not [f for f in files if f.endswith(".tmp")]
     assert json.loads((out / "config.json").read_text())["env_id"] == ENV
     assert len(json.loads((out / "history.json").read_text())) == len(trainer.history) == 4
@@ -441,7 +441,8 @@ def test_train_gail_writes_a_run_directory(cartpole_demos, tmp_path):
 def test_exported_policy_keeps_the_observation_scaling(cartpole_demos, tmp_path):
     out = tmp_path / "run"
     trainer = train_gail(ENV, cartpole_demos, 512, config=tiny_config(normalize_policy_obs=True), out_dir=out)
-    assert json.loads((out / "policy.json").read_text())["normalize_obs"] is True
+    assert load_policy_model(out)[2]["obs_scaling"] == "in_network"  # inside policy.zip's network, no policy.json
+    assert not (out / "policy.json").exists()
     obs = cartpole_demos.transitions()["obs"][::5]
     np.testing.assert_array_equal(load_policy(out)(obs), trainer.predict(obs)[0])
 
