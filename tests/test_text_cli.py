@@ -54,4 +54,4 @@ def test_bad_input_is_one_error_line(argv, expected, capsys, tmp_path, monkeypat
 def test_corrupt_model_file_is_one_error_line(tmp_path, capsys):
     (tmp_path / "model.pt").write_bytes(b"not a torch file")
     assert main(["text", "sample", "--model", str(tmp_path)]) == 2
-    assert "model.pt: generator: expected a genplay text model" in capsys.readouterr().err
+    assert "model.pt: not a readable genplay state file" in capsys.readouterr().err

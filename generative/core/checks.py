@@ -74,13 +74,15 @@ def check_device(device: str, flag: str = "--device") -> None:
         raise GenplayError(f"{flag}: expected auto, cpu or cuda (with that GPU present), got {device!r}")
 
 
-def check_finite(step: int, losses: Mapping[str, Any]) -> None:
-    """Stop with one ``NonFiniteError`` naming ``step`` and the first loss in ``losses`` that is NaN or inf."""
+def check_finite(step: int | str, losses: Mapping[str, Any]) -> None:
+    """Stop with one ``NonFiniteError`` naming ``step`` (an update count, or a phrase such as "MLE epoch 3")
+    and the first loss in ``losses`` that is NaN or inf."""
     for name, value in losses.items():
         v = float(value.detach().float().sum()) if isinstance(value, torch.Tensor) else float(value)
         if not math.isfinite(v):
+            where = f"step {step}" if isinstance(step, int) else step
             raise NonFiniteError(
-                f"step {step}: {name} is {v}; the run stopped before saving it (the last good checkpoint is kept)"
+                f"{where}: {name} is {v}; the run stopped before saving it (the last good checkpoint is kept)"
             )
 
 

@@ -27,14 +27,29 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 _WORD = re.compile(r"[a-z0-9_']+|[^\sa-z0-9_']")
 
 
+MAX_CORPUS_BYTES = 64 * 2**20  # 64 MB: words, vocabulary and encoded sentences fit a 24 GB machine many times
+
+
 def load_text(source: str) -> str:
-    """``"pydoc"`` = the pydoc topics shipped with Python (about 465k characters); else a UTF-8 file."""
+    """``"pydoc"`` = the pydoc topics shipped with Python (about 465k characters); else a UTF-8 file.
+
+    Only regular files of at most ``MAX_CORPUS_BYTES`` are read (a device such as /dev/zero never ends).
+    """
     if source == "pydoc":
         from pydoc_data import topics
 
         return "\n\n".join(topics.topics[k] for k in sorted(topics.topics))
+    path = Path(source)
+    if path.exists() and not path.is_file():
+        raise GenplayError(f"{source}: corpus: expected a regular UTF-8 text file, not a directory or device")
     try:
-        return Path(source).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            data = f.read(MAX_CORPUS_BYTES + 1)
+        if len(data) > MAX_CORPUS_BYTES:
+            raise GenplayError(
+                f"{source}: corpus: larger than {MAX_CORPUS_BYTES // 2**20} MB (the limit for a 2-core, 24 GB machine)"
+            )
+        return data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.__class__.__name__
         raise GenplayError(f"{source}: corpus: expected a readable UTF-8 text file ({reason})") from None

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from genplay.generative.core.checks import check_finite
 from genplay.generative.core.losses import DISCRIMINATOR_LOSSES, GENERATOR_LOSSES, PENALTIES
 from genplay.generative.core.rewards import REWARD_FORMS, reward_from_logits
 from genplay.generative.core.step import DiscriminatorStepConfig, discriminator_step
@@ -34,6 +35,11 @@ from genplay.generative.text.gumbel import gumbel_sequences
 from genplay.generative.text.models import State, TokenLM, sample, sample_logits, token_nll
 
 VARIANTS = ("seqgan", "gumbel")
+MACHINE = "the limit for a 2-core, 24 GB machine"
+# sizes that machine handles: MC rollouts hold batch x seq_len x vocab logits at once
+INT_BOUNDS = {"emb_dim": (1, 1024), "hidden_dim": (1, 1024), "batch_size": (1, 512), "disc_emb_dim": (1, 1024)}
+INT_BOUNDS.update(disc_filters=(1, 512), n_rollouts=(0, 64), disc_steps=(0, 100), seed=(0, 2**31 - 1))
+FLOAT_BOUNDS = {"mle_lr": 1.0, "gen_lr": 1.0, "disc_lr": 1.0, "grad_clip": 1e6, "gumbel_tau": 100.0}
 
 
 @dataclass(frozen=True)
@@ -88,27 +94,21 @@ class TextGANConfig:
             raise ValueError(f"reward_form: expected one of {REWARD_FORMS}, got {self.reward_form!r}")
         if self.variant not in VARIANTS:
             raise ValueError(f"variant: expected one of {VARIANTS}, got {self.variant!r}")
-        if self.gumbel_tau <= 0:
-            raise ValueError(f"gumbel_tau: expected a value > 0, got {self.gumbel_tau}")
-        if self.n_rollouts < 0:
-            raise ValueError(f"n_rollouts: expected an integer >= 0, got {self.n_rollouts}")
-        for name in ("mle_lr", "gen_lr", "disc_lr", "grad_clip"):
+        for name, (low, high) in INT_BOUNDS.items():
             value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name}: expected a finite number > 0, got {value}")
-        for name in ("disc_dropout", "disc_penalty_weight"):
+            if value < low:
+                raise ValueError(f"{name}: expected an integer >= {low}, got {value}")
+            if value > high:
+                raise ValueError(f"{name}: expected an integer <= {high} ({MACHINE}), got {value}")
+        for name, high in FLOAT_BOUNDS.items():
             value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0) or (name == "disc_dropout" and value >= 1):
-                raise ValueError(f"{name}: expected a finite number >= 0 (dropout < 1), got {value}")
-        if self.seed < 0:
-            raise ValueError(f"seed: expected an integer >= 0, got {self.seed}")
-        if self.disc_steps < 0:
-            raise ValueError(f"disc_steps: expected an integer >= 0, got {self.disc_steps}")
-        for name in ("emb_dim", "hidden_dim", "batch_size", "disc_emb_dim", "disc_filters"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.rollout_decay < 1.0:
-            raise ValueError(f"rollout_decay: expected a value in [0, 1), got {self.rollout_decay}")
+            if not (math.isfinite(value) and 0 < value <= high):
+                raise ValueError(f"{name}: expected a finite number > 0 and <= {high:g}, got {value}")
+        for name, high in (("disc_dropout", 1.0), ("rollout_decay", 1.0), ("disc_penalty_weight", 1e6)):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0 and (value < high if high == 1.0 else value <= high)):
+                span = f"[0, {high:g})" if high == 1.0 else f"[0, {high:g}]"
+                raise ValueError(f"{name}: expected a finite number in {span}, got {value}")
         if self.disc_loss not in DISCRIMINATOR_LOSSES:
             raise ValueError(f"disc_loss: expected one of {sorted(DISCRIMINATOR_LOSSES)}, got {self.disc_loss!r}")
         if self.disc_penalty not in PENALTIES:
@@ -211,18 +211,26 @@ class SeqGAN:
         )
         self.rollout: EMA | None = None  # made when adversarial training starts, from the MLE generator
         self.history: list[dict] = []
+        self.mle_updates = self.adv_steps = self.disc_updates = 0
 
     # ------------------------------------------------------------------ MLE
-    def mle_epoch(self, deadline: float | None = None) -> float:
-        """One pass over the data in shuffled batches; returns the mean training NLL per token."""
+    def mle_epoch(self, deadline: float | None = None, beat: Callable[[], None] | None = None) -> float:
+        """One pass over the data in shuffled batches; returns the mean training NLL per token.
+
+        ``beat`` is called after every batch (progress lines); a NaN or inf loss stops the run.
+        """
         perm = torch.randperm(len(self.data), generator=self.rng, device=self.device)
         total, n = 0.0, 0
         self.generator.train()
         for lo in range(0, len(perm), self.config.batch_size):
             batch = self.data[perm[lo : lo + self.config.batch_size]]
             loss = token_nll(self.generator, batch).mean()
+            check_finite(f"MLE update {self.mle_updates + 1}", {"train_nll": loss})
             self._generator_update(self.mle_opt, loss)
+            self.mle_updates += 1
             total, n = total + loss.item(), n + 1
+            if beat is not None:
+                beat()
             if deadline is not None and time.monotonic() > deadline:
                 break
         return total / max(n, 1)
@@ -253,7 +261,10 @@ class SeqGAN:
             fake = d.embed_soft(soft)
         else:
             fake = d.embed(self.sample(bs))
-        return discriminator_step(d.score, self.disc_opt, d.embed(real), fake, self.disc_step_config)
+        stats = discriminator_step(d.score, self.disc_opt, d.embed(real), fake, self.disc_step_config)
+        self.disc_updates += 1
+        check_finite(f"discriminator update {self.disc_updates}", {f"d_{k}": v for k, v in stats.items()})
+        return stats
 
     def pretrain_discriminator(self, steps: int) -> dict[str, float]:
         """``steps`` discriminator updates against the current (MLE) generator, before adversarial steps."""
@@ -283,6 +294,8 @@ class SeqGAN:
         adv = returns - returns.mean(dim=0, keepdim=True) if cfg.baseline else returns
         self.generator.train()
         loss = policy_gradient_loss(self.generator, tokens, adv)
+        self.adv_steps += 1
+        check_finite(f"adversarial step {self.adv_steps}", {"pg_loss": loss, "return_mean": returns.mean()})
         self._generator_update(self.gen_opt, loss)
         self.rollout.update()
         d_stats: dict[str, float] = {}
@@ -299,6 +312,8 @@ class SeqGAN:
         d.requires_grad_(False)
         _, soft = gumbel_sequences(self.generator, cfg.batch_size, self.seq_len, tau=cfg.gumbel_tau, generator=self.rng)
         loss = GENERATOR_LOSSES[cfg.disc_loss](d.score(d.embed_soft(soft)))
+        self.adv_steps += 1
+        check_finite(f"adversarial step {self.adv_steps}", {"gen_loss": loss})
         self._generator_update(self.gen_opt, loss)
         d.requires_grad_(True)
         d_stats: dict[str, float] = {}
@@ -321,3 +336,30 @@ class SeqGAN:
                 "seq_len": self.seq_len,
             },
         }
+
+    def trainer_state(self) -> dict:
+        """Everything to resume (networks, optimisers, rollout network, RNGs, counters), for ``state_io``."""
+        return {
+            **self.state_dict(),
+            "mle_opt": self.mle_opt.state_dict(),
+            "gen_opt": self.gen_opt.state_dict(),
+            "disc_opt": self.disc_opt.state_dict(),
+            "rollout": self.rollout.state_dict() if self.rollout is not None else None,
+            "rng": self.rng.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "counters": {"mle_updates": self.mle_updates, "adv_steps": self.adv_steps, "disc": self.disc_updates},
+        }
+
+    def load_trainer_state(self, state: dict) -> None:
+        """Inverse of :meth:`trainer_state` (raises ``KeyError``/``RuntimeError``/``ValueError`` on a mismatch)."""
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        for name in ("mle_opt", "gen_opt", "disc_opt"):
+            getattr(self, name).load_state_dict(state[name])
+        if state["rollout"] is not None:
+            self.rollout = EMA(self.generator, decay=self.config.rollout_decay)
+            self.rollout.load_state_dict(state["rollout"])
+        self.rng.set_state(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        c = state["counters"]
+        self.mle_updates, self.adv_steps, self.disc_updates = int(c["mle_updates"]), int(c["adv_steps"]), int(c["disc"])
