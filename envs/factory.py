@@ -8,6 +8,7 @@ data (JSON in demos and checkpoints): wrappers are named, never imported from a 
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,7 +95,42 @@ class EnvFactory:
         kwargs, wrappers = data.get("kwargs", {}), data.get("wrappers", [])
         if not isinstance(kwargs, dict) or not isinstance(wrappers, list):
             raise EnvError(f"{source}: field 'env' has malformed kwargs or wrappers")
+        check_file_kwargs(data["env_id"], kwargs, source)
         return EnvFactory(data["env_id"], kwargs, tuple(str(w) for w in wrappers))
+
+
+def check_file_kwargs(env_id: str, kwargs: dict[str, Any], source: str) -> None:
+    """Refuse env kwargs read from a file that would change the task rather than describe it.
+
+    A file (demos, checkpoint, policy) may only set the env's own constructor options (a
+    board game's opponent, an Atari option, Pendulum's ``g``): never ``gym.make``'s
+    ``max_episode_steps`` and the like, a ``render_mode``, nor an option the registered id
+    fixes (its ``game``), which would silently train or score on another task.
+    """
+    spec = check_env_id(env_id)
+    entry = spec.entry_point
+    try:
+        creator = gym.envs.registration.load_env_creator(entry) if isinstance(entry, str) else entry
+        params = inspect.signature(creator).parameters
+    except (ImportError, AttributeError, TypeError, ValueError):  # nothing to check against: allow none
+        params = {}
+    open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    named = (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    allowed = {n for n, p in params.items() if p.kind not in named and n not in ("self", "render_mode")}
+    allowed -= set(spec.kwargs)
+    for key in kwargs:
+        if key in FIXED_KWARGS or key in spec.kwargs or (key not in allowed and not open_ended):
+            expected = ", ".join(sorted(allowed)) or "none"
+            raise EnvError(
+                f"{source}: field 'env.kwargs.{key}' cannot be set from a file for {env_id}; "
+                f"expected only the env's own options ({expected})"
+            )
+
+
+FIXED_KWARGS = frozenset(
+    {"render_mode", "max_episode_steps", "autoreset", "apply_api_compatibility", "disable_env_checker", "game", "id"}
+)
+"""``gym.make`` options and identities that only the command line may set, never a file."""
 
 
 def as_factory(env: str | EnvFactory) -> EnvFactory:

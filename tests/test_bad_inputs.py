@@ -78,7 +78,7 @@ def ctx(tmp_path_factory, cartpole_demos):
     for name in ("damaged_run", "evil_run", "foreign_run"):
         d = root / name
         d.mkdir()
-        for f in ("config.json", "policy.zip", "policy.json", "history.json"):
+        for f in ("config.json", "policy.zip", "history.json"):
             (d / f).write_bytes((run / f).read_bytes())
         c[name] = str(d)
     ck = bytearray((run / "checkpoint.pt").read_bytes())
@@ -145,6 +145,8 @@ COLLECT = ["demos", "collect", "--env", ENV, "--n-episodes", "2"]
 SUITE = ["evaluate", "--suite", "atari", "--games", "pong", "--out", "{root}/suite"]
 MUSIC = ["music", "train", "--out", "{root}/music_new", "--limit", "1", "--quiet"]
 MSAMPLE = ["music", "sample", "{music_run}", "--out", "{root}/music_samples"]
+BOARD_COLLECT = ["demos", "collect", "--env", "genplay/ConnectFour-v0", "--n-episodes", "1", "--out", "{root}/b.npz"]
+BOARD_SUITE = ["evaluate", "--suite", "boardgames", "--env", "genplay/TicTacToe-v0", "--n-episodes", "1"]
 
 # (id, argv, what the error line must name)
 CASES: list[tuple[str, list[str], str]] = [
@@ -171,6 +173,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("collect-seed-huge", [*COLLECT, "--out", "{root}/d.npz", "--seed", str(2**40)], "--seed"),
     ("demo-n-demo-zero", ["demo", "--n-demo", "0"], "--n-demo"),
     ("demo-timesteps-zero", ["demo", "--timesteps", "0"], "--timesteps"),
+    ("demo-subsample-zero", ["demo", "--subsample", "0"], "--subsample"),
     ("demo-seed-negative", ["demo", "--seed", "-2"], "--seed"),
     ("expert-seed-negative", ["expert", "train", "--env", ENV, "--seed", "-1"], "--seed"),
     ("info-missing-file", ["demos", "info"], "file"),
@@ -364,6 +367,20 @@ CASES: list[tuple[str, list[str], str]] = [
     ("music-evaluate-n-zero", ["music", "evaluate", "{music_run}", "--n", "0"], "--n"),
     ("music-evaluate-other-data", ["music", "evaluate", "{music_run}", "--limit", "1", "--n", "2"], "--limit"),
     ("music-evaluate-garbage-run", ["music", "evaluate", "{music_pickled}"], "{music_pickled}"),
+    # board games: bot keywords and budgets, opponents, the board-only settings elsewhere
+    ("board-collect-unknown-bot", [*BOARD_COLLECT, "--policy", "minimax:3"], "--policy"),
+    ("board-collect-missing-run", [*BOARD_COLLECT, "--policy", "{missing}"], "--policy"),
+    ("board-collect-mcts-huge", [*BOARD_COLLECT, "--policy", "mcts:100000000"], "mcts simulations must be <="),
+    ("board-collect-mcts-power", [*BOARD_COLLECT, "--policy", "mcts:2**70"], "--policy"),
+    ("board-collect-alphabeta-deep", [*BOARD_COLLECT, "--policy", "alphabeta:40"], "alphabeta depth must be <="),
+    ("board-collect-solver-too-big", [*BOARD_COLLECT, "--policy", "solver"], "solver only plays"),
+    ("board-collect-opponent-bad", [*BOARD_COLLECT, "--opponent", "random|mcts:0"], "--opponent"),
+    ("collect-opponent-not-a-board", [*COLLECT, "--opponent", "random", "--out", "{root}/x.npz"], "--opponent"),
+    ("board-train-opponent-huge", [*TRAIN, "--train-opponent", "mcts:999999"], "--train-opponent"),
+    ("train-symmetric-not-a-board", [*TRAIN, "--symmetric-policy", "true"], "--symmetric-policy"),
+    ("train-no-timesteps-not-a-board", [*TRAIN[:6], *TRAIN[8:]], "--timesteps"),
+    ("board-suite-missing-run", [*BOARD_SUITE, "--policy", "{missing}"], "--policy"),
+    ("board-suite-mcts-huge", [*BOARD_SUITE, "--policy", "mcts:100000000"], "mcts simulations"),
 ]
 
 

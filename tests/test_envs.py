@@ -104,16 +104,13 @@ def test_env_factory_round_trips_as_json_and_builds_the_same_env():
 
     from genplay.envs import EnvFactory
 
-    factory = EnvFactory("CartPole-v1", {"max_episode_steps": 7}, ("time_aware_observation",))
+    factory = EnvFactory("CartPole-v1", {"sutton_barto_reward": True}, ("time_aware_observation",))
     again = EnvFactory.from_dict(json.loads(json.dumps(factory.to_dict())))
     assert again == factory
     env = again.make()
     assert env.observation_space.shape == (5,)  # the wrapper added the time
     env.reset(seed=0)
-    steps = 0
-    while not any(env.step(0)[2:4]):
-        steps += 1
-    assert steps < 7
+    assert env.step(0)[1] == 0.0  # the env's own option reached it (Sutton & Barto's reward: 0 per step)
     venv = factory.make_vec(3, seed=1)
     assert venv.num_envs == 3 and venv.observation_space.shape == (5,)
 
@@ -121,6 +118,11 @@ def test_env_factory_round_trips_as_json_and_builds_the_same_env():
 @pytest.mark.parametrize(
     ("data", "match"),
     [
+        ({"env_id": "CartPole-v1", "kwargs": {"max_episode_steps": 1}}, "env.kwargs.max_episode_steps"),
+        ({"env_id": "CartPole-v1", "kwargs": {"max_episode_steps": -1}}, "cannot be set from a file"),
+        ({"env_id": "CartPole-v1", "kwargs": {"render_mode": "human"}}, "env.kwargs.render_mode"),
+        ({"env_id": "CartPole-v1", "kwargs": {"no_such_option": 1}}, "env.kwargs.no_such_option"),
+        ({"env_id": "genplay/Pong-v0", "kwargs": {"game": "breakout"}}, "env.kwargs.game"),
         ({"env_id": "CartPole-v1", "wrappers": ["no_such_wrapper"]}, "unknown env wrapper"),
         ({"env_id": "CartPole-v9"}, "unknown env id"),
         ({"kwargs": {}}, "field 'env'"),
@@ -139,9 +141,9 @@ def test_demos_remember_their_factory_and_training_uses_it(tmp_path):
     from genplay.envs import EnvFactory
     from genplay.gail import collect_demos, load_demos, save_demos
 
-    factory = EnvFactory("CartPole-v1", {"max_episode_steps": 30})
-    demos = collect_demos(factory, lambda obs: (obs[:, 2] > 0).astype(np.int64), 2, seed=0)
-    assert demos.env == factory and (demos.episode_lengths <= 30).all()
+    factory = EnvFactory("Pendulum-v1", {"g": 12.0})  # an option of the env itself, so a file may carry it
+    demos = collect_demos(factory, "random", 2, seed=0)
+    assert demos.env == factory and factory.make().unwrapped.g == 12.0
     save_demos(tmp_path / "d.npz", demos)
     assert load_demos(tmp_path / "d.npz").env_factory == factory
 
