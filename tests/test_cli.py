@@ -36,6 +36,30 @@ def _assert_one_error_line(proc: subprocess.CompletedProcess, *needles: str) -> 
         assert needle in lines[0], (needle, lines[0])
 
 
+@pytest.mark.slow
+def test_demo_job_end_to_end_from_an_empty_cache(tmp_path):
+    """``genplay demo`` as the README runs it (its defaults, only GAIL shortened), from an empty cache:
+    subsampled scripted demos, the four-row table, the explanation, results.json and the plot."""
+    env = {**os.environ, "XDG_RUNTIME_DIR": "/tmp", "GENPLAY_CACHE_DIR": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "genplay", "demo", "--timesteps", "4096"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for row in ("GAIL (learned)", "BC alone", "expert", "random", "normalised"):
+        assert row in proc.stdout, row
+    assert "keeping one transition in 20: 200 of 4000" in proc.stdout
+    assert "From 200 expert state-action pairs, BC alone reaches" in " ".join(proc.stdout.split())
+    out = tmp_path / "runs" / "demo"
+    results = {r["name"]: r for r in json.loads((out / "results.json").read_text())["results"]}
+    assert set(results) == {"GAIL (learned)", "BC alone", "expert", "random"}
+    assert results["expert"]["normalized"] == 1.0 and results["random"]["normalized"] == 0.0
+    assert (out / "learning_curve.png").stat().st_size > 0 and (out / "policy.zip").is_file()
+    from genplay.gail.demos import load_demos
+
+    demos = load_demos(out / "demos.npz", env_id="Pendulum-v1")
+    assert demos.n_transitions == 200 and demos.metadata["subsample"]["every"] == 20
+    assert demos.metadata["subsample"]["source_episodes"] == 20
+
+
 @pytest.fixture(scope="module")
 def demos_file(tmp_path_factory, cartpole_demos):
     path = tmp_path_factory.mktemp("cli_demos") / "demos.npz"
