@@ -71,6 +71,7 @@ def test_sizes_must_split_over_ranks(cartpole_demos):
         GAIL(venv=make_vec_env("CartPole-v1", n_envs=1), demos=cartpole_demos, config=config, dist=ctx)
 
 
+@pytest.mark.slow
 def test_two_ranks_step_as_one_process(two_ranks):
     ranks, _ = two_ranks
     for r in ranks:
@@ -80,6 +81,7 @@ def test_two_ranks_step_as_one_process(two_ranks):
         assert r["return_scaler_diff"] < 1e-9
 
 
+@pytest.mark.slow
 def test_ranks_stay_replicated_and_rank0_writes(two_ranks):
     ranks, out = two_ranks
     np.testing.assert_allclose(ranks[0]["params"], ranks[1]["params"], atol=1e-6)
@@ -91,6 +93,7 @@ def test_ranks_stay_replicated_and_rank0_writes(two_ranks):
     assert (run / "policy.zip").is_file()
 
 
+@pytest.mark.slow
 def test_checkpoint_of_two_ranks_resumes_in_one(two_ranks, cartpole_demos):
     from genplay.gail.pipeline import train_gail
 

@@ -46,6 +46,7 @@ def two_ranks(tmp_path_factory):
 
 
 @pytest.mark.parametrize("model", ["dcgan", "cgan", "wgan-gp"])
+@pytest.mark.slow
 def test_two_ranks_step_as_one_process(two_ranks, model):
     ranks, _ = two_ranks
     for r in ranks:
@@ -54,11 +55,13 @@ def test_two_ranks_step_as_one_process(two_ranks, model):
     np.testing.assert_allclose(ranks[0][model]["params"], ranks[1][model]["params"], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_music_two_ranks_step_as_one_process(two_ranks):
     for r in two_ranks[0]:
         assert r["music_diff"] < TOL  # WGAN-GP: interpolation weights are rows of the global draw
 
 
+@pytest.mark.slow
 def test_rank0_writes_and_history_is_global(two_ranks):
     ranks, out = two_ranks
     run = out / "run"
@@ -68,6 +71,7 @@ def test_rank0_writes_and_history_is_global(two_ranks):
                                        for i, r in enumerate(ranks[1]["run_history"])]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_checkpoint_of_two_ranks_resumes_in_one(two_ranks, tmp_path):
     from dist_gan_worker import gan_vector, tiny_data, tiny_gan
 

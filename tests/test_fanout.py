@@ -61,6 +61,7 @@ def ray_local():
     ray.shutdown()
 
 
+@pytest.mark.slow
 def test_ray_retries_a_failing_job_then_reports_it(ray_local, tmp_path):
     log = tmp_path / "attempts"
 
@@ -82,6 +83,7 @@ def test_ray_retries_a_failing_job_then_reports_it(ray_local, tmp_path):
     assert attempts.count("2") == 3 and attempts.count("1") == 2 and attempts.count("0") == 1
 
 
+@pytest.mark.slow
 def test_atari_suite_through_ray_gives_the_local_numbers(ray_local):
     from genplay.gail.atari_suite import PolicySpec, SuiteConfig, run_suite
 
@@ -92,6 +94,7 @@ def test_atari_suite_through_ray_gives_the_local_numbers(ray_local):
     assert np.shape(local["policies"]["random"]["games"]["pong"]["scores"]) == (2, 2)
 
 
+@pytest.mark.slow
 def test_cli_reports_a_job_that_keeps_failing(ray_local, monkeypatch, tmp_path, capsys):
     import genplay.gail.atari_suite as suite
 
@@ -116,6 +119,7 @@ def test_cli_reports_a_job_that_keeps_failing(ray_local, monkeypatch, tmp_path, 
     assert (tmp_path / "scores.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_boardgames_suite_through_ray_gives_the_local_numbers(ray_local, tmp_path):
     pytest.importorskip("pyspiel")
     from genplay.gail.boardgame_suite import run_suite
@@ -160,6 +164,7 @@ def test_bench_flags_are_removed_from_each_run():
     assert strip(["--ray", "10.0.0.1:6379", "--x", "--ray-cpus=2", "--seeds=1"]) == ["--x"]
 
 
+@pytest.mark.slow
 def test_bench_seeds_run_one_by_one_and_a_failed_seed_is_named(tmp_path):
     import subprocess
 
@@ -182,6 +187,7 @@ def test_bench_seeds_run_one_by_one_and_a_failed_seed_is_named(tmp_path):
         assert bad.returncode == 2 and len(lines) == 1 and lines[0].endswith(expected), (argv, bad.stderr)
 
 
+@pytest.mark.slow
 def test_bench_seeds_through_ray_are_retried_then_reported(ray_local, tmp_path, capsys):
     import argparse
 

@@ -28,6 +28,7 @@ def _run(config: TextGANConfig, steps: int = 30) -> tuple[float, float]:
 
 
 @pytest.mark.parametrize("variant", ["gumbel", "seqgan"])
+@pytest.mark.slow
 def test_adversarial_training_lowers_oracle_nll(variant):
     cfg = TextGANConfig(variant=variant, gen_lr=0.01, disc_lr=1e-3, n_rollouts=4, seed=0)
     start, end = _run(cfg)
@@ -62,6 +63,7 @@ def test_zero_discriminator_steps_freeze_the_discriminator():
         TextGANConfig(disc_steps=-1)
 
 
+@pytest.mark.slow
 def test_discriminator_probe_reports_accuracies_and_leaves_the_run_unchanged():
     """The probe runs under its own RNG: a run with it gives the same numbers as one without."""
     from genplay.generative.text.oracle import run_oracle
