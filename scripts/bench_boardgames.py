@@ -18,6 +18,7 @@ import dataclasses
 import json
 import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib, also when imported by the tests
 from benchlib import ArgumentParser, add_seed_fanout, fan_out_seeds  # noqa: E402
 
-from genplay.gail.boardgame_presets import DEFAULT_BC_REG, PRESETS, board_config
+from genplay.gail.boardgame_presets import DEFAULT_BC_REG, PRESETS, board_config, board_preset
 from genplay.gail.boardgames import (
     board_factory,
     check_board_settings,
@@ -36,7 +37,8 @@ from genplay.gail.boardgames import (
     play_both_colours,
     symmetries,
 )
-from genplay.gail.pipeline import export_policy
+from genplay.gail.config import preset as config_preset
+from genplay.gail.pipeline import export_policy, load_policy
 
 LEARNERS = {"bc": (True, False), "gail": (False, True), "gail_bc": (True, True)}  # (BC warm start, GAIL steps)
 
@@ -58,6 +60,53 @@ def steps_per_second(game: str, opponent: str, seconds: float = 1.0) -> float:
         if term:
             env.reset()
     return n / (time.perf_counter() - start)
+
+
+def cli_flags(config, base) -> list[str]:
+    """``gail train`` flags for the fields where ``config`` differs from ``base`` (the env's preset)."""
+    flags = []
+    for prefix, new, old in (("", config, base), ("ppo-", config.ppo, base.ppo)):
+        for f in dataclasses.fields(new):
+            value = getattr(new, f.name)
+            if f.name == "ppo" or value == getattr(old, f.name):
+                continue
+            words = [str(v) for v in value] if isinstance(value, tuple) else [str(value).lower()]
+            flags += ["--" + prefix + f.name.replace("_", "-"), *words]
+    return flags
+
+
+def cli_demos(env_id: str, preset, seed: int, out: Path, commands: list[str]):
+    """The preset's demos through ``genplay demos collect`` (the flags given here passed on)."""
+    from genplay.cli import main as genplay
+    from genplay.gail.demos import load_demos
+
+    base = PRESETS[preset.game]
+    argv = ["demos", "collect", "--env", env_id, "--out", str(out), "--seed", str(seed)]
+    if preset.expert != base.expert:
+        argv += ["--policy", preset.expert]
+    if preset.demo_opponents != base.demo_opponents:
+        argv += ["--opponent", preset.demo_opponents]
+    if preset.n_demo_games != base.n_demo_games:
+        argv += ["--n-episodes", str(preset.n_demo_games)]
+    commands.append("genplay " + " ".join(argv))
+    if genplay(argv) != 0:
+        raise SystemExit(f"error: {commands[-1]} failed")
+    return load_demos(out, env_id=env_id)
+
+
+def cli_learner(env_id: str, config, timesteps: int, out: Path, commands: list[str]):
+    """One learner through ``genplay gail train`` into ``out`` (the demos beside it): its loaded
+    policy and history; flags only where ``config`` or ``timesteps`` differ from the preset."""
+    from genplay.cli import main as genplay
+
+    argv = ["gail", "train", "--env", env_id, "--demos", str(out.parent / "demos.npz"), "--out", str(out)]
+    argv += ["--force", "--quiet", *cli_flags(config, config_preset(env_id))]
+    if timesteps != board_preset(env_id).timesteps:
+        argv += ["--timesteps", str(timesteps)]
+    commands.append("genplay " + " ".join(argv))
+    if genplay(argv) != 0:
+        raise SystemExit(f"error: {commands[-1]} failed")
+    return load_policy(out, env_id=env_id), json.loads((out / "history.json").read_text())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,6 +151,13 @@ def main(argv: list[str] | None = None) -> int:
         "--train-opponent", default=None, help="opponent spec of the GAIL env (default per game, else the demos')"
     )
     p.add_argument("--learners", default="bc,gail,gail_bc", help="which of bc,gail,gail_bc to train")
+    p.add_argument(
+        "--route",
+        choices=("library", "cli"),
+        default="library",
+        help="cli: collect and train through `genplay demos collect` / `gail train` (flags only where the settings "
+        "differ from the library preset; run dirs under --save or a temp dir); learners gail and gail_bc only",
+    )
     p.add_argument("--save", default=None, help="export each trained policy to SAVE/<learner> (load_policy format)")
     p.add_argument("--out", default=None, help="JSONL file to append to (default bench_results/boardgames/GAME.jsonl)")
     add_seed_fanout(p)
@@ -134,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         cnn = dict(zip(("channels", "layers"), parse_csv_ints(args.cnn), strict=True)) if args.cnn else None
         assert cnn is None or min(cnn.values()) > 0
         assert net_arch and min(net_arch) > 0 and set(names) <= set(LEARNERS)
+        assert args.route == "library" or ("bc" not in names and cnn is None)  # the CLI trains GAIL steps, MLPs
         board_factory(args.game, preset.demo_opponents, None).make().close()  # a malformed opponent spec fails here
         config = board_config(
             preset,
@@ -154,19 +211,29 @@ def main(argv: list[str] | None = None) -> int:
     policy = "symmetric" if preset.symmetric_policy else "mlp"
     t0 = time.perf_counter()
 
-    demos = collect_bot_demos(args.game, expert, preset.n_demo_games, opponent=preset.demo_opponents, seed=args.seed)
+    commands: list[str] = []  # the genplay commands of --route cli
+    if args.route == "cli":
+        save = args.save or tempfile.mkdtemp(prefix=f"bench_{args.game}_")
+        demos = cli_demos(env_id, preset, args.seed, Path(save) / "demos.npz", commands)
+    else:
+        opponent = preset.demo_opponents
+        demos = collect_bot_demos(args.game, expert, preset.n_demo_games, opponent=opponent, seed=args.seed)
     n_augmented = demos.n_transitions * (1 if args.no_augment else len(symmetries(args.game)))
     print(f"demos: {demos.n_episodes} games, {demos.n_transitions} moves ({n_augmented} augmented)")
-    learners, train_s = {}, {}
+    learners, histories, train_s = {}, {}, {}
     for name in names:
         bc, gail = LEARNERS[name]
         cfg = dataclasses.replace(config, bc_epochs=100 if bc else 0)
         start = time.perf_counter()
-        learners[name] = masked_gail(demos, cfg, timesteps if gail else 0, cnn=cnn)
+        if args.route == "cli":
+            learners[name], histories[name] = cli_learner(env_id, cfg, timesteps, Path(save) / name, commands)
+        else:
+            learners[name] = masked_gail(demos, cfg, timesteps if gail else 0, cnn=cnn)
+            histories[name] = learners[name].history
+            if args.save:
+                export_policy(learners[name], Path(args.save) / name)
         train_s[name] = time.perf_counter() - start
         print(f"trained {name} in {train_s[name]:.0f}s", flush=True)
-        if args.save:
-            export_policy(learners[name], Path(args.save) / name)
 
     seed = 10_000 + args.seed
     results = {}
@@ -202,12 +269,14 @@ def main(argv: list[str] | None = None) -> int:
         "by_learner": {k: {"vs_random": v["random"], "vs_expert_bot": v[reference]} for k, v in results.items()},
         "train_seconds": {k: round(v, 1) for k, v in train_s.items()},
         # the discriminator at the end of GAIL (loss 2 ln 2 = 1.386 and a tiny reward_std: it separates nothing)
-        "disc_last": {k: t.history[-1] for k, t in learners.items() if t.history},
+        "disc_last": {k: h[-1] for k, h in histories.items() if h},
         "gail_env_steps_per_s": round(timesteps / train_s["gail"], 1) if "gail" in train_s else None,
         "env_steps_per_s_random_opponent": round(steps_per_second(args.game, "random"), 1),
         "env_steps_per_s_mcts50_opponent": round(steps_per_second(args.game, "mcts:50"), 1),
         "wall_seconds": round(time.perf_counter() - t0, 1),
         "torch": torch.__version__,
+        "route": args.route,
+        "cli_commands": commands or None,
     }
     out = Path(args.out or f"bench_results/boardgames/{args.game}.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)
