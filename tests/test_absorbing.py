@@ -42,6 +42,7 @@ def test_wasserstein_with_a_free_absorbing_logit_and_gamma_one_are_refused():
         GAILConfig(ppo=PPOConfig(gamma=1.0))
 
 
+@pytest.mark.slow
 def test_gamma_one_without_absorbing_states_trains_on_finite_numbers(cartpole_random_demos):
     config = GAILConfig(**TINY, absorbing=False, ppo=PPOConfig(gamma=1.0, n_steps=64, batch_size=64, n_epochs=2))
     trainer = GAIL(venv=EnvFactory("CartPole-v1").make_vec(2), demos=cartpole_random_demos, config=config)
@@ -49,6 +50,7 @@ def test_gamma_one_without_absorbing_states_trains_on_finite_numbers(cartpole_ra
     assert all(math.isfinite(v) for h in trainer.history for v in h.values())
 
 
+@pytest.mark.slow
 def test_absorbing_logit_stays_bounded_when_the_generator_never_terminates(cartpole_random_demos):
     """The expert always terminates; the generator's rows never do: the logit settles at the prior's ratio."""
     config = GAILConfig(**TINY, absorbing_prior=1.0)

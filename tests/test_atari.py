@@ -136,6 +136,7 @@ def tiny_pixel_config(**changes):
     return replace(atari_preset(), **{**base, "checkpoint_every": 0, **changes})
 
 
+@pytest.mark.slow
 def test_pixel_gail_runs_checkpoints_and_resumes(tmp_path, pong_demos):
     factory = EnvFactory(PONG)
     config = tiny_pixel_config()
@@ -159,6 +160,7 @@ def test_pixel_gail_runs_checkpoints_and_resumes(tmp_path, pong_demos):
     assert actions.shape == (3,)
 
 
+@pytest.mark.slow
 def test_pixel_dac_runs_checkpoints_and_resumes(tmp_path, pong_demos):
     """The off-policy variant on frames: centred Q-network, uint8 replay, a checkpoint that resumes."""
     import dataclasses

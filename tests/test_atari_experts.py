@@ -34,6 +34,7 @@ def test_breakout_expert_beats_random():
     assert expert >= 15 and expert > rand + 10
 
 
+@pytest.mark.slow
 def test_pong_expert_beats_random():
     expert = _score("pong", PongExpert(np.random.default_rng(0)), 1200)
     rand = _score("pong", RandomExpert(np.random.default_rng(0), 6), 1200)

@@ -189,6 +189,7 @@ def test_tiny_suite_writes_json_markdown_and_plot(tmp_path, stub_experts):
         assert png.format == "PNG" and png.size[0] > 200
 
 
+@pytest.mark.slow
 def test_cli_suite_with_a_learned_cnn_policy(tmp_path, capsys, cnn_zip, stub_experts):
     pattern = str(cnn_zip.parent / "{game}.zip")
     argv = ["evaluate", "--suite", "atari", "--games", "pong", "--policy", f"learned={pattern}", "--policy", "random"]

@@ -93,6 +93,7 @@ def cli_run(tmp_path_factory, demos_file):
     return proc, out
 
 
+@pytest.mark.slow
 def test_gail_train_writes_policy_checkpoint_and_plot(cli_run):
     proc, out = cli_run
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -106,6 +107,7 @@ def test_gail_train_writes_policy_checkpoint_and_plot(cli_run):
     assert state["config"]["n_envs"] == 2 and state["config"]["ppo"]["n_steps"] == 256
 
 
+@pytest.mark.slow
 def test_gail_train_resume_continues(cli_run, demos_file, tmp_path):
     _, first = cli_run
     out = tmp_path / "run"
@@ -121,6 +123,7 @@ def test_gail_train_resume_continues(cli_run, demos_file, tmp_path):
     assert history[:4] == before
 
 
+@pytest.mark.slow
 def test_evaluate_json_uses_the_cached_expert(cli_run, cached_expert):
     _, out = cli_run
     mtime = cached_expert.stat().st_mtime_ns
@@ -151,6 +154,7 @@ def cached_acrobot_expert(genplay_cache_dir):
     return path
 
 
+@pytest.mark.slow
 def test_evaluate_policy_of_another_env(cli_run, cached_acrobot_expert):
     _, out = cli_run
     proc = _cli("evaluate", "--env", "Acrobot-v1", "--policy", out, "--n-episodes", 2, "--json")
@@ -163,11 +167,13 @@ def test_evaluate_missing_policy(capsys, tmp_path):
     assert len(err) == 1 and err[0].startswith("error:") and "no trained policy" in err[0]
 
 
+@pytest.mark.slow
 def test_gail_train_unknown_env(demos_file, tmp_path):
     proc = _cli("gail", "train", "--env", "NoSuchEnv-v0", "--demos", demos_file, "--timesteps", 256, "--out", tmp_path)
     _assert_one_error_line(proc, "NoSuchEnv-v0")
 
 
+@pytest.mark.slow
 def test_gail_train_missing_demos(tmp_path):
     missing = tmp_path / "missing.npz"
     proc = _cli("gail", "train", "--env", ENV, "--demos", missing, "--timesteps", 256, "--out", tmp_path / "run")

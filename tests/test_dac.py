@@ -30,6 +30,7 @@ def make_dac(demos, dqn: DQNConfig = SMALL, config: GAILConfig = DISC, seed: int
     return DAC(venv=venv, demos=demos, config=config, dqn=dqn)
 
 
+@pytest.mark.slow
 def test_dac_learns_cartpole(cartpole_demos):
     """The default recipe (expert rows, margin loss, relabelled rewards) balances the pole within 10k steps."""
     dac = make_dac(cartpole_demos)
@@ -72,6 +73,7 @@ def test_replay_batch_pairs_each_row_with_its_next_observation(cartpole_demos):
     assert terminated.any() and store.acts.dtype == np.int64
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights(cartpole_demos):
     weights = []
     for _ in range(2):

@@ -522,12 +522,14 @@ def _assert_one_error_line(proc: subprocess.CompletedProcess, *needles: str) -> 
     return lines[0]
 
 
+@pytest.mark.slow
 def test_cli_demos_info_on_corrupt_file(good_file):
     data = good_file.read_bytes()
     good_file.write_bytes(data[: len(data) // 2])
     _assert_one_error_line(_cli("demos", "info", str(good_file), "--env", "CartPole-v1"), str(good_file))
 
 
+@pytest.mark.slow
 def test_cli_demos_info_on_good_file(good_file, cartpole_random_demos):
     proc = _cli("demos", "info", str(good_file), "--env", "CartPole-v1")
     assert proc.returncode == 0, proc.stderr
@@ -537,6 +539,7 @@ def test_cli_demos_info_on_good_file(good_file, cartpole_random_demos):
     assert info["terminated_episodes"] == 5
 
 
+@pytest.mark.slow
 def test_cli_demos_info_on_corrupt_compressed_member(good_file):
     _corrupt_member(good_file, "obs.npy")
     _assert_one_error_line(_cli("demos", "info", str(good_file), "--env", "CartPole-v1"), str(good_file))

@@ -21,6 +21,7 @@ def test_digits_split_range_and_determinism():
     assert not torch.equal(d.train_images, other.train_images)
 
 
+@pytest.mark.slow
 def test_mnist5k_is_28x28_and_shuffled():
     d = load_mnist5k()
     assert d.shape == (1, 28, 28) and d.n_classes == 10

@@ -84,6 +84,7 @@ def test_checkpoint_resume_and_saved_generator(digits, tmp_path):
         load_generator(tmp_path)
 
 
+@pytest.mark.slow
 def test_short_cgan_run_moves_metrics_toward_the_data(digits, classifier):
     """400 updates of a small class-conditional GAN: FID falls, recall rises, samples carry their labels."""
     gan = _tiny("cgan", 400, lr_generator=1e-3, lr_critic=1e-3)

@@ -81,6 +81,7 @@ def test_straight_through_passes_gradients():
     assert gen.bar[-1].weight.grad is not None and gen.bar[-1].weight.grad.abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_short_training_moves_metrics_towards_data_and_holds_notes(chorales):
     config = MusicGANConfig(
         steps=300, batch_size=16, z_dim=8, gen_width=32, critic_width=8, n_critic=1, lr=2e-3, ema_decay=0.0,

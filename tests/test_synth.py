@@ -54,6 +54,7 @@ def synthetic(run_dir) -> Demos:
     return synthesize(load_generator(run_dir), SynthConfig(n_episodes=6, seed=3, temperature=1.5, perturb_steps=4))
 
 
+@pytest.mark.slow
 def test_round_trip_own_format_keeps_scores_and_provenance(run_dir, synthetic, tmp_path):
     save_demos(tmp_path / "s.npz", synthetic)
     back = load_demos(tmp_path / "s.npz", env_id=ENV)
@@ -75,6 +76,7 @@ def test_round_trip_own_format_keeps_scores_and_provenance(run_dir, synthetic, t
     np.testing.assert_allclose(synth["episode_scores"], episode_scores(back, fresh), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_seeds_reproduce_and_diversity_controls_change_rollouts(run_dir):
     gen = load_generator(run_dir)
     cfg = SynthConfig(n_episodes=3, seed=11, batch=2)
@@ -188,6 +190,7 @@ def test_minari_stores_pixels_losslessly(tmp_path, shape):
     np.testing.assert_array_equal(back.obs[np.arange(len(pixels))], pixels)
 
 
+@pytest.mark.slow
 def test_warm_start_on_synthetic_data_beats_scratch_at_equal_steps(run_dir):
     """Steps to an evaluation >= 475: 0 for the BC warm start, more for the same fresh PPO from scratch
     (same seed, so the same initial actor: only BC on the synthetic data makes the difference)."""
@@ -315,6 +318,7 @@ def test_cli_synth_report_bad_input_is_one_error_line(case, run_dir, heuristic_e
     assert not (out / "report.json").exists()
 
 
+@pytest.mark.slow
 def test_warm_start_clones_continuous_actions_under_gsde():
     """Pendulum (gSDE PPO recipe): the mean-action regression lifts a fresh PPO from random-level
     returns to near the scripted expert's; the same fresh PPO without it stays random-level."""
@@ -336,6 +340,7 @@ def test_warm_start_clones_continuous_actions_under_gsde():
     assert stats["bc_heldout_mse"] < 0.1, stats
 
 
+@pytest.mark.slow
 def test_warm_start_on_a_board_game_is_masked_and_beats_a_fresh_policy():
     """Board games: ``make_ppo`` builds MaskablePPO, BC gets the demos' legal-action masks, and
     the cloned policy beats random far more often than the same fresh policy."""
