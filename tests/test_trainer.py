@@ -340,6 +340,7 @@ def test_checkpoint_for_other_env_is_refused(cartpole_demos, tmp_path):
 # ---------------------------------------------------------------------------- determinism
 
 
+@pytest.mark.slow
 def test_same_seed_same_parameters(cartpole_demos):
     config = tiny_config(bc_epochs=2)  # the BC warm start's shuffling is seeded too
     runs = [make_trainer(cartpole_demos, config, seed=s).learn(1024) for s in (0, 0, 1)]
@@ -363,6 +364,7 @@ def _bc_fit(trainer: GAIL, demos) -> tuple[float, float]:
     return float(-log_prob.mean()), match
 
 
+@pytest.mark.slow
 def test_bc_warm_start_fits_the_demos(cartpole_demos):
     trainer = make_trainer(cartpole_demos, tiny_config(bc_epochs=100, bc_lr=3e-3))
     policy = trainer.gen_algo.policy
@@ -377,6 +379,7 @@ def test_bc_warm_start_fits_the_demos(cartpole_demos):
     assert trainer.bc_done
 
 
+@pytest.mark.slow
 def test_bc_baseline_clones_continuous_actions_under_gsde():
     """Pendulum's preset (gSDE PPO), 20 demos as in ``genplay demo``: the BC baseline, built as GAIL's
     warm start is, regresses the mean action (-429 here); log-likelihood BC scored -1224 (random -1180)."""
@@ -455,6 +458,7 @@ def test_load_policy_errors(tmp_path):
         load_policy(tmp_path)
 
 
+@pytest.mark.slow
 def test_new_trainer_from_checkpoint_continues_to_twice_the_steps(cartpole_demos, tmp_path):
     out = tmp_path / "run"
     first = train_gail(ENV, cartpole_demos, 512, config=tiny_config(checkpoint_every=ROLLOUT), out_dir=out)
@@ -468,6 +472,7 @@ def test_new_trainer_from_checkpoint_continues_to_twice_the_steps(cartpole_demos
     assert resumed.history[:4] == first.history
 
 
+@pytest.mark.slow
 def test_resume_after_a_simulated_kill(cartpole_demos, tmp_path):
     out = tmp_path / "run"
     config = tiny_config(checkpoint_every=2 * ROLLOUT)
