@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 import torch
 
 from genplay.gail.collect import collect_demos
@@ -20,6 +21,7 @@ from genplay.gail.evaluate import episode_returns
 from genplay.gail.pipeline import train_gail
 
 ENV = "CartPole-v1"
+pytestmark = pytest.mark.slow  # learning runs with thresholds: the slow tier
 
 
 def test_learn_cartpole_by_pure_gail_without_bc(heuristic_policy):
