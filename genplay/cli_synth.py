@@ -58,7 +58,7 @@ def add_subparser(sub) -> None:
     im.add_argument("source")
     im.add_argument("--out", type=nonempty_str, required=True)
     im.add_argument("--env", default=None, help="the env id, when the dataset names none (also checked)")
-    im.add_argument("--minari-root", default=None, help="Minari's datasets root (default: its own)")
+    im.add_argument("--minari-root", default=None, help="Minari's datasets root (default: its own, ~/.minari/datasets)")
     im.set_defaults(func=cmd_import)
     rp = actions.add_parser("report", help="held-out AUCs of the realism score (warns below 0.6), plots, returns")
     rp.add_argument("--run", required=True, help="the generator's run dir")
@@ -70,7 +70,8 @@ def add_subparser(sub) -> None:
 
 def _minari_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--minari-id", default=None, help="also write a Minari dataset of this id (ns/name-v0)")
-    p.add_argument("--minari-root", default=None, help="Minari's datasets root (default: its own)")
+    p.add_argument("--minari-root", default=None, help="Minari's datasets root (default: its own, ~/.minari/datasets)")
+    p.add_argument("--force", action="store_true", help="replace an existing Minari dataset of that id")
 
 
 def _check_run(run: str | None) -> Path:
@@ -85,7 +86,7 @@ def _check_run(run: str | None) -> Path:
 def _export(demos, args) -> None:
     from genplay.gail.minari_io import export_minari
 
-    path = export_minari(demos, args.minari_id, root=args.minari_root)
+    path = export_minari(demos, args.minari_id, root=args.minari_root, force=args.force)
     print(f"Minari dataset {args.minari_id}: {path}")
 
 
@@ -99,6 +100,10 @@ def cmd_synth(args: argparse.Namespace) -> None:
         raise GenplayError("--out: required (or --minari-id): where the synthetic data goes")
     if args.out is not None:
         check_out_file(args.out)
+    if args.minari_id is not None:
+        from genplay.gail.minari_io import check_export_target
+
+        check_export_target(args.minari_id, args.minari_root, force=args.force)
     if args.deterministic and args.temperature != 1.0:
         raise GenplayError("--temperature: not with --deterministic (the mode has no temperature)")
     config = SynthConfig(
@@ -178,9 +183,11 @@ def cmd_scorer(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     from genplay.gail.demos import load_demos
+    from genplay.gail.minari_io import check_export_target
 
     if args.minari_id is None:
         raise GenplayError("--minari-id: required (the dataset id, e.g. genplay/cartpole-synth-v0)")
+    check_export_target(args.minari_id, args.minari_root, force=args.force)
     _export(load_demos(args.demos), args)
 
 
