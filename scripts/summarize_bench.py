@@ -18,6 +18,8 @@ def main(paths: list[str]) -> None:
             for line in f:
                 if line.strip():
                     run = json.loads(line)
+                    if "normalized_return" not in run:  # another script's or the imitation peer's line
+                        continue
                     opts = ", ".join(f"{k}={v}" for k, v in sorted(run.get("overrides", {}).items())) or "defaults"
                     groups[(run["env"], run["demo_source"], run["n_demo_episodes"], opts)].append(run)
     print(
