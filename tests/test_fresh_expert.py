@@ -31,7 +31,14 @@ def _tiny(env_id: str, monkeypatch) -> None:
     monkeypatch.setitem(experts.RECIPES, env_id, recipe)
 
 
-@pytest.mark.parametrize("env_id", ["CartPole-v1", "Acrobot-v1", "Pendulum-v1"])
+@pytest.mark.parametrize(
+    "env_id",
+    [
+        "CartPole-v1",
+        pytest.param("Acrobot-v1", marks=pytest.mark.slow),
+        pytest.param("Pendulum-v1", marks=pytest.mark.slow),
+    ],
+)
 def test_expert_trained_from_empty_cache_loads_back_on_the_command_line(
     env_id, empty_cache, tmp_path, monkeypatch, capsys
 ):
