@@ -280,7 +280,7 @@ def import_minari(source: str | Path, *, root: str | Path | None = None, env_id:
     except Exception as exc:  # h5py / pyarrow errors on missing or damaged episodes
         msg = " ".join(str(exc).split())[:160]
         raise DemoError(
-            f"{data}: the Minari data does not hold the {total} episodes metadata.json announces "
+            f"{data}: the Minari data does not hold the {total} episodes metadata.json's total_episodes announces "
             f"({type(exc).__name__}: {msg})"
         ) from None
     if len(episodes) != total:

@@ -112,7 +112,28 @@ def ctx(tmp_path_factory, cartpole_demos):
     Path(c["truncated_policy"]).write_bytes(zipped[: len(zipped) // 2])
     c["run_digest"] = _tree_digest(run)
     _music_runs(root, c, evil)
+    _minari_datasets(root, c)
     return c
+
+
+def _minari_datasets(root: Path, c: dict[str, str]) -> None:
+    """A good Minari dataset under ``{minari}``, and copies of it with the hdf5 missing, metadata.json
+    malformed, and total_episodes beyond what the data holds."""
+    import shutil
+
+    from genplay.gail.demos import load_demos
+    from genplay.gail.minari_io import export_minari
+
+    c["minari"] = str(root / "minari")
+    good = export_minari(load_demos(c["demos"]), "genplay/exists-v0", root=c["minari"])
+    for name in ("minari_no_hdf5", "minari_bad_meta", "minari_too_many"):
+        shutil.copytree(good, root / name)
+        c[name] = str(root / name)
+    (root / "minari_no_hdf5" / "data" / "main_data.hdf5").unlink()
+    (root / "minari_bad_meta" / "data" / "metadata.json").write_text('{"total_episodes": 5, "observation_space": ')
+    meta = json.loads((good / "data" / "metadata.json").read_text())
+    meta["total_episodes"] = meta["total_episodes"] + 3
+    (root / "minari_too_many" / "data" / "metadata.json").write_text(json.dumps(meta))
 
 
 def _music_runs(root: Path, c: dict[str, str], evil: bytes) -> None:
@@ -147,6 +168,10 @@ MUSIC = ["music", "train", "--out", "{root}/music_new", "--limit", "1", "--quiet
 MSAMPLE = ["music", "sample", "{music_run}", "--out", "{root}/music_samples"]
 BOARD_COLLECT = ["demos", "collect", "--env", "genplay/ConnectFour-v0", "--n-episodes", "1", "--out", "{root}/b.npz"]
 BOARD_SUITE = ["evaluate", "--suite", "boardgames", "--env", "genplay/TicTacToe-v0", "--n-episodes", "1"]
+
+SYNTH_REPORT = ["synth", "report", "--run", "{run}", "--data", "{demos}"]
+EXPORT = ["synth", "export", "{demos}", "--minari-root", "{minari}"]
+IMPORT = ["synth", "import", "--out", "{root}/imported.npz"]
 
 # (id, argv, what the error line must name)
 CASES: list[tuple[str, list[str], str]] = [
@@ -381,6 +406,24 @@ CASES: list[tuple[str, list[str], str]] = [
     ("train-no-timesteps-not-a-board", [*TRAIN[:6], *TRAIN[8:]], "--timesteps"),
     ("board-suite-missing-run", [*BOARD_SUITE, "--policy", "{missing}"], "--policy"),
     ("board-suite-mcts-huge", [*BOARD_SUITE, "--policy", "mcts:100000000"], "mcts simulations"),
+    # synthetic data: realism scorer, Minari ids, roots and datasets
+    ("synth-top-without-scorer", ["synth", "--run", "{run}", "--out", "{root}/s.npz", "--top", "2"], "--top"),
+    ("synth-report-without-scorer", [*SYNTH_REPORT, "--out", "{root}/report"], "--run"),
+    ("synth-scorer-other-env-demos", ["synth", "scorer", "--run", "{run}", "--demos", "{pendulum_demos}"], "pendulum"),
+    ("synth-scorer-steps-zero", ["synth", "scorer", "--run", "{run}", "--demos", "{demos}", "--steps", "0"], "--steps"),
+    ("minari-id-traversal", [*EXPORT, "--minari-id", "../../x-v0"], "--minari-id"),
+    ("minari-id-absolute", [*EXPORT, "--minari-id", "/tmp/x-v0"], "--minari-id"),
+    ("minari-id-no-version", [*EXPORT, "--minari-id", "genplay/cartpole"], "--minari-id"),
+    ("minari-id-spaces", [*EXPORT, "--minari-id", "genplay/my data-v0"], "--minari-id"),
+    ("minari-export-exists", [*EXPORT, "--minari-id", "genplay/exists-v0"], "--force"),
+    ("minari-root-is-a-file", [*EXPORT[:3], "--minari-id", "a/b-v0", "--minari-root", "{file}"], "--minari-root"),
+    ("minari-synth-id-traversal", ["synth", "--run", "{run}", "--minari-id", "../x-v0"], "--minari-id"),
+    ("minari-import-traversal", [*IMPORT, "../../x-v0", "--minari-root", "{minari}"], "source"),
+    ("minari-import-unknown-id", [*IMPORT, "genplay/nothing-v0", "--minari-root", "{minari}"], "no Minari dataset"),
+    ("minari-import-empty-dir", [*IMPORT, "{empty_dir}"], "{empty_dir}"),
+    ("minari-import-no-hdf5", [*IMPORT, "{minari_no_hdf5}"], "main_data.hdf5"),
+    ("minari-import-bad-metadata", [*IMPORT, "{minari_bad_meta}"], "metadata.json"),
+    ("minari-import-too-many-episodes", [*IMPORT, "{minari_too_many}"], "total_episodes"),
 ]
 
 
