@@ -232,6 +232,24 @@ def export_policy(trainer: SB3Learner, out: Path) -> None:
     atomic_write(out / "history.json", lambda tmp: Path(tmp).write_text(json.dumps(trainer.history)))
 
 
+def save_run(trainer: GAIL, out_dir: str | Path) -> Path:
+    """A trainer built in Python written as the run directory ``genplay gail train --out`` writes
+    (``GAIL.save``): ``config.json``, ``checkpoint.pt``, ``policy.zip``, ``history.json``,
+    ``learning_curve.png``, and ``demos.npz`` (the demos ``--resume`` must be given again). The
+    directory is locked while written; files of an earlier save there are replaced."""
+    out = Path(out_dir)
+    env = trainer.demos.env_factory
+    with RunDirLock(out):
+        meta = {"env_id": env.env_id, "env": env.to_dict(), **dataclasses.asdict(trainer.config)}
+        meta.update(world_size=1, backend=None)
+        atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
+        save_demos(out / "demos.npz", trainer.demos)
+        trainer.save_checkpoint(out / CHECKPOINT)
+        export_policy(trainer, out)
+        plot_learning_curve(trainer.history, out / "learning_curve.png", title=f"GAIL on {env.env_id}")
+    return out
+
+
 def load_policy(run_dir: str | Path, *, deterministic: bool = True, env_id: str | None = None) -> PolicyFn:
     """A batched policy from a ``gail train`` output directory or a policy zip, loaded without unpickling.
 

@@ -17,6 +17,7 @@ One iteration, driven by the generator's own ``learn`` loop through a callback:
 from __future__ import annotations
 
 import collections
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -194,14 +195,23 @@ class GAIL(SB3Learner):
             return self
         callbacks: list[BaseCallback] = [_GAILCallback(self, checkpoint_path)]
         if progress_bar:
-            callbacks.append(ProgressBar(total_timesteps))
+            callbacks.append(ProgressBar(self.planned_end(total_timesteps)))
         if callback is not None:
             callbacks.append(callback)
         with averaged_gradients(self.gen_algo.policy, self.dist):
             self.gen_algo.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False)
         if checkpoint_path is not None:
-            self.save(checkpoint_path)
+            self.save_checkpoint(checkpoint_path)
         return self
+
+    def planned_end(self, total_timesteps: int) -> int:
+        """The step count ``learn(total_timesteps)`` stops at: SB3 finishes the rollout it is in, so the
+        count goes up in whole rollouts (``n_steps`` x every rank's envs) from where it stands, e.g.
+        50,176 for 50,000 at 2,048 a rollout from 0 (the progress bar's total)."""
+        world = self.dist.world_size if self.dist is not None else 1
+        rollout = self.gen_algo.n_steps * self.gen_algo.n_envs * world
+        remaining = total_timesteps - self.num_timesteps
+        return self.num_timesteps + max(0, -(-remaining // rollout)) * rollout
 
     def pretrain_bc(self) -> dict[str, float]:
         """Behaviour-cloning warm start of the generator's policy on the demos (early-stopped)."""
@@ -342,17 +352,32 @@ class GAIL(SB3Learner):
         buf.compute_returns_and_advantage(last_values=last_values, dones=algo._last_episode_starts)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str) -> None:
-        """Write the whole trainer (policy, optimiser states, discriminator, counters) atomically."""
+    def save(self, path: str | Path) -> None:
+        """Save the trainer as a run directory, the one ``genplay gail train --out`` writes: ``checkpoint.pt``,
+        ``policy.zip``, ``config.json``, ``history.json``, ``learning_curve.png``, plus the demos as
+        ``demos.npz``; ``genplay evaluate --policy DIR`` and ``genplay gail train --resume --out DIR
+        --demos DIR/demos.npz`` read it (``pipeline.save_run``). A path ending in ``.pt`` gets the
+        checkpoint alone (:meth:`save_checkpoint`)."""
+        if Path(path).suffix == ".pt":
+            self.save_checkpoint(path)
+        else:
+            from genplay.gail.pipeline import save_run
+
+            save_run(self, path)
+
+    def save_checkpoint(self, path: str | Path) -> None:
+        """Write the whole trainer (policy, optimiser states, discriminator, counters) to one file, atomically."""
         from genplay.gail.checkpoint import save_trainer
 
         save_trainer(self, path)
 
     @classmethod
-    def load(cls, path: str, *, venv: VecEnv, demos: Demos, log_dir: str | None = None) -> GAIL:
-        """Rebuild a trainer saved by :meth:`save`, ready to ``learn`` further."""
+    def load(cls, path: str | Path, *, venv: VecEnv, demos: Demos, log_dir: str | None = None) -> GAIL:
+        """Rebuild a trainer saved by :meth:`save` (a run directory or a checkpoint file), ready to learn further."""
         from genplay.gail.checkpoint import load_trainer
 
+        path = Path(path)
+        path = path / "checkpoint.pt" if path.is_dir() else path
         return load_trainer(cls, path, venv=venv, demos=demos, log_dir=log_dir)
 
     def predict(self, obs, state=None, episode_start=None, deterministic: bool = True, action_masks=None):
@@ -382,7 +407,7 @@ class _GAILCallback(BaseCallback):
             self.trainer.gen_algo.logger.record("gail/bc_aux_nll", self.trainer.bc_auxiliary())
         every = self.trainer.config.checkpoint_every
         if self.checkpoint_path and every and self.trainer.num_timesteps - self._last_checkpoint >= every:
-            self.trainer.save(self.checkpoint_path)
+            self.trainer.save_checkpoint(self.checkpoint_path)
             self._last_checkpoint = self.trainer.num_timesteps
         self.trainer.recorder.clear()
 

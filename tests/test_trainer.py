@@ -281,13 +281,13 @@ def test_save_load_restores_everything_and_learning_continues(cartpole_demos, tm
 def test_periodic_checkpoints_are_atomic(cartpole_demos, tmp_path):
     trainer = make_trainer(cartpole_demos, tiny_config(checkpoint_every=ROLLOUT))
     saves = []
-    save = trainer.save
+    save = trainer.save_checkpoint
 
     def counting_save(path):
         saves.append(trainer.num_timesteps)
         save(path)
 
-    trainer.save = counting_save
+    trainer.save_checkpoint = counting_save
     ckpt = tmp_path / "checkpoint.pt"
     trainer.learn(768, checkpoint_path=str(ckpt))
     # every rollout once its PPO update is done (when the next one starts), and at the end
@@ -448,6 +448,53 @@ def test_exported_policy_keeps_the_observation_scaling(cartpole_demos, tmp_path)
     assert not (out / "policy.json").exists()
     obs = cartpole_demos.transitions()["obs"][::5]
     np.testing.assert_array_equal(load_policy(out)(obs), trainer.predict(obs)[0])
+
+
+def test_python_api_save_writes_a_run_directory_the_command_line_reads(tmp_path, capsys):
+    """README's Python example: ``GAIL(...).learn(n)`` then ``save(DIR)``; ``genplay evaluate --policy DIR``
+    and ``genplay gail train --resume --out DIR`` take it (Pendulum: its expert row needs no training)."""
+    from genplay.cli import main
+    from genplay.envs.scripted import SCRIPTED_EXPERTS
+    from genplay.gail.collect import collect_demos
+
+    env = "Pendulum-v1"
+    demos = collect_demos(env, SCRIPTED_EXPERTS[env], 2, seed=0)
+    tiny = dict(n_envs=2, ppo_n_steps=64, ppo_batch_size=64, ppo_n_epochs=1, disc_batch_size=64, disc_updates=1)
+    config = replace(preset(env), **tiny, checkpoint_every=0, bc_epochs=0, device="cpu")
+    trainer = GAIL(venv=make_vec_env(env, n_envs=2, seed=0), demos=demos, config=config).learn(128)
+    out = tmp_path / "api_run"
+    trainer.save(out)
+    assert {"checkpoint.pt", "policy.zip", "config.json", "history.json", "demos.npz", "learning_curve.png"} <= set(
+        os.listdir(out)
+    )
+    obs = demos.transitions()["obs"][:100]
+    np.testing.assert_allclose(load_policy(out, env_id=env)(obs), trainer.predict(obs)[0])
+    capsys.readouterr()
+    assert main(["evaluate", "--env", env, "--policy", str(out), "--n-episodes", "2", "--json"]) in (0, None)
+    assert out.name in capsys.readouterr().out  # the run's row
+    args = ["gail", "train", "--env", env, "--demos", str(out / "demos.npz"), "--timesteps", "256"]
+    assert main([*args, "--out", str(out), "--resume", "--quiet"]) in (0, None)
+    resumed = GAIL.load(out, venv=make_vec_env(env, n_envs=2, seed=1), demos=demos)
+    assert resumed.num_timesteps == 256 and len(resumed.history) == 2
+
+
+def test_progress_bar_total_is_the_step_count_reached(cartpole_demos, monkeypatch):
+    """SB3 finishes whole rollouts (here 128 steps): the bar's total is where training stops, resumed or not."""
+    import genplay.gail.trainer as trainer_module
+    from genplay.gail.learner import ProgressBar
+
+    bars = []
+
+    class Recorded(ProgressBar):
+        def _on_training_end(self) -> None:
+            bars.append((self.bar.total, self.bar.n, self.bar.initial))
+            super()._on_training_end()
+
+    monkeypatch.setattr(trainer_module, "ProgressBar", Recorded)
+    trainer = make_trainer(cartpole_demos)  # 2 envs x 64 steps a rollout
+    trainer.learn(200, progress_bar=True)
+    trainer.learn(300, progress_bar=True)
+    assert bars == [(256, 256, 0), (384, 384, 256)] and trainer.num_timesteps == 384
 
 
 def test_load_policy_errors(tmp_path):
