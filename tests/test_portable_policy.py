@@ -61,6 +61,21 @@ def test_sb3_loader_and_genplay_act_the_same_on_raw_observations(env_id, tmp_pat
     assert load_policy_model(run)[1] is None
 
 
+def test_dac_q_network_acts_the_same_under_dqn_load(tmp_path, cartpole_demos):
+    from stable_baselines3 import DQN
+
+    from genplay.gail.config import GAILConfig
+    from genplay.gail.dac import DAC
+    from genplay.gail.dac_config import DQNConfig
+
+    dqn = DQNConfig(buffer_size=2_000, learning_starts=100, net_arch=(32,), disc_every=100, target_update_interval=100)
+    config = GAILConfig(disc_updates=1, disc_batch_size=32, device="cpu")
+    dac = DAC(venv=cartpole_demos.env_factory.make_vec(2, seed=0), demos=cartpole_demos, config=config, dqn=dqn)
+    export_policy(dac.learn(300), tmp_path)
+    assert isinstance(sb3_load(tmp_path), DQN)
+    assert check_portable(tmp_path, n_obs=N_OBS, n_episodes=0)["same_actions_fraction"] == 1.0
+
+
 def test_masked_board_game_policy_acts_the_same_under_maskableppo_load(tmp_path):
     pytest.importorskip("pyspiel")
     from sb3_contrib import MaskablePPO

@@ -414,6 +414,12 @@ def test_lock_held_by_another_process_is_refused(tmp_path, cartpole_demos, capsy
         pass
 
 
+def _SCALED(inner: str, mean: list[float]) -> dict:  # noqa: N802 (reads as the constant it builds)
+    """policy_kwargs naming genplay's scaling extractor with the given inner extractor and means."""
+    kwargs = {"mean": mean, "std": [1.0] * 4, "clip": 10.0, "inner": inner}
+    return {"features_extractor_class": "ObsScalingExtractor", "features_extractor_kwargs": kwargs}
+
+
 @pytest.mark.parametrize(
     "field, value, needle",
     [
@@ -422,6 +428,8 @@ def test_lock_held_by_another_process_is_refused(tmp_path, cartpole_demos, capsy
         ("policy_kwargs", {"activation_fn": "os.system"}, "activation_fn"),
         ("policy_kwargs", {"features_extractor_class": "subprocess.Popen"}, "features_extractor_class"),
         ("policy_kwargs", {"optimizer_class": "pickle.loads"}, "optimizer_class"),
+        ("policy_kwargs", _SCALED("subprocess.Popen", [0.0] * 4), "inner extractor"),
+        ("policy_kwargs", _SCALED("FlattenExtractor", [0.0] * 10**5), "4 means and stds"),
         ("hyper", {"n_steps": 10**12}, "n_steps"),
         ("n_envs", 10**9, "n_envs"),
     ],
