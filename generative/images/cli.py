@@ -13,11 +13,23 @@ from genplay.generative.core.utils import atomic_write
 
 
 def _config(args: argparse.Namespace):
+    """The model's preset with the flags given; on ``--resume``, the checkpoint's settings with the flags given."""
+    from genplay.errors import CheckpointError
+    from genplay.generative.core.state_io import load_state
     from genplay.generative.images.trainer import ImageGANConfig, preset
 
     names = [f.name for f in dataclasses.fields(ImageGANConfig)]
     overrides = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
-    return preset(overrides.pop("model", "dcgan"), **overrides)
+    config = preset(overrides.get("model", "dcgan"), **{k: v for k, v in overrides.items() if k != "model"})
+    ckpt = Path(args.out) / "checkpoint.pt"
+    if args.resume and ckpt.is_file():  # continue with the stored settings; flags given override them
+        state = load_state(ckpt)  # refuses a damaged or foreign file, naming it
+        try:
+            stored = ImageGANConfig(**state["config"])
+        except (KeyError, TypeError, GenplayError) as exc:
+            raise CheckpointError(f"{ckpt}: its config is unusable ({exc})") from None
+        config = dataclasses.replace(stored, **overrides)
+    return config
 
 
 MARKERS = ("checkpoint.pt", "generator.pt", "model.json")  # a directory holding any of these holds a run
