@@ -15,6 +15,11 @@ policy takes works here too:
 3. SB3's features extractors, used as they are: ``NatureCNN`` for images,
    ``CombinedExtractor`` for Dict spaces, flatten for vectors.
 
+The policy's own extractors live here too: :class:`CenteredNatureCNN` (frames scaled as the
+discriminator's), :class:`BoardCNN`, and :class:`ObsScalingExtractor`, which carries a run's
+observation scaling inside the exported ``policy.zip`` so that SB3's own loader acts on raw
+observations.
+
 Rows travel between storage and the network as one flat float vector per row (the
 layout below), so the shared core's ``discriminator_step`` and its R1 / WGAN-GP
 penalties act on the scaled inputs themselves, whatever the observation space.

@@ -205,9 +205,8 @@ class GAIL(SB3Learner):
         return self
 
     def planned_end(self, total_timesteps: int) -> int:
-        """The step count ``learn(total_timesteps)`` stops at: SB3 finishes the rollout it is in, so the
-        count goes up in whole rollouts (``n_steps`` x every rank's envs) from where it stands, e.g.
-        50,176 for 50,000 at 2,048 a rollout from 0 (the progress bar's total)."""
+        """Where ``learn(total_timesteps)`` stops (the progress bar's total): SB3 finishes whole rollouts
+        (``n_steps`` x every rank's envs), e.g. at 51,200 for 50,000 at 2,048 a rollout from 0."""
         world = self.dist.world_size if self.dist is not None else 1
         rollout = self.gen_algo.n_steps * self.gen_algo.n_envs * world
         remaining = total_timesteps - self.num_timesteps
@@ -353,11 +352,8 @@ class GAIL(SB3Learner):
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
-        """Save the trainer as a run directory, the one ``genplay gail train --out`` writes: ``checkpoint.pt``,
-        ``policy.zip``, ``config.json``, ``history.json``, ``learning_curve.png``, plus the demos as
-        ``demos.npz``; ``genplay evaluate --policy DIR`` and ``genplay gail train --resume --out DIR
-        --demos DIR/demos.npz`` read it (``pipeline.save_run``). A path ending in ``.pt`` gets the
-        checkpoint alone (:meth:`save_checkpoint`)."""
+        """Save as the run directory ``gail train --out`` writes, plus ``demos.npz`` (``pipeline.save_run``):
+        ``evaluate --policy DIR`` and ``gail train --resume --out DIR`` read it. ``*.pt``: the checkpoint alone."""
         if Path(path).suffix == ".pt":
             self.save_checkpoint(path)
         else:
