@@ -211,6 +211,10 @@ def test_help_shows_effective_defaults(capsys):
         main(["images", "train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "(preset: dcgan/cgan 0.001, wgan-gp 0.0001)" in text and "(default: 3000)" in text
+    with pytest.raises(SystemExit):
+        main(["gail", "train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 8; preset: Pendulum 4)" in text  # --n-envs
 
 
 def test_progress_lines_come_on_long_phases(tmp_path, corpus, capsys, monkeypatch):
@@ -220,8 +224,9 @@ def test_progress_lines_come_on_long_phases(tmp_path, corpus, capsys, monkeypatc
     for kind in KINDS:
         argv = [a for a in train_args(kind, tmp_path / kind, corpus) if a != "--quiet"]
         assert main(argv) == 0
+    assert main(["images", "evaluate", "--run", str(tmp_path / "images"), "--classifier-steps", "3"]) == 0
     err = capsys.readouterr().err
-    assert "images train: 1/2" in err and "music train: 1/2" in err
+    assert "images train: 1/2" in err and "music train: 1/2" in err and "metric classifier: 1/3" in err
     assert "text MLE (batches): 1/" in err and "text adversarial steps: 1/2" in err
 
 
