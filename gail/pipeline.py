@@ -337,7 +337,6 @@ def expert_family(env_id: str) -> str:
     policy, no training), ``atari-ram`` (the game's scripted RAM expert, recorded as frames by
     ``gail.atari.scripted_expert_demos``), ``board-bot`` (the board game's preset search bot,
     ``gail.boardgame_presets``), else ``ppo`` (the cached PPO expert, trained on first use)."""
-    from genplay.envs.atari_experts import ATARI_EXPERTS
     from genplay.envs.boardgames import game_of
     from genplay.envs.scripted import SCRIPTED_EXPERTS
 
@@ -345,8 +344,7 @@ def expert_family(env_id: str) -> str:
         return "scripted"
     if game_of(env_id) is not None:
         return "board-bot"
-    atari = as_factory(env_id).atari_config
-    if atari is not None and atari.game in ATARI_EXPERTS:
+    if as_factory(env_id).atari_config is not None:  # a game without a RAM expert is refused by name there
         return "atari-ram"
     return "ppo"
 
@@ -367,6 +365,27 @@ def default_expert(env_id: str) -> tuple[Any, str]:
         spec = board_preset(env_id).expert
         return spec, spec
     return train_expert(env_id), "ppo-expert"
+
+
+def expert_demos(env: str | EnvFactory, n_episodes: int, *, seed: int = 0, progress: bool = False) -> Demos:
+    """``n_episodes`` of the expert of ``env``'s family (:func:`expert_family`), whatever the family: a
+    board game's preset bot against the factory's opponent (a bare id: the preset's demo opponents),
+    an Atari game's RAM expert as frames, else the scripted or PPO expert rolled out."""
+    factory = as_factory(env)
+    family = expert_family(factory.env_id)
+    if family == "board-bot":
+        from genplay.gail.boardgame_presets import board_preset
+        from genplay.gail.boardgames import collect_bot_demos
+
+        preset = board_preset(factory.env_id)
+        opponent = factory.kwargs.get("opponent", preset.demo_opponents)
+        return collect_bot_demos(preset.game, preset.expert, n_episodes, opponent=opponent, seed=seed)
+    if family == "atari-ram":
+        from genplay.gail.atari import scripted_expert_demos
+
+        return scripted_expert_demos(factory, n_episodes, seed=seed, progress=progress)
+    expert, kind = default_expert(factory.env_id)
+    return collect_demos(factory, expert, n_episodes, seed=seed, metadata={"policy": kind})
 
 
 def run_demo(

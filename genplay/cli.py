@@ -68,12 +68,11 @@ def cmd_demos_collect(args: argparse.Namespace) -> None:
     from genplay.envs import EnvFactory
     from genplay.gail.collect import collect_demos
     from genplay.gail.demos import save_demos
-    from genplay.gail.pipeline import default_expert, expert_family, load_policy
+    from genplay.gail.pipeline import expert_demos, expert_family, load_policy
 
     check_env(args.env)
     check_out_file(args.out)
-    family = expert_family(args.env)
-    if family == "board-bot":
+    if expert_family(args.env) == "board-bot":
         demos = _board_demos(args)
     else:
         for flag in ("opponent",):
@@ -83,15 +82,11 @@ def cmd_demos_collect(args: argparse.Namespace) -> None:
             raise GenplayError("--n-episodes: required (only board games have a preset number of games)")
         check_policy_arg(args.policy)
         factory = EnvFactory(args.env)
-        if args.policy == "expert" and family == "atari-ram":  # the scripted RAM expert, frames only
-            from genplay.gail.atari import scripted_expert_demos
-
-            demos = scripted_expert_demos(factory, args.n_episodes, seed=args.seed, progress=True)
+        if args.policy == "expert":  # the family's expert: scripted, Atari RAM or the cached PPO one
+            demos = expert_demos(factory, args.n_episodes, seed=args.seed, progress=True)
         else:
             if args.policy == "random":
                 policy, label = "random", "random"
-            elif args.policy == "expert":
-                policy, label = default_expert(args.env)
             else:
                 policy, label = load_policy(args.policy, env_id=args.env), str(args.policy)
             demos = collect_demos(factory, policy, args.n_episodes, seed=args.seed, metadata={"policy": label})

@@ -78,6 +78,20 @@ def test_demos_collect_defaults_to_the_preset_games_and_opponents(root):
     assert demos.metadata["expert_record"]["loss"] == 0  # the solver never loses
 
 
+def test_expert_choice_is_one_setting_per_env_family():
+    from genplay.envs import EnvFactory
+    from genplay.gail.pipeline import default_expert, expert_demos, expert_family
+
+    families = {e: expert_family(e) for e in (ENV, "genplay/ConnectFour-v0", "Pendulum-v1", "CartPole-v1")}
+    assert families == {ENV: "board-bot", "genplay/ConnectFour-v0": "board-bot", "Pendulum-v1": "scripted",
+                        "CartPole-v1": "ppo"}  # fmt: skip
+    assert default_expert("genplay/ConnectFour-v0") == ("mcts:200", "mcts:200")
+    demos = expert_demos(ENV, 2, seed=3)  # a bare id: the preset's bot and demo opponents
+    assert (demos.metadata["policy"], demos.metadata["opponent"]) == ("solver", "random|mcts:10|solver")
+    demos = expert_demos(EnvFactory(ENV, {"opponent": "random"}), 2, seed=3)
+    assert demos.metadata["opponent"] == "random" and demos.n_episodes == 2
+
+
 def test_gail_train_writes_a_masked_run_dir_and_resumes_it(root):
     out = root / "run"
     for name in ("checkpoint.pt", "config.json", "policy.zip", "learning_curve.png", "logs/progress.csv"):
