@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -315,14 +316,24 @@ def load_policy_model(run_dir: str | Path, *, env_id: str | None = None) -> tupl
     return model, lambda obs: np.clip((obs - mean) / std, -clip, clip).astype(np.float32), extra
 
 
+BC_EPOCH_SAMPLES = 8192
+"""The BC baseline's epoch covers at least this many demo rows (small demo sets are passed over repeatedly)."""
+
+
 def behaviour_cloning(env: str | EnvFactory, demos: Demos, config: GAILConfig) -> GAIL:
     """The BC baseline: a generator policy trained by BC alone (early-stopped), no GAIL step taken.
 
     Built as a GAIL trainer so that it sees exactly the inputs (observation scaling,
     policy class) that GAIL's generator starts from; ``predict`` works as for GAIL.
+    Its budget counts samples, not passes: ``bc_epochs`` and ``bc_patience`` are multiplied
+    so that an epoch covers at least :data:`BC_EPOCH_SAMPLES` rows, and early stopping on
+    held-out episodes decides when it ends. Counted in passes, the 200 pairs of the demo
+    job were one minibatch step an epoch, at most 100 steps, and BC stopped unfitted.
     """
     factory = as_factory(env)
-    bc_config = dataclasses.replace(config, bc_epochs=config.bc_epochs or GAILConfig().bc_epochs)
+    passes = max(1, math.ceil(BC_EPOCH_SAMPLES / demos.n_transitions))
+    epochs = (config.bc_epochs or GAILConfig().bc_epochs) * passes
+    bc_config = dataclasses.replace(config, bc_epochs=epochs, bc_patience=config.bc_patience * passes)
     trainer = GAIL(venv=factory.make_vec(1, seed=config.seed), demos=demos, config=bc_config)
     trainer.pretrain_bc()
     return trainer
