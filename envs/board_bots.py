@@ -12,8 +12,9 @@ them):
                     when D reaches the end of the game, e.g. tic-tac-toe with D >= 9)
 ``solver``          exact play by memoised negamax (small games: tic-tac-toe), uniform among the
                     moves of best value, preferring faster wins and slower losses
-``policy:PATH``     a saved genplay policy (``gail train`` output dir or policy zip), loaded
-                    without unpickling, playing from its own point of view
+``policy:PATH``     a saved genplay policy (``gail train`` output dir or policy zip), loaded by
+                    the loader ``genplay.gail`` installs (:func:`set_policy_loader`; no
+                    unpickling), playing from its own point of view
 ==================  ===========================================================================
 
 Rules stay OpenSpiel's: bots only read legal actions, returns and transitions of the state.
@@ -98,11 +99,22 @@ def make_bot(spec: str, game, *, seed: int = 0, observe: Callable | None = None)
         return _alphabeta_bot(game, int(arg))
     if kind == "solver":
         return SolverBot(game, rng)
-    from genplay.gail.pipeline import load_policy  # only for policy: bots (envs stays free of gail otherwise)
-
     if observe is None:
         raise EnvError(f"bot spec {spec!r} needs the env's observer")
-    return policy_bot(load_policy(str(arg)), observe)
+    if not _POLICY_LOADER:
+        raise EnvError(f"bot spec {spec!r}: no policy loader installed (import genplay.gail.boardgames first)")
+    return policy_bot(_POLICY_LOADER[0](str(arg)), observe)
+
+
+PolicyLoader = Callable[[str], Callable]
+"""``loader(path) -> act(obs, action_masks)``: how ``policy:PATH`` bots load a saved policy."""
+_POLICY_LOADER: list[PolicyLoader] = []
+
+
+def set_policy_loader(loader: PolicyLoader) -> None:
+    """Install the loader of ``policy:PATH`` bots. ``genplay.gail.boardgames`` installs genplay's
+    safe loader (no unpickling) when imported, so ``envs`` imports nothing from ``gail``."""
+    _POLICY_LOADER[:] = [loader]
 
 
 def policy_bot(policy: Callable, observe: Callable) -> Bot:

@@ -19,11 +19,21 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
 from genplay.envs import EnvFactory
-from genplay.envs.board_bots import make_bot
+from genplay.envs.board_bots import make_bot, set_policy_loader
 from genplay.envs.boardgames import GAMES, game_of
 from genplay.errors import EnvError
 from genplay.gail.collect import as_policy_fn
 from genplay.gail.demos import Demos, describe_space
+
+
+def _load_policy(path: str):
+    """A saved policy for ``policy:PATH`` bots (genplay's loader: no unpickling)."""
+    from genplay.gail.pipeline import load_policy
+
+    return load_policy(path)
+
+
+set_policy_loader(_load_policy)  # envs' policy:PATH bots load through gail without envs importing it
 
 
 def board_factory(game: str, opponent: str = "random", agent_player: int | None = None) -> EnvFactory:

@@ -70,6 +70,23 @@ def test_demos_collect_plays_each_bot_keyword_and_a_run_dir(root, policy):
     assert demos.metadata["opponent"] == "random"
 
 
+def test_a_saved_run_plays_as_the_opponent(root, monkeypatch):
+    """``policy:RUN_DIR`` opponents load through the loader gail installs (envs imports nothing from gail)."""
+    from genplay.envs import board_bots
+
+    spec = f"policy:{root / 'run'}"
+    out = root / "vs_policy.npz"
+    argv = ["demos", "collect", "--env", ENV, "--policy", "solver", "--opponent", spec, "--n-episodes", 2]
+    assert run([*argv, "--out", out]) == 0
+    record = load_demos(out).metadata["expert_record_by_opponent"]
+    assert set(record) == {spec} and record[spec]["loss"] == 0
+    import pyspiel
+
+    monkeypatch.setattr(board_bots, "_POLICY_LOADER", [])
+    with pytest.raises(board_bots.EnvError, match="no policy loader"):
+        board_bots.make_bot(spec, pyspiel.load_game("tic_tac_toe"), observe=lambda state, player: None)
+
+
 def test_demos_collect_defaults_to_the_preset_games_and_opponents(root):
     from genplay.gail.boardgame_presets import PRESETS
 
