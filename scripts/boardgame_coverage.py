@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from genplay.envs.board_bots import SolverBot
+from genplay.gail.boardgame_presets import PRESETS
 from genplay.gail.boardgames import augment_symmetries, board_factory, collect_bot_demos
 from genplay.gail.pipeline import load_policy
 
@@ -26,15 +27,16 @@ from genplay.gail.pipeline import load_policy
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("policy")
-    p.add_argument("--n-demo-games", type=int, default=50)
+    ttt = PRESETS["tic_tac_toe"]  # the demos as the preset collects them
+    p.add_argument("--n-demo-games", type=int, default=ttt.n_demo_games)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--demo-opponent", default="random|mcts:10|solver", help="the bench's --demo-opponent")
+    p.add_argument("--demo-opponent", default=ttt.demo_opponents, help="the bench's --demo-opponent")
     args = p.parse_args(argv)
     if not Path(args.policy).exists() or args.n_demo_games < 1:
         print(f"error: no policy at {args.policy!r}, or --n-demo-games < 1", file=sys.stderr)
         return 2
     pol = load_policy(args.policy, env_id="genplay/TicTacToe-v0")
-    demos = collect_bot_demos("tic_tac_toe", "solver", args.n_demo_games, opponent=args.demo_opponent, seed=args.seed)
+    demos = collect_bot_demos("tic_tac_toe", ttt.expert, args.n_demo_games, opponent=args.demo_opponent, seed=args.seed)
     demos = augment_symmetries(demos, "tic_tac_toe")
     seen = {demos.obs[k].tobytes() for k in demos.transition_indices()[0]}
     losses, n_states, n_seen, drops = 0, 0, 0, Counter()
