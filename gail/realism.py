@@ -83,9 +83,14 @@ class RealismConfig:
     cnn_features: int = 256
     """NatureCNN features for image observations"""
     generator_share: float = 0.2
-    """share of every negative batch drawn from the generator's rollouts (the rest: random and perturbed rows,
-    half each); near-expert generator rows labelled negative teach the scorer fine, spurious differences
-    (measured on CartPole: the expert's own drifting episodes then scored like random ones), so they get less"""
+    """share of every negative batch drawn from the generator's rollouts; near-expert generator rows labelled
+    negative teach the scorer fine, spurious differences (measured on CartPole: the expert's own drifting
+    episodes then scored like random ones), so they get less than the off-distribution negatives"""
+    perturbed_share: float = 0.4
+    """share drawn from action-perturbed expert rows (the rest of the batch: uniform-random rollouts)"""
+    use_next_obs: bool = False
+    """read ``(obs, action, next obs)``: the consequence of a move (a board game's reply) becomes evidence;
+    perturbed rows are then left out (their next observation would be the expert's)"""
     holdout: float = 0.2
     """share of every source's episodes kept out of training, for the stored validation AUCs"""
     seed: int = 0
@@ -97,8 +102,13 @@ class RealismConfig:
                 raise GenplayError(f"--scorer-{name.replace('_', '-')}: must be >= 1, got {getattr(self, name)}")
         if not (self.lr > 0 and np.isfinite(self.lr)):
             raise GenplayError(f"--scorer-lr: must be a finite number > 0, got {self.lr}")
-        if not 0 <= self.generator_share < 1:
-            raise GenplayError(f"--scorer-generator-share: must be in [0, 1), got {self.generator_share}")
+        for name in ("generator_share", "perturbed_share"):
+            if not 0 <= getattr(self, name) < 1:
+                raise GenplayError(f"--scorer-{name.replace('_', '-')}: must be in [0, 1), got {getattr(self, name)}")
+        if self.generator_share + self.perturbed_share >= 1:
+            raise GenplayError(
+                "--scorer-perturbed-share: with the generator's share it must leave room for random rows"
+            )
         if not 0 <= self.holdout < 1:
             raise GenplayError(f"--scorer-holdout: must be in [0, 1), got {self.holdout}")
 
@@ -117,7 +127,9 @@ class RealismScorer:
     def transition_scores(self, demos: Demos) -> np.ndarray:
         """``sigmoid(logit)`` of every transition of ``demos`` (float32, in [0, 1])."""
         self.disc.eval()
-        store = TransitionStore.from_episodes(demos.obs, demos.acts, demos.episode_lengths, with_next=False)
+        store = TransitionStore.from_episodes(
+            demos.obs, demos.acts, demos.episode_lengths, with_next=self.disc.use_next_obs
+        )
         with torch.no_grad():
             return torch.sigmoid(self.disc.logits(store)).cpu().numpy().astype(np.float32)
 
@@ -161,10 +173,14 @@ def perturbed_actions(demos: Demos, space: spaces.Space, rng: np.random.Generato
     return acts, keep
 
 
-def _store(demos: Demos, acts: np.ndarray | None = None, rows: np.ndarray | None = None) -> TransitionStore:
+def _store(
+    demos: Demos, acts: np.ndarray | None = None, rows: np.ndarray | None = None, *, with_next: bool = False
+) -> TransitionStore:
     s = TransitionStore.from_episodes(demos.obs, demos.acts if acts is None else acts, demos.episode_lengths,
-                                      with_next=False)  # fmt: skip
-    return s if rows is None else TransitionStore(s.obs, s.obs_idx[rows], s.acts[rows])
+                                      with_next=with_next)  # fmt: skip
+    if rows is None:
+        return s
+    return TransitionStore(s.obs, s.obs_idx[rows], s.acts[rows], None if s.next_idx is None else s.next_idx[rows])
 
 
 def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
@@ -204,37 +220,89 @@ def train_scorer(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         disc = TransitionDiscriminator(
-            obs_space, act_space, hidden=config.hidden, activation="relu", use_next_obs=False,
+            obs_space, act_space, hidden=config.hidden, activation="relu", use_next_obs=config.use_next_obs,
             cnn_features=config.cnn_features, hide_top_rows=hide_top_rows,
         )  # fmt: skip
-    pos = _store(expert_train)
+    nxt = config.use_next_obs
+    pos = _store(expert_train, with_next=nxt)
     disc.fit_scaling(pos)
     p_acts, p_keep = perturbed_actions(expert_train, act_space, rng)
-    neg = {name: _store(train) for name, (train, _) in splits.items()}
-    neg["perturbed"] = _store(expert_train, p_acts, np.flatnonzero(p_keep))
+    neg = {name: _store(train, with_next=nxt) for name, (train, _) in splits.items()}
+    if not nxt:
+        neg["perturbed"] = _store(expert_train, p_acts, np.flatnonzero(p_keep))
     neg = {k: s for k, s in neg.items() if len(s)}
     opt = torch.optim.AdamW(disc.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     step_config = DiscriminatorStepConfig(loss="bce")
-    shares = {"generator": config.generator_share, "random": 1.0, "perturbed": 1.0}
-    rest = (1.0 - config.generator_share) / sum(1 for k in neg if k != "generator")
-    counts = {k: max(1, round(config.batch_size * (shares[k] if k == "generator" else rest))) for k in neg}
-    disc.train()
+    shares = {"generator": config.generator_share, "perturbed": 0.0 if nxt else config.perturbed_share}
+    shares["random"] = 1.0 - sum(shares.values())
+    counts = {k: round(config.batch_size * shares[k]) for k in neg}
+    neg = {k: s for k, s in neg.items() if counts[k] > 0}
+    counts = {k: counts[k] for k in neg}
+    held_out = _held_out_loss(disc, expert_val, {k: v for k, (_, v) in splits.items()}, counts, act_space, rng)
+    best: tuple[float, int, dict | None] = (float("inf"), config.steps, None)
+    every = max(1, config.steps // 30)
     stats: dict[str, float] = {}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         for step in range(config.steps):
+            disc.train()
             real = disc.features(pos, rng.integers(len(pos), size=config.batch_size))
             fake = torch.cat([disc.features(s, rng.integers(len(s), size=counts[k])) for k, s in neg.items()])
             stats = discriminator_step(disc, opt, real, fake, step_config)
+            if held_out is not None and ((step + 1) % every == 0 or step + 1 == config.steps):
+                loss = held_out()
+                if loss < best[0]:
+                    best = (loss, step + 1, copy.deepcopy(disc.state_dict()))
             if log is not None and (step + 1) % max(1, config.steps // 5) == 0:
-                log(f"realism scorer: step {step + 1}/{config.steps}, loss {stats['loss']:.3f}")
+                log(f"realism scorer: step {step + 1}/{config.steps}, loss {stats['loss']:.3f}, held out {best[0]:.3f}")
+    if best[2] is not None:  # early stopping: the weights with the lowest held-out loss
+        disc.load_state_dict(best[2])
     disc.eval()
     scorer = RealismScorer(disc, config, hide_top_rows, dict(provenance or {}), {})
     validation = _validation(scorer, expert_val, {k: v for k, (_, v) in splits.items()}, act_space, rng)
-    validation["train_loss"] = round(stats.get("loss", float("nan")), 4)
+    validation.update(train_loss=round(stats.get("loss", float("nan")), 4), best_step=best[1])
+    if best[2] is not None:
+        validation["held_out_loss"] = round(best[0], 4)
     episodes = {"expert": expert.n_episodes, **{k: d.n_episodes for k, d in negatives.items()}}
     prov = {**scorer.provenance, "episodes": episodes, "rows_per_batch": {"expert": config.batch_size, **counts}}
     return dataclasses.replace(scorer, provenance=prov, validation=validation)
+
+
+HELD_OUT_ROWS = 2048
+"""At most this many held-out rows per source are scored for early stopping (pixels are costly)."""
+
+
+def _held_out_loss(disc, expert_val, neg_val, counts, act_space, rng):
+    """A function giving the held-out BCE (batch-weighted as in training), or None without held-out data.
+
+    Early stopping on it picks the training step; the AUCs ``synth report`` prints come from other
+    episodes still, so the check stays untouched by this choice.
+    """
+    if expert_val is None or any(v is None for k, v in neg_val.items() if k in counts):
+        return None
+    p_acts, p_keep = perturbed_actions(expert_val, act_space, rng)
+    nxt = disc.use_next_obs
+    stores = {k: _store(v, with_next=nxt) for k, v in neg_val.items() if k in counts}
+    if "perturbed" in counts:
+        stores["perturbed"] = _store(expert_val, p_acts, np.flatnonzero(p_keep))
+    stores = {k: s for k, s in stores.items() if len(s)}
+    pos = _store(expert_val, with_next=nxt)
+
+    def rows(s: TransitionStore) -> np.ndarray:
+        return np.sort(rng.choice(len(s), size=min(len(s), HELD_OUT_ROWS), replace=False))
+
+    pos_rows, neg_rows = rows(pos), {k: rows(s) for k, s in stores.items()}
+    weight = {k: counts[k] / sum(counts[j] for j in stores) for k in stores}
+
+    @torch.no_grad()
+    def loss() -> float:
+        disc.eval()
+        total = float(torch.nn.functional.softplus(-disc(disc.features(pos, pos_rows))).mean())
+        for k, s in stores.items():
+            total += weight[k] * float(torch.nn.functional.softplus(disc(disc.features(s, neg_rows[k]))).mean())
+        return total
+
+    return loss
 
 
 def _validation(
@@ -303,7 +371,7 @@ def load_scorer(path: str | Path, *, observation_space=None, action_space=None) 
         obs_space = space_from_description(state["observation_space"])
         act_space = space_from_description(state["action_space"])
         disc = TransitionDiscriminator(
-            obs_space, act_space, hidden=config.hidden, activation="relu", use_next_obs=False,
+            obs_space, act_space, hidden=config.hidden, activation="relu", use_next_obs=config.use_next_obs,
             cnn_features=config.cnn_features, hide_top_rows=int(state["hide_top_rows"]),
         )  # fmt: skip
         disc.load_state_dict(state["weights"])

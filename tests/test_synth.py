@@ -365,3 +365,27 @@ def test_warm_start_on_a_board_game_is_masked_and_beats_a_fresh_policy():
             assert spy.call_args.kwargs["action_masks"] is demos.action_masks
         returns[warm] = float(episode_returns(env, model, 100, seed=7).mean())
     assert returns[True] > 0.7 and returns[True] > returns[False] + 0.3, returns
+
+
+def test_cli_synth_scorer_writes_realism_pt_and_refuses_to_overwrite(run_dir, cartpole_demos, tmp_path, capsys):
+    """``genplay synth scorer`` trains RUN/realism.pt from a demos file; a second run needs --force;
+    ``synth --top`` then ranks by it."""
+    import shutil
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("policy.zip", "checkpoint.pt"):
+        shutil.copy(run_dir / name, run / name)
+    save_demos(tmp_path / "demos.npz", cartpole_demos)
+    argv = ["synth", "scorer", "--run", str(run), "--demos", str(tmp_path / "demos.npz"), "--steps", "20",
+            "--generator-episodes", "2", "--random-episodes", "4"]  # fmt: skip
+    assert main(argv) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["scorer"] == str(run / "realism.pt") and printed["episodes"]["random"] == 4
+    assert load_generator(run).scorer is not None
+    assert main(argv) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main([*argv, "--force"]) == 0
+    capsys.readouterr()
+    assert main(["synth", "--run", str(run), "--n-episodes", "3", "--top", "1", "--out", str(tmp_path / "s.npz")]) == 0
+    assert load_demos(tmp_path / "s.npz").n_episodes == 1
