@@ -21,6 +21,7 @@ from genplay.cli_args import (
     positive_int,
     seed_int,
 )
+from genplay.cli_boardgames import preset_timesteps
 from genplay.errors import GenplayError, JobsFailed
 
 
@@ -68,16 +69,18 @@ def cmd_demos_collect(args: argparse.Namespace) -> None:
     from genplay.envs import EnvFactory
     from genplay.gail.collect import collect_demos
     from genplay.gail.demos import save_demos
-    from genplay.gail.pipeline import expert_demos, expert_family, load_policy
+    from genplay.gail.expert_choice import expert_demos, expert_family
+    from genplay.gail.pipeline import load_policy
 
     check_env(args.env)
     check_out_file(args.out)
     if expert_family(args.env) == "board-bot":
-        demos = _board_demos(args)
+        from genplay.cli_boardgames import board_demos
+
+        demos = board_demos(args)
     else:
-        for flag in ("opponent",):
-            if getattr(args, flag) is not None:
-                raise GenplayError(f"--{flag}: only for board games (genplay/TicTacToe-v0, ...)")
+        if args.opponent is not None:
+            raise GenplayError("--opponent: only for board games (genplay/TicTacToe-v0, ...)")
         if args.n_episodes is None:
             raise GenplayError("--n-episodes: required (only board games have a preset number of games)")
         check_policy_arg(args.policy)
@@ -94,43 +97,6 @@ def cmd_demos_collect(args: argparse.Namespace) -> None:
     r = demos.episode_returns()
     summary = f"{demos.n_episodes} episodes ({demos.n_transitions} steps, return {r.mean():.1f} +- {r.std():.1f})"
     print(f"wrote {summary} to {args.out}")
-
-
-def _board_demos(args: argparse.Namespace):
-    """Demos of a board game: ``--policy`` is ``expert`` (the game's preset bot), a bot spec or a
-    saved policy; ``--opponent`` and ``--n-episodes`` default to the game's preset."""
-    from genplay.envs.board_bots import BOT_KINDS, check_bot_spec
-    from genplay.gail.boardgame_presets import board_preset
-    from genplay.gail.boardgames import collect_bot_demos
-    from genplay.gail.pipeline import load_policy
-
-    preset = board_preset(args.env)
-    spec = preset.expert if args.policy == "expert" else args.policy
-    kind, _, arg = spec.partition(":")
-    if kind == "policy":  # policy:PATH is a saved policy, as a bare PATH is
-        spec = arg
-    if kind in ("random", "solver", "mcts", "alphabeta") and not Path(spec).exists():
-        try:
-            check_bot_spec(spec, preset.game)
-        except GenplayError as exc:
-            raise GenplayError(f"--policy: {exc}") from None
-        player, label = spec, spec
-    elif spec and Path(spec).exists():
-        player, label = load_policy(spec, env_id=args.env), spec
-    else:
-        raise GenplayError(
-            f"--policy: {args.policy}: not a bot spec ({', '.join(BOT_KINDS)}), 'expert', "
-            "nor an existing gail train output dir or policy zip"
-        )
-    opponent = args.opponent if args.opponent is not None else preset.demo_opponents
-    for part in opponent.split("|"):
-        try:
-            check_bot_spec(part, preset.game)
-        except GenplayError as exc:
-            raise GenplayError(f"--opponent: {exc}") from None
-    n_games = args.n_episodes if args.n_episodes is not None else preset.n_demo_games
-    print(f"collecting {n_games} games of {label} against {opponent}", flush=True)
-    return collect_bot_demos(preset.game, player, n_games, opponent=opponent, seed=args.seed, label=label)
 
 
 def cmd_demos_info(args: argparse.Namespace) -> None:
@@ -182,7 +148,7 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
         check_board_settings(args.env, config)
     except (ValueError, TypeError) as exc:
         raise flag_error(exc) from None
-    timesteps = _timesteps(args)
+    timesteps = preset_timesteps(args)
     demos = load_demos(args.demos, env_id=args.env)
     from genplay.generative.core import distributed
 
@@ -212,18 +178,6 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
     returns = [r for r in returns if math.isfinite(r)]
     last = f"last training return {returns[-1]:.1f}" if returns else "no training episode finished yet"
     print(f"trained {trainer.num_timesteps} steps; {last}; policy in {Path(args.out) / 'policy.zip'}")
-
-
-def _timesteps(args: argparse.Namespace) -> int:
-    """``--timesteps``, or the board game's preset when it is left out."""
-    from genplay.gail.boardgame_presets import board_preset
-
-    if args.timesteps is not None:
-        return args.timesteps
-    board = board_preset(args.env)
-    if board is None:
-        raise GenplayError("--timesteps: required (only board games have a preset number of steps)")
-    return board.timesteps
 
 
 def cmd_dac_train(args: argparse.Namespace) -> None:
@@ -256,7 +210,7 @@ def cmd_dac_train(args: argparse.Namespace) -> None:
     trainer = train_dac(
         args.env,
         demos,
-        _timesteps(args),
+        preset_timesteps(args),
         config=config,
         dqn=dqn,
         out_dir=args.out,

@@ -97,7 +97,7 @@ def test_demos_collect_defaults_to_the_preset_games_and_opponents(root):
 
 def test_expert_choice_is_one_setting_per_env_family():
     from genplay.envs import EnvFactory
-    from genplay.gail.pipeline import default_expert, expert_demos, expert_family
+    from genplay.gail.expert_choice import default_expert, expert_demos, expert_family
 
     families = {e: expert_family(e) for e in (ENV, "genplay/ConnectFour-v0", "Pendulum-v1", "CartPole-v1")}
     assert families == {ENV: "board-bot", "genplay/ConnectFour-v0": "board-bot", "Pendulum-v1": "scripted",
