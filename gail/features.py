@@ -265,8 +265,9 @@ class BoardCNN(BaseFeaturesExtractor):
         return self.net(observations.float())
 
 
-INNER_EXTRACTORS = ("FlattenExtractor", "BoardCNN")
-"""Extractors :class:`ObsScalingExtractor` may wrap, by name (both take Box inputs of any shape)."""
+INNER_EXTRACTORS = ("FlattenExtractor", "BoardCNN", "NatureCNN")
+"""Extractors :class:`ObsScalingExtractor` may wrap, by name: those a policy over a scaled (non-image)
+Box can have among the ones genplay stores (``sb3_io._EXTRACTORS``)."""
 
 
 class ObsScalingExtractor(BaseFeaturesExtractor):
@@ -301,7 +302,7 @@ class ObsScalingExtractor(BaseFeaturesExtractor):
             raise EnvError("ObsScalingExtractor needs finite means, stds > 0 and a clip > 0")
         if inner not in INNER_EXTRACTORS:
             raise EnvError(f"ObsScalingExtractor's inner extractor {inner!r} is not one of {list(INNER_EXTRACTORS)}")
-        inner_cls = FlattenExtractor if inner == "FlattenExtractor" else BoardCNN
+        inner_cls = {"FlattenExtractor": FlattenExtractor, "BoardCNN": BoardCNN, "NatureCNN": NatureCNN}[inner]
         extractor = inner_cls(observation_space, **(inner_kwargs or {}))
         super().__init__(observation_space, features_dim=extractor.features_dim)
         self.inner = extractor

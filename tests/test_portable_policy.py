@@ -179,3 +179,27 @@ def test_scaling_extractor_matches_vecnormalize_and_checks_its_kwargs(cartpole_d
     np.testing.assert_array_equal(portable.predict(obs, deterministic=True)[0], trainer.predict(obs)[0])
     with pytest.raises(CheckpointError, match="twice"):
         with_obs_scaling(portable, norm.obs_rms.mean, std, norm.clip_obs)
+
+
+def test_scaling_goes_in_front_of_any_storable_extractor(tmp_path):
+    """A user's generator (A2C) over a BoardCNN on float planes: the exported copy on raw observations acts
+    as the trained policy on scaled ones, and survives genplay's loader."""
+    from gymnasium import spaces
+    from stable_baselines3 import A2C
+
+    from genplay.gail.features import BoardCNN
+    from genplay.gail.sb3_zip import load_sb3_zip, spaces_venv, with_obs_scaling
+
+    space = spaces.Box(-5, 5, (2, 3, 3), np.float32)
+    cnn = dict(features_extractor_class=BoardCNN, features_extractor_kwargs=dict(channels=8, layers=2))
+    algo = A2C("MlpPolicy", spaces_venv(space, spaces.Discrete(9), 2), policy_kwargs=cnn, device="cpu", seed=0)
+    rng = np.random.default_rng(0)
+    mean, std = rng.normal(size=18), rng.uniform(0.1, 2.0, size=18)
+    portable = with_obs_scaling(algo, mean, std, 10.0)
+    assert isinstance(portable.policy.features_extractor.inner, BoardCNN)
+    obs = (3 * rng.normal(size=(200, 2, 3, 3))).astype(np.float32)
+    scaled = np.clip((obs - mean.reshape(2, 3, 3)) / std.reshape(2, 3, 3), -10, 10).astype(np.float32)
+    expected = algo.predict(scaled, deterministic=True)[0]
+    np.testing.assert_array_equal(portable.predict(obs, deterministic=True)[0], expected)
+    save_sb3_zip(portable, tmp_path / "a2c.zip")
+    np.testing.assert_array_equal(load_sb3_zip(tmp_path / "a2c.zip")[0].predict(obs, deterministic=True)[0], expected)
