@@ -37,7 +37,12 @@ def add_suite_args(ev: argparse.ArgumentParser) -> None:
     )
     ev.add_argument("--games", default=None, help=f"suite: comma-separated Atari games (default {DEFAULT_GAMES})")
     ev.add_argument("--seeds", type=_seed_list, default=None, help="suite: comma-separated seeds (default: --seed)")
-    ev.add_argument("--out", default=None, help="suite: where results.json, results.md, scores.png go")
+    ev.add_argument(
+        "--out",
+        default=None,
+        help="suite: the output dir (atari: results.json, results.md, scores.png; default runs/atari-suite; "
+        "boardgames: suite.json, suite.md, suite.png; default none)",
+    )
     ev.add_argument("--video", default=None, metavar="DIR", help="suite: also record one episode per game and policy")
     ev.add_argument("--max-steps", type=int, default=None, help=argparse.SUPPRESS)  # tests: cut episodes short
     ev.add_argument(
