@@ -218,15 +218,17 @@ def export_policy(trainer: SB3Learner, out: Path) -> None:
     policies centre frames in their ``CenteredNatureCNN`` already. Its ``genplay.json`` member holds
     everything genplay reads back without unpickling; ``extra.obs_scaling`` says where the scaling is.
     """
+    from genplay.gail.features import CenteredNatureCNN, ObsScalingExtractor
     from genplay.gail.sb3_zip import with_obs_scaling
 
     algo = trainer.sb3_algorithm
     norm = getattr(trainer, "policy_obs_norm", None)
     if norm is not None:
         algo = with_obs_scaling(algo, norm.obs_rms.mean, np.sqrt(norm.obs_rms.var + norm.epsilon), norm.clip_obs)
+    inside = any(isinstance(m, (ObsScalingExtractor, CenteredNatureCNN)) for m in algo.policy.modules())
     meta: dict[str, Any] = {
         "normalize_obs": False,  # nothing to apply outside the network (older zips: True, with mean/var/clip)
-        "obs_scaling": "in_network" if norm is not None else "none",
+        "obs_scaling": "in_network" if inside else "none",
         "env": trainer.demos.env_factory.to_dict(),
     }
     save_sb3_zip(algo, out / POLICY, extra=meta)

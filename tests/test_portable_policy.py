@@ -124,6 +124,7 @@ def test_pixel_policy_acts_the_same_under_ppo_load(tmp_path):
     model = sb3_load(tmp_path)
     centred = [m for m in model.policy.modules() if isinstance(m, CenteredNatureCNN)]
     assert centred and float(centred[0].frame_mean.abs().sum()) > 0  # frames centred inside the network
+    assert load_policy_model(tmp_path)[2]["obs_scaling"] == "in_network"
     result = check_portable(tmp_path, n_obs=N_OBS, n_episodes=0)
     assert result == {**result, "env": PONG, "n_obs": N_OBS, "same_actions_fraction": 1.0}
 
