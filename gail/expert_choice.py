@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from genplay.envs import EnvFactory, as_factory
+from genplay.errors import EnvError
 from genplay.gail.collect import collect_demos
 from genplay.gail.demos import Demos
 from genplay.gail.experts import train_expert
@@ -37,10 +38,11 @@ def expert_family(env_id: str) -> str:
 
 
 def default_expert(env_id: str) -> tuple[Any, str]:
-    """The expert of ``env_id``'s family (:func:`expert_family`) and its label. A batched policy,
-    except for board games: there it is the preset bot's spec (e.g. ``mcts:200``), played by
-    ``gail.boardgames`` since bots read the game's state, not observations. An Atari game's RAM
-    expert plays whole games only (``gail.atari``); as a policy on frames it is the PPO expert."""
+    """The expert of ``env_id``'s family (:func:`expert_family`) as a batched policy on observations,
+    and its label. A board game's expert is a search bot reading the game's state, not a policy on
+    observations: refused here, played by :func:`expert_demos` and the board-game suite. An Atari
+    game's RAM expert plays whole games only (:func:`expert_demos`); as a policy on frames it is the
+    PPO expert."""
     from genplay.envs.scripted import SCRIPTED_EXPERTS
 
     family = expert_family(env_id)
@@ -49,8 +51,11 @@ def default_expert(env_id: str) -> tuple[Any, str]:
     if family == "board-bot":
         from genplay.gail.boardgame_presets import board_preset
 
-        spec = board_preset(env_id).expert
-        return spec, spec
+        raise EnvError(
+            f"{env_id}: a board game's expert is the search bot {board_preset(env_id).expert!r}, which reads the "
+            "game's state, not observations; collect its games with `genplay demos collect --policy expert` "
+            "(expert_demos) and rate policies with `genplay evaluate --suite boardgames`"
+        )
     return train_expert(env_id), "ppo-expert"
 
 

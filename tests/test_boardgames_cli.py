@@ -97,12 +97,14 @@ def test_demos_collect_defaults_to_the_preset_games_and_opponents(root):
 
 def test_expert_choice_is_one_setting_per_env_family():
     from genplay.envs import EnvFactory
+    from genplay.errors import EnvError
     from genplay.gail.expert_choice import default_expert, expert_demos, expert_family
 
     families = {e: expert_family(e) for e in (ENV, "genplay/ConnectFour-v0", "Pendulum-v1", "CartPole-v1")}
     assert families == {ENV: "board-bot", "genplay/ConnectFour-v0": "board-bot", "Pendulum-v1": "scripted",
                         "CartPole-v1": "ppo"}  # fmt: skip
-    assert default_expert("genplay/ConnectFour-v0") == ("mcts:200", "mcts:200")
+    with pytest.raises(EnvError, match="mcts:200"):  # a bot reads the game's state: no policy on observations
+        default_expert("genplay/ConnectFour-v0")
     demos = expert_demos(ENV, 2, seed=3)  # a bare id: the preset's bot and demo opponents
     assert (demos.metadata["policy"], demos.metadata["opponent"]) == ("solver", "random|mcts:10|solver")
     demos = expert_demos(EnvFactory(ENV, {"opponent": "random"}), 2, seed=3)
