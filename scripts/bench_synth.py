@@ -1,21 +1,28 @@
 #!/usr/bin/env python
-"""Synthetic data from a GAIL generator: warm starts, GAIL augmentation, score AUCs, throughput.
+"""Synthetic data from a GAIL generator: realism-score AUCs, warm starts, GAIL augmentation, throughput.
 
 Prints ONE JSON line as its last line (``--out`` appends it to a file):
 
 1. a GAIL generator is trained from ``--n-demo`` expert episodes (run dir under ``--run-dir``);
-2. ``--n-synth`` synthetic episodes (default: 20, Pendulum 200) are drawn from it (stochastic policy, T=1) and scored:
+2. its realism scorer (``gail/realism.py``) is trained on the same expert demos against the
+   generator's rollouts, random rollouts and action-perturbed expert rows (``--scorer-steps``);
+3. ``--n-synth`` synthetic episodes are drawn from the generator (stochastic policy) and scored:
    ``synth_transitions_per_second`` is rollout plus scoring;
-3. AUCs of the per-episode realism score: expert vs random, expert vs generator (synthetic);
-4. for each of ``--seeds`` seeds, PPO from scratch and PPO warm-started by BC (+ critic fit)
+4. per-episode AUCs of the realism score on held-out episodes (seeds the scorer never saw),
+   ``realism_auc_expert_vs_random`` (the issue's >= 0.9 target), vs an epsilon-noisy expert
+   (a board game: a weak search bot), a kind of negative it never trained on, and vs the
+   synthetic episodes; GAIL's own discriminator's AUCs beside them (``gail_disc_*``);
+5. for each of ``--seeds`` seeds, PPO from scratch and PPO warm-started by BC (+ critic fit)
    on the synthetic data run on the true reward until a deterministic evaluation reaches
-   ``--threshold``: ``steps_to_threshold_*`` per seed (None: not within ``--budget``);
-5. for each of ``--gail-seeds`` seeds, GAIL from 2 real demos alone and from the same 2
+   ``--threshold`` (default: the expert's measured mean return, a level BC alone misses):
+   ``steps_to_threshold_*`` per seed (None: not within ``--budget``), and BC alone (step 0) beside it;
+6. for each of ``--gail-seeds`` seeds, GAIL from 2 real demos alone and from the same 2
    plus the synthetic episodes, both for ``--gail-budget`` steps: normalised returns.
 
     python scripts/bench_synth.py --env CartPole-v1 --seeds 5
     python scripts/bench_synth.py --env Pendulum-v1 --seeds 5
     python scripts/bench_synth.py --env genplay/ConnectFour-v0 --seeds 5
+    python scripts/bench_synth.py --env genplay/Pong-v0 --seeds 0 --gail-seeds 0   (AUCs only; CPU-size run)
 
 Board games (``genplay/*`` ids): the expert is the game's search bot of ``gail/boardgame_presets.py``
 (connect four: ``mcts:200`` against ``random|mcts:50``, ``--n-demo`` games), the generator masked
@@ -45,7 +52,7 @@ from genplay.gail.boardgame_presets import board_config
 class Setup:
     """One env's benchmark settings; every field is also a flag of the same name."""
 
-    threshold: float | None = None  # of a deterministic evaluation's mean return
+    threshold: float | None = None  # of a deterministic evaluation's mean return (None: the expert's mean)
     gen_timesteps: int = 100_000  # GAIL generator steps
     budget: int = 200_000  # PPO steps at most, per run
     eval_every: int = 4_096  # PPO steps between evaluations
@@ -55,13 +62,20 @@ class Setup:
     n_synth: int = 20  # synthetic episodes
     temperature: float = 1.0  # of the synthetic rollouts' sampling
     opponent: str = "random"  # board games: the opponent of synthesis, PPO and evaluation
+    scorer_steps: int = 1500  # realism scorer optimiser steps
+    scorer_batch: int = 256  # expert rows per scorer step
+    ref_episodes: int = 20  # held-out reference episodes of each kind for the AUCs
+    max_steps: int = 0  # Atari: cut the expert's games at this many steps (0: whole games)
 
 
 SETUPS = {
-    "CartPole-v1": Setup(475.0, 20_000, 100_000, 2_048, gail_budget=3_072),
+    # the threshold is the expert's level (500): BC on 20 synthetic episodes already reached 475 at step 0
+    # (issue 27), so the warm start is measured from 2 synthetic episodes, where BC alone falls short
+    "CartPole-v1": Setup(None, 20_000, 100_000, 2_048, gail_budget=3_072, n_synth=2),
     # cloning continuous control needs more data (Pendulum: 20 episodes cloned to about -1300, 100 or
-    # 200 to -178); evaluated after every rollout (4 x 1024)
-    "Pendulum-v1": Setup(-200.0, 300_000, 300_000, 4_096, gail_budget=20_480, n_synth=200),
+    # 200 to -178, which met the old -200 threshold at step 0); the threshold is the scripted expert's
+    # mean return; evaluated after every rollout (4 x 1024)
+    "Pendulum-v1": Setup(None, 300_000, 300_000, 4_096, gail_budget=20_480, n_synth=200),
     # Against uniform random, PPO from scratch finds its own exploit (stacking a column) at 0.9 in about
     # 50k steps and imitation has little to add (BENCHMARKS.md); against a weak search bot that punishes
     # blunders it is slow (0.5 at about 80k steps), the ground where a search expert's play should help.
@@ -71,6 +85,21 @@ SETUPS = {
     "genplay/ConnectFour-v0": Setup(
         0.5, 200_000, 300_000, 2_048, 200, 20_480, n_demo=200, n_synth=1000, temperature=0.5, opponent="mcts:10"
     ),
+    # pixels on a 2-core CPU: a short GAIL run (the realism AUCs are the point; no warm start), the scripted
+    # RAM expert's games cut at 400 steps, a scorer of 300 steps of 64 frame stacks
+    "genplay/Pong-v0": Setup(
+        None,
+        8_192,
+        0,
+        4_096,
+        gail_budget=0,
+        n_demo=4,
+        n_synth=4,
+        scorer_steps=300,
+        scorer_batch=64,
+        ref_episodes=6,
+        max_steps=400,
+    ),  # fmt: skip
 }
 
 
@@ -105,12 +134,10 @@ def main() -> None:
         flag = f"--{field.name.replace('_', '-')}"
         if isinstance(value, float) and not math.isfinite(value):
             p.error(f"{flag}: must be a finite number, got {value}")
-        if isinstance(value, (int, float)) and field.name != "threshold" and not value > 0:
+        if isinstance(value, (int, float)) and field.name not in ("threshold", "max_steps") and not value > 0:
             p.error(f"{flag}: must be > 0, got {value}")
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Setup) if getattr(args, f.name) is not None}
     setup = dataclasses.replace(SETUPS.get(args.env, Setup()), **given)
-    if setup.threshold is None:
-        p.error(f"--threshold: required for {args.env}")
     from genplay.envs.boardgames import game_of
 
     if game_of(args.env) is None and args.opponent is not None:
@@ -122,7 +149,7 @@ def main() -> None:
             board_factory(game_of(args.env), setup.opponent).make().close()
         except GenplayError as exc:
             p.error(f"--opponent: {exc}")
-    threshold, gen_steps, budget, every = setup.threshold, setup.gen_timesteps, setup.budget, setup.eval_every
+    gen_steps, budget, every = setup.gen_timesteps, setup.budget, setup.eval_every
 
     import numpy as np
     import torch
@@ -133,31 +160,55 @@ def main() -> None:
     from genplay.gail.episodes import concat_demos, select_episodes
     from genplay.gail.evaluate import episode_returns, normalized_return
     from genplay.gail.pipeline import default_expert, train_gail
+    from genplay.gail.realism import RealismConfig, fit_scorer
     from genplay.gail.synth import SynthConfig, load_generator, synthesize
-    from genplay.gail.synth_report import reference_sets, separation
+    from genplay.gail.synth_report import evaluate_scorer, reference_sets
     from genplay.gail.warmstart import learn_to_threshold, make_ppo, warm_start
 
     t_all = time.perf_counter()
-    board = game_of(args.env)
+    from genplay.gail.config import atari_game_of
+
+    board, atari = game_of(args.env), atari_game_of(args.env)
     run = Path(args.run_dir) / args.env.replace("/", "_")
     t0 = time.perf_counter()
     if board is None:
-        expert, kind = default_expert(args.env)
-        demos = collect_demos(args.env, expert, setup.n_demo, seed=30_000, metadata={"policy": kind})
+        if atari:
+            demos = atari_expert_demos(args.env, setup.n_demo, seed=30_000, max_steps=setup.max_steps)
+            kind = demos.metadata["policy"]
+        else:
+            expert, kind = default_expert(args.env)
+            demos = collect_demos(args.env, expert, setup.n_demo, seed=30_000, metadata={"policy": kind})
         log(f"GAIL generator: {gen_steps} steps from {setup.n_demo} {kind} demos -> {run}")
         train_gail(args.env, demos, gen_steps, config=replace(preset(args.env), device="cpu"), out_dir=run, force=True)
         gen = load_generator(run)
     else:
         demos, gen = board_generator(board, setup.n_demo, gen_steps, opponent=setup.opponent)
     gen_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    scorer_config = RealismConfig(steps=setup.scorer_steps, batch_size=setup.scorer_batch)
+    n_roll = setup.ref_episodes
+    gen = dataclasses.replace(
+        gen, scorer=fit_scorer(gen, demos, config=scorer_config, generator_episodes=n_roll, random_episodes=n_roll,
+                               log=log),
+    )  # fmt: skip
+    scorer_seconds = time.perf_counter() - t0
     synth = synthesize(gen, SynthConfig(n_episodes=setup.n_synth, seed=0, temperature=setup.temperature))
     timing = synth.metadata["synth"]["timing"]
     log(f"synthetic: {synth.n_episodes} episodes, return {synth.episode_returns().mean():.1f}; {timing}")
 
-    refs = reference_sets(gen, 20) if board is None else board_reference_sets(board, gen, 20)
-    sep = separation(gen, {**refs, "gail": synth})
+    if board is not None:
+        refs = board_reference_sets(board, gen, n_roll)
+    elif atari:
+        refs = atari_reference_sets(args.env, n_roll, max_steps=setup.max_steps)
+    else:
+        refs = reference_sets(gen, n_roll)
+    ev = evaluate_scorer(gen, {**refs, "gail": synth})
+    ev.pop("_sep")
+    unseen = "noisy_expert" if "noisy_expert" in refs else "weak_bot"
     expert_r, random_r = float(refs["expert"].episode_returns().mean()), float(refs["random"].episode_returns().mean())
-    log(f"AUC expert vs random {sep['auc_expert_vs_random']}, vs gail {sep['auc_expert_vs_gail']}")
+    threshold = setup.threshold if setup.threshold is not None else expert_r
+    log(f"realism AUC expert vs random {ev['auc_expert_vs_random']}, vs {unseen} {ev[f'auc_expert_vs_{unseen}']}, "
+        f"vs gail {ev['auc_expert_vs_gail']}; GAIL's discriminator: {ev.get('gail_discriminator')}")  # fmt: skip
 
     curves: dict[str, list] = {"scratch": [], "warm": []}
     steps: dict[str, list] = {"scratch": [], "warm": []}
@@ -178,12 +229,14 @@ def main() -> None:
             steps[mode].append(curve.steps_to_threshold)
             log(f"seed {seed} {mode}: steps to {threshold}: {curve.steps_to_threshold} ({curve.points[-3:]})")
 
-    def median_steps(values: list) -> float:
+    def median_steps(values: list) -> float | None:
+        if not values:
+            return None
         return float(np.median([budget * 10 if v is None else v for v in values]))  # a miss counts as far beyond
 
-    ratio = median_steps(steps["warm"]) / max(median_steps(steps["scratch"]), 1)
+    ratio = median_steps(steps["warm"]) / max(median_steps(steps["scratch"]), 1) if args.seeds else None
 
-    real2 = select_episodes(demos, [0, 1])
+    real2 = select_episodes(demos, [0, 1][: demos.n_episodes])
     mixed = concat_demos([real2, dataclasses.replace(synth, scores=None)])
     gail_norm: dict[str, list] = {"real2": [], "real2_plus_synth": []}
     for seed in range(args.gail_seeds):
@@ -200,7 +253,8 @@ def main() -> None:
             log(f"GAIL seed {seed} {name}: return {r:.1f}")
 
     plot = Path(args.plot) / f"{args.env.replace('/', '_')}_warm_start.png"
-    _plot_curves(curves, threshold, plot, args.env)
+    if args.seeds:
+        _plot_curves(curves, threshold, plot, args.env)
     emit(
         {
             "env": args.env,
@@ -210,16 +264,26 @@ def main() -> None:
             "steps_to_threshold_warm": steps["warm"],
             "median_steps_scratch": median_steps(steps["scratch"]),
             "median_steps_warm": median_steps(steps["warm"]),
-            "warm_over_scratch_median": round(ratio, 3),
+            "warm_over_scratch_median": None if ratio is None else round(ratio, 3),
             "bc_only_return_per_seed": bc_returns,
+            "bc_only_meets_threshold": [bool(r >= threshold) for r in bc_returns],
             "warm_start_stats": bc_stats,
             "ppo_budget": budget,
             "eval_every": every,
             "eval_episodes": setup.eval_episodes,
-            "auc_expert_vs_random": sep["auc_expert_vs_random"],
-            "auc_expert_vs_gail": sep["auc_expert_vs_gail"],
-            "auc_expert_vs_random_transitions": sep["auc_expert_vs_random_transitions"],
-            "auc_expert_vs_gail_transitions": sep["auc_expert_vs_gail_transitions"],
+            "realism_auc_expert_vs_random": ev["auc_expert_vs_random"],
+            "realism_auc_unseen_negative": unseen,
+            "realism_auc_expert_vs_unseen": ev[f"auc_expert_vs_{unseen}"],
+            "realism_auc_expert_vs_gail": ev["auc_expert_vs_gail"],
+            "realism_auc_expert_vs_random_transitions": ev["auc_expert_vs_random_transitions"],
+            "realism_auc_expert_vs_unseen_transitions": ev[f"auc_expert_vs_{unseen}_transitions"],
+            "realism_warning": ev["warning"],
+            "scorer_validation": ev["scorer_validation"],
+            "scorer_config": dataclasses.asdict(scorer_config),
+            "scorer_train_seconds": round(scorer_seconds, 1),
+            "reference_episodes": ev["check"]["episodes"],
+            "gail_disc_auc_expert_vs_random": (ev.get("gail_discriminator") or {}).get("auc_expert_vs_random"),
+            "gail_disc_auc_expert_vs_gail": (ev.get("gail_discriminator") or {}).get("auc_expert_vs_gail"),
             "synth_transitions_per_second": timing["transitions_per_second"],
             "synth_episodes": synth.n_episodes,
             "synth_transitions": synth.n_transitions,
@@ -237,7 +301,7 @@ def main() -> None:
             "setup": dataclasses.asdict(setup),
             "generator_train_seconds": round(gen_seconds, 1),
             "curves": curves,
-            "plot": str(plot),
+            "plot": str(plot) if args.seeds else None,
             "wall_seconds": round(time.perf_counter() - t_all, 1),
             "loadavg1": round(os.getloadavg()[0], 2),
             "ncpu": os.cpu_count(),
@@ -272,8 +336,14 @@ def board_gail(game: str, demos, timesteps: int, *, seed: int, factory=None):
     return masked_gail(demos, config, timesteps, factory=factory)
 
 
+WEAK_BOT = "mcts:4"
+"""Board games' unseen negative: a weak search bot (plausible moves, worse play; bots read the game
+state, so the expert cannot be made epsilon-noisy through observations)."""
+
+
 def board_reference_sets(game: str, gen, episodes: int, *, seed: int = 60_000) -> dict:
-    """The search bot's games and uniform-random play, both against the generator's opponent (the AUCs' references)."""
+    """The search bot's games, uniform-random play and a weak bot's games, all against the generator's
+    opponent, on seeds the realism scorer never trained on (the AUCs' references)."""
     from genplay.gail.boardgames import collect_bot_demos
     from genplay.gail.collect import collect_demos
 
@@ -281,7 +351,56 @@ def board_reference_sets(game: str, gen, episodes: int, *, seed: int = 60_000) -
     return {
         "expert": collect_bot_demos(game, BOARD_SETUPS[game].expert, episodes, opponent=opponent, seed=seed),
         "random": collect_demos(gen.env, "random", episodes, seed=seed + 10_000, metadata={"policy": "random"}),
+        "weak_bot": collect_bot_demos(game, WEAK_BOT, episodes, opponent=opponent, seed=seed + 15_000),
     }
+
+
+def atari_expert_demos(env_id: str, n_games: int, *, seed: int, max_steps: int, epsilon: float = 0.0):
+    """The scripted RAM expert's games (``epsilon``: that share of its actions uniformly random)."""
+    from unittest import mock
+
+    from genplay.envs import as_factory
+    from genplay.envs.atari_experts import ATARI_EXPERTS
+    from genplay.gail.atari import scripted_expert_demos
+
+    factory = as_factory(env_id)
+    game = factory.atari_config.game
+    make = ATARI_EXPERTS[game]
+    noisy = {game: lambda rng: NoisyRamExpert(make(rng), epsilon, factory.make().action_space.n, rng)}
+    with mock.patch.dict(ATARI_EXPERTS, noisy if epsilon else {}):
+        return scripted_expert_demos(factory, n_games, seed=seed, max_steps=max_steps or None)
+
+
+class NoisyRamExpert:
+    """A RAM expert that plays a uniformly random action with probability ``epsilon``."""
+
+    def __init__(self, expert, epsilon: float, n_actions: int, rng) -> None:
+        self.expert, self.epsilon, self.n_actions, self.rng = expert, epsilon, n_actions, rng
+
+    def reset(self, ram) -> None:
+        self.expert.reset(ram)
+
+    def act(self, ram) -> int:
+        a = self.expert.act(ram)  # the expert keeps tracking the game either way
+        return int(self.rng.integers(self.n_actions)) if self.rng.random() < self.epsilon else a
+
+    @property
+    def stalled(self) -> bool:
+        return self.expert.stalled
+
+
+def atari_reference_sets(env_id: str, episodes: int, *, max_steps: int, seed: int = 60_000) -> dict:
+    """Expert, random and epsilon-noisy expert games on held-out seeds (games cut at ``max_steps``)."""
+    from genplay.gail.collect import collect_demos
+    from genplay.gail.synth_report import NOISY_EPSILON
+
+    rand = collect_demos(env_id, "random", episodes, seed=seed + 10_000, metadata={"policy": "random"})
+    return {
+        "expert": atari_expert_demos(env_id, episodes, seed=seed, max_steps=max_steps),
+        "random": rand,
+        "noisy_expert": atari_expert_demos(env_id, episodes, seed=seed + 15_000, max_steps=max_steps,
+                                           epsilon=NOISY_EPSILON),
+    }  # fmt: skip
 
 
 def _plot_curves(curves: dict[str, list], threshold: float, path: Path, env: str) -> None:

@@ -40,12 +40,13 @@ def test_bad_flags_are_one_error_line(args, needle, tmp_path):
 
 @pytest.mark.slow
 def test_connect_four_warm_start_runs_end_to_end(tmp_path):
-    """A tiny connect-four run: bot demos, masked GAIL+BC generator, scored synthesis, both PPO arms,
-    the few-demos GAIL pair, AUCs, the plot and one JSON line."""
+    """A tiny connect-four run: bot demos, masked GAIL+BC generator, its realism scorer, scored synthesis,
+    both PPO arms, the few-demos GAIL pair, held-out AUCs, the plot and one JSON line."""
     proc = _run(
         "--env", "genplay/ConnectFour-v0", "--seeds", "1", "--gail-seeds", "1", "--n-demo", "4",
         "--gen-timesteps", "1024", "--n-synth", "8", "--budget", "2048", "--gail-budget", "1024",
-        "--eval-episodes", "4", "--eval-every", "2048", "--opponent", "random",
+        "--eval-episodes", "4", "--eval-every", "2048", "--opponent", "random", "--scorer-steps", "30",
+        "--ref-episodes", "4",
         "--run-dir", str(tmp_path / "runs"), "--plot", str(tmp_path / "plot"), "--out", str(tmp_path / "out.jsonl"),
         cwd=tmp_path,
     )  # fmt: skip
@@ -54,7 +55,10 @@ def test_connect_four_warm_start_runs_end_to_end(tmp_path):
     assert line == json.loads((tmp_path / "out.jsonl").read_text())
     assert line["setup"]["opponent"] == "random" and line["synth_episodes"] == 8
     assert len(line["steps_to_threshold_scratch"]) == len(line["steps_to_threshold_warm"]) == 1
-    assert 0 <= line["auc_expert_vs_random"] <= 1 and len(line["gail_normalized_real2_plus_synth"]) == 1
+    assert 0 <= line["realism_auc_expert_vs_random"] <= 1 and len(line["gail_normalized_real2_plus_synth"]) == 1
+    assert line["realism_auc_unseen_negative"] == "weak_bot" and 0 <= line["realism_auc_expert_vs_unseen"] <= 1
+    assert line["scorer_config"]["steps"] == 30 and line["reference_episodes"]["expert"] == 4
+    assert len(line["bc_only_return_per_seed"]) == len(line["bc_only_meets_threshold"]) == 1
     assert Path(line["plot"]).is_file()
 
 
