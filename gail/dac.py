@@ -26,6 +26,9 @@ epsilon schedule, target updates, the buffer) is SB3's.
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -75,6 +78,8 @@ class DAC(SB3Learner):
         if demos.action_masks is not None:
             raise EnvError("DAC's DQN learner cannot respect action masks; train masked games with GAIL (MaskablePPO)")
         set_torch_threads(config.torch_threads)
+        if config.n_envs != venv.num_envs:  # the stored config says what ran (resume rebuilds it)
+            config = dataclasses.replace(config, n_envs=venv.num_envs)
         self.config, self.dqn_config, self.demos = config, dqn, demos
         self.device = select_device(config.device)
         torch.manual_seed(config.seed)
@@ -165,7 +170,7 @@ class DAC(SB3Learner):
                 remaining, callback=CallbackList(callbacks), reset_num_timesteps=False, progress_bar=progress_bar
             )
         if checkpoint_path is not None:
-            self.save(checkpoint_path)
+            self.save_checkpoint(checkpoint_path)
         return self
 
     def replay_batch(self, n: int) -> tuple[TransitionStore, np.ndarray]:
@@ -283,8 +288,18 @@ class DAC(SB3Learner):
         return self.algo.predict(obs, state, episode_start, deterministic)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str) -> None:
-        """Write the whole trainer (Q-nets, optimisers, discriminator, replay buffer, RNGs) atomically."""
+    def save(self, path: str | Path) -> None:
+        """Save as the run directory ``gail train --algo dac --out`` writes, plus ``demos.npz``
+        (``dac_run.save_dac_run``); a path ending in ``.pt`` gets the checkpoint alone."""
+        if Path(path).suffix == ".pt":
+            self.save_checkpoint(path)
+        else:
+            from genplay.gail.dac_run import save_dac_run
+
+            save_dac_run(self, path)
+
+    def save_checkpoint(self, path: str | Path) -> None:
+        """Write the whole trainer (Q-nets, optimisers, discriminator, replay buffer, RNGs) to one file, atomically."""
         from genplay.gail.dac_checkpoint import save_dac
 
         save_dac(self, path)
@@ -292,7 +307,7 @@ class DAC(SB3Learner):
     @classmethod
     def load(
         cls,
-        path: str,
+        path: str | Path,
         *,
         venv: VecEnv,
         demos: Demos,
@@ -300,11 +315,12 @@ class DAC(SB3Learner):
         settings: tuple[GAILConfig, DQNConfig] | None = None,
         state: dict | None = None,
     ) -> DAC:
-        """Rebuild a trainer saved by :meth:`save`, ready to ``learn`` further (``settings``: a
-        ``(config, dqn)`` pair to use instead of the stored one, where the stored state fits it;
-        ``state``: the file's contents when the caller has already read them)."""
+        """Rebuild a trainer saved by :meth:`save` (a run directory or a checkpoint file), ready to learn
+        further (``settings``: a ``(config, dqn)`` pair to use instead of the stored one, where the stored
+        state fits it; ``state``: the file's contents when the caller has already read them)."""
         from genplay.gail.dac_checkpoint import load_dac
 
+        path = str(Path(path) / "checkpoint.pt") if Path(path).is_dir() else path
         return load_dac(cls, path, venv=venv, demos=demos, log_dir=log_dir, settings=settings, state=state)
 
 
@@ -318,7 +334,7 @@ class _Checkpoint(BaseCallback):
     def _on_step(self) -> bool:
         every = self.trainer.config.checkpoint_every
         if self.path and every and self.trainer.num_timesteps - self.last >= every:
-            self.trainer.save(self.path)
+            self.trainer.save_checkpoint(self.path)
             self.last = self.trainer.num_timesteps
         return True
 

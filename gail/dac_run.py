@@ -20,7 +20,7 @@ from genplay.gail.config import GAILConfig
 from genplay.gail.dac import DAC
 from genplay.gail.dac_checkpoint import dac_settings, read_dac
 from genplay.gail.dac_config import DQNConfig, dac_preset
-from genplay.gail.demos import Demos
+from genplay.gail.demos import Demos, save_demos
 from genplay.gail.pipeline import CHECKPOINT, POLICY, RUN_MARKERS, export_policy, set_run_logger
 from genplay.gail.plotting import plot_learning_curve
 from genplay.generative.core import atomic_write
@@ -67,13 +67,32 @@ def train_dac(
                 (out / stale).unlink(missing_ok=True)
             trainer = DAC(venv=factory.make_vec(config.n_envs, seed=config.seed), demos=demos, config=config, dqn=dqn)
         set_run_logger(trainer, out / "logs", append=resuming)
-        meta = {"algo": "dac", "env_id": factory.env_id, "env": factory.to_dict(), **dataclasses.asdict(config)}
-        meta["dqn"] = dataclasses.asdict(dqn)
-        atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
+        _write_config(out, factory, config, dqn)
         trainer.learn(total_timesteps, callback=callback, progress_bar=progress_bar, checkpoint_path=str(ckpt))
         export_policy(trainer, out)
         plot_learning_curve(trainer.history, out / "learning_curve.png", title=f"DAC on {factory.env_id}")
     return trainer
+
+
+def _write_config(out: Path, factory: EnvFactory, config: GAILConfig, dqn: DQNConfig) -> None:
+    meta = {"algo": "dac", "env_id": factory.env_id, "env": factory.to_dict(), **dataclasses.asdict(config)}
+    meta["dqn"] = dataclasses.asdict(dqn)
+    atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
+
+
+def save_dac_run(trainer: DAC, out_dir: str | Path) -> Path:
+    """A DAC trainer built in Python written as the run directory ``gail train --algo dac --out`` writes
+    (``DAC.save``): ``config.json``, ``checkpoint.pt``, ``policy.zip``, ``history.json``,
+    ``learning_curve.png``, and ``demos.npz`` for ``--resume``. Locked while written."""
+    out = Path(out_dir)
+    env = trainer.demos.env_factory
+    with RunDirLock(out):
+        _write_config(out, env, trainer.config, trainer.dqn_config)
+        save_demos(out / "demos.npz", trainer.demos)
+        trainer.save_checkpoint(out / CHECKPOINT)
+        export_policy(trainer, out)
+        plot_learning_curve(trainer.history, out / "learning_curve.png", title=f"DAC on {env.env_id}")
+    return out
 
 
 def stored_dac_settings(ckpt: str | Path) -> tuple[GAILConfig, DQNConfig]:

@@ -17,6 +17,7 @@ One iteration, driven by the generator's own ``learn`` loop through a callback:
 from __future__ import annotations
 
 import collections
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,8 @@ class GAIL(SB3Learner):
         shard_demos: bool = False,
     ) -> None:
         world = check_world_size(config, dist)
+        if dist is None and config.n_envs != venv.num_envs:  # the stored config says what ran (resume rebuilds it)
+            config = dataclasses.replace(config, n_envs=venv.num_envs)
         check_demos_match_spaces(demos, venv.observation_space, venv.action_space, target="the GAIL venv")
         set_torch_threads(config.torch_threads)
         self.config, self.demos, self.dist = config, demos, dist

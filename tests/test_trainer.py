@@ -478,6 +478,30 @@ def test_python_api_save_writes_a_run_directory_the_command_line_reads(tmp_path,
     assert resumed.num_timesteps == 256 and len(resumed.history) == 2
 
 
+def test_python_api_dac_save_writes_a_run_directory_the_command_line_reads(tmp_path, capsys):
+    """``DAC(...).learn(n)`` then ``save(DIR)``: ``evaluate --policy DIR`` and ``gail train --algo dac --resume``."""
+    from genplay.cli import main
+    from genplay.envs.scripted import SCRIPTED_EXPERTS
+    from genplay.gail.collect import collect_demos
+    from genplay.gail.dac import DAC
+    from genplay.gail.dac_config import DQNConfig
+
+    env = "Acrobot-v1"  # a scripted expert: evaluate's expert row needs no training
+    demos = collect_demos(env, SCRIPTED_EXPERTS[env], 2, seed=0)
+    dqn = DQNConfig(buffer_size=2_000, learning_starts=100, net_arch=(32,), disc_every=100, target_update_interval=100)
+    config = GAILConfig(disc_updates=1, disc_batch_size=32, device="cpu", checkpoint_every=0)
+    dac = DAC(venv=make_vec_env(env, n_envs=2, seed=0), demos=demos, config=config, dqn=dqn).learn(200)
+    out = tmp_path / "dac_run"
+    dac.save(out)
+    assert {"checkpoint.pt", "policy.zip", "config.json", "history.json", "demos.npz"} <= set(os.listdir(out))
+    capsys.readouterr()
+    assert main(["evaluate", "--env", env, "--policy", str(out), "--n-episodes", "1", "--json"]) in (0, None)
+    assert out.name in capsys.readouterr().out
+    args = ["gail", "train", "--algo", "dac", "--env", env, "--demos", str(out / "demos.npz"), "--timesteps", "300"]
+    assert main([*args, "--out", str(out), "--resume", "--quiet"]) in (0, None)
+    assert DAC.load(out, venv=make_vec_env(env, n_envs=2, seed=1), demos=demos).num_timesteps == 300
+
+
 def test_progress_bar_total_is_the_step_count_reached(cartpole_demos, monkeypatch):
     """SB3 finishes whole rollouts (here 128 steps): the bar's total is where training stops, resumed or not."""
     import genplay.gail.trainer as trainer_module
