@@ -128,6 +128,9 @@ def _bench():
         ["--disc-next-obs", "yes"],
         ["--disc-penalty-weight", "nan"],
         ["--disc-penalty-weight", "-1"],
+        ["--route", "cli", "--learners", "bc,gail_bc"],  # the CLI trains GAIL steps
+        ["--route", "cli", "--learners", "gail_bc", "--cnn", "8,2"],
+        ["--route", "web"],
     ],
 )
 def test_bench_bad_input_is_one_error_line(argv, capsys):
