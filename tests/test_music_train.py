@@ -143,7 +143,7 @@ def test_cli_train_sample_evaluate(chorales, tmp_path, capsys):
     assert (run / "generator.state").is_file() and (run / "train.json").is_file()
     assert main(["music", "sample", str(run), "--out", str(tmp_path / "s"), "--n", "2"]) == 0
     assert sorted(p.name for p in (tmp_path / "s").glob("*.mid")) == ["sample_000.mid", "sample_001.mid"]
-    assert main(["music", "evaluate", str(run), "--n", "8", "--limit", "4"]) == 0
+    assert main(["music", "evaluate", "--run", str(run), "--n", "8"]) == 0  # the run's own --limit 4
     out = capsys.readouterr().out
     assert "tonal_distance/soprano-alto" in out and "generated" in out and "data" in out
     assert main(["music", "train", "--out", str(run), *args]) == 2  # no silent overwrite of a run

@@ -99,7 +99,7 @@ def cmd_train(args: argparse.Namespace) -> None:
             )  # fmt: skip
             if not main:
                 return
-            save_generator(out / GENERATOR_FILE, config, generator, rolls)
+            save_generator(out / GENERATOR_FILE, config, generator, rolls, limit=args.limit)
             samples = sample_rolls(generator, args.n_eval, seed=config.seed)
             write_samples(out, samples, rolls.lowest_pitch, 4)
             generated = music_metrics(samples, rolls.lowest_pitch, TRACKS)
@@ -126,11 +126,11 @@ def cmd_sample(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from genplay.generative.music.data import TRACKS, load_chorales
     from genplay.generative.music.metrics import music_metrics
-    from genplay.generative.music.trainer import load_generator, sample_rolls
+    from genplay.generative.music.trainer import load_generator, sample_rolls, trained_limit
 
     run = _run_dir(args)
     gen, _, lowest = load_generator(run, args.device)
-    rolls = load_chorales(args.limit)
+    rolls = load_chorales(args.limit if args.limit is not None else trained_limit(run))
     if (rolls.lowest_pitch, rolls.pitches) != (lowest, gen.pitches):
         raise GenplayError(
             f"--limit: the run was trained on pitches {lowest}..{lowest + gen.pitches - 1}, this data set spans "
@@ -181,7 +181,9 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_run(e)
     e.add_argument("--n", type=int_at_least(1, 100_000), default=1000, help="generated 4-bar samples")
-    e.add_argument("--limit", type=positive_int, default=None, help="the --limit used for training (default: all)")
+    e.add_argument(
+        "--limit", type=positive_int, default=None, help="chorales to compare with (default: the run's own --limit)"
+    )
     e.add_argument("--seed", type=seed_int, default=0)
     e.add_argument("--device", default="cpu", help="cpu or cuda")
     e.set_defaults(func=cmd_evaluate)

@@ -255,11 +255,21 @@ def sample_rolls(generator: MuseGenerator, n: int, *, seed: int = 0, batch_size:
     return np.concatenate(out)
 
 
-def save_generator(path: str | Path, config: MusicGANConfig, generator: MuseGenerator, rolls: Rolls) -> None:
-    """The sampling generator and how to rebuild it, as one :mod:`state_io` file."""
+def save_generator(
+    path: str | Path, config: MusicGANConfig, generator: MuseGenerator, rolls: Rolls, *, limit: int | None = None
+) -> None:
+    """The sampling generator and how to rebuild it, as one :mod:`state_io` file (``limit``: the
+    ``--limit`` it was trained with, so ``music evaluate`` compares it with the same chorales)."""
     meta = {"kind": KIND, "config": dataclasses.asdict(config), "lowest_pitch": rolls.lowest_pitch}
-    meta["pitches"] = rolls.pitches
+    meta.update(pitches=rolls.pitches, limit=limit)
     save_state(path, {"meta": meta, "weights": {k: v.detach().cpu() for k, v in generator.state_dict().items()}})
+
+
+def trained_limit(run_dir: str | Path) -> int | None:
+    """The ``--limit`` a run was trained with (None: all chorales, or a run saved before it was recorded)."""
+    path = Path(run_dir) / GENERATOR_FILE
+    limit = load_state(path).get("meta", {}).get("limit")
+    return check_int(f"{path}: limit", limit, 1, 100_000) if limit is not None else None
 
 
 def load_generator(run_dir: str | Path, device: str = "auto") -> tuple[MuseGenerator, MusicGANConfig, int]:
