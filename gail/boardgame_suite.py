@@ -201,7 +201,8 @@ def cli_suite(
     gpus: float = 0.0,
 ) -> dict[str, Any]:
     """``genplay evaluate --suite boardgames``: ``env_id`` picks the game, ``policy_arg`` the player
-    (a ``gail train`` dir or policy zip, or a bot spec such as ``mcts:400``), ``n_per_colour``
+    (a ``gail train`` dir or policy zip, a bot spec such as ``mcts:400``, or ``expert``: the game's
+    preset bot), ``n_per_colour``
     the games per colour per pairing; ``out`` a directory for JSON, Markdown and plot. Prints
     the table (or JSON) and returns the result; failed jobs raise :class:`JobsFailed` after."""
     from genplay.envs.board_bots import check_bot_spec
@@ -211,6 +212,10 @@ def cli_suite(
     if game is None:
         ids = sorted(g.env_id for g in GAMES.values())
         raise GenplayError(f"--env: {env_id!r} is not a board game; --suite boardgames takes one of {ids}")
+    if policy_arg == "expert" and not Path(policy_arg).exists():  # the game's preset bot, as demos collect plays it
+        from genplay.gail.boardgame_presets import board_preset
+
+        policy_arg = board_preset(env_id).expert
     policy: Any
     if Path(policy_arg).exists():
         name, policy = Path(policy_arg).name or "learned", load_policy(policy_arg, env_id=env_id)

@@ -159,6 +159,8 @@ def test_evaluate_suite_boardgames_reads_the_run(root, capsys):
     capsys.readouterr()
     assert run(["evaluate", "--env", ENV, "--policy", root / "run", "--n-episodes", 1, "--json"]) == 0  # same suite
     assert json.loads(capsys.readouterr().out)["suite"] == "boardgames"
+    assert run(["evaluate", "--env", "genplay/ConnectFour-v0", "--policy", "expert", "--n-episodes", 1, "--json"]) == 0
+    assert "mcts:200" in json.loads(capsys.readouterr().out)["elo"]  # the preset's bot is a reference already
 
 
 COLLECT = ["demos", "collect", "--env", ENV, "--n-episodes", "1", "--out", "{root}/bad.npz"]
