@@ -37,6 +37,7 @@ from stable_baselines3 import DQN
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.preprocessing import is_image_space
+from stable_baselines3.common.type_aliases import TrainFrequencyUnit
 from stable_baselines3.common.vec_env import VecEnv
 
 from genplay.errors import EnvError
@@ -45,7 +46,7 @@ from genplay.gail.dac_config import DQNConfig
 from genplay.gail.demos import Demos, check_demos_match_spaces
 from genplay.gail.discriminator import TransitionDiscriminator, with_absorbing_row
 from genplay.gail.features import CenteredNatureCNN
-from genplay.gail.learner import SB3Learner
+from genplay.gail.learner import ProgressBar, SB3Learner
 from genplay.gail.reward import absorbing_share, absorbing_tail_weight, step_rewards
 from genplay.gail.store import TransitionStore
 from genplay.generative.core import DiscriminatorStepConfig, discriminator_step, select_device, set_torch_threads
@@ -166,12 +167,20 @@ class DAC(SB3Learner):
         remaining = total_timesteps - self.num_timesteps
         if remaining > 0:
             callbacks = [_Checkpoint(self, checkpoint_path)] + ([callback] if callback is not None else [])
-            self.algo.learn(
-                remaining, callback=CallbackList(callbacks), reset_num_timesteps=False, progress_bar=progress_bar
-            )
+            if progress_bar:
+                callbacks.append(_ProgressBar(self, self.planned_end(total_timesteps)))
+            self.algo.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False)
         if checkpoint_path is not None:
             self.save_checkpoint(checkpoint_path)
         return self
+
+    def planned_end(self, total_timesteps: int) -> int:
+        """Where ``learn(total_timesteps)`` stops (the progress bar's total): SB3's DQN steps every env
+        ``train_freq`` times between checks, so the count goes up in ``train_freq x n_envs`` chunks."""
+        freq = self.algo.train_freq
+        chunk = freq.frequency * self.algo.n_envs if freq.unit == TrainFrequencyUnit.STEP else 1
+        remaining = total_timesteps - self.num_timesteps
+        return self.num_timesteps + max(0, -(-remaining // chunk)) * chunk
 
     def replay_batch(self, n: int) -> tuple[TransitionStore, np.ndarray]:
         """``n`` learner transitions from the replay buffer as a small store (obs rows then next-obs rows),
@@ -337,6 +346,24 @@ class _Checkpoint(BaseCallback):
             self.trainer.save_checkpoint(self.path)
             self.last = self.trainer.num_timesteps
         return True
+
+
+class _ProgressBar(ProgressBar):
+    """GAIL's bar (total: where training stops) showing DAC's latest discriminator and return figures."""
+
+    def __init__(self, trainer: DAC, total: int) -> None:
+        super().__init__(total)
+        self.trainer = trainer
+
+    def _on_rollout_end(self) -> None:
+        last = self.trainer.history[-1] if self.trainer.history else {}
+        nan = float("nan")
+        self.bar.set_postfix(
+            ret=f"{last.get('true_return', nan):.1f}",
+            acc_e=f"{last.get('accuracy_expert', nan):.2f}",
+            acc_g=f"{last.get('accuracy_generator', nan):.2f}",
+            refresh=False,
+        )
 
 
 class _DACDQN(DQN):

@@ -521,6 +521,26 @@ def test_progress_bar_total_is_the_step_count_reached(cartpole_demos, monkeypatc
     assert bars == [(256, 256, 0), (384, 384, 256)] and trainer.num_timesteps == 384
 
 
+def test_dac_progress_bar_total_is_the_step_count_reached(cartpole_demos, monkeypatch):
+    """DAC's DQN steps each of its 3 envs 4 times between checks: 100 steps end at 108, the bar's total."""
+    import genplay.gail.dac as dac_module
+    from genplay.gail.dac import DAC
+    from genplay.gail.dac_config import DQNConfig
+
+    bars = []
+
+    class Recorded(dac_module._ProgressBar):
+        def _on_training_end(self) -> None:
+            bars.append((self.bar.total, self.bar.n))
+            super()._on_training_end()
+
+    monkeypatch.setattr(dac_module, "_ProgressBar", Recorded)
+    dqn = DQNConfig(buffer_size=1_000, learning_starts=50, net_arch=(16,), train_freq=4, disc_every=50)
+    dac = DAC(venv=make_vec_env(ENV, n_envs=3, seed=0), demos=cartpole_demos, config=tiny_config(), dqn=dqn)
+    dac.learn(100, progress_bar=True)
+    assert bars == [(108, 108)] and dac.num_timesteps == 108
+
+
 def test_load_policy_errors(tmp_path):
     with pytest.raises(CheckpointError, match="no trained policy"):
         load_policy(tmp_path)
