@@ -30,7 +30,10 @@ from genplay.gail.sb3_zip import read_sb3_zip
 def policy_zip(run: str | Path) -> Path:
     """``RUN/policy.zip`` of a run directory, or the zip itself."""
     path = Path(run)
-    return path / "policy.zip" if path.is_dir() else path
+    zip_path = path / "policy.zip" if path.is_dir() else path
+    if not zip_path.is_file():
+        raise CheckpointError(f"{zip_path}: no such policy zip (expected a `genplay gail train` output dir)")
+    return zip_path
 
 
 def sb3_load(run: str | Path) -> BaseAlgorithm:
