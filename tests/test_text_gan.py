@@ -78,3 +78,21 @@ def test_discriminator_probe_reports_accuracies_and_leaves_the_run_unchanged():
     probe = probed["discriminator_probe"]
     assert probe["steps"] == 20 and all(0.0 <= probe[k] <= 1.0 for k in probe if k.startswith("acc_"))
     assert (plain["nll_oracle_adv"], plain["nll_test"]) == (probed["nll_oracle_adv"], probed["nll_test"])
+
+
+@pytest.mark.parametrize("variant", ["gumbel", "seqgan"])
+def test_tiny_oracle_run_goes_through_every_phase(variant):
+    """The fast tier's pass through the oracle benchmark (MLE, probe, discriminator pretraining,
+    adversarial steps, curve) and both generator steps; the slow tests above check that they learn."""
+    from genplay.generative.text.oracle import run_oracle
+
+    task = OracleTask(vocab_size=12, seq_len=4, n_train=64, n_test=32)
+    config = TextGANConfig(variant=variant, emb_dim=8, hidden_dim=8, batch_size=16, n_rollouts=2, disc_filters=4)
+    out = run_oracle(
+        task=task, config=config, minutes=5.0, max_mle_epochs=2, mle_temperatures=(0.9,), disc_pretrain_steps=2,
+        probe_steps=2, max_adv_steps=2, n_eval=32, n_curve=16, eval_every=1,
+    )  # fmt: skip
+    assert (out["mle_epochs"], out["adv_steps"]) == (2, 2) and out["discriminator_probe"]["steps"] == 2
+    assert [row["phase"] for row in out["curve"]] == ["mle", "mle", "mle_temperature", "adv", "adv"]
+    numbers = [out[k] for k in ("nll_oracle_mle", "nll_test_mle", "nll_oracle_adv", "nll_test", "nll_oracle_of_oracle")]
+    assert all(0.0 < x < 10.0 for x in numbers), numbers  # uniform over 12 tokens: ln 12 = 2.5 per token
