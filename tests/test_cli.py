@@ -215,3 +215,14 @@ def test_gail_train_rejects_invalid_config_values(flag, demos_file, tmp_path, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "bogus" in err[0]
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_python_dash_m_genplay_is_the_cli(monkeypatch, capsys):
+    """``python -m genplay`` (genplay/__main__.py) runs the CLI; in-process, for the fast tier (the
+    subprocess tests above are slow)."""
+    import runpy
+
+    monkeypatch.setattr(sys, "argv", ["genplay", "--help"])
+    with pytest.raises(SystemExit) as exc:
+        runpy.run_module("genplay", run_name="__main__")
+    assert exc.value.code == 0 and "gail" in capsys.readouterr().out
