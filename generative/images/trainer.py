@@ -237,10 +237,10 @@ class ImageGAN:
                 dist=self.dist,
             )
             self.step += 1
+            stats = mean_over_ranks(stats, self.dist)  # every rank sees the same losses, so all stop on a NaN
             check_finite(self.step, stats)
             beat.beat(self.step, f"d_loss {stats['d_loss']:.3f} g_loss {stats['g_loss']:.3f}")
             if self.step % log_every == 0 or self.step == cfg.steps:
-                stats = mean_over_ranks(stats, self.dist)
                 row = {"step": self.step, "seconds": time.perf_counter() - start, **stats}
                 self.history.append(row)
                 if callback is not None and self.is_main:

@@ -178,10 +178,10 @@ def train(
             generator=gen, critic=critic, g_optimizer=g_opt, d_optimizer=d_opt, batches=stream,
             z_dim=gen.latent_dim, config=step_config, ema=ema, dist=dist,
         )  # fmt: skip
+        stats = mean_over_ranks(stats, dist)  # every rank sees the same losses, so all stop on a NaN
         check_finite(step, stats)
         beat.beat(step, f"d_loss {stats['d_loss']:.3f} g_loss {stats['g_loss']:.3f}")
         if (log_every and step % log_every == 0) or step == config.steps:
-            stats = mean_over_ranks(stats, dist)
             row = {"step": step, "seconds": round(time.perf_counter() - start, 2), **stats}
             history.append(row)
             if callback is not None and (dist is None or dist.is_main):
