@@ -102,3 +102,48 @@ def test_checkpoint_of_two_ranks_resumes_in_one(two_ranks, cartpole_demos):
     assert trainer.num_timesteps == 192 and trainer.gen_algo.batch_size == 32
     assert trainer.return_scaler.running_return.shape == (2,)  # rank 0 stored its 1 env's
     assert json.loads((out / "run" / "config.json").read_text())["world_size"] == 1
+
+
+def test_each_rank_takes_its_rows_of_the_global_batch_and_its_draw():
+    """``rank_rows`` and ``rank_draw`` on rank 1 of 2, without a group: the second half of every batch
+    and of the global batch's noise (the fast tier's check; the torchrun tests are slow)."""
+    import torch
+
+    ctx = D.DistContext(rank=1, world_size=2, backend="gloo")
+    x, y = torch.arange(8).reshape(4, 2), torch.arange(4)
+    (mine,) = list(D.rank_rows(iter([(x, y, None)]), ctx))
+    assert torch.equal(mine[0], x[2:]) and torch.equal(mine[1], y[2:]) and mine[2] is None
+    with pytest.raises(ValueError, match="does not split over 2 ranks"):
+        list(D.rank_rows(iter([(x[:3],)]), ctx))
+    torch.manual_seed(3)
+    whole = torch.randn(6, 5)
+    torch.manual_seed(3)
+    assert torch.equal(D.rank_draw(torch.randn, (3, 5), "cpu", ctx), whole[3:])
+
+
+def test_rank_batch_norm_in_a_group_of_one_is_batch_norm(monkeypatch):
+    """``RankBatchNorm``'s all-reduced statistics, in a real gloo group of one process: the same
+    output, gradients and running statistics as torch's batch norm on the same batch."""
+    import torch
+    import torch.distributed as dist
+
+    for key, value in {"WORLD_SIZE": "1", "RANK": "0", "MASTER_ADDR": "127.0.0.1"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MASTER_PORT", str(_free_port()))
+    ctx = D.init_from_env("cpu")
+    try:
+        assert ctx == D.DistContext(rank=0, world_size=1, backend="gloo")
+        ref, synced = torch.nn.BatchNorm1d(3), D.RankBatchNorm(3)
+        x = torch.randn(8, 3, requires_grad=True)
+        x2 = x.detach().clone().requires_grad_(True)
+        y_ref, y_synced = ref(x), synced(x2)
+        assert torch.allclose(y_ref, y_synced, atol=1e-6)
+        (y_ref * torch.arange(3.0)).sum().backward()
+        (y_synced * torch.arange(3.0)).sum().backward()
+        assert torch.allclose(x.grad, x2.grad, atol=1e-6)
+        for name in ("running_mean", "running_var"):
+            assert torch.allclose(getattr(ref, name), getattr(synced, name), atol=1e-6), name
+        assert torch.allclose(ref.eval()(x), synced.eval()(x), atol=1e-6)
+    finally:
+        D.shutdown()
+    assert not dist.is_initialized()
