@@ -141,7 +141,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if args.augmentation:
         if not gen.n_classes:
             raise GenplayError("--augmentation: needs a class-conditional run (--model cgan)")
-        metrics.update(augmentation_test(data, gen, per_class=args.aug_per_class))
+        metrics.update(augmentation_test(data, gen, per_class=args.aug_per_class, progress=not args.quiet))
     out = Path(args.out) if args.out else Path(args.run) / "metrics.json"
     atomic_write(out, lambda tmp: Path(tmp).write_text(json.dumps(metrics, indent=2)))
     print(json.dumps(metrics))

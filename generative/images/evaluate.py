@@ -86,13 +86,15 @@ def augmentation_test(
     generated_per_class: int = 100,
     seeds: tuple[int, ...] = (0, 1, 2),
     steps: int = 600,
+    progress: bool = False,
 ) -> dict[str, float | int]:
     """Held-out accuracy of a classifier trained on ``per_class`` real images per class, with and without
     ``generated_per_class`` images per class from the conditional generator (same step budget both ways).
 
     The subset is ``per_class_subset(data, per_class)``: a generator trained on that same subset
     measures pure augmentation; one trained on the whole training split measures how well it
-    passes on what it learnt from more data (say which in any report).
+    passes on what it learnt from more data (say which in any report). ``progress``: a line at
+    least every 10 s (a classifier takes a few seconds).
     """
     if not generator.n_classes:
         raise ValueError("the augmentation test needs a class-conditional generator")
@@ -100,12 +102,15 @@ def augmentation_test(
     small = per_class_subset(data, per_class)
     x_real, y_real = small.train_images, small.train_labels
     real_acc, aug_acc = [], []
-    for s in seeds:
+    beat = Heartbeat("augmentation test (classifiers)", 2 * len(seeds), enabled=progress)
+    for i, s in enumerate(seeds):
         y_gen = torch.arange(k * generated_per_class) % k
         x_gen = sample(generator, len(y_gen), y_gen, seed=1000 + s)
         real_clf = train_classifier(x_real, y_real, n_classes=k, steps=steps, seed=s)
+        beat.beat(2 * i + 1)
         x_aug, y_aug = torch.cat([x_real, x_gen]), torch.cat([y_real, y_gen])
         aug_clf = train_classifier(x_aug, y_aug, n_classes=k, steps=steps, seed=s)
+        beat.beat(2 * i + 2)
         real_acc.append(accuracy(real_clf, data.test_images, data.test_labels))
         aug_acc.append(accuracy(aug_clf, data.test_images, data.test_labels))
     return {

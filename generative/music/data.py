@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from genplay.errors import GenplayError
+from genplay.generative.core.progress import Heartbeat
 from genplay.generative.core.utils import atomic_write
 
 STEPS_PER_BAR = 16  # 16th notes in 4/4
@@ -117,14 +118,14 @@ def load_chorales(limit: int | None = None, *, use_cache: bool = True, verbose: 
 
     names = list(corpus.chorales.Iterator(numberingSystem="riemenschneider", returnType="filename"))[:limit]
     all_windows = []
+    beat = Heartbeat("parsing chorales (cached after the first run)", len(names), enabled=verbose)
     for i, name in enumerate(names):
+        beat.beat(i + 1)
         tracks = chorale_notes(corpus.parse(name))
         if tracks is not None:
             w = notes_to_windows(tracks)
             if len(w):
                 all_windows.append(w)
-        if verbose and (i + 1) % 50 == 0:
-            print(f"parsed {i + 1}/{len(names)} chorales", flush=True)
     if not all_windows:
         raise GenplayError(f"--limit: the first {limit} chorales hold no 4-bar 4/4 SATB window")
     full = np.concatenate(all_windows)
