@@ -320,3 +320,19 @@ def test_a_chorale_cache_with_impossible_pitches_is_refused(tmp_path, capsys, mo
     with open(tmp_path / "music" / "chorales_v2_4.npz", "wb") as f:
         np.savez(f, windows=windows, lowest_pitch=200, n_songs=1, version=2)
     one_error(capsys, [*MUSIC, "--out", str(tmp_path / "run")], "outside MIDI")
+
+
+def test_images_sample_does_not_overwrite_without_force(runs, tmp_path, capsys):
+    grid = tmp_path / "grid.png"
+    grid.write_bytes(b"mine")
+    one_error(capsys, ["images", "sample", "--run", str(runs["images"]), "--n", "4", "--out", str(grid)], "--force")
+    assert grid.read_bytes() == b"mine"
+    assert main(["images", "sample", "--run", str(runs["images"]), "--n", "4", "--out", str(grid), "--force"]) == 0
+    assert grid.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_deprecated_run_spellings_still_work(runs, tmp_path, capsys):
+    assert main(["music", "sample", str(runs["music"]), "--out", str(tmp_path / "m"), "--n", "1"]) == 0
+    assert main(["text", "sample", "--model", str(runs["text"]), "--n", "2"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) >= 3  # one MIDI path + PNG, two sentences
+    one_error(capsys, ["music", "sample", str(runs["music"]), "--run", str(tmp_path), "--out", str(tmp_path)], "twice")
