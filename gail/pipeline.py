@@ -398,10 +398,10 @@ def run_demo(
     )
     bc_score, gail_score = by_name["BC alone"].normalized, by_name["GAIL (learned)"].normalized
     why = (
-        f"From {demos.n_transitions} expert state-action pairs, BC alone reaches {bc_score:.2f} of the expert's "
-        f"return (normalised: 0 random, 1 expert) and GAIL {gail_score:.2f}. BC fits the pairs it was given and "
-        "drifts where they are sparse; GAIL acts in the env itself until its state-action distribution "
-        "matches the expert's."
+        f"From {demos.n_transitions} expert state-action pairs, BC alone gets {bc_score:.2f} of the way from the "
+        f"random policy's return to the expert's (the normalised column) and GAIL {gail_score:.2f}. BC fits the "
+        "pairs it was given and drifts where they are sparse; GAIL acts in the env itself until its "
+        "state-action distribution matches the expert's."
     )
     paths = f"results: {out / 'results.json'}\nplot: {png}\nTensorBoard: tensorboard --logdir {out / 'logs'}"
     return f"{table}\n{textwrap.fill(why, 88)}\n{paths}"

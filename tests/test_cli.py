@@ -47,7 +47,7 @@ def test_demo_job_end_to_end_from_an_empty_cache(tmp_path):
     for row in ("GAIL (learned)", "BC alone", "expert", "random", "normalised"):
         assert row in proc.stdout, row
     assert "keeping one transition in 20: 200 of 4000" in proc.stdout
-    assert "From 200 expert state-action pairs, BC alone reaches" in " ".join(proc.stdout.split())
+    assert "From 200 expert state-action pairs, BC alone gets" in " ".join(proc.stdout.split())
     out = tmp_path / "runs" / "demo"
     results = {r["name"]: r for r in json.loads((out / "results.json").read_text())["results"]}
     assert set(results) == {"GAIL (learned)", "BC alone", "expert", "random"}
