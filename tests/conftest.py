@@ -78,3 +78,17 @@ def cnn_zip(tmp_path_factory):
     PPO("CnnPolicy", venv, n_steps=16, batch_size=16, seed=0, device="cpu").save(path)
     venv.close()
     return path
+
+
+def pytest_addoption(parser):
+    parser.addoption("--readme", action="store_true", help="also run the README's commands (tests marked readme)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``readme`` run only with ``--readme``: they take minutes, and .ci/run runs them apart."""
+    if config.getoption("--readme"):
+        return
+    skip = pytest.mark.skip(reason="the README's commands run with --readme (as .ci/run does)")
+    for item in items:
+        if "readme" in item.keywords:
+            item.add_marker(skip)

@@ -48,7 +48,10 @@ EXTRA: dict[str, list[str]] = {
     + ["--eval-games", "1", "--bc-epochs", "1"],
     "python scripts/bench_boardgames.py": ["--timesteps", "512", "--games-per-pairing", "4", "--n-demo-games", "4"],
     "python scripts/bench_music.py": ["--steps", "3", "--limit", "8", "--n-samples", "16"],
-    "python scripts/bench_text.py": ["--minutes", "0.05", "--n-eval", "50", "--max-mle-epochs", "1"],
+    "python scripts/bench_text.py": ["--minutes", "0.05", "--n-eval", "50", "--max-mle-epochs", "1"]
+    + ["--max-adv-steps", "1", "--disc-pretrain-steps", "1", "--temperatures", "1.0"],
+    "genplay music evaluate": ["--n", "16", "--limit", "8"],
+    "genplay music sample": ["--n", "2"],
 }
 """Command prefix -> flags appended (argparse keeps the last value, so these win over the README's)."""
 
@@ -118,7 +121,7 @@ def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp("readme"), tmp_path_factory.mktemp("empty_cache")
 
 
-@pytest.mark.slow
+@pytest.mark.readme
 @pytest.mark.parametrize("command", COMMANDS, ids=[c[:60] for c in COMMANDS])
 def test_readme_command_runs(command, workdir, monkeypatch, capsys):
     skip = next((why for prefix, why in NOT_RUN.items() if _starts(command, prefix)), None)
