@@ -12,6 +12,8 @@ import pytest
 
 from genplay.cli import main
 
+pytestmark = pytest.mark.slow  # every test reads the run of one subprocess `genplay images train`
+
 
 @pytest.fixture
 def cli(capsys):
