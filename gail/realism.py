@@ -12,22 +12,27 @@ Dict, uint8 frame stacks), reading ``(obs, action)``, trained by the shared core
 ``discriminator_step`` (BCE, logits high for the expert) on
 
 - positives: the expert's demo transitions;
-- negatives, one third of every batch each:
+- negatives (shares of every negative batch: 0.2 / 0.4 / 0.4 by default):
   1. the trained generator's rollouts: the data ``synth`` ranks; the scorer learns where
-     the generator still departs from the expert, which is what ``--top N`` should cut;
+     the generator still departs from the expert, which is what ``--top N`` should cut; a small
+     share, since near-expert rows labelled negative also teach spurious differences;
   2. uniform-random-policy rollouts (legal moves when masked): the off-distribution anchor,
      so plainly bad behaviour scores low even where the generator never went;
   3. action-perturbed expert rows (an expert state with another uniformly drawn legal action):
      they make the scorer read the action, not only the state (a state-only scorer
      ranks a good state with a bad move as expert).
 
-Held out, never trained on: 20% of the episodes of every source (their AUCs are stored in
-the scorer file as ``validation``), and everything ``synth report`` measures: fresh expert
+Held out, never trained on: 20% of the episodes of every source (their loss picks the
+training step, early stopping; their AUCs are stored in the scorer file as ``validation``),
+and everything ``synth report`` measures: fresh expert
 and random episodes on other seeds (its check, warned about below 0.6) and a kind of
 negative the scorer never saw (an epsilon-noisy expert, or a weak search bot on board
 games), so a high check means more than "recognises random".
 
 A transition's score is ``sigmoid(logit)``; an episode's the mean over its transitions.
+Measured (``scripts/bench_synth.py``): held-out expert-vs-random AUC 1.0 on CartPole, Pendulum and
+a CPU-size Pong run; on connect four the flattened-board MLP reaches only about 0.65-0.85 from
+1k expert positions (it overfits them within a few hundred steps).
 The scorer is saved with the core's ``state_io`` (JSON + safetensors + sha256, no pickle).
 """
 
