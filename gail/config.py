@@ -205,12 +205,38 @@ class GAILConfig:
             )
 
 
+def check_ppo_for_spaces(ppo: PPOConfig, observation_space: Any, action_space: Any) -> None:
+    """Refuse PPO settings the env's spaces cannot take (one ``ValueError`` naming the field), before SB3
+    meets them deep inside its constructor: a CNN policy on vectors, gSDE on discrete actions."""
+    from gymnasium import spaces
+    from stable_baselines3.common.preprocessing import is_image_space
+
+    if ppo.policy == "CnnPolicy" and not is_image_space(observation_space, check_channels=False):
+        raise ValueError(f"PPOConfig.policy: CnnPolicy needs image observations, the env has {observation_space}")
+    if ppo.policy == "MultiInputPolicy" and not isinstance(observation_space, spaces.Dict):
+        raise ValueError(f"PPOConfig.policy: MultiInputPolicy needs Dict observations, the env has {observation_space}")
+    if ppo.policy == "MlpPolicy" and isinstance(observation_space, spaces.Dict):
+        raise ValueError("PPOConfig.policy: MlpPolicy cannot take Dict observations; use auto or MultiInputPolicy")
+    if ppo.use_sde and not isinstance(action_space, spaces.Box):
+        raise ValueError(f"PPOConfig.use_sde: gSDE needs continuous (Box) actions, the env has {action_space}")
+
+
 # ---------------------------------------------------------------------------- range checks
 
-# rule per field: (kind, bound) -> "must be ..." text; fields without a rule get only a type check
-_INT_MIN = {"n_steps": 1, "batch_size": 2, "n_epochs": 1, "sde_sample_freq": -1}
+# rule per field: (kind, bound) -> "must be ..." text; fields without a rule get only a type check.
+# Upper bounds are sized to a 2-core, 24 GB machine: a value past one is refused where it enters
+# (flag, config file or checkpoint), with the limit named, instead of allocating for minutes.
+MACHINE = "the limit for a 2-core, 24 GB machine"
+MAX_WIDTH = 8192
+MAX_LAYERS = 16
+MAX_ENVS = 1024  # below sb3_io.MAX_ENVS, so a run's own policy.zip always loads back
+MAX_BATCH = 1 << 20
+MAX_STEPS = 1 << 20
 PPO_RULES: dict[str, tuple] = {
-    **{k: ("int", v) for k, v in _INT_MIN.items()},
+    "n_steps": ("int", 1, MAX_STEPS),
+    "batch_size": ("int", 2, MAX_BATCH),
+    "n_epochs": ("int", 1, 10_000),
+    "sde_sample_freq": ("int", -1, MAX_STEPS),
     "learning_rate": ("pos",),
     "gamma": ("unit",),
     "gae_lambda": ("closed_unit",),
@@ -222,29 +248,29 @@ PPO_RULES: dict[str, tuple] = {
     "activation": ("activation",),
 }
 GAIL_RULES: dict[str, tuple] = {
-    "n_envs": ("int", 1),
+    "n_envs": ("int", 1, MAX_ENVS),
     "seed": ("int", 0, 2**31 - 1),
     "reward_clip": ("nonneg",),
     "absorbing_lr_scale": ("pos",),
     "absorbing_prior": ("nonneg",),
     "disc_hidden": ("layers",),
     "disc_activation": ("activation",),
-    "disc_cnn_features": ("int", 1),
+    "disc_cnn_features": ("int", 1, MAX_WIDTH),
     "disc_hide_top_rows": ("int", 0),
     "disc_penalty_weight": ("nonneg",),
     "disc_lr": ("pos",),
-    "disc_batch_size": ("int", 1),
-    "disc_updates": ("int", 1),
-    "disc_replay_rollouts": ("int", 1),
-    "bc_epochs": ("int", 0),
+    "disc_batch_size": ("int", 1, MAX_BATCH),
+    "disc_updates": ("int", 1, 100_000),
+    "disc_replay_rollouts": ("int", 1, 1_000),
+    "bc_epochs": ("int", 0, 100_000),
     "bc_patience": ("int", 1),
-    "bc_batch_size": ("int", 1),
+    "bc_batch_size": ("int", 1, MAX_BATCH),
     "bc_lr": ("pos",),
-    "bc_aux_steps": ("int", 0),
+    "bc_aux_steps": ("int", 0, 100_000),
     "bc_aux_weight": ("pos",),
-    "bc_reg_steps": ("int", 0),
+    "bc_reg_steps": ("int", 0, 100_000),
     "checkpoint_every": ("int", 0),
-    "torch_threads": ("int", 1),
+    "torch_threads": ("int", 1, 256),
     "device": ("device",),
 }
 DEVICE_TYPES = ("auto", "cpu", "cuda", "mps")
@@ -275,10 +301,14 @@ def _rule_error(rule: tuple, v: Any) -> str | None:
         return "must be a finite number >= 0"
     elif kind == "unit" and not (_is_real(v) and 0 < v <= 1):
         return "must be a number in (0, 1]"
+    elif kind == "open_unit" and not (_is_real(v) and 0 < v < 1):
+        return "must be a number in (0, 1)"
     elif kind == "closed_unit" and not (_is_real(v) and 0 <= v <= 1):
         return "must be a number in [0, 1]"
-    elif kind == "layers" and not (isinstance(v, tuple) and all(_is_int(n) and n >= 1 for n in v)):
-        return "must be layer widths, each an integer >= 1"
+    elif kind == "layers" and not (isinstance(v, tuple) and all(_is_int(n) and 1 <= n <= MAX_WIDTH for n in v)):
+        return f"must be layer widths, each an integer in [1, {MAX_WIDTH}] ({MACHINE})"
+    elif kind == "layers" and len(v) > MAX_LAYERS:
+        return f"must be at most {MAX_LAYERS} layers ({MACHINE})"
     elif kind == "activation" and v not in ACTIVATIONS:
         return f"must be one of {', '.join(ACTIVATIONS)}"
     elif kind == "device":

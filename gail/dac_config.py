@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from genplay.gail.config import GAILConfig, atari_game_of, atari_preset, check_fields, preset
+from genplay.gail.config import MAX_BATCH, GAILConfig, atari_game_of, atari_preset, check_fields, preset
 
 
 @dataclass(frozen=True)
@@ -56,15 +56,17 @@ class DQNConfig:
             raise ValueError("DQNConfig.batch_size: batch_size + expert_batch_size must be >= 1")
 
 
+MAX_BUFFER = 2_000_000
+"""Replay rows at most: 2M Atari frames are ~14 GB even with SB3's memory-optimised buffer (24 GB machine)."""
 DQN_RULES: dict[str, tuple] = {
-    "buffer_size": ("int", 2),
+    "buffer_size": ("int", 2, MAX_BUFFER),
     "learning_starts": ("int", 0),
-    "batch_size": ("int", 0),
-    "expert_batch_size": ("int", 0),
+    "batch_size": ("int", 0, MAX_BATCH),
+    "expert_batch_size": ("int", 0, MAX_BATCH),
     "learning_rate": ("pos",),
-    "gamma": ("unit",),
+    "gamma": ("open_unit",),  # < 1: DAC's absorbing states need a discount
     "train_freq": ("int", 1),
-    "gradient_steps": ("int", 1),
+    "gradient_steps": ("int", 1, 10_000),
     "target_update_interval": ("int", 1),
     "exploration_fraction": ("closed_unit",),
     "exploration_initial_eps": ("closed_unit",),

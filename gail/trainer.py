@@ -30,9 +30,9 @@ from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
-from genplay.errors import DistributedError
+from genplay.errors import DistributedError, EnvError
 from genplay.gail.bc import bc_auxiliary_steps, behaviour_clone, demo_nll
-from genplay.gail.config import GAILConfig
+from genplay.gail.config import GAILConfig, check_ppo_for_spaces
 from genplay.gail.demos import Demos, check_demos_match_spaces
 from genplay.gail.discriminator import TransitionDiscriminator, with_absorbing_row
 from genplay.gail.features import CenteredNatureCNN, DemoScaling, demo_obs_moments
@@ -85,6 +85,11 @@ class GAIL(SB3Learner):
         if dist is None and config.n_envs != venv.num_envs:  # the stored config says what ran (resume rebuilds it)
             config = dataclasses.replace(config, n_envs=venv.num_envs)
         check_demos_match_spaces(demos, venv.observation_space, venv.action_space, target="the GAIL venv")
+        if gen_algo is None:
+            try:
+                check_ppo_for_spaces(config.ppo, venv.observation_space, venv.action_space)
+            except ValueError as exc:
+                raise EnvError(str(exc)) from None
         set_torch_threads(config.torch_threads)
         self.config, self.demos, self.dist = config, demos, dist
         self.device = select_device(config.device)

@@ -146,6 +146,7 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
     try:
         config = replace(base, **config_overrides(args))
         check_board_settings(args.env, config)
+        check_ppo_for_env(args.env, config)
     except (ValueError, TypeError) as exc:
         raise flag_error(exc) from None
     timesteps = preset_timesteps(args)
@@ -178,6 +179,18 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
     returns = [r for r in returns if math.isfinite(r)]
     last = f"last training return {returns[-1]:.1f}" if returns else "no training episode finished yet"
     print(f"trained {trainer.num_timesteps} steps; {last}; policy in {Path(args.out) / 'policy.zip'}")
+
+
+def check_ppo_for_env(env_id: str, config) -> None:
+    """The PPO flags against the env's spaces, so that a wrong one is named as a flag (``--ppo-policy``)."""
+    from genplay.envs import EnvFactory
+    from genplay.gail.config import check_ppo_for_spaces
+
+    env = EnvFactory(env_id).make()
+    try:
+        check_ppo_for_spaces(config.ppo, env.observation_space, env.action_space)
+    finally:
+        env.close()
 
 
 def cmd_dac_train(args: argparse.Namespace) -> None:
