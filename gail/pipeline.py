@@ -357,9 +357,9 @@ def run_demo(
     The default is the GAIL paper's setting (Ho & Ermon 2016, sec. 6) on Pendulum swing-up:
     20 episodes of a scripted expert with one transition in ``subsample`` = 20 kept
     (:meth:`Demos.subsample`), 200 state-action pairs. BC alone learns from those pairs only
-    and falls far short of the expert; GAIL also acts in the env until its own state-action
+    and falls well short of the expert; GAIL also acts in the env until its own state-action
     distribution matches the expert's, and reaches it (``scripts/bench_demo.py`` measures
-    both; ``subsample=1`` keeps every transition, where BC alone nearly reaches it too).
+    both; ``subsample=1`` keeps every transition, where BC alone reaches it too).
     """
     out = Path(out_dir)
     print(f"[1/5] expert for {env_id}", flush=True)
