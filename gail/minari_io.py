@@ -43,17 +43,27 @@ from genplay.gail.store import StackedFrames
 GENPLAY_KEY = "genplay"
 SCORE_INFO = "genplay_score"
 MASK_INFO = "action_mask"
-_ID_PART = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+_ID_PART = r"[A-Za-z0-9][A-Za-z0-9_-]*"
 DATASET_ID = re.compile(rf"(?:{_ID_PART}/)*{_ID_PART}-v\d+")
 """``[namespace/...]name-vN``: every part starts with a letter or digit (so no ``..``), no spaces."""
 
 
 def check_dataset_id(dataset_id: str, flag: str = "--minari-id") -> str:
     """``dataset_id`` if it is a Minari id genplay will build a path from, else one ``DemoError`` naming ``flag``."""
-    if not isinstance(dataset_id, str) or not DATASET_ID.fullmatch(dataset_id) or ".." in dataset_id:
+    ok = isinstance(dataset_id, str) and DATASET_ID.fullmatch(dataset_id) is not None
+    if ok:
+        try:  # and Minari's own rule (a namespace of two characters at least, ...)
+            from minari.dataset.minari_dataset import parse_dataset_id
+
+            parse_dataset_id(dataset_id)
+        except ImportError:
+            pass
+        except ValueError:
+            ok = False
+    if not ok:
         raise DemoError(
             f"{flag}: {dataset_id!r} is not a Minari dataset id; expected [namespace/]name-vN (letters, digits, "
-            "'_', '-', '.', each part starting with a letter or digit, a version such as -v0)"
+            "'_', '-', each part starting with a letter or digit, a namespace of 2+ characters, a version as -v0)"
         )
     return dataset_id
 

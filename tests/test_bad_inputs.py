@@ -426,7 +426,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("minari-id-no-version", [*EXPORT, "--minari-id", "genplay/cartpole"], "--minari-id"),
     ("minari-id-spaces", [*EXPORT, "--minari-id", "genplay/my data-v0"], "--minari-id"),
     ("minari-export-exists", [*EXPORT, "--minari-id", "genplay/exists-v0"], "--force"),
-    ("minari-root-is-a-file", [*EXPORT[:3], "--minari-id", "a/b-v0", "--minari-root", "{file}"], "--minari-root"),
+    ("minari-root-is-a-file", [*EXPORT[:3], "--minari-id", "ab/c-v0", "--minari-root", "{file}"], "--minari-root"),
+    ("minari-id-minari-refuses", [*EXPORT, "--minari-id", "a/b-v0"], "--minari-id"),  # Minari: namespace of 2+
     ("minari-synth-id-traversal", ["synth", "--run", "{run}", "--minari-id", "../x-v0"], "--minari-id"),
     ("minari-import-traversal", [*IMPORT, "../../x-v0", "--minari-root", "{minari}"], "source"),
     ("minari-import-unknown-id", [*IMPORT, "genplay/nothing-v0", "--minari-root", "{minari}"], "no Minari dataset"),
