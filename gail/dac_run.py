@@ -24,7 +24,7 @@ from genplay.gail.demos import Demos, save_demos
 from genplay.gail.pipeline import CHECKPOINT, POLICY, RUN_MARKERS, export_policy, set_run_logger
 from genplay.gail.plotting import plot_learning_curve
 from genplay.generative.core import atomic_write
-from genplay.generative.core.rundir import RunDirLock, check_run_dir
+from genplay.generative.core.rundir import RunDirLock, run_dir_session
 
 
 def train_dac(
@@ -53,8 +53,7 @@ def train_dac(
         trainer = DAC(venv=factory.make_vec(config.n_envs, seed=config.seed), demos=demos, config=config, dqn=dqn)
         return trainer.learn(total_timesteps, callback=callback, progress_bar=progress_bar)
     out = Path(out_dir)
-    with RunDirLock(out):
-        check_run_dir(out, RUN_MARKERS, resume=resume, force=force)
+    with run_dir_session(out, RUN_MARKERS, checkpoint=CHECKPOINT, resume=resume, force=force):
         ckpt = out / CHECKPOINT
         resuming = resume and ckpt.exists()
         if resuming:

@@ -41,7 +41,7 @@ from genplay.gail.sb3_zip import load_sb3_zip, save_sb3_zip
 from genplay.gail.trainer import GAIL
 from genplay.generative.core import atomic_write
 from genplay.generative.core.distributed import DistContext
-from genplay.generative.core.rundir import RunDirLock, check_run_dir
+from genplay.generative.core.rundir import RunDirLock, run_dir_session
 
 CHECKPOINT = "checkpoint.pt"
 POLICY = "policy.zip"
@@ -92,9 +92,10 @@ def train_gail(
         return trainer.learn(total_timesteps, callback=_callbacks(trainer, callback), progress_bar=progress_bar)
     out = Path(out_dir)
     main = dist is None or dist.is_main
-    with RunDirLock(out) if main else contextlib.nullcontext():  # held until the run ends, however it ends
-        if main:
-            check_run_dir(out, RUN_MARKERS, resume=resume, force=force)
+    # rank 0: the run-dir contract (locked until the run ends; --resume needs a checkpoint; a run that
+    # fails before its first checkpoint removes what it added); the other ranks write nothing
+    session = run_dir_session(out, RUN_MARKERS, checkpoint=CHECKPOINT, resume=resume, force=force)
+    with session if main else contextlib.nullcontext():
         ckpt = out / CHECKPOINT
         resuming = resume and ckpt.exists()
         if resuming:

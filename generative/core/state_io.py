@@ -48,12 +48,14 @@ def _encode(value: Any, tensors: dict[str, torch.Tensor], where: str) -> Any:
     if isinstance(value, torch.Tensor):
         key = f"t{len(tensors)}"
         tensors[key] = value.detach().to("cpu").contiguous().clone()
+        _check_finite(tensors[key], where, saving=True)
         return {"__tensor__": key}
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biuf":
             raise TypeError(f"{where}: cannot store a numpy array of dtype {value.dtype}")
         key = f"t{len(tensors)}"
         tensors[key] = torch.from_numpy(np.ascontiguousarray(value).copy())
+        _check_finite(tensors[key], where, saving=True)
         return {"__ndarray__": key}
     if isinstance(value, (bytes, bytearray)):
         key = f"t{len(tensors)}"
@@ -96,6 +98,7 @@ def _decode(value: Any, tensors: dict[str, torch.Tensor], where: str) -> Any:
         if arg not in tensors:
             raise ValueError(f"{where} refers to a missing tensor {arg!r}")
         t = tensors[arg]
+        _check_finite(t, where, saving=False)
         if tag == "__tensor__":
             return t
         return t.numpy() if tag == "__ndarray__" else t.numpy().tobytes()
@@ -106,6 +109,16 @@ def _decode(value: Any, tensors: dict[str, torch.Tensor], where: str) -> Any:
     if tag == "__tuple__":
         return tuple(_decode(v, tensors, where) for v in arg)
     return {k: _decode(v, tensors, f"{where}.{k}") for k, v in arg}
+
+
+class NonFiniteState(CheckpointError):
+    """A tensor of a state holds NaN or inf: never written (the last good file stays), never loaded."""
+
+
+def _check_finite(t: torch.Tensor, where: str, *, saving: bool) -> None:
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        what = "not saved (the last good checkpoint is kept)" if saving else "refusing to use it"
+        raise NonFiniteState(f"{where} holds NaN or inf values; {what}")
 
 
 def state_to_bytes(state: dict) -> bytes:
@@ -156,6 +169,8 @@ def state_from_bytes(data: bytes, name: str = "<bytes>") -> dict:
             raise ValueError(f"'version' is {tree.get('version')!r}, this genplay reads {FORMAT_VERSION}")
         tensors = st_load(tensor_bytes) if tensor_bytes else {}
         state = _decode(tree["state"], tensors, "state")
+    except NonFiniteState as exc:
+        raise NonFiniteState(f"{name}: {exc}") from None
     except Exception as exc:
         raise CheckpointError(f"{name}: not a valid genplay state file ({type(exc).__name__}: {exc})") from None
     if not isinstance(state, dict):
@@ -165,7 +180,10 @@ def state_from_bytes(data: bytes, name: str = "<bytes>") -> dict:
 
 def save_state(path: str | Path, state: dict) -> None:
     """Write ``state`` atomically to ``path`` (a kill during the write leaves the old file)."""
-    data = state_to_bytes(state)
+    try:
+        data = state_to_bytes(state)
+    except NonFiniteState as exc:
+        raise NonFiniteState(f"{path}: {exc}") from None
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
