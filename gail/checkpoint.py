@@ -22,7 +22,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from genplay.errors import CheckpointError
 from genplay.gail.config import GAILConfig, PPOConfig
 from genplay.gail.demos import Demos
-from genplay.gail.sb3_io import algo_from_state, algo_state, load_weights
+from genplay.gail.sb3_io import algo_from_state, algo_state, counter, load_weights
 from genplay.gail.store import StackedFrames, TransitionStore
 from genplay.generative.core import select_device
 from genplay.generative.core.state_io import load_state, save_state, sha256_bytes
@@ -172,8 +172,8 @@ def load_trainer(
         # then given the stored weights (which must fit its network)
         trainer = cls(venv=venv, demos=demos, config=config, log_dir=log_dir, **ranks)
         load_weights(trainer.gen_algo, gen.get("policy"), gen.get("optimizer"), name=str(path))
-        trainer.gen_algo.num_timesteps = int(gen["meta"].get("num_timesteps", 0))
-        trainer.gen_algo._n_updates = int(gen["meta"].get("n_updates", 0))
+        trainer.gen_algo.num_timesteps = counter(gen["meta"].get("num_timesteps", 0), "num_timesteps")
+        trainer.gen_algo._n_updates = counter(gen["meta"].get("n_updates", 0), "n_updates")
     else:
         gen_algo = algo_from_state(gen, venv, device=select_device(config.device), name=str(path))
         trainer = cls(venv=venv, demos=demos, config=config, gen_algo=gen_algo, log_dir=log_dir, **ranks)
@@ -198,8 +198,10 @@ def load_trainer(
             key = [trainer.config.seed, dist.rank, int(state["n_rollouts"])]
             trainer.rng = np.random.default_rng(key)
             torch.manual_seed(int(np.random.SeedSequence(key).generate_state(1)[0]))
-        trainer.n_rollouts, trainer.bc_done = int(state["n_rollouts"]), bool(state["bc_done"])
+        trainer.n_rollouts, trainer.bc_done = counter(state["n_rollouts"], "n_rollouts"), bool(state["bc_done"])
         trainer.history = list(state["history"])
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     except (TypeError, ValueError, KeyError, RuntimeError) as exc:
         msg = " ".join(str(exc).split())[:200]
         raise CheckpointError(f"{path}: malformed trainer state ({type(exc).__name__}: {msg})") from None

@@ -22,6 +22,7 @@ from genplay.errors import CheckpointError
 from genplay.gail.checkpoint import checkpoint_config, demos_fingerprint
 from genplay.gail.config import GAILConfig
 from genplay.gail.demos import Demos
+from genplay.gail.sb3_io import counter
 from genplay.generative.core.state_io import load_state, save_state
 
 if TYPE_CHECKING:
@@ -116,13 +117,22 @@ def load_dac(
             if value.shape != getattr(rb, key).shape or value.dtype != getattr(rb, key).dtype:
                 raise ValueError(f"replay {key} is {value.dtype}{value.shape}, expected {getattr(rb, key).shape}")
             setattr(rb, key, value)
-        rb.pos, rb.full = int(replay["pos"]), bool(replay["full"])
+        rb.pos, rb.full = counter(replay["pos"], "replay.pos"), bool(replay["full"])
+        if rb.pos >= rb.buffer_size:
+            raise ValueError(f"replay pos {rb.pos} is past the buffer's {rb.buffer_size} rows")
+        n_actions = getattr(venv.action_space, "n", None)
+        if n_actions is not None and (rb.actions < 0).any() | (rb.actions >= n_actions).any():
+            raise ValueError(f"replay actions outside [0, {n_actions})")
         counters = state["counters"]
-        algo.num_timesteps, algo._n_calls = int(counters["num_timesteps"]), int(counters["n_calls"])
-        algo._n_updates, trainer.last_disc_update = int(counters["n_updates"]), int(counters["last_disc_update"])
+        algo.num_timesteps = counter(counters["num_timesteps"], "counters.num_timesteps")
+        algo._n_calls = counter(counters["n_calls"], "counters.n_calls")
+        algo._n_updates = counter(counters["n_updates"], "counters.n_updates")
+        trainer.last_disc_update = counter(counters["last_disc_update"], "counters.last_disc_update")
         trainer.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         trainer.history = list(state["history"])
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         msg = " ".join(str(exc).split())[:200]
         raise CheckpointError(f"{path}: malformed DAC state ({type(exc).__name__}: {msg})") from None

@@ -235,13 +235,24 @@ def build_algo(meta: dict[str, Any], venv, *, device: Any = "cpu", name: str = "
             policy_kwargs=_policy_kwargs_from_json(meta["policy_kwargs"]),
             **hyper,
         )
-        algo.num_timesteps = int(meta["num_timesteps"])
-        algo._n_updates = int(meta["n_updates"])
+        algo.num_timesteps = counter(meta["num_timesteps"], "num_timesteps")
+        algo._n_updates = counter(meta["n_updates"], "n_updates")
     except CheckpointError as exc:
         raise CheckpointError(f"{name}: {exc}") from None
     except Exception as exc:
         raise CheckpointError(f"{name}: cannot rebuild the SB3 model ({type(exc).__name__}: {exc})") from None
     return algo
+
+
+MAX_COUNT = 10**13
+"""Step and update counters at most this (a crafted file's -3 or 1e300 is refused, not resumed)."""
+
+
+def counter(value: Any, field: str) -> int:
+    """A stored step or update count as an int in ``[0, MAX_COUNT]``, else one ``CheckpointError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise CheckpointError(f"field {field!r} is {value!r}; expected a count in [0, {MAX_COUNT}]")
+    return value
 
 
 def load_weights(algo: BaseAlgorithm, policy: dict, optimizer: dict | None, *, name: str) -> None:
