@@ -131,10 +131,27 @@ def _policy_kwargs_to_json(kwargs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _check_net_arch(arch: Any) -> None:
+    """A stored net_arch (widths, or ``{"pi": [...], "vf": [...]}``) within the bounds the flags have:
+    a file asking for a 1e9-wide layer is refused before anything is allocated."""
+    from genplay.gail.config import MACHINE, MAX_LAYERS, MAX_WIDTH
+
+    lists = list(arch.values()) if isinstance(arch, dict) else [arch]
+    for widths in lists:
+        ok = isinstance(widths, list) and len(widths) <= MAX_LAYERS
+        if not ok or not all(isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= MAX_WIDTH for w in widths):
+            raise CheckpointError(
+                f"policy_kwargs.net_arch is {arch!r}; expected at most {MAX_LAYERS} layer widths in [1, {MAX_WIDTH}] "
+                f"({MACHINE})"
+            )
+
+
 def _policy_kwargs_from_json(kwargs: dict[str, Any]) -> dict[str, Any]:
     from stable_baselines3.common import torch_layers
 
     out = dict(kwargs)
+    if "net_arch" in out:
+        _check_net_arch(out["net_arch"])
     if "activation_fn" in out:
         out["activation_fn"] = ACTIVATIONS[_choice(out["activation_fn"], ACTIVATIONS, "activation_fn")]
     if "optimizer_class" in out:

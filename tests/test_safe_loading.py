@@ -293,6 +293,19 @@ def test_third_party_sb3_zip_is_rebuilt_from_its_weights(tmp_path):
         load_sb3_zip(tmp_path / "third.zip", observation_space=acrobot.observation_space, action_space=env.action_space)
 
 
+@pytest.mark.parametrize("arch", [[10**9], {"pi": [64] * 100, "vf": [64]}])
+def test_a_zip_asking_for_a_huge_network_is_refused_before_allocating(tmp_path, arch):
+    model = PPO("MlpPolicy", make_vec_env(ENV, n_envs=1), n_steps=32, batch_size=32, device="cpu")
+    save_sb3_zip(model, tmp_path / "p.zip")
+    src = (tmp_path / "p.zip").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(src)) as zf:
+        meta = json.loads(zf.read("genplay.json"))
+    meta["policy_kwargs"]["net_arch"] = arch
+    (tmp_path / "p.zip").write_bytes(_rewrite_zip(src, {"genplay.json": json.dumps(meta).encode()}))
+    with pytest.raises(CheckpointError, match="net_arch"):
+        load_sb3_zip(tmp_path / "p.zip")
+
+
 def test_cached_expert_loads_without_unpickling(tmp_path, genplay_cache_dir):
     model = PPO("MlpPolicy", make_vec_env(ENV, n_envs=1), n_steps=32, batch_size=32, device="cpu", seed=3)
     path = expert_path(ENV, seed=77)
