@@ -100,11 +100,32 @@ def connect(ray: Any, address: str) -> bool:
         kwargs.update(address="local", num_cpus=os.cpu_count() or 1)
     else:
         kwargs["address"] = address
+        reachable(address)
     try:
         ray.init(**kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise GenplayError(f"--ray {address}: cannot connect to Ray: {exc}") from None
     return True
+
+
+CONNECT_TIMEOUT_S = 5.0
+
+
+def reachable(address: str) -> None:
+    """Refuse a ``HOST:PORT`` address nothing answers on within a few seconds: ``ray.init`` retries an
+    unreachable cluster for minutes. ``auto`` and ``ray://`` addresses are left to Ray."""
+    import socket
+
+    if address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise GenplayError(f"--ray {address}: expected HOST:PORT (e.g. 10.0.0.5:6379), auto, or nothing for local")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise GenplayError(f"--ray {address}: no Ray head answers there ({why}, {CONNECT_TIMEOUT_S:g} s)") from None
 
 
 def _run_ray(ray: Any, fn: Callable[..., Any], jobs: Sequence[Job], max_retries: int, on_done) -> list[JobResult]:

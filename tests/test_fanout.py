@@ -203,3 +203,16 @@ def test_bench_seeds_through_ray_are_retried_then_reported(ray_local, tmp_path, 
     out, err = capsys.readouterr()
     assert stop.value.code == 1 and json.loads(out) == {"seed": 3, "fail_seed": 5}
     assert "seed 5 failed after 3 tries" in err  # its first try and Ray's 2 retries
+
+
+@pytest.mark.parametrize(("address", "needle"), [("127.0.0.1:9", "no Ray head answers"), ("nohost", "HOST:PORT")])
+def test_an_unreachable_ray_address_is_one_line_within_seconds(address, needle):
+    import time
+
+    from genplay.errors import GenplayError
+    from genplay.gail.fanout import reachable
+
+    start = time.monotonic()
+    with pytest.raises(GenplayError, match=needle):
+        reachable(address)
+    assert time.monotonic() - start < 10
