@@ -52,6 +52,7 @@ EXTRA: dict[str, list[str]] = {
     + ["--max-adv-steps", "1", "--disc-pretrain-steps", "1", "--temperatures", "1.0"],
     "genplay music evaluate": ["--n", "16", "--limit", "8"],
     "genplay music sample": ["--n", "2"],
+    "genplay synth scorer": ["--steps", "20", "--generator-episodes", "2", "--random-episodes", "2"],
 }
 """Command prefix -> flags appended (argparse keeps the last value, so these win over the README's)."""
 
