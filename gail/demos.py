@@ -298,6 +298,10 @@ def load_demos(path: str | Path, env_id: str | None = None) -> Demos:
     return demos_from_arrays(raw, source=name, env_id=env_id)
 
 
+MAX_METADATA_CHARS = 1 << 20
+"""A demos file's metadata (spaces, env, provenance) is JSON of at most this many characters."""
+
+
 def demos_from_arrays(raw: dict[str, np.ndarray], *, source: str, env_id: str | None = None) -> Demos:
     """Validated demos from the fields of the file format (what :func:`load_demos` read, or an import)."""
     name = source
@@ -313,10 +317,13 @@ def demos_from_arrays(raw: dict[str, np.ndarray], *, source: str, env_id: str | 
         raise fail(f"field 'format_version' must be an integer scalar, got {version.dtype} {version.shape}")
     if int(version) != FORMAT_VERSION:
         raise fail(f"field 'format_version' is {int(version)}, this genplay reads version {FORMAT_VERSION}")
+    text = str(raw["metadata"])
+    if len(text) > MAX_METADATA_CHARS:
+        raise fail(f"field 'metadata' is {len(text)} characters; expected at most {MAX_METADATA_CHARS}")
     try:
-        meta = json.loads(str(raw["metadata"]))
+        meta = json.loads(text)
         assert isinstance(meta, dict)
-    except (json.JSONDecodeError, AssertionError):
+    except (json.JSONDecodeError, AssertionError, RecursionError):  # RecursionError: crafted deep nesting
         raise fail("field 'metadata' is not a JSON object") from None
     for key in ("env_id", "observation_space", "action_space"):
         if key not in meta:

@@ -558,3 +558,14 @@ def test_cli_demos_info_on_good_file(good_file, cartpole_random_demos):
 def test_cli_demos_info_on_corrupt_compressed_member(good_file):
     _corrupt_member(good_file, "obs.npy")
     _assert_one_error_line(_cli("demos", "info", str(good_file), "--env", "CartPole-v1"), str(good_file))
+
+
+@pytest.mark.parametrize("payload", ["[" * 100_000 + "]" * 100_000, '"' + "x" * (1 << 21) + '"'])
+def test_crafted_metadata_deep_or_huge_is_one_error(tmp_path, payload):
+    save_demos(tmp_path / "d.npz", collect_demos("CartPole-v1", "random", 1, seed=0))
+    arrays = dict(np.load(tmp_path / "d.npz", allow_pickle=False))
+    text = json.dumps(json.loads(str(arrays["metadata"])))
+    arrays["metadata"] = np.array(text[:-1] + ', "extra": ' + payload + "}")
+    np.savez(tmp_path / "crafted.npz", **arrays)
+    with pytest.raises(DemoError, match="field 'metadata'"):
+        load_demos(tmp_path / "crafted.npz")
