@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 CHECKPOINT_FORMAT = "genplay-gail-checkpoint"
 CHECKPOINT_VERSION = 2
+DAC_CHECKPOINT_FORMAT = "genplay-dac-checkpoint"  # gail/dac_checkpoint.py's, named here to tell the two apart
 # Settings of where and how a run executes, not of what it learns: a resume may change them.
 RUN_FIELDS = ("device", "torch_threads", "checkpoint_every")
 
@@ -119,6 +120,10 @@ def read_checkpoint(path: str | Path) -> dict:
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint")
     state = load_state(path)
+    if state.get("format") == DAC_CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path}: a DAC run's checkpoint; pass --algo dac (synth and GAIL-only tools need a GAIL run)"
+        )
     if state.get("format") != CHECKPOINT_FORMAT or state.get("version") != CHECKPOINT_VERSION:
         raise CheckpointError(
             f"{path}: field 'version' is {state.get('version')!r}, expected {CHECKPOINT_VERSION}; "

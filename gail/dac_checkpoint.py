@@ -19,7 +19,7 @@ import torch
 from stable_baselines3.common.vec_env import VecEnv
 
 from genplay.errors import CheckpointError
-from genplay.gail.checkpoint import checkpoint_config, demos_fingerprint
+from genplay.gail.checkpoint import CHECKPOINT_FORMAT, DAC_CHECKPOINT_FORMAT, checkpoint_config, demos_fingerprint
 from genplay.gail.config import GAILConfig
 from genplay.gail.demos import Demos
 from genplay.gail.sb3_io import counter
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from genplay.gail.dac import DAC
     from genplay.gail.dac_config import DQNConfig
 
-FORMAT, VERSION = "genplay-dac-checkpoint", 1
+FORMAT, VERSION = DAC_CHECKPOINT_FORMAT, 1
 _REPLAY = ("observations", "actions", "dones", "timeouts")
 
 
@@ -66,6 +66,8 @@ def read_dac(path: str | Path) -> dict:
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint")
     state = load_state(path)
+    if state.get("format") == CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: a GAIL run's checkpoint; resume it without --algo dac")
     if state.get("format") != FORMAT or state.get("version") != VERSION:
         raise CheckpointError(f"{path}: field 'format' is {state.get('format')!r}; not a genplay DAC checkpoint")
     return state

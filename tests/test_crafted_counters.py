@@ -65,3 +65,13 @@ def test_impossible_counters_are_one_error_line(runs, tmp_path, capsys, algo, fi
     assert main([*base, "--timesteps", "800", "--out", str(run), "--resume", *small]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and err.startswith("error:") and needle in err and "checkpoint.pt" in err
+
+
+def test_a_run_of_the_other_algorithm_is_named(runs, tmp_path, capsys):
+    root, base = runs
+    for run, small, needle in ((root / "dac", GAIL_SMALL, "--algo dac"), (root / "gail", DAC_SMALL, "GAIL run")):
+        copy = tmp_path / run.name
+        shutil.copytree(run, copy)
+        assert main([*base, "--timesteps", "800", "--out", str(copy), "--resume", *small]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and needle in err, err
