@@ -131,6 +131,7 @@ def test_readme_command_runs(command, workdir, monkeypatch, capsys):
     cwd, cache = workdir
     monkeypatch.chdir(cwd)
     monkeypatch.setenv("GENPLAY_CACHE_DIR", str(cache))
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(cwd / "minari"))  # a fresh Minari root too (exports refuse reuse)
     argv = shortened(command)
     if argv[0] == "genplay":
         from genplay.cli import main
