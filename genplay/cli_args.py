@@ -78,6 +78,8 @@ seed_int = int_at_least(0, 2**31 - 1)
 def nonempty_str(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
+    if "\x00" in text:  # no file system takes it; os calls would raise ValueError deep inside a command
+        raise argparse.ArgumentTypeError("must not contain a NUL character")
     return text
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from genplay.cli_args import float_in, int_at_least
 from genplay.errors import GenplayError, JobsFailed
 
 SUITE_FLAGS = ("games", "seeds", "out", "video", "max_steps", "ray", "ray_retries", "ray_gpus")
@@ -50,8 +51,12 @@ def add_suite_args(ev: argparse.ArgumentParser) -> None:
         help="suite: run each (game, policy, seed) job as a Ray task; no ADDRESS starts Ray on this machine "
         "(needs: pip install 'genplay[ray]')",
     )  # fmt: skip
-    ev.add_argument("--ray-retries", type=int, default=None, help="suite, --ray: retries of a failed job (default 2)")
-    ev.add_argument("--ray-gpus", type=float, default=None, help="suite, --ray: GPUs per learned/bc job (default 0)")
+    ev.add_argument(
+        "--ray-retries", type=int_at_least(0), default=None, help="suite, --ray: retries of a failed job (default 2)"
+    )
+    ev.add_argument(
+        "--ray-gpus", type=float_in(0.0, 64.0), default=None, help="suite, --ray: GPUs per learned/bc job (default 0)"
+    )
 
 
 def ray_options(args: argparse.Namespace) -> dict:
