@@ -78,23 +78,32 @@ def compare(
     env_id: str | EnvFactory,
     policies: dict[str, Any],
     *,
-    expert: Any,
+    expert: Any | None,
     n_episodes: int = 50,
     seed: int = 0,
     deterministic: bool = True,
+    random: bool = True,
 ) -> list[EvalResult]:
-    """Evaluate ``policies`` and the expert and random references; normalised returns filled in."""
-    raw = {"expert": episode_returns(env_id, expert, n_episodes, seed=seed, deterministic=deterministic)}
-    raw["random"] = episode_returns(env_id, "random", n_episodes, seed=seed)
-    for name, pol in policies.items():
-        raw[name] = episode_returns(env_id, pol, n_episodes, seed=seed, deterministic=deterministic)
-    e, r = float(raw["expert"].mean()), float(raw["random"].mean())
-    order = [*policies, "expert", "random"]
+    """Evaluate ``policies`` and the references: the expert (None: no expert row, e.g. when
+    training one would take minutes) and a uniform-random policy (``random=False``: none).
+    Normalised returns are filled in when both references were played."""
+    raw = {name: episode_returns(env_id, pol, n_episodes, seed=seed, deterministic=deterministic)
+           for name, pol in policies.items()}  # fmt: skip
+    if expert is not None:
+        raw["expert"] = episode_returns(env_id, expert, n_episodes, seed=seed, deterministic=deterministic)
+    if random:
+        raw["random"] = episode_returns(env_id, "random", n_episodes, seed=seed)
+    both = "expert" in raw and "random" in raw
+    e, r = (float(raw["expert"].mean()), float(raw["random"].mean())) if both else (0.0, 0.0)
     return [
         EvalResult(
-            n, float(raw[n].mean()), float(raw[n].std()), len(raw[n]), normalized_return(float(raw[n].mean()), e, r)
+            n,
+            float(v.mean()),
+            float(v.std()),
+            len(v),
+            normalized_return(float(v.mean()), e, r) if both else None,
         )
-        for n in order
+        for n, v in raw.items()
     ]
 
 

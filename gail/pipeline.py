@@ -255,20 +255,25 @@ def save_run(trainer: GAIL, out_dir: str | Path) -> Path:
     return out
 
 
-def load_policy(run_dir: str | Path, *, deterministic: bool = True, env_id: str | None = None) -> PolicyFn:
+def load_policy(
+    run_dir: str | Path, *, deterministic: bool = True, env_id: str | None = None, other_env: bool = False
+) -> PolicyFn:
     """A batched policy from a ``gail train`` output directory or a policy zip, loaded without unpickling.
 
     With ``env_id``, the policy's spaces must match that env's (and a third-party SB3 zip,
-    which carries no readable spaces, is rebuilt on them).
+    which carries no readable spaces, is rebuilt on them), and a policy recorded on another
+    env id is refused unless ``other_env`` (Pong and Space Invaders share their spaces).
     """
-    model, normalize, _ = load_policy_model(run_dir, env_id=env_id)
+    model, normalize, _ = load_policy_model(run_dir, env_id=env_id, other_env=other_env)
     act = as_policy_fn(model, deterministic=deterministic)
     if normalize is None:
         return act
     return lambda obs, action_masks=None: act(normalize(obs), action_masks)
 
 
-def load_policy_model(run_dir: str | Path, *, env_id: str | None = None) -> tuple[Any, Any | None, dict[str, Any]]:
+def load_policy_model(
+    run_dir: str | Path, *, env_id: str | None = None, other_env: bool = False
+) -> tuple[Any, Any | None, dict[str, Any]]:
     """``(SB3 model, observation normaliser or None, genplay extra)`` of a run dir or policy zip.
 
     The model takes the env's raw observations, except from zips exported before the scaling
@@ -306,6 +311,11 @@ def load_policy_model(run_dir: str | Path, *, env_id: str | None = None) -> tupl
         except (OSError, ValueError):
             raise CheckpointError(f"{legacy}: not readable JSON") from None
     extra = extra if isinstance(extra, dict) else {}
+    recorded = extra.get("env", {}).get("env_id") if isinstance(extra.get("env"), dict) else None
+    if env_id is not None and recorded is not None and recorded != env_id and not other_env:
+        raise CheckpointError(
+            f"{zip_path}: the policy was trained on {recorded}, not {env_id}; pass --force to evaluate it there anyway"
+        )
     if not extra.get("normalize_obs"):
         return model, None, extra
     if any(isinstance(m, ObsScalingExtractor) for m in model.policy.modules()):

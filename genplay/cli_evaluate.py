@@ -70,14 +70,17 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     policies = {}
     if args.policy not in ("expert", "random"):
         policies[Path(args.policy).name or "learned"] = load_policy(
-            args.policy, deterministic=not args.stochastic, env_id=args.env
+            args.policy, deterministic=not args.stochastic, env_id=args.env, other_env=args.force
         )
+    elif args.policy == "expert" and args.no_expert or args.policy == "random" and args.no_random:
+        raise GenplayError(f"--policy {args.policy}: that row is left out by --no-{args.policy}")
     results = compare(
         args.env,
         policies,
-        expert=default_expert(args.env)[0],
+        expert=None if args.no_expert else default_expert(args.env)[0],
         n_episodes=args.n_episodes,
         seed=args.seed,
         deterministic=not args.stochastic,
+        random=not args.no_random,
     )
     print(results_json(args.env, results) if args.json else render_table(args.env, results))
