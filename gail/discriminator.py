@@ -42,6 +42,7 @@ class TransitionDiscriminator(nn.Module):
         use_action: bool = True,
         cnn_features: int = 256,
         hide_top_rows: int = 0,
+        board_channels: int = 0,
     ) -> None:
         super().__init__()
         self.observation_space, self.action_space = observation_space, action_space
@@ -51,7 +52,8 @@ class TransitionDiscriminator(nn.Module):
         self.act_dim = sample.shape[1] if use_action else 0
         self.scaling = DemoScaling(observation_space)
         self.register_buffer("visible", _visible_mask(observation_space, hide_top_rows), persistent=False)
-        self.encoder = ObsEncoder(observation_space, cnn_features=cnn_features)
+        # board_channels > 0: a BoardCNN over board planes (features.is_board_space) instead of a flatten
+        self.encoder = ObsEncoder(observation_space, cnn_features=cnn_features, board_channels=board_channels)
         in_dim = self.encoder.features_dim * (2 if use_next_obs else 1) + self.act_dim
         self.net = mlp(in_dim, 1, hidden, activation=activation, spectral_norm=spectral_norm)
         self.absorbing_logit = nn.Parameter(torch.zeros(()))

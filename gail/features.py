@@ -175,14 +175,20 @@ class ObsEncoder(nn.Module):
 
     NatureCNN for an image space, CombinedExtractor (NatureCNN per image key, flatten
     otherwise) for a Dict, flatten for anything else. The extractors are told the images
-    are already normalised, since :class:`DemoScaling` did it.
+    are already normalised, since :class:`DemoScaling` did it. With ``board_channels`` > 0,
+    board planes (:func:`is_board_space`) go through :class:`BoardCNN` instead of a flatten:
+    a pattern (a line of four) is then recognised wherever it sits, which an MLP over the
+    flattened board must learn per cell from few positions. Off by default.
     """
 
-    def __init__(self, space: spaces.Space, *, cnn_features: int = 256) -> None:
+    def __init__(self, space: spaces.Space, *, cnn_features: int = 256, board_channels: int = 0) -> None:
         super().__init__()
         self.space = space
         self.shapes = {k: preprocessed_shape(s) for k, s in leaf_spaces(space).items()}
-        if isinstance(space, spaces.Dict):
+        if board_channels > 0 and is_board_space(space):
+            self.shapes = {None: tuple(space.shape)}  # the flat row is the (C, H, W) planes in C order
+            self.extractor = BoardCNN(_float_box(space, self.shapes[None]), channels=board_channels)
+        elif isinstance(space, spaces.Dict):
             float_space = spaces.Dict({k: _float_box(s) for k, s in space.spaces.items()})
             self.extractor: nn.Module = CombinedExtractor(
                 float_space, cnn_output_dim=cnn_features, normalized_image=True
@@ -205,11 +211,18 @@ class ObsEncoder(nn.Module):
         return self.extractor(parts)
 
 
-def _float_box(space: spaces.Space) -> spaces.Box:
+def is_board_space(space: spaces.Space) -> bool:
+    """Board planes ``(C, H, W)``: a 3-D MultiBinary, or a 3-D Box that is not a uint8 image."""
+    if isinstance(space, spaces.MultiBinary):
+        return len(space.shape) == 3
+    return isinstance(space, spaces.Box) and len(space.shape) == 3 and not _image(space)
+
+
+def _float_box(space: spaces.Space, shape: tuple[int, ...] | None = None) -> spaces.Box:
     """The float Box that ``preprocess_obs`` maps ``space`` into (what the extractors are built for)."""
-    if _image(space):
-        return spaces.Box(-np.inf, np.inf, shape=space.shape, dtype=np.float32)
-    return spaces.Box(-np.inf, np.inf, shape=preprocessed_shape(space), dtype=np.float32)
+    if shape is None:
+        shape = tuple(space.shape) if _image(space) else preprocessed_shape(space)
+    return spaces.Box(-np.inf, np.inf, shape=shape, dtype=np.float32)
 
 
 class CenteredNatureCNN(NatureCNN):

@@ -87,6 +87,10 @@ class RealismConfig:
     """the MLP head's widths"""
     cnn_features: int = 256
     """NatureCNN features for image observations"""
+    board_channels: int = 32
+    """board-plane observations (``features.is_board_space``: connect four's (3, 6, 7)) go through a
+    :class:`~genplay.gail.features.BoardCNN` of this many channels (0: flattened into the MLP, as GAIL's
+    discriminator reads them); other spaces ignore it"""
     generator_share: float = 0.2
     """share of every negative batch drawn from the generator's rollouts; near-expert generator rows labelled
     negative teach the scorer fine, spurious differences (measured on CartPole: the expert's own drifting
@@ -102,6 +106,8 @@ class RealismConfig:
     """torch and numpy seed of the training (batches, perturbed actions, the hold-out split)"""
 
     def __post_init__(self) -> None:
+        if self.board_channels < 0:
+            raise GenplayError(f"--scorer-board-channels: must be >= 0, got {self.board_channels}")
         for name in ("steps", "batch_size", "cnn_features"):
             if getattr(self, name) < 1:
                 raise GenplayError(f"--scorer-{name.replace('_', '-')}: must be >= 1, got {getattr(self, name)}")
@@ -226,7 +232,7 @@ def train_scorer(
         torch.manual_seed(config.seed)
         disc = TransitionDiscriminator(
             obs_space, act_space, hidden=config.hidden, activation="relu", use_next_obs=config.use_next_obs,
-            cnn_features=config.cnn_features, hide_top_rows=hide_top_rows,
+            cnn_features=config.cnn_features, hide_top_rows=hide_top_rows, board_channels=config.board_channels,
         )  # fmt: skip
     nxt = config.use_next_obs
     pos = _store(expert_train, with_next=nxt)
@@ -372,12 +378,14 @@ def load_scorer(path: str | Path, *, observation_space=None, action_space=None) 
     try:
         config = dict(state["config"])
         config["hidden"] = tuple(config["hidden"])
+        config.setdefault("board_channels", 0)  # files written before the board CNN flattened the board
         config = RealismConfig(**config)
         obs_space = space_from_description(state["observation_space"])
         act_space = space_from_description(state["action_space"])
         disc = TransitionDiscriminator(
             obs_space, act_space, hidden=config.hidden, activation="relu", use_next_obs=config.use_next_obs,
             cnn_features=config.cnn_features, hide_top_rows=int(state["hide_top_rows"]),
+            board_channels=config.board_channels,
         )  # fmt: skip
         disc.load_state_dict(state["weights"])
     except Exception as exc:  # missing keys, wrong shapes, bad spaces: the file does not describe a scorer
