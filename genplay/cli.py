@@ -14,7 +14,7 @@ from genplay.cli_args import (
     add_dataclass_args,
     check_env,
     check_out_dir,
-    check_out_file,
+    check_output_file,
     check_policy_arg,
     flag_error,
     nonempty_str,
@@ -73,7 +73,7 @@ def cmd_demos_collect(args: argparse.Namespace) -> None:
     from genplay.gail.pipeline import load_policy
 
     check_env(args.env)
-    check_out_file(args.out)
+    check_output_file(args.out, "--out", force=args.force)
     if expert_family(args.env) == "board-bot":
         from genplay.cli_boardgames import board_demos
 
@@ -280,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--n-episodes", type=positive_int, default=None, help="episodes (required; board games: the preset's games)"
     )
     dc.add_argument("--out", type=nonempty_str, required=True)
+    dc.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     dc.add_argument(
         "--policy",
         default="expert",

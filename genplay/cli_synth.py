@@ -57,6 +57,7 @@ def add_subparser(sub) -> None:
     im = actions.add_parser("import", help="a Minari dataset (id or directory) as a demos file")
     im.add_argument("source")
     im.add_argument("--out", type=nonempty_str, required=True)
+    im.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     im.add_argument("--env", default=None, help="the env id, when the dataset names none (also checked)")
     im.add_argument("--minari-root", default=None, help="Minari's datasets root (default: its own, ~/.minari/datasets)")
     im.set_defaults(func=cmd_import)
@@ -71,7 +72,7 @@ def add_subparser(sub) -> None:
 def _minari_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--minari-id", default=None, help="also write a Minari dataset of this id (ns/name-v0)")
     p.add_argument("--minari-root", default=None, help="Minari's datasets root (default: its own, ~/.minari/datasets)")
-    p.add_argument("--force", action="store_true", help="replace an existing Minari dataset of that id")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file or Minari dataset of that id")
 
 
 def _check_run(run: str | None) -> Path:
@@ -91,7 +92,7 @@ def _export(demos, args) -> None:
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
-    from genplay.cli_args import check_out_file
+    from genplay.cli_args import check_output_file
     from genplay.gail.demos import save_demos
     from genplay.gail.synth import SynthConfig, filter_by_score, load_generator, synthesize
 
@@ -99,7 +100,7 @@ def cmd_synth(args: argparse.Namespace) -> None:
     if args.out is None and args.minari_id is None:
         raise GenplayError("--out: required (or --minari-id): where the synthetic data goes")
     if args.out is not None:
-        check_out_file(args.out)
+        check_output_file(args.out, "--out", force=args.force)
     if args.minari_id is not None:
         from genplay.gail.minari_io import check_export_target
 
@@ -192,11 +193,11 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> None:
-    from genplay.cli_args import check_env, check_out_file
+    from genplay.cli_args import check_env, check_output_file
     from genplay.gail.demos import save_demos
     from genplay.gail.minari_io import import_minari
 
-    check_out_file(args.out)
+    check_output_file(args.out, "--out", force=args.force)
     if args.env is not None:
         check_env(args.env)
     demos = import_minari(args.source, root=args.minari_root, env_id=args.env)

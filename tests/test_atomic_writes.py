@@ -46,3 +46,23 @@ def test_demos_collect_refuses_a_fifo_as_out(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("error:") and "\n" not in err
     assert fifo.exists() and not fifo.is_file()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["demos", "collect", "--env", "CartPole-v1", "--policy", "random", "--n-episodes", "1", "--out", "{out}"],
+        ["synth", "import", "{missing}", "--out", "{out}"],
+    ],
+)
+def test_an_existing_output_is_kept_without_force(tmp_path, capsys, argv):
+    out = tmp_path / "out.npz"
+    out.write_bytes(b"precious")
+    fill = {"{out}": str(out), "{missing}": str(tmp_path / "no-dataset")}
+    argv = [fill.get(a, a) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "already exists; pass --force" in err and "\n" not in err
+    assert out.read_bytes() == b"precious"
+    if argv[0] == "demos":
+        assert main([*argv, "--force"]) == 0 and out.read_bytes() != b"precious"
