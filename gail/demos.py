@@ -287,13 +287,23 @@ def load_demos(path: str | Path, env_id: str | None = None) -> Demos:
 
     if not path.is_file():
         raise fail("no such file")
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic == b"\x93NUMPY":
+        raise fail("is a single .npy array, expected an .npz demos file with named fields")
+    if magic[:4] != b"PK\x03\x04":  # numpy would try to unpickle it (and refuse with advice to trust it)
+        raise fail("not an .npz demos file (it is not a zip archive); expected a file written by genplay demos collect")
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
             raise fail("is a single .npy array, expected an .npz demos file with named fields")
         with loaded as npz:
             raw = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):  # an object array: pickled data, never loaded
+            raise fail("holds a pickled (object) array; genplay never unpickles demos files") from None
+        raise fail(f"not a readable .npz demos file (truncated or corrupt: {exc})") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError) as exc:
         raise fail(f"not a readable .npz demos file (truncated or corrupt: {exc})") from None
     return demos_from_arrays(raw, source=name, env_id=env_id)
 

@@ -288,13 +288,28 @@ def test_truncated_file(good_file):
 def test_garbage_bytes(tmp_path):
     path = tmp_path / "garbage.npz"
     path.write_bytes(np.random.default_rng(0).bytes(4000))
-    _assert_demo_error(path, "not a readable .npz")
+    _assert_demo_error(path, "not an .npz demos file (it is not a zip archive)")
 
 
 def test_empty_file(tmp_path):
     path = tmp_path / "empty.npz"
     path.write_bytes(b"")
-    _assert_demo_error(path, "not a readable .npz")
+    _assert_demo_error(path, "not an .npz demos file (it is not a zip archive)")
+
+
+@pytest.mark.parametrize("content", [b"hello world\n", b"\x80\x04K\x01."])  # text, a pickle
+def test_a_file_that_is_not_a_zip_never_reaches_numpys_pickle_path(tmp_path, content):
+    path = tmp_path / "demos.npz"
+    path.write_bytes(content)
+    with pytest.raises(DemoError) as info:
+        load_demos(path)
+    assert "not a zip archive" in str(info.value) and "allow_pickle" not in str(info.value)
+
+
+def test_a_pickled_object_array_member_is_named(tmp_path):
+    np.savez(tmp_path / "d.npz", obs=np.array([object()], dtype=object))
+    with pytest.raises(DemoError, match="pickled"):
+        load_demos(tmp_path / "d.npz")
 
 
 def _corrupt_member(path: Path, member: str) -> None:
