@@ -35,6 +35,7 @@ def test_preprocessing_shapes_and_dtypes():
     assert EnvFactory(PONG).max_episode_steps == 27_000
 
 
+@pytest.mark.slow
 def test_native_and_fallback_vector_envs_give_the_same_observations():
     config = AtariConfig("pong", sticky=False, noop_max=0)  # no randomness of either path's own
     native, fallback = make_atari_vec(config, 2, seed=3), make_atari_vec(config, 2, seed=3, native=False)
@@ -228,6 +229,7 @@ def test_state_only_discriminator_ignores_actions(pong_demos):
     assert rows.shape[1] == 2 * 4 * 84 * 84 + 1  # obs, next obs, absorbing flag: no action columns
 
 
+@pytest.mark.slow
 def test_any_sb3_atari_model_is_an_expert_loaded_without_unpickling(cnn_zip, monkeypatch):
     import pickle
 

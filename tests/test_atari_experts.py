@@ -28,6 +28,7 @@ def test_registry_names_three_games():
     assert {"pong", "breakout"} <= set(ATARI_EXPERTS) and len(ATARI_EXPERTS) >= 3
 
 
+@pytest.mark.slow
 def test_breakout_expert_beats_random():
     expert = _score("breakout", BreakoutExpert(np.random.default_rng(0)), 700)
     rand = _score("breakout", RandomExpert(np.random.default_rng(0), 4), 700)
@@ -68,6 +69,7 @@ def test_pong_ball_arrival_matches_the_emulator():
     assert checked >= 10
 
 
+@pytest.mark.slow
 def test_freeway_expert_crosses():
     assert _score("freeway", ATARI_EXPERTS["freeway"](np.random.default_rng(0)), 400) >= 3
 

@@ -206,6 +206,7 @@ def test_cli_suite_with_a_learned_cnn_policy(tmp_path, capsys, cnn_zip, stub_exp
 
 
 @pytest.mark.parametrize("fmt", ["gif", "mp4"])
+@pytest.mark.slow
 def test_video_of_one_episode(tmp_path, fmt):
     from genplay.gail.video import moviepy_available, record_episode
 

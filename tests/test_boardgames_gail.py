@@ -70,6 +70,7 @@ def test_masked_bc_never_predicts_an_illegal_move(demos):
     assert not demos.action_masks[np.arange(len(i)), unmasked].all()  # without masks it would play illegal moves
 
 
+@pytest.mark.slow
 def test_short_masked_gail_run_beats_random(demos):
     # the env raises on an illegal move: finishing the run shows the generator only ever played
     # legal moves, so the discriminator's generator rows hold legal actions only
@@ -88,6 +89,7 @@ def _demo_accuracy(trainer, demos) -> float:
     return float(np.mean(actions == demos.acts))
 
 
+@pytest.mark.slow
 def test_bc_regulariser_pulls_the_policy_to_the_expert_moves(demos):
     trainer = masked_gail(demos, dataclasses.replace(CONFIG, bc_epochs=0), 0)  # untrained policy
     before = _demo_accuracy(trainer, demos)

@@ -25,6 +25,7 @@ def test_wilson_interval_covers_the_rate_and_stays_in_bounds():
     assert lo < 0.75 < hi and hi - lo < 0.13
 
 
+@pytest.mark.slow
 def test_suite_writes_json_markdown_plot(tmp_path, capsys):
     out = tmp_path / "suite"
     argv = ["evaluate", "--suite", "boardgames", "--env", "genplay/TicTacToe-v0", "--policy", "alphabeta:9"]

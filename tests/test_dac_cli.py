@@ -67,6 +67,7 @@ def test_exported_policy_acts_as_the_trained_q_network(dac_run, demos_path):
     assert type(model) is DQN and model.replay_buffer.buffer_size <= 1_000  # an inference model: no big buffer
 
 
+@pytest.mark.slow
 def test_resume_continues_and_refuses_changed_settings(dac_run, demos_path, tmp_path, capsys):
     import shutil
 

@@ -86,6 +86,7 @@ def test_maskable_ppo_generator_end_to_end_never_predicts_a_masked_action():
     assert len(returns) == 4 and returns.mean() > episode_returns(MASKED_ID, "random", 20, seed=1).mean()
 
 
+@pytest.mark.slow
 def test_a2c_generator_trains_through_the_public_api(cartpole_demos):
     venv = EnvFactory("CartPole-v1").make_vec(2, seed=0)
     trainer = GAIL(venv=venv, demos=cartpole_demos, config=GAILConfig(**TINY), gen_algo=A2C("MlpPolicy", venv))

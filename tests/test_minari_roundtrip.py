@@ -123,6 +123,7 @@ class _MaskInfoOnly(gym.Wrapper):
         return obs, r, term, trunc, {"action_mask": info["action_mask"]}
 
 
+@pytest.mark.slow
 def test_masks_recorded_by_minari_itself_are_imported(tmp_path, monkeypatch):
     """A board game recorded by Minari's DataCollector: its ``action_mask`` infos become the demos' masks."""
     from genplay.gail.boardgames import board_factory

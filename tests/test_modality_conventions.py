@@ -184,6 +184,7 @@ def test_a_failed_first_step_leaves_the_directory_as_it_was(tmp_path, kind, corp
     assert [p.name for p in (tmp_path / "old").iterdir()] == ["keep.txt"]
 
 
+@pytest.mark.slow
 def test_resume_continues_the_step_count(tmp_path, corpus, capsys):
     out = tmp_path / "run"
     assert main(train_args("images", out, corpus)) == 0

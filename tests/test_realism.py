@@ -45,6 +45,7 @@ def _one_thread():
     torch.set_num_threads(1)
 
 
+@pytest.mark.slow
 def test_scorer_ranks_expert_above_random_and_noisy_expert_on_held_out_seeds(heuristic_policy):
     """Trained on 10 heuristic episodes vs a near-expert 'generator' (the heuristic at 10% noise) and random
     play; measured on other seeds, and against a 30%-noisy expert it never saw."""

@@ -124,6 +124,7 @@ def expected_rewards(trainer: GAIL, rollout: dict) -> np.ndarray:
 # ---------------------------------------------------------------------------- a tiny run
 
 
+@pytest.mark.slow
 def test_tiny_run_fills_history_with_finite_stats(trained):
     trainer, rollouts, _ = trained
     assert trainer.num_timesteps == 2048
@@ -478,6 +479,7 @@ def test_python_api_save_writes_a_run_directory_the_command_line_reads(tmp_path,
     assert resumed.num_timesteps == 256 and len(resumed.history) == 2
 
 
+@pytest.mark.slow
 def test_python_api_dac_save_writes_a_run_directory_the_command_line_reads(tmp_path, capsys):
     """``DAC(...).learn(n)`` then ``save(DIR)``: ``evaluate --policy DIR`` and ``gail train --algo dac --resume``."""
     from genplay.cli import main
