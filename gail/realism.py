@@ -97,6 +97,10 @@ class RealismConfig:
     episodes then scored like random ones), so they get less than the off-distribution negatives"""
     perturbed_share: float = 0.4
     """share drawn from action-perturbed expert rows (the rest of the batch: uniform-random rollouts)"""
+    symmetries: bool = True
+    """board games: train on every source's training episodes plus their images under the game's board
+    symmetries (``boardgames.augment_symmetries``; connect four: the mirror), so the scorer cannot tell
+    a position from its mirror image and sees twice the expert positions; other envs ignore it"""
     use_next_obs: bool = False
     """read ``(obs, action, next obs)``: the consequence of a move (a board game's reply) becomes evidence;
     perturbed rows are then left out (their next observation would be the expert's)"""
@@ -164,6 +168,22 @@ def _split(demos: Demos, holdout: float, rng: np.random.Generator) -> tuple[Demo
     return select_episodes(demos, np.sort(order[n_out:])), select_episodes(demos, np.sort(order[:n_out]))
 
 
+def with_symmetries(demos: Demos) -> Demos:
+    """``demos`` plus their board-symmetric images when they are a board game's with action masks and
+    known symmetries (``boardgames.symmetries``); ``demos`` unchanged otherwise."""
+    from genplay.envs.boardgames import game_of
+    from genplay.gail.boardgames import augment_symmetries, symmetries
+
+    game = game_of(str(demos.env_id))
+    if game is None or demos.action_masks is None:
+        return demos
+    try:
+        symmetries(game)
+    except GenplayError:  # a board game without known symmetries
+        return demos
+    return augment_symmetries(demos, game)
+
+
 def perturbed_actions(demos: Demos, space: spaces.Space, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Per transition, another action than the expert's, drawn uniformly (from the legal ones when masked).
 
@@ -228,6 +248,9 @@ def train_scorer(
     rng = np.random.default_rng(config.seed)
     expert_train, expert_val = _split(expert, config.holdout, rng)
     splits = {name: _split(d, config.holdout, rng) for name, d in negatives.items()}
+    if config.symmetries:  # training episodes only: the held-out ones stay as played
+        expert_train = with_symmetries(expert_train)
+        splits = {name: (with_symmetries(train), val) for name, (train, val) in splits.items()}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         disc = TransitionDiscriminator(
@@ -276,6 +299,7 @@ def train_scorer(
         validation["held_out_loss"] = round(best[0], 4)
     episodes = {"expert": expert.n_episodes, **{k: d.n_episodes for k, d in negatives.items()}}
     prov = {**scorer.provenance, "episodes": episodes, "rows_per_batch": {"expert": config.batch_size, **counts}}
+    prov["training_rows"] = {"expert": len(pos), **{k: len(v) for k, v in neg.items()}}  # symmetry images included
     return dataclasses.replace(scorer, provenance=prov, validation=validation)
 
 
@@ -379,6 +403,7 @@ def load_scorer(path: str | Path, *, observation_space=None, action_space=None) 
         config = dict(state["config"])
         config["hidden"] = tuple(config["hidden"])
         config.setdefault("board_channels", 0)  # files written before the board CNN flattened the board
+        config.setdefault("symmetries", False)
         config = RealismConfig(**config)
         obs_space = space_from_description(state["observation_space"])
         act_space = space_from_description(state["action_space"])

@@ -20,6 +20,7 @@ from genplay.gail.realism import (
     perturbed_actions,
     save_scorer,
     train_scorer,
+    with_symmetries,
 )
 from genplay.gail.synth import auc
 
@@ -137,6 +138,21 @@ def test_board_planes_go_through_a_board_cnn_only_in_the_scorer(tmp_path):
     pong, _, _ = _pixel_demos()
     other = train_scorer(pong, {"generator": pong, "random": pong}, config=dataclasses.replace(small, steps=1))
     assert isinstance(other.disc.encoder.extractor, NatureCNN)
+
+
+def test_board_games_train_on_symmetry_images_of_the_training_episodes():
+    """Tic-tac-toe's 8 symmetries multiply the training rows (held-out episodes stay as played); other envs
+    are unchanged."""
+    expert, generator, rand = _board_demos()
+    assert with_symmetries(expert).n_transitions == 8 * expert.n_transitions
+    pendulum = _pendulum_demos()[0]
+    assert with_symmetries(pendulum) is pendulum
+    config = RealismConfig(steps=2, batch_size=16, holdout=0.0)
+    rows = train_scorer(expert, {"generator": generator, "random": rand}, config=config).provenance["training_rows"]
+    assert rows["expert"] == 8 * expert.n_transitions and rows["random"] == 8 * rand.n_transitions
+    off = dataclasses.replace(config, symmetries=False)
+    rows = train_scorer(expert, {"generator": generator, "random": rand}, config=off).provenance["training_rows"]
+    assert rows["expert"] == expert.n_transitions
 
 
 def test_perturbed_actions_are_other_legal_actions():
