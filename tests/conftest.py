@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import os
 import random
+import zipfile
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
 
 from genplay.gail.collect import collect_demos
 from genplay.gail.demos import Demos
+from genplay.generative.core import state_io
 
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # silences pygame's warning in subprocesses too
 
@@ -92,3 +97,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "readme" in item.keywords:
             item.add_marker(skip)
+
+
+def nan_state_bytes(data: bytes) -> bytes:
+    """The same state file with a NaN in its first tensor and a valid checksum: a crafted file."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    tensors = st_load(members[state_io._TENSORS])
+    key = sorted(tensors)[0]
+    tensors[key] = tensors[key].clone().fill_(float("inf"))
+    members[state_io._TENSORS] = st_save(tensors)
+    members[state_io._SHA] = state_io._digest(members[state_io._JSON], members[state_io._TENSORS]).encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for name, blob in members.items():
+            zf.writestr(name, blob)
+    return out.getvalue()

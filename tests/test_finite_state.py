@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
-
 import pytest
 import torch
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
+from conftest import nan_state_bytes
 
-from genplay.generative.core import state_io
 from genplay.generative.core.state_io import NonFiniteState, load_state, save_state
 
 
@@ -29,26 +24,10 @@ def test_non_finite_python_floats_still_round_trip(tmp_path):
     assert load_state(tmp_path / "s")["best"] == float("-inf")
 
 
-def _with_nan_weights(data: bytes) -> bytes:
-    """The same state file with a NaN in its first tensor and a valid checksum: a crafted file."""
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        members = {n: zf.read(n) for n in zf.namelist()}
-    tensors = st_load(members[state_io._TENSORS])
-    key = sorted(tensors)[0]
-    tensors[key] = tensors[key].clone().fill_(float("inf"))
-    members[state_io._TENSORS] = st_save(tensors)
-    members[state_io._SHA] = state_io._digest(members[state_io._JSON], members[state_io._TENSORS]).encode()
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        for name, blob in members.items():
-            zf.writestr(name, blob)
-    return out.getvalue()
-
-
 def test_a_crafted_file_with_nan_weights_is_refused_by_name(tmp_path):
     path = tmp_path / "model.pt"
     save_state(path, {"net": {"weight": torch.ones(2, 2)}})
-    path.write_bytes(_with_nan_weights(path.read_bytes()))
+    path.write_bytes(nan_state_bytes(path.read_bytes()))
     with pytest.raises(NonFiniteState, match=r"model.pt: state.net.weight holds NaN or inf"):
         load_state(path)
 
@@ -63,7 +42,7 @@ def test_gail_resume_from_a_nan_checkpoint_is_one_error_line(tmp_path, cartpole_
     base = ["gail", "train", "--env", "CartPole-v1", "--demos", str(demos), "--out", str(run), "--quiet"]
     assert main([*base, "--timesteps", "256", "--n-envs", "1", "--ppo-n-steps", "256", "--bc-epochs", "0"]) == 0
     ckpt = run / "checkpoint.pt"
-    ckpt.write_bytes(_with_nan_weights(ckpt.read_bytes()))
+    ckpt.write_bytes(nan_state_bytes(ckpt.read_bytes()))
     capsys.readouterr()
     assert main([*base, "--timesteps", "512", "--resume"]) == 2
     err = capsys.readouterr().err.strip()
