@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import functools
 import inspect
 import math
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 from genplay.errors import GenplayError
 
 
+@functools.cache  # parsing the class's source is most of building the parser: once per class
 def field_docs(cls: type) -> dict[str, str]:
     """The docstring under each field of a dataclass (they are the ``--help`` texts)."""
     tree = ast.parse(inspect.getsource(cls))
