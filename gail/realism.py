@@ -87,10 +87,11 @@ class RealismConfig:
     """the MLP head's widths"""
     cnn_features: int = 256
     """NatureCNN features for image observations"""
-    board_channels: int = 32
-    """board-plane observations (``features.is_board_space``: connect four's (3, 6, 7)) go through a
-    :class:`~genplay.gail.features.BoardCNN` of this many channels (0: flattened into the MLP, as GAIL's
-    discriminator reads them); other spaces ignore it"""
+    board_channels: int = 0
+    """> 0: board-plane observations (``features.is_board_space``: connect four's (3, 6, 7)) go through a
+    :class:`~genplay.gail.features.BoardCNN` of this many channels; 0: flattened into the MLP, as GAIL's
+    discriminator reads them. Off by default: on connect four a 32-channel CNN measured no better than the
+    MLP (0.78-0.87 held-out expert-vs-random AUC against 0.78-0.92, same data) and ten times slower"""
     generator_share: float = 0.2
     """share of every negative batch drawn from the generator's rollouts; near-expert generator rows labelled
     negative teach the scorer fine, spurious differences (measured on CartPole: the expert's own drifting

@@ -113,9 +113,9 @@ def test_every_observation_space_trains_scores_and_round_trips(make, tmp_path):
     assert back.config == scorer.config and back.validation == scorer.validation
 
 
-def test_board_planes_go_through_a_board_cnn_only_in_the_scorer(tmp_path):
-    """The scorer reads board planes with a BoardCNN (connect four's held-out AUC: 0.78 flattened, see
-    gail/realism.py); GAIL's discriminator keeps its flatten by default; other spaces are untouched."""
+def test_board_channels_put_a_board_cnn_on_board_planes_only(tmp_path):
+    """``board_channels`` > 0 reads board planes with a BoardCNN and round-trips; 0 (the default, and GAIL's
+    discriminator's) flattens them; frames keep their NatureCNN whatever the option."""
     from stable_baselines3.common.torch_layers import FlattenExtractor, NatureCNN
 
     from genplay.gail.discriminator import TransitionDiscriminator
@@ -123,16 +123,16 @@ def test_board_planes_go_through_a_board_cnn_only_in_the_scorer(tmp_path):
 
     expert, generator, rand = _board_demos()
     negatives = {"generator": generator, "random": rand}
-    small = RealismConfig(steps=3, batch_size=16, holdout=0.34)
+    small = RealismConfig(steps=3, batch_size=16, holdout=0.34, board_channels=8)
     scorer = train_scorer(expert, negatives, config=small)
     assert isinstance(scorer.disc.encoder.extractor, BoardCNN)
-    assert scorer.disc.encoder.extractor.net[0].out_channels == small.board_channels
+    assert scorer.disc.encoder.extractor.net[0].out_channels == 8
+    save_scorer(tmp_path / "cnn.pt", scorer)
+    back = load_scorer(tmp_path / "cnn.pt")
+    assert isinstance(back.disc.encoder.extractor, BoardCNN)
+    np.testing.assert_array_equal(back.transition_scores(expert), scorer.transition_scores(expert))
     flat = train_scorer(expert, negatives, config=dataclasses.replace(small, board_channels=0))
-    assert isinstance(flat.disc.encoder.extractor, FlattenExtractor)
-    save_scorer(tmp_path / "flat.pt", flat)
-    back = load_scorer(tmp_path / "flat.pt")
-    assert isinstance(back.disc.encoder.extractor, FlattenExtractor)
-    np.testing.assert_array_equal(back.transition_scores(expert), flat.transition_scores(expert))
+    assert isinstance(flat.disc.encoder.extractor, FlattenExtractor) and RealismConfig().board_channels == 0
     space, acts = scorer.disc.observation_space, scorer.disc.action_space
     assert isinstance(TransitionDiscriminator(space, acts).encoder.extractor, FlattenExtractor)
     pong, _, _ = _pixel_demos()
