@@ -273,8 +273,10 @@ def save_demos(path: str | Path, demos: Demos) -> None:
 # ---------------------------------------------------------------------------- loading
 
 
-def load_demos(path: str | Path, env_id: str | None = None) -> Demos:
-    """Read and validate a demos file; with ``env_id``, also check it matches that env.
+def load_demos(path: str | Path, env_id: str | None = None, *, other_env: bool = False) -> Demos:
+    """Read and validate a demos file; with ``env_id``, also check it matches that env: the
+    spaces, and the recorded env id unless ``other_env`` (CartPole-v0's demos fit CartPole-v1's
+    spaces, Pong's fit Space Invaders': only the id says they are another task).
 
     Every problem raises :class:`DemoError` with one line naming the file, the field and
     what was expected.
@@ -305,7 +307,10 @@ def load_demos(path: str | Path, env_id: str | None = None) -> Demos:
         raise fail(f"not a readable .npz demos file (truncated or corrupt: {exc})") from None
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError) as exc:
         raise fail(f"not a readable .npz demos file (truncated or corrupt: {exc})") from None
-    return demos_from_arrays(raw, source=name, env_id=env_id)
+    demos = demos_from_arrays(raw, source=name, env_id=env_id)
+    if env_id is not None and demos.env_id != env_id and not other_env:
+        raise fail(f"field 'metadata.env_id' is {demos.env_id!r}, not {env_id!r}; pass --force to use them anyway")
+    return demos
 
 
 MAX_METADATA_CHARS = 1 << 20

@@ -150,7 +150,7 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
     except (ValueError, TypeError) as exc:
         raise flag_error(exc) from None
     timesteps = preset_timesteps(args)
-    demos = load_demos(args.demos, env_id=args.env)
+    demos = load_demos(args.demos, env_id=args.env, other_env=args.force)
     from genplay.generative.core import distributed
 
     ctx = distributed.init_from_env(config.device)  # None unless launched by torchrun
@@ -219,7 +219,7 @@ def cmd_dac_train(args: argparse.Namespace) -> None:
         raise flag_error(exc) from None
     from genplay.gail.dac_run import train_dac
 
-    demos = load_demos(args.demos, env_id=args.env)
+    demos = load_demos(args.demos, env_id=args.env, other_env=args.force)
     trainer = train_dac(
         args.env,
         demos,
@@ -313,12 +313,14 @@ def build_parser() -> argparse.ArgumentParser:
     gt.add_argument(
         "--resume",
         action="store_true",
-        help="continue from OUT/checkpoint.pt if present (flags given must match its settings, demos too)",
+        help="continue from OUT/checkpoint.pt (an error if there is none; flags given must match its settings, "
+        "demos too)",
     )
     gt.add_argument(
         "--force",
         action="store_true",
-        help="start over in an OUT that holds a run, or resume despite changed settings or demos",
+        help="start over in an OUT that holds a run, resume despite changed settings or demos, "
+        "or train on demos recorded on another env id",
     )
     gt.add_argument("--quiet", action="store_true", help="no progress bar")
     gt.add_argument(

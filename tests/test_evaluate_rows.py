@@ -40,3 +40,16 @@ def test_a_policy_from_another_env_id_is_refused_unless_forced(run, capsys):
     err = capsys.readouterr().err.strip()
     assert "trained on CartPole-v1, not CartPole-v0" in err and "\n" not in err
     assert main([*argv, "--force"]) == 0
+
+
+def test_demos_recorded_on_another_env_id_are_refused_unless_forced(tmp_path, capsys):
+    from genplay.gail.collect import collect_demos
+
+    save_demos(tmp_path / "v0.npz", collect_demos("CartPole-v0", "random", 2, seed=0))
+    argv = ["gail", "train", "--env", "CartPole-v1", "--demos", str(tmp_path / "v0.npz"), "--timesteps", "256"]
+    argv += ["--out", str(tmp_path / "run"), "--n-envs", "1", "--ppo-n-steps", "256", "--bc-epochs", "0", "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'metadata.env_id' is 'CartPole-v0', not 'CartPole-v1'" in err and "\n" not in err
+    assert not (tmp_path / "run").exists()
+    assert main([*argv, "--force"]) == 0
