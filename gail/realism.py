@@ -32,9 +32,9 @@ games), so a high check means more than "recognises random".
 A transition's score is ``sigmoid(logit)``; an episode's the mean over its transitions.
 Measured (``scripts/bench_synth.py``): held-out expert-vs-random AUC 1.0 on CartPole, Pendulum and
 a CPU-size Pong run; on connect four 0.78 from the generator's 100 demo games alone (the scorer overfits
-~1k expert positions within 50 steps; a BoardCNN or mirror images alone did not pass 0.85) and 0.92 with
-the benchmark's connect-four setup: 2,000 more search-bot games against the synthesis opponent as
-positives, 1,000 random games, mirror images (``symmetries``), a 256 x 2 MLP at lr 3e-4.
+~1k expert positions within 50 steps; a BoardCNN or mirror images alone did not pass 0.85) and 0.91 (60 reference
+games each) with the benchmark's connect-four setup: 10,000 more search-bot games against the synthesis
+opponent as positives, 5,000 random games, mirror images (``symmetries``), a 256 x 2 MLP at lr 3e-4.
 The scorer is saved with the core's ``state_io`` (JSON + safetensors + sha256, no pickle).
 """
 

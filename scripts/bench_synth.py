@@ -75,11 +75,12 @@ class Setup:
 # Connect four's realism scorer (issue 27): from the generator's 100-200 demo games (against random|mcts:50)
 # alone, a flattened-board MLP reached a held-out expert-vs-random AUC of 0.78 (a BoardCNN, symmetry images,
 # lr and width did not move it past 0.85); the reference expert games are played against --opponent, so
-# the scorer also gets the search bot's games against it (2,000 in about 30 s on this CPU; seeds from
-# SCORER_EXPERT_SEED, apart from the demos' and the references') and 1,000 random rollouts, and with that
-# much data a wider MLP (256 x 2, lr 3e-4, 3,000 steps) stops overfitting: about 0.92 (README).
-SCORER_EXPERT_GAMES = 2_000
-SCORER_RANDOM_EPISODES = 1_000
+# the scorer also gets the search bot's games against it (seeds from SCORER_EXPERT_SEED, apart from the
+# demos' and the references') and random rollouts, and with that much data a wider MLP (256 x 2, lr 3e-4)
+# stops overfitting. On 60 reference games each: 0.86 with 2,000 / 1,000, 0.89 with 5,000 / 2,500,
+# 0.91 with 10,000 / 5,000 and 4,000 steps (about 2.5 minutes of the scorer on this CPU; README).
+SCORER_EXPERT_GAMES = 10_000
+SCORER_RANDOM_EPISODES = 5_000
 SCORER_EXPERT_SEED = 40_000
 
 SETUPS = {
@@ -109,7 +110,7 @@ SETUPS = {
         opponent="mcts:10",
         scorer_expert_games=SCORER_EXPERT_GAMES,
         scorer_random_episodes=SCORER_RANDOM_EPISODES,
-        scorer_steps=3_000,
+        scorer_steps=4_000,
         scorer_width=256,
         scorer_lr=3e-4,
     ),
