@@ -52,7 +52,7 @@ def test_connect_four_warm_start_runs_end_to_end(tmp_path):
         "--env", "genplay/ConnectFour-v0", "--seeds", "1", "--gail-seeds", "1", "--n-demo", "4",
         "--gen-timesteps", "1024", "--n-synth", "8", "--budget", "2048", "--gail-budget", "1024",
         "--eval-episodes", "4", "--eval-every", "2048", "--opponent", "random", "--scorer-steps", "30",
-        "--ref-episodes", "4",
+        "--ref-episodes", "4", "--scorer-expert-games", "4", "--scorer-random-episodes", "4", "--scorer-width", "64",
         "--run-dir", str(tmp_path / "runs"), "--plot", str(tmp_path / "plot"), "--out", str(tmp_path / "out.jsonl"),
         cwd=tmp_path,
     )  # fmt: skip
