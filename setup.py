@@ -64,8 +64,18 @@ setup(
         "video": VIDEO,
         "synth": SYNTH,
         "ray": RAY,
-        # pytest-xdist: the suite runs on both cores (`pytest -n 2`), ~7 CPU-minutes in all
-        "test": ["pytest>=8", "pytest-xdist>=3.5", "ruff>=0.15,<0.18", *IMAGES, *TEXT, *MUSIC, *BOARDGAMES, *VIDEO, *SYNTH, *RAY],
+        "test": [
+            "pytest>=8",
+            "pytest-xdist>=3.5",  # the suite runs on both cores (`pytest -n 2`): ~7 CPU-minutes in all
+            "ruff>=0.15,<0.18",
+            *IMAGES,
+            *TEXT,
+            *MUSIC,
+            *BOARDGAMES,
+            *VIDEO,
+            *SYNTH,
+            *RAY,
+        ],
     },
     entry_points={"console_scripts": ["genplay=genplay.cli:main"]},
 )
