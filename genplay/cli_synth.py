@@ -42,11 +42,14 @@ def add_subparser(sub) -> None:
         help="train the realism scorer (RUN/realism.pt): expert vs generator, random",
     )
     sc.add_argument("--run", required=True, help="a gail train output dir (policy.zip + checkpoint.pt)")
-    sc.add_argument("--demos", default=None, help="expert demos (default: --expert-episodes of the default expert)")
-    sc.add_argument("--expert-episodes", type=positive_int, default=20, help="without --demos")
-    sc.add_argument("--generator-episodes", type=positive_int, default=20, help="generator rollouts")
-    sc.add_argument("--random-episodes", type=positive_int, default=20, help="random rollouts")
-    sc.add_argument("--steps", type=positive_int, default=RealismConfig.steps, help="optimiser steps")
+    sc.add_argument("--demos", default=None, help="expert demos (default: --expert-episodes of the env's expert)")
+    recipe = "preset: board games 10,000 / 60 / 5,000 episodes and 4,000 steps; else 20 / 20 / 20 and "
+    sc.add_argument(
+        "--expert-episodes", type=positive_int, default=None, help=f"without --demos ({recipe}{RealismConfig.steps})"
+    )
+    sc.add_argument("--generator-episodes", type=positive_int, default=None, help="generator rollouts (preset)")
+    sc.add_argument("--random-episodes", type=positive_int, default=None, help="random rollouts (preset)")
+    sc.add_argument("--steps", type=positive_int, default=None, help="optimiser steps (preset)")
     sc.add_argument("--seed", type=seed_int, default=0, help="training seed")
     sc.add_argument("--force", action="store_true", help="replace an existing realism.pt")
     sc.set_defaults(func=cmd_scorer)
@@ -146,9 +149,8 @@ def cmd_scorer(args: argparse.Namespace) -> None:
     import dataclasses
     import sys
 
-    from genplay.gail.collect import collect_demos
     from genplay.gail.demos import load_demos
-    from genplay.gail.realism import SCORER_FILE, RealismConfig, fit_scorer, save_scorer
+    from genplay.gail.realism import SCORER_FILE, fit_scorer, save_scorer, scorer_recipe
     from genplay.gail.synth import load_generator
 
     run = _check_run(args.run)
@@ -162,19 +164,20 @@ def cmd_scorer(args: argparse.Namespace) -> None:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
+    recipe = scorer_recipe(gen.env.env_id)  # the env family's measured recipe; flags given win
     if args.demos is not None:
         expert = load_demos(args.demos, env_id=gen.env.env_id)
-    else:
-        from genplay.gail.pipeline import default_expert
+    else:  # the expert of the env's family, playing the generator's env (a board game: its opponent)
+        from genplay.gail.expert_choice import expert_demos
 
-        policy, kind = default_expert(gen.env.env_id)
-        log(f"realism scorer: {args.expert_episodes} {kind} expert episodes")
-        expert = collect_demos(gen.env, policy, args.expert_episodes, seed=40_000, metadata={"policy": kind})
+        n_expert = args.expert_episodes or recipe.expert_episodes
+        log(f"realism scorer: {n_expert} expert episodes on {gen.env.env_id}")
+        expert = expert_demos(gen.env, n_expert, seed=40_000)
     gen = dataclasses.replace(gen, scorer=None)
-    config = RealismConfig(steps=args.steps, seed=args.seed)
+    config = dataclasses.replace(recipe.config, steps=args.steps or recipe.config.steps, seed=args.seed)
     scorer = fit_scorer(
-        gen, expert, config=config, generator_episodes=args.generator_episodes,
-        random_episodes=args.random_episodes, log=log,
+        gen, expert, config=config, generator_episodes=args.generator_episodes or recipe.generator_episodes,
+        random_episodes=args.random_episodes or recipe.random_episodes, log=log,
     )  # fmt: skip
     save_scorer(target, scorer)
     print(

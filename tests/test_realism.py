@@ -195,3 +195,12 @@ def test_config_refuses_bad_values():
         with pytest.raises(GenplayError):
             RealismConfig(**bad)
     assert dataclasses.asdict(RealismConfig())["use_next_obs"] is False
+
+
+def test_scorer_recipe_is_the_measured_one_per_family():
+    from genplay.gail.realism import RealismConfig, scorer_recipe
+
+    board = scorer_recipe("genplay/ConnectFour-v0")
+    assert (board.expert_episodes, board.random_episodes) == (10_000, 5_000)
+    assert board.config.hidden == (256, 256) and board.config.steps == 4_000
+    assert scorer_recipe("CartPole-v1").config == RealismConfig() and scorer_recipe("Pendulum-v1").expert_episodes == 20
