@@ -59,6 +59,10 @@ def default_expert(env_id: str) -> tuple[Any, str]:
     return train_expert(env_id), "ppo-expert"
 
 
+BOARD_CHUNK = 250
+"""Board-game expert games per progress line (``expert_demos(..., progress=True)``)."""
+
+
 def expert_demos(env: str | EnvFactory, n_episodes: int, *, seed: int = 0, progress: bool = False) -> Demos:
     """``n_episodes`` of the expert of ``env``'s family (:func:`expert_family`), whatever the family: a
     board game's preset bot against the factory's opponent (a bare id: the preset's demo opponents),
@@ -71,7 +75,18 @@ def expert_demos(env: str | EnvFactory, n_episodes: int, *, seed: int = 0, progr
 
         preset = board_preset(factory.env_id)
         opponent = factory.kwargs.get("opponent", preset.demo_opponents)
-        return collect_bot_demos(preset.game, preset.expert, n_episodes, opponent=opponent, seed=seed)
+        if not progress or n_episodes <= BOARD_CHUNK:
+            return collect_bot_demos(preset.game, preset.expert, n_episodes, opponent=opponent, seed=seed)
+        import sys
+
+        from genplay.gail.episodes import concat_demos
+
+        parts = []  # thousands of search games take minutes: a line per chunk (each chunk its own seeds)
+        for start in range(0, n_episodes, BOARD_CHUNK):
+            n = min(BOARD_CHUNK, n_episodes - start)
+            parts.append(collect_bot_demos(preset.game, preset.expert, n, opponent=opponent, seed=seed + start))
+            print(f"expert games: {start + n}/{n_episodes}", file=sys.stderr, flush=True)
+        return concat_demos(parts)
     if family == "atari-ram":
         from genplay.gail.atari import scripted_expert_demos
 

@@ -172,7 +172,7 @@ def cmd_scorer(args: argparse.Namespace) -> None:
 
         n_expert = args.expert_episodes or recipe.expert_episodes
         log(f"realism scorer: {n_expert} expert episodes on {gen.env.env_id}")
-        expert = expert_demos(gen.env, n_expert, seed=40_000)
+        expert = expert_demos(gen.env, n_expert, seed=40_000, progress=True)
     gen = dataclasses.replace(gen, scorer=None)
     config = dataclasses.replace(recipe.config, steps=args.steps or recipe.config.steps, seed=args.seed)
     scorer = fit_scorer(
