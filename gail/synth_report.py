@@ -44,6 +44,11 @@ def reference_sets(
 
     ``expert``: the expert policy (default: :func:`genplay.gail.pipeline.default_expert`'s).
     """
+    from genplay.envs.boardgames import game_of
+
+    game = game_of(gen.env.env_id)
+    if expert is None and game is not None:
+        return board_reference_sets(game, gen, episodes, seed=seed)
     kind = "given"
     if expert is None:
         from genplay.gail.pipeline import default_expert
@@ -54,6 +59,26 @@ def reference_sets(
         "expert": collect_demos(gen.env, expert, episodes, seed=seed, metadata={"policy": kind}),
         "random": collect_demos(gen.env, "random", episodes, seed=seed + 10_000, metadata={"policy": "random"}),
         "noisy_expert": collect_demos(gen.env, noisy, episodes, seed=seed + 15_000, metadata={"policy": "noisy"}),
+    }
+
+
+WEAK_BOT = "mcts:4"
+"""Board games' unseen negative: a weak search bot (plausible moves, worse play; bots read the game
+state, so the expert cannot be made epsilon-noisy through observations)."""
+
+
+def board_reference_sets(game: str, gen: Generator, episodes: int, *, seed: int = REFERENCE_SEED) -> dict[str, Demos]:
+    """The game's expert bot, uniform-random play and a weak bot, all against the generator's opponent,
+    on seeds the realism scorer never trained on."""
+    from genplay.gail.boardgame_presets import board_preset
+    from genplay.gail.boardgames import collect_bot_demos
+
+    opponent = gen.env.kwargs.get("opponent", "random")
+    expert = board_preset(gen.env.env_id).expert
+    return {
+        "expert": collect_bot_demos(game, expert, episodes, opponent=opponent, seed=seed),
+        "random": collect_demos(gen.env, "random", episodes, seed=seed + 10_000, metadata={"policy": "random"}),
+        "weak_bot": collect_bot_demos(game, WEAK_BOT, episodes, opponent=opponent, seed=seed + 15_000),
     }
 
 
@@ -120,7 +145,8 @@ def write_report(
     evaluated = evaluate_scorer(gen, sets)
     sep = evaluated.pop("_sep")
     out.mkdir(parents=True, exist_ok=True)
-    colors = {"expert": "tab:green", "generator": "tab:blue", "random": "tab:red", "noisy_expert": "tab:orange"}
+    unseen = "noisy_expert" if "noisy_expert" in sets else "weak_bot"  # board games: a weak bot
+    colors = {"expert": "tab:green", "generator": "tab:blue", "random": "tab:red", unseen: "tab:orange"}
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     bins = np.linspace(0.0, 1.0, 41)
@@ -132,7 +158,7 @@ def write_report(
     for ax in axes:
         ax.legend(fontsize="small")
     fig.suptitle(f"{gen.env.env_id}: held-out AUC expert vs random {sep['auc_expert_vs_random']:.3f}, "
-                 f"vs noisy expert {sep['auc_expert_vs_noisy_expert']:.3f}, "
+                 f"vs {unseen.replace('_', ' ')} {sep[f'auc_expert_vs_{unseen}']:.3f}, "
                  f"vs generator {sep['auc_expert_vs_generator']:.3f}", fontsize="medium")  # fmt: skip
     fig.tight_layout()
     fig.savefig(out / "scores.png", dpi=100)
@@ -141,7 +167,7 @@ def write_report(
     returns = {name: d.episode_returns() for name, d in sets.items()}
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.hist(returns["generator"], bins=30, color=colors["generator"], label=f"synthetic ({synthetic.n_episodes} ep.)")
-    for name in ("expert", "random", "noisy_expert"):
+    for name in ("expert", "random", unseen):
         ax.axvline(returns[name].mean(), color=colors[name], ls="--", label=f"{name} mean")
     ax.set(xlabel="true episode return", ylabel="episodes", title=f"{gen.env.env_id}: returns of the synthetic data")
     ax.legend(fontsize="small")

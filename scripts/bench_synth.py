@@ -195,7 +195,7 @@ def main() -> None:
     from genplay.gail.pipeline import default_expert, train_gail
     from genplay.gail.realism import RealismConfig, fit_scorer
     from genplay.gail.synth import SynthConfig, load_generator, synthesize
-    from genplay.gail.synth_report import evaluate_scorer, reference_sets
+    from genplay.gail.synth_report import board_reference_sets, evaluate_scorer, reference_sets
     from genplay.gail.warmstart import learn_to_threshold, make_ppo, warm_start
 
     t_all = time.perf_counter()
@@ -244,7 +244,7 @@ def main() -> None:
     log(f"synthetic: {synth.n_episodes} episodes, return {synth.episode_returns().mean():.1f}; {timing}")
 
     if board is not None:
-        refs = board_reference_sets(board, gen, n_roll)
+        refs = board_reference_sets(board, gen, n_roll, seed=60_000)
     elif atari:
         refs = atari_reference_sets(args.env, n_roll, max_steps=setup.max_steps)
     else:
@@ -383,25 +383,6 @@ def board_gail(game: str, demos, timesteps: int, *, seed: int, factory=None):
         config, bc_epochs=100, bc_reg_steps=BOARD_BC_REG, symmetric_policy=False, train_opponent=""
     )
     return masked_gail(demos, config, timesteps, factory=factory)
-
-
-WEAK_BOT = "mcts:4"
-"""Board games' unseen negative: a weak search bot (plausible moves, worse play; bots read the game
-state, so the expert cannot be made epsilon-noisy through observations)."""
-
-
-def board_reference_sets(game: str, gen, episodes: int, *, seed: int = 60_000) -> dict:
-    """The search bot's games, uniform-random play and a weak bot's games, all against the generator's
-    opponent, on seeds the realism scorer never trained on (the AUCs' references)."""
-    from genplay.gail.boardgames import collect_bot_demos
-    from genplay.gail.collect import collect_demos
-
-    opponent = gen.env.kwargs["opponent"]
-    return {
-        "expert": collect_bot_demos(game, BOARD_SETUPS[game].expert, episodes, opponent=opponent, seed=seed),
-        "random": collect_demos(gen.env, "random", episodes, seed=seed + 10_000, metadata={"policy": "random"}),
-        "weak_bot": collect_bot_demos(game, WEAK_BOT, episodes, opponent=opponent, seed=seed + 15_000),
-    }
 
 
 def atari_expert_demos(env_id: str, n_games: int, *, seed: int, max_steps: int, epsilon: float = 0.0):
