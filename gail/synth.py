@@ -277,6 +277,9 @@ def filter_by_score(demos: Demos, *, min_score: float | None = None, top: int | 
     The provenance's per-episode lists follow the selection, and the filter is recorded.
     """
     scores = episode_scores(demos)
+    if not np.isfinite(scores).all():  # NaN sorts anywhere: a ranking by it would be silently wrong
+        bad = int((~np.isfinite(scores)).sum())
+        raise GenplayError(f"--top/--min-score: {bad} of {len(scores)} episode scores are NaN or inf; refusing to rank")
     order = np.argsort(-scores, kind="stable")
     if min_score is not None:
         order = order[scores[order] >= min_score]

@@ -389,3 +389,14 @@ def test_cli_synth_scorer_writes_realism_pt_and_refuses_to_overwrite(run_dir, ca
     capsys.readouterr()
     assert main(["synth", "--run", str(run), "--n-episodes", "3", "--top", "1", "--out", str(tmp_path / "s.npz")]) == 0
     assert load_demos(tmp_path / "s.npz").n_episodes == 1
+
+
+def test_filter_refuses_to_rank_nan_scores(synthetic):
+    import dataclasses
+
+    from genplay.errors import GenplayError
+
+    scores = synthetic.scores.copy()
+    scores[0] = np.nan
+    with pytest.raises(GenplayError, match="NaN or inf; refusing to rank"):
+        filter_by_score(dataclasses.replace(synthetic, scores=scores), top=2)
