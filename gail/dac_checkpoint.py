@@ -105,6 +105,7 @@ def load_dac(
         raise CheckpointError(f"{path}: field 'env_id' is {have!r}, but the demos are for {demos.env_id!r}")
     if state.get("demos_sha256") != demos_fingerprint(demos):
         raise CheckpointError(f"{path}: field 'demos_sha256' does not match these demos; resume with the run's demos")
+    changed = settings is not None and settings != dac_settings(state, path)
     config, dqn = settings or dac_settings(state, path)
     trainer = cls(venv=venv, demos=demos, config=config, dqn=dqn, log_dir=log_dir)
     algo, rb = trainer.algo, trainer.algo.replay_buffer
@@ -137,5 +138,10 @@ def load_dac(
         raise CheckpointError(f"{path}: {exc}") from None
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         msg = " ".join(str(exc).split())[:200]
+        if changed:  # a valid checkpoint, forced onto settings whose shapes differ (buffer size, net_arch, ...)
+            raise CheckpointError(
+                f"{path}: the stored state does not fit the changed settings ({msg}); resume with the run's sizes, "
+                "or start over with --force and no --resume"
+            ) from None
         raise CheckpointError(f"{path}: malformed DAC state ({type(exc).__name__}: {msg})") from None
     return trainer

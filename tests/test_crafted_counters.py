@@ -75,3 +75,12 @@ def test_a_run_of_the_other_algorithm_is_named(runs, tmp_path, capsys):
         assert main([*base, "--timesteps", "800", "--out", str(copy), "--resume", *small]) == 2
         err = capsys.readouterr().err.strip()
         assert "\n" not in err and needle in err, err
+
+
+def test_a_valid_checkpoint_forced_onto_other_sizes_is_not_called_malformed(runs, tmp_path, capsys):
+    root, base = runs
+    shutil.copytree(root / "dac", tmp_path / "dac")
+    argv = [*base, "--timesteps", "800", "--out", str(tmp_path / "dac"), "--resume", "--force", *DAC_SMALL]
+    assert main([*argv, "--dqn-buffer-size", "3000"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "does not fit the changed settings" in err and "malformed" not in err and "\n" not in err
