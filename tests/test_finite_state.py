@@ -47,3 +47,17 @@ def test_gail_resume_from_a_nan_checkpoint_is_one_error_line(tmp_path, cartpole_
     assert main([*base, "--timesteps", "512", "--resume"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "holds NaN or inf" in err and "checkpoint.pt" in err
+
+
+def test_a_nan_discriminator_step_stops_before_the_update():
+    from genplay.generative.core.checks import NonFiniteError
+    from genplay.generative.core.step import discriminator_step
+
+    net = torch.nn.Linear(3, 1)
+    opt = torch.optim.Adam(net.parameters())
+    before = [p.detach().clone() for p in net.parameters()]
+    fake = torch.randn(4, 3)
+    fake[0, 0] = float("nan")
+    with pytest.raises(NonFiniteError, match="discriminator step"):
+        discriminator_step(lambda x: net(x).squeeze(-1), opt, torch.randn(4, 3), fake)
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))  # the weights are untouched

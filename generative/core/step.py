@@ -66,6 +66,7 @@ def discriminator_step(
     loss.backward()
     if grad_hook is not None:
         grad_hook()
+    _refuse_non_finite_grads(optimizer, loss)
     if config.max_grad_norm is not None:
         params = parameters if parameters is not None else [p for g in optimizer.param_groups for p in g["params"]]
         torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
@@ -80,3 +81,19 @@ def discriminator_step(
             "logits_real": float(weighted_mean(real_logits, real_weights)),
             "logits_fake": float(weighted_mean(fake_logits, fake_weights)),
         }
+
+
+def _refuse_non_finite_grads(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """Stop before a NaN/inf update reaches the weights (and so any checkpoint), for every discriminator.
+
+    Checked on the gradients after ``grad_hook``: under data parallelism they are the all-reduced ones,
+    the same on every rank, so all ranks stop together (a rank-local loss check could leave the others
+    waiting in the next all-reduce)."""
+    grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+    if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
+        from genplay.generative.core.checks import NonFiniteError
+
+        raise NonFiniteError(
+            f"discriminator step: the gradients hold NaN or inf (loss {float(loss.detach()):.4g}); "
+            "the run stopped before the update (the last good checkpoint is kept)"
+        )
