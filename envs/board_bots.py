@@ -102,7 +102,7 @@ def make_bot(spec: str, game, *, seed: int = 0, observe: Callable | None = None)
     if observe is None:
         raise EnvError(f"bot spec {spec!r} needs the env's observer")
     if not _POLICY_LOADER:
-        raise EnvError(f"bot spec {spec!r}: no policy loader installed (import genplay.gail.boardgames first)")
+        raise EnvError(f"bot spec {spec!r}: no policy loader installed (import genplay.gail.suites.boardgames first)")
     return policy_bot(_POLICY_LOADER[0](str(arg)), observe)
 
 
@@ -112,7 +112,7 @@ _POLICY_LOADER: list[PolicyLoader] = []
 
 
 def set_policy_loader(loader: PolicyLoader) -> None:
-    """Install the loader of ``policy:PATH`` bots. ``genplay.gail.boardgames`` installs genplay's
+    """Install the loader of ``policy:PATH`` bots. ``genplay.gail.suites.boardgames`` installs genplay's
     safe loader (no unpickling) when imported, so ``envs`` imports nothing from ``gail``."""
     _POLICY_LOADER[:] = [loader]
 

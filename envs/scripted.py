@@ -1,7 +1,7 @@
 """Scripted experts: batched, hand-written controllers that need no training and no download.
 
 Each maps a batch of observations to a batch of actions (the ``PolicyFn`` convention of
-``genplay.gail.demos``), so demos can be collected from them like from any policy.
+``genplay.gail.data.demos``), so demos can be collected from them like from any policy.
 They make tasks where *termination is success* (the expert ends episodes early) and
 tasks outside the PPO-expert cache usable for imitation benchmarks.
 """

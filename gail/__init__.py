@@ -1,11 +1,11 @@
 """GAIL for games: trainer, discriminator, demonstrations, experts and evaluation."""
 
-from genplay.gail.collect import collect_demos
-from genplay.gail.config import GAILConfig, PPOConfig, preset
-from genplay.gail.demos import Demos, load_demos, save_demos
-from genplay.gail.evaluate import compare, episode_returns
-from genplay.gail.experts import load_expert, train_expert
-from genplay.gail.trainer import GAIL
+from genplay.gail.algos.config import GAILConfig, PPOConfig, preset
+from genplay.gail.algos.gail import GAIL
+from genplay.gail.data.collect import collect_demos
+from genplay.gail.data.demos import Demos, load_demos, save_demos
+from genplay.gail.data.experts import load_expert, train_expert
+from genplay.gail.evaluation.evaluate import compare, episode_returns
 
 __all__ = [
     "GAIL",

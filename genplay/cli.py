@@ -27,7 +27,7 @@ from genplay.errors import GenplayError, JobsFailed
 
 def config_overrides(args: argparse.Namespace, *, prefix: str = "", cls: type | None = None) -> dict:
     """The flags given for ``cls``'s fields (default: GAILConfig's and its ``ppo_`` ones), by field name."""
-    from genplay.gail.config import GAILConfig, PPOConfig
+    from genplay.gail.algos.config import GAILConfig, PPOConfig
 
     if cls is None:
         names = [f.name for f in dataclasses.fields(GAILConfig)]
@@ -42,7 +42,7 @@ def config_overrides(args: argparse.Namespace, *, prefix: str = "", cls: type | 
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from genplay.gail.pipeline import run_demo
+    from genplay.gail.runs.pipeline import run_demo
 
     check_env(args.env)
     check_out_dir(args.out)
@@ -58,7 +58,7 @@ def cmd_expert_train(args: argparse.Namespace) -> None:
     check_env(args.env)
     from stable_baselines3.common.env_util import make_vec_env
 
-    from genplay.gail.experts import evaluate, expert_path, train_expert
+    from genplay.gail.data.experts import evaluate, expert_path, train_expert
 
     model = train_expert(args.env, seed=args.seed, force=args.force)
     mean, std = evaluate(model, make_vec_env(args.env, n_envs=4, seed=123), 20)
@@ -67,10 +67,10 @@ def cmd_expert_train(args: argparse.Namespace) -> None:
 
 def cmd_demos_collect(args: argparse.Namespace) -> None:
     from genplay.envs import EnvFactory
-    from genplay.gail.collect import collect_demos
-    from genplay.gail.demos import save_demos
-    from genplay.gail.expert_choice import expert_demos, expert_family
-    from genplay.gail.pipeline import load_policy
+    from genplay.gail.data.collect import collect_demos
+    from genplay.gail.data.demos import save_demos
+    from genplay.gail.data.expert_choice import expert_demos, expert_family
+    from genplay.gail.runs.pipeline import load_policy
 
     check_env(args.env)
     check_output_file(args.out, "--out", force=args.force)
@@ -100,7 +100,7 @@ def cmd_demos_collect(args: argparse.Namespace) -> None:
 
 
 def cmd_demos_info(args: argparse.Namespace) -> None:
-    from genplay.gail.demos import load_demos
+    from genplay.gail.data.demos import load_demos
 
     if args.env is not None:
         check_env(args.env)
@@ -123,23 +123,23 @@ def cmd_demos_info(args: argparse.Namespace) -> None:
 
 
 def cmd_gail_train(args: argparse.Namespace) -> None:
-    from genplay.gail.dac_config import DQNConfig
+    from genplay.gail.algos.dac_config import DQNConfig
 
     dqn_flags = config_overrides(args, prefix="dqn_", cls=DQNConfig)
     if args.algo == "dac":
         return cmd_dac_train(args)
     if dqn_flags:
         raise GenplayError(f"--dqn-{next(iter(dqn_flags)).replace('_', '-')}: DQN settings need --algo dac")
-    from genplay.gail.boardgames import check_board_settings
-    from genplay.gail.checkpoint import checkpoint_config, read_checkpoint
-    from genplay.gail.config import preset, replace
-    from genplay.gail.demos import load_demos
-    from genplay.gail.parallel import check_world_size
-    from genplay.gail.pipeline import CHECKPOINT, train_gail
+    from genplay.gail.algos.config import preset, replace
+    from genplay.gail.algos.parallel import check_world_size
+    from genplay.gail.data.demos import load_demos
+    from genplay.gail.runs.pipeline import CHECKPOINT, train_gail
+    from genplay.gail.saving.checkpoint import checkpoint_config, read_checkpoint
+    from genplay.gail.suites.boardgames import check_board_settings
 
     check_env(args.env)
     check_out_dir(args.out)
-    base = preset(args.env)  # board games: their recipe (gail/boardgame_presets.py)
+    base = preset(args.env)  # board games: their recipe (gail/suites/boardgame_presets.py)
     ckpt = Path(args.out) / CHECKPOINT
     if args.resume and ckpt.is_file():  # flags given on resume are compared with the checkpoint's settings
         base = checkpoint_config(read_checkpoint(ckpt), ckpt)
@@ -184,7 +184,7 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
 def check_ppo_for_env(env_id: str, config) -> None:
     """The PPO flags against the env's spaces, so that a wrong one is named as a flag (``--ppo-policy``)."""
     from genplay.envs import EnvFactory
-    from genplay.gail.config import check_ppo_for_spaces
+    from genplay.gail.algos.config import check_ppo_for_spaces
 
     env = EnvFactory(env_id).make()
     try:
@@ -195,11 +195,11 @@ def check_ppo_for_env(env_id: str, config) -> None:
 
 def cmd_dac_train(args: argparse.Namespace) -> None:
     """``gail train --algo dac``: the off-policy variant (a DQN learner on the discriminator's reward)."""
-    from genplay.gail.config import replace
-    from genplay.gail.dac_config import DQNConfig, dac_preset
-    from genplay.gail.dac_run import stored_dac_settings
-    from genplay.gail.demos import load_demos
-    from genplay.gail.pipeline import CHECKPOINT
+    from genplay.gail.algos.config import replace
+    from genplay.gail.algos.dac_config import DQNConfig, dac_preset
+    from genplay.gail.data.demos import load_demos
+    from genplay.gail.runs.dac_run import stored_dac_settings
+    from genplay.gail.runs.pipeline import CHECKPOINT
 
     check_env(args.env)
     check_out_dir(args.out)
@@ -217,7 +217,7 @@ def cmd_dac_train(args: argparse.Namespace) -> None:
         dqn = dataclasses.replace(base_dqn, **config_overrides(args, prefix="dqn_", cls=DQNConfig))
     except (ValueError, TypeError) as exc:
         raise flag_error(exc) from None
-    from genplay.gail.dac_run import train_dac
+    from genplay.gail.runs.dac_run import train_dac
 
     demos = load_demos(args.demos, env_id=args.env, other_env=args.force)
     trainer = train_dac(
@@ -243,8 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     from genplay import cli_synth as synth_cli
     from genplay.cli_atari import add_suite_args
     from genplay.cli_evaluate import cmd_evaluate
-    from genplay.gail.config import GAILConfig, PPOConfig
-    from genplay.gail.dac_config import DQNConfig
+    from genplay.gail.algos.config import GAILConfig, PPOConfig
+    from genplay.gail.algos.dac_config import DQNConfig
     from genplay.generative.images import cli as images_cli
     from genplay.generative.music import cli as music_cli
     from genplay.generative.text import cli as text_cli
@@ -307,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--timesteps",
         type=positive_int,
         default=None,
-        help="generator env steps in all (required; board games: preset, gail/boardgame_presets.py)",
+        help="generator env steps in all (required; board games: preset, gail/suites/boardgame_presets.py)",
     )
     gt.add_argument("--out", type=nonempty_str, required=True, help="run directory (checkpoint, policy, logs, plot)")
     gt.add_argument(

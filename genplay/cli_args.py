@@ -133,9 +133,9 @@ def _gail_preset_notes() -> dict[tuple[str, str], str]:
         return _NOTES
     notes: dict[tuple[str, str], dict[str, list[str]]] = {}
     try:
-        from genplay.gail.boardgame_presets import PRESETS, board_config
-        from genplay.gail.config import GAILConfig, atari_preset, preset
-        from genplay.gail.dac_config import DQNConfig, dac_atari_preset
+        from genplay.gail.algos.config import GAILConfig, atari_preset, preset
+        from genplay.gail.algos.dac_config import DQNConfig, dac_atari_preset
+        from genplay.gail.suites.boardgame_presets import PRESETS, board_config
 
         families = {
             "Pendulum": [preset("Pendulum-v1")],

@@ -61,7 +61,7 @@ def add_suite_args(ev: argparse.ArgumentParser) -> None:
 
 def ray_options(args: argparse.Namespace) -> dict:
     """``run_suite``'s Ray keywords from ``--ray``, ``--ray-retries``, ``--ray-gpus`` (checked; Ray imported)."""
-    from genplay.gail.fanout import DEFAULT_RETRIES, import_ray
+    from genplay.gail.suites.fanout import DEFAULT_RETRIES, import_ray
 
     if args.ray is None:
         for name in ("ray_retries", "ray_gpus"):
@@ -89,7 +89,7 @@ def check_not_suite(args: argparse.Namespace) -> None:
 
 def cmd_evaluate_suite(args: argparse.Namespace) -> None:
     from genplay.cli_args import check_out_dir
-    from genplay.gail.atari_suite import PolicySpec, SuiteConfig, run_suite
+    from genplay.gail.suites.atari_suite import PolicySpec, SuiteConfig, run_suite
 
     if args.env is not None:
         raise GenplayError("--env: not used with --suite atari; name the games with --games")
@@ -123,7 +123,7 @@ def cmd_evaluate_suite(args: argparse.Namespace) -> None:
         print(result.markdown())
         print(f"results: {paths['json']}, {paths['markdown']}; plot: {paths['plot']}")
     if args.video is not None:
-        from genplay.gail.video import record_episode
+        from genplay.gail.evaluation.video import record_episode
 
         for game in config.games:
             for spec in config.policies:

@@ -1,7 +1,7 @@
 """Board games on the command line: ``demos collect``'s bot keywords and the presets' defaults.
 
 Kept beside ``cli.py`` so that file stays readable; errors follow its rule (one ``error:``
-line naming the flag, exit 2). The recipes themselves are ``gail/boardgame_presets.py``.
+line naming the flag, exit 2). The recipes themselves are ``gail/suites/boardgame_presets.py``.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING
 from genplay.errors import GenplayError
 
 if TYPE_CHECKING:
-    from genplay.gail.demos import Demos
+    from genplay.gail.data.demos import Demos
 
 
 def board_demos(args: argparse.Namespace) -> Demos:
     """Demos of a board game: ``--policy`` is ``expert`` (the game's preset bot), a bot spec or a
     saved policy; ``--opponent`` and ``--n-episodes`` default to the game's preset."""
     from genplay.envs.board_bots import BOT_KINDS, check_bot_spec
-    from genplay.gail.boardgame_presets import board_preset
-    from genplay.gail.boardgames import collect_bot_demos
-    from genplay.gail.pipeline import load_policy
+    from genplay.gail.runs.pipeline import load_policy
+    from genplay.gail.suites.boardgame_presets import board_preset
+    from genplay.gail.suites.boardgames import collect_bot_demos
 
     preset = board_preset(args.env)
     spec = preset.expert if args.policy == "expert" else args.policy
@@ -55,7 +55,7 @@ def board_demos(args: argparse.Namespace) -> Demos:
 
 def preset_timesteps(args: argparse.Namespace) -> int:
     """``--timesteps``, or the board game's preset when it is left out."""
-    from genplay.gail.boardgame_presets import board_preset
+    from genplay.gail.suites.boardgame_presets import board_preset
 
     if args.timesteps is not None:
         return args.timesteps

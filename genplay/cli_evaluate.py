@@ -1,7 +1,7 @@
 """``genplay evaluate``: one policy on one env against the expert and random, or a whole suite.
 
 Suites live beside it: ``--suite atari`` (``genplay.cli_atari``), ``--suite boardgames``
-(``genplay.gail.boardgame_suite``); an Atari env id with one policy runs the Atari suite for
+(``genplay.gail.suites.boardgame_suite``); an Atari env id with one policy runs the Atari suite for
 that game, since its RAM expert plays single envs, and a board-game id runs the board-game
 suite, since its expert is a search bot reading the game's state.
 """
@@ -16,7 +16,7 @@ from genplay.errors import GenplayError
 
 def _boardgames_suite(args: argparse.Namespace) -> None:
     from genplay.cli_atari import ray_options
-    from genplay.gail.boardgame_suite import cli_suite
+    from genplay.gail.suites.boardgame_suite import cli_suite
 
     if args.env is None:
         raise GenplayError("--env: required with --suite boardgames (the game, e.g. genplay/TicTacToe-v0)")
@@ -40,8 +40,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from genplay.cli_args import check_env, check_policy_arg
     from genplay.cli_atari import check_not_suite, cmd_evaluate_suite
     from genplay.envs import EnvFactory
-    from genplay.gail.evaluate import compare, render_table, results_json
-    from genplay.gail.pipeline import default_expert, load_policy
+    from genplay.gail.evaluation.evaluate import compare, render_table, results_json
+    from genplay.gail.runs.pipeline import default_expert, load_policy
 
     if args.suite == "boardgames":
         return _boardgames_suite(args)

@@ -20,7 +20,7 @@ from genplay.errors import GenplayError
 
 def add_subparser(sub) -> None:
     from genplay.cli_args import DefaultsHelpFormatter, nonempty_str, positive_int, seed_int
-    from genplay.gail.realism import RealismConfig
+    from genplay.gail.evaluation.realism import RealismConfig
 
     s = sub.add_parser("synth", help="synthetic trajectories from a trained generator, scored by a realism scorer")
     s.add_argument("--run", default=None, help="a gail train output dir (policy.zip + checkpoint.pt)")
@@ -88,7 +88,7 @@ def _check_run(run: str | None) -> Path:
 
 
 def _export(demos, args) -> None:
-    from genplay.gail.minari_io import export_minari
+    from genplay.gail.data.minari_io import export_minari
 
     path = export_minari(demos, args.minari_id, root=args.minari_root, force=args.force)
     print(f"Minari dataset {args.minari_id}: {path}")
@@ -96,8 +96,8 @@ def _export(demos, args) -> None:
 
 def cmd_synth(args: argparse.Namespace) -> None:
     from genplay.cli_args import check_output_file
-    from genplay.gail.demos import save_demos
-    from genplay.gail.synth import SynthConfig, filter_by_score, load_generator, synthesize
+    from genplay.gail.data.demos import save_demos
+    from genplay.gail.data.synth import SynthConfig, filter_by_score, load_generator, synthesize
 
     run = _check_run(args.run)
     if args.out is None and args.minari_id is None:
@@ -105,7 +105,7 @@ def cmd_synth(args: argparse.Namespace) -> None:
     if args.out is not None:
         check_output_file(args.out, "--out", force=args.force)
     if args.minari_id is not None:
-        from genplay.gail.minari_io import check_export_target
+        from genplay.gail.data.minari_io import check_export_target
 
         check_export_target(args.minari_id, args.minari_root, force=args.force)
     if args.deterministic and args.temperature != 1.0:
@@ -149,9 +149,9 @@ def cmd_scorer(args: argparse.Namespace) -> None:
     import dataclasses
     import sys
 
-    from genplay.gail.demos import load_demos
-    from genplay.gail.realism import SCORER_FILE, fit_scorer, save_scorer, scorer_recipe
-    from genplay.gail.synth import load_generator
+    from genplay.gail.data.demos import load_demos
+    from genplay.gail.data.synth import load_generator
+    from genplay.gail.evaluation.realism import SCORER_FILE, fit_scorer, save_scorer, scorer_recipe
 
     run = _check_run(args.run)
     target = run / SCORER_FILE
@@ -168,7 +168,7 @@ def cmd_scorer(args: argparse.Namespace) -> None:
     if args.demos is not None:
         expert = load_demos(args.demos, env_id=gen.env.env_id)
     else:  # the expert of the env's family, playing the generator's env (a board game: its opponent)
-        from genplay.gail.expert_choice import expert_demos
+        from genplay.gail.data.expert_choice import expert_demos
 
         n_expert = args.expert_episodes or recipe.expert_episodes
         log(f"realism scorer: {n_expert} expert episodes on {gen.env.env_id}")
@@ -186,8 +186,8 @@ def cmd_scorer(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from genplay.gail.demos import load_demos
-    from genplay.gail.minari_io import check_export_target
+    from genplay.gail.data.demos import load_demos
+    from genplay.gail.data.minari_io import check_export_target
 
     if args.minari_id is None:
         raise GenplayError("--minari-id: required (the dataset id, e.g. genplay/cartpole-synth-v0)")
@@ -197,8 +197,8 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 def cmd_import(args: argparse.Namespace) -> None:
     from genplay.cli_args import check_env, check_output_file
-    from genplay.gail.demos import save_demos
-    from genplay.gail.minari_io import import_minari
+    from genplay.gail.data.demos import save_demos
+    from genplay.gail.data.minari_io import import_minari
 
     check_output_file(args.out, "--out", force=args.force)
     if args.env is not None:
@@ -212,9 +212,9 @@ def cmd_report(args: argparse.Namespace) -> None:
     import sys
 
     from genplay.cli_args import check_out_dir
-    from genplay.gail.demos import load_demos
-    from genplay.gail.synth import load_generator
-    from genplay.gail.synth_report import write_report
+    from genplay.gail.data.demos import load_demos
+    from genplay.gail.data.synth import load_generator
+    from genplay.gail.data.synth_report import write_report
 
     check_out_dir(args.out)
     gen = load_generator(_check_run(args.run))

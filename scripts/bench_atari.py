@@ -62,10 +62,10 @@ def parse() -> argparse.Namespace:
 
 
 def demos_for(args, factory):
-    from genplay.gail.atari import scripted_expert_demos
-    from genplay.gail.collect import collect_demos
-    from genplay.gail.demos import load_demos, save_demos
-    from genplay.gail.experts import cache_dir
+    from genplay.gail.data.collect import collect_demos
+    from genplay.gail.data.demos import load_demos, save_demos
+    from genplay.gail.data.experts import cache_dir
+    from genplay.gail.suites.atari import scripted_expert_demos
 
     n = args.n_demo or (20 if args.mode == "learn" else 2)
     path = cache_dir() / "atari_demos" / f"{args.game}-{args.demo_source}-{n}-seed{10_000 + args.seed}.npz"
@@ -94,11 +94,11 @@ def _overrides(args) -> dict:
 
 def gail_config(args):
     """The run's GAILConfig: the Atari preset (DAC's for --algo dac), then the --set overrides."""
-    from genplay.gail.config import atari_preset, replace
+    from genplay.gail.algos.config import atari_preset, replace
 
     overrides = {k: v for k, v in _overrides(args).items() if not k.startswith("dqn_")}
     if args.algo == "dac":
-        from genplay.gail.dac_config import dac_atari_preset
+        from genplay.gail.algos.dac_config import dac_atari_preset
 
         base = dac_atari_preset(args.game)[0]
     else:
@@ -110,7 +110,7 @@ def dqn_config(args):
     """DAC's DQNConfig: the Atari preset's, then the --set dqn_FIELD overrides."""
     import dataclasses
 
-    from genplay.gail.dac_config import dac_atari_preset
+    from genplay.gail.algos.dac_config import dac_atari_preset
 
     overrides = {k[4:]: v for k, v in _overrides(args).items() if k.startswith("dqn_")}
     return dataclasses.replace(dac_atari_preset(args.game)[1], **overrides)
@@ -120,7 +120,7 @@ def throughput(args, factory, demos, n_demo) -> dict:
     import torch
     from stable_baselines3 import PPO
 
-    from genplay.gail.trainer import GAIL
+    from genplay.gail.algos.gail import GAIL
 
     config = replace_ckpt(gail_config(args))
     trainer = GAIL(venv=factory.make_vec(config.n_envs, seed=args.seed), demos=demos, config=config)
@@ -151,22 +151,22 @@ def throughput(args, factory, demos, n_demo) -> dict:
 
 
 def replace_ckpt(config):
-    from genplay.gail.config import replace
+    from genplay.gail.algos.config import replace
 
     return replace(config, checkpoint_every=0, bc_epochs=0)
 
 
 def evaluate(factory, policy, n_games: int, seed: int, deterministic: bool) -> list[float]:
-    from genplay.gail.evaluate import episode_returns
+    from genplay.gail.evaluation.evaluate import episode_returns
 
     return [float(r) for r in episode_returns(factory, policy, n_games, seed=seed, deterministic=deterministic)]
 
 
 def measure_baselines(args, factory, demos, config, run_dir: Path | None) -> dict:
     """Expert (the demos' scores), random and BC alone on the evaluation seeds; cached in the run dir."""
-    from genplay.gail.atari import evaluation_factory
-    from genplay.gail.config import replace
-    from genplay.gail.pipeline import behaviour_cloning
+    from genplay.gail.algos.config import replace
+    from genplay.gail.runs.pipeline import behaviour_cloning
+    from genplay.gail.suites.atari import evaluation_factory
 
     baselines_file = run_dir / "baselines.json" if run_dir else None
     if baselines_file is not None and baselines_file.exists():  # a resumed run: BC and random were measured
@@ -198,9 +198,9 @@ def measure_baselines(args, factory, demos, config, run_dir: Path | None) -> dic
 def learn(args, factory, demos, n_demo) -> dict:
     import torch
 
-    from genplay.gail.atari import evaluation_factory
-    from genplay.gail.config import replace
-    from genplay.gail.trainer import GAIL
+    from genplay.gail.algos.config import replace
+    from genplay.gail.algos.gail import GAIL
+    from genplay.gail.suites.atari import evaluation_factory
 
     config = gail_config(args)
     eval_factory = evaluation_factory(factory)
@@ -214,7 +214,7 @@ def learn(args, factory, demos, n_demo) -> dict:
     ckpt = str(run_dir / "checkpoint") if run_dir and args.save else None
     log_dir = str(run_dir / "logs") if run_dir else None
     if args.algo == "dac":
-        from genplay.gail.dac import DAC
+        from genplay.gail.algos.dac import DAC
 
         trainer = DAC.load(ckpt, venv=venv, demos=demos) if ckpt and Path(ckpt).exists() else None
         trainer = trainer or DAC(venv=venv, demos=demos, config=config, dqn=dqn_config(args), log_dir=log_dir)
@@ -235,7 +235,7 @@ def learn(args, factory, demos, n_demo) -> dict:
         if "true_return" in h
     ]
     if run_dir is not None:
-        from genplay.gail.plotting import plot_learning_curve
+        from genplay.gail.evaluation.plotting import plot_learning_curve
 
         plot_learning_curve(
             trainer.history,
@@ -288,7 +288,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     from genplay.errors import GenplayError
-    from genplay.gail.atari import atari_factory
+    from genplay.gail.suites.atari import atari_factory
 
     try:
         factory = atari_factory(args.game)

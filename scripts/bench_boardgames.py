@@ -8,7 +8,7 @@ opponent, both colours, ``--games-per-pairing`` games per colour; the expert bot
 records against the same opponents; BC alone, GAIL alone and GAIL+BC side by side (the
 headline ``vs_random`` / ``vs_expert_bot`` are the last learner's, GAIL+BC by default); env and training throughput.
 
-A driver over the library: each game's recipe is its preset in ``gail/boardgame_presets.py``
+A driver over the library: each game's recipe is its preset in ``gail/suites/boardgame_presets.py``
 (a flag given here wins), the same that ``genplay demos collect`` / ``gail train`` apply.
 """
 
@@ -28,8 +28,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib, also when imported by the tests
 from benchlib import ArgumentParser, add_seed_fanout, fan_out_seeds  # noqa: E402
 
-from genplay.gail.boardgame_presets import DEFAULT_BC_REG, PRESETS, board_config, board_preset
-from genplay.gail.boardgames import (
+from genplay.gail.algos.config import preset as config_preset
+from genplay.gail.runs.pipeline import export_policy, load_policy
+from genplay.gail.suites.boardgame_presets import DEFAULT_BC_REG, PRESETS, board_config, board_preset
+from genplay.gail.suites.boardgames import (
     board_factory,
     check_board_settings,
     collect_bot_demos,
@@ -37,8 +39,6 @@ from genplay.gail.boardgames import (
     play_both_colours,
     symmetries,
 )
-from genplay.gail.config import preset as config_preset
-from genplay.gail.pipeline import export_policy, load_policy
 
 LEARNERS = {"bc": (True, False), "gail": (False, True), "gail_bc": (True, True)}  # (BC warm start, GAIL steps)
 
@@ -78,7 +78,7 @@ def cli_flags(config, base) -> list[str]:
 def cli_demos(env_id: str, preset, seed: int, out: Path, commands: list[str]):
     """The preset's demos through ``genplay demos collect`` (the flags given here passed on)."""
     from genplay.cli import main as genplay
-    from genplay.gail.demos import load_demos
+    from genplay.gail.data.demos import load_demos
 
     base = PRESETS[preset.game]
     argv = ["demos", "collect", "--env", env_id, "--out", str(out), "--seed", str(seed)]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark the `genplay demo` job on one seed: prints ONE JSON line as its last line.
 
-Runs :func:`genplay.gail.pipeline.run_demo` itself (scripted or cached expert -> N demos,
+Runs :func:`genplay.gail.runs.pipeline.run_demo` itself (scripted or cached expert -> N demos,
 optionally subsampled -> BC alone and GAIL -> evaluation against expert and random) in a
 temporary directory and reports what its table shows, so candidate settings for the demo
 job are measured on the code path a user runs. ``wall_s`` is the whole job, evaluation
@@ -45,7 +45,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.torch_threads)
-    from genplay.gail.pipeline import run_demo
+    from genplay.gail.runs.pipeline import run_demo
 
     defaults = {k: v.default for k, v in inspect.signature(run_demo).parameters.items()}
     given = {
@@ -92,7 +92,7 @@ def main() -> None:
 
 def _demo_sizes(path: Path) -> dict:
     """How many transitions the job trained on (after subsampling) and the demos' source return."""
-    from genplay.gail.demos import load_demos
+    from genplay.gail.data.demos import load_demos
 
     demos = load_demos(path)
     source = demos.metadata.get("subsample", {})

@@ -51,9 +51,9 @@ def main() -> None:
     if args.gan:
         return bench_gan(args)
     from genplay.errors import GenplayError
-    from genplay.gail.evaluate import episode_returns
-    from genplay.gail.pipeline import _rank_venv
-    from genplay.gail.trainer import GAIL
+    from genplay.gail.algos.gail import GAIL
+    from genplay.gail.evaluation.evaluate import episode_returns
+    from genplay.gail.runs.pipeline import _rank_venv
     from genplay.generative.core import distributed
 
     ctx = distributed.init_from_env(args.device)
@@ -106,9 +106,9 @@ def main() -> None:
 def _setup(args: argparse.Namespace):
     """(factory, demos, config): CartPole-style envs get 5 heuristic demos and the preset; an ALE
     game gets 2 scripted-expert games (cached) and the Atari preset; BC off either way."""
-    from genplay.gail.collect import collect_demos
-    from genplay.gail.config import atari_preset, preset, replace
-    from genplay.gail.demos import load_demos, save_demos
+    from genplay.gail.algos.config import atari_preset, preset, replace
+    from genplay.gail.data.collect import collect_demos
+    from genplay.gail.data.demos import load_demos, save_demos
 
     common = dict(n_envs=args.n_envs, seed=args.seed, bc_epochs=0, device=args.device, torch_threads=1)
     if args.env == "CartPole-v1":
@@ -118,8 +118,8 @@ def _setup(args: argparse.Namespace):
 
         demos = collect_demos(args.env, heuristic, 5, seed=0)
         return demos.env_factory, demos, replace(preset(args.env), **common)
-    from genplay.gail.atari import atari_factory, scripted_expert_demos
-    from genplay.gail.experts import cache_dir
+    from genplay.gail.data.experts import cache_dir
+    from genplay.gail.suites.atari import atari_factory, scripted_expert_demos
 
     factory = atari_factory(args.env)
     path = cache_dir() / "atari_demos" / f"{args.env}-scripted-2-seed10000.npz"

@@ -76,12 +76,12 @@ def main() -> None:
 
     torch.set_num_threads(args.torch_threads)
     from genplay.envs.scripted import SCRIPTED_EXPERTS
-    from genplay.gail.collect import collect_demos
-    from genplay.gail.config import preset, replace
-    from genplay.gail.evaluate import episode_returns, normalized_return
-    from genplay.gail.experts import RECIPES, train_expert
-    from genplay.gail.pipeline import make_demos
-    from genplay.gail.trainer import GAIL
+    from genplay.gail.algos.config import preset, replace
+    from genplay.gail.algos.gail import GAIL
+    from genplay.gail.data.collect import collect_demos
+    from genplay.gail.data.experts import RECIPES, train_expert
+    from genplay.gail.evaluation.evaluate import episode_returns, normalized_return
+    from genplay.gail.runs.pipeline import make_demos
 
     overrides = parse_set(args.set)
     config = replace(preset(args.env), seed=args.seed, torch_threads=args.torch_threads, **overrides)

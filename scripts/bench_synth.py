@@ -4,7 +4,7 @@
 Prints ONE JSON line as its last line (``--out`` appends it to a file):
 
 1. a GAIL generator is trained from ``--n-demo`` expert episodes (run dir under ``--run-dir``);
-2. its realism scorer (``gail/realism.py``) is trained on the same expert demos against the
+2. its realism scorer (``gail/evaluation/realism.py``) is trained on the same expert demos against the
    generator's rollouts, random rollouts and action-perturbed expert rows (``--scorer-steps``);
 3. ``--n-synth`` synthetic episodes are drawn from the generator (stochastic policy) and scored:
    ``synth_transitions_per_second`` is rollout plus scoring;
@@ -24,7 +24,7 @@ Prints ONE JSON line as its last line (``--out`` appends it to a file):
     python scripts/bench_synth.py --env genplay/ConnectFour-v0 --seeds 5
     python scripts/bench_synth.py --env genplay/Pong-v0 --seeds 0 --gail-seeds 0   (AUCs only; CPU-size run)
 
-Board games (``genplay/*`` ids): the expert is the game's search bot of ``gail/boardgame_presets.py``
+Board games (``genplay/*`` ids): the expert is the game's search bot of ``gail/suites/boardgame_presets.py``
 (connect four: ``mcts:200`` against ``random|mcts:50``, ``--n-demo`` games), the generator masked
 GAIL+BC (BC warm start, BC-regularised, mirror-augmented demos: the issue-14 recipe), and every
 rollout, synthetic or PPO's, plays against ``--opponent`` (connect four: ``mcts:10``, a weak search bot);
@@ -43,9 +43,9 @@ from pathlib import Path
 
 from benchlib import ArgumentParser, emit, peak_rss_mb
 
-from genplay.gail.boardgame_presets import DEFAULT_BC_REG as BOARD_BC_REG
-from genplay.gail.boardgame_presets import PRESETS as BOARD_SETUPS
-from genplay.gail.boardgame_presets import board_config
+from genplay.gail.suites.boardgame_presets import DEFAULT_BC_REG as BOARD_BC_REG
+from genplay.gail.suites.boardgame_presets import PRESETS as BOARD_SETUPS
+from genplay.gail.suites.boardgame_presets import board_config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,7 +176,7 @@ def main() -> None:
     if game_of(args.env) is None and args.opponent is not None:
         p.error(f"--opponent: only for board games, not {args.env}")
     if game_of(args.env) is not None:
-        from genplay.gail.boardgames import board_factory
+        from genplay.gail.suites.boardgames import board_factory
 
         try:
             board_factory(game_of(args.env), setup.opponent).make().close()
@@ -188,18 +188,18 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from genplay.gail.collect import collect_demos
-    from genplay.gail.config import preset, replace
-    from genplay.gail.episodes import concat_demos, select_episodes
-    from genplay.gail.evaluate import episode_returns, normalized_return
-    from genplay.gail.pipeline import default_expert, train_gail
-    from genplay.gail.realism import RealismConfig, fit_scorer
-    from genplay.gail.synth import SynthConfig, load_generator, synthesize
-    from genplay.gail.synth_report import board_reference_sets, evaluate_scorer, reference_sets
-    from genplay.gail.warmstart import learn_to_threshold, make_ppo, warm_start
+    from genplay.gail.algos.config import preset, replace
+    from genplay.gail.algos.warmstart import learn_to_threshold, make_ppo, warm_start
+    from genplay.gail.data.collect import collect_demos
+    from genplay.gail.data.episodes import concat_demos, select_episodes
+    from genplay.gail.data.synth import SynthConfig, load_generator, synthesize
+    from genplay.gail.data.synth_report import board_reference_sets, evaluate_scorer, reference_sets
+    from genplay.gail.evaluation.evaluate import episode_returns, normalized_return
+    from genplay.gail.evaluation.realism import RealismConfig, fit_scorer
+    from genplay.gail.runs.pipeline import default_expert, train_gail
 
     t_all = time.perf_counter()
-    from genplay.gail.config import atari_game_of
+    from genplay.gail.algos.config import atari_game_of
 
     board, atari = game_of(args.env), atari_game_of(args.env)
     run = Path(args.run_dir) / args.env.replace("/", "_")
@@ -228,7 +228,7 @@ def main() -> None:
     n_random = setup.scorer_random_episodes or n_roll
     scorer_expert = demos
     if board is not None and setup.scorer_expert_games:
-        from genplay.gail.boardgames import collect_bot_demos
+        from genplay.gail.suites.boardgames import collect_bot_demos
 
         log(f"realism scorer: {setup.scorer_expert_games} more {BOARD_SETUPS[board].expert} games vs {setup.opponent}")
         extra = collect_bot_demos(board, BOARD_SETUPS[board].expert, setup.scorer_expert_games,
@@ -363,8 +363,8 @@ def main() -> None:
 def board_generator(game: str, n_games: int, timesteps: int, *, opponent: str, seed: int = 0):
     """Demos of the game's search bot, and masked GAIL+BC trained on them (issue 14's recipe),
     as a generator whose env plays against ``opponent``."""
-    from genplay.gail.boardgames import board_factory, collect_bot_demos
-    from genplay.gail.synth import generator_from_trainer
+    from genplay.gail.data.synth import generator_from_trainer
+    from genplay.gail.suites.boardgames import board_factory, collect_bot_demos
 
     setup = BOARD_SETUPS[game]
     demos = collect_bot_demos(game, setup.expert, n_games, opponent=setup.demo_opponents, seed=30_000)
@@ -376,7 +376,7 @@ def board_generator(game: str, n_games: int, timesteps: int, *, opponent: str, s
 
 def board_gail(game: str, demos, timesteps: int, *, seed: int, factory=None):
     """Masked GAIL+BC (BC warm start, ``BOARD_BC_REG`` BC steps after each PPO update) on mirror-augmented demos."""
-    from genplay.gail.boardgames import masked_gail
+    from genplay.gail.suites.boardgames import masked_gail
 
     config = board_config(BOARD_SETUPS[game], seed=seed)  # symmetry-augmented demos; this recipe's BC pull, MLP
     config = dataclasses.replace(
@@ -391,7 +391,7 @@ def atari_expert_demos(env_id: str, n_games: int, *, seed: int, max_steps: int, 
 
     from genplay.envs import as_factory
     from genplay.envs.atari_experts import ATARI_EXPERTS
-    from genplay.gail.atari import scripted_expert_demos
+    from genplay.gail.suites.atari import scripted_expert_demos
 
     factory = as_factory(env_id)
     game = factory.atari_config.game
@@ -421,8 +421,8 @@ class NoisyRamExpert:
 
 def atari_reference_sets(env_id: str, episodes: int, *, max_steps: int, seed: int = 60_000) -> dict:
     """Expert, random and epsilon-noisy expert games on held-out seeds (games cut at ``max_steps``)."""
-    from genplay.gail.collect import collect_demos
-    from genplay.gail.synth_report import NOISY_EPSILON
+    from genplay.gail.data.collect import collect_demos
+    from genplay.gail.data.synth_report import NOISY_EPSILON
 
     rand = collect_demos(env_id, "random", episodes, seed=seed + 10_000, metadata={"policy": "random"})
     return {

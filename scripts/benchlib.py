@@ -86,7 +86,7 @@ def fan_out_seeds(args: argparse.Namespace, argv: list[str] | None = None, scrip
             raise SystemExit(2)
         return False
     from genplay.errors import GenplayError
-    from genplay.gail.fanout import Job, JobResult, run_jobs, run_script
+    from genplay.gail.suites.fanout import Job, JobResult, run_jobs, run_script
 
     script = os.path.abspath(script or sys.argv[0])
     base = [script, *_without_fanout(sys.argv[1:] if argv is None else argv)]

@@ -37,7 +37,7 @@ def main() -> None:
     import torch
 
     from genplay.errors import GenplayError
-    from genplay.gail.portable_check import check_portable
+    from genplay.gail.evaluation.portable_check import check_portable
 
     torch.set_num_threads(1)
     if args.env is not None:

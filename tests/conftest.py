@@ -13,8 +13,8 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from genplay.gail.collect import collect_demos
-from genplay.gail.demos import Demos
+from genplay.gail.data.collect import collect_demos
+from genplay.gail.data.demos import Demos
 from genplay.generative.core import state_io
 
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # silences pygame's warning in subprocesses too

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genplay.gail.demos import load_demos
+from genplay.gail.data.demos import load_demos
 from genplay.generative.core import DiscriminatorStepConfig, discriminator_step, mlp
 from genplay.generative.core import distributed as D
 
@@ -87,7 +87,7 @@ def policy_step_check(ctx: D.DistContext) -> float:
 
 def return_scaler_check(ctx: D.DistContext) -> float:
     """Each rank scales its own env's rewards; the statistics must be those of all envs in one process."""
-    from genplay.gail.rollout import ReturnScaler
+    from genplay.gail.learners.rollout import ReturnScaler
 
     rng = np.random.default_rng(3)
     rewards = rng.normal(size=(20, ctx.world_size))
@@ -101,8 +101,8 @@ def return_scaler_check(ctx: D.DistContext) -> float:
 
 def gail_run(ctx: D.DistContext, demos_path: str, out: Path) -> list[float]:
     """A tiny GAIL run into ``out``; returns this rank's policy and discriminator parameters."""
-    from genplay.gail.config import preset, replace
-    from genplay.gail.pipeline import train_gail
+    from genplay.gail.algos.config import preset, replace
+    from genplay.gail.runs.pipeline import train_gail
 
     config = replace(
         preset("CartPole-v1"),

@@ -1,4 +1,4 @@
-"""The absorbing-state objective of gail/reward.py, checked against numbers computed here by hand."""
+"""The absorbing-state objective of gail/rewards/reward.py, checked against numbers computed here by hand."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch
 
 from genplay.envs import EnvFactory
 from genplay.gail import GAIL, GAILConfig, PPOConfig, collect_demos
-from genplay.gail.reward import absorbing_mass, generator_rewards
-from genplay.gail.store import TransitionStore
+from genplay.gail.data.store import TransitionStore
+from genplay.gail.rewards.reward import absorbing_mass, generator_rewards
 
 TINY = dict(n_envs=2, disc_batch_size=64, disc_updates=2, bc_epochs=0, device="cpu", checkpoint_every=0)
 

@@ -11,13 +11,13 @@ import torch
 from genplay.envs import EnvFactory
 from genplay.envs.atari import AtariConfig, make_atari, make_atari_vec
 from genplay.errors import DemoError, EnvError
-from genplay.gail.atari import atari_factory, evaluation_factory
-from genplay.gail.collect import collect_demos
-from genplay.gail.config import atari_preset, replace
-from genplay.gail.demos import Demos, load_demos, save_demos
-from genplay.gail.features import CenteredNatureCNN
-from genplay.gail.store import StackedFrames
-from genplay.gail.trainer import GAIL
+from genplay.gail.algos.config import atari_preset, replace
+from genplay.gail.algos.gail import GAIL
+from genplay.gail.data.collect import collect_demos
+from genplay.gail.data.demos import Demos, load_demos, save_demos
+from genplay.gail.data.store import StackedFrames
+from genplay.gail.rewards.features import CenteredNatureCNN
+from genplay.gail.suites.atari import atari_factory, evaluation_factory
 
 PONG = "genplay/Pong-v0"
 
@@ -166,8 +166,8 @@ def test_pixel_dac_runs_checkpoints_and_resumes(tmp_path, pong_demos):
     """The off-policy variant on frames: centred Q-network, uint8 replay, a checkpoint that resumes."""
     import dataclasses
 
-    from genplay.gail.dac import DAC
-    from genplay.gail.dac_config import dac_atari_preset
+    from genplay.gail.algos.dac import DAC
+    from genplay.gail.algos.dac_config import dac_atari_preset
 
     config, dqn = dac_atari_preset()
     config = dataclasses.replace(config, disc_batch_size=16, disc_updates=1, device="cpu")
@@ -187,7 +187,7 @@ def test_pixel_dac_runs_checkpoints_and_resumes(tmp_path, pong_demos):
     obs = pong_demos.obs[np.arange(0, 60, 20)]
     actions, _ = resumed.predict(obs)
     assert actions.shape == (3,)
-    from genplay.gail.pipeline import export_policy, load_policy, load_policy_model
+    from genplay.gail.runs.pipeline import export_policy, load_policy, load_policy_model
 
     (tmp_path / "run").mkdir()
     export_policy(resumed, tmp_path / "run")  # the Q-network with its frame centring, for `evaluate` and the suite
@@ -201,8 +201,8 @@ def test_pixel_dac_runs_checkpoints_and_resumes(tmp_path, pong_demos):
 def test_discriminator_can_hide_the_score_display(pong_demos):
     """Hidden rows read as the mean demo frame whatever the pixels; the rest is untouched."""
     from genplay.envs.atari import score_rows
-    from genplay.gail.discriminator import TransitionDiscriminator
-    from genplay.gail.store import TransitionStore
+    from genplay.gail.data.store import TransitionStore
+    from genplay.gail.rewards.discriminator import TransitionDiscriminator
 
     assert score_rows("Pong") == 9 and score_rows("space_invaders") == 0
     store = TransitionStore.from_episodes(pong_demos.obs, pong_demos.acts, pong_demos.episode_lengths, with_next=False)
@@ -233,7 +233,7 @@ def test_state_only_discriminator_ignores_actions(pong_demos):
 def test_any_sb3_atari_model_is_an_expert_loaded_without_unpickling(cnn_zip, monkeypatch):
     import pickle
 
-    from genplay.gail.pipeline import load_policy
+    from genplay.gail.runs.pipeline import load_policy
 
     def refuse(*args, **kwargs):
         raise AssertionError("unpickling attempted")
@@ -247,7 +247,7 @@ def test_any_sb3_atari_model_is_an_expert_loaded_without_unpickling(cnn_zip, mon
 
 def test_scripted_expert_demos_keep_only_frames_and_cut_games_are_truncated(tmp_path, monkeypatch):
     from genplay.cli import main
-    from genplay.gail.atari import scripted_expert_demos
+    from genplay.gail.suites.atari import scripted_expert_demos
 
     demos = scripted_expert_demos(atari_factory("pong"), 1, seed=0, max_steps=40)
     assert isinstance(demos.obs, StackedFrames) and demos.obs.shape == (41, 4, 84, 84)
@@ -256,7 +256,7 @@ def test_scripted_expert_demos_keep_only_frames_and_cut_games_are_truncated(tmp_
     with pytest.raises(EnvError, match="no scripted expert for genplay/Alien-v0"):
         scripted_expert_demos(atari_factory("alien"), 1)
     out = tmp_path / "d.npz"  # the CLI's expert on an Atari id is this collector
-    import genplay.gail.atari as atari_module
+    import genplay.gail.suites.atari as atari_module
 
     calls = []
     original = atari_module.scripted_expert_demos

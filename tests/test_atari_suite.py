@@ -14,8 +14,8 @@ from PIL import Image
 
 from genplay.cli import main
 from genplay.errors import GenplayError
-from genplay.gail.atari_suite import PolicySpec, SuiteConfig, run_suite, vec_episode_scores
-from genplay.gail.scores import ATARI_REFERENCE, human_normalized, iqm, stratified_bootstrap_ci
+from genplay.gail.evaluation.scores import ATARI_REFERENCE, human_normalized, iqm, stratified_bootstrap_ci
+from genplay.gail.suites.atari_suite import PolicySpec, SuiteConfig, run_suite, vec_episode_scores
 
 # ---------------------------------------------------------------------------- maths
 
@@ -208,7 +208,7 @@ def test_cli_suite_with_a_learned_cnn_policy(tmp_path, capsys, cnn_zip, stub_exp
 @pytest.mark.parametrize("fmt", ["gif", "mp4"])
 @pytest.mark.slow
 def test_video_of_one_episode(tmp_path, fmt):
-    from genplay.gail.video import moviepy_available, record_episode
+    from genplay.gail.evaluation.video import moviepy_available, record_episode
 
     if fmt == "mp4" and not moviepy_available():
         pytest.skip("moviepy is not installed (pip install 'genplay[video]')")
@@ -220,7 +220,7 @@ def test_video_of_one_episode(tmp_path, fmt):
 
 
 def test_video_of_the_expert(tmp_path, stub_experts):
-    from genplay.gail.video import record_episode
+    from genplay.gail.evaluation.video import record_episode
 
     path = record_episode("pong", PolicySpec("expert"), tmp_path, max_steps=12, fmt="gif")
     assert path.stat().st_size > 1000 and stub_experts[0]["steps"] == 12

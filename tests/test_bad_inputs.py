@@ -20,10 +20,10 @@ import torch
 from malicious import Payload
 
 from genplay.cli import main
-from genplay.gail.collect import collect_demos
-from genplay.gail.config import preset, replace
-from genplay.gail.demos import save_demos
-from genplay.gail.pipeline import train_gail
+from genplay.gail.algos.config import preset, replace
+from genplay.gail.data.collect import collect_demos
+from genplay.gail.data.demos import save_demos
+from genplay.gail.runs.pipeline import train_gail
 from genplay.generative.core.rundir import RunDirLock
 
 ENV = "CartPole-v1"
@@ -121,8 +121,8 @@ def _minari_datasets(root: Path, c: dict[str, str]) -> None:
     malformed, and total_episodes beyond what the data holds."""
     import shutil
 
-    from genplay.gail.demos import load_demos
-    from genplay.gail.minari_io import export_minari
+    from genplay.gail.data.demos import load_demos
+    from genplay.gail.data.minari_io import export_minari
 
     c["minari"] = str(root / "minari")
     good = export_minari(load_demos(c["demos"]), "genplay/exists-v0", root=c["minari"])

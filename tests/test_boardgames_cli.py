@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("pyspiel")
 
 from genplay.cli import main  # noqa: E402
-from genplay.gail.demos import load_demos  # noqa: E402
+from genplay.gail.data.demos import load_demos  # noqa: E402
 
 ENV = "genplay/TicTacToe-v0"
 TINY = [
@@ -88,7 +88,7 @@ def test_a_saved_run_plays_as_the_opponent(root, monkeypatch):
 
 
 def test_demos_collect_defaults_to_the_preset_games_and_opponents(root):
-    from genplay.gail.boardgame_presets import PRESETS
+    from genplay.gail.suites.boardgame_presets import PRESETS
 
     demos = load_demos(root / "demos.npz")  # collected with --n-episodes 6 and no --opponent
     assert demos.metadata["opponent"] == PRESETS["tic_tac_toe"].demo_opponents
@@ -98,7 +98,7 @@ def test_demos_collect_defaults_to_the_preset_games_and_opponents(root):
 def test_expert_choice_is_one_setting_per_env_family():
     from genplay.envs import EnvFactory
     from genplay.errors import EnvError
-    from genplay.gail.expert_choice import default_expert, expert_demos, expert_family
+    from genplay.gail.data.expert_choice import default_expert, expert_demos, expert_family
 
     families = {e: expert_family(e) for e in (ENV, "genplay/ConnectFour-v0", "Pendulum-v1", "CartPole-v1")}
     assert families == {ENV: "board-bot", "genplay/ConnectFour-v0": "board-bot", "Pendulum-v1": "scripted",
@@ -119,7 +119,7 @@ def test_gail_train_writes_a_masked_run_dir_and_resumes_it(root):
     assert (meta["algo"], meta["policy"]) == ("MaskablePPO", "SymmetricMaskablePolicy")  # the preset's policy
     resume = ["gail", "train", "--env", ENV, "--demos", root / "demos.npz", "--out", out, "--quiet", "--resume"]
     assert run([*resume, "--timesteps", 192]) == 0
-    from genplay.gail.checkpoint import read_checkpoint
+    from genplay.gail.saving.checkpoint import read_checkpoint
 
     state = read_checkpoint(out / "checkpoint.pt")
     assert state["generator"]["meta"]["algo"] == "MaskablePPO" and state["generator"]["meta"]["num_timesteps"] == 192
@@ -131,7 +131,7 @@ def test_gail_train_writes_a_masked_run_dir_and_resumes_it(root):
 
 
 def test_gail_train_applies_the_board_preset_and_a_flag_given_wins(root):
-    from genplay.gail.boardgame_presets import PRESETS
+    from genplay.gail.suites.boardgame_presets import PRESETS
 
     ttt = PRESETS["tic_tac_toe"]
     preset = json.loads((root / "run" / "config.json").read_text())

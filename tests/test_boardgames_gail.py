@@ -10,16 +10,16 @@ import torch
 
 pytest.importorskip("pyspiel")
 
-from genplay.gail.boardgames import (  # noqa: E402
+from genplay.gail.algos.config import GAILConfig, PPOConfig  # noqa: E402
+from genplay.gail.data.store import TransitionStore  # noqa: E402
+from genplay.gail.rewards.features import CLIP, DemoScaling, to_flat  # noqa: E402
+from genplay.gail.suites.boardgames import (  # noqa: E402
     BCRegulariser,
     augment_symmetries,
     collect_bot_demos,
     masked_gail,
     play_games,
 )
-from genplay.gail.config import GAILConfig, PPOConfig  # noqa: E402
-from genplay.gail.features import CLIP, DemoScaling, to_flat  # noqa: E402
-from genplay.gail.store import TransitionStore  # noqa: E402
 
 CONFIG = GAILConfig(
     n_envs=4,
@@ -148,7 +148,7 @@ def test_bench_bad_input_is_one_error_line(argv, capsys):
 
 def test_board_presets_fill_only_the_values_left_out():
     """`--game connect_four` alone runs the measured preset; a value given wins over it."""
-    from genplay.gail.boardgame_presets import DEFAULT_BC_REG, PRESETS, board_preset
+    from genplay.gail.suites.boardgame_presets import DEFAULT_BC_REG, PRESETS, board_preset
 
     c4 = PRESETS["connect_four"]
     assert board_preset("genplay/ConnectFour-v0") is c4 and board_preset("CartPole-v1") is None
@@ -161,8 +161,8 @@ def test_board_presets_fill_only_the_values_left_out():
 
 
 def test_board_cnn_policy_saves_and_loads_by_name(demos, tmp_path):
-    from genplay.gail.features import BoardCNN
-    from genplay.gail.pipeline import export_policy, load_policy
+    from genplay.gail.rewards.features import BoardCNN
+    from genplay.gail.runs.pipeline import export_policy, load_policy
 
     trainer = masked_gail(demos, dataclasses.replace(CONFIG, bc_epochs=3), 0, cnn={"channels": 8, "layers": 2})
     assert isinstance(trainer.gen_algo.policy.features_extractor, BoardCNN)

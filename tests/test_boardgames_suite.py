@@ -9,8 +9,8 @@ import pytest
 pytest.importorskip("pyspiel")
 
 from genplay.cli import main  # noqa: E402
-from genplay.gail.boardgame_suite import bradley_terry, elo_gap  # noqa: E402
-from genplay.gail.boardgames import Record, wilson  # noqa: E402
+from genplay.gail.suites.boardgame_suite import bradley_terry, elo_gap  # noqa: E402
+from genplay.gail.suites.boardgames import Record, wilson  # noqa: E402
 
 
 def test_bradley_terry_recovers_known_gaps():

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from genplay.cli import build_parser, config_overrides, main
-from genplay.gail.checkpoint import read_checkpoint
-from genplay.gail.config import preset, replace
-from genplay.gail.demos import save_demos
-from genplay.gail.experts import expert_path
+from genplay.gail.algos.config import preset, replace
+from genplay.gail.data.demos import save_demos
+from genplay.gail.data.experts import expert_path
+from genplay.gail.saving.checkpoint import read_checkpoint
 
 ENV = "CartPole-v1"
 
@@ -53,7 +53,7 @@ def test_demo_job_end_to_end_from_an_empty_cache(tmp_path):
     assert set(results) == {"GAIL (learned)", "BC alone", "expert", "random"}
     assert results["expert"]["normalized"] == 1.0 and results["random"]["normalized"] == 0.0
     assert (out / "learning_curve.png").stat().st_size > 0 and (out / "policy.zip").is_file()
-    from genplay.gail.demos import load_demos
+    from genplay.gail.data.demos import load_demos
 
     demos = load_demos(out / "demos.npz", env_id="Pendulum-v1")
     assert demos.n_transitions == 200 and demos.metadata["subsample"]["every"] == 20

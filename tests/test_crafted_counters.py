@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from genplay.cli import main
-from genplay.gail.demos import save_demos
+from genplay.gail.data.demos import save_demos
 from genplay.generative.core.state_io import load_state, save_state
 
 ENV = "CartPole-v1"

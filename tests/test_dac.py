@@ -8,10 +8,10 @@ import torch
 
 from genplay.envs import EnvFactory
 from genplay.errors import CheckpointError, EnvError
-from genplay.gail.config import GAILConfig
-from genplay.gail.dac import DAC
-from genplay.gail.dac_config import DQNConfig
-from genplay.gail.evaluate import episode_returns
+from genplay.gail.algos.config import GAILConfig
+from genplay.gail.algos.dac import DAC
+from genplay.gail.algos.dac_config import DQNConfig
+from genplay.gail.evaluation.evaluate import episode_returns
 
 SMALL = DQNConfig(
     buffer_size=20_000,

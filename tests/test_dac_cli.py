@@ -12,10 +12,10 @@ from stable_baselines3 import DQN
 from stable_baselines3.common.env_util import make_vec_env
 
 from genplay.cli import main
-from genplay.gail.dac_checkpoint import read_dac
-from genplay.gail.demos import save_demos
-from genplay.gail.pipeline import load_policy
-from genplay.gail.sb3_zip import load_sb3_zip
+from genplay.gail.data.demos import save_demos
+from genplay.gail.runs.pipeline import load_policy
+from genplay.gail.saving.dac_checkpoint import read_dac
+from genplay.gail.saving.sb3_zip import load_sb3_zip
 
 ENV = "CartPole-v1"
 SMALL = ["--n-envs", "4", "--checkpoint-every", "1000", "--dqn-learning-starts", "1000", "--dqn-buffer-size", "20000"]
@@ -42,7 +42,7 @@ def dac_run(tmp_path_factory, demos_path):
 
 
 def test_dac_run_dir_holds_policy_checkpoint_and_config(dac_run):
-    from genplay.gail.evaluate import episode_returns
+    from genplay.gail.evaluation.evaluate import episode_returns
 
     for name in ("policy.zip", "checkpoint.pt", "config.json", "history.json", "learning_curve.png"):
         assert (dac_run / name).is_file(), name
@@ -56,8 +56,8 @@ def test_dac_run_dir_holds_policy_checkpoint_and_config(dac_run):
 def test_exported_policy_acts_as_the_trained_q_network(dac_run, demos_path):
     """policy.zip is read back without unpickling and picks the checkpointed Q-network's greedy actions."""
     from genplay.envs import EnvFactory
-    from genplay.gail.dac import DAC
-    from genplay.gail.demos import load_demos
+    from genplay.gail.algos.dac import DAC
+    from genplay.gail.data.demos import load_demos
 
     demos = load_demos(demos_path)
     trainer = DAC.load(str(dac_run / "checkpoint.pt"), venv=EnvFactory(ENV).make_vec(4), demos=demos)
@@ -124,7 +124,7 @@ def test_third_party_dqn_zip_is_rebuilt_from_its_weights(tmp_path):
 def test_dac_refuses_masked_board_game_demos(tmp_path, capsys):
     """DQN cannot respect legal-move masks: a board game is refused in one line, not trained with illegal moves."""
     pytest.importorskip("pyspiel")
-    from genplay.gail.boardgames import collect_bot_demos
+    from genplay.gail.suites.boardgames import collect_bot_demos
 
     demos = collect_bot_demos("tic_tac_toe", "solver", 2, opponent="random", seed=0)
     save_demos(tmp_path / "ttt.npz", demos)

@@ -17,8 +17,8 @@ import pytest
 from gymnasium import spaces
 
 from genplay.errors import DemoError, EnvError, GenplayError
-from genplay.gail.collect import collect_demos
-from genplay.gail.demos import Demos, check_demos_match_env, describe_space, load_demos, save_demos
+from genplay.gail.data.collect import collect_demos
+from genplay.gail.data.demos import Demos, check_demos_match_env, describe_space, load_demos, save_demos
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -196,8 +196,8 @@ def test_subsample_terminal_step_kept_every_one_and_dict_observations():
 def test_bc_baseline_budget_counts_samples_not_passes(cartpole_demos):
     """Subsampled demos are small: the BC baseline's epochs and patience grow so that an epoch covers
     BC_EPOCH_SAMPLES rows (counted in passes, 200 pairs were one minibatch step an epoch)."""
-    from genplay.gail.config import GAILConfig
-    from genplay.gail.pipeline import BC_EPOCH_SAMPLES, behaviour_cloning
+    from genplay.gail.algos.config import GAILConfig
+    from genplay.gail.runs.pipeline import BC_EPOCH_SAMPLES, behaviour_cloning
 
     small = cartpole_demos.subsample(5, offset_seed=0)  # 5 episodes of 500 steps: 500 pairs
     config = GAILConfig(seed=0, bc_epochs=2, bc_patience=1)

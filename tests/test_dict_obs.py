@@ -50,7 +50,7 @@ def test_warm_start_builds_and_clones_a_dict_observation_policy():
     """``make_ppo`` picks SB3's MultiInputPolicy for dict observations, and the warm start clones through it."""
     from stable_baselines3.common.policies import MultiInputActorCriticPolicy
 
-    from genplay.gail.warmstart import make_ppo, warm_start
+    from genplay.gail.algos.warmstart import make_ppo, warm_start
 
     demos = collect_demos(ENV_ID, _heuristic, 4, seed=0)
     model = make_ppo(ENV_ID, seed=0, settings={"n_envs": 2, "ppo": {"n_steps": 64}})

@@ -10,9 +10,9 @@ from gymnasium import spaces
 from stable_baselines3.common.torch_layers import CombinedExtractor, FlattenExtractor, NatureCNN
 
 from genplay.errors import EnvError
-from genplay.gail.discriminator import TransitionDiscriminator, reward_from_logits
-from genplay.gail.features import CLIP, DemoScaling, actions_to_flat, flat_width, to_flat
-from genplay.gail.store import TransitionStore
+from genplay.gail.data.store import TransitionStore
+from genplay.gail.rewards.discriminator import TransitionDiscriminator, reward_from_logits
+from genplay.gail.rewards.features import CLIP, DemoScaling, actions_to_flat, flat_width, to_flat
 
 CPU = torch.device("cpu")
 OBS_SPACE = spaces.Box(-np.inf, np.inf, (4,), np.float32)

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from genplay.errors import DistributedError
-from genplay.gail.checkpoint import read_checkpoint
-from genplay.gail.config import preset, replace
-from genplay.gail.demos import save_demos
+from genplay.gail.algos.config import preset, replace
+from genplay.gail.data.demos import save_demos
+from genplay.gail.saving.checkpoint import read_checkpoint
 from genplay.generative.core import distributed as D
 
 WORKER = Path(__file__).with_name("dist_worker.py")
@@ -63,7 +63,7 @@ def test_moments_of_one_rank_are_unchanged():
 def test_sizes_must_split_over_ranks(cartpole_demos):
     from stable_baselines3.common.env_util import make_vec_env
 
-    from genplay.gail.trainer import GAIL
+    from genplay.gail.algos.gail import GAIL
 
     config = replace(preset("CartPole-v1"), n_envs=3, device="cpu")
     ctx = D.DistContext(rank=0, world_size=2, backend="gloo")
@@ -95,7 +95,7 @@ def test_ranks_stay_replicated_and_rank0_writes(two_ranks):
 
 @pytest.mark.slow
 def test_checkpoint_of_two_ranks_resumes_in_one(two_ranks, cartpole_demos):
-    from genplay.gail.pipeline import train_gail
+    from genplay.gail.runs.pipeline import train_gail
 
     _, out = two_ranks
     trainer = train_gail("CartPole-v1", cartpole_demos, 192, out_dir=out / "run", resume=True)

@@ -151,7 +151,7 @@ def test_demos_remember_their_factory_and_training_uses_it(tmp_path):
 @pytest.mark.parametrize("env_id", ["MountainCar-v0", "MountainCarContinuous-v0", "Acrobot-v1", "Pendulum-v1"])
 def test_scripted_experts_beat_random_by_far(env_id):
     from genplay.envs.scripted import SCRIPTED_EXPERTS
-    from genplay.gail.evaluate import episode_returns
+    from genplay.gail.evaluation.evaluate import episode_returns
 
     expert = episode_returns(env_id, SCRIPTED_EXPERTS[env_id], 6, seed=3).mean()
     rand = episode_returns(env_id, "random", 6, seed=3).mean()

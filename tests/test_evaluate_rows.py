@@ -7,7 +7,7 @@ import json
 import pytest
 
 from genplay.cli import main
-from genplay.gail.demos import save_demos
+from genplay.gail.data.demos import save_demos
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def test_reference_rows_can_be_left_out(run, capsys, monkeypatch):
     def no_expert(env_id):
         raise AssertionError("the expert was built although --no-expert was given")
 
-    monkeypatch.setattr("genplay.gail.pipeline.default_expert", no_expert)
+    monkeypatch.setattr("genplay.gail.runs.pipeline.default_expert", no_expert)
     assert _rows(capsys, run, "--no-expert") == ["run", "random"]
     assert _rows(capsys, run, "--no-expert", "--no-random") == ["run"]
 
@@ -43,7 +43,7 @@ def test_a_policy_from_another_env_id_is_refused_unless_forced(run, capsys):
 
 
 def test_demos_recorded_on_another_env_id_are_refused_unless_forced(tmp_path, capsys):
-    from genplay.gail.collect import collect_demos
+    from genplay.gail.data.collect import collect_demos
 
     save_demos(tmp_path / "v0.npz", collect_demos("CartPole-v0", "random", 2, seed=0))
     argv = ["gail", "train", "--env", "CartPole-v1", "--demos", str(tmp_path / "v0.npz"), "--timesteps", "256"]

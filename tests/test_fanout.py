@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from genplay.cli import main
-from genplay.gail.fanout import Job, failures, run_jobs
+from genplay.gail.suites.fanout import Job, failures, run_jobs
 
 
 def test_local_path_runs_in_order_and_raises_as_before():
@@ -85,7 +85,7 @@ def test_ray_retries_a_failing_job_then_reports_it(ray_local, tmp_path):
 
 @pytest.mark.slow
 def test_atari_suite_through_ray_gives_the_local_numbers(ray_local):
-    from genplay.gail.atari_suite import PolicySpec, SuiteConfig, run_suite
+    from genplay.gail.suites.atari_suite import PolicySpec, SuiteConfig, run_suite
 
     config = SuiteConfig(("pong",), (PolicySpec("random"),), episodes=2, seeds=(0, 1), max_steps=40)
     local = run_suite(config, progress=False).to_dict()
@@ -96,7 +96,7 @@ def test_atari_suite_through_ray_gives_the_local_numbers(ray_local):
 
 @pytest.mark.slow
 def test_cli_reports_a_job_that_keeps_failing(ray_local, monkeypatch, tmp_path, capsys):
-    import genplay.gail.atari_suite as suite
+    import genplay.gail.suites.atari_suite as suite
 
     play_job = suite.play_job
 
@@ -122,7 +122,7 @@ def test_cli_reports_a_job_that_keeps_failing(ray_local, monkeypatch, tmp_path, 
 @pytest.mark.slow
 def test_boardgames_suite_through_ray_gives_the_local_numbers(ray_local, tmp_path):
     pytest.importorskip("pyspiel")
-    from genplay.gail.boardgame_suite import run_suite
+    from genplay.gail.suites.boardgame_suite import run_suite
 
     local = run_suite("genplay/TicTacToe-v0", {"mcts:20": "mcts:20"}, 1, seed=3)
     remote = run_suite("genplay/TicTacToe-v0", {"mcts:20": "mcts:20"}, 1, seed=3, ray_address="local")
@@ -210,7 +210,7 @@ def test_an_unreachable_ray_address_is_one_line_within_seconds(address, needle):
     import time
 
     from genplay.errors import GenplayError
-    from genplay.gail.fanout import reachable
+    from genplay.gail.suites.fanout import reachable
 
     start = time.monotonic()
     with pytest.raises(GenplayError, match=needle):

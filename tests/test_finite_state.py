@@ -34,7 +34,7 @@ def test_a_crafted_file_with_nan_weights_is_refused_by_name(tmp_path):
 
 def test_gail_resume_from_a_nan_checkpoint_is_one_error_line(tmp_path, cartpole_demos, capsys):
     from genplay.cli import main
-    from genplay.gail.demos import save_demos
+    from genplay.gail.data.demos import save_demos
 
     demos = tmp_path / "d.npz"
     save_demos(demos, cartpole_demos)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from genplay.cli import main
-from genplay.gail import experts
+from genplay.gail.data import experts
 
 
 @pytest.fixture

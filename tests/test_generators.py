@@ -12,8 +12,8 @@ from stable_baselines3 import A2C
 
 from genplay.envs import EnvFactory
 from genplay.gail import GAIL, GAILConfig, PPOConfig, collect_demos, load_demos, save_demos
-from genplay.gail.evaluate import episode_returns
-from genplay.gail.features import CenteredNatureCNN
+from genplay.gail.evaluation.evaluate import episode_returns
+from genplay.gail.rewards.features import CenteredNatureCNN
 
 TINY = dict(n_envs=2, disc_batch_size=64, disc_updates=2, bc_epochs=3, device="cpu")
 

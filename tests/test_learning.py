@@ -15,10 +15,10 @@ import dataclasses
 import pytest
 import torch
 
-from genplay.gail.collect import collect_demos
-from genplay.gail.config import preset
-from genplay.gail.evaluate import episode_returns
-from genplay.gail.pipeline import train_gail
+from genplay.gail.algos.config import preset
+from genplay.gail.data.collect import collect_demos
+from genplay.gail.evaluation.evaluate import episode_returns
+from genplay.gail.runs.pipeline import train_gail
 
 ENV = "CartPole-v1"
 pytestmark = pytest.mark.slow  # learning runs with thresholds: the slow tier

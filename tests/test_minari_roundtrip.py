@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from gymnasium.wrappers import TransformObservation
 
-from genplay.gail.demos import Demos
-from genplay.gail.store import StackedFrames
+from genplay.gail.data.demos import Demos
+from genplay.gail.data.store import StackedFrames
 
 minari = pytest.importorskip("minari")
 
@@ -59,7 +59,7 @@ def assert_same_demos(back: Demos, demos: Demos) -> None:
 
 def _round_trip(demos: Demos, dataset_id: str, root, monkeypatch) -> Demos:
     """Export, open with ``minari.load_dataset`` (Minari's own reader), import back."""
-    from genplay.gail.minari_io import export_minari, import_minari
+    from genplay.gail.data.minari_io import export_minari, import_minari
 
     export_minari(demos, dataset_id, root=root)
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
@@ -75,7 +75,7 @@ def _round_trip(demos: Demos, dataset_id: str, root, monkeypatch) -> Demos:
 
 
 def test_board_game_demos_keep_masks_scores_and_provenance(tmp_path, monkeypatch):
-    from genplay.gail.boardgames import collect_bot_demos
+    from genplay.gail.suites.boardgames import collect_bot_demos
 
     demos = collect_bot_demos("tic_tac_toe", "solver", 4, opponent="random", seed=0)
     assert demos.action_masks is not None and demos.env_factory.kwargs  # opponent settings ride in the factory
@@ -93,7 +93,7 @@ def test_board_game_demos_keep_masks_scores_and_provenance(tmp_path, monkeypatch
 def test_atari_frame_stacks_round_trip(tmp_path, monkeypatch):
     """A few frames of Pong from the scripted expert: uint8 stacks, bit for bit, deduplicated again."""
     from genplay.envs import as_factory
-    from genplay.gail.atari import scripted_expert_demos
+    from genplay.gail.suites.atari import scripted_expert_demos
 
     demos = scripted_expert_demos(as_factory("genplay/Pong-v0"), 2, seed=0, max_steps=5)
     assert isinstance(demos.obs, StackedFrames) and demos.obs.dtype == np.uint8
@@ -103,7 +103,7 @@ def test_atari_frame_stacks_round_trip(tmp_path, monkeypatch):
 
 
 def test_dict_observations_round_trip(tmp_path, monkeypatch):
-    from genplay.gail.collect import collect_demos
+    from genplay.gail.data.collect import collect_demos
 
     demos = collect_demos(DICT_ENV, "random", 3, seed=0, metadata={"policy": "random"})
     assert isinstance(demos.obs, dict)
@@ -126,8 +126,8 @@ class _MaskInfoOnly(gym.Wrapper):
 @pytest.mark.slow
 def test_masks_recorded_by_minari_itself_are_imported(tmp_path, monkeypatch):
     """A board game recorded by Minari's DataCollector: its ``action_mask`` infos become the demos' masks."""
-    from genplay.gail.boardgames import board_factory
-    from genplay.gail.minari_io import import_minari
+    from genplay.gail.data.minari_io import import_minari
+    from genplay.gail.suites.boardgames import board_factory
 
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
     factory = board_factory("tic_tac_toe", "random", 0)
@@ -147,8 +147,8 @@ def test_masks_recorded_by_minari_itself_are_imported(tmp_path, monkeypatch):
 
 def test_relative_root_resolves_and_force_replaces(tmp_path, monkeypatch):
     from genplay.errors import DemoError
-    from genplay.gail.collect import collect_demos
-    from genplay.gail.minari_io import export_minari, import_minari
+    from genplay.gail.data.collect import collect_demos
+    from genplay.gail.data.minari_io import export_minari, import_minari
 
     demos = collect_demos("CartPole-v1", "random", 2, seed=0, metadata={"policy": "random"})
     monkeypatch.chdir(tmp_path)

@@ -15,14 +15,14 @@ import torch
 from genplay.envs import EnvFactory
 from genplay.envs.scripted import SCRIPTED_EXPERTS
 from genplay.errors import CheckpointError
-from genplay.gail.collect import collect_demos, random_policy
-from genplay.gail.config import atari_preset, preset, replace
-from genplay.gail.demos import Demos, describe_space
-from genplay.gail.features import CenteredNatureCNN, ObsScalingExtractor
-from genplay.gail.pipeline import export_policy, load_policy, load_policy_model
-from genplay.gail.portable_check import check_portable, raw_observations, same_actions, sb3_load
-from genplay.gail.sb3_zip import save_sb3_zip
-from genplay.gail.trainer import GAIL
+from genplay.gail.algos.config import atari_preset, preset, replace
+from genplay.gail.algos.gail import GAIL
+from genplay.gail.data.collect import collect_demos, random_policy
+from genplay.gail.data.demos import Demos, describe_space
+from genplay.gail.evaluation.portable_check import check_portable, raw_observations, same_actions, sb3_load
+from genplay.gail.rewards.features import CenteredNatureCNN, ObsScalingExtractor
+from genplay.gail.runs.pipeline import export_policy, load_policy, load_policy_model
+from genplay.gail.saving.sb3_zip import save_sb3_zip
 
 N_OBS = 1000
 PONG = "genplay/Pong-v0"
@@ -64,9 +64,9 @@ def test_sb3_loader_and_genplay_act_the_same_on_raw_observations(env_id, tmp_pat
 def test_dac_q_network_acts_the_same_under_dqn_load(tmp_path, cartpole_demos):
     from stable_baselines3 import DQN
 
-    from genplay.gail.config import GAILConfig
-    from genplay.gail.dac import DAC
-    from genplay.gail.dac_config import DQNConfig
+    from genplay.gail.algos.config import GAILConfig
+    from genplay.gail.algos.dac import DAC
+    from genplay.gail.algos.dac_config import DQNConfig
 
     dqn = DQNConfig(buffer_size=2_000, learning_starts=100, net_arch=(32,), disc_every=100, target_update_interval=100)
     config = GAILConfig(disc_updates=1, disc_batch_size=32, device="cpu")
@@ -80,7 +80,7 @@ def test_masked_board_game_policy_acts_the_same_under_maskableppo_load(tmp_path)
     pytest.importorskip("pyspiel")
     from sb3_contrib import MaskablePPO
 
-    from genplay.gail.boardgames import collect_bot_demos
+    from genplay.gail.suites.boardgames import collect_bot_demos
 
     demos = collect_bot_demos("tic_tac_toe", "random", 6, seed=0)
     venv = demos.env_factory.make_vec(2, seed=0)
@@ -174,7 +174,7 @@ def test_scaling_extractor_matches_vecnormalize_and_checks_its_kwargs(cartpole_d
     for bad in (dict(mean=[0.0] * 3), dict(std=[1.0, 0.0, 1.0, 1.0]), dict(clip=0.0), dict(inner="os.system")):
         with pytest.raises(Exception, match="ObsScalingExtractor"):
             ObsScalingExtractor(space, **{**kwargs, **bad})
-    from genplay.gail.sb3_zip import with_obs_scaling
+    from genplay.gail.saving.sb3_zip import with_obs_scaling
 
     portable = with_obs_scaling(trainer.gen_algo, norm.obs_rms.mean, std, norm.clip_obs)
     np.testing.assert_array_equal(portable.predict(obs, deterministic=True)[0], trainer.predict(obs)[0])
@@ -188,8 +188,8 @@ def test_scaling_goes_in_front_of_any_storable_extractor(tmp_path):
     from gymnasium import spaces
     from stable_baselines3 import A2C
 
-    from genplay.gail.features import BoardCNN
-    from genplay.gail.sb3_zip import load_sb3_zip, spaces_venv, with_obs_scaling
+    from genplay.gail.rewards.features import BoardCNN
+    from genplay.gail.saving.sb3_zip import load_sb3_zip, spaces_venv, with_obs_scaling
 
     space = spaces.Box(-5, 5, (2, 3, 3), np.float32)
     cnn = dict(features_extractor_class=BoardCNN, features_extractor_kwargs=dict(channels=8, layers=2))

@@ -135,7 +135,7 @@ def test_readme_command_runs(command, workdir, monkeypatch, capsys):
     argv = shortened(command)
     if argv[0] == "genplay":
         from genplay.cli import main
-        from genplay.gail import experts
+        from genplay.gail.data import experts
 
         for env_id in ("CartPole-v1", "Pendulum-v1", "Acrobot-v1"):  # the same recipe, a 1k-step budget
             tiny = dataclasses.replace(experts.recipe_for(env_id), chunk=1_000, max_steps=1_000, threshold=None)

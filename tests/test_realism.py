@@ -1,4 +1,4 @@
-"""The realism scorer (``gail/realism.py``): it ranks expert above random on held-out episodes, reads every
+"""The realism scorer (``gail/evaluation/realism.py``): it ranks expert above random on held-out episodes, reads every
 observation space GAIL takes, perturbs actions legally, and is stored without pickle."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import torch
 from gymnasium.wrappers import TransformObservation
 
 from genplay.errors import CheckpointError
-from genplay.gail.collect import collect_demos
-from genplay.gail.realism import (
+from genplay.gail.data.collect import collect_demos
+from genplay.gail.data.synth import auc
+from genplay.gail.evaluation.realism import (
     RealismConfig,
     load_scorer,
     noisy_policy,
@@ -22,7 +23,6 @@ from genplay.gail.realism import (
     train_scorer,
     with_symmetries,
 )
-from genplay.gail.synth import auc
 
 DICT_ENV = "test/RealismDictCartPole-v0"
 DICT_SPACE = gym.spaces.Dict(
@@ -70,7 +70,7 @@ def test_scorer_ranks_expert_above_random_and_noisy_expert_on_held_out_seeds(heu
 
 
 def _board_demos():
-    from genplay.gail.boardgames import board_factory, collect_bot_demos
+    from genplay.gail.suites.boardgames import board_factory, collect_bot_demos
 
     expert = collect_bot_demos("tic_tac_toe", "solver", 4, opponent="random", seed=0)
     env = board_factory("tic_tac_toe", "random", None)
@@ -79,7 +79,7 @@ def _board_demos():
 
 def _pixel_demos():
     from genplay.envs import as_factory
-    from genplay.gail.atari import scripted_expert_demos
+    from genplay.gail.suites.atari import scripted_expert_demos
 
     factory = as_factory("genplay/Pong-v0")
     expert = scripted_expert_demos(factory, 2, seed=0, max_steps=6)
@@ -118,8 +118,8 @@ def test_board_channels_put_a_board_cnn_on_board_planes_only(tmp_path):
     discriminator's) flattens them; frames keep their NatureCNN whatever the option."""
     from stable_baselines3.common.torch_layers import FlattenExtractor, NatureCNN
 
-    from genplay.gail.discriminator import TransitionDiscriminator
-    from genplay.gail.features import BoardCNN
+    from genplay.gail.rewards.discriminator import TransitionDiscriminator
+    from genplay.gail.rewards.features import BoardCNN
 
     expert, generator, rand = _board_demos()
     negatives = {"generator": generator, "random": rand}
@@ -198,7 +198,7 @@ def test_config_refuses_bad_values():
 
 
 def test_scorer_recipe_is_the_measured_one_per_family():
-    from genplay.gail.realism import RealismConfig, scorer_recipe
+    from genplay.gail.evaluation.realism import RealismConfig, scorer_recipe
 
     board = scorer_recipe("genplay/ConnectFour-v0")
     assert (board.expert_episodes, board.random_episodes) == (10_000, 5_000)

@@ -10,8 +10,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from genplay.envs import FIXED_HORIZON_CARTPOLE_ID
 from genplay.errors import EnvError
-from genplay.gail.rollout import ReturnScaler, TransitionRecorder, policy_obs_normalizer
-from genplay.gail.store import TransitionStore
+from genplay.gail.data.store import TransitionStore
+from genplay.gail.learners.rollout import ReturnScaler, TransitionRecorder, policy_obs_normalizer
 
 
 def _venv(env_id: str, n_envs: int = 2, max_episode_steps: int | None = None, seed: int = 0) -> DummyVecEnv:

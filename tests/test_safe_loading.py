@@ -21,15 +21,15 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
 from genplay.errors import CheckpointError, DemoError, RunDirError
-from genplay.gail.checkpoint import read_checkpoint
-from genplay.gail.collect import collect_demos
-from genplay.gail.config import GAILConfig, PPOConfig, preset, replace
-from genplay.gail.demos import load_demos
-from genplay.gail.experts import expert_path, load_expert
-from genplay.gail.pipeline import load_policy, train_gail
-from genplay.gail.sb3_io import algo_from_state, algo_state
-from genplay.gail.sb3_zip import load_sb3_zip, save_sb3_zip
-from genplay.gail.trainer import GAIL
+from genplay.gail.algos.config import GAILConfig, PPOConfig, preset, replace
+from genplay.gail.algos.gail import GAIL
+from genplay.gail.data.collect import collect_demos
+from genplay.gail.data.demos import load_demos
+from genplay.gail.data.experts import expert_path, load_expert
+from genplay.gail.runs.pipeline import load_policy, train_gail
+from genplay.gail.saving.checkpoint import read_checkpoint
+from genplay.gail.saving.sb3_io import algo_from_state, algo_state
+from genplay.gail.saving.sb3_zip import load_sb3_zip, save_sb3_zip
 from genplay.generative.core.rundir import RunDirLock
 from genplay.generative.core.state_io import load_state, save_state, state_from_bytes, state_to_bytes
 
@@ -412,7 +412,7 @@ def test_lock_held_by_another_process_is_refused(tmp_path, cartpole_demos, capsy
     try:
         assert proc.stdout.readline().strip() == "locked"
         demos = tmp_path / "demos.npz"
-        from genplay.gail.demos import save_demos
+        from genplay.gail.data.demos import save_demos
 
         save_demos(demos, cartpole_demos)
         argv = ["gail", "train", "--env", ENV, "--demos", str(demos), "--timesteps", "128", "--out", str(out)]

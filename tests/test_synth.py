@@ -13,11 +13,10 @@ import pytest
 import torch
 
 from genplay.cli import main
-from genplay.gail.config import preset, replace
-from genplay.gail.demos import Demos, describe_space, load_demos, save_demos
-from genplay.gail.pipeline import train_gail
-from genplay.gail.store import StackedFrames
-from genplay.gail.synth import (
+from genplay.gail.algos.config import preset, replace
+from genplay.gail.data.demos import Demos, describe_space, load_demos, save_demos
+from genplay.gail.data.store import StackedFrames
+from genplay.gail.data.synth import (
     SynthConfig,
     auc,
     episode_scores,
@@ -26,6 +25,7 @@ from genplay.gail.synth import (
     score_transitions,
     synthesize,
 )
+from genplay.gail.runs.pipeline import train_gail
 
 ENV = "CartPole-v1"
 
@@ -34,7 +34,7 @@ ENV = "CartPole-v1"
 def run_dir(tmp_path_factory, cartpole_demos) -> Path:
     """A GAIL run on CartPole (BC warm start on 5 heuristic demos, then 512 generator steps) and its
     realism scorer (``realism.pt``, a short training on the same demos)."""
-    from genplay.gail.realism import SCORER_FILE, RealismConfig, fit_scorer, save_scorer
+    from genplay.gail.evaluation.realism import SCORER_FILE, RealismConfig, fit_scorer, save_scorer
 
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("synth") / "run"
@@ -130,7 +130,7 @@ minari = pytest.importorskip("minari")
 
 
 def test_minari_round_trip_loads_with_minari(synthetic, tmp_path):
-    from genplay.gail.minari_io import export_minari, import_minari
+    from genplay.gail.data.minari_io import export_minari, import_minari
 
     path = export_minari(synthetic, "genplay/cartpole-synth-v0", root=tmp_path)
     ds = minari.MinariDataset(path / "data")  # minari itself reads it
@@ -149,7 +149,7 @@ def test_minari_round_trip_loads_with_minari(synthetic, tmp_path):
 def test_dataset_written_by_minari_loads_as_demos(tmp_path, monkeypatch):
     import gymnasium as gym
 
-    from genplay.gail.minari_io import import_minari
+    from genplay.gail.data.minari_io import import_minari
 
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
     env = minari.DataCollector(gym.make(ENV))
@@ -173,7 +173,7 @@ def test_minari_stores_pixels_losslessly(tmp_path, shape):
     """Noise images (JPEG would change them) come back bit for bit; frame stacks come back as StackedFrames."""
     from gymnasium import spaces
 
-    from genplay.gail.minari_io import export_minari, import_minari
+    from genplay.gail.data.minari_io import export_minari, import_minari
 
     rng = np.random.default_rng(0)
     lengths = np.array([3, 2])
@@ -194,7 +194,7 @@ def test_minari_stores_pixels_losslessly(tmp_path, shape):
 def test_warm_start_on_synthetic_data_beats_scratch_at_equal_steps(run_dir):
     """Steps to an evaluation >= 475: 0 for the BC warm start, more for the same fresh PPO from scratch
     (same seed, so the same initial actor: only BC on the synthetic data makes the difference)."""
-    from genplay.gail.warmstart import learn_to_threshold, make_ppo, warm_start
+    from genplay.gail.algos.warmstart import learn_to_threshold, make_ppo, warm_start
 
     data = synthesize(load_generator(run_dir), SynthConfig(n_episodes=8, seed=0))
     assert data.episode_returns().mean() > 200  # the generator balances
@@ -221,7 +221,7 @@ def test_cli_synth_writes_demos_and_minari(run_dir, tmp_path, capsys):
 @pytest.fixture()
 def heuristic_expert(monkeypatch, heuristic_policy):
     """The report's expert episodes from the CartPole heuristic (no PPO expert to train in a test)."""
-    import genplay.gail.pipeline as pipeline
+    import genplay.gail.runs.pipeline as pipeline
 
     monkeypatch.setattr(pipeline, "default_expert", lambda env_id: (heuristic_policy, "heuristic"))
     return heuristic_policy
@@ -232,8 +232,8 @@ def test_cli_synth_report_writes_plots_and_json(run_dir, synthetic, heuristic_ex
     with the realism scorer; GAIL's discriminator's AUCs ride along as the reference."""
     import matplotlib.image
 
-    from genplay.gail.collect import collect_demos
-    from genplay.gail.realism import noisy_policy
+    from genplay.gail.data.collect import collect_demos
+    from genplay.gail.evaluation.realism import noisy_policy
 
     save_demos(tmp_path / "synth.npz", synthetic)
     out = tmp_path / "report"
@@ -278,7 +278,7 @@ def test_cli_synth_report_warns_loudly_when_the_score_does_not_rank(
     run_dir, synthetic, heuristic_expert, tmp_path, capsys, monkeypatch
 ):
     """An inverted scorer (1 - its score): a ``WARNING:`` line on stderr and a ``warning`` field."""
-    from genplay.gail.realism import RealismScorer
+    from genplay.gail.evaluation.realism import RealismScorer
 
     real = RealismScorer.transition_scores
     monkeypatch.setattr(RealismScorer, "transition_scores", lambda self, d: 1.0 - real(self, d))
@@ -298,7 +298,7 @@ def test_cli_synth_report_bad_input_is_one_error_line(case, run_dir, heuristic_e
     """Data for another env, or a run without realism.pt: exit 2, one ``error:`` line, no report."""
     import shutil
 
-    from genplay.gail.collect import collect_demos
+    from genplay.gail.data.collect import collect_demos
 
     run, data = run_dir, tmp_path / "data.npz"
     if case == "other-env-data":
@@ -323,9 +323,9 @@ def test_warm_start_clones_continuous_actions_under_gsde():
     """Pendulum (gSDE PPO recipe): the mean-action regression lifts a fresh PPO from random-level
     returns to near the scripted expert's; the same fresh PPO without it stays random-level."""
     from genplay.envs.scripted import SCRIPTED_EXPERTS
-    from genplay.gail.collect import collect_demos
-    from genplay.gail.evaluate import episode_returns
-    from genplay.gail.warmstart import make_ppo, warm_start
+    from genplay.gail.algos.warmstart import make_ppo, warm_start
+    from genplay.gail.data.collect import collect_demos
+    from genplay.gail.evaluation.evaluate import episode_returns
 
     env = "Pendulum-v1"
     demos = collect_demos(env, SCRIPTED_EXPERTS[env], 150, seed=0)  # 30k transitions: 60 clone to about -800
@@ -348,9 +348,9 @@ def test_warm_start_on_a_board_game_is_masked_and_beats_a_fresh_policy():
 
     from sb3_contrib import MaskablePPO
 
-    from genplay.gail import bc, warmstart
-    from genplay.gail.boardgames import augment_symmetries, board_factory, collect_bot_demos
-    from genplay.gail.evaluate import episode_returns
+    from genplay.gail.algos import bc, warmstart
+    from genplay.gail.evaluation.evaluate import episode_returns
+    from genplay.gail.suites.boardgames import augment_symmetries, board_factory, collect_bot_demos
 
     torch.set_num_threads(1)
     env = board_factory("tic_tac_toe", "random", None)

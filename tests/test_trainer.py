@@ -14,12 +14,12 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
 from genplay.errors import CheckpointError, GenplayError
-from genplay.gail.checkpoint import read_checkpoint
-from genplay.gail.config import GAILConfig, preset, replace
-from genplay.gail.evaluate import compare, episode_returns, normalized_return, render_table
-from genplay.gail.pipeline import load_policy, load_policy_model, train_gail
-from genplay.gail.store import TransitionStore
-from genplay.gail.trainer import GAIL
+from genplay.gail.algos.config import GAILConfig, preset, replace
+from genplay.gail.algos.gail import GAIL
+from genplay.gail.data.store import TransitionStore
+from genplay.gail.evaluation.evaluate import compare, episode_returns, normalized_return, render_table
+from genplay.gail.runs.pipeline import load_policy, load_policy_model, train_gail
+from genplay.gail.saving.checkpoint import read_checkpoint
 from genplay.generative.core.state_io import load_state, save_state
 
 ENV = "CartPole-v1"
@@ -108,7 +108,7 @@ def trained(cartpole_demos):
 
 
 def expected_rewards(trainer: GAIL, rollout: dict) -> np.ndarray:
-    """Independently of gail/reward.py: clip(logit) of each step, plus on terminating steps the
+    """Independently of gail/rewards/reward.py: clip(logit) of each step, plus on terminating steps the
     absorbing self-loop's discounted tail, summed term by term (logit form, unscaled)."""
     n_steps, n_envs = rollout["terminated"].shape
     obs = rollout["obs"].reshape(n_steps * n_envs, -1)
@@ -385,10 +385,10 @@ def test_bc_baseline_clones_continuous_actions_under_gsde():
     """Pendulum's preset (gSDE PPO), 20 demos as in ``genplay demo``: the BC baseline, built as GAIL's
     warm start is, regresses the mean action (-429 here); log-likelihood BC scored -1224 (random -1180)."""
     from genplay.envs.scripted import SCRIPTED_EXPERTS
-    from genplay.gail.collect import collect_demos
-    from genplay.gail.config import preset
-    from genplay.gail.evaluate import episode_returns
-    from genplay.gail.pipeline import behaviour_cloning
+    from genplay.gail.algos.config import preset
+    from genplay.gail.data.collect import collect_demos
+    from genplay.gail.evaluation.evaluate import episode_returns
+    from genplay.gail.runs.pipeline import behaviour_cloning
 
     env = "Pendulum-v1"
     demos = collect_demos(env, SCRIPTED_EXPERTS[env], 20, seed=0)
@@ -456,7 +456,7 @@ def test_python_api_save_writes_a_run_directory_the_command_line_reads(tmp_path,
     and ``genplay gail train --resume --out DIR`` take it (Pendulum: its expert row needs no training)."""
     from genplay.cli import main
     from genplay.envs.scripted import SCRIPTED_EXPERTS
-    from genplay.gail.collect import collect_demos
+    from genplay.gail.data.collect import collect_demos
 
     env = "Pendulum-v1"
     demos = collect_demos(env, SCRIPTED_EXPERTS[env], 2, seed=0)
@@ -484,9 +484,9 @@ def test_python_api_dac_save_writes_a_run_directory_the_command_line_reads(tmp_p
     """``DAC(...).learn(n)`` then ``save(DIR)``: ``evaluate --policy DIR`` and ``gail train --algo dac --resume``."""
     from genplay.cli import main
     from genplay.envs.scripted import SCRIPTED_EXPERTS
-    from genplay.gail.collect import collect_demos
-    from genplay.gail.dac import DAC
-    from genplay.gail.dac_config import DQNConfig
+    from genplay.gail.algos.dac import DAC
+    from genplay.gail.algos.dac_config import DQNConfig
+    from genplay.gail.data.collect import collect_demos
 
     env = "Acrobot-v1"  # a scripted expert: evaluate's expert row needs no training
     demos = collect_demos(env, SCRIPTED_EXPERTS[env], 2, seed=0)
@@ -506,8 +506,8 @@ def test_python_api_dac_save_writes_a_run_directory_the_command_line_reads(tmp_p
 
 def test_progress_bar_total_is_the_step_count_reached(cartpole_demos, monkeypatch):
     """SB3 finishes whole rollouts (here 128 steps): the bar's total is where training stops, resumed or not."""
-    import genplay.gail.trainer as trainer_module
-    from genplay.gail.learner import ProgressBar
+    import genplay.gail.algos.gail as trainer_module
+    from genplay.gail.learners.learner import ProgressBar
 
     bars = []
 
@@ -525,9 +525,9 @@ def test_progress_bar_total_is_the_step_count_reached(cartpole_demos, monkeypatc
 
 def test_dac_progress_bar_total_is_the_step_count_reached(cartpole_demos, monkeypatch):
     """DAC's DQN steps each of its 3 envs 4 times between checks: 100 steps end at 108, the bar's total."""
-    import genplay.gail.dac as dac_module
-    from genplay.gail.dac import DAC
-    from genplay.gail.dac_config import DQNConfig
+    import genplay.gail.algos.dac as dac_module
+    from genplay.gail.algos.dac import DAC
+    from genplay.gail.algos.dac_config import DQNConfig
 
     bars = []
 

@@ -1,0 +1,108 @@
+"""Settings of DAC's Q-learner (:class:`DQNConfig`, checked where it is built) and DAC's ALE preset."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from genplay.gail.algos.config import MAX_BATCH, GAILConfig, atari_game_of, atari_preset, check_fields, preset
+
+
+@dataclass(frozen=True)
+class DQNConfig:
+    """The Q-learner of :class:`DAC` (SB3 DQN names where SB3 has them; steps are agent steps)."""
+
+    buffer_size: int = 100_000
+    """Replay capacity in transitions (all envs together); frames stay uint8."""
+    learning_starts: int = 10_000
+    """Agent steps collected before the first Q update."""
+    batch_size: int = 64
+    """Learner rows per Q step."""
+    expert_batch_size: int = 64
+    """Expert rows per Q step (0: DAC's learner-only batches)."""
+    learning_rate: float = 1e-4
+    """Adam step size of the Q-network."""
+    gamma: float = 0.99
+    """Discount factor (also used for the absorbing-state value)."""
+    train_freq: int = 1
+    """Vector-env steps between Q updates."""
+    gradient_steps: int = 1
+    """Q steps per update."""
+    target_update_interval: int = 8_000
+    """Agent steps between copies of the Q-network to its target."""
+    exploration_fraction: float = 0.05
+    """Share of the run over which epsilon decays linearly."""
+    exploration_initial_eps: float = 1.0
+    """Epsilon at the start."""
+    exploration_final_eps: float = 0.01
+    """Epsilon after the decay."""
+    max_grad_norm: float = 10.0
+    """Gradient clipping of the Q update."""
+    reward_scale: float = 1.0
+    """Multiplies the discriminator's reward before the Q-learner sees it (DQN's Huber loss and margin
+    expect rewards near +-1; scaling keeps the logit's gradations that a clip at 1 would flatten)."""
+    margin_weight: float = 1.0
+    """Weight of DQfD's large-margin loss on expert rows (0 = off)."""
+    margin: float = 0.8
+    """The margin: expert actions must beat every other action's value by this much."""
+    disc_every: int = 1_000
+    """Agent steps between discriminator updates (GAILConfig.disc_updates steps each)."""
+    net_arch: tuple[int, ...] = ()
+    """Hidden layers after the features extractor (none: NatureCNN's 512 features -> Q values)."""
+
+    def __post_init__(self) -> None:
+        check_fields(self, DQN_RULES)
+        if self.batch_size + self.expert_batch_size < 1:
+            raise ValueError("DQNConfig.batch_size: batch_size + expert_batch_size must be >= 1")
+
+
+MAX_BUFFER = 2_000_000
+"""Replay rows at most: 2M Atari frames are ~14 GB even with SB3's memory-optimised buffer (24 GB machine)."""
+DQN_RULES: dict[str, tuple] = {
+    "buffer_size": ("int", 2, MAX_BUFFER),
+    "learning_starts": ("int", 0),
+    "batch_size": ("int", 0, MAX_BATCH),
+    "expert_batch_size": ("int", 0, MAX_BATCH),
+    "learning_rate": ("pos",),
+    "gamma": ("open_unit",),  # < 1: DAC's absorbing states need a discount
+    "train_freq": ("int", 1),
+    "gradient_steps": ("int", 1, 10_000),
+    "target_update_interval": ("int", 1),
+    "exploration_fraction": ("closed_unit",),
+    "exploration_initial_eps": ("closed_unit",),
+    "exploration_final_eps": ("closed_unit",),
+    "max_grad_norm": ("pos",),
+    "reward_scale": ("pos",),
+    "margin_weight": ("nonneg",),
+    "margin": ("nonneg",),
+    "disc_every": ("int", 1),
+    "net_arch": ("layers",),
+}
+
+
+def dac_atari_preset(game: str | None = None) -> tuple[GAILConfig, DQNConfig]:
+    """DAC on ALE: the pixel-GAIL discriminator, its logit reward (clipped at +-10) scaled to +-1 as
+    DQN's Atari rewards are, and DQN's Atari settings (Mnih et al. 2015; SB3 zoo) with half of each
+    batch from the demos."""
+    config = dataclasses.replace(atari_preset(game), disc_updates=4, disc_batch_size=128)
+    dqn = DQNConfig(
+        buffer_size=75_000,  # 2.1 GB of uint8 stacks: the run stays under 4 GB with 20 games of demos
+        learning_starts=10_000,
+        batch_size=32,
+        expert_batch_size=32,
+        learning_rate=1e-4,
+        train_freq=1,
+        gradient_steps=1,
+        target_update_interval=8_000,
+        exploration_fraction=0.05,
+        disc_every=1_000,
+        reward_scale=0.1,
+    )
+    return config, dqn
+
+
+def dac_preset(env_id: str) -> tuple[GAILConfig, DQNConfig]:
+    """DAC's settings for ``env_id``: :func:`dac_atari_preset` for genplay's ALE ids, else GAIL's
+    preset for the discriminator and SB3's DQN defaults (with half of each batch from the demos)."""
+    game = atari_game_of(env_id)
+    return dac_atari_preset(game) if game is not None else (preset(env_id), DQNConfig())

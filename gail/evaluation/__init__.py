@@ -1,0 +1,1 @@
+"""Scores, comparisons, videos, plots, realism scoring and the portable-policy check."""

@@ -1,0 +1,79 @@
+"""What GAIL (a PPO generator) and DAC (a DQN learner) share around their SB3 algorithm.
+
+Both trainers wrap one SB3 algorithm and one discriminator; the step count, the discount,
+the absorbing-state mass, the centred frame scaling and the logs come from the same place.
+"""
+
+from __future__ import annotations
+
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+
+from genplay.gail.algos.config import GAILConfig
+from genplay.gail.rewards.features import CenteredNatureCNN, DemoScaling
+from genplay.gail.rewards.reward import absorbing_mass
+
+
+class SB3Learner:
+    """Mixin: ``self.config`` (a :class:`GAILConfig`) and ``sb3_algorithm`` are the subclass's."""
+
+    config: GAILConfig
+
+    @property
+    def sb3_algorithm(self) -> BaseAlgorithm:
+        raise NotImplementedError
+
+    @property
+    def num_timesteps(self) -> int:
+        return int(self.sb3_algorithm.num_timesteps)
+
+    @property
+    def gamma(self) -> float:
+        return float(self.sb3_algorithm.gamma)
+
+    def _absorbing_mass(self, n_terminations: int) -> float:
+        if not self.config.absorbing:
+            return 0.0
+        return absorbing_mass(n_terminations, self.gamma, self.config.absorbing_prior)
+
+    def _centre_frames(self, scaling: DemoScaling) -> None:
+        """Give the policy's :class:`CenteredNatureCNN` (if any) the demos' frame statistics."""
+        for module in self.sb3_algorithm.policy.modules():
+            if isinstance(module, CenteredNatureCNN):
+                module.set_scaling(scaling.mean, scaling.std)
+
+    def _log_to(self, log_dir: str | None) -> None:
+        """CSV and TensorBoard logs of the SB3 algorithm in ``log_dir`` (None: SB3's default)."""
+        if log_dir is not None:
+            from stable_baselines3.common.logger import configure
+
+            self.sb3_algorithm.set_logger(configure(log_dir, ["csv", "tensorboard"]))
+
+
+class ProgressBar(BaseCallback):
+    """tqdm bar with ETA, true episode return and discriminator accuracy."""
+
+    def __init__(self, total: int) -> None:
+        super().__init__()
+        self.total = total
+
+    def _on_training_start(self) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=self.total, initial=self.model.num_timesteps, unit="step", mininterval=1.0)
+
+    def _on_step(self) -> bool:
+        self.bar.update(self.model.num_timesteps - self.bar.n)
+        return True
+
+    def _on_rollout_end(self) -> None:
+        log = self.model.logger.name_to_value
+        self.bar.set_postfix(
+            ret=f"{log.get('gail/true_return', float('nan')):.1f}",
+            acc_e=f"{log.get('gail/accuracy_expert', float('nan')):.2f}",
+            acc_g=f"{log.get('gail/accuracy_generator', float('nan')):.2f}",
+            refresh=False,
+        )
+
+    def _on_training_end(self) -> None:
+        self.bar.close()

@@ -1,0 +1,1 @@
+"""Reward models: the transition discriminator, its input features, and the reward forms."""

@@ -1,0 +1,1 @@
+"""Files that must survive and never run code: checkpoints and SB3 zips as settings + weights."""
