@@ -108,3 +108,90 @@ def test_bad_inputs_get_one_clear_error(cartpole_demos, tmp_path):
     bad.write_bytes(b"junk")
     with pytest.raises(CheckpointError, match="not-a-checkpoint"):
         DAC.load(str(bad), venv=EnvFactory("CartPole-v1").make_vec(4), demos=cartpole_demos)
+
+
+def _cartpole_step(obs: np.ndarray, action: int) -> np.ndarray:
+    """CartPole's deterministic physics from an observation: the real next observation of a row."""
+    import gymnasium as gym
+
+    env = gym.make("CartPole-v1").unwrapped
+    env.reset(seed=0)
+    env.state = obs.astype(np.float64)
+    env.steps_beyond_terminated = None
+    return env.step(int(action))[0]
+
+
+def test_ended_rows_keep_their_real_final_observation(cartpole_demos):
+    """Truncated and terminated rows pair with the episode's real last frame, not the next reset frame
+    (one observation array: SB3's next add writes the reset frame over it), across buffer wrap-around."""
+    factory = EnvFactory("CartPole-v1", kwargs={"max_episode_steps": 20})  # random play: truncations and terminations
+    tiny = DQNConfig(**{**SMALL.__dict__, "buffer_size": 960, "learning_starts": 10_000})  # 240 rows: wraps
+    dac = DAC(venv=factory.make_vec(4, seed=0), demos=cartpole_demos, config=DISC, dqn=tiny)
+    dac.learn(1_000)
+    rb = dac.algo.replay_buffer
+    assert rb.full and (rb.timeouts > 0).any() and ((rb.dones > 0) & (rb.timeouts == 0)).any()
+    store, terminated = dac.replay_batch(2_000)
+    obs, nxt = store.obs[:2_000], store.obs[2_000:]
+    expected = np.stack([_cartpole_step(o, a) for o, a in zip(obs, store.acts)])
+    ended = np.abs(expected - nxt).max(axis=1) > 1e-4
+    assert not ended.any(), f"{ended.sum()} rows (terminated: {terminated[ended].sum()}) show a reset frame"
+
+
+def test_replay_capacity_counts_all_envs_together(cartpole_demos):
+    """DQNConfig.buffer_size is transitions over all envs (SB3 divides by n_envs once, not twice)."""
+    rb = make_dac(cartpole_demos).algo.replay_buffer
+    assert rb.buffer_size * rb.n_envs == SMALL.buffer_size
+
+
+def test_final_observation_ring_on_hand_made_rows():
+    """Row obs = step count t, episode of env e ends every 3 + e steps: each ended row's next obs is t + 1
+    (not the reset 0) through wrap-around and ring growth; SB3's own sample reads the same."""
+    from gymnasium import spaces
+
+    from genplay.gail.learners.replay import INITIAL_FINAL_SLOTS, TerminationReplayBuffer
+
+    n_envs, rows = 2, 10
+    space = spaces.Box(0, 255, (1,), dtype=np.uint8)
+    rb = TerminationReplayBuffer(rows * n_envs, space, spaces.Discrete(2), n_envs=n_envs)
+    t = np.zeros(n_envs, dtype=np.uint8)
+    for _ in range(4 * INITIAL_FINAL_SLOTS + 7):
+        nxt = t + 1
+        done = nxt == 3 + np.arange(n_envs)
+        infos = [{"TimeLimit.truncated": bool(d and e == 0)} for e, d in enumerate(done)]
+        rb.add(t[:, None], nxt[:, None], np.zeros(n_envs), np.zeros(n_envs), done, infos)
+        t = np.where(done, 0, nxt).astype(np.uint8)
+    live = (np.arange(1, rows) + rb.pos) % rows
+    r, e = np.repeat(live, n_envs), np.tile(np.arange(n_envs), len(live))
+    np.testing.assert_array_equal(rb.next_obs(r, e)[:, 0], rb.observations[r, e, 0] + 1)
+    assert rb.final_count == int(rb.dones.sum()) and rb.timeouts[:, 0].sum() == rb.dones[:, 0].sum()
+    rb.check_finals()
+    sample = rb.sample(64)
+    np.testing.assert_array_equal(sample.next_observations.numpy(), sample.observations.numpy() + 1)
+    assert len(rb.final_observations) >= INITIAL_FINAL_SLOTS  # bounded by the ended rows alive, not the buffer
+    rb.reset()
+    assert rb.final_count == 0 and (rb.final_slot == -1).all()
+
+
+def test_checkpoint_keeps_final_observations_and_refuses_version_1(cartpole_demos, tmp_path):
+    from genplay.generative.core.state_io import load_state, save_state
+
+    factory = EnvFactory("CartPole-v1", kwargs={"max_episode_steps": 20})
+    tiny = DQNConfig(**{**SMALL.__dict__, "buffer_size": 400, "learning_starts": 10_000})
+    dac = DAC(venv=factory.make_vec(4, seed=0), demos=cartpole_demos, config=DISC, dqn=tiny)
+    path = tmp_path / "ckpt.pt"
+    dac.learn(600, checkpoint_path=str(path))
+    loaded = DAC.load(path, venv=factory.make_vec(4, seed=1), demos=cartpole_demos)
+    rb, lb = dac.algo.replay_buffer, loaded.algo.replay_buffer
+    rows = np.repeat(np.arange(rb.buffer_size), 4)
+    envs = np.tile(np.arange(4), rb.buffer_size)
+    assert rb.final_count > 0 and lb.final_count == rb.final_count
+    np.testing.assert_array_equal(lb.next_obs(rows, envs), rb.next_obs(rows, envs))
+    state = load_state(path)
+    state["replay"]["final_slot"][0, 0] = 10**6  # a slot outside the ring
+    save_state(tmp_path / "bad.pt", state)
+    with pytest.raises(CheckpointError, match="bad.pt: malformed DAC state.*ring"):
+        DAC.load(tmp_path / "bad.pt", venv=factory.make_vec(4), demos=cartpole_demos)
+    old = {**load_state(path), "version": 1}
+    save_state(tmp_path / "old.pt", old)
+    with pytest.raises(CheckpointError, match="old.pt: a version-1 DAC checkpoint.*start over with --force"):
+        DAC.load(tmp_path / "old.pt", venv=factory.make_vec(4), demos=cartpole_demos)

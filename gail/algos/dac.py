@@ -34,7 +34,6 @@ import torch
 import torch.nn.functional as F
 from gymnasium import spaces
 from stable_baselines3 import DQN
-from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.type_aliases import TrainFrequencyUnit
@@ -42,10 +41,11 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from genplay.errors import EnvError
 from genplay.gail.algos.config import GAILConfig
-from genplay.gail.algos.dac_config import DQNConfig
+from genplay.gail.algos.dac_config import DQNConfig, dac_run_meta
 from genplay.gail.data.demos import Demos, check_demos_match_spaces
 from genplay.gail.data.store import TransitionStore
 from genplay.gail.learners.learner import ProgressBar, SB3Learner
+from genplay.gail.learners.replay import TerminationReplayBuffer
 from genplay.gail.rewards.discriminator import TransitionDiscriminator, with_absorbing_row
 from genplay.gail.rewards.features import CenteredNatureCNN
 from genplay.gail.rewards.reward import absorbing_share, absorbing_tail_weight, step_rewards
@@ -115,7 +115,7 @@ class DAC(SB3Learner):
             "CnnPolicy" if image else "MlpPolicy",
             venv,
             learning_rate=dqn.learning_rate,
-            buffer_size=dqn.buffer_size // venv.num_envs,
+            buffer_size=dqn.buffer_size,  # all envs together: SB3 divides by n_envs itself
             learning_starts=dqn.learning_starts,
             batch_size=dqn.batch_size,
             gamma=dqn.gamma,
@@ -183,14 +183,14 @@ class DAC(SB3Learner):
         return self.num_timesteps + max(0, -(-remaining // chunk)) * chunk
 
     def replay_batch(self, n: int) -> tuple[TransitionStore, np.ndarray]:
-        """``n`` learner transitions from the replay buffer as a small store (obs rows then next-obs rows),
-        and whether each terminated its episode."""
-        rb = self.algo.replay_buffer
+        """``n`` learner transitions from the replay buffer as a small store (obs rows then next-obs rows,
+        an ended row's next observation being its episode's real last one), and whether each terminated."""
+        rb: TerminationReplayBuffer = self.algo.replay_buffer
         size = rb.buffer_size
         # optimize_memory_usage: row pos holds the newest next obs, not a transition of its own
         idx = (self.rng.integers(1, size, n) + rb.pos) % size if rb.full else self.rng.integers(0, rb.pos, n)
         env = self.rng.integers(rb.n_envs, size=n)
-        obs = np.concatenate([rb.observations[idx, env], rb.observations[(idx + 1) % size, env]])
+        obs = np.concatenate([rb.observations[idx, env], rb.next_obs(idx, env)])
         terminated = rb.dones[idx, env].astype(bool) & ~rb.timeouts[idx, env].astype(bool)
         store = TransitionStore(obs, np.arange(n), rb.actions[idx, env].reshape(n).astype(np.int64), np.arange(n) + n)
         return store, terminated
@@ -299,13 +299,13 @@ class DAC(SB3Learner):
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
         """Save as the run directory ``gail train --algo dac --out`` writes, plus ``demos.npz``
-        (``dac_run.save_dac_run``); a path ending in ``.pt`` gets the checkpoint alone."""
+        (``run_files.save_run_dir``); a path ending in ``.pt`` gets the checkpoint alone."""
         if Path(path).suffix == ".pt":
             self.save_checkpoint(path)
         else:
-            from genplay.gail.runs.dac_run import save_dac_run
+            from genplay.gail.saving.run_files import save_run_dir
 
-            save_dac_run(self, path)
+            save_run_dir(self, path, dac_run_meta(self.demos.env_factory, self.config, self.dqn_config), "DAC")
 
     def save_checkpoint(self, path: str | Path) -> None:
         """Write the whole trainer (Q-nets, optimisers, discriminator, replay buffer, RNGs) to one file, atomically."""
@@ -379,17 +379,3 @@ class _DACDQN(DQN):
         self.dac._train(gradient_steps)
         self._n_updates += gradient_steps
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-
-
-class TerminationReplayBuffer(ReplayBuffer):
-    """SB3's memory-optimised replay buffer (each observation stored once) that still records which
-    episode ends were time-limit truncations, so a truncation is bootstrapped, not paid the absorbing tail.
-
-    SB3 refuses ``optimize_memory_usage`` with ``handle_timeout_termination`` because its own
-    ``sample`` could not use both; DAC samples the arrays itself (:meth:`DAC.replay_batch`).
-    """
-
-    def __init__(self, *args, handle_timeout_termination: bool = True, **kwargs) -> None:
-        super().__init__(*args, handle_timeout_termination=False, **kwargs)
-        self.handle_timeout_termination = True
-        self.timeouts = np.zeros((self.buffer_size, self.n_envs), dtype=np.float32)

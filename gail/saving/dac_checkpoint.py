@@ -2,7 +2,8 @@
 
 Same format as GAIL's checkpoints (the core's JSON + safetensors + sha256 ``state_io``):
 the two configs as JSON, the Q-network and its target, the optimisers, the discriminator,
-the replay buffer's arrays (uint8 frames as they are), the RNG states, the counters
+the replay buffer's arrays (uint8 frames as they are, with the ring of episodes' last
+observations, ``gail/learners/replay.py``), the RNG states, the counters
 SB3's DQN schedules by (steps, target-update calls, updates) and the history. The
 learner is rebuilt from the stored configs, then given the weights, so nothing of
 SB3's pickled fields is involved.
@@ -34,8 +35,9 @@ if TYPE_CHECKING:
     from genplay.gail.algos.dac import DAC
     from genplay.gail.algos.dac_config import DQNConfig
 
-FORMAT, VERSION = DAC_CHECKPOINT_FORMAT, 1
-_REPLAY = ("observations", "actions", "dones", "timeouts")
+FORMAT, VERSION = DAC_CHECKPOINT_FORMAT, 2
+_REPLAY = ("observations", "actions", "dones", "timeouts", "final_slot")
+_FINALS = ("final_head", "final_count")
 
 
 def save_dac(trainer: DAC, path: str | Path) -> None:
@@ -51,7 +53,13 @@ def save_dac(trainer: DAC, path: str | Path) -> None:
         "optimizer": algo.policy.optimizer.state_dict(),
         "disc": trainer.disc.state_dict(),
         "disc_opt": trainer.disc_opt.state_dict(),
-        "replay": {**{k: getattr(rb, k) for k in _REPLAY}, "pos": int(rb.pos), "full": bool(rb.full)},
+        "replay": {
+            **{k: getattr(rb, k) for k in _REPLAY},
+            "final_observations": rb.final_observations,
+            **{k: int(getattr(rb, k)) for k in _FINALS},
+            "pos": int(rb.pos),
+            "full": bool(rb.full),
+        },
         "counters": {
             "num_timesteps": int(algo.num_timesteps),
             "n_calls": int(algo._n_calls),
@@ -73,6 +81,11 @@ def read_dac(path: str | Path) -> dict:
     state = load_state(path)
     if state.get("format") == CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: a GAIL run's checkpoint; resume it without --algo dac")
+    if state.get("format") == FORMAT and state.get("version") == 1:
+        raise CheckpointError(
+            f"{path}: a version-1 DAC checkpoint, whose replay buffer lost the last observation of ended episodes "
+            "(truncations bootstrapped from reset frames); it cannot be resumed: start over with --force"
+        )
     if state.get("format") != FORMAT or state.get("version") != VERSION:
         raise CheckpointError(f"{path}: field 'format' is {state.get('format')!r}; not a genplay DAC checkpoint")
     return state
@@ -125,6 +138,12 @@ def load_dac(
             if value.shape != getattr(rb, key).shape or value.dtype != getattr(rb, key).dtype:
                 raise ValueError(f"replay {key} is {value.dtype}{value.shape}, expected {getattr(rb, key).shape}")
             setattr(rb, key, value)
+        finals = np.asarray(replay["final_observations"])
+        if finals.shape[1:] != rb.obs_shape or finals.dtype != rb.observations.dtype or not len(finals):
+            raise ValueError(f"replay final_observations is {finals.dtype}{finals.shape}, not rows of {rb.obs_shape}")
+        rb.final_observations = finals
+        rb.final_head, rb.final_count = (counter(replay[k], f"replay.{k}") for k in _FINALS)
+        rb.check_finals()
         rb.pos, rb.full = counter(replay["pos"], "replay.pos"), bool(replay["full"])
         if rb.pos >= rb.buffer_size:
             raise ValueError(f"replay pos {rb.pos} is past the buffer's {rb.buffer_size} rows")
@@ -135,7 +154,9 @@ def load_dac(
         algo.num_timesteps = counter(counters["num_timesteps"], "counters.num_timesteps")
         algo._n_calls = counter(counters["n_calls"], "counters.n_calls")
         algo._n_updates = counter(counters["n_updates"], "counters.n_updates")
-        trainer.last_disc_update = counter(counters["last_disc_update"], "counters.last_disc_update")
+        last = counters["last_disc_update"]  # negative: saved before the first update (the constructor's value)
+        if not (isinstance(last, int) and not isinstance(last, bool) and last < 0):
+            trainer.last_disc_update = counter(last, "counters.last_disc_update")
         trainer.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         trainer.history = list(state["history"])
