@@ -203,15 +203,19 @@ def cmd_dac_train(args: argparse.Namespace) -> None:
 
     check_env(args.env)
     check_out_dir(args.out)
-    ppo_flags = [k for k in config_overrides(args) if k.startswith("ppo_")]
-    if ppo_flags:
-        raise GenplayError(f"--{ppo_flags[0].replace('_', '-')}: PPO settings do not apply to --algo dac")
     if args.shard_demos:
         raise GenplayError("--shard-demos: DAC runs in one process (no torchrun ranks)")
     base, base_dqn = dac_preset(args.env)
     ckpt = Path(args.out) / CHECKPOINT
     if args.resume and ckpt.is_file():  # flags given on resume are compared with the checkpoint's settings
         base, base_dqn = stored_dac_settings(ckpt)
+    from genplay.gail.algos.dac import DAC_READS
+
+    for key, value in config_overrides(args).items():  # a setting DAC never reads: refused unless it changes nothing
+        default = getattr(base.ppo, key[4:]) if key.startswith("ppo_") else getattr(base, key)
+        if key not in DAC_READS and value != default:
+            flag = "--" + key.replace("_", "-")
+            raise GenplayError(f"{flag}: --algo dac does not use this setting (it is GAIL's; default {default!r})")
     try:
         config = replace(base, **config_overrides(args))
         dqn = dataclasses.replace(base_dqn, **config_overrides(args, prefix="dqn_", cls=DQNConfig))

@@ -91,7 +91,11 @@ def test_resume_continues_and_refuses_changed_settings(dac_run, demos_path, tmp_
     [
         (["--dqn-learning-rate", "-1"], "--dqn-learning-rate"),
         (["--dqn-batch-size", "0", "--dqn-expert-batch-size", "0"], "--dqn-batch-size"),
-        (["--ppo-n-steps", "64"], "--ppo-n-steps: PPO settings do not apply to --algo dac"),
+        (["--ppo-n-steps", "64"], "--ppo-n-steps: --algo dac does not use this setting"),
+        (["--bc-epochs", "10"], "--bc-epochs: --algo dac does not use this setting (it is GAIL's; default 100)"),
+        (["--scale-rewards", "false"], "--scale-rewards: --algo dac does not use this setting"),
+        (["--disc-replay-rollouts", "2"], "--disc-replay-rollouts: --algo dac does not use this setting"),
+        (["--bc-epochs", "100", "--dqn-learning-rate", "-1"], "--dqn-learning-rate"),  # the default: no change
         (["--shard-demos"], "--shard-demos"),
     ],
 )
@@ -132,3 +136,30 @@ def test_dac_refuses_masked_board_game_demos(tmp_path, capsys):
     assert main([*argv, "--timesteps", "256", "--out", str(tmp_path / "run"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "action masks" in err[0], err
+
+def test_every_gail_setting_dac_ignores_is_refused(demos_path, tmp_path, capsys):
+    """Each GAILConfig field outside DAC_READS (and each PPO field), given a non-default value, is one error line."""
+    import dataclasses
+
+    from genplay.gail.algos.config import GAILConfig, PPOConfig
+    from genplay.gail.algos.dac import DAC_READS
+
+    def other(value):
+        if isinstance(value, bool):
+            return ["true" if not value else "false"]
+        if isinstance(value, int | float):
+            return [str(value + 1)]
+        if isinstance(value, tuple):
+            return [str(n) for n in (*value, 8)]
+        return ["random"]
+
+    assert {f.name for f in dataclasses.fields(GAILConfig)} > DAC_READS
+    fields = [("", f) for f in dataclasses.fields(GAILConfig) if f.name not in DAC_READS | {"ppo"}]
+    fields += [("ppo-", f) for f in dataclasses.fields(PPOConfig)]
+    assert {"bc_epochs", "scale_rewards", "disc_replay_rollouts"} <= {f.name for _, f in fields}
+    for prefix, f in fields:
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        flag = "--" + prefix + f.name.replace("_", "-")
+        assert train(demos_path, tmp_path / "run", 1_000, flag, *other(default)) == 2, flag
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: {flag}: --algo dac does not use this setting"), err

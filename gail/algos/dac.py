@@ -51,6 +51,20 @@ from genplay.gail.rewards.features import CenteredNatureCNN
 from genplay.gail.rewards.reward import absorbing_share, absorbing_tail_weight, step_rewards
 from genplay.generative.core import DiscriminatorStepConfig, discriminator_step, select_device, set_torch_threads
 
+DAC_READS: frozenset[str] = frozenset(
+    {
+        *("n_envs", "seed", "checkpoint_every", "torch_threads", "device"),  # the run
+        *("reward_form", "reward_clip", "absorbing", "absorbing_lr_scale", "absorbing_prior"),  # the reward
+        *("use_next_obs", "disc_use_action", "disc_hidden", "disc_activation", "disc_cnn_features"),  # the disc
+        *("disc_hide_top_rows", "disc_spectral_norm", "disc_loss", "disc_penalty", "disc_penalty_weight"),
+        *("disc_lr", "disc_batch_size", "disc_updates", "obs_norm", "normalize_policy_obs"),
+    }
+)
+"""The :class:`GAILConfig` fields DAC reads. Every other field (``ppo``, ``bc_*``, ``scale_rewards``,
+``disc_replay_rollouts``, the board-game ones, and any field added later) belongs to the on-policy
+trainer, so a command line refuses it for DAC rather than ignoring it; the Q-learner's settings are
+:class:`DQNConfig`'s."""
+
 
 class DAC(SB3Learner):
     """Discriminator-Actor-Critic imitation with a DQN learner, SB3-style: ``DAC(...).learn(n)``.
