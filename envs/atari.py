@@ -293,3 +293,10 @@ def atari_config_of(env_id: str, kwargs: dict[str, Any]) -> AtariConfig | None:
 def is_frame_space(space: spaces.Space) -> bool:
     """A stacked-frames observation space: uint8 ``(stack, height, width)``."""
     return isinstance(space, spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
+
+
+def evaluation_options(game: str) -> dict[str, Any]:
+    """``make_atari`` / ``EnvFactory`` options of ``game`` as evaluation plays it (full games, raw scores)."""
+    options = dataclasses.asdict(AtariConfig(game).evaluation)
+    options.pop("game")
+    return options

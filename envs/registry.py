@@ -30,9 +30,10 @@ def _register_optional_suites() -> None:
 
 
 def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
-    """Return the spec of ``env_id`` or raise EnvError naming close matches."""
-    import genplay.envs  # noqa: F401  (registers genplay/* ids)
+    """Return the spec of ``env_id`` or raise EnvError naming close matches.
 
+    The genplay/* ids are registered already: importing this module ran ``genplay.envs``'s
+    ``__init__`` (a submodule's parent package is always imported first)."""
     if env_id not in gym.registry:
         _register_optional_suites()
     if env_id not in gym.registry:

@@ -1,7 +1,8 @@
 """GAIL for games: trainer, discriminator, demonstrations, experts and evaluation."""
 
-from genplay.gail.algos.config import GAILConfig, PPOConfig, preset
+from genplay.gail.algos.config import GAILConfig, PPOConfig
 from genplay.gail.algos.gail import GAIL
+from genplay.gail.algos.presets import preset
 from genplay.gail.data.collect import collect_demos
 from genplay.gail.data.demos import Demos, load_demos, save_demos
 from genplay.gail.data.experts import load_expert, train_expert

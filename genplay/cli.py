@@ -70,7 +70,7 @@ def cmd_demos_collect(args: argparse.Namespace) -> None:
     from genplay.gail.data.collect import collect_demos
     from genplay.gail.data.demos import save_demos
     from genplay.gail.data.expert_choice import expert_demos, expert_family
-    from genplay.gail.runs.pipeline import load_policy
+    from genplay.gail.saving.run_files import load_policy
 
     check_env(args.env)
     check_output_file(args.out, "--out", force=args.force)
@@ -130,12 +130,14 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
         return cmd_dac_train(args)
     if dqn_flags:
         raise GenplayError(f"--dqn-{next(iter(dqn_flags)).replace('_', '-')}: DQN settings need --algo dac")
-    from genplay.gail.algos.config import preset, replace
+    from genplay.gail.algos.board_training import check_board_settings
+    from genplay.gail.algos.config import replace
     from genplay.gail.algos.parallel import check_world_size
+    from genplay.gail.algos.presets import preset
     from genplay.gail.data.demos import load_demos
-    from genplay.gail.runs.pipeline import CHECKPOINT, train_gail
+    from genplay.gail.runs.pipeline import train_gail
     from genplay.gail.saving.checkpoint import checkpoint_config, read_checkpoint
-    from genplay.gail.suites.boardgames import check_board_settings
+    from genplay.gail.saving.run_files import CHECKPOINT
 
     check_env(args.env)
     check_out_dir(args.out)
@@ -199,7 +201,7 @@ def cmd_dac_train(args: argparse.Namespace) -> None:
     from genplay.gail.algos.dac_config import DQNConfig, dac_preset
     from genplay.gail.data.demos import load_demos
     from genplay.gail.runs.dac_run import stored_dac_settings
-    from genplay.gail.runs.pipeline import CHECKPOINT
+    from genplay.gail.saving.run_files import CHECKPOINT
 
     check_env(args.env)
     check_out_dir(args.out)

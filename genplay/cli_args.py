@@ -133,8 +133,9 @@ def _gail_preset_notes() -> dict[tuple[str, str], str]:
         return _NOTES
     notes: dict[tuple[str, str], dict[str, list[str]]] = {}
     try:
-        from genplay.gail.algos.config import GAILConfig, atari_preset, preset
+        from genplay.gail.algos.config import GAILConfig, atari_preset
         from genplay.gail.algos.dac_config import DQNConfig, dac_atari_preset
+        from genplay.gail.algos.presets import preset
         from genplay.gail.suites.boardgame_presets import PRESETS, board_config
 
         families = {

@@ -20,7 +20,7 @@ def board_demos(args: argparse.Namespace) -> Demos:
     """Demos of a board game: ``--policy`` is ``expert`` (the game's preset bot), a bot spec or a
     saved policy; ``--opponent`` and ``--n-episodes`` default to the game's preset."""
     from genplay.envs.board_bots import BOT_KINDS, check_bot_spec
-    from genplay.gail.runs.pipeline import load_policy
+    from genplay.gail.saving.run_files import load_policy
     from genplay.gail.suites.boardgame_presets import board_preset
     from genplay.gail.suites.boardgames import collect_bot_demos
 

@@ -41,7 +41,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from genplay.cli_atari import check_not_suite, cmd_evaluate_suite
     from genplay.envs import EnvFactory
     from genplay.gail.evaluation.evaluate import compare, render_table, results_json
-    from genplay.gail.runs.pipeline import default_expert, load_policy
+    from genplay.gail.runs.pipeline import default_expert
+    from genplay.gail.saving.run_files import load_policy
 
     if args.suite == "boardgames":
         return _boardgames_suite(args)

@@ -150,8 +150,8 @@ def cmd_scorer(args: argparse.Namespace) -> None:
     import sys
 
     from genplay.gail.data.demos import load_demos
-    from genplay.gail.data.synth import load_generator
-    from genplay.gail.evaluation.realism import SCORER_FILE, fit_scorer, save_scorer, scorer_recipe
+    from genplay.gail.data.synth import fit_scorer, load_generator
+    from genplay.gail.evaluation.realism import SCORER_FILE, save_scorer, scorer_recipe
 
     run = _check_run(args.run)
     target = run / SCORER_FILE

@@ -28,17 +28,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib, also when imported by the tests
 from benchlib import ArgumentParser, add_seed_fanout, fan_out_seeds  # noqa: E402
 
-from genplay.gail.algos.config import preset as config_preset
-from genplay.gail.runs.pipeline import export_policy, load_policy
+from genplay.gail.algos.board_training import check_board_settings, masked_gail
+from genplay.gail.algos.presets import preset as config_preset
+from genplay.gail.saving.run_files import export_policy, load_policy
+from genplay.gail.suites.board_symmetry import symmetries
 from genplay.gail.suites.boardgame_presets import DEFAULT_BC_REG, PRESETS, board_config, board_preset
-from genplay.gail.suites.boardgames import (
-    board_factory,
-    check_board_settings,
-    collect_bot_demos,
-    masked_gail,
-    play_both_colours,
-    symmetries,
-)
+from genplay.gail.suites.boardgames import board_factory, collect_bot_demos, play_both_colours
 
 LEARNERS = {"bc": (True, False), "gail": (False, True), "gail_bc": (True, True)}  # (BC warm start, GAIL steps)
 

@@ -106,7 +106,8 @@ def main() -> None:
 def _setup(args: argparse.Namespace):
     """(factory, demos, config): CartPole-style envs get 5 heuristic demos and the preset; an ALE
     game gets 2 scripted-expert games (cached) and the Atari preset; BC off either way."""
-    from genplay.gail.algos.config import atari_preset, preset, replace
+    from genplay.gail.algos.config import atari_preset, replace
+    from genplay.gail.algos.presets import preset
     from genplay.gail.data.collect import collect_demos
     from genplay.gail.data.demos import load_demos, save_demos
 

@@ -76,8 +76,9 @@ def main() -> None:
 
     torch.set_num_threads(args.torch_threads)
     from genplay.envs.scripted import SCRIPTED_EXPERTS
-    from genplay.gail.algos.config import preset, replace
+    from genplay.gail.algos.config import replace
     from genplay.gail.algos.gail import GAIL
+    from genplay.gail.algos.presets import preset
     from genplay.gail.data.collect import collect_demos
     from genplay.gail.data.experts import RECIPES, train_expert
     from genplay.gail.evaluation.evaluate import episode_returns, normalized_return

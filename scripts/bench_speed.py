@@ -41,8 +41,9 @@ def main() -> None:
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
 
-    from genplay.gail.algos.config import preset, replace
+    from genplay.gail.algos.config import replace
     from genplay.gail.algos.gail import GAIL
+    from genplay.gail.algos.presets import preset
     from genplay.gail.runs.pipeline import make_demos
 
     config = replace(preset(args.env), n_envs=args.n_envs, seed=args.seed, checkpoint_every=0)

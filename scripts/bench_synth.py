@@ -188,14 +188,15 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from genplay.gail.algos.config import preset, replace
+    from genplay.gail.algos.config import replace
+    from genplay.gail.algos.presets import preset
     from genplay.gail.algos.warmstart import learn_to_threshold, make_ppo, warm_start
     from genplay.gail.data.collect import collect_demos
     from genplay.gail.data.episodes import concat_demos, select_episodes
-    from genplay.gail.data.synth import SynthConfig, load_generator, synthesize
+    from genplay.gail.data.synth import SynthConfig, fit_scorer, load_generator, synthesize
     from genplay.gail.data.synth_report import board_reference_sets, evaluate_scorer, reference_sets
     from genplay.gail.evaluation.evaluate import episode_returns, normalized_return
-    from genplay.gail.evaluation.realism import RealismConfig, fit_scorer
+    from genplay.gail.evaluation.realism import RealismConfig
     from genplay.gail.runs.pipeline import default_expert, train_gail
 
     t_all = time.perf_counter()
@@ -376,7 +377,7 @@ def board_generator(game: str, n_games: int, timesteps: int, *, opponent: str, s
 
 def board_gail(game: str, demos, timesteps: int, *, seed: int, factory=None):
     """Masked GAIL+BC (BC warm start, ``BOARD_BC_REG`` BC steps after each PPO update) on mirror-augmented demos."""
-    from genplay.gail.suites.boardgames import masked_gail
+    from genplay.gail.algos.board_training import masked_gail
 
     config = board_config(BOARD_SETUPS[game], seed=seed)  # symmetry-augmented demos; this recipe's BC pull, MLP
     config = dataclasses.replace(

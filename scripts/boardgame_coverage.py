@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from genplay.envs.board_bots import SolverBot
-from genplay.gail.runs.pipeline import load_policy
+from genplay.gail.saving.run_files import load_policy
+from genplay.gail.suites.board_symmetry import augment_symmetries
 from genplay.gail.suites.boardgame_presets import PRESETS
-from genplay.gail.suites.boardgames import augment_symmetries, board_factory, collect_bot_demos
+from genplay.gail.suites.boardgames import board_factory, collect_bot_demos
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -101,7 +101,8 @@ def return_scaler_check(ctx: D.DistContext) -> float:
 
 def gail_run(ctx: D.DistContext, demos_path: str, out: Path) -> list[float]:
     """A tiny GAIL run into ``out``; returns this rank's policy and discriminator parameters."""
-    from genplay.gail.algos.config import preset, replace
+    from genplay.gail.algos.config import replace
+    from genplay.gail.algos.presets import preset
     from genplay.gail.runs.pipeline import train_gail
 
     config = replace(

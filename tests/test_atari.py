@@ -187,7 +187,7 @@ def test_pixel_dac_runs_checkpoints_and_resumes(tmp_path, pong_demos):
     obs = pong_demos.obs[np.arange(0, 60, 20)]
     actions, _ = resumed.predict(obs)
     assert actions.shape == (3,)
-    from genplay.gail.runs.pipeline import export_policy, load_policy, load_policy_model
+    from genplay.gail.saving.run_files import export_policy, load_policy, load_policy_model
 
     (tmp_path / "run").mkdir()
     export_policy(resumed, tmp_path / "run")  # the Q-network with its frame centring, for `evaluate` and the suite
@@ -233,7 +233,7 @@ def test_state_only_discriminator_ignores_actions(pong_demos):
 def test_any_sb3_atari_model_is_an_expert_loaded_without_unpickling(cnn_zip, monkeypatch):
     import pickle
 
-    from genplay.gail.runs.pipeline import load_policy
+    from genplay.gail.saving.run_files import load_policy
 
     def refuse(*args, **kwargs):
         raise AssertionError("unpickling attempted")

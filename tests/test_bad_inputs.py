@@ -20,7 +20,8 @@ import torch
 from malicious import Payload
 
 from genplay.cli import main
-from genplay.gail.algos.config import preset, replace
+from genplay.gail.algos.config import replace
+from genplay.gail.algos.presets import preset
 from genplay.gail.data.collect import collect_demos
 from genplay.gail.data.demos import save_demos
 from genplay.gail.runs.pipeline import train_gail

@@ -13,7 +13,8 @@ pyspiel = pytest.importorskip("pyspiel")
 from genplay.envs.board_bots import SolverBot, make_bot  # noqa: E402
 from genplay.envs.boardgames import GAMES, IllegalActionError  # noqa: E402
 from genplay.errors import EnvError  # noqa: E402
-from genplay.gail.suites.boardgames import augment_symmetries, collect_bot_demos, play_games  # noqa: E402
+from genplay.gail.suites.board_symmetry import augment_symmetries  # noqa: E402
+from genplay.gail.suites.boardgames import collect_bot_demos, play_games  # noqa: E402
 
 IDS = {name: g.env_id for name, g in GAMES.items()}
 

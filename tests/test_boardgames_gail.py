@@ -10,16 +10,12 @@ import torch
 
 pytest.importorskip("pyspiel")
 
+from genplay.gail.algos.board_training import BCRegulariser, masked_gail  # noqa: E402
 from genplay.gail.algos.config import GAILConfig, PPOConfig  # noqa: E402
 from genplay.gail.data.store import TransitionStore  # noqa: E402
 from genplay.gail.rewards.features import CLIP, DemoScaling, to_flat  # noqa: E402
-from genplay.gail.suites.boardgames import (  # noqa: E402
-    BCRegulariser,
-    augment_symmetries,
-    collect_bot_demos,
-    masked_gail,
-    play_games,
-)
+from genplay.gail.suites.board_symmetry import augment_symmetries  # noqa: E402
+from genplay.gail.suites.boardgames import collect_bot_demos, play_games  # noqa: E402
 
 CONFIG = GAILConfig(
     n_envs=4,
@@ -162,7 +158,7 @@ def test_board_presets_fill_only_the_values_left_out():
 
 def test_board_cnn_policy_saves_and_loads_by_name(demos, tmp_path):
     from genplay.gail.rewards.features import BoardCNN
-    from genplay.gail.runs.pipeline import export_policy, load_policy
+    from genplay.gail.saving.run_files import export_policy, load_policy
 
     trainer = masked_gail(demos, dataclasses.replace(CONFIG, bc_epochs=3), 0, cnn={"channels": 8, "layers": 2})
     assert isinstance(trainer.gen_algo.policy.features_extractor, BoardCNN)

@@ -10,9 +10,11 @@ import torch
 
 pytest.importorskip("pyspiel")
 
+from genplay.gail.algos.board_training import masked_gail  # noqa: E402
 from genplay.gail.algos.config import GAILConfig, PPOConfig  # noqa: E402
+from genplay.gail.suites.board_symmetry import symmetries  # noqa: E402
 from genplay.gail.suites.boardgame_policy import SymmetricMaskablePolicy, symmetry_maps  # noqa: E402
-from genplay.gail.suites.boardgames import collect_bot_demos, masked_gail, symmetries  # noqa: E402
+from genplay.gail.suites.boardgames import collect_bot_demos  # noqa: E402
 
 CONFIG = GAILConfig(
     n_envs=2,
@@ -63,7 +65,7 @@ def test_symmetry_maps_move_cells_as_the_plane_functions_do():
 
 
 def test_symmetric_policy_saves_and_loads_by_name(tmp_path):
-    from genplay.gail.runs.pipeline import export_policy, load_policy_model
+    from genplay.gail.saving.run_files import export_policy, load_policy_model
 
     demos = collect_bot_demos("tic_tac_toe", "solver", 6, seed=0)
     trainer = masked_gail(demos, SYMMETRIC, 0)
@@ -75,7 +77,7 @@ def test_symmetric_policy_saves_and_loads_by_name(tmp_path):
 
 def test_symmetric_policy_refuses_a_board_it_has_no_symmetries_for():
     from genplay.errors import EnvError
-    from genplay.gail.suites.boardgames import masked_generator
+    from genplay.gail.algos.board_training import masked_generator
 
     venv = collect_bot_demos("connect_four", "random", 2, seed=0).env_factory.make_vec(1)
     with pytest.raises(EnvError, match="symmetries"):

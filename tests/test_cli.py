@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from genplay.cli import build_parser, config_overrides, main
-from genplay.gail.algos.config import preset, replace
+from genplay.gail.algos.config import replace
+from genplay.gail.algos.presets import preset
 from genplay.gail.data.demos import save_demos
 from genplay.gail.data.experts import expert_path
 from genplay.gail.saving.checkpoint import read_checkpoint

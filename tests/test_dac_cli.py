@@ -13,8 +13,8 @@ from stable_baselines3.common.env_util import make_vec_env
 
 from genplay.cli import main
 from genplay.gail.data.demos import save_demos
-from genplay.gail.runs.pipeline import load_policy
 from genplay.gail.saving.dac_checkpoint import read_dac
+from genplay.gail.saving.run_files import load_policy
 from genplay.gail.saving.sb3_zip import load_sb3_zip
 
 ENV = "CartPole-v1"
@@ -136,6 +136,7 @@ def test_dac_refuses_masked_board_game_demos(tmp_path, capsys):
     assert main([*argv, "--timesteps", "256", "--out", str(tmp_path / "run"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "action masks" in err[0], err
+
 
 def test_every_gail_setting_dac_ignores_is_refused(demos_path, tmp_path, capsys):
     """Each GAILConfig field outside DAC_READS (and each PPO field), given a non-default value, is one error line."""

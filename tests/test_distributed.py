@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from genplay.errors import DistributedError
-from genplay.gail.algos.config import preset, replace
+from genplay.gail.algos.config import replace
+from genplay.gail.algos.presets import preset
 from genplay.gail.data.demos import save_demos
 from genplay.gail.saving.checkpoint import read_checkpoint
 from genplay.generative.core import distributed as D

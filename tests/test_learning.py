@@ -15,7 +15,7 @@ import dataclasses
 import pytest
 import torch
 
-from genplay.gail.algos.config import preset
+from genplay.gail.algos.presets import preset
 from genplay.gail.data.collect import collect_demos
 from genplay.gail.evaluation.evaluate import episode_returns
 from genplay.gail.runs.pipeline import train_gail

@@ -15,13 +15,14 @@ import torch
 from genplay.envs import EnvFactory
 from genplay.envs.scripted import SCRIPTED_EXPERTS
 from genplay.errors import CheckpointError
-from genplay.gail.algos.config import atari_preset, preset, replace
+from genplay.gail.algos.config import atari_preset, replace
 from genplay.gail.algos.gail import GAIL
+from genplay.gail.algos.presets import preset
 from genplay.gail.data.collect import collect_demos, random_policy
 from genplay.gail.data.demos import Demos, describe_space
 from genplay.gail.evaluation.portable_check import check_portable, raw_observations, same_actions, sb3_load
 from genplay.gail.rewards.features import CenteredNatureCNN, ObsScalingExtractor
-from genplay.gail.runs.pipeline import export_policy, load_policy, load_policy_model
+from genplay.gail.saving.run_files import export_policy, load_policy, load_policy_model
 from genplay.gail.saving.sb3_zip import save_sb3_zip
 
 N_OBS = 1000

@@ -13,7 +13,6 @@ from gymnasium.wrappers import TransformObservation
 
 from genplay.errors import CheckpointError
 from genplay.gail.data.collect import collect_demos
-from genplay.gail.data.synth import auc
 from genplay.gail.evaluation.realism import (
     RealismConfig,
     load_scorer,
@@ -23,6 +22,7 @@ from genplay.gail.evaluation.realism import (
     train_scorer,
     with_symmetries,
 )
+from genplay.gail.evaluation.scores import auc
 
 DICT_ENV = "test/RealismDictCartPole-v0"
 DICT_SPACE = gym.spaces.Dict(

@@ -21,13 +21,15 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
 from genplay.errors import CheckpointError, DemoError, RunDirError
-from genplay.gail.algos.config import GAILConfig, PPOConfig, preset, replace
+from genplay.gail.algos.config import GAILConfig, PPOConfig, replace
 from genplay.gail.algos.gail import GAIL
+from genplay.gail.algos.presets import preset
 from genplay.gail.data.collect import collect_demos
 from genplay.gail.data.demos import load_demos
 from genplay.gail.data.experts import expert_path, load_expert
-from genplay.gail.runs.pipeline import load_policy, train_gail
+from genplay.gail.runs.pipeline import train_gail
 from genplay.gail.saving.checkpoint import read_checkpoint
+from genplay.gail.saving.run_files import load_policy
 from genplay.gail.saving.sb3_io import algo_from_state, algo_state
 from genplay.gail.saving.sb3_zip import load_sb3_zip, save_sb3_zip
 from genplay.generative.core.rundir import RunDirLock

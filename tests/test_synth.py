@@ -13,18 +13,19 @@ import pytest
 import torch
 
 from genplay.cli import main
-from genplay.gail.algos.config import preset, replace
+from genplay.gail.algos.config import replace
+from genplay.gail.algos.presets import preset
 from genplay.gail.data.demos import Demos, describe_space, load_demos, save_demos
 from genplay.gail.data.store import StackedFrames
 from genplay.gail.data.synth import (
     SynthConfig,
-    auc,
     episode_scores,
     filter_by_score,
     load_generator,
     score_transitions,
     synthesize,
 )
+from genplay.gail.evaluation.scores import auc
 from genplay.gail.runs.pipeline import train_gail
 
 ENV = "CartPole-v1"
@@ -34,7 +35,8 @@ ENV = "CartPole-v1"
 def run_dir(tmp_path_factory, cartpole_demos) -> Path:
     """A GAIL run on CartPole (BC warm start on 5 heuristic demos, then 512 generator steps) and its
     realism scorer (``realism.pt``, a short training on the same demos)."""
-    from genplay.gail.evaluation.realism import SCORER_FILE, RealismConfig, fit_scorer, save_scorer
+    from genplay.gail.data.synth import fit_scorer
+    from genplay.gail.evaluation.realism import SCORER_FILE, RealismConfig, save_scorer
 
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("synth") / "run"
@@ -350,7 +352,8 @@ def test_warm_start_on_a_board_game_is_masked_and_beats_a_fresh_policy():
 
     from genplay.gail.algos import bc, warmstart
     from genplay.gail.evaluation.evaluate import episode_returns
-    from genplay.gail.suites.boardgames import augment_symmetries, board_factory, collect_bot_demos
+    from genplay.gail.suites.board_symmetry import augment_symmetries
+    from genplay.gail.suites.boardgames import board_factory, collect_bot_demos
 
     torch.set_num_threads(1)
     env = board_factory("tic_tac_toe", "random", None)

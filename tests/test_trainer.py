@@ -14,12 +14,14 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
 from genplay.errors import CheckpointError, GenplayError
-from genplay.gail.algos.config import GAILConfig, preset, replace
+from genplay.gail.algos.config import GAILConfig, replace
 from genplay.gail.algos.gail import GAIL
+from genplay.gail.algos.presets import preset
 from genplay.gail.data.store import TransitionStore
 from genplay.gail.evaluation.evaluate import compare, episode_returns, normalized_return, render_table
-from genplay.gail.runs.pipeline import load_policy, load_policy_model, train_gail
+from genplay.gail.runs.pipeline import train_gail
 from genplay.gail.saving.checkpoint import read_checkpoint
+from genplay.gail.saving.run_files import load_policy, load_policy_model
 from genplay.generative.core.state_io import load_state, save_state
 
 ENV = "CartPole-v1"
@@ -385,7 +387,7 @@ def test_bc_baseline_clones_continuous_actions_under_gsde():
     """Pendulum's preset (gSDE PPO), 20 demos as in ``genplay demo``: the BC baseline, built as GAIL's
     warm start is, regresses the mean action (-429 here); log-likelihood BC scored -1224 (random -1180)."""
     from genplay.envs.scripted import SCRIPTED_EXPERTS
-    from genplay.gail.algos.config import preset
+    from genplay.gail.algos.presets import preset
     from genplay.gail.data.collect import collect_demos
     from genplay.gail.evaluation.evaluate import episode_returns
     from genplay.gail.runs.pipeline import behaviour_cloning

@@ -364,32 +364,6 @@ def _type_error(hint: Any, v: Any) -> str | None:
     return None
 
 
-def preset(env_id: str) -> GAILConfig:
-    """Tuned defaults for known envs; the generic defaults otherwise."""
-    game = atari_game_of(env_id)
-    if game is not None:
-        return atari_preset(game)
-    from genplay.gail.suites.boardgame_presets import board_config, board_preset
-
-    board = board_preset(env_id)
-    if board is not None:
-        return board_config(board)
-    if env_id.startswith("Pendulum"):
-        ppo = PPOConfig(
-            n_steps=1024,
-            batch_size=256,
-            n_epochs=10,
-            learning_rate=1e-3,
-            gamma=0.9,
-            gae_lambda=0.95,
-            ent_coef=0.0,
-            use_sde=True,
-            sde_sample_freq=4,
-        )
-        return GAILConfig(n_envs=4, ppo=ppo)
-    return GAILConfig()
-
-
 def replace(config: GAILConfig, **changes: Any) -> GAILConfig:
     """``dataclasses.replace`` that also accepts ``ppo_<field>`` keys for the nested PPO config."""
     ppo_changes = {k[4:]: v for k, v in changes.items() if k.startswith("ppo_")}

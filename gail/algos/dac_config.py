@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
-from genplay.gail.algos.config import MAX_BATCH, GAILConfig, atari_game_of, atari_preset, check_fields, preset
+from genplay.gail.algos.config import MAX_BATCH, GAILConfig, atari_game_of, atari_preset, check_fields
+from genplay.gail.algos.presets import preset
 
 
 @dataclass(frozen=True)
@@ -106,3 +108,10 @@ def dac_preset(env_id: str) -> tuple[GAILConfig, DQNConfig]:
     preset for the discriminator and SB3's DQN defaults (with half of each batch from the demos)."""
     game = atari_game_of(env_id)
     return dac_atari_preset(game) if game is not None else (preset(env_id), DQNConfig())
+
+
+def dac_run_meta(factory: Any, config: Any, dqn: DQNConfig) -> dict[str, Any]:
+    """``config.json`` of a DAC run: the env, the discriminator's settings and the Q-learner's."""
+    meta = {"algo": "dac", "env_id": factory.env_id, "env": factory.to_dict(), **dataclasses.asdict(config)}
+    meta["dqn"] = dataclasses.asdict(dqn)
+    return meta

@@ -98,7 +98,7 @@ class GAIL(SB3Learner):
         self.rng = np.random.default_rng(config.seed if rank == 0 else [config.seed, rank])
         self.disc_batch = config.disc_batch_size // world
 
-        self.disc = TransitionDiscriminator.from_config(venv.observation_space, venv.action_space, config)
+        self.disc = self.reward_model_class.from_config(venv.observation_space, venv.action_space, config)
         self.disc = self.disc.to(self.device)
         # The absorbing logit is one scalar fitting an occupancy ratio that moves with the policy;
         # at the net's step size (Adam moves ~lr per step) it would lag far behind.
@@ -114,9 +114,7 @@ class GAIL(SB3Learner):
         self.step_config = DiscriminatorStepConfig(
             loss=config.disc_loss, penalty=config.disc_penalty, penalty_weight=config.disc_penalty_weight
         )
-        self.expert = TransitionStore.from_episodes(
-            demos.obs, demos.acts, demos.episode_lengths, with_next=config.use_next_obs
-        )
+        self.expert = self._expert_store(demos)
         if config.obs_norm == "demos":
             self.disc.fit_scaling(self.expert)  # on all demos, sharded or not: the same scaling on every rank
         broadcast_module(self.disc, dist)
@@ -311,12 +309,30 @@ class GAIL(SB3Learner):
         which = np.searchsorted(np.cumsum(sizes), draw, side="right")
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         parts = [
-            self.disc.features(store, draw[which == i] - starts[i])
+            self._features(store, draw[which == i] - starts[i])
             for i, store in enumerate(stores)
             if (which == i).any()
         ]
         share = absorbing_share(int(sizes.sum() if total_rows is None else total_rows), absorbing)
         return with_absorbing_row(self.disc, torch.cat(parts), share)
+
+    # Hooks of a reward model other than GAIL's discriminator (AIRL, gail/algos/airl.py, overrides them).
+    reward_model_class = TransitionDiscriminator
+    """The reward model's class: ``from_config(obs_space, act_space, config)``, ``features``, ``logits``."""
+
+    def _expert_store(self, demos: Demos) -> TransitionStore:
+        """The demos as the reward model's expert rows."""
+        return TransitionStore.from_episodes(
+            demos.obs, demos.acts, demos.episode_lengths, with_next=self.config.use_next_obs
+        )
+
+    def _rollout_store(self, rollout: dict) -> TransitionStore:
+        """A recorded rollout as the reward model's generator rows (called once per rollout, at its end)."""
+        return TransitionStore.from_rollout(rollout, with_next=self.config.use_next_obs)
+
+    def _features(self, store: TransitionStore, idx: np.ndarray) -> torch.Tensor:
+        """Flat rows of ``store``'s transitions ``idx`` for one discriminator step."""
+        return self.disc.features(store, idx)
 
     @torch.no_grad()
     def reward(self, store: TransitionStore) -> np.ndarray:
@@ -333,7 +349,7 @@ class GAIL(SB3Learner):
     def _on_rollout_end(self) -> None:
         rollout = self.recorder.collect()
         terminated = rollout["terminated"]
-        store = TransitionStore.from_rollout(rollout, with_next=self.config.use_next_obs)
+        store = self._rollout_store(rollout)
         stats = self.train_discriminator(store, int(terminated.sum()))
         disc_rewards = self.reward(store).reshape(terminated.shape)
         rewards = generator_rewards(disc_rewards, terminated, self.absorbing_reward(), self.gamma)
@@ -360,14 +376,16 @@ class GAIL(SB3Learner):
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
-        """Save as the run directory ``gail train --out`` writes, plus ``demos.npz`` (``pipeline.save_run``):
+        """Save as the run directory ``gail train --out`` writes, plus ``demos.npz`` (``run_files.save_run_dir``):
         ``evaluate --policy DIR`` and ``gail train --resume --out DIR`` read it. ``*.pt``: the checkpoint alone."""
         if Path(path).suffix == ".pt":
             self.save_checkpoint(path)
         else:
-            from genplay.gail.runs.pipeline import save_run
+            from genplay.gail.saving.run_files import save_run_dir
 
-            save_run(self, path)
+            meta = {"env_id": self.demos.env_id, "env": self.demos.env_factory.to_dict()}
+            meta.update(dataclasses.asdict(self.config), world_size=1, backend=None)
+            save_run_dir(self, path, meta, "GAIL")
 
     def save_checkpoint(self, path: str | Path) -> None:
         """Write the whole trainer (policy, optimiser states, discriminator, counters) to one file, atomically."""

@@ -38,7 +38,16 @@ from genplay.gail.data.collect import PolicyFn, collect_demos, env_action_masks
 from genplay.gail.data.demos import Demos
 from genplay.gail.data.episodes import concat_demos, select_episodes
 from genplay.gail.data.store import TransitionStore
-from genplay.gail.evaluation.realism import SCORE_DEFINITION, SCORER_FILE, RealismScorer, load_scorer
+from genplay.gail.evaluation.realism import (
+    GENERATOR_SEED,
+    RANDOM_SEED,
+    SCORE_DEFINITION,
+    SCORER_FILE,
+    RealismConfig,
+    RealismScorer,
+    load_scorer,
+    train_scorer,
+)
 from genplay.gail.rewards.discriminator import TransitionDiscriminator
 
 
@@ -92,8 +101,8 @@ def _file_sha256(path: Path) -> str:
 
 def load_generator(run_dir: str | Path) -> Generator:
     """The generator of a ``gail train`` output dir (or a policy zip alone: then no scores), unpickled never."""
-    from genplay.gail.runs.pipeline import CHECKPOINT, POLICY, load_policy_model
     from genplay.gail.saving.checkpoint import checkpoint_config, read_checkpoint
+    from genplay.gail.saving.run_files import CHECKPOINT, POLICY, load_policy_model
 
     path = Path(run_dir)
     model, normalize, extra = load_policy_model(path)
@@ -300,14 +309,41 @@ def filter_by_score(demos: Demos, *, min_score: float | None = None, top: int | 
     return select_episodes(demos, order, metadata=meta)
 
 
-def auc(positive: np.ndarray, negative: np.ndarray) -> float:
-    """Area under the ROC curve of scores separating ``positive`` from ``negative`` (ties count 1/2)."""
-    pos, neg = np.asarray(positive, np.float64).ravel(), np.asarray(negative, np.float64).ravel()
-    if len(pos) == 0 or len(neg) == 0:
-        return float("nan")
-    x = np.concatenate([pos, neg])
-    ranks = np.empty(len(x))
-    ranks[np.argsort(x, kind="mergesort")] = np.arange(1, len(x) + 1)
-    _, inv, counts = np.unique(x, return_inverse=True, return_counts=True)
-    ranks = (np.bincount(inv, weights=ranks) / counts)[inv]  # ties share their mean rank
-    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+# ---------------------------------------------------------------------------- after GAIL
+
+
+def fit_scorer(
+    gen,
+    expert: Demos,
+    *,
+    config: RealismConfig = RealismConfig(),
+    generator_episodes: int = 20,
+    random_episodes: int = 20,
+    log=None,
+) -> RealismScorer:
+    """Train a scorer for the generator ``gen`` (a :class:`Generator`) on ``expert``.
+
+    The generator is rolled out as ``synth`` rolls it (sampled actions, T = 1) on seeds from
+    ``GENERATOR_SEED``, random play on seeds from ``RANDOM_SEED``: apart from ``synth``'s
+    defaults and ``synth report``'s, so neither is scored on episodes the scorer trained on.
+    """
+    if log is not None:
+        log(f"realism scorer: rolling out {generator_episodes} generator and {random_episodes} random episodes")
+    rollouts = synthesize(dataclasses.replace(gen, scorer=None), SynthConfig(generator_episodes, seed=GENERATOR_SEED))
+    rand = collect_demos(gen.env, "random", random_episodes, seed=RANDOM_SEED, metadata={"policy": "random"})
+    provenance = {
+        "generator": {k: gen.provenance.get(k) for k in ("path", "policy_sha256", "checkpoint_sha256", "timesteps")},
+        "expert_policy": str(expert.metadata.get("policy", "unknown")),
+        "seeds": {
+            "generator": [GENERATOR_SEED, GENERATOR_SEED + generator_episodes - 1],
+            "random": [RANDOM_SEED, RANDOM_SEED + random_episodes - 1],
+        },
+    }
+    return train_scorer(
+        expert,
+        {"generator": dataclasses.replace(rollouts, scores=None), "random": rand},
+        config=config,
+        hide_top_rows=gen.hide_top_rows,
+        provenance=provenance,
+        log=log,
+    )

@@ -26,8 +26,9 @@ import numpy as np
 from genplay.errors import GenplayError
 from genplay.gail.data.collect import collect_demos
 from genplay.gail.data.demos import Demos
-from genplay.gail.data.synth import Generator, auc, episode_scores, score_transitions
+from genplay.gail.data.synth import Generator, episode_scores, score_transitions
 from genplay.gail.evaluation.realism import noisy_policy
+from genplay.gail.evaluation.scores import auc
 
 WARN_AUC = 0.6
 """Below this expert-vs-random AUC on held-out episodes the score does not rank (flat or inverted)."""

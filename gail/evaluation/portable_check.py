@@ -103,7 +103,7 @@ def check_portable(
 ) -> dict[str, Any]:
     """``{env, n_obs, same_actions_fraction, sb3_return_mean, genplay_return_mean}`` of a run (see the
     module docstring); ``n_episodes=0`` skips the returns (None)."""
-    from genplay.gail.runs.pipeline import load_policy
+    from genplay.gail.saving.run_files import load_policy
 
     factory = as_factory(env) if env is not None else run_env(run)
     policy = load_policy(run, env_id=factory.env_id)

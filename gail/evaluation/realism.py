@@ -200,7 +200,7 @@ def with_symmetries(demos: Demos) -> Demos:
     """``demos`` plus their board-symmetric images when they are a board game's with action masks and
     known symmetries (``boardgames.symmetries``); ``demos`` unchanged otherwise."""
     from genplay.envs.boardgames import game_of
-    from genplay.gail.suites.boardgames import augment_symmetries, symmetries
+    from genplay.gail.suites.board_symmetry import augment_symmetries, symmetries
 
     game = game_of(str(demos.env_id))
     if game is None or demos.action_masks is None:
@@ -243,7 +243,7 @@ def _store(
 
 
 def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    from genplay.gail.data.synth import auc
+    from genplay.gail.evaluation.scores import auc
 
     return round(auc(pos, neg), 4)
 
@@ -456,47 +456,4 @@ def load_scorer(path: str | Path, *, observation_space=None, action_space=None) 
         int(state["hide_top_rows"]),
         dict(state.get("provenance") or {}),
         dict(state.get("validation") or {}),
-    )
-
-
-# ---------------------------------------------------------------------------- after GAIL
-
-
-def fit_scorer(
-    gen,
-    expert: Demos,
-    *,
-    config: RealismConfig = RealismConfig(),
-    generator_episodes: int = 20,
-    random_episodes: int = 20,
-    log=None,
-) -> RealismScorer:
-    """Train a scorer for the generator ``gen`` (a :class:`genplay.gail.data.synth.Generator`) on ``expert``.
-
-    The generator is rolled out as ``synth`` rolls it (sampled actions, T = 1) on seeds from
-    ``GENERATOR_SEED``, random play on seeds from ``RANDOM_SEED``: apart from ``synth``'s
-    defaults and ``synth report``'s, so neither is scored on episodes the scorer trained on.
-    """
-    from genplay.gail.data.collect import collect_demos
-    from genplay.gail.data.synth import SynthConfig, synthesize
-
-    if log is not None:
-        log(f"realism scorer: rolling out {generator_episodes} generator and {random_episodes} random episodes")
-    rollouts = synthesize(dataclasses.replace(gen, scorer=None), SynthConfig(generator_episodes, seed=GENERATOR_SEED))
-    rand = collect_demos(gen.env, "random", random_episodes, seed=RANDOM_SEED, metadata={"policy": "random"})
-    provenance = {
-        "generator": {k: gen.provenance.get(k) for k in ("path", "policy_sha256", "checkpoint_sha256", "timesteps")},
-        "expert_policy": str(expert.metadata.get("policy", "unknown")),
-        "seeds": {
-            "generator": [GENERATOR_SEED, GENERATOR_SEED + generator_episodes - 1],
-            "random": [RANDOM_SEED, RANDOM_SEED + random_episodes - 1],
-        },
-    }
-    return train_scorer(
-        expert,
-        {"generator": dataclasses.replace(rollouts, scores=None), "random": rand},
-        config=config,
-        hide_top_rows=gen.hide_top_rows,
-        provenance=provenance,
-        log=log,
     )

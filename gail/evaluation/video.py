@@ -20,7 +20,8 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from genplay.gail.suites.atari_suite import PolicySpec, SuiteConfig, evaluation_options, load_policies
+from genplay.envs.atari import evaluation_options
+from genplay.gail.suites.atari_suite import PolicySpec, SuiteConfig, load_policies
 
 VIDEO_FPS = 15
 GIF_MAX_FRAMES = 10_000

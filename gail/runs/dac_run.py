@@ -19,9 +19,9 @@ from genplay.gail.saving.checkpoint import config_differences
 from genplay.gail.algos.config import GAILConfig
 from genplay.gail.algos.dac import DAC
 from genplay.gail.saving.dac_checkpoint import dac_settings, read_dac
-from genplay.gail.algos.dac_config import DQNConfig, dac_preset
+from genplay.gail.algos.dac_config import DQNConfig, dac_preset, dac_run_meta
 from genplay.gail.data.demos import Demos, save_demos
-from genplay.gail.runs.pipeline import CHECKPOINT, POLICY, RUN_MARKERS, export_policy, set_run_logger
+from genplay.gail.saving.run_files import CHECKPOINT, POLICY, RUN_MARKERS, export_policy, save_run_dir, set_run_logger
 from genplay.gail.evaluation.plotting import plot_learning_curve
 from genplay.generative.core import atomic_write
 from genplay.generative.core.rundir import RunDirLock, run_dir_session
@@ -74,24 +74,13 @@ def train_dac(
 
 
 def _write_config(out: Path, factory: EnvFactory, config: GAILConfig, dqn: DQNConfig) -> None:
-    meta = {"algo": "dac", "env_id": factory.env_id, "env": factory.to_dict(), **dataclasses.asdict(config)}
-    meta["dqn"] = dataclasses.asdict(dqn)
+    meta = dac_run_meta(factory, config, dqn)
     atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
 
 
 def save_dac_run(trainer: DAC, out_dir: str | Path) -> Path:
-    """A DAC trainer built in Python written as the run directory ``gail train --algo dac --out`` writes
-    (``DAC.save``): ``config.json``, ``checkpoint.pt``, ``policy.zip``, ``history.json``,
-    ``learning_curve.png``, and ``demos.npz`` for ``--resume``. Locked while written."""
-    out = Path(out_dir)
-    env = trainer.demos.env_factory
-    with RunDirLock(out):
-        _write_config(out, env, trainer.config, trainer.dqn_config)
-        save_demos(out / "demos.npz", trainer.demos)
-        trainer.save_checkpoint(out / CHECKPOINT)
-        export_policy(trainer, out)
-        plot_learning_curve(trainer.history, out / "learning_curve.png", title=f"DAC on {env.env_id}")
-    return out
+    """A DAC trainer built in Python written as the run directory ``gail train --algo dac --out`` writes."""
+    return save_run_dir(trainer, out_dir, dac_run_meta(trainer.demos.env_factory, trainer.config, trainer.dqn_config), "DAC")
 
 
 def stored_dac_settings(ckpt: str | Path) -> tuple[GAILConfig, DQNConfig]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from genplay.envs.atari import evaluation_options
 from genplay.gail.evaluation.scores import ATARI_REFERENCE, REFERENCE_SOURCE, human_normalized, stratified_bootstrap_ci
 
 if TYPE_CHECKING:
@@ -41,8 +42,6 @@ class SuiteResult:
                 "median": float(np.median(per_game))}  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        from genplay.gail.suites.atari_suite import evaluation_options
-
         c = self.config
         policies = {}
         for spec in c.policies:

@@ -20,13 +20,13 @@ independent draw). Results go to ``results.json``, ``results.md`` and ``scores.p
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from genplay.envs.atari import evaluation_options
 from genplay.errors import GenplayError
 from genplay.gail.evaluation.scores import ATARI_REFERENCE
 from genplay.gail.suites.atari_results import SuiteResult
@@ -124,15 +124,6 @@ def _int_in(value: Any, low: int, high: int | None) -> bool:
     return ok and (high is None or value <= high)
 
 
-def evaluation_options(game: str) -> dict[str, Any]:
-    """``make_atari`` / ``EnvFactory`` options of ``game`` as evaluation plays it (full games, raw scores)."""
-    from genplay.envs.atari import AtariConfig
-
-    options = dataclasses.asdict(AtariConfig(game).evaluation)
-    options.pop("game")
-    return options
-
-
 # ---------------------------------------------------------------------------- policies
 
 
@@ -148,7 +139,7 @@ def load_policies(config: SuiteConfig) -> dict[tuple[str, str], Any]:
 def load_player(config: SuiteConfig, spec: PolicySpec, game: str) -> Any:
     """What plays ``spec`` on ``game`` (see :func:`load_policies`)."""
     from genplay.envs.atari import atari_id
-    from genplay.gail.runs.pipeline import load_policy
+    from genplay.gail.saving.run_files import load_policy
 
     if spec.kind == "random":
         return "random"

@@ -27,7 +27,7 @@ def symmetry_maps(game: str, board: tuple[int, int]) -> tuple[np.ndarray, np.nda
     ``gather[g]`` (``(G, H*W)``): image ``g`` of flat cells is ``cells[..., gather[g]]``;
     ``action_map[g, a]``: the image of action ``a`` under symmetry ``g``.
     """
-    from genplay.gail.suites.boardgames import symmetries
+    from genplay.gail.suites.board_symmetry import symmetries
 
     h, w = board
     gathers, amaps = [], []

@@ -73,7 +73,7 @@ class PolicyFile:
 def play_half(game: str, player: Any, opponent: str, n: int, agent_player: int, seed: int) -> Record:
     """``n`` games of ``player`` (a policy, :class:`PolicyFile` or bot spec) with one colour against ``opponent``."""
     if isinstance(player, PolicyFile):
-        from genplay.gail.runs.pipeline import load_policy
+        from genplay.gail.saving.run_files import load_policy
 
         player = load_policy(player.path, env_id=player.env_id)
     return play_games(game, player, opponent, n, agent_player=agent_player, seed=seed)
@@ -206,7 +206,7 @@ def cli_suite(
     the games per colour per pairing; ``out`` a directory for JSON, Markdown and plot. Prints
     the table (or JSON) and returns the result; failed jobs raise :class:`JobsFailed` after."""
     from genplay.envs.board_bots import check_bot_spec
-    from genplay.gail.runs.pipeline import load_policy
+    from genplay.gail.saving.run_files import load_policy
 
     game = game_of(env_id)
     if game is None:

@@ -1,0 +1,161 @@
+"""Save and restore a whole SQIL / IQ-Learn trainer (``gail/learners/off_policy.py``) in one safe file.
+
+The core's ``state_io`` format (JSON + safetensors + sha256), never pickle: the config as
+JSON, the SB3 policy's weights (DQN: Q-network and target; SAC: actor, critics, targets),
+every optimiser, SAC's log temperature, the replay buffer's arrays (uint8 frames as they
+are), SB3's counters (its schedules run on them), the trainer's RNG and the history. The
+trainer is rebuilt from the config, then given the state, so nothing of SB3's pickled
+fields is involved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.vec_env import VecEnv
+
+from genplay.errors import CheckpointError
+from genplay.gail.data.demos import Demos
+from genplay.gail.saving.checkpoint import demos_fingerprint
+from genplay.gail.saving.sb3_io import counter
+from genplay.generative.core.checks import check_finite_tree
+from genplay.generative.core.state_io import load_state, save_state
+
+if TYPE_CHECKING:
+    from genplay.gail.learners.off_policy import OffPolicyConfig, OffPolicyImitation
+
+FORMAT, VERSION = "genplay-off-policy-imitation", 1
+REPLAY = ("observations", "next_observations", "actions", "dones", "timeouts")
+RUN_FIELDS = ("device", "torch_threads", "checkpoint_every")
+"""Settings of where a run executes, not of what it learns: a resume may change them."""
+
+
+def _optimizers(trainer: OffPolicyImitation) -> dict[str, Any]:
+    algo = trainer.algo
+    if trainer.discrete:
+        return {"q": algo.policy.optimizer}
+    found = {"actor": algo.actor.optimizer, "critic": algo.critic.optimizer}
+    if algo.ent_coef_optimizer is not None:
+        found["ent_coef"] = algo.ent_coef_optimizer
+    return found
+
+
+def save_off_policy(trainer: OffPolicyImitation, path: str | Path) -> None:
+    """Write ``trainer`` to ``path`` atomically (``state_io``)."""
+    algo, rb = trainer.algo, trainer.algo.replay_buffer
+    state = {
+        "format": FORMAT,
+        "version": VERSION,
+        "algo": trainer.log_key,
+        "env_id": trainer.demos.env_id,
+        "demos_sha256": demos_fingerprint(trainer.demos),
+        "config": dataclasses.asdict(trainer.config),
+        "policy": algo.policy.state_dict(),
+        "optimizers": {k: opt.state_dict() for k, opt in _optimizers(trainer).items()},
+        "log_ent_coef": getattr(algo, "log_ent_coef", None) if not trainer.discrete else None,
+        "replay": {**{k: getattr(rb, k) for k in REPLAY}, "pos": int(rb.pos), "full": bool(rb.full)},
+        "counters": {
+            "num_timesteps": int(algo.num_timesteps),
+            "n_calls": int(algo._n_calls),
+            "n_updates": int(algo._n_updates),
+        },
+        "rng": trainer.rng.bit_generator.state,
+        "history": trainer.history,
+    }
+    save_state(path, state)
+
+
+def read_off_policy(path: str | Path, algo: str) -> dict:
+    """The state tree of an ``algo`` checkpoint (format and algorithm checked); nothing in it is code."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    state = load_state(path)
+    if state.get("format") != FORMAT or state.get("version") != VERSION:
+        raise CheckpointError(f"{path}: field 'format' is {state.get('format')!r}; not a genplay {algo} checkpoint")
+    if state.get("algo") != algo:
+        have = state.get("algo")
+        raise CheckpointError(f"{path}: field 'algo' is {have!r}; resume it with --algo {have}")
+    return state
+
+
+def stored_config(state: dict, config_cls: type[OffPolicyConfig], path: str | Path) -> OffPolicyConfig:
+    """The stored config as ``config_cls`` (each field checked by its ``__post_init__``)."""
+    try:
+        data = dict(state["config"])
+        data["net_arch"] = tuple(data["net_arch"])
+        return config_cls(**data)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path}: field 'config' is not a valid {config_cls.__name__} ({exc})") from None
+
+
+def config_differences(stored: OffPolicyConfig, new: OffPolicyConfig) -> list[str]:
+    """``field: old -> new`` for each learning setting that differs (run settings may change on resume)."""
+    return [
+        f"{f.name}: {getattr(stored, f.name)!r} -> {getattr(new, f.name)!r}"
+        for f in dataclasses.fields(stored)
+        if f.name not in RUN_FIELDS and getattr(stored, f.name) != getattr(new, f.name)
+    ]
+
+
+def load_off_policy(
+    cls: type[OffPolicyImitation],
+    path: Path,
+    *,
+    venv: VecEnv,
+    demos: Demos,
+    config: OffPolicyConfig | None = None,
+    log_dir: str | None = None,
+    state: dict | None = None,
+) -> OffPolicyImitation:
+    """Rebuild the trainer saved at ``path`` on ``venv`` (with ``config`` instead of the stored one where
+    the stored state fits it; ``state``: the file already read); every problem is one ``CheckpointError``."""
+    state = state if state is not None else read_off_policy(path, cls.log_key)
+    if state.get("env_id") != demos.env_id:
+        have = state.get("env_id")
+        raise CheckpointError(f"{path}: field 'env_id' is {have!r}, but the demos are for {demos.env_id!r}")
+    if state.get("demos_sha256") != demos_fingerprint(demos):
+        raise CheckpointError(f"{path}: field 'demos_sha256' does not match these demos; resume with the run's demos")
+    config_cls = cls.config_class
+    config = config or stored_config(state, config_cls, path)
+    trainer = cls(venv=venv, demos=demos, config=config, log_dir=log_dir)
+    algo, rb = trainer.algo, trainer.algo.replay_buffer
+    try:
+        check_finite_tree(state["policy"], str(path))
+        algo.policy.load_state_dict(state["policy"])
+        stored_opts = state["optimizers"]
+        for key, opt in _optimizers(trainer).items():
+            opt.load_state_dict(stored_opts[key])
+        if not trainer.discrete and algo.ent_coef_optimizer is not None:
+            with torch.no_grad():
+                algo.log_ent_coef.copy_(torch.as_tensor(state["log_ent_coef"]).reshape(algo.log_ent_coef.shape))
+        replay = state["replay"]
+        for key in REPLAY:
+            value, have = np.asarray(replay[key]), getattr(rb, key)
+            if value.shape != have.shape or value.dtype != have.dtype:
+                raise ValueError(f"replay {key} is {value.dtype}{value.shape}, expected {have.dtype}{have.shape}")
+            setattr(rb, key, value)
+        rb.pos, rb.full = counter(replay["pos"], "replay.pos"), bool(replay["full"])
+        if rb.pos >= rb.buffer_size:
+            raise ValueError(f"replay pos {rb.pos} is past the buffer's {rb.buffer_size} rows")
+        n_actions = getattr(venv.action_space, "n", None)
+        if n_actions is not None and ((rb.actions < 0) | (rb.actions >= n_actions)).any():
+            raise ValueError(f"replay actions outside [0, {n_actions})")
+        counters = state["counters"]
+        algo.num_timesteps = counter(counters["num_timesteps"], "counters.num_timesteps")
+        algo._n_calls = counter(counters["n_calls"], "counters.n_calls")
+        algo._n_updates = counter(counters["n_updates"], "counters.n_updates")
+        trainer.rng.bit_generator.state = state["rng"]
+        trainer.history = list(state["history"])
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        msg = " ".join(str(exc).split())[:200]
+        raise CheckpointError(
+            f"{path}: the stored state does not fit these settings or is malformed ({type(exc).__name__}: {msg})"
+        ) from None
+    return trainer
