@@ -82,8 +82,15 @@ def recipe_for(env_id: str) -> ExpertRecipe:
     return RECIPES.get(env_id, ExpertRecipe(n_envs=8, threshold=spec.reward_threshold))
 
 
-def expert_path(env_id: str, seed: int = 0) -> Path:
-    return cache_dir() / "experts" / f"{env_id.replace('/', '_')}__ppo__seed{seed}.zip"
+def expert_path(env_id: str, seed: int = 0, env_kwargs: dict[str, Any] | None = None) -> Path:
+    """The cached expert's zip; ``env_kwargs`` (``gym.make`` arguments, e.g. Pendulum's ``g``) key it too."""
+    tag = ""
+    if env_kwargs:
+        import hashlib
+
+        text = json.dumps(env_kwargs, sort_keys=True)
+        tag = "__kw" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    return cache_dir() / "experts" / f"{env_id.replace('/', '_')}{tag}__ppo__seed{seed}.zip"
 
 
 def evaluate(model: Any, venv: VecEnv, n_episodes: int, deterministic: bool = True) -> tuple[float, float]:
@@ -93,22 +100,25 @@ def evaluate(model: Any, venv: VecEnv, n_episodes: int, deterministic: bool = Tr
     return float(np.mean(returns)), float(np.std(returns))
 
 
-def train_expert(env_id: str, *, seed: int = 0, force: bool = False, verbose: bool = True) -> PPO:
+def train_expert(
+    env_id: str, *, seed: int = 0, force: bool = False, verbose: bool = True, env_kwargs: dict[str, Any] | None = None
+) -> PPO:
     """Train a PPO expert until its mean return reaches the recipe's threshold; cache it.
 
-    A cached expert is loaded instead, unless ``force``.
+    A cached expert is loaded instead, unless ``force``. ``env_kwargs`` go to ``gym.make``
+    (``{"g": 12.0}``: Pendulum under another gravity) and are part of the cache key.
     """
-    path = expert_path(env_id, seed)
+    path = expert_path(env_id, seed, env_kwargs)
     if path.exists() and not force:
-        return load_expert(env_id, seed)
+        return load_expert(env_id, seed, env_kwargs)
     recipe = recipe_for(env_id)
     ppo_kw = dict(recipe.ppo)
     if env_id in ("CartPole-v1", FIXED_HORIZON_CARTPOLE_ID):
         ppo_kw.update(learning_rate=linear_schedule(1e-3), clip_range=linear_schedule(0.2))
     elif env_id.startswith("Pendulum"):
         ppo_kw.update(learning_rate=1e-3)
-    venv = make_vec_env(env_id, n_envs=recipe.n_envs, seed=10_000 + seed)
-    eval_env = make_vec_env(env_id, n_envs=4, seed=20_000 + seed)
+    venv = make_vec_env(env_id, n_envs=recipe.n_envs, seed=10_000 + seed, env_kwargs=env_kwargs)
+    eval_env = make_vec_env(env_id, n_envs=4, seed=20_000 + seed, env_kwargs=env_kwargs)
     model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **ppo_kw)
     mean = float("-inf")
     while model.num_timesteps < recipe.max_steps:
@@ -120,15 +130,17 @@ def train_expert(env_id: str, *, seed: int = 0, force: bool = False, verbose: bo
             break
     save_sb3_zip(model, path)  # SB3's layout plus genplay.json, so loading never unpickles
     info = {"env_id": env_id, "seed": seed, "steps": int(model.num_timesteps), "eval_return": mean}
+    if env_kwargs:
+        info["env_kwargs"] = env_kwargs
     atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(info)))
     venv.close()
     eval_env.close()
-    return load_expert(env_id, seed)  # what is cached must load back: the caller gets that copy
+    return load_expert(env_id, seed, env_kwargs)  # what is cached must load back: the caller gets that copy
 
 
-def load_expert(env_id: str, seed: int = 0) -> PPO:
-    """Load the cached expert for ``env_id`` (train it first with :func:`train_expert`)."""
-    path = expert_path(env_id, seed)
+def load_expert(env_id: str, seed: int = 0, env_kwargs: dict[str, Any] | None = None) -> PPO:
+    """Load the cached expert for ``env_id`` (and ``env_kwargs``; train it first with :func:`train_expert`)."""
+    path = expert_path(env_id, seed, env_kwargs)
     if not path.exists():
         raise GenplayError(f"{path}: no cached expert for {env_id}; run `genplay expert train --env {env_id}`")
     from genplay.envs import make_env
