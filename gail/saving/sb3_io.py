@@ -37,6 +37,7 @@ ALGOS = {
     "A2C": "stable_baselines3:A2C",
     "MaskablePPO": "sb3_contrib:MaskablePPO",
     "DQN": "stable_baselines3:DQN",
+    "SAC": "stable_baselines3:SAC",
 }
 # a rebuilt DQN is a policy to act with (its replay buffer is never restored from a zip): keep the buffer small
 REBUILT_BUFFER_SIZE = 1_000
