@@ -309,9 +309,7 @@ class GAIL(SB3Learner):
         which = np.searchsorted(np.cumsum(sizes), draw, side="right")
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         parts = [
-            self._features(store, draw[which == i] - starts[i])
-            for i, store in enumerate(stores)
-            if (which == i).any()
+            self._features(store, draw[which == i] - starts[i]) for i, store in enumerate(stores) if (which == i).any()
         ]
         share = absorbing_share(int(sizes.sum() if total_rows is None else total_rows), absorbing)
         return with_absorbing_row(self.disc, torch.cat(parts), share)
@@ -319,6 +317,10 @@ class GAIL(SB3Learner):
     # Hooks of a reward model other than GAIL's discriminator (AIRL, gail/algos/airl.py, overrides them).
     reward_model_class = TransitionDiscriminator
     """The reward model's class: ``from_config(obs_space, act_space, config)``, ``features``, ``logits``."""
+    config_class = GAILConfig
+    """The config class checkpoints are read back as."""
+    store_class = TransitionStore
+    """The class of the generator rows kept for replay (checkpoints rebuild them as this)."""
 
     def _expert_store(self, demos: Demos) -> TransitionStore:
         """The demos as the reward model's expert rows."""

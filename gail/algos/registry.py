@@ -105,3 +105,12 @@ register(
         masks=True,
     )
 )
+register(
+    AlgoSpec(
+        "airl",
+        train="genplay.gail.algos.airl:train_airl",
+        config="genplay.gail.algos.airl:AIRLConfig",
+        paper="Fu, Luo & Levine 2018, Learning Robust Rewards with Adversarial Inverse Reinforcement Learning",
+        masks=True,
+    )
+)

@@ -76,6 +76,7 @@ def train_gail(
     callback: BaseCallback | None = None,
     dist: DistContext | None = None,
     shard_demos: bool = False,
+    trainer_class: type[GAIL] = GAIL,
 ) -> GAIL:
     """Train GAIL on ``env``; with ``out_dir``, checkpoint, log, plot and export the policy there.
 
@@ -89,11 +90,14 @@ def train_gail(
     With ``dist`` (a torchrun rank), every rank calls this with the same arguments: each
     steps its share of the envs with its own seeds, and rank 0 alone locks ``out_dir`` and
     writes there (the checkpoint holds no per-rank state: any number of ranks resumes it).
+
+    ``trainer_class``: a GAIL subclass with another reward model (AIRL, ``gail/algos/airl.py``)
+    runs under the same contract; ``config`` must then be its ``config_class``.
     """
     if not isinstance(total_timesteps, int) or isinstance(total_timesteps, bool) or total_timesteps <= 0:
         raise ValueError(f"total_timesteps must be an integer > 0, got {total_timesteps!r}")
     factory = demos.env_factory if isinstance(env, str) and env == demos.env_id else as_factory(env)
-    ranks = {"dist": dist, "shard_demos": shard_demos}
+    ranks = {"dist": dist, "shard_demos": shard_demos, "cls": trainer_class}
     if out_dir is None:
         trainer = _new_trainer(factory, demos, config or preset(factory.env_id), **ranks)
         return trainer.learn(total_timesteps, callback=_callbacks(trainer, callback), progress_bar=progress_bar)
@@ -121,12 +125,19 @@ def train_gail(
         atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
         trainer.learn(total_timesteps, callback=callback, progress_bar=progress_bar, checkpoint_path=str(ckpt))
         export_policy(trainer, out)
-        plot_learning_curve(trainer.history, out / "learning_curve.png", title=f"GAIL on {factory.env_id}")
+        title = f"{trainer_class.__name__} on {factory.env_id}"
+        plot_learning_curve(trainer.history, out / "learning_curve.png", title=title)
     return trainer
 
 
 def _new_trainer(
-    factory: EnvFactory, demos: Demos, config: GAILConfig, *, dist: DistContext | None, shard_demos: bool
+    factory: EnvFactory,
+    demos: Demos,
+    config: GAILConfig,
+    *,
+    dist: DistContext | None,
+    shard_demos: bool,
+    cls: type[GAIL] = GAIL,
 ) -> GAIL:
     """A fresh trainer: board settings applied (generator env, demo symmetries), and a MaskablePPO
     generator when the env has action masks (``gail.boardgames.masked_generator``), else PPO."""
@@ -138,7 +149,7 @@ def _new_trainer(
         gen = masked_generator(venv, config, game=game_of(factory.env_id), seed=seed)
     elif config.symmetric_policy:
         raise EnvError(f"GAILConfig.symmetric_policy: needs an env with action masks; {factory.env_id} has none")
-    return GAIL(venv=venv, demos=demos, config=config, gen_algo=gen, dist=dist, shard_demos=shard_demos)
+    return cls(venv=venv, demos=demos, config=config, gen_algo=gen, dist=dist, shard_demos=shard_demos)
 
 
 def _callbacks(trainer: GAIL, callback: BaseCallback | None) -> BaseCallback | None:
@@ -166,10 +177,11 @@ def _resume(
     force: bool,
     dist: DistContext | None = None,
     shard_demos: bool = False,
+    cls: type[GAIL] = GAIL,
 ) -> GAIL:
     """The trainer of ``ckpt``, refusing changed settings or demos unless ``force``."""
     state = read_checkpoint(ckpt)
-    stored = checkpoint_config(state, ckpt)
+    stored = checkpoint_config(state, ckpt, cls.config_class)
     if state["env_id"] != demos.env_id:
         raise CheckpointError(f"{ckpt}: field 'env_id' is {state['env_id']!r}, but the demos are for {demos.env_id!r}")
     problems = []
@@ -186,7 +198,7 @@ def _resume(
         raise CheckpointError(f"{ckpt}: cannot resume: {'; '.join(problems)} (pass --force to resume anyway)")
     venv = _rank_venv(factory, config, config.seed + 1, dist)  # fresh episodes
     ranks = {"dist": dist, "shard_demos": shard_demos}
-    return load_trainer(GAIL, ckpt, venv=venv, demos=demos, log_dir=None, config=config, state=state, **ranks)
+    return load_trainer(cls, ckpt, venv=venv, demos=demos, log_dir=None, config=config, state=state, **ranks)
 
 
 def save_run(trainer: GAIL, out_dir: str | Path) -> Path:

@@ -22,7 +22,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from genplay.errors import CheckpointError
 from genplay.gail.algos.config import GAILConfig, PPOConfig
 from genplay.gail.data.demos import Demos
-from genplay.gail.data.store import StackedFrames, TransitionStore
+from genplay.gail.data.store import StackedFrames
 from genplay.gail.saving.sb3_io import algo_from_state, algo_state, counter, load_weights
 from genplay.generative.core import select_device
 from genplay.generative.core.state_io import load_state, save_state, sha256_bytes
@@ -41,13 +41,13 @@ def config_to_dict(config: GAILConfig) -> dict:
     return dataclasses.asdict(config)
 
 
-def config_from_dict(data: dict) -> GAILConfig:
-    """A config from its dict; unknown or invalid fields raise ``ValueError``/``TypeError``."""
-    data = dict(data)
+def config_from_dict(data: dict, cls: type[GAILConfig] = GAILConfig) -> GAILConfig:
+    """A config (``cls``: GAILConfig or a subclass, e.g. AIRL's) from its dict; unknown or invalid
+    fields raise ``ValueError``/``TypeError``. JSON lists become the tuples the config holds."""
+    data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     ppo = dict(data.pop("ppo"))
     ppo["net_arch"] = tuple(ppo["net_arch"])
-    data["disc_hidden"] = tuple(data["disc_hidden"])
-    return GAILConfig(**data, ppo=PPOConfig(**ppo))
+    return cls(**data, ppo=PPOConfig(**ppo))
 
 
 def config_differences(stored: GAILConfig, new: GAILConfig, ignore: tuple[str, ...] = RUN_FIELDS) -> list[str]:
@@ -135,15 +135,15 @@ def read_checkpoint(path: str | Path) -> dict:
     return state
 
 
-def checkpoint_config(state: dict, path: str | Path) -> GAILConfig:
-    """The stored config; a device this machine lacks (the run moved) becomes ``auto``."""
+def checkpoint_config(state: dict, path: str | Path, cls: type[GAILConfig] = GAILConfig) -> GAILConfig:
+    """The stored config (a ``cls``); a device this machine lacks (the run moved) becomes ``auto``."""
     from genplay.gail.algos.config import device_error
 
     try:
         data = dict(state["config"])
         if device_error(data.get("device")):
             data["device"] = "auto"
-        return config_from_dict(data)
+        return config_from_dict(data, cls)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise CheckpointError(f"{path}: field 'config' is not a valid GAIL config ({exc})") from None
 
@@ -166,9 +166,9 @@ def load_trainer(
     state = state if state is not None else read_checkpoint(path)
     if state["env_id"] != demos.env_id:
         raise CheckpointError(f"{path}: field 'env_id' is {state['env_id']!r}, but the demos are for {demos.env_id!r}")
-    config = config or checkpoint_config(state, path)
+    config = config or checkpoint_config(state, path, cls.config_class)
 
-    stored = checkpoint_config(state, path)
+    stored = checkpoint_config(state, path, cls.config_class)
     gen = state["generator"]
     meta = gen.get("meta") if isinstance(gen, dict) else None
     stored_algo = meta.get("algo") if isinstance(meta, dict) else None
@@ -193,7 +193,7 @@ def load_trainer(
         raise CheckpointError(f"{path}: field 'disc' does not fit this discriminator ({msg})") from None
     try:
         for item in state["replay"]:
-            trainer.replay.append((TransitionStore(**item["rows"]), int(item["terminations"])))
+            trainer.replay.append((cls.store_class(**item["rows"]), int(item["terminations"])))
         if trainer.return_scaler is not None and state.get("return_scaler") is not None:
             trainer.return_scaler.load_state_dict(state["return_scaler"])
         trainer.rng.bit_generator.state = state["rng"]
