@@ -114,3 +114,19 @@ register(
         masks=True,
     )
 )
+register(
+    AlgoSpec(
+        "sqil",
+        train="genplay.gail.algos.sqil:train_sqil",
+        config="genplay.gail.algos.sqil:SQILConfig",
+        paper="Reddy, Dragan & Levine 2019, SQIL: Imitation Learning via Reinforcement Learning with Sparse Rewards",
+    )
+)
+register(
+    AlgoSpec(
+        "iq",
+        train="genplay.gail.algos.iq_learn:train_iq",
+        config="genplay.gail.algos.iq_learn:IQLearnConfig",
+        paper="Garg et al. 2021, IQ-Learn: Inverse soft-Q Learning for Imitation",
+    )
+)
