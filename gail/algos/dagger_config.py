@@ -1,0 +1,114 @@
+"""DAgger's settings (:class:`DAggerConfig`, checked where it is built) and its per-env preset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from genplay.errors import CheckpointError, GenplayError
+from genplay.gail.algos.config import PPOConfig
+from genplay.generative.core.checks import check_float, check_int
+
+SCHEDULES = ("exponential", "indicator")
+
+
+@dataclass(frozen=True)
+class DAggerConfig:
+    """DAgger settings: the expert, the rounds and their beta schedule, the BC fit, the learner."""
+
+    expert: str = "expert"
+    """Interactive expert queried on every state the learner visits: expert (the env family's:
+    scripted, cached PPO, a board game's preset bot), random, solver, mcts:N, alphabeta:D (board
+    games), or a run directory / SB3 policy zip."""
+    rounds: int = 10
+    """Most DAgger rounds after round 0 (training also stops when total_timesteps env steps are done)."""
+    steps_per_round: int = 0
+    """Env steps rolled out per round; 0 = total_timesteps split evenly over the rounds."""
+    beta_schedule: str = "exponential"
+    """How often the expert acts in round i >= 1: exponential (beta0 * beta_decay ** i) or indicator
+    (the paper's: the expert only in round 0, the learner alone afterwards)."""
+    beta0: float = 1.0
+    """Exponential schedule: beta before decay."""
+    beta_decay: float = 0.5
+    """Exponential schedule: factor per round."""
+    bc_epochs: int = 100
+    """Most BC epochs per round (each covers >= 8192 rows); early stopping on held-out segments ends it."""
+    bc_patience: int = 5
+    """Epochs without held-out improvement before a round's BC stops."""
+    bc_batch_size: int = 256
+    """BC minibatch size."""
+    bc_lr: float = 1e-3
+    """Adam step size of BC."""
+    net_arch: tuple[int, ...] = (64, 64)
+    """Hidden layers of the learner's policy net."""
+    activation: str = "tanh"
+    """Activation of the learner's policy net: tanh, relu, leaky_relu, elu, silu."""
+    symmetric_policy: bool = False
+    """Board games: logits averaged over the board's symmetries (SymmetricMaskablePolicy)."""
+    normalize_obs: bool = True
+    """Scale vector observations by the mean and std of the first data (demos or round 0), fixed."""
+    n_envs: int = 8
+    """Parallel envs of the rollouts (the expert is queried on all of them at once)."""
+    seed: int = 0
+    """Seed of the learner's init, the envs of each round, the beta draws and BC's minibatches."""
+    torch_threads: int = 1
+    """torch intra-op threads."""
+    device: str = "cpu"
+    """torch device of the learner: cpu, auto, cuda:0, ..."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.expert, str) or not self.expert:
+            raise GenplayError(f"DAggerConfig.expert: expected a non-empty spec string, got {self.expert!r}")
+        check_int("DAggerConfig.rounds", self.rounds, 0, 10_000)
+        check_int("DAggerConfig.steps_per_round", self.steps_per_round, 0, 10_000_000)
+        if self.beta_schedule not in SCHEDULES:
+            raise GenplayError(f"DAggerConfig.beta_schedule: expected one of {SCHEDULES}, got {self.beta_schedule!r}")
+        check_float("DAggerConfig.beta0", self.beta0, 0.0, 1.0)
+        check_float("DAggerConfig.beta_decay", self.beta_decay, 0.0, 1.0)
+        check_int("DAggerConfig.bc_epochs", self.bc_epochs, 1, 100_000)
+        check_int("DAggerConfig.bc_patience", self.bc_patience, 1, 100_000)
+        check_int("DAggerConfig.bc_batch_size", self.bc_batch_size, 1, 65_536)
+        check_float("DAggerConfig.bc_lr", self.bc_lr, 0.0, 1.0, low_open=True)
+        try:
+            PPOConfig(net_arch=tuple(self.net_arch), activation=self.activation)
+        except ValueError as exc:
+            raise GenplayError(str(exc).replace("PPOConfig", "DAggerConfig")) from None
+        for name in ("symmetric_policy", "normalize_obs"):
+            if not isinstance(getattr(self, name), bool):
+                raise GenplayError(f"DAggerConfig.{name}: expected true or false, got {getattr(self, name)!r}")
+        check_int("DAggerConfig.n_envs", self.n_envs, 1, 256)
+        check_int("DAggerConfig.seed", self.seed, 0, 2**31 - 1)
+        check_int("DAggerConfig.torch_threads", self.torch_threads, 1, 64)
+        if not isinstance(self.device, str):
+            raise GenplayError(f"DAggerConfig.device: expected a device name, got {self.device!r}")
+
+    def beta(self, round_index: int) -> float:
+        """Probability that the expert acts in round ``round_index``; round 0 rolls out only without
+        demos, and then the expert alone acts (there is no learner yet)."""
+        if round_index == 0:
+            return 1.0
+        if self.beta_schedule == "indicator":
+            return 0.0
+        return float(self.beta0 * self.beta_decay**round_index)
+
+
+def dagger_preset(env_id: str) -> DAggerConfig:
+    """DAgger's settings for ``env_id``: board games get the GAIL recipe's learner (wide ReLU MLP,
+    tic-tac-toe's symmetric policy) and their preset bot as the expert; others the defaults."""
+    from genplay.gail.suites.boardgame_presets import board_preset
+
+    board = board_preset(env_id)
+    if board is None:
+        return DAggerConfig()
+    return DAggerConfig(net_arch=(256, 256), activation="relu", symmetric_policy=board.symmetric_policy, bc_patience=20)
+
+
+def stored_config(state: dict, where: str | Path) -> DAggerConfig:
+    """The :class:`DAggerConfig` of a checkpoint's state, refused in one line when malformed."""
+    raw = state.get("config")
+    if not isinstance(raw, dict) or state.get("algo") != "dagger":
+        raise CheckpointError(f"{where}: not a DAgger checkpoint (field 'algo' is {state.get('algo')!r})")
+    try:
+        return DAggerConfig(**{**raw, "net_arch": tuple(raw.get("net_arch", ()))})
+    except (TypeError, GenplayError) as exc:
+        raise CheckpointError(f"{where}: field 'config' is malformed ({exc})") from None
