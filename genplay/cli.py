@@ -305,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     di.add_argument("--env", default=None, help="also check the file matches this env")
     di.set_defaults(func=cmd_demos_info)
 
+    sub.add_parser(  # parsed by genplay/cli_train.py (its flags depend on --algo); listed here for --help
+        "train", help="train any imitation algorithm: genplay train --algo NAME ... (genplay train --algo NAME --help)"
+    )
     g = sub.add_parser("gail", help="GAIL").add_subparsers(dest="action", required=True)
     gt = g.add_parser("train", help="train a policy from demos", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     gt.add_argument("--env", required=True)
@@ -391,6 +394,12 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     try:
+        argv = sys.argv[1:] if argv is None else list(argv)
+        if argv[:1] == ["train"]:  # the parser depends on --algo (genplay/cli_train.py)
+            from genplay.cli_train import train_main
+
+            train_main(argv[1:])
+            return 0
         args = build_parser().parse_args(argv)
         args.func(args)
     except GenplayError as exc:

@@ -115,3 +115,8 @@ def dac_run_meta(factory: Any, config: Any, dqn: DQNConfig) -> dict[str, Any]:
     meta = {"algo": "dac", "env_id": factory.env_id, "env": factory.to_dict(), **dataclasses.asdict(config)}
     meta["dqn"] = dataclasses.asdict(dqn)
     return meta
+
+
+def dac_preset_config(env_id: str) -> GAILConfig:
+    """The discriminator half of :func:`dac_preset` (the registry's preset; ``train_dac`` fills the DQN half)."""
+    return dac_preset(env_id)[0]

@@ -55,10 +55,16 @@ class AlgoSpec:
     actions: tuple[str, ...] = ("discrete", "continuous")
     masks: bool = False
     needs_demos: bool = True
+    preset: str | None = None
+    """``"module:function"``: the env's tuned config (``function(env_id)``); None: the config's defaults."""
 
     def load(self) -> tuple[TrainFn, type]:
         """The training function and the config class (imports the module)."""
         return _attribute(self.train), _attribute(self.config)
+
+    def default_config(self, env_id: str) -> Any:
+        """The config an algorithm starts from on ``env_id``: its preset, or the dataclass's defaults."""
+        return _attribute(self.preset)(env_id) if self.preset else _attribute(self.config)()
 
     def supports(self, action_space: spaces.Space, masked: bool = False) -> str | None:
         """None when the algorithm can train on this action space; else why not, in words."""
@@ -103,6 +109,27 @@ register(
         config="genplay.gail.algos.config:GAILConfig",
         paper="Ho & Ermon 2016, Generative Adversarial Imitation Learning",
         masks=True,
+        preset="genplay.gail.algos.presets:preset",
+    )
+)
+register(
+    AlgoSpec(
+        "dac",
+        train="genplay.gail.runs.dac_run:train_dac",
+        config="genplay.gail.algos.config:GAILConfig",
+        paper="Kostrikov et al. 2019, Discriminator-Actor-Critic (here with a DQN learner)",
+        actions=("discrete",),
+        preset="genplay.gail.algos.dac_config:dac_preset_config",
+    )
+)
+register(
+    AlgoSpec(
+        "bc",
+        train="genplay.gail.runs.bc_run:train_bc",
+        config="genplay.gail.algos.config:GAILConfig",
+        paper="behaviour cloning (Pomerleau 1991), early-stopped on held-out demo episodes",
+        masks=True,
+        preset="genplay.gail.algos.presets:preset",
     )
 )
 register(
@@ -128,5 +155,17 @@ register(
         train="genplay.gail.algos.iq_learn:train_iq",
         config="genplay.gail.algos.iq_learn:IQLearnConfig",
         paper="Garg et al. 2021, IQ-Learn: Inverse soft-Q Learning for Imitation",
+    )
+)
+register(
+    AlgoSpec(
+        "dagger",
+        train="genplay.gail.runs.dagger_run:train_dagger",
+        config="genplay.gail.algos.dagger_config:DAggerConfig",
+        paper="Ross, Gordon & Bagnell 2011, A Reduction of Imitation Learning and Structured Prediction to "
+        "No-Regret Online Learning",
+        masks=True,
+        needs_demos=False,
+        preset="genplay.gail.algos.dagger_config:dagger_preset",
     )
 )

@@ -12,9 +12,7 @@ import json
 import math
 import textwrap
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 from sb3_contrib.common.maskable.utils import is_masking_supported
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 
@@ -22,6 +20,15 @@ from genplay.envs import EnvFactory, as_factory
 from genplay.envs.boardgames import game_of
 from genplay.errors import CheckpointError, EnvError
 from genplay.gail.algos.board_training import bc_regulariser, board_run_setup, masked_generator
+from genplay.gail.algos.config import GAILConfig
+from genplay.gail.algos.gail import GAIL
+from genplay.gail.algos.presets import preset
+from genplay.gail.data.collect import collect_demos
+from genplay.gail.data.demos import Demos, save_demos
+from genplay.gail.data.expert_choice import default_expert  # also reached through here by the synth reports
+from genplay.gail.data.experts import train_expert
+from genplay.gail.evaluation.evaluate import compare, render_table, results_json
+from genplay.gail.evaluation.plotting import plot_learning_curve
 from genplay.gail.saving.checkpoint import (
     checkpoint_config,
     config_differences,
@@ -29,30 +36,16 @@ from genplay.gail.saving.checkpoint import (
     load_trainer,
     read_checkpoint,
 )
-from genplay.gail.data.collect import PolicyFn, as_policy_fn, collect_demos
-from genplay.gail.algos.config import GAILConfig
-from genplay.gail.algos.presets import preset
-from genplay.gail.data.demos import Demos, save_demos
-from genplay.gail.evaluation.evaluate import compare, render_table, results_json
-from genplay.gail.data.expert_choice import default_expert  # also reached through here by the synth reports
-from genplay.gail.data.experts import train_expert
-from genplay.gail.learners.learner import SB3Learner
-from genplay.gail.evaluation.plotting import plot_learning_curve
 from genplay.gail.saving.run_files import (
     CHECKPOINT,
     POLICY,
     RUN_MARKERS,
     export_policy,
-    load_policy,
-    load_policy_model,
-    save_run_dir,
     set_run_logger,
 )
-from genplay.gail.algos.gail import GAIL
 from genplay.generative.core import atomic_write
 from genplay.generative.core.distributed import DistContext
-from genplay.generative.core.rundir import RunDirLock, run_dir_session
-
+from genplay.generative.core.rundir import run_dir_session
 
 
 def make_demos(env_id: str, n_episodes: int, *, source: str = "expert", seed: int = 0, expert_seed: int = 0) -> Demos:
@@ -226,7 +219,8 @@ def behaviour_cloning(env: str | EnvFactory, demos: Demos, config: GAILConfig) -
     epochs = (config.bc_epochs or GAILConfig().bc_epochs) * passes
     bc_config = dataclasses.replace(config, bc_epochs=epochs, bc_patience=config.bc_patience * passes)
     trainer = GAIL(venv=factory.make_vec(1, seed=config.seed), demos=demos, config=bc_config)
-    trainer.pretrain_bc()
+    stats = trainer.pretrain_bc()
+    trainer.history.append({"timesteps": 0, **{k: float(v) for k, v in stats.items()}})
     return trainer
 
 
