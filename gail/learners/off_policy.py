@@ -47,6 +47,8 @@ from genplay.gail.rewards.features import CenteredNatureCNN, DemoScaling, to_fla
 from genplay.generative.core import select_device
 from genplay.generative.core.checks import check_device, check_finite, check_float, check_int
 
+HISTORY_EVERY = 1_000
+"""Agent steps between history rows (the learning curve; the first update always adds one)."""
 MAX_BUFFER = 2_000_000
 """Replay rows at most (observations and next observations are both stored)."""
 
@@ -354,8 +356,7 @@ class OffPolicyImitation(SB3Learner):
         for key, value in stats.items():
             algo.logger.record(f"{self.log_key}/{key}", value)
         algo.logger.record("train/n_updates", algo._n_updates, exclude="tensorboard")
-        log_every = max(1, 1000 // max(1, algo.n_envs * algo.train_freq.frequency))
-        if algo._n_updates // gradient_steps % log_every == 0:
+        if not self.history or self.num_timesteps - self.history[-1]["timesteps"] >= HISTORY_EVERY:
             self.history.append({"timesteps": self.num_timesteps, **stats})
 
     log_key = "imitation"
