@@ -44,10 +44,6 @@ from genplay.gail.algos.dagger_expert import make_oracle
 from genplay.gail.data.demos import Demos, check_demos_match_spaces
 from genplay.generative.core.checks import check_int
 
-BC_EPOCH_SAMPLES = 8192
-"""Each BC epoch covers at least this many rows (small data sets are passed over repeatedly), as
-``gail.runs.pipeline.behaviour_cloning`` does, so early stopping rather than the count ends BC."""
-
 
 @dataclass
 class Dataset:
@@ -162,7 +158,7 @@ class DAgger:
         """BC of the learner on the whole aggregate (warm start: the current weights)."""
         self._fit_scaling()
         data, cfg = self.data, self.config
-        passes = max(1, math.ceil(BC_EPOCH_SAMPLES / len(data)))
+        passes = max(1, math.ceil(cfg.bc_epoch_rows / len(data)))  # as pipeline.behaviour_cloning
         return behaviour_clone(
             self.algo.policy,
             self._scale(data.obs),

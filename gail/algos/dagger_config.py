@@ -32,7 +32,10 @@ class DAggerConfig:
     beta_decay: float = 0.5
     """Exponential schedule: factor per round."""
     bc_epochs: int = 100
-    """Most BC epochs per round (each covers >= 8192 rows); early stopping on held-out segments ends it."""
+    """Most BC epochs per round; early stopping on held-out trajectory segments ends it sooner."""
+    bc_epoch_rows: int = 8192
+    """Each BC epoch covers at least this many rows (a small data set is passed over repeatedly; the
+    epoch and patience counts are multiplied), as in the BC baseline."""
     bc_patience: int = 5
     """Epochs without held-out improvement before a round's BC stops."""
     bc_batch_size: int = 256
@@ -66,6 +69,7 @@ class DAggerConfig:
         check_float("DAggerConfig.beta0", self.beta0, 0.0, 1.0)
         check_float("DAggerConfig.beta_decay", self.beta_decay, 0.0, 1.0)
         check_int("DAggerConfig.bc_epochs", self.bc_epochs, 1, 100_000)
+        check_int("DAggerConfig.bc_epoch_rows", self.bc_epoch_rows, 1, 10_000_000)
         check_int("DAggerConfig.bc_patience", self.bc_patience, 1, 100_000)
         check_int("DAggerConfig.bc_batch_size", self.bc_batch_size, 1, 65_536)
         check_float("DAggerConfig.bc_lr", self.bc_lr, 0.0, 1.0, low_open=True)
