@@ -60,7 +60,7 @@ def save_off_policy(trainer: OffPolicyImitation, path: str | Path) -> None:
         "replay": {**{k: getattr(rb, k) for k in REPLAY}, "pos": int(rb.pos), "full": bool(rb.full)},
         "counters": {
             "num_timesteps": int(algo.num_timesteps),
-            "n_calls": int(algo._n_calls),
+            "n_calls": int(getattr(algo, "_n_calls", 0)),  # DQN's target-update clock (SAC has none)
             "n_updates": int(algo._n_updates),
         },
         "rng": trainer.rng.bit_generator.state,
@@ -147,7 +147,8 @@ def load_off_policy(
             raise ValueError(f"replay actions outside [0, {n_actions})")
         counters = state["counters"]
         algo.num_timesteps = counter(counters["num_timesteps"], "counters.num_timesteps")
-        algo._n_calls = counter(counters["n_calls"], "counters.n_calls")
+        if trainer.discrete:
+            algo._n_calls = counter(counters["n_calls"], "counters.n_calls")
         algo._n_updates = counter(counters["n_updates"], "counters.n_updates")
         trainer.rng.bit_generator.state = state["rng"]
         trainer.history = list(state["history"])
