@@ -158,6 +158,7 @@ def test_generator_reward_forms(cartpole_random_demos):
         np.testing.assert_allclose(trainer.reward(store), want.numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_run_directory_resume_and_exported_reward(cartpole_random_demos, tmp_path):
     demos, out = cartpole_random_demos, tmp_path / "run"
     train_airl("CartPole-v1", demos, 128, config=tiny(), out_dir=out)
@@ -217,7 +218,25 @@ def test_gail_reward_export_and_damaged_files_refused(cartpole_random_demos, tmp
     with pytest.raises(CheckpointError, match="no such file"):
         load_reward(tmp_path / "nowhere")
 
+    # the command line: `genplay reward export RUN --out DIR` (refuses to overwrite without --force)
+    import argparse
 
+    from genplay.cli_reward import add_reward_parser, env_from_flags
+    from genplay.errors import GenplayError
+
+    parser = argparse.ArgumentParser()
+    add_reward_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["reward", "export", str(tmp_path / "gail"), "--out", str(tmp_path / "cli")])
+    args.func(args)
+    assert load_reward(tmp_path / "cli").form == "logit"
+    with pytest.raises(GenplayError, match="--out: .* already holds a reward"):
+        args.func(args)
+    with pytest.raises(GenplayError, match="--env-kwargs: expected a JSON object"):
+        env_from_flags(reward.model["env"], None, "[1]")
+    assert env_from_flags(reward.model["env"], "Pendulum-v1", '{"g": 12.0}').kwargs == {"g": 12.0}
+
+
+@pytest.mark.slow
 def test_reward_wrapper_replaces_the_env_reward(cartpole_random_demos, tmp_path):
     demos = cartpole_random_demos
     train_airl("CartPole-v1", demos, 128, config=tiny(), out_dir=tmp_path / "run")
