@@ -105,6 +105,7 @@ def behaviour_clone(
     *,
     episode_lengths: np.ndarray,
     action_masks: np.ndarray | None = None,
+    match_noise: bool = False,
     **fit: Any,
 ) -> dict[str, float]:
     """BC of ``policy`` on the demos: :func:`bc_mean_pretrain` for continuous actions, else :func:`bc_pretrain`.
@@ -113,10 +114,34 @@ def behaviour_clone(
     variance absorbs the fit instead of the mean moving: on 200 synthetic Pendulum episodes its
     held-out loss was best after one epoch and the clone scored -1450 (random level), the mean
     regression's -178. ``fit``: ``max_epochs``, ``patience``, ``batch_size``, ``lr``, ``rng``.
+    ``match_noise`` (continuous actions): then the action noise is scaled to the held-out RMS error
+    (:func:`match_action_noise`), for a policy that goes on learning from its own rollouts.
     """
     if isinstance(policy.action_space, spaces.Box):
-        return bc_mean_pretrain(policy, obs, acts, episode_lengths=episode_lengths, **fit)
+        stats = bc_mean_pretrain(policy, obs, acts, episode_lengths=episode_lengths, **fit)
+        if match_noise:
+            stats["bc_noise_factor"] = match_action_noise(policy, obs, max(np.sqrt(stats["bc_heldout_mse"]), 1e-3))
+        return stats
     return bc_pretrain(policy, obs, acts, episode_lengths=episode_lengths, action_masks=action_masks, **fit)
+
+
+@torch.no_grad()
+def match_action_noise(policy: ActorCriticPolicy, obs: np.ndarray, target_std: float, max_rows: int = 4096) -> float:
+    """Scale a continuous policy's action noise so that its std, averaged over ``obs`` (the first
+    ``max_rows``), is ``target_std``; returns the factor applied.
+
+    Why: after mean-action BC the noise is still the fresh policy's (``log_std`` 0; under gSDE the
+    std is ``|latent| x exp(log_std)``, about 4 on Pendulum's [-2, 2] actions). The first rollouts then
+    score at the random level, and PPO's clipped ratio lets the cloned mean move as far as that noise
+    is wide, so the first update loses the clone. One scalar shift of ``log_std`` fixes both and keeps
+    gSDE's state dependence.
+    """
+    if not hasattr(policy, "log_std"):
+        raise ValueError("match_action_noise: the policy has no log_std (not a Gaussian policy)")
+    current = float(policy.get_distribution(policy.obs_to_tensor(obs[:max_rows])[0]).distribution.stddev.mean())
+    factor = float(target_std) / current
+    policy.log_std.add_(np.log(factor))
+    return factor
 
 
 def fit_early_stopped(
@@ -205,3 +230,44 @@ def _chunked_mean(nll, idx: np.ndarray, chunk: int = 512) -> float:
     """Mean NLL over ``idx`` in chunks, so memory stays flat for pixel demos."""
     parts = np.array_split(idx, max(1, len(idx) // chunk))
     return float(np.average([float(nll(p)) for p in parts], weights=[len(p) for p in parts]))
+
+
+def fit_value(
+    policy: ActorCriticPolicy, obs, targets: np.ndarray, *, epochs: int = 30, batch: int = 256, seed: int = 0
+) -> float:
+    """Regress the critic alone on ``targets`` with an Adam of its own (the policy's optimiser state and
+    its actor are left alone); returns the last minibatch's MSE."""
+    params = [p for n, p in policy.named_parameters() if n.startswith(("mlp_extractor.value_net", "value_net"))]
+    opt = torch.optim.Adam(params, lr=1e-3)
+    obs_t = policy.obs_to_tensor(obs)[0]
+    y = torch.as_tensor(np.asarray(targets, dtype=np.float32).reshape(-1), device=policy.device)
+    rng = np.random.default_rng(seed)
+    loss = torch.zeros(())
+    for _ in range(epochs):
+        for idx in np.array_split(rng.permutation(len(y)), max(1, len(y) // batch)):
+            loss = torch.nn.functional.mse_loss(policy.predict_values(take_rows(obs_t, idx)).squeeze(-1), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return float(loss.detach())
+
+
+def fit_value_on_rollout(algo: Any, *, epochs: int = 30) -> float:
+    """Fit an SB3 on-policy algorithm's critic to its rollout buffer's returns, then recompute the
+    buffer's values, returns and advantages with it; returns the fit's last MSE.
+
+    GAIL calls it on the first rollout after BC: a fresh critic's advantages are its noise plus each
+    state's value, and PPO's first update on them moves the cloned policy at random.
+    """
+    buf = algo.rollout_buffer
+    if buf.generator_ready:
+        raise ValueError("fit_value_on_rollout: the rollout buffer was already handed to the update")
+    obs, shape = buf.observations, buf.obs_shape
+    flat = {k: v.reshape(-1, *shape[k]) for k, v in obs.items()} if isinstance(obs, dict) else obs.reshape(-1, *shape)
+    mse = fit_value(algo.policy, flat, buf.returns, epochs=epochs)
+    with torch.no_grad():
+        values = algo.policy.predict_values(algo.policy.obs_to_tensor(flat)[0])
+        buf.values = values.cpu().numpy().reshape(buf.values.shape).astype(buf.values.dtype)
+        last = algo.policy.predict_values(algo.policy.obs_to_tensor(algo._last_obs)[0])
+    buf.compute_returns_and_advantage(last_values=last, dones=algo._last_episode_starts)
+    return mse

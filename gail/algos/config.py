@@ -141,6 +141,13 @@ class GAILConfig:
     """Minibatch size of the BC warm start."""
     bc_lr: float = 1e-3
     """Adam step size of the BC warm start."""
+    bc_match_noise: bool = True
+    """Continuous actions: after BC, scale the policy's action noise to BC's held-out error (RMS), so
+    the first rollouts act like the clone and PPO's first updates stay near it (the fresh noise is as
+    wide as the action range; without it Pendulum's first update lost the clone: scripts/bench_warmstart.py)."""
+    bc_fit_value: bool = True
+    """After BC, fit the critic to the first rollout's returns before PPO's first update (a fresh
+    critic's advantages are noise, and the update on them moves the cloned policy at random)."""
     bc_aux_steps: int = 0
     """BC as an auxiliary loss: this many BC minibatch steps (bc_batch_size demo rows, the policy's
     own optimiser) after every generator update; 0 = off."""

@@ -31,7 +31,7 @@ from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from genplay.errors import DistributedError, EnvError
-from genplay.gail.algos.bc import bc_auxiliary_steps, behaviour_clone, demo_nll
+from genplay.gail.algos.bc import bc_auxiliary_steps, behaviour_clone, demo_nll, fit_value_on_rollout
 from genplay.gail.algos.config import GAILConfig, check_ppo_for_spaces
 from genplay.gail.algos.parallel import check_world_size, shard_store
 from genplay.gail.data.demos import Demos, check_demos_match_spaces
@@ -169,6 +169,7 @@ class GAIL(SB3Learner):
         self.history: list[dict[str, float]] = []
         self.n_rollouts = 0
         self.bc_done = config.bc_epochs == 0
+        self.fit_value_next = False  # set by pretrain_bc (config.bc_fit_value)
         self._demo_nll = None
         self.log_dir = log_dir
         self._log_to(log_dir)
@@ -229,6 +230,7 @@ class GAIL(SB3Learner):
             self.demos.acts,
             episode_lengths=self.demos.episode_lengths,
             action_masks=self.demos.action_masks,
+            match_noise=self.config.bc_match_noise,
             max_epochs=self.config.bc_epochs,
             patience=self.config.bc_patience,
             batch_size=self.config.bc_batch_size,
@@ -236,7 +238,7 @@ class GAIL(SB3Learner):
             rng=self.rng,
         )
         broadcast_module(self.gen_algo.policy, self.dist)  # rank 0's clone (ranks may early-stop apart)
-        self.bc_done = True
+        self.bc_done, self.fit_value_next = True, self.config.bc_fit_value
         return stats
 
     def bc_auxiliary(self) -> float:
@@ -359,6 +361,8 @@ class GAIL(SB3Learner):
         if self.return_scaler is not None:
             rewards = self.return_scaler(rewards, rollout["dones"])
         self._relabel(rewards)
+        if self.fit_value_next:  # the first rollout after BC: the critic learns the clone's values first
+            self.fit_value_next, stats["bc_value_mse"] = False, fit_value_on_rollout(self.gen_algo)
         self.n_rollouts += 1
         ep_returns = [ep["r"] for ep in self.gen_algo.ep_info_buffer]
         if ep_returns:  # none yet when no episode has ended

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from torch import nn
 
 from genplay.envs import EnvFactory, as_factory
-from genplay.gail.algos.bc import behaviour_clone, take_rows
+from genplay.gail.algos.bc import behaviour_clone
+from genplay.gail.algos.bc import fit_value as fit_critic
 from genplay.gail.data.demos import Demos
 from genplay.gail.evaluation.evaluate import episode_returns
 from genplay.gail.saving.sb3_io import policy_for_space
@@ -85,20 +85,7 @@ def discounted_returns(demos: Demos, gamma: float) -> np.ndarray:
 
 def fit_value(model: PPO, obs: np.ndarray, targets: np.ndarray, *, epochs: int = 30, batch: int = 256) -> float:
     """Regress the critic on ``targets`` (the policy's own optimiser state is left alone); returns the last MSE."""
-    policy = model.policy
-    params = [p for n, p in policy.named_parameters() if n.startswith(("mlp_extractor.value_net", "value_net"))]
-    opt = torch.optim.Adam(params, lr=1e-3)
-    obs_t = policy.obs_to_tensor(obs)[0]
-    y = torch.as_tensor(targets, device=policy.device)
-    rng = np.random.default_rng(0)
-    loss = torch.zeros(())
-    for _ in range(epochs):
-        for idx in np.array_split(rng.permutation(len(y)), max(1, len(y) // batch)):
-            loss = torch.nn.functional.mse_loss(policy.predict_values(take_rows(obs_t, idx)).squeeze(-1), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    return float(loss.detach())
+    return fit_critic(model.policy, obs, targets, epochs=epochs, batch=batch)
 
 
 def warm_start(
