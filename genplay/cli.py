@@ -398,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         if argv[:1] == ["train"]:  # the parser depends on --algo (genplay/cli_train.py)
             from genplay.cli_train import train_main
 
-            train_main(argv[1:])
+            train_main(argv[1:], build_parser)
             return 0
         args = build_parser().parse_args(argv)
         args.func(args)

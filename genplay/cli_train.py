@@ -14,6 +14,7 @@ import dataclasses
 import math
 import re
 import typing
+from collections.abc import Callable
 from pathlib import Path
 
 from genplay.cli_args import (
@@ -59,11 +60,9 @@ def _parser(algo: str, spec, config_cls: type | None) -> argparse.ArgumentParser
     return p
 
 
-def _flags_of(algo: str) -> set[str]:
+def _flags_of(algo: str, build_parser: Callable[[], argparse.ArgumentParser]) -> set[str]:
     spec = _algorithms()[algo]
     if algo in ADAPTED:
-        from genplay.cli import build_parser
-
         sub = build_parser()._subparsers._group_actions[0].choices["gail"]  # type: ignore[union-attr]
         train = sub._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
         flags = {s for a in train._actions for s in a.option_strings}
@@ -83,11 +82,11 @@ def _gail_fields() -> list[str]:
     return [f.name for f in dataclasses.fields(GAILConfig)] + ["ppo_" + f.name for f in dataclasses.fields(PPOConfig)]
 
 
-def _refuse_foreign_flags(algo: str, flags: list[str]) -> None:
+def _refuse_foreign_flags(algo: str, flags: list[str], build_parser: Callable[[], argparse.ArgumentParser]) -> None:
     """One line for a flag the chosen algorithm does not take, naming those that do."""
     for flag in flags:
         name = flag.split("=")[0]
-        owners = sorted(a for a in _algorithms() if a != algo and name in _flags_of(a))
+        owners = sorted(a for a in _algorithms() if a != algo and name in _flags_of(a, build_parser))
         if owners:
             raise GenplayError(f"{name}: --algo {algo} does not take this flag (it is for --algo {', '.join(owners)})")
         raise GenplayError(f"{name}: not a flag of genplay train --algo {algo} (see --help)")
@@ -124,8 +123,9 @@ def _flag_names(text: str, config_cls: type) -> str:
     return re.sub(pattern, flag, " ".join(text.split()))
 
 
-def train_main(argv: list[str]) -> None:
-    """Parse ``genplay train ...`` for the chosen algorithm and run it (errors: ``GenplayError``)."""
+def train_main(argv: list[str], build_parser: Callable[[], argparse.ArgumentParser]) -> None:
+    """Parse ``genplay train ...`` for the chosen algorithm and run it (errors: ``GenplayError``);
+    ``build_parser`` is the CLI's (``gail``/``dac`` go through its ``gail train``)."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--algo", default=None)
     known, _ = pre.parse_known_args(argv)
@@ -140,8 +140,6 @@ def train_main(argv: list[str]) -> None:
     if known.algo not in algorithms:
         raise GenplayError(f"--algo: {known.algo!r} is not an algorithm here; expected one of {', '.join(algorithms)}")
     if known.algo in ADAPTED:
-        from genplay.cli import build_parser
-
         rest = [a for i, a in enumerate(argv) if a != "--algo" and (i == 0 or argv[i - 1] != "--algo")]
         rest = [a for a in rest if not a.startswith("--algo=")]
         args = build_parser().parse_args(["gail", "train", "--algo", known.algo, *rest])
@@ -151,7 +149,7 @@ def train_main(argv: list[str]) -> None:
     train, config_cls = spec.load()
     args, unknown = _parser(known.algo, spec, config_cls).parse_known_args(argv)
     if unknown:
-        _refuse_foreign_flags(known.algo, [a for a in unknown if a.startswith("-")] or unknown)
+        _refuse_foreign_flags(known.algo, [a for a in unknown if a.startswith("-")] or unknown, build_parser)
     run(spec, train, config_cls, args)
 
 

@@ -49,7 +49,7 @@ from genplay.gail.learners.replay import TerminationReplayBuffer
 from genplay.gail.rewards.discriminator import TransitionDiscriminator, with_absorbing_row
 from genplay.gail.rewards.features import CenteredNatureCNN
 from genplay.gail.rewards.reward import absorbing_share, absorbing_tail_weight, step_rewards
-from genplay.generative.core import DiscriminatorStepConfig, discriminator_step, select_device, set_torch_threads
+from genplay.generative.core import DiscriminatorStepConfig, discriminator_step, seeded, select_device
 
 DAC_READS: frozenset[str] = frozenset(
     {
@@ -92,67 +92,66 @@ class DAC(SB3Learner):
         check_demos_match_spaces(demos, venv.observation_space, venv.action_space, target="the DAC venv")
         if demos.action_masks is not None:
             raise EnvError("DAC's DQN learner cannot respect action masks; train masked games with GAIL (MaskablePPO)")
-        set_torch_threads(config.torch_threads)
         if config.n_envs != venv.num_envs:  # the stored config says what ran (resume rebuilds it)
             config = dataclasses.replace(config, n_envs=venv.num_envs)
         self.config, self.dqn_config, self.demos = config, dqn, demos
         self.device = select_device(config.device)
-        torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
 
-        self.disc = TransitionDiscriminator.from_config(venv.observation_space, venv.action_space, config)
-        self.disc = self.disc.to(self.device)
-        net_params = [p for n, p in self.disc.named_parameters() if n != "absorbing_logit"]
-        self.disc_opt = torch.optim.Adam(
-            [
-                {"params": net_params, "lr": config.disc_lr},
-                {"params": [self.disc.absorbing_logit], "lr": config.disc_lr * config.absorbing_lr_scale},
-            ]
-        )
-        self.step_config = DiscriminatorStepConfig(
-            loss=config.disc_loss, penalty=config.disc_penalty, penalty_weight=config.disc_penalty_weight
-        )
-        # Q targets need every expert row's next observation, whatever the discriminator reads.
-        self.expert = TransitionStore.from_episodes(demos.obs, demos.acts, demos.episode_lengths, with_next=True)
-        ends = np.cumsum(demos.episode_lengths) - 1
-        self.expert_terminal = np.zeros(len(self.expert), dtype=bool)
-        self.expert_terminal[ends[demos.terminated]] = True
-        if config.obs_norm == "demos":
-            self.disc.fit_scaling(self.expert)
-        self.expert_absorbing = self._absorbing_mass(int(demos.terminated.sum()))
+        with seeded(config.seed):  # weights from the seed alone; the caller's RNG untouched
+            self.disc = TransitionDiscriminator.from_config(venv.observation_space, venv.action_space, config)
+            self.disc = self.disc.to(self.device)
+            net_params = [p for n, p in self.disc.named_parameters() if n != "absorbing_logit"]
+            self.disc_opt = torch.optim.Adam(
+                [
+                    {"params": net_params, "lr": config.disc_lr},
+                    {"params": [self.disc.absorbing_logit], "lr": config.disc_lr * config.absorbing_lr_scale},
+                ]
+            )
+            self.step_config = DiscriminatorStepConfig(
+                loss=config.disc_loss, penalty=config.disc_penalty, penalty_weight=config.disc_penalty_weight
+            )
+            # Q targets need every expert row's next observation, whatever the discriminator reads.
+            self.expert = TransitionStore.from_episodes(demos.obs, demos.acts, demos.episode_lengths, with_next=True)
+            ends = np.cumsum(demos.episode_lengths) - 1
+            self.expert_terminal = np.zeros(len(self.expert), dtype=bool)
+            self.expert_terminal[ends[demos.terminated]] = True
+            if config.obs_norm == "demos":
+                self.disc.fit_scaling(self.expert)
+            self.expert_absorbing = self._absorbing_mass(int(demos.terminated.sum()))
 
-        image = is_image_space(venv.observation_space)
-        policy_kwargs: dict = {"net_arch": list(dqn.net_arch)}
-        if image and config.normalize_policy_obs:
-            policy_kwargs.update(features_extractor_class=CenteredNatureCNN, normalize_images=False)
-        self.algo = _DACDQN(
-            "CnnPolicy" if image else "MlpPolicy",
-            venv,
-            learning_rate=dqn.learning_rate,
-            buffer_size=dqn.buffer_size,  # all envs together: SB3 divides by n_envs itself
-            learning_starts=dqn.learning_starts,
-            batch_size=dqn.batch_size,
-            gamma=dqn.gamma,
-            train_freq=(dqn.train_freq, "step"),
-            gradient_steps=dqn.gradient_steps,
-            replay_buffer_class=TerminationReplayBuffer,
-            optimize_memory_usage=True,
-            target_update_interval=dqn.target_update_interval,
-            exploration_fraction=dqn.exploration_fraction,
-            exploration_initial_eps=dqn.exploration_initial_eps,
-            exploration_final_eps=dqn.exploration_final_eps,
-            max_grad_norm=dqn.max_grad_norm,
-            policy_kwargs=policy_kwargs,
-            seed=config.seed,
-            device=self.device,
-            verbose=0,
-        )
-        self.algo.dac = self
-        if image and config.normalize_policy_obs:
-            self._centre_frames(self.disc.scaling)
-        self.history: list[dict[str, float]] = []
-        self.last_disc_update = -dqn.disc_every  # the first update comes with the first Q step
-        self._log_to(log_dir)
+            image = is_image_space(venv.observation_space)
+            policy_kwargs: dict = {"net_arch": list(dqn.net_arch)}
+            if image and config.normalize_policy_obs:
+                policy_kwargs.update(features_extractor_class=CenteredNatureCNN, normalize_images=False)
+            self.algo = _DACDQN(
+                "CnnPolicy" if image else "MlpPolicy",
+                venv,
+                learning_rate=dqn.learning_rate,
+                buffer_size=dqn.buffer_size,  # all envs together: SB3 divides by n_envs itself
+                learning_starts=dqn.learning_starts,
+                batch_size=dqn.batch_size,
+                gamma=dqn.gamma,
+                train_freq=(dqn.train_freq, "step"),
+                gradient_steps=dqn.gradient_steps,
+                replay_buffer_class=TerminationReplayBuffer,
+                optimize_memory_usage=True,
+                target_update_interval=dqn.target_update_interval,
+                exploration_fraction=dqn.exploration_fraction,
+                exploration_initial_eps=dqn.exploration_initial_eps,
+                exploration_final_eps=dqn.exploration_final_eps,
+                max_grad_norm=dqn.max_grad_norm,
+                policy_kwargs=policy_kwargs,
+                seed=config.seed,
+                device=self.device,
+                verbose=0,
+            )
+            self.algo.dac = self
+            if image and config.normalize_policy_obs:
+                self._centre_frames(self.disc.scaling)
+            self.history: list[dict[str, float]] = []
+            self.last_disc_update = -dqn.disc_every  # the first update comes with the first Q step
+            self._log_to(log_dir)
 
     @property
     def sb3_algorithm(self) -> DQN:
@@ -178,6 +177,7 @@ class DAC(SB3Learner):
         """
         if total_timesteps <= 0:
             raise ValueError(f"total_timesteps must be > 0, got {total_timesteps}")
+        self._start_run()
         remaining = total_timesteps - self.num_timesteps
         if remaining > 0:
             callbacks = [_Checkpoint(self, checkpoint_path)] + ([callback] if callback is not None else [])

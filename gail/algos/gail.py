@@ -42,7 +42,7 @@ from genplay.gail.rewards.discriminator import TransitionDiscriminator, with_abs
 from genplay.gail.rewards.features import CenteredNatureCNN, DemoScaling, demo_obs_moments
 from genplay.gail.rewards.reward import absorbing_share, generator_rewards, step_rewards
 from genplay.gail.saving.sb3_io import policy_for_space
-from genplay.generative.core import DiscriminatorStepConfig, discriminator_step, select_device, set_torch_threads
+from genplay.generative.core import DiscriminatorStepConfig, discriminator_step, seeded, select_device
 from genplay.generative.core.distributed import (
     DistContext,
     allreduce_grads,
@@ -90,89 +90,90 @@ class GAIL(SB3Learner):
                 check_ppo_for_spaces(config.ppo, venv.observation_space, venv.action_space)
             except ValueError as exc:
                 raise EnvError(str(exc)) from None
-        set_torch_threads(config.torch_threads)
         self.config, self.demos, self.dist = config, demos, dist
         self.device = select_device(config.device)
-        torch.manual_seed(config.seed)
         rank = dist.rank if dist is not None else 0
         self.rng = np.random.default_rng(config.seed if rank == 0 else [config.seed, rank])
         self.disc_batch = config.disc_batch_size // world
 
-        self.disc = self.reward_model_class.from_config(venv.observation_space, venv.action_space, config)
-        self.disc = self.disc.to(self.device)
-        # The absorbing logit is one scalar fitting an occupancy ratio that moves with the policy;
-        # at the net's step size (Adam moves ~lr per step) it would lag far behind.
-        self.disc_opt = torch.optim.Adam(
-            [
-                {
-                    "params": [p for n, p in self.disc.named_parameters() if n != "absorbing_logit"],
-                    "lr": config.disc_lr,
-                },
-                {"params": [self.disc.absorbing_logit], "lr": config.disc_lr * config.absorbing_lr_scale},
-            ]
-        )
-        self.step_config = DiscriminatorStepConfig(
-            loss=config.disc_loss, penalty=config.disc_penalty, penalty_weight=config.disc_penalty_weight
-        )
-        self.expert = self._expert_store(demos)
-        if config.obs_norm == "demos":
-            self.disc.fit_scaling(self.expert)  # on all demos, sharded or not: the same scaling on every rank
-        broadcast_module(self.disc, dist)
-        self.expert_rows = len(self.expert)  # the global count: absorbing shares are the one-process ones
-        if shard_demos and world > 1:
-            self.expert = shard_store(self.expert, demos.episode_lengths, rank, world)
-
-        self.recorder = TransitionRecorder(venv)
-        wrapped: VecEnv = self.recorder
-        space = venv.observation_space
-        self.policy_obs_norm: VecNormalize | None = None
-        if config.normalize_policy_obs and isinstance(space, spaces.Box) and not is_image_space(space):
-            mean, var = demo_obs_moments(demos)
-            wrapped = self.policy_obs_norm = policy_obs_normalizer(wrapped, mean, var)
-        centred = config.normalize_policy_obs and gen_algo is None and is_image_space(space)
-        if gen_algo is None:
-            kwargs = config.ppo.sb3_kwargs()
-            kwargs["batch_size"] = kwargs["batch_size"] // world
-            if centred:
-                kwargs["policy_kwargs"].update(features_extractor_class=CenteredNatureCNN, normalize_images=False)
-            gen_algo = PPO(
-                config.ppo.policy if config.ppo.policy != "auto" else policy_for_space(space),
-                wrapped,
-                seed=config.seed + rank * venv.num_envs,  # seeds this rank's envs and action sampling
-                device=self.device,
-                verbose=0,
-                **kwargs,
+        with seeded(config.seed):  # weights from the seed alone; the caller's RNG untouched
+            self.disc = self.reward_model_class.from_config(venv.observation_space, venv.action_space, config)
+            self.disc = self.disc.to(self.device)
+            # The absorbing logit is one scalar fitting an occupancy ratio that moves with the policy;
+            # at the net's step size (Adam moves ~lr per step) it would lag far behind.
+            self.disc_opt = torch.optim.Adam(
+                [
+                    {
+                        "params": [p for n, p in self.disc.named_parameters() if n != "absorbing_logit"],
+                        "lr": config.disc_lr,
+                    },
+                    {"params": [self.disc.absorbing_logit], "lr": config.disc_lr * config.absorbing_lr_scale},
+                ]
             )
-            if centred:
-                scaling = self.disc.scaling
-                if config.obs_norm != "demos":
-                    scaling = DemoScaling(space).to(self.device)
-                    self.disc.fit_scaling(self.expert, scaling=scaling)
-                self.gen_algo = gen_algo
-                self._centre_frames(scaling)
-        else:
-            gen_algo.set_env(wrapped)
-            if world > 1:
-                gen_algo.batch_size = config.ppo.batch_size // world
-        if world > 1 and getattr(gen_algo, "target_kl", None) is not None:
-            raise DistributedError("target_kl with several ranks: ranks would stop their epochs at different points")
-        broadcast_module(gen_algo.policy, dist)  # one starting policy, whatever each rank's seed
-        self.gen_algo = gen_algo
-        self.return_scaler = ReturnScaler(venv.num_envs, self.gamma, dist=dist) if config.scale_rewards else None
+            self.step_config = DiscriminatorStepConfig(
+                loss=config.disc_loss, penalty=config.disc_penalty, penalty_weight=config.disc_penalty_weight
+            )
+            self.expert = self._expert_store(demos)
+            if config.obs_norm == "demos":
+                self.disc.fit_scaling(self.expert)  # on all demos, sharded or not: the same scaling on every rank
+            broadcast_module(self.disc, dist)
+            self.expert_rows = len(self.expert)  # the global count: absorbing shares are the one-process ones
+            if shard_demos and world > 1:
+                self.expert = shard_store(self.expert, demos.episode_lengths, rank, world)
 
-        n_term = int(demos.terminated.sum())
-        self.expert_absorbing = self._absorbing_mass(n_term)
-        # Replay of recent generator rollouts: (transitions, terminations) per rollout.
-        self.replay: collections.deque[tuple[TransitionStore, int]] = collections.deque(
-            maxlen=config.disc_replay_rollouts
-        )
-        self.history: list[dict[str, float]] = []
-        self.n_rollouts = 0
-        self.bc_done = config.bc_epochs == 0
-        self.fit_value_next = False  # set by pretrain_bc (config.bc_fit_value)
-        self._demo_nll = None
-        self.log_dir = log_dir
-        self._log_to(log_dir)
+            self.recorder = TransitionRecorder(venv)
+            wrapped: VecEnv = self.recorder
+            space = venv.observation_space
+            self.policy_obs_norm: VecNormalize | None = None
+            if config.normalize_policy_obs and isinstance(space, spaces.Box) and not is_image_space(space):
+                mean, var = demo_obs_moments(demos)
+                wrapped = self.policy_obs_norm = policy_obs_normalizer(wrapped, mean, var)
+            centred = config.normalize_policy_obs and gen_algo is None and is_image_space(space)
+            if gen_algo is None:
+                kwargs = config.ppo.sb3_kwargs()
+                kwargs["batch_size"] = kwargs["batch_size"] // world
+                if centred:
+                    kwargs["policy_kwargs"].update(features_extractor_class=CenteredNatureCNN, normalize_images=False)
+                gen_algo = PPO(
+                    config.ppo.policy if config.ppo.policy != "auto" else policy_for_space(space),
+                    wrapped,
+                    seed=config.seed + rank * venv.num_envs,  # seeds this rank's envs and action sampling
+                    device=self.device,
+                    verbose=0,
+                    **kwargs,
+                )
+                if centred:
+                    scaling = self.disc.scaling
+                    if config.obs_norm != "demos":
+                        scaling = DemoScaling(space).to(self.device)
+                        self.disc.fit_scaling(self.expert, scaling=scaling)
+                    self.gen_algo = gen_algo
+                    self._centre_frames(scaling)
+            else:
+                gen_algo.set_env(wrapped)
+                if world > 1:
+                    gen_algo.batch_size = config.ppo.batch_size // world
+            if world > 1 and getattr(gen_algo, "target_kl", None) is not None:
+                raise DistributedError(
+                    "target_kl with several ranks: ranks would stop their epochs at different points"
+                )
+            broadcast_module(gen_algo.policy, dist)  # one starting policy, whatever each rank's seed
+            self.gen_algo = gen_algo
+            self.return_scaler = ReturnScaler(venv.num_envs, self.gamma, dist=dist) if config.scale_rewards else None
+
+            n_term = int(demos.terminated.sum())
+            self.expert_absorbing = self._absorbing_mass(n_term)
+            # Replay of recent generator rollouts: (transitions, terminations) per rollout.
+            self.replay: collections.deque[tuple[TransitionStore, int]] = collections.deque(
+                maxlen=config.disc_replay_rollouts
+            )
+            self.history: list[dict[str, float]] = []
+            self.n_rollouts = 0
+            self.bc_done = config.bc_epochs == 0
+            self.fit_value_next = False  # set by pretrain_bc (config.bc_fit_value)
+            self._demo_nll = None
+            self.log_dir = log_dir
+            self._log_to(log_dir)
 
     @property
     def sb3_algorithm(self) -> OnPolicyAlgorithm:
@@ -195,6 +196,7 @@ class GAIL(SB3Learner):
         """
         if total_timesteps <= 0:
             raise ValueError(f"total_timesteps must be > 0, got {total_timesteps}")
+        self._start_run()
         if not self.bc_done:
             self.pretrain_bc()
         remaining = total_timesteps - self.num_timesteps

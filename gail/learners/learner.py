@@ -6,12 +6,14 @@ the absorbing-state mass, the centred frame scaling and the logs come from the s
 
 from __future__ import annotations
 
+import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 
 from genplay.gail.algos.config import GAILConfig
 from genplay.gail.rewards.features import CenteredNatureCNN, DemoScaling
 from genplay.gail.rewards.reward import absorbing_mass
+from genplay.generative.core import set_torch_threads
 
 
 class SB3Learner:
@@ -30,6 +32,17 @@ class SB3Learner:
     @property
     def gamma(self) -> float:
         return float(self.sb3_algorithm.gamma)
+
+    def _start_run(self) -> None:
+        """At every ``learn``: torch's threads as the config says; at a fresh run's first, torch's RNG
+        seeded from the SB3 algorithm's seed. Constructors leave global state alone (they build under
+        ``seeded``), so the run, not the construction, seeds what SB3 samples actions with; a resumed
+        trainer keeps the RNG state its checkpoint restored."""
+        set_torch_threads(self.config.torch_threads)
+        if self.num_timesteps == 0 and not getattr(self, "_run_started", False):
+            seed = self.sb3_algorithm.seed
+            torch.manual_seed(self.config.seed if seed is None else seed)
+        self._run_started = True
 
     def _absorbing_mass(self, n_terminations: int) -> float:
         if not self.config.absorbing:

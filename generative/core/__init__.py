@@ -20,7 +20,7 @@ from genplay.generative.core.losses import (
 from genplay.generative.core.networks import cnn, mlp
 from genplay.generative.core.rewards import REWARD_FORMS, reward_from_logits
 from genplay.generative.core.step import DiscriminatorStepConfig, discriminator_step
-from genplay.generative.core.utils import EMA, atomic_write, seed_everything, select_device, set_torch_threads
+from genplay.generative.core.utils import EMA, atomic_write, seed_everything, seeded, select_device, set_torch_threads
 
 __all__ = [
     "DISCRIMINATOR_LOSSES",
@@ -40,6 +40,7 @@ __all__ = [
     "r1_penalty",
     "reward_from_logits",
     "seed_everything",
+    "seeded",
     "select_device",
     "set_torch_threads",
     "wasserstein_discriminator_loss",

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from genplay.errors import CheckpointError, GenplayError
-from genplay.generative.core import EMA, DiscriminatorStepConfig, atomic_write, seed_everything, select_device
+from genplay.generative.core import EMA, DiscriminatorStepConfig, atomic_write, seed_everything, seeded, select_device
 from genplay.generative.core.checks import (
     check_device,
     check_finite,
@@ -164,23 +164,23 @@ class ImageGAN:
         if config.batch_size % world:
             raise GenplayError(f"--batch-size: {config.batch_size} does not split over {world} ranks (a multiple)")
         self.device = select_device(config.device)
-        seed_everything(config.seed)
         k = n_classes if config.conditional else 0
-        self.generator = Generator(
-            z_dim=config.z_dim, image_shape=self.image_shape, n_classes=k, base_channels=config.base_channels
-        ).to(self.device)
-        norm = "layer" if config.model == "wgan-gp" else "none"
-        self.critic = Critic(
-            image_shape=self.image_shape,
-            n_classes=k,
-            base_channels=config.base_channels,
-            norm=norm,
-            spectral_norm=config.spectral_norm,
-        )
-        self.critic.to(self.device)
-        sync_batch_norm(self.generator, dist)
-        broadcast_module(self.generator, dist)
-        broadcast_module(self.critic, dist)
+        with seeded(config.seed):  # weights from the seed alone; the caller's RNG untouched
+            self.generator = Generator(
+                z_dim=config.z_dim, image_shape=self.image_shape, n_classes=k, base_channels=config.base_channels
+            ).to(self.device)
+            norm = "layer" if config.model == "wgan-gp" else "none"
+            self.critic = Critic(
+                image_shape=self.image_shape,
+                n_classes=k,
+                base_channels=config.base_channels,
+                norm=norm,
+                spectral_norm=config.spectral_norm,
+            )
+            self.critic.to(self.device)
+            sync_batch_norm(self.generator, dist)
+            broadcast_module(self.generator, dist)
+            broadcast_module(self.critic, dist)
         betas = (config.beta1, config.beta2)
         self.g_opt = torch.optim.Adam(self.generator.parameters(), lr=config.lr_generator, betas=betas)
         self.d_opt = torch.optim.Adam(self.critic.parameters(), lr=config.lr_critic, betas=betas)
@@ -215,6 +215,8 @@ class ImageGAN:
         if tuple(data.shape) != self.image_shape:
             raise GenplayError(f"data {data.name} has images {data.shape}, the model expects {self.image_shape}")
         cfg = self.config
+        if self.step == 0:  # a fresh run seeds what it samples with (the constructor left global state alone)
+            seed_everything(cfg.seed)
         labels = data.train_labels if cfg.conditional else None
         stream = batches(data.train_images, labels, cfg.batch_size, seed=cfg.seed + self.step, device=self.device)
         stream = rank_rows(stream, self.dist)  # this rank's rows of each global batch

@@ -151,6 +151,7 @@ def run_pydoc(
     data = vocab.encode(train_s, seq_len)
     bleu = ReferenceBLEU(test_s, max_n=5)
     gan = SeqGAN(data=data, vocab_size=len(vocab), config=config, device=device, start_token=BOS)
+    torch.manual_seed(config.seed)  # the run seeds what it samples with (constructors leave global state alone)
     log({"phase": "data", "train": len(train_s), "test": len(test_s), "vocab": len(vocab)})
     deadline, epochs = t0 + 60.0 * minutes * mle_fraction, 0
     while time.monotonic() < deadline:

@@ -29,7 +29,7 @@ from genplay.generative.core.checks import check_finite
 from genplay.generative.core.losses import DISCRIMINATOR_LOSSES, GENERATOR_LOSSES, PENALTIES
 from genplay.generative.core.rewards import REWARD_FORMS, reward_from_logits
 from genplay.generative.core.step import DiscriminatorStepConfig, discriminator_step
-from genplay.generative.core.utils import EMA
+from genplay.generative.core.utils import EMA, seeded
 from genplay.generative.text.discriminator import CNNDiscriminator
 from genplay.generative.text.gumbel import gumbel_sequences
 from genplay.generative.text.models import State, TokenLM, sample, sample_logits, token_nll
@@ -196,13 +196,13 @@ class SeqGAN:
         self.config, self.device = config, torch.device(device)
         self.data = data.to(self.device)
         self.seq_len = data.shape[1]
-        torch.manual_seed(config.seed)
         self.rng = torch.Generator(device=self.device).manual_seed(config.seed)
-        self.generator = generator or TokenLM(
-            vocab_size=vocab_size, emb_dim=config.emb_dim, hidden_dim=config.hidden_dim, start_token=start_token
-        ).init_normal_(0.1)
-        self.generator.to(self.device)
-        self.discriminator = (discriminator or make_discriminator(config, vocab_size, self.seq_len)).to(self.device)
+        with seeded(config.seed):  # weights from the seed alone; the caller's RNG untouched
+            self.generator = generator or TokenLM(
+                vocab_size=vocab_size, emb_dim=config.emb_dim, hidden_dim=config.hidden_dim, start_token=start_token
+            ).init_normal_(0.1)
+            self.generator.to(self.device)
+            self.discriminator = (discriminator or make_discriminator(config, vocab_size, self.seq_len)).to(self.device)
         self.mle_opt = torch.optim.Adam(self.generator.parameters(), lr=config.mle_lr)
         self.gen_opt = torch.optim.Adam(self.generator.parameters(), lr=config.gen_lr)
         self.disc_opt = torch.optim.Adam(self.discriminator.parameters(), lr=config.disc_lr)
