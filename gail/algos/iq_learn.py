@@ -33,7 +33,7 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
 from genplay.envs import EnvFactory
-from genplay.errors import EnvError
+from genplay.errors import GenplayError
 from genplay.gail.data.demos import Demos
 from genplay.gail.learners.off_policy import Batch, OffPolicyConfig, OffPolicyImitation
 from genplay.generative.core.checks import check_float
@@ -59,12 +59,14 @@ class IQLearnConfig(OffPolicyConfig):
         super().__post_init__()
         if self.value_term not in VALUE_TERMS:
             want = ", ".join(VALUE_TERMS)
-            raise EnvError(f"IQLearnConfig.value_term: expected one of {want}, got {self.value_term!r}")
+            raise GenplayError(f"IQLearnConfig.value_term: expected one of {want}, got {self.value_term!r}")
         if self.chi2_rows not in CHI2_ROWS:
-            raise EnvError(f"IQLearnConfig.chi2_rows: expected one of {', '.join(CHI2_ROWS)}, got {self.chi2_rows!r}")
+            raise GenplayError(
+                f"IQLearnConfig.chi2_rows: expected one of {', '.join(CHI2_ROWS)}, got {self.chi2_rows!r}"
+            )
         check_float("IQLearnConfig.chi2_alpha", self.chi2_alpha, 0, low_open=True)
         if not isinstance(self.use_target, bool):
-            raise EnvError(f"IQLearnConfig.use_target: expected true or false, got {self.use_target!r}")
+            raise GenplayError(f"IQLearnConfig.use_target: expected true or false, got {self.use_target!r}")
 
 
 class IQLearn(OffPolicyImitation):

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from stable_baselines3.common.callbacks import BaseCallback
 
 from genplay.envs import EnvFactory
+from genplay.errors import GenplayError
 from genplay.gail.data.demos import Demos
 from genplay.gail.learners.off_policy import Batch, OffPolicyConfig, OffPolicyImitation
 
@@ -47,7 +48,7 @@ class SQILConfig(OffPolicyConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not isinstance(self.absorbing, bool):
-            raise ValueError(f"SQILConfig.absorbing: must be true or false, got {self.absorbing!r}")
+            raise GenplayError(f"SQILConfig.absorbing: expected true or false, got {self.absorbing!r}")
 
 
 class SQIL(OffPolicyImitation):

@@ -39,7 +39,7 @@ from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.common.vec_env import VecEnv
 
-from genplay.errors import EnvError
+from genplay.errors import EnvError, GenplayError
 from genplay.gail.data.demos import Demos, check_demos_match_spaces
 from genplay.gail.data.store import TransitionStore
 from genplay.gail.learners.learner import ProgressBar, SB3Learner
@@ -75,7 +75,7 @@ class OffPolicyConfig:
     """Learner (replay) rows per update."""
     expert_batch_size: int = 64
     """Expert (demo) rows per update."""
-    learning_rate: float = 3e-4
+    learning_rate: float = 1e-3
     """Adam step size (the Q-network; SAC: actor, critics and temperature)."""
     gamma: float = 0.99
     """Discount factor."""
@@ -136,11 +136,11 @@ def check_off_policy_fields(c: OffPolicyConfig) -> None:
     for field in ("exploration_fraction", "exploration_initial_eps", "exploration_final_eps"):
         check_float(f"{name}.{field}", getattr(c, field), 0, 1)
     if c.exploration not in ("boltzmann", "epsilon"):
-        raise EnvError(f"{name}.exploration: expected boltzmann or epsilon, got {c.exploration!r}")
+        raise GenplayError(f"{name}.exploration: expected boltzmann or epsilon, got {c.exploration!r}")
     if not isinstance(c.learn_temperature, bool) or not isinstance(c.centre_frames, bool):
-        raise EnvError(f"{name}.learn_temperature / centre_frames: expected true or false")
+        raise GenplayError(f"{name}.learn_temperature / centre_frames: expected true or false")
     if not isinstance(c.net_arch, tuple) or not all(isinstance(w, int) and 1 <= w <= 8192 for w in c.net_arch):
-        raise EnvError(f"{name}.net_arch: expected layer widths in [1, 8192], got {c.net_arch!r}")
+        raise GenplayError(f"{name}.net_arch: expected layer widths in [1, 8192], got {c.net_arch!r}")
     check_device(c.device, f"{name}.device")
 
 
@@ -346,8 +346,8 @@ class OffPolicyImitation(SB3Learner):
 
     def update(self, gradient_steps: int) -> None:
         """SB3's ``train`` hook: ``gradient_steps`` updates, then one history row (and log record)."""
-        for _ in range(gradient_steps):
-            stats = self._discrete_step() if self.discrete else self._sac_step()
+        for step in range(gradient_steps):
+            stats = self._discrete_step() if self.discrete else self._sac_step(self.algo._n_updates + step)
         algo = self.algo
         algo._n_updates += gradient_steps
         returns = [ep["r"] for ep in algo.ep_info_buffer]
@@ -371,11 +371,11 @@ class OffPolicyImitation(SB3Learner):
         algo.policy.optimizer.step()
         return stats
 
-    def _sac_step(self) -> dict[str, float]:
+    def _sac_step(self, n_update: int) -> dict[str, float]:
         """One SAC update with the algorithm's critic loss; the actor and temperature steps are SAC's."""
         algo, batch = self.algo, self.batch()
         loss, stats = self.critic_loss(batch)
-        check_finite(algo._n_updates, {"critic_loss": loss})
+        check_finite(n_update, {"critic_loss": loss})
         algo.critic.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         algo.critic.optimizer.step()
@@ -389,11 +389,11 @@ class OffPolicyImitation(SB3Learner):
         ent_coef = self.ent_coef()
         q_pi = torch.cat(algo.critic(batch.obs, acts_pi), dim=1).min(dim=1, keepdim=True).values
         actor_loss = (ent_coef * log_prob - q_pi).mean()
-        check_finite(algo._n_updates, {"actor_loss": actor_loss})
+        check_finite(n_update, {"actor_loss": actor_loss})
         algo.actor.optimizer.zero_grad(set_to_none=True)
         actor_loss.backward()
         algo.actor.optimizer.step()
-        if algo._n_updates % self.config.target_update_interval == 0:
+        if n_update % self.config.target_update_interval == 0:
             polyak_update(algo.critic.parameters(), algo.critic_target.parameters(), self.config.tau)
             polyak_update(algo.batch_norm_stats, algo.batch_norm_stats_target, 1.0)
         return {**stats, "actor_loss": float(actor_loss.detach()), "ent_coef": float(ent_coef)}
