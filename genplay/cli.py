@@ -249,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     from genplay import cli_synth as synth_cli
     from genplay.cli_atari import add_suite_args
     from genplay.cli_evaluate import cmd_evaluate
+    from genplay.cli_reward import add_reward_parser
     from genplay.gail.algos.config import GAILConfig, PPOConfig
     from genplay.gail.algos.dac_config import DQNConfig
     from genplay.generative.images import cli as images_cli
@@ -372,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     music_cli.add_subparser(sub)
     text_cli.add_subparser(sub)
     synth_cli.add_subparser(sub)
+    add_reward_parser(sub)
     return p
 
 
