@@ -12,7 +12,7 @@
    on the true g = 12 reward (``train_expert(..., env_kwargs={"g": 12.0})``, cached).
 
     python scripts/bench_airl_transfer.py --seed 0
-    python scripts/bench_airl_transfer.py --seed 0 --part f --set disc_use_action=true
+    python scripts/bench_airl_transfer.py --seed 0 --parts g,f --set disc_use_action=true
 
 Keys: algo, env, seed, normalised_transfer, normalised_transfer_gail, transfer_return_mean(_gail),
 expert_return, random_return, normalised_source(_gail) (imitation on g = 10), env_steps_per_second
@@ -52,7 +52,11 @@ def main() -> None:
     p.add_argument("--target-g", type=float, default=12.0)
     p.add_argument("--imitation-timesteps", type=int, default=100_000, help="AIRL's and GAIL's env steps")
     p.add_argument("--transfer-timesteps", type=int, default=100_000, help="each fresh agent's env steps")
-    p.add_argument("--part", choices=("g", "f"), default="g", help="AIRL's exported reward")
+    p.add_argument(
+        "--parts",
+        default="g",
+        help="AIRL's exported reward(s), comma-separated (g, f); the first is normalised_transfer",
+    )
     p.add_argument("--no-gail", action="store_true", help="skip GAIL's reward (normalised_transfer_gail: null)")
     p.add_argument("--eval-episodes", type=int, default=50)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="AIRLConfig override")
@@ -89,18 +93,21 @@ def main() -> None:
     def expert(g: float):  # Pendulum-v1's own g is 10: that expert is the one every benchmark caches
         return train_expert(ENV, env_kwargs=None if g == 10.0 else {"g": g}, verbose=False)
 
-    expert_src, expert_tgt = expert(args.source_g), expert(args.target_g)
+    parts = args.parts.split(",")
+    if not parts or any(part not in ("g", "f") for part in parts):
+        p.error(f"--parts: expected g, f or both, got {args.parts!r}")
+    expert_src = expert(args.source_g)
     demos = collect_demos(source, expert_src, args.n_demo, seed=30_000 + args.seed, metadata={"policy": "ppo-expert"})
     src_expert_r = float(episode_returns(source, expert_src, n_eval, seed=eval_seed).mean())
     src_random_r = float(episode_returns(source, "random", n_eval, seed=60_000 + args.seed).mean())
-    tgt_expert_r = float(episode_returns(target, expert_tgt, n_eval, seed=eval_seed).mean())
-    tgt_random_r = float(episode_returns(target, "random", n_eval, seed=60_000 + args.seed).mean())
 
     t0 = time.perf_counter()
     airl = train_airl(source, demos, args.imitation_timesteps, config=airl_cfg, out_dir=f"{work}/airl", force=True)
     airl_sps = airl.num_timesteps / (time.perf_counter() - t0)
     airl_src = score(source, airl, src_expert_r, src_random_r)
-    rewards = {"airl": load_reward(export_reward(f"{work}/airl", f"{work}/reward-airl", part=args.part))}
+    rewards = {
+        f"airl-{part}": load_reward(export_reward(f"{work}/airl", f"{work}/reward-{part}", part=part)) for part in parts
+    }
     gail_src = (None, None)
     if not args.no_gail:
         gail = train_gail(source, demos, args.imitation_timesteps, config=gail_cfg, out_dir=f"{work}/gail", force=True)
@@ -108,24 +115,28 @@ def main() -> None:
         rewards["gail"] = load_reward(export_reward(f"{work}/gail", f"{work}/reward-gail"))
 
     rl_cfg = replace_seed(reward_rl_preset(ENV), args.seed)
-    transfer: dict[str, tuple[float, float]] = {}
-    t_transfer, steps_transfer = 0.0, 0
+    learners, t_transfer, steps_transfer = {}, 0.0, 0
     for name, reward in rewards.items():
         t = time.perf_counter()
-        learner = train_on_reward(target, reward, args.transfer_timesteps, config=rl_cfg)
+        learners[name] = train_on_reward(target, reward, args.transfer_timesteps, config=rl_cfg)
         t_transfer += time.perf_counter() - t
-        steps_transfer += learner.num_timesteps
-        transfer[name] = score(target, learner, tgt_expert_r, tgt_random_r)
-        print(f"[transfer] {name}: return {transfer[name][0]:.1f} normalised {transfer[name][1]:.3f}", flush=True)
+        steps_transfer += learners[name].num_timesteps
+    # the g = 12 expert last: trained (or read from the cache) once the transfers are done
+    expert_tgt = expert(args.target_g)
+    tgt_expert_r = float(episode_returns(target, expert_tgt, n_eval, seed=eval_seed).mean())
+    tgt_random_r = float(episode_returns(target, "random", n_eval, seed=60_000 + args.seed).mean())
+    transfer = {name: score(target, learner, tgt_expert_r, tgt_random_r) for name, learner in learners.items()}
+    for name, (ret, norm) in transfer.items():
+        print(f"[transfer] {name}: return {ret:.1f} normalised {norm:.3f}", flush=True)
 
     gail_t = transfer.get("gail", (None, None))
     res = dict(
         algo="airl",
         env=f"{ENV}(g={args.source_g:g}->{args.target_g:g})",
         seed=args.seed,
-        normalised_transfer=round(transfer["airl"][1], 3),
+        normalised_transfer=round(transfer[f"airl-{parts[0]}"][1], 3),
         normalised_transfer_gail=None if gail_t[1] is None else round(gail_t[1], 3),
-        transfer_return_mean=round(transfer["airl"][0], 2),
+        transfer_return_mean=round(transfer[f"airl-{parts[0]}"][0], 2),
         transfer_return_mean_gail=None if gail_t[0] is None else round(gail_t[0], 2),
         expert_return=round(tgt_expert_r, 2),
         random_return=round(tgt_random_r, 2),
@@ -139,7 +150,8 @@ def main() -> None:
         transfer_env_steps_per_second=round(steps_transfer / t_transfer, 1),
         imitation_timesteps=int(airl.num_timesteps),
         transfer_timesteps=args.transfer_timesteps,
-        part=args.part,
+        part=parts[0],
+        by_part={name: [round(r, 2), round(n, 3)] for name, (r, n) in transfer.items() if name.startswith("airl")},
         state_only=not airl_cfg.disc_use_action,
         airl_reward=airl_cfg.airl_reward,
         n_demo=args.n_demo,
