@@ -46,10 +46,15 @@ from genplay.gail.data.demos import Demos, check_demos_match_spaces
 from genplay.gail.data.store import TransitionStore
 from genplay.gail.learners.learner import ProgressBar, SB3Learner
 from genplay.gail.learners.replay import TerminationReplayBuffer
-from genplay.gail.rewards.discriminator import TransitionDiscriminator, with_absorbing_row
+from genplay.gail.rewards.discriminator import (
+    TransitionDiscriminator,
+    optimiser_and_step,
+    update_discriminator,
+    with_absorbing_row,
+)
 from genplay.gail.rewards.features import CenteredNatureCNN
 from genplay.gail.rewards.reward import absorbing_share, absorbing_tail_weight, step_rewards
-from genplay.generative.core import DiscriminatorStepConfig, discriminator_step, seeded, select_device
+from genplay.generative.core import seeded, select_device
 
 DAC_READS: frozenset[str] = frozenset(
     {
@@ -101,16 +106,7 @@ class DAC(SB3Learner):
         with seeded(config.seed):  # weights from the seed alone; the caller's RNG untouched
             self.disc = TransitionDiscriminator.from_config(venv.observation_space, venv.action_space, config)
             self.disc = self.disc.to(self.device)
-            net_params = [p for n, p in self.disc.named_parameters() if n != "absorbing_logit"]
-            self.disc_opt = torch.optim.Adam(
-                [
-                    {"params": net_params, "lr": config.disc_lr},
-                    {"params": [self.disc.absorbing_logit], "lr": config.disc_lr * config.absorbing_lr_scale},
-                ]
-            )
-            self.step_config = DiscriminatorStepConfig(
-                loss=config.disc_loss, penalty=config.disc_penalty, penalty_weight=config.disc_penalty_weight
-            )
+            self.disc_opt, self.step_config = optimiser_and_step(self.disc, config)
             # Q targets need every expert row's next observation, whatever the discriminator reads.
             self.expert = TransitionStore.from_episodes(demos.obs, demos.acts, demos.episode_lengths, with_next=True)
             ends = np.cumsum(demos.episode_lengths) - 1
@@ -267,26 +263,17 @@ class DAC(SB3Learner):
         terminations = int((rb.dones[:upper] * (1 - rb.timeouts[:upper])).sum())
         gen_share = absorbing_share(upper * rb.n_envs, self._absorbing_mass(terminations))
         expert_share = absorbing_share(len(self.expert), self.expert_absorbing)
-        stats = []
-        for _ in range(self.config.disc_updates):
+
+        def draw():
             rows = self.rng.integers(len(self.expert), size=n)
             real, real_w = with_absorbing_row(self.disc, self.disc.features(self.expert, rows), expert_share)
             fake_store, _ = self.replay_batch(n)
             fake, fake_w = with_absorbing_row(self.disc, self.disc.features(fake_store, np.arange(n)), gen_share)
-            stats.append(
-                discriminator_step(
-                    self.disc, self.disc_opt, real, fake, self.step_config, real_weights=real_w, fake_weights=fake_w
-                )
-            )
-        with torch.no_grad():
-            acc_e = float((self.disc(real[:n]) > 0).float().mean())
-            acc_g = float((self.disc(fake[:n]) < 0).float().mean())
-        return {
-            "disc_loss": float(np.mean([s["loss"] for s in stats])),
-            "accuracy_expert": acc_e,
-            "accuracy_generator": acc_g,
-            "absorbing_logit": float(self.disc.absorbing_logit.detach()),
-        }
+            return real, real_w, fake, fake_w
+
+        stats = update_discriminator(self.disc, self.disc_opt, self.step_config, self.config.disc_updates, draw, n)
+        stats["disc_loss"] = stats.pop("loss")  # DAC's logs name it so (its Q-learner has a loss too)
+        return stats
 
     def _train(self, gradient_steps: int) -> None:
         """SB3's ``train`` hook: the discriminator when due, then ``gradient_steps`` Q steps."""

@@ -38,11 +38,16 @@ from genplay.gail.data.demos import Demos, check_demos_match_spaces
 from genplay.gail.data.store import TransitionStore
 from genplay.gail.learners.learner import ProgressBar, SB3Learner
 from genplay.gail.learners.rollout import ReturnScaler, TransitionRecorder, policy_obs_normalizer
-from genplay.gail.rewards.discriminator import TransitionDiscriminator, with_absorbing_row
+from genplay.gail.rewards.discriminator import (
+    TransitionDiscriminator,
+    optimiser_and_step,
+    update_discriminator,
+    with_absorbing_row,
+)
 from genplay.gail.rewards.features import CenteredNatureCNN, DemoScaling, demo_obs_moments
 from genplay.gail.rewards.reward import absorbing_share, generator_rewards, step_rewards
 from genplay.gail.saving.sb3_io import policy_for_space
-from genplay.generative.core import DiscriminatorStepConfig, discriminator_step, seeded, select_device
+from genplay.generative.core import seeded, select_device
 from genplay.generative.core.distributed import (
     DistContext,
     allreduce_grads,
@@ -99,20 +104,7 @@ class GAIL(SB3Learner):
         with seeded(config.seed):  # weights from the seed alone; the caller's RNG untouched
             self.disc = self.reward_model_class.from_config(venv.observation_space, venv.action_space, config)
             self.disc = self.disc.to(self.device)
-            # The absorbing logit is one scalar fitting an occupancy ratio that moves with the policy;
-            # at the net's step size (Adam moves ~lr per step) it would lag far behind.
-            self.disc_opt = torch.optim.Adam(
-                [
-                    {
-                        "params": [p for n, p in self.disc.named_parameters() if n != "absorbing_logit"],
-                        "lr": config.disc_lr,
-                    },
-                    {"params": [self.disc.absorbing_logit], "lr": config.disc_lr * config.absorbing_lr_scale},
-                ]
-            )
-            self.step_config = DiscriminatorStepConfig(
-                loss=config.disc_loss, penalty=config.disc_penalty, penalty_weight=config.disc_penalty_weight
-            )
+            self.disc_opt, self.step_config = optimiser_and_step(self.disc, config)
             self.expert = self._expert_store(demos)
             if config.obs_norm == "demos":
                 self.disc.fit_scaling(self.expert)  # on all demos, sharded or not: the same scaling on every rank
@@ -279,27 +271,14 @@ class GAIL(SB3Learner):
         hook = None
         if self.dist is not None:
             hook = lambda: allreduce_grads(self.disc.parameters(), self.dist)  # noqa: E731
-        stats: list[dict[str, float]] = []
-        for _ in range(self.config.disc_updates):
+
+        def draw():
             real, real_w = self._weighted_batch([self.expert], self.expert_absorbing, n, self.expert_rows)
             fake, fake_w = self._weighted_batch(pool, pool_absorbing, n, pool_rows)
-            step = discriminator_step(
-                self.disc,
-                self.disc_opt,
-                real,
-                fake,
-                self.step_config,
-                real_weights=real_w,
-                fake_weights=fake_w,
-                grad_hook=hook,
-            )
-            stats.append({"loss": step["loss"], "penalty": step["penalty"]})
-        out = {k: float(np.mean([s[k] for s in stats])) for k in stats[0]}
-        with torch.no_grad():  # live-row accuracy after the updates, on the last batch's rows
-            out["accuracy_expert"] = float((self.disc(real[:n]) > 0).float().mean())
-            out["accuracy_generator"] = float((self.disc(fake[:n]) < 0).float().mean())
-        out["absorbing_logit"] = float(self.disc.absorbing_logit.detach())
-        return out
+            return real, real_w, fake, fake_w
+
+        steps = self.config.disc_updates
+        return update_discriminator(self.disc, self.disc_opt, self.step_config, steps, draw, n, grad_hook=hook)
 
     def _weighted_batch(
         self, stores: list[TransitionStore], absorbing: float, n: int, total_rows: int | None = None

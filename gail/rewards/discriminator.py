@@ -14,7 +14,7 @@ of the log-ratio of the two sides' absorbing mass, untouched by the net's smooth
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -24,7 +24,7 @@ from torch import nn
 from genplay.errors import EnvError
 from genplay.gail.data.store import TransitionStore
 from genplay.gail.rewards.features import DemoScaling, ObsEncoder, actions_to_flat, flat_width, to_flat
-from genplay.generative.core import REWARD_FORMS, mlp, reward_from_logits  # noqa: F401  (re-exported)
+from genplay.generative.core import REWARD_FORMS, DiscriminatorStepConfig, discriminator_step, mlp, reward_from_logits  # noqa: F401  (re-exported)
 
 
 class TransitionDiscriminator(nn.Module):
@@ -166,3 +166,55 @@ def with_absorbing_row(
 def _chunks(n: int, size: int) -> Iterator[np.ndarray]:
     for start in range(0, n, size):
         yield np.arange(start, min(start + size, n))
+
+
+Batch = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | None]
+"""``(expert rows, their weights, agent rows, their weights)``: one discriminator step's input."""
+
+
+def optimiser_and_step(disc: TransitionDiscriminator, config) -> tuple[torch.optim.Adam, DiscriminatorStepConfig]:
+    """The discriminator's Adam and the core step's settings, from a config's ``disc_*`` fields.
+
+    The absorbing logit is one scalar fitting an occupancy ratio that moves with the policy; at
+    the net's step size (Adam moves about lr per step) it would lag far behind, so it gets its own
+    rate (``absorbing_lr_scale``). Every adversarial trainer (GAIL, AIRL, DAC) builds its pair here.
+    """
+    net = [p for n, p in disc.named_parameters() if n != "absorbing_logit"]
+    groups = [{"params": net, "lr": config.disc_lr}]
+    if isinstance(getattr(disc, "absorbing_logit", None), nn.Parameter):
+        groups.append({"params": [disc.absorbing_logit], "lr": config.disc_lr * config.absorbing_lr_scale})
+    step = DiscriminatorStepConfig(
+        loss=config.disc_loss, penalty=config.disc_penalty, penalty_weight=config.disc_penalty_weight
+    )
+    return torch.optim.Adam(groups), step
+
+
+def update_discriminator(
+    disc: nn.Module,
+    opt: torch.optim.Optimizer,
+    step: DiscriminatorStepConfig,
+    n_updates: int,
+    draw: Callable[[], Batch],
+    n_live: int,
+    *,
+    grad_hook: Callable[[], None] | None = None,
+) -> dict[str, float]:
+    """``n_updates`` core steps on batches from ``draw``; the mean loss and penalty, then the accuracies
+    on the last batch's ``n_live`` live rows (unweighted: expert rows scored expert, agent rows scored
+    agent) and the absorbing logit, for the logs."""
+    stats = []
+    for _ in range(n_updates):
+        real, real_w, fake, fake_w = draw()
+        stats.append(
+            discriminator_step(
+                disc, opt, real, fake, step, real_weights=real_w, fake_weights=fake_w, grad_hook=grad_hook
+            )
+        )
+    out = {k: float(np.mean([s[k] for s in stats])) for k in ("loss", "penalty")}
+    with torch.no_grad():
+        out["accuracy_expert"] = float((disc(real[:n_live]) > 0).float().mean())
+        out["accuracy_generator"] = float((disc(fake[:n_live]) < 0).float().mean())
+    absorbing = getattr(disc, "absorbing_logit", None)
+    if absorbing is not None:
+        out["absorbing_logit"] = float(absorbing.detach())
+    return out

@@ -15,16 +15,16 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from genplay.envs import EnvFactory, as_factory
 from genplay.errors import CheckpointError
-from genplay.gail.saving.checkpoint import config_differences
 from genplay.gail.algos.config import GAILConfig
 from genplay.gail.algos.dac import DAC
-from genplay.gail.saving.dac_checkpoint import dac_settings, read_dac
 from genplay.gail.algos.dac_config import DQNConfig, dac_preset, dac_run_meta
-from genplay.gail.data.demos import Demos, save_demos
-from genplay.gail.saving.run_files import CHECKPOINT, POLICY, RUN_MARKERS, export_policy, save_run_dir, set_run_logger
+from genplay.gail.data.demos import Demos
 from genplay.gail.evaluation.plotting import plot_learning_curve
+from genplay.gail.saving.checkpoint import config_differences
+from genplay.gail.saving.dac_checkpoint import dac_settings, read_dac
+from genplay.gail.saving.run_files import CHECKPOINT, POLICY, RUN_MARKERS, export_policy, save_run_dir, set_run_logger
 from genplay.generative.core import atomic_write
-from genplay.generative.core.rundir import RunDirLock, run_dir_session
+from genplay.generative.core.rundir import run_dir_session
 
 
 def train_dac(
@@ -80,7 +80,8 @@ def _write_config(out: Path, factory: EnvFactory, config: GAILConfig, dqn: DQNCo
 
 def save_dac_run(trainer: DAC, out_dir: str | Path) -> Path:
     """A DAC trainer built in Python written as the run directory ``gail train --algo dac --out`` writes."""
-    return save_run_dir(trainer, out_dir, dac_run_meta(trainer.demos.env_factory, trainer.config, trainer.dqn_config), "DAC")
+    meta = dac_run_meta(trainer.demos.env_factory, trainer.config, trainer.dqn_config)
+    return save_run_dir(trainer, out_dir, meta, "DAC")
 
 
 def stored_dac_settings(ckpt: str | Path) -> tuple[GAILConfig, DQNConfig]:
