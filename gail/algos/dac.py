@@ -293,8 +293,13 @@ class DAC(SB3Learner):
                 self.algo.logger.record(f"dac/{key}", value)
             self.history.append({"timesteps": self.num_timesteps, **stats})
 
-    def predict(self, obs, state=None, episode_start=None, deterministic: bool = True):
-        """Actions for raw observations (SB3 ``predict``: greedy, or epsilon-greedy when not deterministic)."""
+    def predict(self, obs, state=None, episode_start=None, deterministic: bool = True, action_masks=None):
+        """Actions for raw observations (SB3 ``predict``: greedy, or epsilon-greedy when not deterministic).
+
+        The same signature as every trainer's; ``action_masks`` is refused when given, since DAC trains
+        only on envs without masks (its constructor refuses masked demos)."""
+        if action_masks is not None:
+            raise EnvError("DAC's DQN learner cannot respect action masks; train masked games with GAIL (MaskablePPO)")
         return self.algo.predict(obs, state, episode_start, deterministic)
 
     # ------------------------------------------------------------------ persistence
