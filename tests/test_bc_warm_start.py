@@ -107,11 +107,12 @@ class _Probe(BaseCallback):
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "match_noise, fit_value, keeps",
-    [(True, True, True), (False, True, False), (True, False, False), (False, False, False)],
+    [(True, True, True), (False, False, False)],
 )
 def test_first_updates_keep_the_bc_policy_on_pendulum(pendulum_demos, match_noise, fit_value, keeps):
     """After each of the first two PPO updates the policy keeps >= 0.9 of BC alone's normalised return
-    (issue 29, item 5); with either half of the warm start switched off, an update loses the clone."""
+    (issue 29, item 5); with the warm start switched off, the first update loses the clone. (Each half
+    alone keeps it on some seeds and not on others: scripts/bench_warmstart.py --set, in the report.)"""
     config = dataclasses.replace(preset("Pendulum-v1"), bc_match_noise=match_noise, bc_fit_value=fit_value)
     trainer = GAIL(venv=EnvFactory("Pendulum-v1").make_vec(config.n_envs, seed=0), demos=pendulum_demos, config=config)
     probe = _Probe(2)

@@ -265,9 +265,11 @@ def fit_value_on_rollout(algo: Any, *, epochs: int = 30) -> float:
     obs, shape = buf.observations, buf.obs_shape
     flat = {k: v.reshape(-1, *shape[k]) for k, v in obs.items()} if isinstance(obs, dict) else obs.reshape(-1, *shape)
     mse = fit_value(algo.policy, flat, buf.returns, epochs=epochs)
+    obs_t, policy = algo.policy.obs_to_tensor(flat)[0], algo.policy
+    chunks = np.array_split(np.arange(buf.values.size), max(1, buf.values.size // 1024))  # frames: bounded memory
     with torch.no_grad():
-        values = algo.policy.predict_values(algo.policy.obs_to_tensor(flat)[0])
+        values = torch.cat([policy.predict_values(take_rows(obs_t, idx)).reshape(-1) for idx in chunks])
         buf.values = values.cpu().numpy().reshape(buf.values.shape).astype(buf.values.dtype)
-        last = algo.policy.predict_values(algo.policy.obs_to_tensor(algo._last_obs)[0])
+        last = policy.predict_values(policy.obs_to_tensor(algo._last_obs)[0])
     buf.compute_returns_and_advantage(last_values=last, dones=algo._last_episode_starts)
     return mse
