@@ -108,7 +108,7 @@ def _config(args: argparse.Namespace, spec, config_cls: type):
             if nested := _overrides(args, sub, prefix=f"{name}_"):
                 changes[name] = dataclasses.replace(getattr(base, name), **nested)
         return dataclasses.replace(base, **changes)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, GenplayError) as exc:  # "SQILConfig.lr: ..." -> "--lr: ..."
         raise GenplayError(_flag_names(str(exc), config_cls)) from None
 
 

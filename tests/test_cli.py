@@ -12,7 +12,8 @@ import sys
 import pytest
 import torch
 
-from genplay.cli import build_parser, config_overrides, main
+from genplay.cli import build_parser, main
+from genplay.cli_gail import config_overrides
 from genplay.gail.algos.config import replace
 from genplay.gail.algos.presets import preset
 from genplay.gail.data.demos import save_demos

@@ -37,6 +37,9 @@ BASES: dict[str, list[str]] = {
     "synth export": [MISSING],
     "synth import": [MISSING, "--out", "{new}"],
     "synth report": ["--run", MISSING, "--data", MISSING, "--out", "{new}"],
+    "reward export": [MISSING, "--out", "{new}"],
+    "reward train": ["--reward", MISSING, "--out", "{new}"],
+    "train": [],  # its flags depend on --algo: walked per algorithm below
 }
 """Subcommand -> a command line whose only fault comes after the flags are checked."""
 
@@ -70,6 +73,30 @@ for command, sub in _leaves(build_parser()):
         kinds = NEVER_NUMBERS + OTHER_WRONG if _numeric(action) else ("", "\x00", "-" * 5000)
         for value in kinds:
             marks = () if value in ("nan", "\x00") else pytest.mark.slow  # the fast tier: one kind of each
+            CASES.append(pytest.param(command, flag, value, id=f"{command}|{flag}|{value[:12]!r}", marks=marks))
+
+
+def _train_parsers():
+    """``genplay train --algo A``'s parser of each algorithm with flags of its own (gail and dac are
+    ``gail train``'s, walked above)."""
+    from genplay.cli_train import ADAPTED, _parser
+    from genplay.gail.algos.registry import ALGORITHMS
+
+    for name, spec in sorted(ALGORITHMS.items()):
+        if name not in ADAPTED:
+            yield f"train --algo {name}", _parser(name, spec, spec.load()[1])
+
+
+TRAIN_BASE = ["--env", "CartPole-v1", "--demos", MISSING, "--out", "{new}", "--timesteps", "10"]
+for command, sub in _train_parsers():
+    BASES[command] = TRAIN_BASE
+    for action in sub._actions:
+        if not action.option_strings or action.type is None or action.dest == "help":
+            continue
+        flag = action.option_strings[-1]
+        kinds = NEVER_NUMBERS + OTHER_WRONG if _numeric(action) else ("", "\x00", "-" * 5000)
+        for value in kinds:
+            marks = () if value in ("nan", "\x00") else pytest.mark.slow
             CASES.append(pytest.param(command, flag, value, id=f"{command}|{flag}|{value[:12]!r}", marks=marks))
 
 
