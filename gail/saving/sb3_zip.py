@@ -33,6 +33,7 @@ from genplay.gail.saving.sb3_io import (
     load_weights,
 )
 from genplay.generative.core import atomic_write
+from genplay.generative.core.checks import check_finite_tree
 from genplay.generative.core.networks import ACTIVATIONS
 
 
@@ -126,6 +127,7 @@ def read_sb3_zip(path: str | Path) -> tuple[dict | None, dict, dict, dict | None
     data = {k: v for k, v in data.items() if not (isinstance(v, dict) and ":serialized:" in v) or k == "policy_kwargs"}
     if not isinstance(policy, dict) or not all(isinstance(v, torch.Tensor) for v in policy.values()):
         raise CheckpointError(f"{name}: member 'policy.pth' is not a state dict of tensors")
+    check_finite_tree(policy, f"{name}: member 'policy.pth'")  # NaN weights would act (or crash) silently
     return meta, data, policy, opt
 
 
