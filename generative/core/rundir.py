@@ -124,6 +124,8 @@ def check_file_writable(path: str | os.PathLike) -> None:
         raise RunDirError("the output file name is empty")
     if path.is_dir():
         raise RunDirError(f"{path}: is a directory, expected a file name")
+    if path.exists() and not path.is_file():  # a device or FIFO: writing would block, or replace it
+        raise RunDirError(f"{path}: exists and is not a regular file; refusing to replace it")
     if path.exists() and not os.access(path, os.W_OK):
         raise RunDirError(f"{path}: not writable")
     base = _first_existing(path.parent)
