@@ -113,11 +113,13 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    from genplay.cli_args import check_out_dir
+    from genplay.cli_args import check_out_dir, check_output_file
     from genplay.generative.music.trainer import load_generator, sample_rolls
 
     run = _run_dir(args)
     check_out_dir(args.out)
+    for name in [f"sample_{i:03d}.mid" for i in range(args.n)] + ["sample_000.png"]:
+        check_output_file(str(Path(args.out) / name), "--out", force=args.force)  # earlier samples are kept
     gen, _, lowest = load_generator(run, args.device)
     paths = write_samples(args.out, sample_rolls(gen, args.n, seed=args.seed), lowest, args.n)
     print("\n".join([*paths, str(Path(args.out) / "sample_000.png")]))
@@ -172,6 +174,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     _add_run(s)
     s.add_argument("--out", required=True, help="output directory")
     s.add_argument("--n", type=int_at_least(1, 1000), default=4, help="4-bar samples (one MIDI file each)")
+    s.add_argument("--force", action="store_true", help="overwrite sample files already in --out")
     s.add_argument("--seed", type=seed_int, default=0)
     s.add_argument("--device", default="cpu", help="cpu or cuda")
     s.set_defaults(func=cmd_sample)
