@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib, also when imported by the tests
-from benchlib import ArgumentParser, add_seed_fanout, fan_out_seeds  # noqa: E402
+from benchlib import ArgumentParser, add_seed_fanout, fan_out_seeds, run_main  # noqa: E402
 
 from genplay.gail.algos.board_training import check_board_settings, masked_gail
 from genplay.gail.algos.presets import preset as config_preset
@@ -282,4 +282,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

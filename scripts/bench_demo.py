@@ -24,16 +24,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ArgumentParser, add_seed_fanout, emit, fan_out_seeds, peak_rss_mb
+from benchlib import ArgumentParser, add_seed_fanout, count, emit, fan_out_seeds, peak_rss_mb, run_main
 
 
 def main() -> None:
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", default=None, help="default: run_demo's")
-    p.add_argument("--n-demo", type=int, default=None, help="demo episodes (default: run_demo's)")
-    p.add_argument("--subsample", type=int, default=None, help="keep every k-th transition (default: run_demo's)")
-    p.add_argument("--timesteps", type=int, default=None, help="GAIL generator steps (default: run_demo's)")
-    p.add_argument("--eval-episodes", type=int, default=None, help="default: run_demo's")
+    p.add_argument("--n-demo", type=count(), default=None, help="demo episodes (default: run_demo's)")
+    p.add_argument("--subsample", type=count(), default=None, help="keep every k-th transition (default: run_demo's)")
+    p.add_argument("--timesteps", type=count(), default=None, help="GAIL generator steps (default: run_demo's)")
+    p.add_argument("--eval-episodes", type=count(), default=None, help="default: run_demo's")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--torch-threads", type=int, default=1)
     p.add_argument("--out", default=None, help="append the JSON line to this file")
@@ -103,4 +103,4 @@ def _demo_sizes(path: Path) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -28,7 +28,7 @@ import os
 import sys
 import time
 
-from benchlib import ArgumentParser, add_seed_fanout, emit, fan_out_seeds, peak_rss_mb
+from benchlib import ArgumentParser, add_seed_fanout, count, emit, fan_out_seeds, peak_rss_mb, run_main
 
 
 def parse_set(items: list[str]) -> dict:
@@ -48,12 +48,12 @@ def main() -> None:
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", default="CartPole-v1")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-demo", type=int, default=20)
-    p.add_argument("--gen-timesteps", type=int, default=100_000)
+    p.add_argument("--n-demo", type=count(), default=20)
+    p.add_argument("--gen-timesteps", type=count(), default=100_000)
     p.add_argument("--demo-source", choices=["auto", "expert", "scripted", "random"], default="auto")
-    p.add_argument("--eval-episodes", type=int, default=50)
-    p.add_argument("--curve-every", type=int, default=10_000, help="env steps between curve points (0: off)")
-    p.add_argument("--curve-episodes", type=int, default=10)
+    p.add_argument("--eval-episodes", type=count(), default=50)
+    p.add_argument("--curve-every", type=count(0), default=10_000, help="env steps between curve points (0: off)")
+    p.add_argument("--curve-episodes", type=count(), default=10)
     p.add_argument(
         "--eval-mode",
         choices=["auto", "deterministic", "stochastic"],
@@ -210,4 +210,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

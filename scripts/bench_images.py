@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 import torch
-from benchlib import ArgumentParser, add_seed_fanout, emit, fan_out_seeds, peak_rss_mb
+from benchlib import ArgumentParser, add_seed_fanout, count, emit, fan_out_seeds, peak_rss_mb, run_main
 
+from genplay.errors import GenplayError
 from genplay.generative.images.data import load_dataset, per_class_subset
 from genplay.generative.images.evaluate import augmentation_test, evaluate_generator, metric_classifier, save_grid
 from genplay.generative.images.trainer import ImageGAN, preset
@@ -56,7 +57,7 @@ def main() -> None:
     p.add_argument("--dataset", default="digits", choices=["digits", "mnist5k"])
     p.add_argument("--model", default="dcgan", choices=["dcgan", "cgan", "wgan-gp"])
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=None, help="generator updates (default per data set)")
+    p.add_argument("--steps", type=count(), default=None, help="generator updates (default per data set)")
     p.add_argument("--set", action="append", default=[], help="config override key=value (repeatable)")
     p.add_argument("--aug-per-class", type=int, nargs="+", default=[5, 10, 20], help="real images per class")
     p.add_argument(
@@ -74,14 +75,17 @@ def main() -> None:
         return
 
     t_start = time.perf_counter()
+    steps = args.steps or DEFAULT_STEPS[args.dataset, args.model]
+    try:  # a bad --set or --steps is refused before any work
+        config = preset(args.model, steps=steps, seed=args.seed, **parse_set(args.set))
+    except TypeError as exc:  # an unknown field
+        raise GenplayError(f"--set: {exc}") from None
     torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset)
     t0 = time.perf_counter()
     classifier, clf_acc = metric_classifier(data, seed=args.seed)
     classifier_seconds = time.perf_counter() - t0
 
-    steps = args.steps or DEFAULT_STEPS[args.dataset, args.model]
-    config = preset(args.model, steps=steps, seed=args.seed, **parse_set(args.set))
     gan = ImageGAN(config=config, image_shape=data.shape, n_classes=data.n_classes)
     gan_data = data if args.gan_per_class is None else per_class_subset(data, args.gan_per_class)
     t0 = time.perf_counter()
@@ -115,4 +119,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

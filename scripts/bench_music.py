@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import ArgumentParser, add_seed_fanout, emit, fan_out_seeds, peak_rss_mb  # noqa: E402
+from benchlib import ArgumentParser, add_seed_fanout, count, emit, fan_out_seeds, peak_rss_mb, run_main  # noqa: E402
 
 from genplay.generative.music.cli import metrics_table, write_samples  # noqa: E402
 from genplay.generative.music.data import TRACKS, load_chorales  # noqa: E402
@@ -36,9 +36,9 @@ from genplay.generative.music.trainer import (  # noqa: E402
 def main() -> None:
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=None, help="generator updates (default: MusicGANConfig's)")
-    p.add_argument("--limit", type=int, default=None, help="first N chorales only (default: all)")
-    p.add_argument("--n-samples", type=int, default=1000, help="generated windows the metrics are computed on")
+    p.add_argument("--steps", type=count(), default=None, help="generator updates (default: MusicGANConfig's)")
+    p.add_argument("--limit", type=count(), default=None, help="first N chorales only (default: all)")
+    p.add_argument("--n-samples", type=count(), default=1000, help="generated windows the metrics are computed on")
     p.add_argument("--run-dir", default=None, help="default: runs/bench_music/seed{seed}")
     p.add_argument("--out", default=None, help="also append the JSON line to this file")
     p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="other MusicGANConfig fields")
@@ -91,4 +91,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

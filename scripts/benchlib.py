@@ -8,6 +8,27 @@ import math
 import os
 import resource
 import sys
+from collections.abc import Callable
+
+
+def run_main(main: Callable[[], int | None]) -> None:
+    """Run a benchmark's ``main`` as the CLI runs a command: bad input (a ``GenplayError``) is one
+    ``error:`` line and exit 2, never a traceback."""
+    from genplay.errors import GenplayError
+
+    try:
+        code = main()
+    except GenplayError as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        code = 2
+    raise SystemExit(code or 0)
+
+
+def count(low: int = 1):
+    """argparse type of a count flag: an integer >= ``low``, checked before any work starts."""
+    from genplay.cli_args import int_at_least
+
+    return int_at_least(low)
 
 
 def peak_rss_mb() -> float:
