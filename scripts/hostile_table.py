@@ -266,14 +266,14 @@ def demos_cases() -> list[Case]:
         C(
             "collect-policy-nan",
             d,
-            [*COLLECT[:4], "--out", "{case}/new.npz", "--policy", "{policy_nan}"],
+            [*COLLECT, "--out", "{case}/new.npz", "--policy", "{policy_nan}"],
             "{policy_nan}",
         ),
-        C("collect-policy-pickle", d, [*COLLECT[:4], "--out", "{case}/new.npz", "--policy", "{pickle}"], "{pickle}"),
+        C("collect-policy-pickle", d, [*COLLECT, "--out", "{case}/new.npz", "--policy", "{pickle}"], "{pickle}"),
         C(
             "collect-policy-truncated",
             d,
-            [*COLLECT[:4], "--out", "{case}/new.npz", "--policy", "{policy_truncated}"],
+            [*COLLECT, "--out", "{case}/new.npz", "--policy", "{policy_truncated}"],
             "{policy_truncated}",
         ),
     ]

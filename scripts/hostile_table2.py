@@ -25,11 +25,11 @@ def evaluate_cases() -> list[Case]:
     out += [
         C("eval-policy-dev-zero", e, [*EVAL, "--policy", "/dev/zero"], "/dev/zero", timeout=60),
         C("eval-policy-fifo", e, [*EVAL, "--policy", "{case}/pipe"], "pipe", setup=node("pipe", "fifo"), timeout=60),
-        C("eval-v1-policy-on-v0", e, ["evaluate", "--env", "CartPole-v0", *EVAL[2:], "--policy", "{run}"], "--force"),
+        C("eval-v1-policy-on-v0", e, ["evaluate", "--env", "CartPole-v0", *EVAL[3:], "--policy", "{run}"], "--force"),
         C(
             "eval-v1-policy-on-v0-forced",
             e,
-            ["evaluate", "--env", "CartPole-v0", *EVAL[2:], "--policy", "{run}", "--force"],
+            ["evaluate", "--env", "CartPole-v0", *EVAL[3:], "--policy", "{run}", "--force"],
             expect="ok",
         ),
         C(
@@ -40,7 +40,7 @@ def evaluate_cases() -> list[Case]:
                 "--suite",
                 "atari",
                 "--games",
-                "spaceinvaders",
+                "space_invaders",
                 "--policy",
                 "learned={run}",
                 "--out",
@@ -108,8 +108,8 @@ def board_cases() -> list[Case]:
         C("board-mcts-2**70", b, [*BOARD, "--policy", "mcts:2**70"], "--policy"),
         C("board-mcts-negative", b, [*BOARD, "--policy", "mcts:-5"], "--policy"),
         C("board-mcts-nan", b, [*BOARD, "--policy", "mcts:nan"], "--policy"),
-        C("board-opponent-missing-policy", b, [*BOARD, "--opponent", "policy:/nonexistent"], "--opponent"),
-        C("board-opponent-evil-policy", b, [*BOARD, "--opponent", "policy:{policy_evil}"], "--opponent"),
+        C("board-opponent-missing-policy", b, [*BOARD, "--opponent", "policy:/nonexistent"], "/nonexistent"),
+        C("board-opponent-evil-policy", b, [*BOARD, "--opponent", "policy:{policy_evil}"], "{policy_evil}"),
         C(
             "board-suite-mcts-1e8",
             b,
@@ -297,7 +297,7 @@ def synth_cases() -> list[Case]:
         C(
             "synth-scorer-evil-demos",
             s,
-            ["synth", "scorer", "--run", "{case}/run", "--demos", "{demos_evil}"],
+            ["synth", "scorer", "--run", "{case}/run", "--demos", "{demos_evil}", "--force"],
             "{demos_evil}",
             setup=copy("run"),
         ),

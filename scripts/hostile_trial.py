@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -159,6 +160,7 @@ def main() -> None:
     p.add_argument("--fixtures", default=None, help="reuse (or make and keep) the fixtures in this dir")
     p.add_argument("--list", action="store_true", help="print the case names and categories, run nothing")
     args = p.parse_args()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # started with SIGINT ignored (cmd &): children too
     cases = all_cases()
     if args.only:
         wanted = set(args.only.split(","))
