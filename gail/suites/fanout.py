@@ -101,11 +101,39 @@ def connect(ray: Any, address: str) -> bool:
     else:
         kwargs["address"] = address
         reachable(address)
-    try:
-        ray.init(**kwargs)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise GenplayError(f"--ray {address}: cannot connect to Ray: {exc}") from None
+    with _held_stderr() as held:  # Ray's C++ client logs each failed try to fd 2, past Python's logging
+        try:
+            ray.init(**kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            held.drop()  # the error line says what happened
+            raise GenplayError(f"--ray {address}: cannot connect to Ray: {exc}") from None
     return True
+
+
+class _held_stderr(contextlib.AbstractContextManager):  # noqa: N801
+    """Hold what is written to file descriptor 2 inside the block; write it out at the end unless dropped."""
+
+    def __enter__(self) -> _held_stderr:
+        import tempfile
+
+        sys.stderr.flush()
+        self._file = tempfile.TemporaryFile()
+        self._saved = os.dup(2)
+        os.dup2(self._file.fileno(), 2)
+        self._keep = True
+        return self
+
+    def drop(self) -> None:
+        self._keep = False
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        if self._keep:
+            self._file.seek(0)
+            sys.stderr.write(self._file.read().decode(errors="replace"))
+        self._file.close()
 
 
 CONNECT_TIMEOUT_S = 5.0
