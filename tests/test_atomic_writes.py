@@ -66,3 +66,37 @@ def test_an_existing_output_is_kept_without_force(tmp_path, capsys, argv):
     assert out.read_bytes() == b"precious"
     if argv[0] == "demos":
         assert main([*argv, "--force"]) == 0 and out.read_bytes() != b"precious"
+
+
+def test_an_output_file_that_is_a_fifo_is_refused_before_any_work(tmp_path, capsys):
+    """images evaluate checks --out first: on a FIFO it used to evaluate for minutes, then block on the write."""
+    from genplay.generative.core.rundir import RunDirError, check_file_writable
+
+    fifo = tmp_path / "metrics.json"
+    os.mkfifo(fifo)
+    with pytest.raises(RunDirError, match="not a regular file"):
+        check_file_writable(fifo)
+    assert main(["images", "evaluate", "--run", str(tmp_path / "no-run"), "--out", str(fifo)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --out:") and "not a regular file" in err and "\n" not in err
+    assert fifo.exists() and not fifo.is_file()
+
+
+def test_music_sample_keeps_earlier_samples_without_force(tmp_path, capsys):
+    import numpy as np
+
+    from genplay.generative.music.data import Rolls
+    from genplay.generative.music.trainer import MusicGANConfig, build_generator, save_generator
+
+    config = MusicGANConfig(z_dim=2, gen_width=4, critic_width=2, device="cpu")
+    rolls = Rolls(np.zeros((1, 4, 64, 10), bool), 40, 1)
+    save_generator(tmp_path / "run" / "generator.state", config, build_generator(config, 10), rolls)
+    out = tmp_path / "samples"
+    out.mkdir()
+    (out / "sample_000.mid").write_bytes(b"precious")
+    argv = ["music", "sample", "--run", str(tmp_path / "run"), "--out", str(out), "--n", "1"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "sample_000.mid: already exists; pass --force" in err and "\n" not in err
+    assert (out / "sample_000.mid").read_bytes() == b"precious"
+    assert main([*argv, "--force"]) == 0 and (out / "sample_000.mid").read_bytes() != b"precious"

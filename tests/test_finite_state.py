@@ -61,3 +61,34 @@ def test_a_nan_discriminator_step_stops_before_the_update():
     with pytest.raises(NonFiniteError, match="discriminator step"):
         discriminator_step(lambda x: net(x).squeeze(-1), opt, torch.randn(4, 3), fake)
     assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))  # the weights are untouched
+
+
+def test_a_policy_zip_with_nan_weights_is_refused_by_name(tmp_path, capsys):
+    """evaluate / demos collect --policy / synth read policies through read_sb3_zip: NaN weights never act."""
+    import io
+    import zipfile
+
+    from stable_baselines3 import PPO
+
+    from genplay.cli import main
+    from genplay.errors import CheckpointError
+    from genplay.gail.saving.sb3_zip import read_sb3_zip, save_sb3_zip
+
+    path = tmp_path / "policy.zip"
+    save_sb3_zip(PPO("MlpPolicy", "CartPole-v1", n_steps=64, policy_kwargs={"net_arch": [8]}, device="cpu"), path)
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    weights = torch.load(io.BytesIO(members["policy.pth"]), weights_only=True)
+    weights = {k: v.fill_(float("nan")) if v.is_floating_point() else v for k, v in weights.items()}
+    blob = io.BytesIO()
+    torch.save(weights, blob)
+    members["policy.pth"] = blob.getvalue()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    with pytest.raises(CheckpointError, match=r"policy.zip: member 'policy.pth': .* holds NaN or inf"):
+        read_sb3_zip(path)
+    argv = ["evaluate", "--env", "CartPole-v1", "--policy", str(path), "--n-episodes", "1", "--no-expert", "--no-random"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err and "holds NaN or inf" in err
