@@ -88,7 +88,8 @@ def test_a_policy_zip_with_nan_weights_is_refused_by_name(tmp_path, capsys):
             zf.writestr(name, data)
     with pytest.raises(CheckpointError, match=r"policy.zip: member 'policy.pth': .* holds NaN or inf"):
         read_sb3_zip(path)
-    argv = ["evaluate", "--env", "CartPole-v1", "--policy", str(path), "--n-episodes", "1", "--no-expert", "--no-random"]
+    argv = ["evaluate", "--env", "CartPole-v1", "--policy", str(path), "--n-episodes", "1"]
+    argv += ["--no-expert", "--no-random"]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "\n" not in err and "holds NaN or inf" in err
