@@ -73,7 +73,7 @@ def float_in(low: float, high: float | None = None):
     return parse
 
 
-positive_int = int_at_least(1)
+positive_int = int_at_least(1, 10**13)  # no count past what a checkpoint may store (sb3_io.MAX_COUNT)
 seed_int = int_at_least(0, 2**31 - 1)
 
 

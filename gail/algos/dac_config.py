@@ -65,7 +65,7 @@ DQN_RULES: dict[str, tuple] = {
     "learning_starts": ("int", 0),
     "batch_size": ("int", 0, MAX_BATCH),
     "expert_batch_size": ("int", 0, MAX_BATCH),
-    "learning_rate": ("pos",),
+    "learning_rate": ("unit",),  # as GAIL's step sizes: (0, 1]
     "gamma": ("open_unit",),  # < 1: DAC's absorbing states need a discount
     "train_freq": ("int", 1),
     "gradient_steps": ("int", 1, 10_000),
