@@ -13,6 +13,7 @@ from genplay.cli_args import (
     check_out_dir,
     check_output_file,
     check_policy_arg,
+    episode_count,
     nonempty_str,
     positive_int,
     seed_int,
@@ -146,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     dc = dm.add_parser("collect", help="roll out a policy and write a demos file")
     dc.add_argument("--env", required=True)
     dc.add_argument(
-        "--n-episodes", type=positive_int, default=None, help="episodes (required; board games: the preset's games)"
+        "--n-episodes", type=episode_count, default=None, help="episodes (required; board games: the preset's games)"
     )
     dc.add_argument("--out", type=nonempty_str, required=True)
     dc.add_argument("--force", action="store_true", help="overwrite an existing --out file")
@@ -221,8 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="a gail train output dir, an SB3 zip, 'expert' or 'random'; with --suite, repeatable: "
         "random, expert, learned=PATH, bc=PATH (KIND:LABEL=PATH names one; {game} in PATH is each game)",
     )
-    ev.add_argument("--n-episodes", type=positive_int, default=None, help="episodes (default 50; suite: 10)")
-    ev.add_argument("--episodes", type=positive_int, default=None, help="same as --n-episodes")
+    ev.add_argument("--n-episodes", type=episode_count, default=None, help="episodes (default 50; suite: 10)")
+    ev.add_argument("--episodes", type=episode_count, default=None, help="same as --n-episodes")
     ev.add_argument("--seed", type=seed_int, default=0)
     ev.add_argument("--stochastic", action="store_true", help="sample actions instead of taking the mode")
     ev.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -74,6 +74,9 @@ def float_in(low: float, high: float | None = None):
 
 
 positive_int = int_at_least(1, 10**13)  # no count past what a checkpoint may store (sb3_io.MAX_COUNT)
+MAX_EPISODES = 1_000_000
+"""Episodes one command rolls out at most: a million CartPole episodes take hours on 2 cores."""
+episode_count = int_at_least(1, MAX_EPISODES)
 seed_int = int_at_least(0, 2**31 - 1)
 
 

@@ -19,12 +19,12 @@ from genplay.errors import GenplayError
 
 
 def add_subparser(sub) -> None:
-    from genplay.cli_args import DefaultsHelpFormatter, nonempty_str, positive_int, seed_int
+    from genplay.cli_args import DefaultsHelpFormatter, episode_count, nonempty_str, positive_int, seed_int
     from genplay.gail.evaluation.realism import RealismConfig
 
     s = sub.add_parser("synth", help="synthetic trajectories from a trained generator, scored by a realism scorer")
     s.add_argument("--run", default=None, help="a gail train output dir (policy.zip + checkpoint.pt)")
-    s.add_argument("--n-episodes", type=positive_int, default=20)
+    s.add_argument("--n-episodes", type=episode_count, default=20)
     s.add_argument("--seed", type=seed_int, default=0, help="episode i resets its env with seed + i")
     s.add_argument("--deterministic", action="store_true", help="the policy's mode instead of sampling")
     s.add_argument("--temperature", type=float, default=1.0, help="discrete: logits / T; continuous: noise x T")
@@ -67,7 +67,7 @@ def add_subparser(sub) -> None:
     rp = actions.add_parser("report", help="held-out AUCs of the realism score (warns below 0.6), plots, returns")
     rp.add_argument("--run", required=True, help="the generator's run dir")
     rp.add_argument("--data", required=True, help="synthetic demos (genplay synth --out)")
-    rp.add_argument("--episodes", type=positive_int, default=20, help="expert and random episodes to score")
+    rp.add_argument("--episodes", type=episode_count, default=20, help="expert and random episodes to score")
     rp.add_argument("--out", type=nonempty_str, required=True, help="directory for the plots and report.json")
     rp.set_defaults(func=cmd_report)
 

@@ -196,6 +196,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("eval-missing-policy-flag", EVAL, "--policy"),
     ("collect-episodes-zero", [*COLLECT[:4], "--n-episodes", "0", "--out", "{root}/d.npz"], "--n-episodes"),
     ("collect-missing-out", COLLECT, "--out"),
+    ("collect-episodes-huge", [*COLLECT[:4], "--n-episodes", "99999999999", "--out", "{root}/d.npz"], "<= 1000000"),
+    ("eval-episodes-huge", [*EVAL[:3], "--policy", "random", "--n-episodes", "99999999999"], "<= 1000000"),
     ("collect-seed-huge", [*COLLECT, "--out", "{root}/d.npz", "--seed", str(2**40)], "--seed"),
     ("demo-n-demo-zero", ["demo", "--n-demo", "0"], "--n-demo"),
     ("demo-timesteps-zero", ["demo", "--timesteps", "0"], "--timesteps"),
