@@ -216,3 +216,23 @@ def test_an_unreachable_ray_address_is_one_line_within_seconds(address, needle):
     with pytest.raises(GenplayError, match=needle):
         reachable(address)
     assert time.monotonic() - start < 10
+
+
+def test_connect_drops_the_fd2_chatter_of_a_failed_ray_init(capfd):
+    """Ray's C++ client logs each retry straight to file descriptor 2: a failed connect is one error line."""
+    import os
+
+    from genplay.errors import GenplayError
+    from genplay.gail.suites.fanout import connect
+
+    class FailingRay:
+        def is_initialized(self) -> bool:
+            return False
+
+        def init(self, **kwargs) -> None:
+            os.write(2, b"[W gcs_client.cc:210] Failed to get cluster ID from GCS server\n" * 3)
+            raise ConnectionError("Failed to connect to Ray cluster")
+
+    with pytest.raises(GenplayError, match="cannot connect to Ray"):
+        connect(FailingRay(), "auto")
+    assert capfd.readouterr().err == ""
