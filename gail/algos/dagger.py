@@ -23,7 +23,6 @@ import dataclasses
 import math
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,38 +40,9 @@ from genplay.gail.algos.bc import behaviour_clone
 from genplay.gail.algos.config import PPOConfig
 from genplay.gail.algos.dagger_config import DAggerConfig
 from genplay.gail.algos.dagger_expert import make_oracle
+from genplay.gail.data.aggregate import Dataset
 from genplay.gail.data.demos import Demos, check_demos_match_spaces
 from genplay.generative.core.checks import check_int
-
-
-@dataclass
-class Dataset:
-    """The aggregated data set D: observations, expert labels, legal-action masks, segment lengths."""
-
-    obs: np.ndarray
-    acts: np.ndarray
-    masks: np.ndarray | None
-    lengths: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.acts)
-
-    @classmethod
-    def from_demos(cls, demos: Demos) -> Dataset:
-        if isinstance(demos.obs, dict) or not isinstance(demos.obs, np.ndarray):
-            raise EnvError("DAgger stores plain array observations (no Dict or stacked-frame demos)")
-        masks = None if demos.action_masks is None else np.asarray(demos.action_masks, dtype=bool)
-        return cls(np.asarray(demos.transitions()["obs"]), np.asarray(demos.acts), masks, demos.episode_lengths.copy())
-
-    def extend(self, other: Dataset) -> Dataset:
-        """``D u D_i`` (the aggregation step)."""
-        masks = None if self.masks is None else np.concatenate([self.masks, other.masks])
-        return Dataset(
-            np.concatenate([self.obs, other.obs]),
-            np.concatenate([self.acts, other.acts]),
-            masks,
-            np.concatenate([self.lengths, other.lengths]),
-        )
 
 
 class DAgger:
@@ -293,7 +263,7 @@ class DAgger:
 
     def save(self, run_dir: str | Path) -> None:
         """A run directory: ``checkpoint.pt`` (``*.pt``: that file alone), ``policy.zip``, ``history.json``."""
-        from genplay.gail.runs.dagger_run import export_dagger_policy
+        from genplay.gail.saving.dagger_files import export_dagger_policy
 
         path = Path(run_dir)
         if path.suffix == ".pt":
@@ -317,7 +287,7 @@ class DAgger:
     ) -> DAgger:
         """Rebuild a trainer saved by :meth:`save` (run directory or checkpoint file), ready to learn on;
         ``venv`` None: built from the factory; other settings or demos are refused unless ``force``."""
-        from genplay.gail.runs.dagger_run import restore_dagger
+        from genplay.gail.saving.dagger_files import restore_dagger
 
         path = Path(path)
         path = path / "checkpoint.pt" if path.is_dir() else path
