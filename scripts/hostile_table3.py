@@ -322,7 +322,7 @@ def text_cases() -> list[Case]:
         ("--batch-size", "nan"),
         ("--mle-lr", "inf"),
         ("--gumbel-tau", "-1"),
-        ("--n-rollouts", "0"),
+        ("--n-rollouts", "999"),  # 0 is SeqGAN-REINFORCE, a valid setting
         ("--disc-dropout", "1.5"),
         ("--seed", "-1"),
         ("--min-count", "99999999999"),
