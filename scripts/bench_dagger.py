@@ -1,0 +1,104 @@
+"""DAgger benchmark (issue 29 target 4, issue 31's DAgger part): one JSON line per run.
+
+Board games: ``--n-demo`` games of the preset bot (the game's demo opponents) as D_0, the oracle
+(``--expert``, default the preset bot: tic-tac-toe's solver, connect four's mcts:200) queried on
+every state the learner visits, then ``--eval-games`` games with each colour against random and
+against the oracle (``gail.suites.boardgames.play_both_colours``). Classic control: ``--n-demo``
+episodes of the family's expert (cached PPO, scripted) and the same expert as the oracle; the
+return over 50 episodes normalised between random (0) and the expert (1). Keys: env, seed, n_demo,
+expert, rounds, timesteps, expert_queries, dataset_size, vs_random / vs_oracle (win/draw/loss
+counts, board games) or learned_return_mean / expert_return / random_return / normalised, wall_s.
+
+    OMP_NUM_THREADS=1 python scripts/bench_dagger.py --env genplay/TicTacToe-v0 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+
+from genplay.envs.boardgames import game_of
+from genplay.gail.algos.dagger_config import dagger_preset
+from genplay.gail.data.expert_choice import expert_demos
+from genplay.gail.runs.dagger_run import train_dagger
+from genplay.gail.suites.boardgame_presets import board_preset
+from genplay.generative.core import set_torch_threads
+
+DEFAULTS = {  # env id -> (demo episodes, rollout env steps, rounds)
+    "genplay/TicTacToe-v0": (50, 8_000, 4),
+    "genplay/ConnectFour-v0": (200, 20_000, 4),
+    "CartPole-v1": (20, 10_000, 5),
+    "Pendulum-v1": (20, 10_000, 5),
+}
+
+
+def record(summary: dict) -> dict:
+    """Win/draw/loss counts of ``play_both_colours``' pooled summary."""
+    n = summary["n"]
+    return {k: int(round(summary[k] * n)) for k in ("win", "draw", "loss")} | {"n": n, "score": summary["score"]}
+
+
+def run(args: argparse.Namespace) -> dict:
+    env_id = args.env
+    n_demo, steps, rounds = DEFAULTS.get(env_id, (20, 10_000, 5))
+    n_demo = args.n_demo if args.n_demo is not None else n_demo
+    steps = args.timesteps or steps
+    rounds = args.rounds or rounds
+    board = board_preset(env_id)
+    expert = args.expert or (board.expert if board else "expert")
+    config = dataclasses.replace(dagger_preset(env_id), seed=args.seed, rounds=rounds, expert=expert)
+    if args.beta_schedule:
+        config = dataclasses.replace(config, beta_schedule=args.beta_schedule)
+    start = time.perf_counter()
+    demos = expert_demos(env_id, n_demo, seed=10_000 + args.seed) if n_demo else None
+    env = demos.env_factory if demos is not None else env_id
+    if board is not None and args.train_opponent:
+        env = dataclasses.replace(env, kwargs={**env.kwargs, "opponent": args.train_opponent})
+    trainer = train_dagger(env, demos, steps, config=config)
+    train_s = time.perf_counter() - start
+    out = {"env": env_id, "seed": args.seed, "n_demo": n_demo, "expert": expert, "rounds": rounds,
+           "beta_schedule": config.beta_schedule, "timesteps": trainer.num_timesteps,
+           "expert_queries": trainer.expert_queries, "dataset_size": len(trainer.data)}  # fmt: skip
+    if board is not None:
+        from genplay.gail.suites.boardgames import play_both_colours
+
+        game = game_of(env_id)
+        out["vs_random"] = record(play_both_colours(game, trainer, "random", args.eval_games, seed=args.seed)["total"])
+        n_oracle = args.oracle_games or args.eval_games
+        out["vs_oracle"] = record(play_both_colours(game, trainer, expert, n_oracle, seed=args.seed)["total"])
+    else:
+        from genplay.gail.data.expert_choice import default_expert
+        from genplay.gail.evaluation.evaluate import compare
+
+        policy, _ = default_expert(env_id)
+        rows = {r.name: r for r in compare(env_id, {"dagger": trainer}, expert=policy, n_episodes=50, seed=50_000)}
+        out.update(learned_return_mean=rows["dagger"].mean, expert_return=rows["expert"].mean,
+                   random_return=rows["random"].mean, normalised=rows["dagger"].normalized)  # fmt: skip
+    out.update(train_s=round(train_s, 1), wall_s=round(time.perf_counter() - start, 1))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--env", required=True)
+    p.add_argument("--seed", type=int, action="append", help="repeatable; default 0")
+    p.add_argument("--n-demo", type=int, default=None, help="demo episodes/games (0: none, round 0 = the oracle)")
+    p.add_argument("--timesteps", type=int, default=None, help="rollout env steps in all")
+    p.add_argument("--rounds", type=int, default=None)
+    p.add_argument("--expert", default=None, help="oracle spec (default: the env family's expert)")
+    p.add_argument("--beta-schedule", default=None, choices=("exponential", "indicator"))
+    p.add_argument("--train-opponent", default=None, help="board games: the rollouts' opponent (default: demos')")
+    p.add_argument("--eval-games", type=int, default=500, help="games with each colour against random")
+    p.add_argument("--oracle-games", type=int, default=None, help="games with each colour against the oracle")
+    args = p.parse_args(argv)
+    set_torch_threads(1)
+    for seed in args.seed or [0]:
+        print(json.dumps(run(argparse.Namespace(**{**vars(args), "seed": seed}))), flush=True)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
