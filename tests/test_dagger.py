@@ -179,3 +179,22 @@ def test_board_policy_zip_loads_in_maskable_ppo(tmp_path):
     mask = np.zeros((1, 9), dtype=bool)
     mask[0, 4] = True
     assert model.predict(obs, action_masks=mask)[0][0] == 4
+
+
+@pytest.mark.slow
+def test_tictactoe_dagger_fixes_the_positions_bc_loses():
+    """From 20 solver games BC alone loses games to random in positions the demos never show; with the
+    solver relabelling the learner's own states (the paper's indicator schedule: the learner alone
+    acts after round 0), DAgger loses none of 400. Fails when the labels are the learner's own actions."""
+    from genplay.gail.suites.boardgames import collect_bot_demos, play_games
+
+    demos = collect_bot_demos("tic_tac_toe", "solver", 20, opponent="random|mcts:10|solver", seed=3)
+    cfg = dataclasses.replace(dagger_preset(TTT), expert="solver", rounds=3, beta_schedule="indicator",
+                              steps_per_round=1_000, bc_patience=5)  # fmt: skip
+    bc_only = train_dagger(TTT, demos, 1, config=dataclasses.replace(cfg, rounds=0))
+    dagger = train_dagger(TTT, demos, 3_000, config=cfg)
+    assert dagger.expert_queries == 3_000
+    bc_losses = play_games("tic_tac_toe", bc_only, "random", 400, seed=1).loss
+    dagger_losses = play_games("tic_tac_toe", dagger, "random", 400, seed=1).loss
+    assert bc_losses >= 3, bc_losses  # the gap exists
+    assert dagger_losses == 0, (dagger_losses, bc_losses)
