@@ -18,8 +18,10 @@ from genplay.gail.evaluation.evaluate import episode_returns
 from genplay.gail.learners.off_policy import Batch
 from genplay.gail.rewards.features import CenteredNatureCNN
 
-FAST = IQLearnConfig(learning_starts=100, buffer_size=5_000, batch_size=32, expert_batch_size=32, checkpoint_every=0)
-LEARN = IQLearnConfig(learning_starts=1_000, train_freq=4, use_target=False, checkpoint_every=0)
+FAST = IQLearnConfig(
+    learning_starts=100, buffer_size=5_000, batch_size=32, expert_batch_size=32, checkpoint_every=0, use_target=True
+)
+LEARN = IQLearnConfig(learning_starts=1_000, train_freq=4, checkpoint_every=0)
 
 
 def make_iq(demos, config: IQLearnConfig = FAST, env: str = "CartPole-v1") -> IQLearn:
