@@ -49,7 +49,10 @@ def _parser(algo: str, spec, config_cls: type | None) -> argparse.ArgumentParser
     demos_help = "demos file (genplay demos collect)" + ("" if spec.needs_demos else "; optional for this algorithm")
     p.add_argument("--demos", required=spec.needs_demos, default=None, help=demos_help)
     p.add_argument("--out", required=True, help="run directory (locked while training)")
-    p.add_argument("--timesteps", type=positive_int, required=True, help="env steps in all")
+    if spec.takes_steps:
+        p.add_argument("--timesteps", type=positive_int, required=True, help="env steps in all")
+    else:
+        p.add_argument("--timesteps", type=positive_int, default=1, help=argparse.SUPPRESS)  # takes no env steps
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--force", action="store_true", help="start over in an --out that holds a run")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

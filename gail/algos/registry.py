@@ -55,6 +55,8 @@ class AlgoSpec:
     actions: tuple[str, ...] = ("discrete", "continuous")
     masks: bool = False
     needs_demos: bool = True
+    takes_steps: bool = True
+    """False where training takes no env steps (BC): ``--timesteps`` may then be left out."""
     preset: str | None = None
     """``"module:function"``: the env's tuned config (``function(env_id)``); None: the config's defaults."""
 
@@ -129,6 +131,7 @@ register(
         config="genplay.gail.algos.config:GAILConfig",
         paper="behaviour cloning (Pomerleau 1991), early-stopped on held-out demo episodes",
         masks=True,
+        takes_steps=False,
         preset="genplay.gail.algos.presets:preset",
     )
 )

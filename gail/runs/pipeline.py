@@ -218,6 +218,10 @@ def behaviour_cloning(env: str | EnvFactory, demos: Demos, config: GAILConfig) -
     passes = max(1, math.ceil(BC_EPOCH_SAMPLES / demos.n_transitions))
     epochs = (config.bc_epochs or GAILConfig().bc_epochs) * passes
     bc_config = dataclasses.replace(config, bc_epochs=epochs, bc_patience=config.bc_patience * passes)
+    if bc_config.ppo.batch_size > bc_config.ppo.n_steps:  # one env here: a PPO batch past its buffer makes SB3 warn
+        bc_config = dataclasses.replace(
+            bc_config, ppo=dataclasses.replace(bc_config.ppo, batch_size=bc_config.ppo.n_steps)
+        )
     trainer = GAIL(venv=factory.make_vec(1, seed=config.seed), demos=demos, config=bc_config)
     stats = trainer.pretrain_bc()
     trainer.history.append({"timesteps": 0, **{k: float(v) for k, v in stats.items()}})
