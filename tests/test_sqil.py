@@ -154,7 +154,12 @@ def test_bad_settings_are_refused_naming_the_field():
 
 @pytest.mark.slow
 def test_sqil_learns_cartpole(cartpole_demos):
-    """Fails with SQIL's rewards switched off (all 0): checked once, see the family issue's report."""
+    """Balances the pole within 20k steps.
+
+    KNOWN GAP: with SQIL's rewards switched off (all 0) this still passed once (15:40 UTC): the soft value
+    alpha * logsumexp(Q / alpha) pays alpha * log(2) per live step, a survival bonus CartPole rewards.
+    A switch-off-sensitive check (an env where surviving is not the task, or action agreement) is still owed.
+    """
     sqil = make_sqil(cartpole_demos, LEARN, n_envs=1)
     best = 0.0
     for steps in (10_000, 15_000, 20_000):
