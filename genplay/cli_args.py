@@ -10,6 +10,7 @@ import functools
 import inspect
 import math
 import re
+import textwrap
 import typing
 from pathlib import Path
 
@@ -18,13 +19,17 @@ from genplay.errors import GenplayError
 
 @functools.cache  # parsing the class's source is most of building the parser: once per class
 def field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each field of a dataclass (they are the ``--help`` texts)."""
-    tree = ast.parse(inspect.getsource(cls))
-    body = tree.body[0].body  # type: ignore[attr-defined]
+    """The docstring under each field of a dataclass (they are the ``--help`` texts), a subclass's
+    (``AIRLConfig(GAILConfig)``) over its bases'."""
     docs: dict[str, str] = {}
-    for node, nxt in zip(body, body[1:]):
-        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
-            docs[node.target.id] = str(nxt.value.value)  # type: ignore[union-attr]
+    for klass in reversed(cls.__mro__):
+        if klass is object or not dataclasses.is_dataclass(klass):
+            continue
+        tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        body = tree.body[0].body  # type: ignore[attr-defined]
+        for node, nxt in zip(body, body[1:]):
+            if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
+                docs[node.target.id] = str(nxt.value.value)  # type: ignore[union-attr]
     return docs
 
 
