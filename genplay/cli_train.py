@@ -183,7 +183,8 @@ def run(spec, train, config_cls: type, args: argparse.Namespace) -> None:
         progress_bar=not args.quiet,
     )
     history = getattr(trainer, "history", []) or []
-    returns = [float(r["true_return"]) for r in history if math.isfinite(r.get("true_return", math.nan))]
+    returns = [r.get("true_return", r.get("episode_return", math.nan)) for r in history]  # DAgger: episode_return
+    returns = [float(x) for x in returns if isinstance(x, (int, float)) and math.isfinite(x)]
     last = f"last training return {returns[-1]:.1f}" if returns else "no training episode finished yet"
     steps = getattr(trainer, "num_timesteps", args.timesteps)
     print(f"trained {steps} steps ({spec.name}); {last}; policy in {Path(args.out) / 'policy.zip'}")
