@@ -20,7 +20,7 @@ from genplay.gail.data.collect import PolicyFn, as_policy_fn
 from genplay.gail.data.demos import save_demos
 from genplay.gail.evaluation.plotting import plot_learning_curve
 from genplay.gail.learners.learner import SB3Learner
-from genplay.gail.saving.sb3_zip import load_sb3_zip, save_sb3_zip
+from genplay.gail.saving.sb3_zip import load_sb3_zip, recorded_env_id, save_sb3_zip
 from genplay.generative.core import atomic_write
 from genplay.generative.core.rundir import RunDirLock
 
@@ -134,6 +134,11 @@ def load_policy_model(
         raise CheckpointError(f"{zip_path}: no trained policy here (expected the output dir of `genplay gail train`)")
     if not zip_path.is_file():
         raise CheckpointError(f"{zip_path}: not a file")
+    recorded = recorded_env_id(zip_path)
+    if env_id is not None and recorded is not None and recorded != env_id and not other_env:
+        raise CheckpointError(  # before the env is made: nothing about the other env is printed first
+            f"{zip_path}: the policy was trained on {recorded}, not {env_id}; pass --force to evaluate it there anyway"
+        )
     env_spaces = {}
     if env_id is not None:
         from genplay.envs import make_env

@@ -131,6 +131,22 @@ def read_sb3_zip(path: str | Path) -> tuple[dict | None, dict, dict, dict | None
     return meta, data, policy, opt
 
 
+def recorded_env_id(path: str | Path) -> str | None:
+    """The env id a genplay zip records (``genplay.json``'s ``extra.env.env_id``), read without its weights;
+    None for a third-party zip or one that records none. Lets a caller refuse another env's policy before
+    making the env."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if GENPLAY_MEMBER not in zf.namelist():
+                return None
+            meta = json.loads(zf.read(GENPLAY_MEMBER))
+    except Exception:  # unreadable here: load_sb3_zip names the problem
+        return None
+    env = (meta.get("extra") or {}).get("env") if isinstance(meta, dict) else None
+    env_id = env.get("env_id") if isinstance(env, dict) else None
+    return env_id if isinstance(env_id, str) else None
+
+
 def space_from_description(desc: dict[str, Any]) -> spaces.Space:
     """Rebuild a space from :func:`genplay.gail.data.demos.describe_space`'s JSON."""
     kind = desc["type"]
