@@ -46,7 +46,7 @@ def evaluate_cases() -> list[Case]:
                 "--out",
                 "{case}/new",
             ],
-            "observation_space",
+            "trained on CartPole-v1",  # the recorded env id is checked first (the spaces would refuse it too)
         ),
         C(
             "eval-ray-unreachable",
