@@ -18,6 +18,7 @@ from genplay.gail.suites.board_symmetry import augment_symmetries  # noqa: E402
 from genplay.gail.suites.boardgames import collect_bot_demos, play_games  # noqa: E402
 
 CONFIG = GAILConfig(
+    bc_fit_value=False,  # as the board-game recipes (gail/suites/boardgame_presets.py)
     n_envs=4,
     use_next_obs=True,
     disc_batch_size=128,

@@ -119,5 +119,6 @@ def board_config(
         train_opponent=preset.train_opponent,
         symmetric_policy=preset.symmetric_policy,
         demo_symmetries=True,
-        ppo=ppo,
+        bc_fit_value=False,  # board games keep BC through PPO's first updates without it (bench_warmstart.py),
+        ppo=ppo,  # and the critic fit cost a short masked GAIL run 10 games in 200 against random
     )
