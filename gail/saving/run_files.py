@@ -137,7 +137,8 @@ def load_policy_model(
     recorded = recorded_env_id(zip_path)
     if env_id is not None and recorded is not None and recorded != env_id and not other_env:
         raise CheckpointError(  # before the env is made: nothing about the other env is printed first
-            f"{zip_path}: the policy was trained on {recorded}, not {env_id}; pass --force to evaluate it there anyway"
+            f"{zip_path}: the policy was trained on {recorded}, not {env_id}; pass --force to evaluate it there "
+            "anyway (its observation and action spaces must still fit)"
         )
     env_spaces = {}
     if env_id is not None:
