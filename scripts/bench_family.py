@@ -15,7 +15,8 @@ Keys: algo, env, seed, n_demo, timesteps, learned_return_mean, learned_return_st
 random_return, normalised, bc_normalised, env_steps_per_second, wall_s, peak_rss_mb.
 
 ``--peer imitation`` runs imitation 1.0.1's version of the algorithm on the same demos file
-(``../shared/peers/imitation_family.py`` in its own venv) and prints its line with the same keys.
+(``scripts/peers/imitation_family.py`` in its own venv, see ``scripts/peers/README.md``) and
+prints its line with the same keys.
 ``--task airl-transfer`` runs ``scripts/bench_airl_transfer.py`` (normalised_transfer and
 normalised_transfer_gail).
 
@@ -39,7 +40,7 @@ from pathlib import Path
 from benchlib import ArgumentParser, add_seed_fanout, emit, fan_out_seeds, peak_rss_mb
 
 HERE = Path(__file__).resolve().parent
-PEERS = HERE.parent.parent / "shared" / "peers"
+PEERS = HERE / "peers"
 PEER_PYTHON = Path(os.path.expanduser("~/.cache/genplay-peers/imit/bin/python"))
 DEFAULT_TIMESTEPS = {"CartPole-v1": 100_000, "Acrobot-v1": 200_000, "MountainCar-v0": 200_000, "Pendulum-v1": 300_000}
 
@@ -87,9 +88,9 @@ def main() -> None:
         spec = algorithm(args.algo)
         train, _ = spec.load()
         config = _with_seed(spec.default_config(args.env), args.seed)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         trainer = train(args.env, demos, timesteps, config=config, out_dir=Path(tmp) / "run")
-        train_s = time.perf_counter() - t0
+        train_s, train_cpu_s = time.perf_counter() - t0, time.process_time() - c0
         steps = int(getattr(trainer, "num_timesteps", 0))
         n = args.eval_episodes
         learned = episode_returns(args.env, trainer, n, seed=10_000 + args.seed)
@@ -115,6 +116,7 @@ def main() -> None:
             "normalised": normalized_return(float(learned.mean()), expert, rand),
             "bc_normalised": bc_norm,
             "env_steps_per_second": steps / train_s if steps else None,
+            "train_cpu_s": round(train_cpu_s, 2),
             "wall_s": round(time.perf_counter() - t0, 1),
             "peak_rss_mb": peak_rss_mb(),
         },
@@ -135,6 +137,7 @@ def _peer(args: argparse.Namespace, demos_file: Path, timesteps: int) -> dict:
     argv = [str(PEER_PYTHON), str(PEERS / "imitation_family.py"), "--algo", args.algo, "--env", args.env]
     argv += ["--seed", str(args.seed), "--n-demo", str(args.n_demo), "--demos", str(demos_file)]
     argv += ["--timesteps", str(timesteps), "--eval-episodes", str(args.eval_episodes)]
+    argv += ["--torch-threads", str(args.torch_threads)]
     done = subprocess.run(argv, capture_output=True, text=True, cwd=PEERS)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
