@@ -384,9 +384,9 @@ def test_resume_refuses_other_demos_unless_forced_and_appends_logs(run_dir, tmp_
 
 
 def test_config_checks_name_the_field():
-    with pytest.raises(ValueError, match=r"GAILConfig.disc_lr: must be a number in \(0, 1\], got nan"):
+    with pytest.raises(ValueError, match=r"GAILConfig.disc_lr: expected a finite number in \(0, 1\], got nan"):
         GAILConfig(disc_lr=float("nan"))
-    with pytest.raises(ValueError, match=r"PPOConfig.gamma: must be a number in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"PPOConfig.gamma: expected a finite number in \(0, 1\]"):
         PPOConfig(gamma=0.0)
     GAILConfig(absorbing=False, ppo=PPOConfig(gamma=1.0))  # gamma = 1 stays allowed without absorbing states
     with pytest.raises(ValueError, match="absorbing"):

@@ -31,12 +31,13 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
 from genplay.envs import EnvFactory, as_factory
-from genplay.gail.algos.config import GAILConfig, PPOConfig, check_fields
+from genplay.gail.algos.config import GAILConfig, PPOConfig
 from genplay.gail.algos.gail import GAIL
 from genplay.gail.data.demos import Demos
 from genplay.gail.data.store import TransitionStore
 from genplay.gail.rewards.airl import AIRLRewardNet, AIRLStore
 from genplay.gail.rewards.reward import step_rewards
+from genplay.generative.core.checks import Layers, OneOf, check_fields
 
 AIRL_REWARDS = ("logit", "f")
 
@@ -58,11 +59,9 @@ class AIRLConfig(GAILConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_fields(self, {"airl_h_hidden": ("layers",)})
+        check_fields(self, {"airl_h_hidden": Layers(), "airl_reward": OneOf(AIRL_REWARDS)})
         if not self.use_next_obs:
             raise ValueError("AIRLConfig.use_next_obs: must be true (AIRL's h(s') reads the next observation)")
-        if self.airl_reward not in AIRL_REWARDS:
-            raise ValueError(f"AIRLConfig.airl_reward is {self.airl_reward!r}; expected one of {AIRL_REWARDS}")
         if self.airl_reward == "f" and self.reward_form != "logit":
             raise ValueError(
                 f"AIRLConfig.reward_form is {self.reward_form!r}: reward forms apply to airl_reward=logit only"

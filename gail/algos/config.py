@@ -12,6 +12,22 @@ from typing import Any
 
 from stable_baselines3.common.utils import LinearSchedule
 
+from genplay.generative.core.checks import (
+    DISCOUNT,
+    MAX_WIDTH,
+    NON_NEGATIVE,
+    POSITIVE,
+    STEP_SIZE,
+    UNIT,
+    Device,
+    Int,
+    Layers,
+    OneOf,
+    Rule,
+    check_fields,
+)
+from genplay.generative.core.networks import ACTIVATIONS
+
 POLICIES = ("auto", "MlpPolicy", "CnnPolicy", "MultiInputPolicy")
 
 
@@ -57,8 +73,6 @@ class PPOConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, PPO_RULES)
-        if self.policy not in POLICIES:
-            raise ValueError(f"PPOConfig.policy: must be one of {', '.join(POLICIES)}, got {self.policy!r}")
 
     def sb3_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of SB3's PPO/A2C constructor (the policy class excluded)."""
@@ -184,15 +198,6 @@ class GAILConfig:
                 f"GAILConfig.n_envs: n_envs * ppo.n_steps must be >= 2 (one rollout), "
                 f"got {self.n_envs * self.ppo.n_steps}"
             )
-        choices = {
-            "reward_form": ("logit", "positive", "negative"),
-            "obs_norm": ("demos", "none"),
-            "disc_loss": ("bce", "least_squares", "hinge", "wasserstein"),
-            "disc_penalty": ("none", "r1", "wgan_gp"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"GAILConfig.{name} is {getattr(self, name)!r}; expected one of {allowed}")
         if self.train_opponent:
             from genplay.envs.board_bots import parse_bot_spec
 
@@ -230,145 +235,59 @@ def check_ppo_for_spaces(ppo: PPOConfig, observation_space: Any, action_space: A
 
 # ---------------------------------------------------------------------------- range checks
 
-# rule per field: (kind, bound) -> "must be ..." text; fields without a rule get only a type check.
-# Upper bounds are sized to a 2-core, 24 GB machine: a value past one is refused where it enters
-# (flag, config file or checkpoint), with the limit named, instead of allocating for minutes.
-MACHINE = "the limit for a 2-core, 24 GB machine"
-MAX_WIDTH = 8192
-MAX_LAYERS = 16
+# One rule per field (genplay.generative.core.checks, the dialect every config uses); fields
+# without a rule get a type check. Upper bounds are sized to a 2-core, 24 GB machine: a value past
+# one is refused where it enters (flag, config file or checkpoint), with the limit named.
 MAX_ENVS = 1024  # below sb3_io.MAX_ENVS, so a run's own policy.zip always loads back
 MAX_BATCH = 1 << 20
 MAX_STEPS = 1 << 20
-PPO_RULES: dict[str, tuple] = {
-    "n_steps": ("int", 1, MAX_STEPS),
-    "batch_size": ("int", 2, MAX_BATCH),
-    "n_epochs": ("int", 1, 10_000),
-    "sde_sample_freq": ("int", -1, MAX_STEPS),
-    "learning_rate": ("unit",),  # a step size above 1 sends Adam to inf within a few updates
-    "gamma": ("unit",),
-    "gae_lambda": ("closed_unit",),
-    "clip_range": ("pos",),
-    "ent_coef": ("nonneg",),
-    "vf_coef": ("nonneg",),
-    "max_grad_norm": ("pos",),
-    "net_arch": ("layers",),
-    "activation": ("activation",),
+ACTIVATION = OneOf(tuple(ACTIVATIONS))
+PPO_RULES: dict[str, Rule] = {
+    "n_steps": Int(1, MAX_STEPS),
+    "batch_size": Int(2, MAX_BATCH),
+    "n_epochs": Int(1, 10_000),
+    "sde_sample_freq": Int(-1, MAX_STEPS),
+    "learning_rate": STEP_SIZE,
+    "gamma": DISCOUNT,
+    "gae_lambda": UNIT,
+    "clip_range": POSITIVE,
+    "ent_coef": NON_NEGATIVE,
+    "vf_coef": NON_NEGATIVE,
+    "max_grad_norm": POSITIVE,
+    "net_arch": Layers(),
+    "activation": ACTIVATION,
+    "policy": OneOf(POLICIES),
 }
-GAIL_RULES: dict[str, tuple] = {
-    "n_envs": ("int", 1, MAX_ENVS),
-    "seed": ("int", 0, 2**31 - 1),
-    "reward_clip": ("nonneg",),
-    "absorbing_lr_scale": ("pos",),
-    "absorbing_prior": ("nonneg",),
-    "disc_hidden": ("layers",),
-    "disc_activation": ("activation",),
-    "disc_cnn_features": ("int", 1, MAX_WIDTH),
-    "disc_hide_top_rows": ("int", 0),
-    "disc_penalty_weight": ("nonneg",),
-    "disc_lr": ("unit",),
-    "disc_batch_size": ("int", 1, MAX_BATCH),
-    "disc_updates": ("int", 1, 100_000),
-    "disc_replay_rollouts": ("int", 1, 1_000),
-    "bc_epochs": ("int", 0, 100_000),
-    "bc_patience": ("int", 1),
-    "bc_batch_size": ("int", 1, MAX_BATCH),
-    "bc_lr": ("unit",),
-    "bc_aux_steps": ("int", 0, 100_000),
-    "bc_aux_weight": ("pos",),
-    "bc_reg_steps": ("int", 0, 100_000),
-    "checkpoint_every": ("int", 0),
-    "torch_threads": ("int", 1, 256),
-    "device": ("device",),
+GAIL_RULES: dict[str, Rule] = {
+    "n_envs": Int(1, MAX_ENVS),
+    "seed": Int(0, 2**31 - 1),
+    "reward_form": OneOf(("logit", "positive", "negative")),
+    "reward_clip": NON_NEGATIVE,
+    "obs_norm": OneOf(("demos", "none")),
+    "absorbing_lr_scale": POSITIVE,
+    "absorbing_prior": NON_NEGATIVE,
+    "disc_hidden": Layers(),
+    "disc_activation": ACTIVATION,
+    "disc_cnn_features": Int(1, MAX_WIDTH),
+    "disc_hide_top_rows": Int(0),
+    "disc_loss": OneOf(("bce", "least_squares", "hinge", "wasserstein")),
+    "disc_penalty": OneOf(("none", "r1", "wgan_gp")),
+    "disc_penalty_weight": NON_NEGATIVE,
+    "disc_lr": STEP_SIZE,
+    "disc_batch_size": Int(1, MAX_BATCH),
+    "disc_updates": Int(1, 100_000),
+    "disc_replay_rollouts": Int(1, 1_000),
+    "bc_epochs": Int(0, 100_000),
+    "bc_patience": Int(1),
+    "bc_batch_size": Int(1, MAX_BATCH),
+    "bc_lr": STEP_SIZE,
+    "bc_aux_steps": Int(0, 100_000),
+    "bc_aux_weight": POSITIVE,
+    "bc_reg_steps": Int(0, 100_000),
+    "checkpoint_every": Int(0),
+    "torch_threads": Int(1, 256),
+    "device": Device(),
 }
-DEVICE_TYPES = ("auto", "cpu", "cuda", "mps")
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_real(v: Any) -> bool:
-    import math
-
-    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
-
-
-def _rule_error(rule: tuple, v: Any) -> str | None:
-    """What ``v`` must be under ``rule``, or None when it is fine."""
-    from genplay.generative.core.networks import ACTIVATIONS
-
-    kind = rule[0]
-    if kind == "int":
-        lo, hi = rule[1], rule[2] if len(rule) > 2 else None
-        if not _is_int(v) or v < lo or (hi is not None and v > hi):
-            return f"must be an integer >= {lo}" + (f" and <= {hi}" if hi is not None else "")
-    elif kind == "pos" and not (_is_real(v) and v > 0):
-        return "must be a finite number > 0"
-    elif kind == "nonneg" and not (_is_real(v) and v >= 0):
-        return "must be a finite number >= 0"
-    elif kind == "unit" and not (_is_real(v) and 0 < v <= 1):
-        return "must be a number in (0, 1]"
-    elif kind == "open_unit" and not (_is_real(v) and 0 < v < 1):
-        return "must be a number in (0, 1)"
-    elif kind == "closed_unit" and not (_is_real(v) and 0 <= v <= 1):
-        return "must be a number in [0, 1]"
-    elif kind == "layers" and not (isinstance(v, tuple) and all(_is_int(n) and 1 <= n <= MAX_WIDTH for n in v)):
-        return f"must be layer widths, each an integer in [1, {MAX_WIDTH}] ({MACHINE})"
-    elif kind == "layers" and len(v) > MAX_LAYERS:
-        return f"must be at most {MAX_LAYERS} layers ({MACHINE})"
-    elif kind == "activation" and v not in ACTIVATIONS:
-        return f"must be one of {', '.join(ACTIVATIONS)}"
-    elif kind == "device":
-        return device_error(v)
-    return None
-
-
-def device_error(device: Any) -> str | None:
-    """Why ``device`` is not a torch device genplay can use here, or None (``auto`` always can)."""
-    import torch
-
-    if not isinstance(device, str):
-        return "must be auto, cpu, cuda, cuda:N or mps"
-    if device == "auto":
-        return None
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError):
-        return "must be auto, cpu, cuda, cuda:N or mps"
-    if dev.type not in DEVICE_TYPES:
-        return "must be auto, cpu, cuda, cuda:N or mps"
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            return "CUDA is not available on this machine (use auto or cpu)"
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            return f"there are {torch.cuda.device_count()} CUDA devices here"
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        return "MPS is not available on this machine (use auto or cpu)"
-    return None
-
-
-def check_fields(config: Any, rules: dict[str, tuple]) -> None:
-    """Raise ``ValueError("Class.field: must be ..., got value")`` for the first field out of range."""
-    hints = {f.name: f.type for f in dataclasses.fields(config)}
-    for name in hints:
-        v = getattr(config, name)
-        rule = rules.get(name)
-        why = _rule_error(rule, v) if rule else _type_error(hints[name], v)
-        if why:
-            raise ValueError(f"{type(config).__name__}.{name}: {why}, got {v!r}")
-
-
-def _type_error(hint: Any, v: Any) -> str | None:
-    text = str(hint)
-    if text == "bool" and not isinstance(v, bool):
-        return "must be true or false"
-    if text == "int" and not _is_int(v):
-        return "must be an integer"
-    if text == "float" and not (_is_int(v) or isinstance(v, float)):
-        return "must be a number"
-    if text == "str" and not isinstance(v, str):
-        return "must be a string"
-    return None
 
 
 def replace(config: GAILConfig, **changes: Any) -> GAILConfig:

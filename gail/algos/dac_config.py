@@ -6,8 +6,19 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from genplay.gail.algos.config import MAX_BATCH, GAILConfig, atari_game_of, atari_preset, check_fields
+from genplay.gail.algos.config import MAX_BATCH, GAILConfig, atari_game_of, atari_preset
 from genplay.gail.algos.presets import preset
+from genplay.generative.core.checks import (
+    NON_NEGATIVE,
+    OPEN_DISCOUNT,
+    POSITIVE,
+    STEP_SIZE,
+    UNIT,
+    Int,
+    Layers,
+    Rule,
+    check_fields,
+)
 
 
 @dataclass(frozen=True)
@@ -60,25 +71,25 @@ class DQNConfig:
 
 MAX_BUFFER = 2_000_000
 """Replay rows at most: 2M Atari frames are ~14 GB even with SB3's memory-optimised buffer (24 GB machine)."""
-DQN_RULES: dict[str, tuple] = {
-    "buffer_size": ("int", 2, MAX_BUFFER),
-    "learning_starts": ("int", 0),
-    "batch_size": ("int", 0, MAX_BATCH),
-    "expert_batch_size": ("int", 0, MAX_BATCH),
-    "learning_rate": ("unit",),  # as GAIL's step sizes: (0, 1]
-    "gamma": ("open_unit",),  # < 1: DAC's absorbing states need a discount
-    "train_freq": ("int", 1),
-    "gradient_steps": ("int", 1, 10_000),
-    "target_update_interval": ("int", 1),
-    "exploration_fraction": ("closed_unit",),
-    "exploration_initial_eps": ("closed_unit",),
-    "exploration_final_eps": ("closed_unit",),
-    "max_grad_norm": ("pos",),
-    "reward_scale": ("pos",),
-    "margin_weight": ("nonneg",),
-    "margin": ("nonneg",),
-    "disc_every": ("int", 1),
-    "net_arch": ("layers",),
+DQN_RULES: dict[str, Rule] = {
+    "buffer_size": Int(2, MAX_BUFFER),
+    "learning_starts": Int(0),
+    "batch_size": Int(0, MAX_BATCH),
+    "expert_batch_size": Int(0, MAX_BATCH),
+    "learning_rate": STEP_SIZE,
+    "gamma": OPEN_DISCOUNT,  # < 1: DAC's absorbing states need a discount
+    "train_freq": Int(1),
+    "gradient_steps": Int(1, 10_000),
+    "target_update_interval": Int(1),
+    "exploration_fraction": UNIT,
+    "exploration_initial_eps": UNIT,
+    "exploration_final_eps": UNIT,
+    "max_grad_norm": POSITIVE,
+    "reward_scale": POSITIVE,
+    "margin_weight": NON_NEGATIVE,
+    "margin": NON_NEGATIVE,
+    "disc_every": Int(1),
+    "net_arch": Layers(),
 }
 
 

@@ -23,11 +23,12 @@ from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecNormalize
 
 from genplay.envs import EnvFactory, as_factory
-from genplay.gail.algos.config import PPOConfig, check_fields
+from genplay.gail.algos.config import PPOConfig
 from genplay.gail.learners.rollout import policy_obs_normalizer
 from genplay.gail.rewards.export import LearnedReward, check_reward_env, load_reward
 from genplay.gail.saving.sb3_io import policy_for_space
 from genplay.generative.core import atomic_write, select_device, set_torch_threads
+from genplay.generative.core.checks import Device, Int, check_fields
 
 
 class LearnedRewardVecEnv(VecEnvWrapper):
@@ -94,8 +95,8 @@ class RewardRLConfig:
     """The agent's PPO settings."""
 
     def __post_init__(self) -> None:
-        rules = {"n_envs": ("int", 1, 1024), "seed": ("int", 0, 2**31 - 1), "torch_threads": ("int", 1, 256)}
-        check_fields(self, {**rules, "device": ("device",)})
+        rules = {"n_envs": Int(1, 1024), "seed": Int(0, 2**31 - 1), "torch_threads": Int(1, 256), "device": Device()}
+        check_fields(self, rules)
         if not isinstance(self.ppo, PPOConfig):
             raise ValueError(f"RewardRLConfig.ppo: must be a PPOConfig, got {type(self.ppo).__name__}")
 

@@ -137,11 +137,11 @@ def read_checkpoint(path: str | Path) -> dict:
 
 def checkpoint_config(state: dict, path: str | Path, cls: type[GAILConfig] = GAILConfig) -> GAILConfig:
     """The stored config (a ``cls``); a device this machine lacks (the run moved) becomes ``auto``."""
-    from genplay.gail.algos.config import device_error
+    from genplay.generative.core.checks import device_problem
 
     try:
         data = dict(state["config"])
-        if device_error(data.get("device")):
+        if device_problem(data.get("device")):
             data["device"] = "auto"
         return config_from_dict(data, cls)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
