@@ -68,6 +68,19 @@ def test_absorbing_reward_is_the_expert_share_of_terminations(cartpole_demos, ca
     assert off.absorbing_reward() == 0.0
 
 
+def test_terminations_are_counted_as_rows_are_written_overwritten_and_loaded(cartpole_random_demos):
+    """The running count SQIL's absorbing reward reads equals a scan of the buffer, after it wrapped
+    (overwritten rows leave the count) and after a checkpoint load replaced its arrays."""
+    config = SQILConfig(**{**FAST.__dict__, "buffer_size": 120, "learning_starts": 50})
+    sqil = make_sqil(cartpole_random_demos, config)
+    sqil.learn(400)  # 60 rows per env: wrapped three times over, random play terminates every ~20 steps
+    rb = sqil.algo.replay_buffer
+    scan = int((rb.dones * (1 - rb.timeouts)).sum())
+    assert rb.full and scan > 0 and rb.n_terminated() == scan
+    rb.dones, rb.timeouts = np.zeros_like(rb.dones), rb.timeouts.copy()  # what a checkpoint load does
+    assert rb.n_terminated() == 0
+
+
 def test_truncated_rows_bootstrap_from_their_real_final_observation(cartpole_demos):
     """CartPole cut at 20 steps: every stored next observation follows its row (none is a reset frame),
     and a time-limit end is not a termination."""

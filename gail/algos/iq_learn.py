@@ -88,37 +88,53 @@ class IQLearn(OffPolicyImitation):
             return self.soft_value(self.q_values(obs, target=target))
         return self.sac_value(obs, target=target)
 
-    def next_values(self, batch: Batch) -> torch.Tensor:
-        """gamma * V(s') with V = 0 after a termination (the target network's when ``use_target``)."""
+    def next_values(self, batch: Batch, q_next: torch.Tensor | None = None) -> torch.Tensor:
+        """gamma * V(s') with V = 0 after a termination (the target network's when ``use_target``;
+        ``q_next``: the online network's Q(s', .) where already computed)."""
         if self.config.use_target:
             with torch.no_grad():
                 v = self._values(batch.next_obs, target=True)
         else:
-            v = self._values(batch.next_obs)
+            v = self.soft_value(q_next) if q_next is not None else self._values(batch.next_obs)
         return self.config.gamma * (1.0 - batch.terminated) * v
 
-    def q_taken(self, batch: Batch) -> tuple[torch.Tensor, ...]:
-        """Q(s, a) of the batch's actions: one tensor (discrete) or one per SAC critic."""
+    def q_taken(self, batch: Batch, q_obs: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """Q(s, a) of the batch's actions: one tensor (discrete; ``q_obs``: Q(s, .) where already
+        computed) or one per SAC critic."""
         if self.discrete:
-            return (self.q_values(batch.obs).gather(1, batch.acts[:, None]).squeeze(1),)
+            q_obs = self.q_values(batch.obs) if q_obs is None else q_obs
+            return (q_obs.gather(1, batch.acts[:, None]).squeeze(1),)
         return self.sac_q(batch.obs, batch.acts)
+
+    def _online_q(self, batch: Batch) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Discrete: the online Q(s, .) and (unless ``use_target``) Q(s', .) in one forward pass."""
+        if not self.discrete:
+            return None, None
+        if self.config.use_target:
+            return self.q_values(batch.obs), None
+        both = self.q_values(torch.cat([batch.obs, batch.next_obs]))
+        return both[: len(batch.obs)], both[len(batch.obs) :]
 
     def critic_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """-J(Q): expert term + value term + chi-squared term (module docstring), averaged over SAC's critics."""
         cfg, e = self.config, batch.expert
-        next_v = self.next_values(batch)
+        q_obs, q_next = self._online_q(batch)
+        next_v = self.next_values(batch, q_next)
         if cfg.value_term == "v0":
             obs0 = self.expert.take_obs(self.expert.obs_idx[self.rng.choice(self.starts, size=int(e.sum()))])
             value = (1.0 - cfg.gamma) * self._values(self._tensor(obs0)).mean()
         else:
             rows = e if cfg.value_term == "expert" else torch.ones_like(e)
-            value = (self._values(batch.obs) - next_v)[rows].mean()
+            v_obs = self.soft_value(q_obs) if q_obs is not None else self._values(batch.obs)
+            value = (v_obs - next_v)[rows].mean()
         losses, stats = [], {}
-        for q in self.q_taken(batch):
+        for q in self.q_taken(batch, q_obs):
             r = q - next_v
             expert_term = -r[e].mean()
             chi2 = (r[e] if cfg.chi2_rows == "expert" else r).pow(2).mean() / (4.0 * cfg.chi2_alpha)
             losses.append(expert_term + value + chi2)
+            if not self.want_stats:  # figures only where a history row is due (see OffPolicyImitation.update)
+                continue
             stats = {
                 "expert_term": float(expert_term.detach()),
                 "value_term": float(value.detach()),
@@ -126,8 +142,8 @@ class IQLearn(OffPolicyImitation):
                 "reward_expert": float(r[e].detach().mean()),
                 "reward_learner": float(r[~e].detach().mean()) if bool((~e).any()) else float("nan"),
             }
-        loss = torch.stack(losses).mean()
-        return loss, {"iq_loss": float(loss.detach()), **stats}
+        loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()
+        return loss, ({"iq_loss": float(loss.detach()), **stats} if self.want_stats else {})
 
     @torch.no_grad()
     def reward(self, obs, acts, next_obs, dones) -> np.ndarray:

@@ -149,6 +149,7 @@ register(
         "sqil",
         train="genplay.gail.algos.sqil:train_sqil",
         config="genplay.gail.algos.sqil:SQILConfig",
+        preset="genplay.gail.algos.off_policy_presets:sqil_preset",
         paper="Reddy, Dragan & Levine 2019, SQIL: Imitation Learning via Reinforcement Learning with Sparse Rewards",
     )
 )
@@ -157,6 +158,7 @@ register(
         "iq",
         train="genplay.gail.algos.iq_learn:train_iq",
         config="genplay.gail.algos.iq_learn:IQLearnConfig",
+        preset="genplay.gail.algos.off_policy_presets:iq_preset",
         paper="Garg et al. 2021, IQ-Learn: Inverse soft-Q Learning for Imitation",
     )
 )

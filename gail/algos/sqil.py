@@ -63,10 +63,9 @@ class SQIL(OffPolicyImitation):
         if not self.config.absorbing:
             return 0.0
         p_expert = float(self.expert_terminal.mean())
-        rb = self.algo.replay_buffer
-        upper = rb.buffer_size if rb.full else rb.pos
-        done = rb.dones[:upper] * (1.0 - rb.timeouts[:upper])
-        p_learner = float(done.mean()) if upper else 0.0
+        rb = self.algo.replay_buffer  # a CountingReplayBuffer: its terminations are counted as rows are written
+        rows = rb.n_rows() * rb.n_envs
+        p_learner = rb.n_terminated() / rows if rows else 0.0
         return p_expert / (p_expert + p_learner) if p_expert > 0 else 0.0
 
     @torch.no_grad()
@@ -91,6 +90,8 @@ class SQIL(OffPolicyImitation):
             qs = self.sac_q(batch.obs, batch.acts)
             loss = 0.5 * sum(F.mse_loss(q, y) for q in qs)
             q_mean = qs[0].detach()
+        if not self.want_stats:  # figures only where a history row is due (see OffPolicyImitation.update)
+            return loss, {}
         e = batch.expert
         stats = {
             "td_loss": float(loss.detach()),

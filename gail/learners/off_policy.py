@@ -18,181 +18,47 @@ entropy temperature. :class:`OffPolicyImitation` owns that plumbing, top to bott
 3. the subclass's ``critic_loss`` (the algorithm), then the optimiser step; for SAC, SAC's actor
    and temperature steps and the Polyak target update follow, as in SB3's own ``train``.
 
-Checkpoints (weights, optimisers, the replay buffer, counters) are one ``state_io`` file, never
-pickled; ``policy.zip`` is SB3's own DQN / SAC zip.
+Small networks make this loop's Python overhead, not its arithmetic, the cost, so each update
+does only what it must: demo rows are gathered into flat arrays once, SQIL's absorbing reward
+reads a running count of terminations (``replay.CountingReplayBuffer``), optimisers are fused,
+target updates are one foreach op, and figures are read from tensors only where a history row
+is due. The presets (``algos/off_policy_presets.py``) collect from several envs per update.
+
+The config and the batch live in ``off_policy_config.py``, the SB3 subclasses in
+``off_policy_sb3.py``. Checkpoints (weights, optimisers, the replay buffer, counters) are one
+``state_io`` file, never pickled; ``policy.zip`` is SB3's own DQN / SAC zip.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
 from gymnasium import spaces
-from stable_baselines3 import DQN, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.preprocessing import is_image_space
-from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.common.vec_env import VecEnv
 
-from genplay.errors import EnvError, GenplayError
+from genplay.errors import EnvError
 from genplay.gail.data.demos import Demos, check_demos_match_spaces
 from genplay.gail.data.store import TransitionStore
 from genplay.gail.learners.learner import ProgressBar, SB3Learner
+from genplay.gail.learners.off_policy_config import Batch, OffPolicyConfig
+from genplay.gail.learners.off_policy_sb3 import ImitationDQN, ImitationSAC, PeriodicCheckpoint, lerp_targets
+from genplay.gail.learners.replay import CountingReplayBuffer
 from genplay.gail.rewards.features import CenteredNatureCNN, DemoScaling, to_flat
 from genplay.generative.core import select_device
-from genplay.generative.core.checks import check_device, check_finite, check_float, check_int
+from genplay.generative.core.checks import check_finite
 
 HISTORY_EVERY = 1_000
 """Agent steps between history rows (the learning curve; the first update always adds one)."""
-MAX_BUFFER = 2_000_000
-"""Replay rows at most (observations and next observations are both stored)."""
-
-
-@dataclass(frozen=True)
-class OffPolicyConfig:
-    """The off-policy learner's settings (SB3's names where SB3 has them; steps are agent steps)."""
-
-    n_envs: int = 1
-    """Parallel envs collecting experience."""
-    seed: int = 0
-    """Seed of the envs, the networks and the minibatch draws."""
-    device: str = "auto"
-    """Torch device: auto, cpu or cuda."""
-    torch_threads: int = 1
-    """Torch intra-op threads (small nets run fastest on one)."""
-    checkpoint_every: int = 10_000
-    """Agent steps between checkpoints of a run directory (0: only at the end)."""
-    buffer_size: int = 100_000
-    """Replay capacity in transitions (all envs together)."""
-    learning_starts: int = 1_000
-    """Agent steps collected (uniformly random actions) before the first update."""
-    batch_size: int = 64
-    """Learner (replay) rows per update."""
-    expert_batch_size: int = 64
-    """Expert (demo) rows per update."""
-    learning_rate: float = 1e-3
-    """Adam step size (the Q-network; SAC: actor, critics and temperature)."""
-    gamma: float = 0.99
-    """Discount factor."""
-    train_freq: int = 1
-    """Vector-env steps between updates."""
-    gradient_steps: int = 1
-    """Updates per train call."""
-    target_update_interval: int = 1
-    """Discrete: agent steps between target-network updates; SAC: updates between them."""
-    tau: float = 0.005
-    """Polyak coefficient of the target update (1: hard copy)."""
-    temperature: float = 0.01
-    """Entropy temperature alpha: the soft-Q policy is softmax(Q / alpha); SAC's initial entropy coefficient."""
-    learn_temperature: bool = True
-    """SAC only: tune the temperature towards SB3's target entropy (-action dims)."""
-    exploration: str = "boltzmann"
-    """Discrete only: how the learner explores, boltzmann (sample softmax(Q / alpha)) or epsilon (greedy)."""
-    exploration_fraction: float = 0.1
-    """Epsilon exploration: share of the run over which epsilon decays linearly."""
-    exploration_initial_eps: float = 1.0
-    """Epsilon exploration: epsilon at the start."""
-    exploration_final_eps: float = 0.02
-    """Epsilon exploration: epsilon after the decay."""
-    max_grad_norm: float = 10.0
-    """Gradient-norm clip of the Q update (discrete)."""
-    net_arch: tuple[int, ...] = ()
-    """Hidden layers of the Q-network / actor and critics, after NatureCNN on pixels (none given: SB3's
-    defaults, 64x64 for DQN, 256x256 for SAC; on pixels none)."""
-    centre_frames: bool = True
-    """Pixels: the network sees frames centred on the mean demo frame (CenteredNatureCNN), not x / 255."""
-
-    def __post_init__(self) -> None:
-        check_off_policy_fields(self)
-
-
-def check_off_policy_fields(c: OffPolicyConfig) -> None:
-    """Refuse out-of-range settings, one ``GenplayError`` naming ``Class.field`` and the bound."""
-    name = type(c).__name__
-    for field, low, high in (
-        ("n_envs", 1, 1024),
-        ("seed", 0, 2**31 - 1),
-        ("torch_threads", 1, 256),
-        ("checkpoint_every", 0, None),
-        ("buffer_size", 2, MAX_BUFFER),
-        ("learning_starts", 0, None),
-        ("batch_size", 0, 65_536),
-        ("expert_batch_size", 1, 65_536),
-        ("train_freq", 1, None),
-        ("gradient_steps", 1, 10_000),
-        ("target_update_interval", 1, None),
-    ):
-        check_int(f"{name}.{field}", getattr(c, field), low, high)
-    check_float(f"{name}.learning_rate", c.learning_rate, 0, low_open=True)
-    check_float(f"{name}.gamma", c.gamma, 0, 1, low_open=True, high_open=True)
-    check_float(f"{name}.tau", c.tau, 0, 1, low_open=True)
-    check_float(f"{name}.temperature", c.temperature, 0, low_open=True)
-    check_float(f"{name}.max_grad_norm", c.max_grad_norm, 0, low_open=True)
-    for field in ("exploration_fraction", "exploration_initial_eps", "exploration_final_eps"):
-        check_float(f"{name}.{field}", getattr(c, field), 0, 1)
-    if c.exploration not in ("boltzmann", "epsilon"):
-        raise GenplayError(f"{name}.exploration: expected boltzmann or epsilon, got {c.exploration!r}")
-    if not isinstance(c.learn_temperature, bool) or not isinstance(c.centre_frames, bool):
-        raise GenplayError(f"{name}.learn_temperature / centre_frames: expected true or false")
-    if not isinstance(c.net_arch, tuple) or not all(isinstance(w, int) and 1 <= w <= 8192 for w in c.net_arch):
-        raise GenplayError(f"{name}.net_arch: expected layer widths in [1, 8192], got {c.net_arch!r}")
-    check_device(c.device, f"{name}.device")
-
-
-class Batch(NamedTuple):
-    """A mixed minibatch: learner rows first, then ``n_expert`` expert rows (tensors on the learner's device).
-
-    ``acts``: long indices (discrete) or actions scaled to [-1, 1] (SAC); ``terminated``: 1.0 where
-    the transition ended its episode by termination (no bootstrap), 0.0 otherwise; ``expert``: bool."""
-
-    obs: torch.Tensor
-    acts: torch.Tensor
-    next_obs: torch.Tensor
-    terminated: torch.Tensor
-    expert: torch.Tensor
-
-
-class ImitationDQN(DQN):
-    """SB3's DQN with ``train`` delegated to the imitation trainer and Boltzmann exploration on request."""
-
-    trainer: OffPolicyImitation
-
-    def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "trainer"]  # the zip holds the Q-network, not the trainer
-
-    def train(self, gradient_steps: int, batch_size: int = 100) -> None:
-        self._update_learning_rate(self.policy.optimizer)
-        self.trainer.update(gradient_steps)
-
-    def predict(self, observation, state=None, episode_start=None, deterministic: bool = False):
-        """Greedy when deterministic; else a sample of softmax(Q / alpha) (boltzmann) or SB3's epsilon-greedy."""
-        trainer = getattr(self, "trainer", None)
-        if deterministic or trainer is None or trainer.config.exploration != "boltzmann":
-            return super().predict(observation, state, episode_start, deterministic)
-        obs, vectorized = self.policy.obs_to_tensor(observation)
-        with torch.no_grad():
-            logits = self.q_net(obs) / trainer.config.temperature
-            acts = torch.distributions.Categorical(logits=logits).sample().cpu().numpy()
-        return (acts if vectorized else acts[0]), state
-
-
-class ImitationSAC(SAC):
-    """SB3's SAC with ``train`` delegated to the imitation trainer (critic loss replaced, actor as SAC's)."""
-
-    trainer: OffPolicyImitation
-
-    def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "trainer"]
-
-    def train(self, gradient_steps: int, batch_size: int = 64) -> None:
-        optimizers = [self.actor.optimizer, self.critic.optimizer]
-        self._update_learning_rate(optimizers + ([self.ent_coef_optimizer] if self.ent_coef_optimizer else []))
-        self.trainer.update(gradient_steps)
+EXPERT_CACHE_BYTES = 256 * 2**20
+"""Demo observations up to this size are gathered once into flat arrays (next observations included);
+larger ones (long pixel demos) are read from the compact ``TransitionStore`` on every batch."""
 
 
 class OffPolicyImitation(SB3Learner):
@@ -236,10 +102,12 @@ class OffPolicyImitation(SB3Learner):
             gradient_steps=config.gradient_steps,
             target_update_interval=config.target_update_interval,
             policy_kwargs={"net_arch": list(config.net_arch)} if config.net_arch or image else {},
+            replay_buffer_class=CountingReplayBuffer,
             seed=config.seed,
             device=self.device,
             verbose=0,
         )
+        kwargs["policy_kwargs"]["optimizer_kwargs"] = {"fused": True}  # one kernel per step, not one per tensor
         if image and config.centre_frames:
             kwargs["policy_kwargs"].update(features_extractor_class=CenteredNatureCNN, normalize_images=False)
         policy = "CnnPolicy" if image else "MlpPolicy"
@@ -261,6 +129,8 @@ class OffPolicyImitation(SB3Learner):
             self.algo.trainer = self
         if image and config.centre_frames:
             self._centre_frames(self._frame_scaling(venv.observation_space))
+        self._cache_expert_rows()
+        self.want_stats = True  # update() asks for figures only where a history row is due
         self.history: list[dict[str, float]] = []
         self._log_to(log_dir)
 
@@ -278,14 +148,29 @@ class OffPolicyImitation(SB3Learner):
     def _tensor(self, array: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
         return torch.as_tensor(np.asarray(array), device=self.device, dtype=dtype)
 
+    def _cache_expert_rows(self) -> None:
+        """Demo actions in the learner's units, and (when small) observations and next observations as
+        flat arrays, so a batch indexes them directly."""
+        e = self.expert
+        acts = e.acts
+        if not self.discrete:
+            acts = np.clip(self.algo.policy.scale_action(acts.reshape(len(acts), -1)), -1.0, 1.0)
+        self._expert_acts = acts.astype(np.int64 if self.discrete else np.float32, copy=False)
+        dtype = self.algo.replay_buffer.observations.dtype
+        obs_bytes = 2 * len(e) * int(np.prod(self.algo.observation_space.shape)) * np.dtype(dtype).itemsize
+        self._expert_obs = self._expert_next = None
+        if obs_bytes <= EXPERT_CACHE_BYTES:
+            self._expert_obs = np.asarray(e.take_obs(e.obs_idx)).astype(dtype, copy=False)
+            self._expert_next = np.asarray(e.take_obs(e.next_idx)).astype(dtype, copy=False)
+
     def expert_rows(self, n: int) -> tuple[np.ndarray, ...]:
         """``n`` demo transitions: ``obs, acts, next_obs, terminated`` as numpy (actions in the learner's units)."""
         idx, e = self.rng.integers(len(self.expert), size=n), self.expert
-        acts = e.acts[idx]
-        if not self.discrete:
-            acts = np.clip(self.algo.policy.scale_action(acts.reshape(n, -1)), -1.0, 1.0)
-        obs, next_obs = np.asarray(e.take_obs(e.obs_idx[idx])), np.asarray(e.take_obs(e.next_idx[idx]))
-        return obs, acts, next_obs, self.expert_terminal[idx]
+        if self._expert_obs is not None:
+            obs, next_obs = self._expert_obs[idx], self._expert_next[idx]
+        else:
+            obs, next_obs = np.asarray(e.take_obs(e.obs_idx[idx])), np.asarray(e.take_obs(e.next_idx[idx]))
+        return obs, self._expert_acts[idx], next_obs, self.expert_terminal[idx]
 
     def replay_rows(self, n: int) -> tuple[np.ndarray, ...]:
         """``n`` learner transitions from SB3's replay buffer, laid out like :meth:`expert_rows`
@@ -294,7 +179,7 @@ class OffPolicyImitation(SB3Learner):
         upper = rb.buffer_size if rb.full else rb.pos
         idx, env = self.rng.integers(upper, size=n), self.rng.integers(rb.n_envs, size=n)
         acts = rb.actions[idx, env]
-        acts = acts.reshape(n).astype(np.int64) if self.discrete else acts.reshape(n, -1)
+        acts = acts.reshape(n).astype(np.int64) if self.discrete else acts.reshape(n, -1).astype(np.float32)
         terminated = rb.dones[idx, env] * (1.0 - rb.timeouts[idx, env])
         return rb.observations[idx, env], acts, rb.next_observations[idx, env], terminated.astype(np.float32)
 
@@ -304,13 +189,16 @@ class OffPolicyImitation(SB3Learner):
         n_expert = self.config.expert_batch_size if n_expert is None else n_expert
         parts = ([self.replay_rows(n_agent)] if n_agent else []) + [self.expert_rows(n_expert)]
         obs, acts, next_obs, term = (np.concatenate([p[i] for p in parts]) for i in range(4))
-        expert = np.r_[np.zeros(n_agent, bool), np.ones(n_expert, bool)]
+        key = (n_agent, n_expert)
+        if getattr(self, "_expert_mask", (None, None))[0] != key:  # the same layout every update: build it once
+            self._expert_mask = (key, self._tensor(np.r_[np.zeros(n_agent, bool), np.ones(n_expert, bool)]))
+        dtype = self.algo.replay_buffer.observations.dtype
         return Batch(
-            self._tensor(obs.astype(self.algo.replay_buffer.observations.dtype, copy=False)),
-            self._tensor(acts, torch.long if self.discrete else torch.float32),
-            self._tensor(next_obs.astype(self.algo.replay_buffer.observations.dtype, copy=False)),
-            self._tensor(term, torch.float32),
-            self._tensor(expert),
+            self._tensor(obs.astype(dtype, copy=False)),
+            self._tensor(acts),
+            self._tensor(next_obs.astype(dtype, copy=False)),
+            self._tensor(term),
+            self._expert_mask[1],
         )
 
     # ------------------------------------------------------------------ values
@@ -345,19 +233,25 @@ class OffPolicyImitation(SB3Learner):
         raise NotImplementedError
 
     def update(self, gradient_steps: int) -> None:
-        """SB3's ``train`` hook: ``gradient_steps`` updates, then one history row (and log record)."""
-        for step in range(gradient_steps):
-            stats = self._discrete_step() if self.discrete else self._sac_step(self.algo._n_updates + step)
+        """SB3's ``train`` hook: ``gradient_steps`` updates; where a history row is due (every
+        ``HISTORY_EVERY`` agent steps) the last update's figures go to it and to the log. Figures are
+        read from tensors only then: turning them into floats on every update cost more than the update."""
         algo = self.algo
+        due = not self.history or self.num_timesteps - self.history[-1]["timesteps"] >= HISTORY_EVERY
+        for step in range(gradient_steps):
+            self.want_stats = due and step == gradient_steps - 1
+            stats = self._discrete_step() if self.discrete else self._sac_step(algo._n_updates + step)
+        self.want_stats = True
         algo._n_updates += gradient_steps
+        algo.logger.record("train/n_updates", algo._n_updates, exclude="tensorboard")
+        if not due:
+            return
         returns = [ep["r"] for ep in algo.ep_info_buffer]
         if returns:
             stats["true_return"] = float(np.mean(returns))
         for key, value in stats.items():
             algo.logger.record(f"{self.log_key}/{key}", value)
-        algo.logger.record("train/n_updates", algo._n_updates, exclude="tensorboard")
-        if not self.history or self.num_timesteps - self.history[-1]["timesteps"] >= HISTORY_EVERY:
-            self.history.append({"timesteps": self.num_timesteps, **stats})
+        self.history.append({"timesteps": self.num_timesteps, **stats})
 
     log_key = "imitation"
 
@@ -367,7 +261,9 @@ class OffPolicyImitation(SB3Learner):
         check_finite(algo._n_updates, {"q_loss": loss})
         algo.policy.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(algo.policy.parameters(), self.config.max_grad_norm)
+        if not hasattr(self, "_q_params"):
+            self._q_params = list(algo.policy.parameters())
+        torch.nn.utils.clip_grad_norm_(self._q_params, self.config.max_grad_norm, foreach=True)
         algo.policy.optimizer.step()
         return stats
 
@@ -394,8 +290,14 @@ class OffPolicyImitation(SB3Learner):
         actor_loss.backward()
         algo.actor.optimizer.step()
         if n_update % self.config.target_update_interval == 0:
-            polyak_update(algo.critic.parameters(), algo.critic_target.parameters(), self.config.tau)
-            polyak_update(algo.batch_norm_stats, algo.batch_norm_stats_target, 1.0)
+            if not hasattr(self, "_critic_pairs"):
+                src, dst = algo.critic.parameters(), algo.critic_target.parameters()
+                self._critic_pairs = ([p.data for p in src], [p.data for p in dst])
+            lerp_targets(*self._critic_pairs, self.config.tau)
+            for stat, target in zip(algo.batch_norm_stats, algo.batch_norm_stats_target, strict=True):
+                target.copy_(stat)
+        if not self.want_stats:
+            return stats
         return {**stats, "actor_loss": float(actor_loss.detach()), "ent_coef": float(ent_coef)}
 
     # ------------------------------------------------------------------ SB3's small API
@@ -414,7 +316,7 @@ class OffPolicyImitation(SB3Learner):
             raise ValueError(f"total_timesteps must be > 0, got {total_timesteps}")
         remaining = total_timesteps - self.num_timesteps
         if remaining > 0:
-            callbacks: list[BaseCallback] = [_Checkpoint(self, checkpoint_path)]
+            callbacks: list[BaseCallback] = [PeriodicCheckpoint(self, checkpoint_path)]
             callbacks += [callback] if callback is not None else []
             callbacks += [ProgressBar(total_timesteps)] if progress_bar else []
             self.algo.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False)
@@ -457,18 +359,3 @@ def run_meta(algo: str, demos: Demos, config: OffPolicyConfig) -> dict[str, Any]
     """``config.json`` of a run: the algorithm, the env and the settings."""
     env = demos.env_factory
     return {"algo": algo, "env_id": env.env_id, "env": env.to_dict(), **dataclasses.asdict(config)}
-
-
-class _Checkpoint(BaseCallback):
-    """Saves the trainer every ``checkpoint_every`` steps, between updates (nothing half-done)."""
-
-    def __init__(self, trainer: OffPolicyImitation, path: str | Path | None) -> None:
-        super().__init__()
-        self.trainer, self.path, self.last = trainer, path, trainer.num_timesteps
-
-    def _on_step(self) -> bool:
-        every = self.trainer.config.checkpoint_every
-        if self.path and every and self.trainer.num_timesteps - self.last >= every:
-            self.trainer.save_checkpoint(self.path)
-            self.last = self.trainer.num_timesteps
-        return True
