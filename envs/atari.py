@@ -30,6 +30,7 @@ from gymnasium import spaces
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 
 from genplay.errors import EnvError
+from genplay.settings import ConfigError, Int, check_fields
 
 MAX_EPISODE_FRAMES = 108_000
 """ALE's episode cap (30 minutes of play at 60 Hz), as in Machado et al. (2018)."""
@@ -88,13 +89,11 @@ class AtariConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "game", game_name(self.game))
-        for name, lowest in (("noop_max", 0), ("frame_skip", 1), ("screen_size", 8), ("frame_stack", 1)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < lowest:
-                raise EnvError(f"Atari option {name}: expected an integer >= {lowest}, got {value!r}")
-        for name in ("sticky", "terminal_on_life_loss", "clip_reward"):
-            if not isinstance(getattr(self, name), bool):
-                raise EnvError(f"Atari option {name}: expected true or false, got {getattr(self, name)!r}")
+        rules = {"noop_max": Int(0, 1_000), "frame_skip": Int(1, 100), "screen_size": Int(8, 1024)}
+        try:
+            check_fields(self, {**rules, "frame_stack": Int(1, 64)}, lambda _, name: f"Atari option {name}")
+        except ConfigError as exc:  # env options are refused as env errors, wherever they enter
+            raise EnvError(str(exc)) from None
 
     @property
     def horizon(self) -> int:

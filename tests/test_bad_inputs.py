@@ -242,7 +242,11 @@ CASES: list[tuple[str, list[str], str]] = [
     ("n-envs-huge", [*TRAIN, "--n-envs", "5000"], "<= 1024"),
     ("ppo-cnn-on-vectors", [*TRAIN, "--ppo-policy", "CnnPolicy"], "--ppo-policy: CnnPolicy needs image"),
     ("ppo-sde-on-discrete", [*TRAIN, "--ppo-use-sde", "true"], "--ppo-use-sde"),
-    ("dqn-gamma-one", [*TRAIN, "--algo", "dac", "--dqn-gamma", "1.0"], "--dqn-gamma: expected a finite number in (0, 1)"),
+    (
+        "dqn-gamma-one",
+        [*TRAIN, "--algo", "dac", "--dqn-gamma", "1.0"],
+        "--dqn-gamma: expected a finite number in (0, 1)",
+    ),
     ("dqn-buffer-huge", [*TRAIN, "--algo", "dac", "--dqn-buffer-size", "100000000"], "--dqn-buffer-size"),
     ("dqn-batch-huge", [*TRAIN, "--algo", "dac", "--dqn-batch-size", "100000000"], "--dqn-batch-size"),
     ("dqn-net-arch-huge", [*TRAIN, "--algo", "dac", "--dqn-net-arch", "1000000000"], "--dqn-net-arch"),

@@ -297,9 +297,9 @@ def test_discriminator_step_accepts_real_and_fake_weights():
 
 
 def test_discriminator_step_config_validates_names():
-    with pytest.raises(ValueError, match="unknown discriminator loss"):
+    with pytest.raises(ValueError, match="DiscriminatorStepConfig.loss: expected one of bce"):
         DiscriminatorStepConfig(loss="nope")
-    with pytest.raises(ValueError, match="unknown penalty"):
+    with pytest.raises(ValueError, match="DiscriminatorStepConfig.penalty: expected one of none"):
         DiscriminatorStepConfig(penalty="r2")
     assert DiscriminatorStepConfig(loss="hinge", penalty="wgan_gp").penalty == "wgan_gp"
 

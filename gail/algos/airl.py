@@ -37,7 +37,7 @@ from genplay.gail.data.demos import Demos
 from genplay.gail.data.store import TransitionStore
 from genplay.gail.rewards.airl import AIRLRewardNet, AIRLStore
 from genplay.gail.rewards.reward import step_rewards
-from genplay.generative.core.checks import Layers, OneOf, check_fields
+from genplay.settings import Layers, OneOf, check_fields
 
 AIRL_REWARDS = ("logit", "f")
 

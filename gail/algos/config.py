@@ -12,7 +12,8 @@ from typing import Any
 
 from stable_baselines3.common.utils import LinearSchedule
 
-from genplay.generative.core.checks import (
+from genplay.generative.core.networks import ACTIVATIONS
+from genplay.settings import (
     DISCOUNT,
     MAX_WIDTH,
     NON_NEGATIVE,
@@ -26,7 +27,6 @@ from genplay.generative.core.checks import (
     Rule,
     check_fields,
 )
-from genplay.generative.core.networks import ACTIVATIONS
 
 POLICIES = ("auto", "MlpPolicy", "CnnPolicy", "MultiInputPolicy")
 

@@ -49,6 +49,7 @@ from genplay.gail.evaluation.realism import (
     train_scorer,
 )
 from genplay.gail.rewards.discriminator import TransitionDiscriminator
+from genplay.settings import POSITIVE, Int, check_fields, flag_label
 
 
 @dataclass(frozen=True)
@@ -69,14 +70,8 @@ class SynthConfig:
     """episodes rolled out side by side"""
 
     def __post_init__(self) -> None:
-        if self.n_episodes < 1:
-            raise GenplayError(f"--n-episodes: must be >= 1, got {self.n_episodes}")
-        if not (self.temperature > 0 and np.isfinite(self.temperature)):
-            raise GenplayError(f"--temperature: must be a finite number > 0, got {self.temperature}")
-        if self.perturb_steps < 0:
-            raise GenplayError(f"--perturb-steps: must be >= 0, got {self.perturb_steps}")
-        if self.batch < 1:
-            raise GenplayError(f"--batch: must be >= 1, got {self.batch}")
+        rules = {"n_episodes": Int(1), "seed": Int(0, 2**31 - 1), "temperature": POSITIVE}
+        check_fields(self, {**rules, "perturb_steps": Int(0), "batch": Int(1)}, flag_label)
 
 
 @dataclass(frozen=True)

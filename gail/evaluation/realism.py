@@ -58,6 +58,7 @@ from genplay.gail.data.store import TransitionStore
 from genplay.gail.rewards.discriminator import TransitionDiscriminator
 from genplay.generative.core import state_io
 from genplay.generative.core.step import DiscriminatorStepConfig, discriminator_step
+from genplay.settings import MAX_WIDTH, NON_NEGATIVE, Int, Layers, Real, Rule, check_fields
 
 FORMAT = "genplay-realism-scorer"
 SCORER_FILE = "realism.pt"
@@ -71,6 +72,13 @@ GENERATOR_SEED = 1_000_000
 """Seeds of the generator's training rollouts (``synth`` starts at 0, ``synth report`` near 60,000)."""
 RANDOM_SEED = 2_000_000
 """Seeds of the uniform-random training rollouts."""
+
+
+SHARE = Real(0.0, 1.0, high_open=True)
+REALISM_RULES: dict[str, Rule] = {"steps": Int(1), "batch_size": Int(1), "cnn_features": Int(1, MAX_WIDTH)}
+REALISM_RULES.update(board_channels=Int(0, MAX_WIDTH), lr=Real(0.0, low_open=True), weight_decay=NON_NEGATIVE)
+REALISM_RULES.update(hidden=Layers(), generator_share=SHARE, perturbed_share=SHARE, holdout=SHARE)
+REALISM_RULES.update(seed=Int(0, 2**31 - 1))
 
 
 @dataclass(frozen=True)
@@ -113,22 +121,11 @@ class RealismConfig:
     """torch and numpy seed of the training (batches, perturbed actions, the hold-out split)"""
 
     def __post_init__(self) -> None:
-        if self.board_channels < 0:
-            raise GenplayError(f"--scorer-board-channels: must be >= 0, got {self.board_channels}")
-        for name in ("steps", "batch_size", "cnn_features"):
-            if getattr(self, name) < 1:
-                raise GenplayError(f"--scorer-{name.replace('_', '-')}: must be >= 1, got {getattr(self, name)}")
-        if not (self.lr > 0 and np.isfinite(self.lr)):
-            raise GenplayError(f"--scorer-lr: must be a finite number > 0, got {self.lr}")
-        for name in ("generator_share", "perturbed_share"):
-            if not 0 <= getattr(self, name) < 1:
-                raise GenplayError(f"--scorer-{name.replace('_', '-')}: must be in [0, 1), got {getattr(self, name)}")
+        check_fields(self, REALISM_RULES, lambda _, name: "--scorer-" + name.replace("_", "-"))
         if self.generator_share + self.perturbed_share >= 1:
             raise GenplayError(
                 "--scorer-perturbed-share: with the generator's share it must leave room for random rows"
             )
-        if not 0 <= self.holdout < 1:
-            raise GenplayError(f"--scorer-holdout: must be in [0, 1), got {self.holdout}")
 
 
 @dataclass(frozen=True)

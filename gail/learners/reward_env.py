@@ -28,7 +28,7 @@ from genplay.gail.learners.rollout import policy_obs_normalizer
 from genplay.gail.rewards.export import LearnedReward, check_reward_env, load_reward
 from genplay.gail.saving.sb3_io import policy_for_space
 from genplay.generative.core import atomic_write, select_device, set_torch_threads
-from genplay.generative.core.checks import Device, Int, check_fields
+from genplay.settings import Device, Int, check_fields
 
 
 class LearnedRewardVecEnv(VecEnvWrapper):

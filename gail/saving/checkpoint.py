@@ -137,7 +137,7 @@ def read_checkpoint(path: str | Path) -> dict:
 
 def checkpoint_config(state: dict, path: str | Path, cls: type[GAILConfig] = GAILConfig) -> GAILConfig:
     """The stored config (a ``cls``); a device this machine lacks (the run moved) becomes ``auto``."""
-    from genplay.generative.core.checks import device_problem
+    from genplay.settings import device_problem
 
     try:
         data = dict(state["config"])

@@ -135,7 +135,7 @@ def _policy_kwargs_to_json(kwargs: dict[str, Any]) -> dict[str, Any]:
 def _check_net_arch(arch: Any) -> None:
     """A stored net_arch (widths, or ``{"pi": [...], "vf": [...]}``) within the bounds the flags have:
     a file asking for a 1e9-wide layer is refused before anything is allocated."""
-    from genplay.generative.core.checks import MACHINE, MAX_LAYERS, MAX_WIDTH
+    from genplay.settings import MACHINE, MAX_LAYERS, MAX_WIDTH
 
     lists = list(arch.values()) if isinstance(arch, dict) else [arch]
     for widths in lists:

@@ -1,109 +1,51 @@
-"""Checks every trainer shares: bounded flag values, devices, and finite losses and weights.
+"""Checks every trainer shares: finite losses and weights, and (re-exported from ``genplay.settings``)
+bounded settings and devices.
 
-Bounds are sized to the machine genplay targets (2 CPU cores, 24 GB of memory): a value past
-one is refused where it enters, with the limit named, rather than allocating for minutes and
-dying. ``check_finite`` is called on every loss of every update (images, music, text): the
-first NaN or inf stops the run with one line naming the step and the loss, before the bad
-weights reach a checkpoint. ``check_finite_tree`` is the loaders' side: a state file whose
-tensors hold NaN or inf is refused.
-
-Configs validate the same way everywhere: a frozen dataclass declares one rule per field
-(:class:`Int`, :class:`Real`, :class:`OneOf`, :class:`Layers`, :class:`Device`) and calls
-:func:`check_fields` from ``__post_init__``. Fields without a rule get a type check from their
-annotation. The error names the field as ``Class.field`` (the CLIs turn that into ``--flag``)
-or as the label a config chooses, says what was expected, and shows what it got.
+``check_finite`` is called on every loss of every update (images, music, text): the first NaN
+or inf stops the run with one line naming the step and the loss, before the bad weights reach
+a checkpoint. ``check_finite_tree`` is the loaders' side: a state file whose tensors hold NaN
+or inf is refused. Settings are validated by ``genplay.settings`` (one dialect for every config).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 
 from genplay.errors import CheckpointError, GenplayError
-
-MACHINE = "the limit for a 2-core, 24 GB machine"
-
-
-class ConfigError(GenplayError, ValueError):
-    """A setting is out of range or of the wrong kind (a ``ValueError`` too, for callers that catch those)."""
+from genplay.settings import (  # noqa: F401  (re-exported: the core's configs and callers import them here)
+    DECAY,
+    DISCOUNT,
+    MACHINE,
+    MAX_LAYERS,
+    MAX_WIDTH,
+    NON_NEGATIVE,
+    OPEN_DISCOUNT,
+    POSITIVE,
+    STEP_SIZE,
+    UNIT,
+    ConfigError,
+    Device,
+    Int,
+    Layers,
+    OneOf,
+    Real,
+    Rule,
+    check_device,
+    check_fields,
+    check_float,
+    check_int,
+    device_problem,
+    field_label,
+    flag_label,
+)
 
 
 class NonFiniteError(GenplayError):
     """A loss became NaN or inf: the run stops and its last good checkpoint stays as it was."""
-
-
-def check_int(flag: str, value: Any, low: int, high: int | None = None) -> int:
-    """``value`` as an int in ``[low, high]``, else one ``GenplayError`` naming ``flag`` (and the limit)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise ConfigError(f"{flag}: expected an integer, got {value!r}")
-    if value < low:
-        raise ConfigError(f"{flag}: expected an integer >= {low}, got {value}")
-    if high is not None and value > high:
-        raise ConfigError(f"{flag}: expected an integer <= {high} ({MACHINE}), got {value}")
-    return value
-
-
-def check_float(
-    flag: str,
-    value: Any,
-    low: float | None = None,
-    high: float | None = None,
-    *,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> float:
-    """``value`` as a finite float within the bounds (``*_open``: the bound itself is excluded)."""
-    if isinstance(value, bool):
-        raise ConfigError(f"{flag}: expected a number, got {value!r}")
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{flag}: expected a number, got {value!r}") from None
-    lo = "" if low is None else ("(" if low_open else "[") + f"{low:g}"
-    hi = "" if high is None else f"{high:g}" + (")" if high_open else "]")
-    span = f"in {lo or '(-inf'}, {hi or 'inf)'}"
-    bad_low = low is not None and (value <= low if low_open else value < low)
-    bad_high = high is not None and (value >= high if high_open else value > high)
-    if not math.isfinite(value) or bad_low or bad_high:
-        raise ConfigError(f"{flag}: expected a finite number {span}, got {value!r}")
-    return value
-
-
-def device_problem(device: Any) -> str | None:
-    """Why ``device`` is not a torch device usable here (auto, cpu, cuda[:i] with that GPU, mps where
-    present), or None."""
-    expected = "expected auto, cpu, cuda, cuda:N or mps"
-    if not isinstance(device, str):
-        return expected
-    if device in ("auto", "cpu"):
-        return None
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError):
-        return expected
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            return "CUDA is not available on this machine (use auto or cpu)"
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            return f"there are {torch.cuda.device_count()} CUDA devices here"
-        return None
-    if dev.type == "mps":
-        return None if torch.backends.mps.is_available() else "MPS is not available on this machine (use auto or cpu)"
-    return expected
-
-
-def check_device(device: Any, flag: str = "--device") -> None:
-    """One ``ConfigError`` naming ``flag`` for anything :func:`device_problem` refuses."""
-    if problem := device_problem(device):
-        raise ConfigError(f"{flag}: {problem}, got {device!r}")
 
 
 def check_finite(step: int | str, losses: Mapping[str, Any]) -> None:
@@ -147,128 +89,3 @@ def check_finite_modules(step: int, modules: Mapping[str, torch.nn.Module]) -> N
                     f"step {step}: the {name}'s weights hold NaN or inf; the run stopped before saving them "
                     "(the last good checkpoint is kept)"
                 )
-
-
-# ---------------------------------------------------------------------------- declarative field rules
-
-MAX_WIDTH = 8192
-"""Widest hidden layer a config may ask for."""
-MAX_LAYERS = 16
-"""Most hidden layers a config may ask for."""
-
-
-@dataclass(frozen=True)
-class Int:
-    """An integer in ``[low, high]`` (``high`` None: unbounded; a bound past it names the machine's limit)."""
-
-    low: int
-    high: int | None = None
-
-    def check(self, label: str, value: Any) -> None:
-        check_int(label, value, self.low, self.high)
-
-
-@dataclass(frozen=True)
-class Real:
-    """A finite number within the bounds (``*_open``: the bound itself excluded)."""
-
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-
-    def check(self, label: str, value: Any) -> None:
-        check_float(label, value, self.low, self.high, low_open=self.low_open, high_open=self.high_open)
-
-
-STEP_SIZE = Real(0.0, 1.0, low_open=True)
-"""A learning rate: above 1 sends Adam to inf within a few updates."""
-POSITIVE = Real(0.0, low_open=True)
-NON_NEGATIVE = Real(0.0)
-UNIT = Real(0.0, 1.0)
-"""A share or probability, [0, 1]."""
-DISCOUNT = Real(0.0, 1.0, low_open=True)
-"""A discount in (0, 1]."""
-OPEN_DISCOUNT = Real(0.0, 1.0, low_open=True, high_open=True)
-"""A discount in (0, 1): absorbing states and soft values need gamma < 1."""
-DECAY = Real(0.0, 1.0, high_open=True)
-"""An average's decay or an Adam beta, [0, 1)."""
-
-
-@dataclass(frozen=True)
-class OneOf:
-    """One of ``choices`` (names: the help text lists them in this order)."""
-
-    choices: tuple[Any, ...]
-
-    def check(self, label: str, value: Any) -> None:
-        if isinstance(value, bool) or value not in self.choices:
-            raise ConfigError(f"{label}: expected one of {', '.join(map(str, self.choices))}, got {value!r}")
-
-
-@dataclass(frozen=True)
-class Layers:
-    """Hidden-layer widths: a tuple of at most ``MAX_LAYERS`` integers in [1, ``MAX_WIDTH``] (``empty``: () allowed)."""
-
-    empty: bool = True
-
-    def check(self, label: str, value: Any) -> None:
-        ok = isinstance(value, tuple) and all(_is_int(w) and 1 <= w <= MAX_WIDTH for w in value)
-        if not ok or len(value) > MAX_LAYERS or (not self.empty and not value):
-            least = "at most " if self.empty else "one to "
-            raise ConfigError(
-                f"{label}: expected {least}{MAX_LAYERS} layer widths, each an integer in [1, {MAX_WIDTH}] "
-                f"({MACHINE}), got {value!r}"
-            )
-
-
-@dataclass(frozen=True)
-class Device:
-    """A torch device this machine has: auto, cpu, cuda[:i], mps."""
-
-    def check(self, label: str, value: Any) -> None:
-        check_device(value, label)
-
-
-Rule = Int | Real | OneOf | Layers | Device
-
-
-def field_label(config: Any, name: str) -> str:
-    """``Class.field``: how a library config names a setting (the CLIs rewrite it as ``--field``)."""
-    return f"{type(config).__name__}.{name}"
-
-
-def flag_label(config: Any, name: str) -> str:
-    """``--field-name``: for configs that are a command's flags one to one."""
-    return "--" + name.replace("_", "-")
-
-
-def check_fields(config: Any, rules: Mapping[str, Rule], label: Callable[[Any, str], str] = field_label) -> None:
-    """Check every field of dataclass ``config``: by its rule, else by its annotation (bool, int, float,
-    str); the first bad one raises one ``ConfigError`` naming it (``label``), the expectation and the value."""
-    for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
-        rule = rules.get(f.name)
-        if rule is not None:
-            rule.check(label(config, f.name), value)
-        elif expected := _type_problem(str(f.type), value):
-            raise ConfigError(f"{label(config, f.name)}: expected {expected}, got {value!r}")
-    unknown = set(rules) - {f.name for f in dataclasses.fields(config)}
-    if unknown:  # a rule for a renamed field would silently check nothing
-        raise TypeError(f"{type(config).__name__}: rules for unknown fields {sorted(unknown)}")
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _type_problem(hint: str, v: Any) -> str | None:
-    if hint == "bool" and not isinstance(v, bool):
-        return "true or false"
-    if hint == "int" and not _is_int(v):
-        return "an integer"
-    if hint == "float" and not (_is_int(v) or (isinstance(v, float) and math.isfinite(v))):
-        return "a finite number"
-    if hint == "str" and not isinstance(v, str):
-        return "a string"
-    return None

@@ -19,6 +19,7 @@ from genplay.generative.core.distributed import DistContext, allreduce_grads, ra
 from genplay.generative.core.losses import GENERATOR_LOSSES
 from genplay.generative.core.step import DiscriminatorStepConfig, discriminator_step
 from genplay.generative.core.utils import EMA
+from genplay.settings import Int, check_fields
 
 Batch = tuple[torch.Tensor, torch.Tensor | None]
 
@@ -96,8 +97,7 @@ class GANStepConfig:
     """Critic steps per generator step (5 for WGAN-GP, 1 for DCGAN)."""
 
     def __post_init__(self) -> None:
-        if self.n_critic < 1:
-            raise ValueError(f"n_critic must be >= 1, got {self.n_critic}")
+        check_fields(self, {"n_critic": Int(1, 10_000)})
 
 
 def adversarial_round(

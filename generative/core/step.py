@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 import torch
 
-from genplay.generative.core.losses import PENALTIES, discriminator_loss, r1_penalty, weighted_mean, wgan_gp_penalty
+from genplay.generative.core.losses import (
+    DISCRIMINATOR_LOSSES,
+    PENALTIES,
+    discriminator_loss,
+    r1_penalty,
+    weighted_mean,
+    wgan_gp_penalty,
+)
+from genplay.settings import NON_NEGATIVE, OneOf, check_fields, check_float, field_label
 
 
 @dataclass(frozen=True)
@@ -24,9 +32,10 @@ class DiscriminatorStepConfig:
     """Clip the parameter gradient norm, if set."""
 
     def __post_init__(self) -> None:
-        discriminator_loss(self.loss)  # validates the name
-        if self.penalty not in PENALTIES:
-            raise ValueError(f"unknown penalty {self.penalty!r}; expected one of {PENALTIES}")
+        losses = OneOf(tuple(DISCRIMINATOR_LOSSES))
+        check_fields(self, {"loss": losses, "penalty": OneOf(PENALTIES), "penalty_weight": NON_NEGATIVE})
+        if self.max_grad_norm is not None:
+            check_float(field_label(self, "max_grad_norm"), self.max_grad_norm, 0.0, low_open=True)
 
 
 def discriminator_step(
@@ -91,7 +100,7 @@ def _refuse_non_finite_grads(optimizer: torch.optim.Optimizer, loss: torch.Tenso
     waiting in the next all-reduce)."""
     grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
     if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
-        from genplay.generative.core.checks import NonFiniteError
+        from genplay.settings import NonFiniteError
 
         raise NonFiniteError(
             f"discriminator step: the gradients hold NaN or inf (loss {float(loss.detach()):.4g}); "

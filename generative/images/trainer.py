@@ -26,12 +26,19 @@ import torch
 from genplay.errors import CheckpointError, GenplayError
 from genplay.generative.core import EMA, DiscriminatorStepConfig, atomic_write, seed_everything, seeded, select_device
 from genplay.generative.core.checks import (
-    check_device,
+    DECAY,
+    STEP_SIZE,
+    Device,
+    Int,
+    OneOf,
+    Real,
+    Rule,
+    check_fields,
     check_finite,
     check_finite_modules,
     check_finite_tree,
-    check_float,
     check_int,
+    flag_label,
 )
 from genplay.generative.core.distributed import (
     DistContext,
@@ -52,6 +59,9 @@ KIND = "genplay.images.generator"
 LIMITS = {"steps": 10_000_000, "batch_size": 4096, "z_dim": 1024, "base_channels": 512, "n_critic": 100}
 LIMITS.update(checkpoint_every=10_000_000)
 MAX_CLASSES, MAX_SIDE, MAX_CHANNELS = 1000, 256, 4
+IMAGE_RULES: dict[str, Rule] = {name: Int(1, high) for name, high in LIMITS.items()}
+IMAGE_RULES.update(model=OneOf(MODELS), lr_generator=STEP_SIZE, lr_critic=STEP_SIZE, beta1=DECAY, beta2=DECAY)
+IMAGE_RULES.update(ema_decay=DECAY, penalty_weight=Real(0.0, 1e6), seed=Int(0, 2**31 - 1), device=Device())
 
 
 @dataclass(frozen=True)
@@ -92,17 +102,7 @@ class ImageGANConfig:
     """auto (CUDA when present), cpu, cuda, cuda:1, ..."""
 
     def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise GenplayError(f"--model: expected one of {', '.join(MODELS)}, got {self.model!r}")
-        for name, high in LIMITS.items():
-            check_int("--" + name.replace("_", "-"), getattr(self, name), 1, high)
-        for name in ("lr_generator", "lr_critic"):
-            check_float("--" + name.replace("_", "-"), getattr(self, name), 0.0, 1.0, low_open=True)
-        for name in ("beta1", "beta2", "ema_decay"):
-            check_float("--" + name.replace("_", "-"), getattr(self, name), 0.0, 1.0, high_open=True)
-        check_float("--penalty-weight", self.penalty_weight, 0.0, 1e6)
-        check_int("--seed", self.seed, 0, 2**31 - 1)
-        check_device(self.device)
+        check_fields(self, IMAGE_RULES, flag_label)
 
     @property
     def conditional(self) -> bool:

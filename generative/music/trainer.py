@@ -24,12 +24,20 @@ import torch
 from genplay.errors import CheckpointError, GenplayError
 from genplay.generative.core import EMA, DiscriminatorStepConfig, seed_everything, select_device
 from genplay.generative.core.checks import (
+    DECAY,
+    STEP_SIZE,
+    Device,
+    Int,
+    OneOf,
+    Real,
+    Rule,
     check_device,
+    check_fields,
     check_finite,
     check_finite_modules,
     check_finite_tree,
-    check_float,
     check_int,
+    flag_label,
 )
 from genplay.generative.core.distributed import (
     DistContext,
@@ -52,6 +60,9 @@ CHECKPOINT_KIND = "genplay.music.checkpoint"
 # sizes a 2-core, 24 GB machine trains; past them a run allocates for ever (gen_width 1e6: terabytes)
 LIMITS = {"steps": 10_000_000, "batch_size": 4096, "z_dim": 512, "gen_width": 1024, "critic_width": 512}
 LIMITS.update(n_critic=100, checkpoint_every=10_000_000)
+MUSIC_RULES: dict[str, Rule] = {name: Int(2 if name == "gen_width" else 1, high) for name, high in LIMITS.items()}
+MUSIC_RULES.update(lr=STEP_SIZE, penalty_weight=Real(0.0, 1e6, low_open=True), beta1=DECAY, beta2=DECAY)
+MUSIC_RULES.update(ema_decay=DECAY, representation=OneOf(REPRESENTATIONS), seed=Int(0, 2**31 - 1), device=Device())
 
 
 @dataclass(frozen=True)
@@ -93,18 +104,7 @@ class MusicGANConfig:
     """auto (CUDA when present), cpu or cuda."""
 
     def __post_init__(self) -> None:
-        for name, high in LIMITS.items():
-            check_int(f"--{name.replace('_', '-')}", getattr(self, name), 2 if name == "gen_width" else 1, high)
-        check_float("--lr", self.lr, 0.0, 1.0, low_open=True)
-        check_float("--penalty-weight", self.penalty_weight, 0.0, 1e6, low_open=True)
-        for name in ("beta1", "beta2", "ema_decay"):
-            check_float(f"--{name.replace('_', '-')}", getattr(self, name), 0.0, 1.0, high_open=True)
-        if self.representation not in REPRESENTATIONS:
-            raise GenplayError(
-                f"--representation: expected one of {', '.join(REPRESENTATIONS)}, got {self.representation!r}"
-            )
-        check_int("--seed", self.seed, 0, 2**31 - 1)
-        check_device(self.device)
+        check_fields(self, MUSIC_RULES, flag_label)
 
     def step_config(self) -> GANStepConfig:
         disc = DiscriminatorStepConfig(loss="wasserstein", penalty="wgan_gp", penalty_weight=self.penalty_weight)

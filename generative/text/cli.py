@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import json
 import math
+import re
 import time
 from pathlib import Path
 
@@ -91,9 +92,8 @@ def _config(args: argparse.Namespace, base: TextGANConfig | None) -> TextGANConf
     flags = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     try:
         return dataclasses.replace(base, **flags) if base is not None else TextGANConfig(**flags)
-    except ValueError as exc:  # config messages read "<field>: <expected>"; name the flag
-        field, _, expected = str(exc).partition(":")
-        raise GenplayError(f"{_flag(field)}: {expected.strip()}") from None
+    except ValueError as exc:  # config messages read "TextGANConfig.<field>: <expected>"; name the flag
+        raise GenplayError(re.sub(r"\bTextGANConfig\.(\w+)", lambda m: _flag(m.group(1)), str(exc))) from None
 
 
 def _settings(args: argparse.Namespace, stored: dict) -> dict:

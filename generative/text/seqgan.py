@@ -18,7 +18,6 @@ untrained discriminator (``disc_steps=0``, no pretraining) gives the same gain
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -33,13 +32,18 @@ from genplay.generative.core.utils import EMA, seeded
 from genplay.generative.text.discriminator import CNNDiscriminator
 from genplay.generative.text.gumbel import gumbel_sequences
 from genplay.generative.text.models import State, TokenLM, sample, sample_logits, token_nll
+from genplay.settings import DECAY, Int, OneOf, Real, Rule, check_fields
 
 VARIANTS = ("seqgan", "gumbel")
-MACHINE = "the limit for a 2-core, 24 GB machine"
-# sizes that machine handles: MC rollouts hold batch x seq_len x vocab logits at once
+# sizes a 2-core, 24 GB machine handles: MC rollouts hold batch x seq_len x vocab logits at once
 INT_BOUNDS = {"emb_dim": (1, 1024), "hidden_dim": (1, 1024), "batch_size": (1, 512), "disc_emb_dim": (1, 1024)}
 INT_BOUNDS.update(disc_filters=(1, 512), n_rollouts=(0, 64), disc_steps=(0, 100), seed=(0, 2**31 - 1))
-FLOAT_BOUNDS = {"mle_lr": 1.0, "gen_lr": 1.0, "disc_lr": 1.0, "grad_clip": 1e6, "gumbel_tau": 100.0}
+TEXT_RULES: dict[str, Rule] = {name: Int(low, high) for name, (low, high) in INT_BOUNDS.items()}
+TEXT_RULES.update({name: Real(0.0, 1.0, low_open=True) for name in ("mle_lr", "gen_lr", "disc_lr")})
+TEXT_RULES.update(grad_clip=Real(0.0, 1e6, low_open=True), gumbel_tau=Real(0.0, 100.0, low_open=True))
+TEXT_RULES.update(disc_dropout=DECAY, rollout_decay=DECAY, disc_penalty_weight=Real(0.0, 1e6))
+TEXT_RULES.update(reward_form=OneOf(REWARD_FORMS), variant=OneOf(VARIANTS))
+TEXT_RULES.update(disc_loss=OneOf(tuple(sorted(DISCRIMINATOR_LOSSES))), disc_penalty=OneOf(PENALTIES))
 
 
 @dataclass(frozen=True)
@@ -90,29 +94,7 @@ class TextGANConfig:
     """Seed of parameters and sampling."""
 
     def __post_init__(self) -> None:
-        if self.reward_form not in REWARD_FORMS:
-            raise ValueError(f"reward_form: expected one of {REWARD_FORMS}, got {self.reward_form!r}")
-        if self.variant not in VARIANTS:
-            raise ValueError(f"variant: expected one of {VARIANTS}, got {self.variant!r}")
-        for name, (low, high) in INT_BOUNDS.items():
-            value = getattr(self, name)
-            if value < low:
-                raise ValueError(f"{name}: expected an integer >= {low}, got {value}")
-            if value > high:
-                raise ValueError(f"{name}: expected an integer <= {high} ({MACHINE}), got {value}")
-        for name, high in FLOAT_BOUNDS.items():
-            value = getattr(self, name)
-            if not (math.isfinite(value) and 0 < value <= high):
-                raise ValueError(f"{name}: expected a finite number > 0 and <= {high:g}, got {value}")
-        for name, high in (("disc_dropout", 1.0), ("rollout_decay", 1.0), ("disc_penalty_weight", 1e6)):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0 and (value < high if high == 1.0 else value <= high)):
-                span = f"[0, {high:g})" if high == 1.0 else f"[0, {high:g}]"
-                raise ValueError(f"{name}: expected a finite number in {span}, got {value}")
-        if self.disc_loss not in DISCRIMINATOR_LOSSES:
-            raise ValueError(f"disc_loss: expected one of {sorted(DISCRIMINATOR_LOSSES)}, got {self.disc_loss!r}")
-        if self.disc_penalty not in PENALTIES:
-            raise ValueError(f"disc_penalty: expected one of {PENALTIES}, got {self.disc_penalty!r}")
+        check_fields(self, TEXT_RULES)
 
 
 def make_discriminator(config: TextGANConfig, vocab_size: int, seq_len: int) -> CNNDiscriminator:
