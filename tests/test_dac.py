@@ -32,14 +32,54 @@ def make_dac(demos, dqn: DQNConfig = SMALL, config: GAILConfig = DISC, seed: int
 
 @pytest.mark.slow
 def test_dac_learns_cartpole(cartpole_demos):
-    """The default recipe (expert rows, margin loss, relabelled rewards) balances the pole within 10k steps."""
-    dac = make_dac(cartpole_demos)
+    """The discriminator's reward alone balances the pole: with the margin loss off, expert and learner
+    rows learn only from the relabelled rewards (seed 0: 444 at 5k steps, 482 at 10k). With the
+    discriminator frozen at its initial weights (``train_discriminator`` a no-op) the same run scores
+    10 and 74, so the test fails; with the margin loss on it would pass either way (433 and 424:
+    DQfD's margin is behaviour cloning)."""
+    dac = make_dac(cartpole_demos, DQNConfig(**{**SMALL.__dict__, "margin_weight": 0.0}))
     best = 0.0
-    for steps in (6_000, 10_000):
+    for steps in (5_000, 10_000):
         dac.learn(steps)
         best = max(best, float(episode_returns("CartPole-v1", dac, 10, seed=1).mean()))
-    assert best >= 475.0
+    assert best >= 400.0
     assert {"accuracy_expert", "td_loss", "margin_loss", "true_return"} <= set(dac.history[-1])
+
+
+@pytest.mark.slow
+def test_classic_preset_learns_cartpole_through_train_dac(cartpole_demos):
+    """``train_dac``'s CartPole preset (the registry's, what bench_family.py runs) balances the pole in
+    8k steps; the Atari-sized DQN defaults it used before (linear Q, first update at 10k) scored 9."""
+    from genplay.gail.runs.dac_run import train_dac
+
+    dac = train_dac("CartPole-v1", cartpole_demos, 8_000)
+    assert float(episode_returns("CartPole-v1", dac, 10, seed=1).mean()) >= 475.0
+
+
+def test_dac_preset_keeps_atari_and_sizes_classic_control_for_short_runs():
+    from genplay.gail.algos.dac_config import CLASSIC_ENVS, dac_atari_preset, dac_preset
+
+    assert dac_preset("genplay/Pong-v0") == dac_atari_preset("Pong")
+    for env_id in CLASSIC_ENVS:
+        _, dqn = dac_preset(env_id)
+        assert dqn.net_arch and dqn.learning_starts <= 1_000 and dqn.target_update_interval <= 1_000
+
+
+def test_absorbing_prior_is_a_rate_so_a_learner_that_stopped_falling_is_not_paid_to_fall(cartpole_demos):
+    """CartPole's expert never terminates. A replay buffer 8x the demos with no termination gets the
+    expert's absorbing share (the absorbing logit's optimum log(expert / learner share) is 0, not
+    log(8) > 0, which paid a fall); learner terminations make the absorbing state the learner's."""
+    dac = make_dac(cartpole_demos)
+    rb = dac.algo.replay_buffer
+    rb.full = True  # 20k rows, none ended
+    assert rb.buffer_size * rb.n_envs >= 8 * len(dac.expert)
+    expert_share, gen_share = dac.absorbing_shares()
+    assert gen_share == pytest.approx(expert_share, rel=1e-9)
+    rb.dones[:10, 0] = 1.0  # one fall per 2k rows, against the prior's one per 2.5k demo rows
+    expert_share, gen_share = dac.absorbing_shares()
+    assert gen_share > 2.0 * expert_share
+    dac.config = GAILConfig(**{**DISC.__dict__, "absorbing": False})
+    assert dac.absorbing_shares()[1] == 0.0
 
 
 def test_rewards_are_the_current_discriminators_plus_the_absorbing_tail(cartpole_demos):

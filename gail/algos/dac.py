@@ -53,7 +53,7 @@ from genplay.gail.rewards.discriminator import (
     with_absorbing_row,
 )
 from genplay.gail.rewards.features import CenteredNatureCNN
-from genplay.gail.rewards.reward import absorbing_share, absorbing_tail_weight, step_rewards
+from genplay.gail.rewards.reward import absorbing_mass, absorbing_share, absorbing_tail_weight, step_rewards
 from genplay.generative.core import seeded, select_device
 
 DAC_READS: frozenset[str] = frozenset(
@@ -256,13 +256,28 @@ class DAC(SB3Learner):
         algo.policy.optimizer.step()
         return {"td_loss": td.item(), "margin_loss": margin_loss.item(), "q_mean": float(q_taken.detach().mean())}
 
+    def absorbing_shares(self) -> tuple[float, float]:
+        """The absorbing state's share of the expert's rows and of the replay buffer's.
+
+        The prior (``absorbing_prior`` terminations, which keeps the absorbing logit finite when a
+        side never terminates) is a *rate*: that many terminations per demo set's worth of rows, on
+        both sides. As a fixed count per side it was diluted by the side's size, so with a replay
+        buffer 10x the demos and an expert that never terminates (CartPole), a learner that had
+        stopped falling got a 10x smaller share than the expert's prior: an absorbing logit of
+        log(10) > 0, i.e. a fall paid ``+2.3 * gamma / (1 - gamma)``. As a rate, equal termination
+        rates give equal shares (logit 0) and any learner termination the expert never made costs."""
+        rb = self.algo.replay_buffer
+        upper = rb.buffer_size if rb.full else rb.pos
+        n_live, n_expert = upper * rb.n_envs, len(self.expert)
+        terminations = float((rb.dones[:upper] * (1 - rb.timeouts[:upper])).sum())
+        prior = self.config.absorbing_prior * n_live / n_expert if self.config.absorbing else 0.0
+        gen_mass = absorbing_mass(terminations, self.gamma, prior) if self.config.absorbing else 0.0
+        return absorbing_share(n_expert, self.expert_absorbing), absorbing_share(n_live, gen_mass)
+
     def train_discriminator(self) -> dict[str, float]:
         """``disc_updates`` core steps: expert rows against replayed learner rows, absorbing state weighted."""
-        rb, n = self.algo.replay_buffer, self.config.disc_batch_size
-        upper = rb.buffer_size if rb.full else rb.pos
-        terminations = int((rb.dones[:upper] * (1 - rb.timeouts[:upper])).sum())
-        gen_share = absorbing_share(upper * rb.n_envs, self._absorbing_mass(terminations))
-        expert_share = absorbing_share(len(self.expert), self.expert_absorbing)
+        n = self.config.disc_batch_size
+        expert_share, gen_share = self.absorbing_shares()
 
         def draw():
             rows = self.rng.integers(len(self.expert), size=n)
