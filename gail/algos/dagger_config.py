@@ -6,10 +6,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genplay.errors import CheckpointError, GenplayError
-from genplay.gail.algos.config import PPOConfig
-from genplay.generative.core.checks import check_float, check_int
+from genplay.gail.algos.config import ACTIVATION
+from genplay.settings import STEP_SIZE, UNIT, ConfigError, Int, Layers, OneOf, check_fields
 
 SCHEDULES = ("exponential", "indicator")
+DAGGER_RULES = {
+    "rounds": Int(0, 10_000),
+    "steps_per_round": Int(0, 10_000_000),
+    "beta_schedule": OneOf(SCHEDULES),
+    "beta0": UNIT,
+    "beta_decay": UNIT,
+    "bc_epochs": Int(1, 100_000),
+    "bc_epoch_rows": Int(1, 10_000_000),
+    "bc_patience": Int(1, 100_000),
+    "bc_batch_size": Int(1, 65_536),
+    "bc_lr": STEP_SIZE,
+    "net_arch": Layers(),
+    "activation": ACTIVATION,
+    "n_envs": Int(1, 256),
+    "seed": Int(0, 2**31 - 1),
+    "torch_threads": Int(1, 64),
+}
+"""Field rules (``genplay.settings``); ``device`` is only type-checked here: a stored run's device is
+resolved where the run is loaded."""
 
 
 @dataclass(frozen=True)
@@ -60,31 +79,9 @@ class DAggerConfig:
     """torch device of the learner: cpu, auto, cuda:0, ..."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.expert, str) or not self.expert:
-            raise GenplayError(f"DAggerConfig.expert: expected a non-empty spec string, got {self.expert!r}")
-        check_int("DAggerConfig.rounds", self.rounds, 0, 10_000)
-        check_int("DAggerConfig.steps_per_round", self.steps_per_round, 0, 10_000_000)
-        if self.beta_schedule not in SCHEDULES:
-            raise GenplayError(f"DAggerConfig.beta_schedule: expected one of {SCHEDULES}, got {self.beta_schedule!r}")
-        check_float("DAggerConfig.beta0", self.beta0, 0.0, 1.0)
-        check_float("DAggerConfig.beta_decay", self.beta_decay, 0.0, 1.0)
-        check_int("DAggerConfig.bc_epochs", self.bc_epochs, 1, 100_000)
-        check_int("DAggerConfig.bc_epoch_rows", self.bc_epoch_rows, 1, 10_000_000)
-        check_int("DAggerConfig.bc_patience", self.bc_patience, 1, 100_000)
-        check_int("DAggerConfig.bc_batch_size", self.bc_batch_size, 1, 65_536)
-        check_float("DAggerConfig.bc_lr", self.bc_lr, 0.0, 1.0, low_open=True)
-        try:
-            PPOConfig(net_arch=tuple(self.net_arch), activation=self.activation)
-        except ValueError as exc:
-            raise GenplayError(str(exc).replace("PPOConfig", "DAggerConfig")) from None
-        for name in ("symmetric_policy", "normalize_obs"):
-            if not isinstance(getattr(self, name), bool):
-                raise GenplayError(f"DAggerConfig.{name}: expected true or false, got {getattr(self, name)!r}")
-        check_int("DAggerConfig.n_envs", self.n_envs, 1, 256)
-        check_int("DAggerConfig.seed", self.seed, 0, 2**31 - 1)
-        check_int("DAggerConfig.torch_threads", self.torch_threads, 1, 64)
-        if not isinstance(self.device, str):
-            raise GenplayError(f"DAggerConfig.device: expected a device name, got {self.device!r}")
+        check_fields(self, DAGGER_RULES)
+        if not self.expert:
+            raise ConfigError(f"DAggerConfig.expert: expected a non-empty spec string, got {self.expert!r}")
 
     def beta(self, round_index: int) -> float:
         """Probability that the expert acts in round ``round_index``; round 0 rolls out only without

@@ -30,6 +30,7 @@ from genplay.envs.atari import evaluation_options
 from genplay.errors import GenplayError
 from genplay.gail.evaluation.scores import ATARI_REFERENCE
 from genplay.gail.suites.atari_results import SuiteResult
+from genplay.settings import Int, check_fields, flag_label
 
 POLICY_KINDS = ("learned", "bc", "expert", "random")
 FILE_KINDS = ("learned", "bc")
@@ -109,14 +110,13 @@ class SuiteConfig:
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise GenplayError(f"--policy: two policies named {twice[0]!r}; label them, e.g. learned:a=PATH")
-        if not _int_in(self.episodes, 1, MAX_EPISODES):
-            raise GenplayError(f"--episodes: expected an integer in [1, {MAX_EPISODES}], got {self.episodes!r}")
+        check_fields(self, {"episodes": Int(1, MAX_EPISODES), "bootstrap_reps": Int(1, 1_000_000)}, flag_label)
         if not self.seeds or not all(_int_in(s, 0, MAX_SEED) for s in self.seeds):
             raise GenplayError(f"--seeds: expected integers in [0, {MAX_SEED}], got {list(self.seeds)!r}")
         if len(set(self.seeds)) != len(self.seeds):
             raise GenplayError(f"--seeds: a seed is listed twice in {list(self.seeds)}")
-        if self.max_steps is not None and not _int_in(self.max_steps, 1, None):
-            raise GenplayError(f"--max-steps: expected an integer >= 1, got {self.max_steps!r}")
+        if self.max_steps is not None:
+            Int(1).check("--max-steps", self.max_steps)
 
 
 def _int_in(value: Any, low: int, high: int | None) -> bool:
