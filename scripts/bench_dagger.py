@@ -6,8 +6,10 @@ every state the learner visits, then ``--eval-games`` games with each colour aga
 against the oracle (``gail.suites.boardgames.play_both_colours``). Classic control: ``--n-demo``
 episodes of the family's expert (cached PPO, scripted) and the same expert as the oracle; the
 return over 50 episodes normalised between random (0) and the expert (1). Keys: env, seed, n_demo,
-expert, rounds, timesteps, expert_queries, dataset_size, vs_random / vs_oracle (win/draw/loss
-counts, board games) or learned_return_mean / expert_return / random_return / normalised, wall_s.
+expert, rounds, timesteps, expert_queries, dataset_size, per_round (learner agreement with the
+oracle, BC epochs and held-out loss, rollout and fit seconds per round), vs_random / vs_oracle
+(win/draw/loss counts, board games) or learned_return_mean / expert_return / random_return /
+normalised, wall_s.
 
     OMP_NUM_THREADS=1 python scripts/bench_dagger.py --env genplay/TicTacToe-v0 --seed 0
 """
@@ -33,6 +35,9 @@ DEFAULTS = {  # env id -> (demo episodes, rollout env steps, rounds)
     "CartPole-v1": (20, 10_000, 5),
     "Pendulum-v1": (20, 10_000, 5),
 }
+ROUND_KEYS = ("round", "beta", "learner_agreement", "episode_return", "bc_epochs", "bc_heldout_loss", "rollout_s",
+              "fit_s")  # fmt: skip
+"""The per-round figures of ``DAgger.history`` kept in the JSON line (how the learner and the cost evolve)."""
 
 
 def record(summary: dict) -> dict:
@@ -61,7 +66,8 @@ def run(args: argparse.Namespace) -> dict:
     train_s = time.perf_counter() - start
     out = {"env": env_id, "seed": args.seed, "n_demo": n_demo, "expert": expert, "rounds": rounds,
            "beta_schedule": config.beta_schedule, "timesteps": trainer.num_timesteps,
-           "expert_queries": trainer.expert_queries, "dataset_size": len(trainer.data)}  # fmt: skip
+           "expert_queries": trainer.expert_queries, "dataset_size": len(trainer.data),
+           "per_round": [{k: round(h[k], 3) for k in ROUND_KEYS if k in h} for h in trainer.history]}  # fmt: skip
     if board is not None:
         from genplay.gail.suites.boardgames import play_both_colours
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -164,10 +165,13 @@ class DAgger:
             if self.round > 0 or self.data is None:
                 beta = cfg.beta(self.round)
                 steps = min(self.steps_per_round, total_timesteps - self.num_timesteps)
+                start = time.perf_counter()
                 new, roll = self.rollout(max(steps, 1), beta)
                 self.data = new if self.data is None else self.data.extend(new)
-                stats.update(beta=beta, **roll)
+                stats.update(beta=beta, **roll, rollout_s=time.perf_counter() - start)
+            start = time.perf_counter()
             stats.update(self.fit())
+            stats["fit_s"] = time.perf_counter() - start
             stats.update(timesteps=float(self.num_timesteps), expert_queries=float(self.expert_queries))
             stats["dataset_size"] = float(len(self.data))
             self.history.append(stats)
