@@ -24,7 +24,10 @@ from genplay.settings import (
 
 @dataclass(frozen=True)
 class DQNConfig:
-    """The Q-learner of :class:`DAC` (SB3 DQN names where SB3 has them; steps are agent steps)."""
+    """The Q-learner of :class:`DAC` (SB3 DQN names where SB3 has them; steps are agent steps).
+
+    The defaults are Atari-sized (the base of :func:`dac_atari_preset`); :func:`dac_preset` gives
+    vector-observation envs :data:`CLASSIC_DQN` instead."""
 
     buffer_size: int = 100_000
     """Replay capacity in transitions (all envs together); frames stay uint8."""
