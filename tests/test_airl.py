@@ -108,6 +108,13 @@ def test_config_refuses_what_airl_cannot_do():
     assert algorithm("airl").load()[1] is AIRLConfig
 
 
+def test_registry_gives_airl_the_env_preset():
+    """`genplay train --algo airl` and bench_family start from airl_preset (Pendulum: gSDE PPO), not bare defaults."""
+    pendulum = algorithm("airl").default_config("Pendulum-v1")
+    assert isinstance(pendulum, AIRLConfig) and pendulum.ppo.use_sde and pendulum.n_envs == 4
+    assert algorithm("airl").default_config("CartPole-v1") == airl_preset("CartPole-v1")
+
+
 def tiny(**changes) -> AIRLConfig:
     base = dict(n_envs=2, disc_batch_size=64, disc_updates=2, checkpoint_every=0, bc_epochs=0, device="cpu")
     cfg = airl_config(airl_preset("CartPole-v1"), **{**base, **changes})

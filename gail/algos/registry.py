@@ -142,6 +142,7 @@ register(
         config="genplay.gail.algos.airl:AIRLConfig",
         paper="Fu, Luo & Levine 2018, Learning Robust Rewards with Adversarial Inverse Reinforcement Learning",
         masks=True,
+        preset="genplay.gail.algos.airl:airl_preset",
     )
 )
 register(

@@ -140,14 +140,17 @@ class AIRLRewardNet(TransitionDiscriminator):
     # ------------------------------------------------------------------ outputs
     def terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``g``, ``h(s)``, ``h(s')``, terminated and ``log pi`` of live rows ``x`` (each ``(B,)``)."""
-        o, a = self.obs_dim, self.act_dim
-        s = self.encoder(x[:, :o])
+        o, a, n = self.obs_dim, self.act_dim, len(x)
+        # s and s' through the encoder and h in one batched pass each (half the small-matrix calls,
+        # forward and backward, of two passes; the R1 penalty differentiates through them twice)
+        both = self.encoder(torch.cat([x[:, :o], x[:, o + a : 2 * o + a]], dim=0))
+        s = both[:n]
         g = self.net(torch.cat([s, x[:, o : o + a]], dim=1)).squeeze(-1)
-        h_next = self.h(self.encoder(x[:, o + a : 2 * o + a])).squeeze(-1)
+        h_both = self.h(both).squeeze(-1)
         return {
             "g": g,
-            "h": self.h(s).squeeze(-1),
-            "h_next": h_next,
+            "h": h_both[:n],
+            "h_next": h_both[n:],
             "done": x[:, 2 * o + a].detach(),
             "log_pi": x[:, 2 * o + a + 1].detach(),
         }
