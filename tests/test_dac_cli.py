@@ -12,6 +12,7 @@ from stable_baselines3 import DQN
 from stable_baselines3.common.env_util import make_vec_env
 
 from genplay.cli import main
+from genplay.gail.algos.dac_config import dac_preset
 from genplay.gail.data.demos import save_demos
 from genplay.gail.saving.dac_checkpoint import read_dac
 from genplay.gail.saving.run_files import load_policy
@@ -20,6 +21,8 @@ from genplay.gail.saving.sb3_zip import load_sb3_zip
 ENV = "CartPole-v1"
 SMALL = ["--n-envs", "4", "--checkpoint-every", "1000", "--dqn-learning-starts", "1000", "--dqn-buffer-size", "20000"]
 SMALL += ["--dqn-disc-every", "500", "--dqn-net-arch", "64", "64"]
+BC_EPOCHS = str(dac_preset(ENV)[0].bc_epochs)
+"""The preset's (GAIL's) --bc-epochs, which DAC never reads: giving it changes nothing."""
 
 
 @pytest.fixture(scope="module")
@@ -92,10 +95,13 @@ def test_resume_continues_and_refuses_changed_settings(dac_run, demos_path, tmp_
         (["--dqn-learning-rate", "-1"], "--dqn-learning-rate"),
         (["--dqn-batch-size", "0", "--dqn-expert-batch-size", "0"], "--dqn-batch-size"),
         (["--ppo-n-steps", "64"], "--ppo-n-steps: --algo dac does not use this setting"),
-        (["--bc-epochs", "10"], "--bc-epochs: --algo dac does not use this setting (it is GAIL's; default 100)"),
+        (
+            ["--bc-epochs", "7"],
+            f"--bc-epochs: --algo dac does not use this setting (it is GAIL's; default {BC_EPOCHS})",
+        ),
         (["--scale-rewards", "false"], "--scale-rewards: --algo dac does not use this setting"),
         (["--disc-replay-rollouts", "2"], "--disc-replay-rollouts: --algo dac does not use this setting"),
-        (["--bc-epochs", "100", "--dqn-learning-rate", "-1"], "--dqn-learning-rate"),  # the default: no change
+        (["--bc-epochs", BC_EPOCHS, "--dqn-learning-rate", "-1"], "--dqn-learning-rate"),  # the default: no change
         (["--shard-demos"], "--shard-demos"),
     ],
 )
