@@ -44,10 +44,12 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
     from genplay.gail.data.demos import load_demos
     from genplay.gail.runs.pipeline import train_gail
     from genplay.gail.saving.checkpoint import checkpoint_config, read_checkpoint
-    from genplay.gail.saving.run_files import CHECKPOINT
+    from genplay.gail.saving.run_files import CHECKPOINT, check_run_algorithm
 
     check_env(args.env)
     check_out_dir(args.out)
+    if args.resume:
+        check_run_algorithm(args.out, "gail")
     base = preset(args.env)  # board games: their recipe (gail/suites/boardgame_presets.py)
     ckpt = Path(args.out) / CHECKPOINT
     if args.resume and ckpt.is_file():  # flags given on resume are compared with the checkpoint's settings
@@ -108,12 +110,14 @@ def cmd_dac_train(args: argparse.Namespace) -> None:
     from genplay.gail.algos.dac_config import DQNConfig, dac_preset
     from genplay.gail.data.demos import load_demos
     from genplay.gail.runs.dac_run import stored_dac_settings
-    from genplay.gail.saving.run_files import CHECKPOINT
+    from genplay.gail.saving.run_files import CHECKPOINT, check_run_algorithm
 
     check_env(args.env)
     check_out_dir(args.out)
     if args.shard_demos:
         raise GenplayError("--shard-demos: DAC runs in one process (no torchrun ranks)")
+    if args.resume:
+        check_run_algorithm(args.out, "dac")
     base, base_dqn = dac_preset(args.env)
     ckpt = Path(args.out) / CHECKPOINT
     if args.resume and ckpt.is_file():  # flags given on resume are compared with the checkpoint's settings

@@ -160,6 +160,7 @@ def run(spec, train, config_cls: type, args: argparse.Namespace) -> None:
     """Load the demos, check the env against the algorithm, train into ``--out``."""
     from genplay.envs import EnvFactory
     from genplay.gail.data.demos import load_demos
+    from genplay.gail.saving.run_files import check_run_algorithm
 
     check_env(args.env)
     check_out_dir(args.out)
@@ -170,6 +171,8 @@ def run(spec, train, config_cls: type, args: argparse.Namespace) -> None:
         env.close()
     if why:
         raise GenplayError(f"--env {args.env}: {why}")
+    if args.resume:
+        check_run_algorithm(args.out, spec.name)
     config = _config(args, spec, config_cls)
     demos = load_demos(args.demos, env_id=args.env, other_env=args.force) if args.demos else None
     trainer = train(

@@ -68,3 +68,28 @@ def test_an_algorithm_refuses_an_action_space_it_cannot_train(tmp_path, capsys):
     args = ["train", "--algo", "dac", "--env", "Pendulum-v1", "--demos", str(tmp_path / "p.npz")]
     assert main([*args, "--out", str(tmp_path / "o"), "--timesteps", "64"]) == 2
     _error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("stored", "have", "algo"),
+    [
+        ({"algo": "sqil"}, "sqil", "gail"),
+        ({"algo": "dagger"}, "dagger", "iq"),
+        ({"airl_h_hidden": [64, 64]}, "airl", "gail"),  # a run from before config.json named the algorithm
+        ({"disc_lr": 1e-3}, "gail", "airl"),
+    ],
+)
+def test_resuming_another_algorithms_run_names_the_right_algo(tmp_path, demos_file, capsys, stored, have, algo):
+    import json
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps(stored))
+    (out / "checkpoint.pt").write_bytes(b"not read: the algorithm is checked first")
+    args = ["train", "--algo", algo, "--env", "Acrobot-v1", "--demos", str(demos_file), "--out", str(out)]
+    assert main([*args, "--timesteps", "10", "--resume"]) == 2
+    assert _error(capsys) == (
+        f"error: --resume: {out} holds a run of --algo {have}; resume it with --algo {have}, "
+        "or start over there with --force"
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "config.json"]

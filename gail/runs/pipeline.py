@@ -113,7 +113,8 @@ def train_gail(
         if not main:  # the other ranks train in step with rank 0 and write nothing
             return trainer.learn(total_timesteps, callback=callback)
         set_run_logger(trainer, out / "logs", append=resuming)
-        meta = {"env_id": factory.env_id, "env": factory.to_dict(), **dataclasses.asdict(trainer.config)}
+        algo = trainer_class.__name__.lower()  # gail, airl: the name `genplay train --algo` resumes it by
+        meta = {"algo": algo, "env_id": factory.env_id, "env": factory.to_dict(), **dataclasses.asdict(trainer.config)}
         meta.update(world_size=dist.world_size if dist else 1, backend=dist.backend if dist else None)
         atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
         trainer.learn(total_timesteps, callback=callback, progress_bar=progress_bar, checkpoint_path=str(ckpt))

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from genplay.errors import CheckpointError
+from genplay.errors import CheckpointError, RunDirError
 from genplay.gail.data.collect import PolicyFn, as_policy_fn
 from genplay.gail.data.demos import save_demos
 from genplay.gail.evaluation.plotting import plot_learning_curve
@@ -27,6 +27,29 @@ from genplay.generative.core.rundir import RunDirLock
 CHECKPOINT = "checkpoint.pt"
 POLICY = "policy.zip"
 RUN_MARKERS = (CHECKPOINT, "config.json", POLICY)
+
+
+def run_algorithm(out: Path) -> str | None:
+    """The algorithm whose run ``out`` holds, read from its ``config.json`` (None: no readable run there;
+    the algorithm's own loader then says what is wrong with the directory)."""
+    try:
+        meta = json.loads((out / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict):
+        return None
+    if isinstance(meta.get("algo"), str):
+        return meta["algo"]
+    return "airl" if "airl_h_hidden" in meta else "gail"  # GAIL and AIRL runs written before "algo" was stored
+
+
+def check_run_algorithm(out: str | Path, algo: str) -> None:
+    """Refuse to resume ``out`` with ``algo`` when another algorithm's run is there: one line naming it."""
+    have = run_algorithm(Path(out))
+    if have is not None and have != algo:
+        raise RunDirError(
+            f"--resume: {out} holds a run of --algo {have}; resume it with --algo {have}, or start over there with --force"
+        )
 
 
 def set_run_logger(trainer: SB3Learner, log_dir: Path, *, append: bool) -> None:
