@@ -18,7 +18,8 @@ from gymnasium import spaces
 
 from genplay.errors import DemoError, EnvError, GenplayError
 from genplay.gail.data.collect import collect_demos
-from genplay.gail.data.demos import Demos, check_demos_match_env, describe_space, load_demos, save_demos
+from genplay.gail.data.demos import Demos, check_demos_match_env, load_demos, save_demos
+from genplay.gail.data.spaces import describe_space
 
 # ---------------------------------------------------------------------------- helpers
 

@@ -19,7 +19,8 @@ from genplay.gail.algos.config import atari_preset, replace
 from genplay.gail.algos.gail import GAIL
 from genplay.gail.algos.presets import preset
 from genplay.gail.data.collect import collect_demos, random_policy
-from genplay.gail.data.demos import Demos, describe_space
+from genplay.gail.data.demos import Demos
+from genplay.gail.data.spaces import describe_space
 from genplay.gail.evaluation.portable_check import check_portable, raw_observations, same_actions, sb3_load
 from genplay.gail.rewards.features import CenteredNatureCNN, ObsScalingExtractor
 from genplay.gail.saving.run_files import export_policy, load_policy, load_policy_model

@@ -15,7 +15,8 @@ import torch
 from genplay.cli import main
 from genplay.gail.algos.config import replace
 from genplay.gail.algos.presets import preset
-from genplay.gail.data.demos import Demos, describe_space, load_demos, save_demos
+from genplay.gail.data.demos import Demos, load_demos, save_demos
+from genplay.gail.data.spaces import describe_space
 from genplay.gail.data.store import StackedFrames
 from genplay.gail.data.synth import (
     SynthConfig,

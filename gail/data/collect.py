@@ -17,7 +17,8 @@ from gymnasium import spaces
 
 from genplay.envs import EnvFactory, as_factory
 from genplay.errors import DemoError
-from genplay.gail.data.demos import Demos, describe_space
+from genplay.gail.data.demos import Demos
+from genplay.gail.data.spaces import describe_space
 from genplay.gail.data.store import FrameStackBuilder, StackedFrames
 
 PolicyFn = Callable[..., np.ndarray]

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from genplay.errors import DemoError
-from genplay.gail.data.demos import Demos, space_mismatch
+from genplay.gail.data.demos import Demos
+from genplay.gail.data.spaces import space_mismatch
 from genplay.gail.data.store import StackedFrames
 
 

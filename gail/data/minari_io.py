@@ -36,7 +36,8 @@ import numpy as np
 from genplay.envs import EnvFactory
 from genplay.errors import DemoError
 from genplay.gail.data.collect import is_frame_stack
-from genplay.gail.data.demos import FORMAT_VERSION, Demos, demos_from_arrays, describe_space
+from genplay.gail.data.demos import FORMAT_VERSION, Demos, demos_from_arrays
+from genplay.gail.data.spaces import describe_space
 from genplay.gail.data.store import StackedFrames
 from genplay.gail.saving.sb3_zip import space_from_description
 

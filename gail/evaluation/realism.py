@@ -52,8 +52,9 @@ from gymnasium import spaces
 
 from genplay.errors import CheckpointError, GenplayError
 from genplay.gail.data.collect import PolicyFn, as_policy_fn, random_policy
-from genplay.gail.data.demos import Demos, describe_space, space_mismatch
+from genplay.gail.data.demos import Demos
 from genplay.gail.data.episodes import select_episodes
+from genplay.gail.data.spaces import describe_space, space_mismatch
 from genplay.gail.data.store import TransitionStore
 from genplay.gail.rewards.discriminator import TransitionDiscriminator
 from genplay.generative.core import state_io

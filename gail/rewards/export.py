@@ -37,7 +37,7 @@ from safetensors.torch import save as st_save
 
 from genplay.envs import EnvFactory
 from genplay.errors import CheckpointError
-from genplay.gail.data.demos import describe_space, space_mismatch
+from genplay.gail.data.spaces import describe_space, space_mismatch
 from genplay.gail.data.store import TransitionStore, concat
 from genplay.gail.rewards.airl import REWARD_PARTS, AIRLRewardNet, AIRLStore
 from genplay.gail.rewards.discriminator import TransitionDiscriminator

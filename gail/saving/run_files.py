@@ -48,7 +48,8 @@ def check_run_algorithm(out: str | Path, algo: str) -> None:
     have = run_algorithm(Path(out))
     if have is not None and have != algo:
         raise RunDirError(
-            f"--resume: {out} holds a run of --algo {have}; resume it with --algo {have}, or start over there with --force"
+            f"--resume: {out} holds a run of --algo {have}; resume it with --algo {have}, "
+            "or start over there with --force"
         )
 
 
@@ -172,7 +173,7 @@ def load_policy_model(
         env.close()
     model, extra = load_sb3_zip(zip_path, device="cpu", **env_spaces)
     if env_id is not None:
-        from genplay.gail.data.demos import describe_space, space_mismatch
+        from genplay.gail.data.spaces import describe_space, space_mismatch
 
         for name in ("observation_space", "action_space"):
             why = space_mismatch(describe_space(getattr(model, name)), describe_space(env_spaces[name]))

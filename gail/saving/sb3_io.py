@@ -181,7 +181,7 @@ def _choice(value: Any, allowed, what: str) -> Any:
 
 def algo_meta(algo: BaseAlgorithm) -> dict[str, Any]:
     """Everything needed to rebuild ``algo`` (weights aside), as plain JSON."""
-    from genplay.gail.data.demos import describe_space
+    from genplay.gail.data.spaces import describe_space
 
     cls = type(algo)
     algo_name = next((n for n in ALGOS if algo_class(n) is cls), None)

@@ -212,7 +212,7 @@ def _infer_net_arch(policy: dict[str, torch.Tensor]) -> dict[str, list[int]] | l
 
 def _third_party_meta(data: dict, policy: dict, observation_space, action_space, name: str) -> dict[str, Any]:
     """genplay meta for a plain SB3 zip, from its plain JSON fields and its weights' shapes."""
-    from genplay.gail.data.demos import describe_space
+    from genplay.gail.data.spaces import describe_space
 
     kwargs_repr = data.get("policy_kwargs") if isinstance(data.get("policy_kwargs"), dict) else {}
     policy_kwargs: dict[str, Any] = {"net_arch": _infer_net_arch(policy)}

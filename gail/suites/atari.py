@@ -17,7 +17,8 @@ from genplay.envs import EnvFactory
 from genplay.envs.atari import AtariConfig, atari_id
 from genplay.errors import EnvError
 from genplay.gail.data.collect import collect_demos
-from genplay.gail.data.demos import Demos, describe_space
+from genplay.gail.data.demos import Demos
+from genplay.gail.data.spaces import describe_space
 from genplay.gail.data.store import FrameStackBuilder
 
 

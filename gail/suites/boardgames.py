@@ -21,7 +21,8 @@ from genplay.envs.board_bots import make_bot, set_policy_loader
 from genplay.envs.boardgames import GAMES
 from genplay.errors import EnvError
 from genplay.gail.data.collect import as_policy_fn
-from genplay.gail.data.demos import Demos, describe_space
+from genplay.gail.data.demos import Demos
+from genplay.gail.data.spaces import describe_space
 from genplay.gail.saving.run_files import load_policy
 
 set_policy_loader(load_policy)  # envs' policy:PATH bots load through gail without envs importing it
