@@ -257,15 +257,10 @@ class DAC(SB3Learner):
         return {"td_loss": td.item(), "margin_loss": margin_loss.item(), "q_mean": float(q_taken.detach().mean())}
 
     def absorbing_shares(self) -> tuple[float, float]:
-        """The absorbing state's share of the expert's rows and of the replay buffer's.
-
-        The prior (``absorbing_prior`` terminations, which keeps the absorbing logit finite when a
-        side never terminates) is a *rate*: that many terminations per demo set's worth of rows, on
-        both sides. As a fixed count per side it was diluted by the side's size, so with a replay
-        buffer 10x the demos and an expert that never terminates (CartPole), a learner that had
-        stopped falling got a 10x smaller share than the expert's prior: an absorbing logit of
-        log(10) > 0, i.e. a fall paid ``+2.3 * gamma / (1 - gamma)``. As a rate, equal termination
-        rates give equal shares (logit 0) and any learner termination the expert never made costs."""
+        """The absorbing state's share of the expert's rows and of the replay buffer's. The prior
+        (``absorbing_prior`` terminations) is a rate, per demo set's worth of rows on both sides: as a
+        count per side, a buffer 10x the demos gave a learner that stopped falling a 10x smaller share
+        than a never-terminating expert's (CartPole), so a fall paid ``log(10) * gamma / (1 - gamma)``."""
         rb = self.algo.replay_buffer
         upper = rb.buffer_size if rb.full else rb.pos
         n_live, n_expert = upper * rb.n_envs, len(self.expert)
