@@ -15,6 +15,9 @@ them):
 ``policy:PATH``     a saved genplay policy (``gail train`` output dir or policy zip), loaded by
                     the loader ``genplay.gail`` installs (:func:`set_policy_loader`; no
                     unpickling), playing from its own point of view
+``puct:RUN:N``      PUCT search (OpenSpiel's Python ``MCTSBot``, N simulations) whose prior is the
+                    saved policy's masked move probabilities and whose leaf value is a random
+                    rollout; built by the factory ``genplay.gail`` installs (:func:`set_puct_factory`)
 ==================  ===========================================================================
 
 Rules stay OpenSpiel's: bots only read legal actions, returns and transitions of the state.
@@ -32,7 +35,7 @@ from genplay.errors import EnvError
 Bot = Callable[[Any], int]
 """``bot(pyspiel.State) -> action`` for the state's current player."""
 
-BOT_KINDS = ("random", "mcts:N", "alphabeta:D", "solver", "policy:PATH")
+BOT_KINDS = ("random", "mcts:N", "alphabeta:D", "solver", "policy:PATH", "puct:RUN_DIR:N")
 MAX_MCTS_SIMULATIONS = 50_000
 """Most MCTS simulations per move: 20,000 take 0.2 s a move on connect four and 7 s on othello
 (one core of a 2-core machine), so a game at the limit stays within minutes."""
@@ -42,10 +45,14 @@ MAX_ALPHABETA_DEPTH = 10
 SOLVER_GAMES = ("tic_tac_toe",)
 """Games whose exact solver finishes: the memoised negamax visits every position."""
 _LIMITS = {"mcts": (MAX_MCTS_SIMULATIONS, "simulations"), "alphabeta": (MAX_ALPHABETA_DEPTH, "depth")}
+MAX_PUCT_SIMULATIONS = 5_000
+"""Most PUCT simulations per move: its search runs in Python (about 1 ms a simulation on connect four,
+one core of a 2-core machine), so 5,000 keep a move within seconds."""
 
 
-def parse_bot_spec(spec: str) -> tuple[str, str | int | None]:
-    """``"mcts:50" -> ("mcts", 50)``; raises EnvError naming the spec for anything malformed."""
+def parse_bot_spec(spec: str) -> tuple[str, str | int | tuple[str, int] | None]:
+    """``"mcts:50" -> ("mcts", 50)``, ``"puct:runs/c4:50" -> ("puct", ("runs/c4", 50))``; raises EnvError
+    naming the spec for anything malformed."""
     if not isinstance(spec, str) or not spec:
         raise EnvError(f"bot spec must be a non-empty string, one of {BOT_KINDS}; got {spec!r}")
     kind, _, arg = spec.partition(":")
@@ -64,10 +71,19 @@ def parse_bot_spec(spec: str) -> tuple[str, str | int | None]:
         if not arg:
             raise EnvError(f"bot spec {spec!r}: expected policy:<path to a policy>")
         return kind, arg
+    if kind == "puct":
+        path, _, n = arg.rpartition(":")
+        if not path or not (n.isascii() and n.isdigit()) or int(n) < 1:
+            raise EnvError(f"bot spec {spec!r}: expected puct:<run dir>:<positive number of simulations>")
+        if len(n) > 9 or int(n) > MAX_PUCT_SIMULATIONS:
+            raise EnvError(
+                f"bot spec {spec!r}: puct simulations must be <= {MAX_PUCT_SIMULATIONS} (sized for a 2-core machine)"
+            )
+        return kind, (path, int(n))
     raise EnvError(f"unknown bot spec {spec!r}; expected one of {BOT_KINDS}")
 
 
-def check_bot_spec(spec: str, game_name: str) -> tuple[str, str | int | None]:
+def check_bot_spec(spec: str, game_name: str) -> tuple[str, str | int | tuple[str, int] | None]:
     """:func:`parse_bot_spec`, and refuse a bot that cannot finish on ``game_name`` (the solver beyond
     :data:`SOLVER_GAMES`)."""
     kind, arg = parse_bot_spec(spec)
@@ -99,6 +115,13 @@ def make_bot(spec: str, game, *, seed: int = 0, observe: Callable | None = None)
         return _alphabeta_bot(game, int(arg))
     if kind == "solver":
         return SolverBot(game, rng)
+    if kind == "puct":
+        if not _PUCT_FACTORY:
+            raise EnvError(
+                f"bot spec {spec!r}: no PUCT factory installed (import genplay.gail.suites.boardgames first)"
+            )
+        path, n = arg  # type: ignore[misc]
+        return _PUCT_FACTORY[0](path, game, n, int(rng.integers(2**31)))
     if observe is None:
         raise EnvError(f"bot spec {spec!r} needs the env's observer")
     if not _POLICY_LOADER:
@@ -115,6 +138,17 @@ def set_policy_loader(loader: PolicyLoader) -> None:
     """Install the loader of ``policy:PATH`` bots. ``genplay.gail.suites.boardgames`` installs genplay's
     safe loader (no unpickling) when imported, so ``envs`` imports nothing from ``gail``."""
     _POLICY_LOADER[:] = [loader]
+
+
+PuctFactory = Callable[[str, Any, int, int], Bot]
+"""``factory(run_dir, game, simulations, seed) -> bot``: how ``puct:RUN_DIR:N`` bots are built."""
+_PUCT_FACTORY: list[PuctFactory] = []
+
+
+def set_puct_factory(factory: PuctFactory) -> None:
+    """Install the builder of ``puct:RUN_DIR:N`` bots (``genplay.gail.suites.boardgames`` does, with the
+    learned-prior PUCT of ``genplay.gail.suites.puct``), so ``envs`` imports nothing from ``gail``."""
+    _PUCT_FACTORY[:] = [factory]
 
 
 def policy_bot(policy: Callable, observe: Callable) -> Bot:

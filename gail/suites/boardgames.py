@@ -17,15 +17,17 @@ from typing import Any
 import numpy as np
 
 from genplay.envs import EnvFactory
-from genplay.envs.board_bots import make_bot, set_policy_loader
+from genplay.envs.board_bots import make_bot, set_policy_loader, set_puct_factory
 from genplay.envs.boardgames import GAMES
 from genplay.errors import EnvError
 from genplay.gail.data.collect import as_policy_fn
 from genplay.gail.data.demos import Demos
 from genplay.gail.data.spaces import describe_space
 from genplay.gail.saving.run_files import load_policy
+from genplay.gail.suites.puct import spec_bot
 
 set_policy_loader(load_policy)  # envs' policy:PATH bots load through gail without envs importing it
+set_puct_factory(spec_bot)  # and puct:RUN_DIR:N bots (learned-prior PUCT) are built here too
 
 
 def board_factory(game: str, opponent: str = "random", agent_player: int | None = None) -> EnvFactory:
