@@ -29,9 +29,9 @@ from genplay.gail.runs.dagger_run import train_dagger
 from genplay.gail.suites.boardgame_presets import board_preset
 from genplay.generative.core import set_torch_threads
 
-DEFAULTS = {  # env id -> (demo episodes, rollout env steps, rounds)
-    "genplay/TicTacToe-v0": (50, 8_000, 4),
-    "genplay/ConnectFour-v0": (200, 20_000, 4),
+DEFAULTS = {  # env id -> (demo episodes, rollout env steps, rounds; None: the preset's, dagger_preset)
+    "genplay/TicTacToe-v0": (50, 8_000, None),
+    "genplay/ConnectFour-v0": (200, 40_000, None),
     "CartPole-v1": (20, 10_000, 5),
     "Pendulum-v1": (20, 10_000, 5),
 }
@@ -51,21 +51,23 @@ def run(args: argparse.Namespace) -> dict:
     n_demo, steps, rounds = DEFAULTS.get(env_id, (20, 10_000, 5))
     n_demo = args.n_demo if args.n_demo is not None else n_demo
     steps = args.timesteps or steps
-    rounds = args.rounds or rounds
+    preset = dagger_preset(env_id)
+    rounds = args.rounds or rounds or preset.rounds
     board = board_preset(env_id)
     expert = args.expert or (board.expert if board else "expert")
-    config = dataclasses.replace(dagger_preset(env_id), seed=args.seed, rounds=rounds, expert=expert)
+    config = dataclasses.replace(preset, seed=args.seed, rounds=rounds, expert=expert)
     if args.beta_schedule:
         config = dataclasses.replace(config, beta_schedule=args.beta_schedule)
+    if args.train_opponent is not None:
+        config = dataclasses.replace(config, train_opponent=args.train_opponent)
     start = time.perf_counter()
     demos = expert_demos(env_id, n_demo, seed=10_000 + args.seed) if n_demo else None
     env = demos.env_factory if demos is not None else env_id
-    if board is not None and args.train_opponent:
-        env = dataclasses.replace(env, kwargs={**env.kwargs, "opponent": args.train_opponent})
     trainer = train_dagger(env, demos, steps, config=config)
     train_s = time.perf_counter() - start
     out = {"env": env_id, "seed": args.seed, "n_demo": n_demo, "expert": expert, "rounds": rounds,
-           "beta_schedule": config.beta_schedule, "timesteps": trainer.num_timesteps,
+           "beta_schedule": config.beta_schedule, "train_opponent": config.train_opponent or None,
+           "timesteps": trainer.num_timesteps,
            "expert_queries": trainer.expert_queries, "dataset_size": len(trainer.data),
            "per_round": [{k: round(h[k], 3) for k in ROUND_KEYS if k in h} for h in trainer.history]}  # fmt: skip
     if board is not None:
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rounds", type=int, default=None)
     p.add_argument("--expert", default=None, help="oracle spec (default: the env family's expert)")
     p.add_argument("--beta-schedule", default=None, choices=("exponential", "indicator"))
-    p.add_argument("--train-opponent", default=None, help="board games: the rollouts' opponent (default: demos')")
+    p.add_argument("--train-opponent", default=None, help="board games: rollouts' opponent ('': demos')")
     p.add_argument("--eval-games", type=int, default=500, help="games with each colour against random")
     p.add_argument("--oracle-games", type=int, default=None, help="games with each colour against the oracle")
     args = p.parse_args(argv)

@@ -116,6 +116,20 @@ def test_board_game_masks_recorded_and_respected():
     assert masks[np.arange(len(d)), chosen].all()
 
 
+def test_train_opponent_plays_the_rollouts(cartpole_demos):
+    """DAggerConfig.train_opponent replaces the env's opponent in every rollout env and in the factory
+    a checkpoint records; refused on an env that is not a board game, and for a malformed bot spec."""
+    factory = EnvFactory(TTT, {"opponent": "random"})
+    cfg = small(expert="solver", steps_per_round=32, rounds=1, train_opponent="solver")
+    trainer = DAgger(venv=factory.make_vec(4, seed=0), demos=None, config=cfg, factory=factory).learn(64)
+    assert trainer.venv.get_attr("opponent_name") == ["solver"] * 4
+    assert trainer.factory.kwargs["opponent"] == "solver" and trainer.state()["env"]["kwargs"]["opponent"] == "solver"
+    with pytest.raises(GenplayError, match="train_opponent: only for board games"):
+        make(small(train_opponent="random"), cartpole_demos)
+    with pytest.raises(GenplayError, match="train_opponent: .*mcts"):
+        DAgger(venv=factory.make_vec(2), demos=None, config=small(train_opponent="mcts:x", n_envs=2), factory=factory)
+
+
 def test_expert_specs_are_checked(cartpole_demos):
     for spec, why in (("mcts:50", "not a board game"), ("nonsense", "nor an existing path")):
         with pytest.raises(GenplayError, match=why):

@@ -36,7 +36,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from genplay.envs import EnvFactory
 from genplay.envs.boardgames import game_of
-from genplay.errors import EnvError
+from genplay.errors import EnvError, GenplayError
 from genplay.gail.algos.bc import behaviour_clone
 from genplay.gail.algos.config import PPOConfig
 from genplay.gail.algos.dagger_config import DAggerConfig
@@ -72,6 +72,8 @@ class DAgger:
             raise EnvError("DAgger needs the env factory (give factory=... when there are no demos)")
         self.expert_spec = expert if expert is not None else config.expert
         self.masked = is_masking_supported(venv)
+        if config.train_opponent:
+            self._set_opponent(config.train_opponent)
         self.algo = self._build_learner()
         self.policy_obs_norm: VecNormalize | None = None
         self.data = Dataset.from_demos(demos) if demos is not None and demos.n_transitions else None
@@ -79,6 +81,22 @@ class DAgger:
         self.round, self.num_timesteps, self.expert_queries = 0, 0, 0
         self.steps_per_round = 0
         self.history: list[dict[str, float]] = []
+
+    def _set_opponent(self, spec: str) -> None:
+        """Board games: every env plays ``spec`` from its next reset (each round resets them), and the
+        factory records it, so a checkpoint's env and the exported policy's say whom it trained against."""
+        game = game_of(self.factory.env_id)
+        if game is None or not self.masked:
+            raise EnvError(f"DAggerConfig.train_opponent: only for board games; {self.factory.env_id} is not one")
+        from genplay.envs.board_bots import check_bot_spec
+
+        for part in spec.split("|"):
+            try:
+                check_bot_spec(part, game)
+            except GenplayError as exc:
+                raise GenplayError(f"DAggerConfig.train_opponent: {exc}") from None
+        self.venv.env_method("set_opponent", spec)
+        self.factory = dataclasses.replace(self.factory, kwargs={**self.factory.kwargs, "opponent": spec})
 
     # ------------------------------------------------------------------ the learner
     def _build_learner(self):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from genplay.errors import CheckpointError, GenplayError
 from genplay.gail.algos.config import ACTIVATION
@@ -69,6 +71,10 @@ class DAggerConfig:
     """Board games: logits averaged over the board's symmetries (SymmetricMaskablePolicy)."""
     normalize_obs: bool = True
     """Scale vector observations by the mean and std of the first data (demos or round 0), fixed."""
+    train_opponent: str = ""
+    """Board games: the opponent of the rollouts' envs (a bot spec, ``|``-joined for a mix drawn per
+    game); empty = the env's own (the demos' opponents). Where the learner should not lose, roll
+    out against the opponent it is judged against."""
     n_envs: int = 8
     """Parallel envs of the rollouts (the expert is queried on all of them at once)."""
     seed: int = 0
@@ -101,7 +107,20 @@ def dagger_preset(env_id: str) -> DAggerConfig:
     board = board_preset(env_id)
     if board is None:
         return DAggerConfig()
-    return DAggerConfig(net_arch=(256, 256), activation="relu", symmetric_policy=board.symmetric_policy, bc_patience=20)
+    base = DAggerConfig(net_arch=(256, 256), activation="relu", symmetric_policy=board.symmetric_policy, bc_patience=20)
+    return dataclasses.replace(base, **BOARD_DAGGER.get(board.game, {}))
+
+
+BOARD_DAGGER: dict[str, dict[str, Any]] = {
+    # 50 solver games + 8,000 solver queries: 0 losses in 1,000 games vs random and 1,000 draws vs the
+    # solver on seeds 0-2 (GAIL+BC: 0 / 10 / 0 losses after 200k steps).
+    "tic_tac_toe": {"rounds": 4},
+    # 200 MCTS-200 games + 40,000 MCTS-200 queries against random: seed 0 won 0.986 of 1,000 vs random
+    # (rollouts against the demos' random|mcts:50 with 20,000 queries in 4 rounds: 0.966).
+    "connect_four": {"rounds": 8, "train_opponent": "random"},
+}
+"""DAgger's rounds and rollout opponent per board game (the rest is the GAIL recipe's learner); the
+rollout env steps of the measured runs are ``scripts/bench_dagger.py``'s defaults (numbers in BENCHMARKS.md)."""
 
 
 def stored_config(state: dict, where: str | Path) -> DAggerConfig:
