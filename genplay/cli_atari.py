@@ -45,6 +45,10 @@ def add_suite_args(ev: argparse.ArgumentParser) -> None:
         "boardgames: suite.json, suite.md, suite.png; default none)",
     )
     ev.add_argument("--video", default=None, metavar="DIR", help="suite: also record one episode per game and policy")
+    ev.add_argument(
+        "--opponents", type=lambda v: v.split(","), default=None, metavar="SPEC,SPEC",
+        help="boardgames: play only these (bot specs such as mcts:50 or puct:RUN:N, or run dirs), one pairing each",
+    )  # fmt: skip
     ev.add_argument("--max-steps", type=int, default=None, help=argparse.SUPPRESS)  # tests: cut episodes short
     ev.add_argument(
         "--ray", nargs="?", const="local", default=None, metavar="ADDRESS",

@@ -29,7 +29,7 @@ def board_demos(args: argparse.Namespace) -> Demos:
     kind, _, arg = spec.partition(":")
     if kind == "policy":  # policy:PATH is a saved policy, as a bare PATH is
         spec = arg
-    if kind in ("random", "solver", "mcts", "alphabeta") and not Path(spec).exists():
+    if kind in ("random", "solver", "mcts", "alphabeta", "puct") and not Path(spec).exists():
         try:
             check_bot_spec(spec, preset.game)
         except GenplayError as exc:

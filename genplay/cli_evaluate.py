@@ -29,6 +29,7 @@ def _boardgames_suite(args: argparse.Namespace) -> None:
         args.env,
         args.policy[0],
         args.n_episodes or args.episodes or 50,
+        opponents=args.opponents,
         seed=args.seed,
         out=args.out,
         as_json=args.json,
@@ -47,6 +48,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if args.suite == "boardgames":
         return _boardgames_suite(args)
     if args.suite is not None:
+        if args.opponents is not None:
+            raise GenplayError("--opponents: only with --suite boardgames (or a board-game --env)")
         return cmd_evaluate_suite(args)
     if args.env is None:
         raise GenplayError("--env: required (or evaluate a suite: --suite atari)")
@@ -55,6 +58,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     if game_of(args.env) is not None:  # a board game's expert is a search bot: the suite plays it
         return _boardgames_suite(args)
+    if args.opponents is not None:
+        raise GenplayError("--opponents: only with --suite boardgames (or a board-game --env)")
     if not args.policy:
         raise GenplayError("--policy: required: a gail train output dir, an SB3 zip, 'expert' or 'random'")
     if len(args.policy) > 1:

@@ -81,9 +81,12 @@ def play_half(game: str, player: Any, opponent: str, n: int, agent_player: int, 
 
 def run_suite(
     env_id: str, players: dict[str, Any], n_per_colour: int, *, seed: int = 0, out: str | Path | None = None,
-    ray_address: str | None = None, max_retries: int = 2, gpus: float = 0.0,
+    ray_address: str | None = None, max_retries: int = 2, gpus: float = 0.0, opponents: dict[str, str] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Play ``players`` (name -> policy or bot spec) and the reference bots; results, ratings, files.
+
+    ``opponents`` (name -> the env's opponent spec, e.g. ``mcts:50`` or ``policy:RUN``) replaces the
+    reference bots: each player meets each of them, one pairing per opponent, and nothing else.
 
     Each (pairing, colour) is one job, here in order or as a Ray task (``ray_address``; a file
     policy then goes as a :class:`PolicyFile` and asks for ``gpus``). A pairing with a failed
@@ -95,16 +98,18 @@ def run_suite(
     if game is None:
         ids = sorted(g.env_id for g in GAMES.values())
         raise GenplayError(f"--env: {env_id!r} is not a board game; --suite boardgames takes one of {ids}")
-    refs = references(game)
+    refs = references(game) if opponents is None else list(opponents)
     pairings: list[tuple[str, str]] = [(p, r) for p in players for r in refs]
-    pairings += [(a, b) for i, a in enumerate(refs) for b in refs[i + 1 :]]
+    if opponents is None:
+        pairings += [(a, b) for i, a in enumerate(refs) for b in refs[i + 1 :]]
+    specs = opponents or {}
     jobs = []
     for k, (a, b) in enumerate(pairings):
         player = players.get(a, a)
         gpu = gpus if isinstance(player, PolicyFile) else 0.0
         for colour in (0, 1):
-            kwargs = {"game": game, "player": player, "opponent": b, "n": n_per_colour, "agent_player": colour,
-                      "seed": seed + (2 * k + colour) * n_per_colour}  # fmt: skip
+            kwargs = {"game": game, "player": player, "opponent": specs.get(b, b), "n": n_per_colour,
+                      "agent_player": colour, "seed": seed + (2 * k + colour) * n_per_colour}  # fmt: skip
             jobs.append(Job(f"{a} v {b} as {('first', 'second')[colour]}", kwargs, num_gpus=gpu))
     done = run_jobs(play_half, jobs, ray_address=ray_address, max_retries=max_retries)
     records: dict[tuple[str, str], Record] = {}
@@ -188,11 +193,33 @@ def elo_gap(score: float) -> float:
     return 400 * math.log10(score / (1 - score))
 
 
+def bot_or_run(arg: str, game: str, env_id: str, flag: str) -> str:
+    """The env's opponent spec for ``arg``: a bot spec as is (a ``puct:``/``policy:`` path must exist),
+    a run dir or policy zip as ``policy:PATH`` (loaded once here, so a bad file fails before any game)."""
+    from genplay.envs.board_bots import check_bot_spec
+    from genplay.gail.saving.run_files import load_policy
+
+    if Path(arg).exists():
+        load_policy(arg, env_id=env_id)
+        return f"policy:{arg}"
+    try:
+        kind, parsed = check_bot_spec(arg, game)
+    except GenplayError as exc:
+        raise GenplayError(f"{flag}: {arg}: no such policy dir or zip, and not a bot spec ({exc})") from None
+    path = parsed[0] if kind == "puct" else parsed if kind == "policy" else None
+    if isinstance(path, str):
+        if not Path(path).exists():
+            raise GenplayError(f"{flag}: {arg}: {path} does not exist (expected a genplay train run dir or policy zip)")
+        load_policy(path, env_id=env_id)
+    return arg
+
+
 def cli_suite(
     env_id: str,
     policy_arg: str,
     n_per_colour: int,
     *,
+    opponents: list[str] | None = None,
     seed: int = 0,
     out: str | Path | None = None,
     as_json: bool = False,
@@ -203,9 +230,9 @@ def cli_suite(
     """``genplay evaluate --suite boardgames``: ``env_id`` picks the game, ``policy_arg`` the player
     (a ``gail train`` dir or policy zip, a bot spec such as ``mcts:400``, or ``expert``: the game's
     preset bot), ``n_per_colour``
-    the games per colour per pairing; ``out`` a directory for JSON, Markdown and plot. Prints
-    the table (or JSON) and returns the result; failed jobs raise :class:`JobsFailed` after."""
-    from genplay.envs.board_bots import check_bot_spec
+    the games per colour per pairing; ``out`` a directory for JSON, Markdown and plot;
+    ``opponents`` (bot specs, ``puct:RUN:N``, run dirs) replace the reference ladder with one pairing
+    each. Prints the table (or JSON) and returns the result; failed jobs raise :class:`JobsFailed` after."""
     from genplay.gail.saving.run_files import load_policy
 
     game = game_of(env_id)
@@ -222,16 +249,11 @@ def cli_suite(
         if ray_address is not None:  # checked here; each Ray task loads its own copy
             policy = PolicyFile(str(policy_arg), env_id)
     else:
-        try:
-            check_bot_spec(policy_arg, game)
-        except GenplayError as exc:
-            raise GenplayError(
-                f"--policy: {policy_arg}: no such policy dir or zip, and not a bot spec ({exc})"
-            ) from None
-        name = policy = policy_arg
-    players = {} if policy in references(game) else {name: policy}
+        name = policy = bot_or_run(policy_arg, game, env_id, "--policy")
+    specs = None if opponents is None else {o: bot_or_run(o, game, env_id, "--opponents") for o in opponents}
+    players = {} if specs is None and policy in references(game) else {name: policy}
     ray = {"ray_address": ray_address, "max_retries": max_retries, "gpus": gpus}
-    result = run_suite(env_id, players, n_per_colour, seed=seed, out=out, **ray)
+    result = run_suite(env_id, players, n_per_colour, seed=seed, out=out, opponents=specs, **ray)
     print(json.dumps(result) if as_json else markdown(result), end="\n" if as_json else "")
     if result["failed"]:
         raise JobsFailed(result["failed"], out or "the output above")

@@ -1,0 +1,123 @@
+"""PUCT with a learned prior against plain MCTS on a board game: one JSON line per pairing.
+
+Each pairing plays ``--games`` games, colours alternating, of ``puct:RUN:N`` (the run's masked
+policy as prior, OpenSpiel's Python MCTSBot with PUCT selection) against an opponent bot spec, or
+``pymcts:N``: plain MCTS (UCT, random rollouts) in the same Python search code, which separates the
+prior's cost from the language's. The line has the score (win + draw/2) with a Wilson 95% interval
+on it, wins/draws/losses, and the seconds per move of each side.
+
+    python scripts/bench_puct.py --run runs/c4_bc --sims 50 --opponent mcts:50 --games 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def _python_mcts(game, n: int, seed: int):
+    """Plain MCTS in OpenSpiel's Python search: UCT c=2, one random rollout per leaf, solver on."""
+    from open_spiel.python.algorithms import mcts
+
+    rng = np.random.RandomState(seed)
+    bot = mcts.MCTSBot(game, 2.0, n, mcts.RandomRolloutEvaluator(1, rng), solve=True, random_state=rng)
+    return lambda state: int(bot.step(state))
+
+
+def play_pairing(game, player, opponent, n_games: int) -> dict:
+    """``n_games`` of ``player`` against ``opponent`` (both ``bot(state)``), player first in even games."""
+    wins = draws = losses = 0
+    seconds, moves = [0.0, 0.0], [0, 0]
+    for g in range(n_games):
+        me = g % 2
+        bots = (player, opponent) if me == 0 else (opponent, player)
+        state = game.new_initial_state()
+        while not state.is_terminal():
+            mover = state.current_player()
+            t = time.perf_counter()
+            action = bots[mover](state)
+            side = 0 if mover == me else 1
+            seconds[side] += time.perf_counter() - t
+            moves[side] += 1
+            state.apply_action(action)
+        r = state.returns()[me]
+        wins, draws, losses = wins + (r > 0), draws + (r == 0), losses + (r < 0)
+    return {
+        "wins": int(wins),
+        "draws": int(draws),
+        "losses": int(losses),
+        "s_per_move_puct": round(seconds[0] / max(moves[0], 1), 5),
+        "s_per_move_opponent": round(seconds[1] / max(moves[1], 1), 5),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", required=True, help="the learned run dir (or policy zip) whose policy is the prior")
+    ap.add_argument("--game", default="connect_four")
+    ap.add_argument("--sims", type=int, nargs="+", required=True, help="PUCT simulations (one pairing each)")
+    ap.add_argument("--opponent", nargs="+", required=True, help="bot specs (mcts:50 ...) or pymcts:N")
+    ap.add_argument("--games", type=int, default=100)
+    ap.add_argument("--value", choices=["rollout", "critic"], default="rollout")
+    ap.add_argument("--c", type=float, default=2.0, help="PUCT exploration constant")
+    ap.add_argument("--uniform", action="store_true", help="control: a uniform prior instead of the run's policy")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    import pyspiel
+    import torch
+
+    torch.set_num_threads(1)
+    import genplay.gail.suites.boardgames  # noqa: F401  (installs the policy loader and PUCT factory)
+    from genplay.envs.board_bots import make_bot
+    from genplay.gail.suites.boardgames import wilson
+    from genplay.gail.suites.puct import PuctConfig, load_net, puct_bot
+
+    game = pyspiel.load_game(args.game)
+    net = load_net(args.run, args.game)
+    for sims in args.sims:
+        for opp in args.opponent:
+            seed = args.seed * 1_000_003 + sims
+            player = puct_bot(net, game, PuctConfig(sims, c=args.c, value=args.value, seed=seed), uniform=args.uniform)
+            if opp.startswith("pymcts:"):
+                opponent = _python_mcts(game, int(opp.partition(":")[2]), seed + 1)
+            else:
+                opponent = make_bot(opp, game, seed=seed + 1)
+            t = time.perf_counter()
+            out = play_pairing(game, player, opponent, args.games)
+            n = args.games
+            score = (out["wins"] + 0.5 * out["draws"]) / n
+            lo, hi = wilson(out["wins"] + 0.5 * out["draws"], n)  # draws as half-wins
+            line = {
+                "bench": "puct",
+                "game": args.game,
+                "prior_run": args.run,
+                "prior": "uniform" if args.uniform else "learned",
+                "value": args.value,
+                "c": args.c,
+                "simulations": sims,
+                "opponent": opp,
+                "games": n,
+                "score": round(score, 4),
+                "score_ci95": [round(lo, 4), round(hi, 4)],
+                **out,
+                "time_ratio_puct_over_opponent": round(out["s_per_move_puct"] / max(out["s_per_move_opponent"], 1e-9), 2),
+                "net_calls": player.evaluator.net_calls,  # type: ignore[attr-defined]
+                "seconds": round(time.perf_counter() - t, 1),
+                "seed": args.seed,
+                "omp_threads": os.environ.get("OMP_NUM_THREADS"),
+                "loadavg_1m": round(os.getloadavg()[0], 2),
+            }
+            print(json.dumps(line), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
