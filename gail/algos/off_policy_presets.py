@@ -27,8 +27,10 @@ DISCRETE = {"CartPole-v1", "Acrobot-v1", "MountainCar-v0"}
 _VECTOR = dict(n_envs=16, target_update_interval=16, train_freq=1, gradient_steps=1, learning_starts=1_000)
 """Discrete classic control: 16 envs, one update per collection step."""
 
-_SAC = dict(n_envs=4, train_freq=1, gradient_steps=2, learning_starts=1_000)
-"""Pendulum-v1 (SAC): 4 envs, two updates per collection step."""
+_SAC = dict(n_envs=4, train_freq=1, gradient_steps=2, learning_starts=1_000, net_arch=(64, 64))
+"""Pendulum-v1 (SAC): 4 envs, two updates per collection step, 64x64 networks (SB3's 256x256 made
+each update about 16 times the arithmetic; SQIL seed 0 still reached -136 against the expert's -144
+at 5k steps)."""
 
 
 def _tuned(env_id: str) -> dict:
@@ -39,9 +41,17 @@ def _tuned(env_id: str) -> dict:
     return {}
 
 
+SQIL_LEARNING_RATE = {"Acrobot-v1": 3e-4}
+"""SQIL on Acrobot-v1 (seed 0): at 1e-3 it reached -94 at 40k steps, then fell back to -500 by 60k;
+at 3e-4 it climbed to -79 at 80k and -75 at 100k."""
+
+
 def sqil_preset(env_id: str) -> SQILConfig:
     """SQIL's settings for ``env_id``: tuned for the classic-control envs, the defaults otherwise."""
-    return dataclasses.replace(SQILConfig(), **_tuned(env_id))
+    tuned = _tuned(env_id)
+    if env_id in SQIL_LEARNING_RATE:
+        tuned["learning_rate"] = SQIL_LEARNING_RATE[env_id]
+    return dataclasses.replace(SQILConfig(), **tuned)
 
 
 def iq_preset(env_id: str) -> IQLearnConfig:
