@@ -31,7 +31,7 @@ def board_demos(args: argparse.Namespace) -> Demos:
         spec = arg
     if kind in ("random", "solver", "mcts", "alphabeta", "puct") and not Path(spec).exists():
         try:
-            check_bot_spec(spec, preset.game)
+            _check_run_path(spec, check_bot_spec(spec, preset.game))
         except GenplayError as exc:
             raise GenplayError(f"--policy: {exc}") from None
         player, label = spec, spec
@@ -45,12 +45,20 @@ def board_demos(args: argparse.Namespace) -> Demos:
     opponent = args.opponent if args.opponent is not None else preset.demo_opponents
     for part in opponent.split("|"):
         try:
-            check_bot_spec(part, preset.game)
+            _check_run_path(part, check_bot_spec(part, preset.game))
         except GenplayError as exc:
             raise GenplayError(f"--opponent: {exc}") from None
     n_games = args.n_episodes if args.n_episodes is not None else preset.n_demo_games
     print(f"collecting {n_games} games of {label} against {opponent}", flush=True)
     return collect_bot_demos(preset.game, player, n_games, opponent=opponent, seed=args.seed, label=label)
+
+
+def _check_run_path(spec: str, parsed: tuple) -> None:
+    """Refuse a ``puct:RUN:N`` or ``policy:PATH`` spec whose run is missing, before any game starts."""
+    kind, arg = parsed
+    path = arg[0] if kind == "puct" else arg if kind == "policy" else None
+    if isinstance(path, str) and not Path(path).exists():
+        raise GenplayError(f"bot spec {spec!r}: {path} does not exist (expected a genplay train run dir or policy zip)")
 
 
 def preset_timesteps(args: argparse.Namespace) -> int:

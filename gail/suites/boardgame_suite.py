@@ -199,7 +199,7 @@ def bot_or_run(arg: str, game: str, env_id: str, flag: str) -> str:
     from genplay.envs.board_bots import check_bot_spec
     from genplay.gail.saving.run_files import load_policy
 
-    if Path(arg).exists():
+    if arg and Path(arg).exists():
         load_policy(arg, env_id=env_id)
         return f"policy:{arg}"
     try:
