@@ -1,0 +1,153 @@
+"""PUCT with a learned prior: the puct:RUN:N spec, the evaluator's prior, a game end to end, the prior's effect."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyspiel
+import pytest
+import torch
+
+import genplay.gail.suites.boardgames  # noqa: F401  (installs the policy loader and the PUCT factory)
+from genplay.envs import make_env
+from genplay.envs.board_bots import MAX_PUCT_SIMULATIONS, make_bot, parse_bot_spec
+from genplay.errors import EnvError
+from genplay.gail.saving.sb3_zip import save_sb3_zip
+from genplay.gail.suites.puct import PolicyEvaluator, PolicyNet, PuctConfig, masked_probs, puct_bot
+
+C4 = "genplay/ConnectFour-v0"
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    """A small untrained MaskablePPO connect-four policy saved as a run dir (policy.zip)."""
+    from sb3_contrib import MaskablePPO
+
+    env = make_env(C4)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = MaskablePPO("MlpPolicy", env, n_steps=16, policy_kwargs={"net_arch": [16]}, seed=0)
+    env.close()
+    run = tmp_path_factory.mktemp("puct") / "run"
+    run.mkdir()
+    save_sb3_zip(model, run / "policy.zip")
+    return run, model
+
+
+def test_puct_spec_parses_run_and_simulations():
+    assert parse_bot_spec("puct:runs/c4:50") == ("puct", ("runs/c4", 50))
+    assert parse_bot_spec("puct:C:/runs/c4:7") == ("puct", ("C:/runs/c4", 7))  # the last colon splits
+
+
+@pytest.mark.parametrize(
+    "spec, needle",
+    [
+        ("puct:", "puct:<run dir>"),
+        ("puct:50", "puct:<run dir>"),
+        ("puct:runs/c4", "puct:<run dir>"),
+        ("puct:runs/c4:0", "puct:<run dir>"),
+        ("puct:runs/c4:-3", "puct:<run dir>"),
+        ("puct:runs/c4:2**9", "puct:<run dir>"),
+        ("puct:runs/c4:٣", "puct:<run dir>"),  # a non-ASCII digit
+        (f"puct:runs/c4:{MAX_PUCT_SIMULATIONS + 1}", "must be <="),
+        ("puct:runs/c4:1234567890123", "must be <="),
+    ],
+)
+def test_bad_puct_spec_is_refused_in_one_line(spec, needle):
+    with pytest.raises(EnvError) as info:
+        parse_bot_spec(spec)
+    assert needle in str(info.value) and "\n" not in str(info.value)
+
+
+def test_config_refuses_bad_values():
+    for kwargs in ({"simulations": 0}, {"simulations": 5, "value": "oracle"}, {"simulations": 5, "c": 0.0}):
+        with pytest.raises(EnvError):
+            PuctConfig(**kwargs)
+
+
+def _position(moves: list[int]):
+    game = pyspiel.load_game("connect_four")
+    state = game.new_initial_state()
+    for a in moves:
+        state.apply_action(a)
+    return game, state
+
+
+def test_prior_is_the_policy_masked_probabilities(saved_run):
+    run, model = saved_run
+    game, state = _position([3, 3, 3, 3, 3, 3, 2, 4])  # column 3 full: action 3 is illegal
+    net = PolicyNet(model)
+    assert net._actor is not None  # the numpy path is the one under test
+    evaluator = PolicyEvaluator(net, "connect_four", (3, 6, 7), "rollout", np.random.RandomState(0))
+    prior = dict(evaluator.prior(state))
+    env = make_env(C4)
+    planes, mask = env.unwrapped.observe(state, state.current_player())
+    env.close()
+    assert sorted(prior) == [0, 1, 2, 4, 5, 6] and not mask[3]
+    with torch.inference_mode():
+        dist = model.policy.get_distribution(torch.as_tensor(planes[None], dtype=torch.float32), action_masks=mask[None])
+        expected = dist.distribution.probs[0].numpy()
+    np.testing.assert_allclose([prior[a] for a in sorted(prior)], expected[mask], rtol=1e-5, atol=1e-6)
+    assert abs(sum(prior.values()) - 1.0) < 1e-9
+    assert evaluator.net_calls == 1 and dict(evaluator.prior(state)) == prior and evaluator.net_calls == 1  # cached
+
+
+def test_critic_value_is_the_movers_and_matches_the_net(saved_run):
+    _, model = saved_run
+    game, state = _position([3, 4])
+    evaluator = PolicyEvaluator(PolicyNet(model), "connect_four", (3, 6, 7), "critic", np.random.RandomState(0))
+    out = evaluator.evaluate(state)
+    with torch.inference_mode():
+        v = model.policy.predict_values(torch.as_tensor(evaluator.planes(state)[None], dtype=torch.float32))
+    assert out[0] == pytest.approx(float(np.clip(v.item(), -1, 1)), abs=1e-5) and out[1] == -out[0]
+
+
+def test_puct_bot_plays_a_game_from_its_spec(saved_run):
+    run, _ = saved_run
+    game = pyspiel.load_game("connect_four")
+    bots = [make_bot(f"puct:{run}:8", game, seed=1), make_bot("mcts:8", game, seed=2)]
+    state = game.new_initial_state()
+    while not state.is_terminal():
+        action = bots[state.current_player()](state)
+        assert action in state.legal_actions()
+        state.apply_action(action)
+    assert bots[0].evaluator.net_calls > 0  # type: ignore[attr-defined]
+
+
+def test_puct_bot_plays_inside_the_env_as_opponent(saved_run):
+    run, _ = saved_run
+    env = make_env(C4, opponent=f"puct:{run}:4", agent_player=0)
+    _, info = env.reset(seed=0)
+    _, _, term, _, info = env.step(int(np.flatnonzero(info["action_mask"])[0]))
+    assert not term and int(info["action_mask"].sum()) == 7 and env.unwrapped.state.move_number() == 2
+    env.close()
+
+
+class _Prefers(PolicyNet):
+    """A prior that puts almost all its mass on one action (a stand-in for a learned policy)."""
+
+    def __init__(self, action: int) -> None:
+        self.action = action
+
+    def logits(self, planes: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(planes), 7))
+        out[:, self.action] = 10.0
+        return out
+
+
+def _finds_win(uniform: bool, seed: int) -> bool:
+    # X (player 0) has 0, 1, 2 on the bottom row; O has stacked on 6: playing 3 wins now.
+    game, state = _position([0, 6, 1, 6, 2, 5])
+    bot = puct_bot(_Prefers(3), game, PuctConfig(simulations=2, seed=seed), uniform=uniform)
+    return bot(state) == 3
+
+
+def test_the_learned_prior_finds_a_win_in_one_that_a_uniform_prior_misses():
+    learned = [_finds_win(False, seed) for seed in range(20)]
+    uniform = [_finds_win(True, seed) for seed in range(20)]
+    assert all(learned), learned
+    assert sum(uniform) <= 10, uniform  # 2 simulations: a uniform prior tries one child of 7
+
+
+def test_masked_probs_ignore_illegal_logits():
+    logits = np.array([0.0, 100.0, 0.0, np.log(3.0)])
+    np.testing.assert_allclose(masked_probs(logits, [0, 3]), [0.25, 0.75])
