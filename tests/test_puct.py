@@ -84,7 +84,9 @@ def test_prior_is_the_policy_masked_probabilities(saved_run):
     env.close()
     assert sorted(prior) == [0, 1, 2, 4, 5, 6] and not mask[3]
     with torch.inference_mode():
-        dist = model.policy.get_distribution(torch.as_tensor(planes[None], dtype=torch.float32), action_masks=mask[None])
+        dist = model.policy.get_distribution(
+            torch.as_tensor(planes[None], dtype=torch.float32), action_masks=mask[None]
+        )
         expected = dist.distribution.probs[0].numpy()
     np.testing.assert_allclose([prior[a] for a in sorted(prior)], expected[mask], rtol=1e-5, atol=1e-6)
     assert abs(sum(prior.values()) - 1.0) < 1e-9
