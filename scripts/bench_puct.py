@@ -2,9 +2,10 @@
 
 Each pairing plays ``--games`` games, colours alternating, of ``puct:RUN:N`` (the run's masked
 policy as prior, OpenSpiel's Python MCTSBot with PUCT selection) against an opponent bot spec, or
-``pymcts:N``: plain MCTS (UCT, random rollouts) in the same Python search code, which separates the
-prior's cost from the language's. The line has the score (win + draw/2) with a Wilson 95% interval
-on it, wins/draws/losses, and the seconds per move of each side.
+``pymcts:N``: plain MCTS (UCT c=2, uniform prior, the same random rollouts) in the same Python search
+code, which separates the prior's cost from the language's (``mcts:N`` is OpenSpiel's C++ search).
+The line has the score (win + draw/2) with a Wilson 95% interval on it, wins/draws/losses, and the
+seconds per move of each side.
 
     python scripts/bench_puct.py --run runs/c4_bc --sims 50 --opponent mcts:50 --games 200
 """
@@ -18,18 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def _python_mcts(game, n: int, seed: int):
-    """Plain MCTS in OpenSpiel's Python search: UCT c=2, one random rollout per leaf, solver on."""
-    from open_spiel.python.algorithms import mcts
-
-    rng = np.random.RandomState(seed)
-    bot = mcts.MCTSBot(game, 2.0, n, mcts.RandomRolloutEvaluator(1, rng), solve=True, random_state=rng)
-    return lambda state: int(bot.step(state))
 
 
 def play_pairing(game, player, opponent, n_games: int) -> dict:
@@ -86,8 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         for opp in args.opponent:
             seed = args.seed * 1_000_003 + sims
             player = puct_bot(net, game, PuctConfig(sims, c=args.c, value=args.value, seed=seed), uniform=args.uniform)
-            if opp.startswith("pymcts:"):
-                opponent = _python_mcts(game, int(opp.partition(":")[2]), seed + 1)
+            if opp.startswith("pymcts:"):  # plain MCTS: UCT, uniform prior, the same rollouts and search code
+                opponent = puct_bot(
+                    net, game, PuctConfig(int(opp.partition(":")[2]), seed=seed + 1), uniform=True, uct=True
+                )
             else:
                 opponent = make_bot(opp, game, seed=seed + 1)
             t = time.perf_counter()
@@ -108,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
                 "score": round(score, 4),
                 "score_ci95": [round(lo, 4), round(hi, 4)],
                 **out,
-                "time_ratio_puct_over_opponent": round(out["s_per_move_puct"] / max(out["s_per_move_opponent"], 1e-9), 2),
+                "time_ratio_puct_over_opponent": round(
+                    out["s_per_move_puct"] / max(out["s_per_move_opponent"], 1e-9), 2
+                ),
                 "net_calls": player.evaluator.net_calls,  # type: ignore[attr-defined]
                 "seconds": round(time.perf_counter() - t, 1),
                 "seed": args.seed,
