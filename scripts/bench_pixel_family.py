@@ -42,7 +42,7 @@ from unittest import mock
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib, also when imported by the tests
-from benchlib import ArgumentParser, emit, peak_rss_mb, run_main  # noqa: E402
+from benchlib import ArgumentParser, count, emit, peak_rss_mb, run_main  # noqa: E402
 
 ENV_ID = "ci/Freeway42-v0"
 ATARI_OPTIONS = {"game": "freeway", "screen_size": 42, "frame_stack": 2}
@@ -74,12 +74,12 @@ def register_task() -> str:
 
 
 def cli(*argv: str) -> None:
-    """Run ``genplay ARGV`` in this process (the console script's ``main``); a non-zero exit raises."""
+    """Run ``genplay ARGV`` in this process (the console script's ``main``); a non-zero exit raises ``SystemExit``."""
     from genplay.cli import main
 
     code = main(list(argv))
-    if code:
-        raise SystemExit(f"error: genplay {' '.join(argv[:3])} ... exited {code}")
+    if code:  # its one error line is printed already
+        raise SystemExit(code)
 
 
 def collect_demos_file(path: Path, n_games: int = 1, seed: int = 0) -> Path:
@@ -225,12 +225,12 @@ def evaluate_run(run: Path, base: Baselines) -> dict[str, float]:
 def main() -> None:
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--algo", choices=("iq", "sqil"), default="iq")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=count(0), default=0)
     p.add_argument("--signal", choices=SIGNALS, default="on", help="the learning signal on or switched off")
-    p.add_argument("--timesteps", type=int, default=TIMESTEPS)
-    p.add_argument("--n-demo", type=int, default=1, help="expert games in the demos")
-    p.add_argument("--eval-episodes", type=int, default=2)
-    p.add_argument("--horizon", type=int, default=300, help="agent steps per evaluation episode")
+    p.add_argument("--timesteps", type=count(), default=TIMESTEPS, help="agent steps of training")
+    p.add_argument("--n-demo", type=count(), default=1, help="expert games in the demos")
+    p.add_argument("--eval-episodes", type=count(), default=2)
+    p.add_argument("--horizon", type=count(), default=300, help="agent steps per evaluation episode")
     p.add_argument("--out", default=None, help="append the JSON line to this file")
     args = p.parse_args()
     if args.signal.startswith("expert-") and args.algo != "iq":

@@ -113,3 +113,19 @@ def test_iq_learn_switched_off_drops_the_demo_terms(cartpole_demos, part):
 def test_signal_off_refuses_what_it_cannot_switch():
     with pytest.raises(ValueError, match="dagger"), pixel.signal_off("dagger"):
         pass
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["--horizon", "0"], "--horizon"),
+        (["--timesteps", "-5"], "--timesteps"),
+        (["--algo", "sqil", "--signal", "expert-term-off"], "--signal"),
+    ],
+)
+def test_the_script_refuses_bad_input_in_one_line_before_any_work(argv, flag, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["bench_pixel_family.py", *argv])
+    with pytest.raises(SystemExit) as info:
+        pixel.main()
+    err = capsys.readouterr().err.strip()
+    assert info.value.code == 2 and err.startswith("error:") and flag in err and "\n" not in err
