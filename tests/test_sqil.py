@@ -166,30 +166,14 @@ def test_bad_settings_are_refused_naming_the_field():
 
 
 @pytest.mark.slow
-def test_sqil_learns_cartpole(cartpole_demos):
-    """Balances the pole within 20k steps.
-
-    KNOWN GAP: with SQIL's rewards switched off (all 0) this still passed once (15:40 UTC): the soft value
-    alpha * logsumexp(Q / alpha) pays alpha * log(2) per live step, a survival bonus CartPole rewards.
-    A switch-off-sensitive check (an env where surviving is not the task, or action agreement) is still owed.
-    """
-    sqil = make_sqil(cartpole_demos, LEARN, n_envs=1)
-    best = 0.0
-    for steps in (10_000, 15_000, 20_000):
-        sqil.learn(steps)
-        best = max(best, float(episode_returns("CartPole-v1", sqil, 10, seed=1).mean()))
-        if best >= 475:
-            break
-    assert best >= 475.0
-
-
-@pytest.mark.slow
 def test_sqil_learns_acrobot_where_surviving_is_not_the_task():
     """Swings up within 10k steps from 10 scripted demos (expert about -80, random -500).
 
     Unlike CartPole, staying alive is not the task here, so SQIL's rewards are the whole signal:
     with them switched off (demo rows paid 0 and the absorbing state 0) the same run stays at
-    -500 through 20k steps (checked 2026-12-06); with them on it reaches -84 at 10k.
+    -500 through 15k steps (checked 2026-12-06 again after the speed work); with them on it reaches
+    -84 at 10k. It is SQIL's only learning test: on CartPole a run with the rewards off passed too
+    (the soft value alpha * logsumexp(Q / alpha) pays alpha * log 2 per live step, a survival bonus).
     """
     from genplay.envs.scripted import SCRIPTED_EXPERTS
 
@@ -202,3 +186,17 @@ def test_sqil_learns_acrobot_where_surviving_is_not_the_task():
         if best >= -150:
             break
     assert best >= -150.0
+
+
+@pytest.mark.parametrize("algo", ["sqil", "iq"])
+def test_registry_gives_the_classic_control_presets_and_defaults_elsewhere(algo):
+    from genplay.gail.algos.registry import algorithm
+
+    spec = algorithm(algo)
+    _, config_cls = spec.load()
+    for env_id in ("CartPole-v1", "Acrobot-v1", "MountainCar-v0"):
+        c = spec.default_config(env_id)
+        assert isinstance(c, config_cls) and c.n_envs == 16 and c.target_update_interval == c.n_envs
+    assert spec.default_config("Pendulum-v1").net_arch == (64, 64)
+    assert spec.default_config("ALE/Pong-v5") == config_cls()  # pixels and unknown envs: the defaults
+    assert spec.default_config("Acrobot-v1").learning_rate == 3e-4  # SQIL's Acrobot preset; IQ-Learn's default
