@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import re
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +24,7 @@ from genplay.cli_args import (
     positive_int,
 )
 from genplay.errors import GenplayError
+from genplay.settings import flag_names
 
 ADAPTED = ("gail", "dac")
 """Algorithms whose flags are ``genplay gail train``'s (``--algo dac`` there)."""
@@ -118,12 +118,7 @@ def _config(args: argparse.Namespace, spec, config_cls: type):
 def _flag_names(text: str, config_cls: type) -> str:
     """``SQILConfig.lr: ...`` as ``--lr: ...`` (nested configs' fields with their prefix)."""
     prefixes = {config_cls.__name__: ""} | {sub.__name__: f"{n}-" for n, sub in _nested(config_cls).items()}
-
-    def flag(m: re.Match) -> str:
-        return "--" + prefixes[m.group(1)] + m.group(2).replace("_", "-")
-
-    pattern = r"\b(" + "|".join(map(re.escape, prefixes)) + r")\.(\w+)"
-    return re.sub(pattern, flag, " ".join(text.split()))
+    return flag_names(text, prefixes)
 
 
 def train_main(argv: list[str], build_parser: Callable[[], argparse.ArgumentParser]) -> None:

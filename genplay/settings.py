@@ -194,6 +194,18 @@ def flag_label(config: Any, name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def flag_names(text: str, prefixes: Mapping[str, str]) -> str:
+    """``text`` with each ``Class.field`` written as the flag ``--<prefix>field-name`` (``prefixes``: class
+    name -> its flags' prefix, "" for a command's own config): how a CLI shows a config's error."""
+    import re
+
+    def flag(m: re.Match) -> str:
+        return "--" + prefixes[m.group(1)] + m.group(2).replace("_", "-")
+
+    pattern = r"\b(" + "|".join(map(re.escape, prefixes)) + r")\.(\w+)"
+    return re.sub(pattern, flag, " ".join(text.split()))
+
+
 def check_fields(config: Any, rules: Mapping[str, Rule], label: Callable[[Any, str], str] = field_label) -> None:
     """Check every field of dataclass ``config``: by its rule, else by its annotation (bool, int, float,
     str); the first bad one raises one ``ConfigError`` naming it (``label``), the expectation and the value."""

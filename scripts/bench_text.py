@@ -28,6 +28,7 @@ from benchlib import ArgumentParser, add_seed_fanout, fan_out_seeds  # noqa: E40
 from genplay.cli_args import add_dataclass_args, float_in, int_at_least
 from genplay.generative.core.utils import seed_everything, select_device
 from genplay.generative.text.seqgan import TextGANConfig
+from genplay.settings import flag_names
 
 # Script settings per task, where a flag is left out. The oracle's are the measured recipe
 # (BENCHMARKS.md, "Text"): 30 MLE epochs take ~5 minutes here, the 150 steps ~5 more.
@@ -76,8 +77,7 @@ def parse_settings(argv: list[str] | None) -> tuple[argparse.Namespace, TextGANC
     try:
         return args, TextGANConfig(**({**ORACLE_RECIPE, **given} if args.task == "oracle" else given))
     except ValueError as exc:
-        field, _, expected = str(exc).partition(":")  # TextGANConfig names its field: name the flag
-        p.error(f"--{field.replace('_', '-')}:{expected}")
+        p.error(flag_names(str(exc), {"TextGANConfig": ""}))  # TextGANConfig names its field: name the flag
 
 
 def main(argv: list[str] | None = None) -> dict:

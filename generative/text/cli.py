@@ -12,7 +12,6 @@ import argparse
 import dataclasses
 import json
 import math
-import re
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from genplay.generative.core.state_io import load_state, save_state
 from genplay.generative.core.utils import atomic_write, seed_everything, select_device
 from genplay.generative.text.models import TokenLM
 from genplay.generative.text.seqgan import INT_BOUNDS, TextGANConfig
+from genplay.settings import flag_names
 
 MODEL_FILE, CHECKPOINT_FILE = "model.pt", "checkpoint.pt"
 MARKERS = (MODEL_FILE, CHECKPOINT_FILE, "config.json", "vocab.json")
@@ -93,7 +93,7 @@ def _config(args: argparse.Namespace, base: TextGANConfig | None) -> TextGANConf
     try:
         return dataclasses.replace(base, **flags) if base is not None else TextGANConfig(**flags)
     except ValueError as exc:  # config messages read "TextGANConfig.<field>: <expected>"; name the flag
-        raise GenplayError(re.sub(r"\bTextGANConfig\.(\w+)", lambda m: _flag(m.group(1)), str(exc))) from None
+        raise GenplayError(flag_names(str(exc), {"TextGANConfig": ""})) from None
 
 
 def _settings(args: argparse.Namespace, stored: dict) -> dict:
