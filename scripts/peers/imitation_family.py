@@ -187,80 +187,86 @@ def eval_returns(env_id: str, policy: Any, n: int, seed: int) -> Any:
 
 def train(args: argparse.Namespace, trajs: list, log_dir: str) -> tuple[Any, dict[str, int], dict]:
     """Build and train imitation's algorithm; returns (policy to evaluate, env-step counter, settings)."""
-    import numpy as np
-    from imitation.algorithms import bc
     from imitation.util import logger as imit_logger
 
-    rng = np.random.default_rng(args.seed)
     counter = {"steps": 0}
-    quiet = imit_logger.configure(log_dir, ["csv"])
-    algo, env_id = args.algo, args.env
-    if algo in ("gail", "airl"):
-        from imitation.algorithms.adversarial.airl import AIRL
-        from imitation.algorithms.adversarial.gail import GAIL
-        from imitation.rewards.reward_nets import BasicRewardNet, BasicShapedRewardNet
-        from imitation.util.networks import RunningNorm
-        from stable_baselines3 import PPO
+    quiet = imit_logger.configure(log_dir, ["csv"])  # imitation's logs to a temp dir, none on stdout
+    if args.algo in ("gail", "airl"):
+        return _adversarial(args, trajs, log_dir, counter, quiet)
+    if args.algo in ("bc", "dagger"):
+        return _cloning(args, trajs, log_dir, counter, quiet)
+    return _sqil(args, trajs, counter, quiet)
 
-        cfg = SETTINGS[algo][env_id]
-        venv = make_venv(env_id, cfg["n_envs"], args.seed, counter)
-        learner = PPO(env=venv, policy="MlpPolicy", seed=args.seed, device="cpu", verbose=0, **cfg["ppo"])
-        net_cls = BasicShapedRewardNet if algo == "airl" else BasicRewardNet
-        reward_net = net_cls(venv.observation_space, venv.action_space, normalize_input_layer=RunningNorm)
-        trainer_cls = AIRL if algo == "airl" else GAIL
-        trainer = trainer_cls(
-            demonstrations=trajs,
-            venv=venv,
-            gen_algo=learner,
-            reward_net=reward_net,
-            allow_variable_horizon=env_id == "CartPole-v1",
-            custom_logger=quiet,
-            log_dir=log_dir,
-            **cfg["adv"],
-        )
-        trainer.train(args.timesteps)
-        return learner, counter, {**cfg, "ppo": {**cfg["ppo"]}}
-    if algo in ("bc", "dagger"):
-        cfg = SETTINGS["bc"]
-        venv = make_venv(env_id, SETTINGS["dagger"]["n_envs"], args.seed, counter)
-        kw = dict(batch_size=cfg["batch_size"], l2_weight=cfg["l2_weight"], optimizer_kwargs=dict(lr=cfg["lr"]))
-        if algo == "bc":
-            cloner = bc.BC(
-                observation_space=venv.observation_space,
-                action_space=venv.action_space,
-                rng=rng,
-                demonstrations=trajs,
-                custom_logger=quiet,
-                **kw,
-            )
-            cloner.train(n_batches=cfg["n_batches"], progress_bar=False)
-            return cloner.policy, counter, dict(cfg)
-        from imitation.algorithms.dagger import SimpleDAggerTrainer
 
-        expert = load_genplay_expert(Path(args.expert or default_expert(env_id)), venv, env_id)
-        cloner = bc.BC(
-            observation_space=venv.observation_space, action_space=venv.action_space, rng=rng, custom_logger=quiet, **kw
-        )
-        dagger = SimpleDAggerTrainer(
-            venv=venv,
-            scratch_dir=os.path.join(log_dir, "scratch"),
-            expert_policy=expert,
-            rng=rng,
-            expert_trajs=trajs,
-            bc_trainer=cloner,
-            custom_logger=quiet,
-        )
-        n_epochs = SETTINGS["dagger"]["bc_epochs_per_round"]
-        dagger.train(
-            args.timesteps, bc_train_kwargs=dict(n_epochs=n_epochs, progress_bar=False, log_rollouts_venv=None)
-        )
-        expert_file = str(args.expert or default_expert(env_id))
-        return cloner.policy, counter, {**cfg, **SETTINGS["dagger"], "expert": expert_file}
+def _adversarial(args: argparse.Namespace, trajs: list, log_dir: str, counter: dict, quiet) -> tuple[Any, dict, dict]:
+    """imitation's GAIL (BasicRewardNet) or AIRL (BasicShapedRewardNet) on its PPO generator."""
+    from imitation.algorithms.adversarial.airl import AIRL
+    from imitation.algorithms.adversarial.gail import GAIL
+    from imitation.rewards.reward_nets import BasicRewardNet, BasicShapedRewardNet
+    from imitation.util.networks import RunningNorm
+    from stable_baselines3 import PPO
+
+    cfg = SETTINGS[args.algo][args.env]
+    venv = make_venv(args.env, cfg["n_envs"], args.seed, counter)
+    learner = PPO(env=venv, policy="MlpPolicy", seed=args.seed, device="cpu", verbose=0, **cfg["ppo"])
+    net_cls = BasicShapedRewardNet if args.algo == "airl" else BasicRewardNet
+    reward_net = net_cls(venv.observation_space, venv.action_space, normalize_input_layer=RunningNorm)
+    trainer_cls = AIRL if args.algo == "airl" else GAIL
+    trainer = trainer_cls(
+        demonstrations=trajs,
+        venv=venv,
+        gen_algo=learner,
+        reward_net=reward_net,
+        allow_variable_horizon=args.env == "CartPole-v1",
+        custom_logger=quiet,
+        log_dir=log_dir,
+        **cfg["adv"],
+    )
+    trainer.train(args.timesteps)
+    return learner, counter, {**cfg, "ppo": {**cfg["ppo"]}}
+
+
+def _cloning(args: argparse.Namespace, trajs: list, log_dir: str, counter: dict, quiet) -> tuple[Any, dict, dict]:
+    """imitation's BC on the demos, or SimpleDAggerTrainer (the demos as round 0, genplay's expert queried)."""
+    import numpy as np
+    from imitation.algorithms import bc
+
+    cfg, rng = SETTINGS["bc"], np.random.default_rng(args.seed)
+    venv = make_venv(args.env, SETTINGS["dagger"]["n_envs"], args.seed, counter)
+    kw = dict(batch_size=cfg["batch_size"], l2_weight=cfg["l2_weight"], optimizer_kwargs=dict(lr=cfg["lr"]))
+    spaces = dict(observation_space=venv.observation_space, action_space=venv.action_space)
+    if args.algo == "bc":
+        cloner = bc.BC(**spaces, rng=rng, demonstrations=trajs, custom_logger=quiet, **kw)
+        cloner.train(n_batches=cfg["n_batches"], progress_bar=False)
+        return cloner.policy, counter, dict(cfg)
+    from imitation.algorithms.dagger import SimpleDAggerTrainer
+
+    expert_file = Path(args.expert or default_expert(args.env))
+    expert = load_genplay_expert(expert_file, venv, args.env)
+    cloner = bc.BC(**spaces, rng=rng, custom_logger=quiet, **kw)
+    dagger = SimpleDAggerTrainer(
+        venv=venv,
+        scratch_dir=os.path.join(log_dir, "scratch"),
+        expert_policy=expert,
+        rng=rng,
+        expert_trajs=trajs,
+        bc_trainer=cloner,
+        custom_logger=quiet,
+    )
+    n_epochs = SETTINGS["dagger"]["bc_epochs_per_round"]
+    # log_rollouts_venv=None: BC's logging rollouts would step the training venv (and be counted as training)
+    dagger.train(args.timesteps, bc_train_kwargs=dict(n_epochs=n_epochs, progress_bar=False, log_rollouts_venv=None))
+    bc_settings = {k: v for k, v in cfg.items() if k != "n_batches"}  # standalone BC's budget, not DAgger's
+    return cloner.policy, counter, {**bc_settings, **SETTINGS["dagger"], "expert": str(expert_file)}
+
+
+def _sqil(args: argparse.Namespace, trajs: list, counter: dict, quiet) -> tuple[Any, dict, dict]:
+    """imitation's SQIL: SB3's DQN (discrete actions) or SAC (continuous, through rl_algo_class), SB3 defaults."""
     from imitation.algorithms.sqil import SQIL
     from stable_baselines3 import DQN, SAC
 
-    learner_name = SETTINGS["sqil"]["learner"][env_id]
-    venv = make_venv(env_id, SETTINGS["sqil"]["n_envs"], args.seed, counter)
+    learner_name = SETTINGS["sqil"]["learner"][args.env]
+    venv = make_venv(args.env, SETTINGS["sqil"]["n_envs"], args.seed, counter)
     sqil = SQIL(
         venv=venv,
         demonstrations=trajs,
