@@ -83,6 +83,7 @@ def test_prior_is_the_policy_masked_probabilities(saved_run):
     planes, mask = env.unwrapped.observe(state, state.current_player())
     env.close()
     assert sorted(prior) == [0, 1, 2, 4, 5, 6] and not mask[3]
+    np.testing.assert_array_equal(evaluator.planes(state), planes)  # the evaluator sees what the learner sees
     with torch.inference_mode():
         dist = model.policy.get_distribution(
             torch.as_tensor(planes[None], dtype=torch.float32), action_masks=mask[None]

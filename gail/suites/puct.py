@@ -61,8 +61,8 @@ def _numpy_mlp(layers: torch.nn.Module, head: torch.nn.Module) -> Callable[[np.n
     steps: list[tuple[str, Any, Any]] = []
     for module in modules:
         if isinstance(module, torch.nn.Linear):
-            w = module.weight.detach().cpu().double().numpy().T.copy()
-            b = 0.0 if module.bias is None else module.bias.detach().cpu().double().numpy()
+            w = module.weight.detach().cpu().float().numpy().T.copy()
+            b = np.float32(0.0) if module.bias is None else module.bias.detach().cpu().float().numpy()
             steps.append(("linear", w, b))
         elif isinstance(module, (torch.nn.ReLU, torch.nn.Tanh)):
             steps.append((type(module).__name__, None, None))
@@ -109,7 +109,7 @@ class PolicyNet:
 
     def _flat(self, planes: np.ndarray) -> np.ndarray:
         x = planes if self.normalize is None else self.normalize(planes)
-        return np.asarray(x, dtype=np.float64).reshape(len(planes), -1)
+        return np.asarray(x, dtype=np.float32).reshape(len(planes), -1)
 
     def _tensor(self, planes: np.ndarray) -> torch.Tensor:
         x = planes if self.normalize is None else self.normalize(planes)
@@ -118,7 +118,8 @@ class PolicyNet:
 
 def masked_probs(logits: np.ndarray, legal: list[int]) -> np.ndarray:
     """Softmax of ``logits`` over the ``legal`` actions only (the masked policy's probabilities)."""
-    z = logits[legal] - logits[legal].max()
+    z = logits[legal].astype(np.float64)
+    z -= z.max()
     e = np.exp(z)
     return e / e.sum()
 
@@ -135,7 +136,11 @@ class PolicyEvaluator(mcts.Evaluator):
     ) -> None:  # fmt: skip
         if value not in VALUES:
             raise EnvError(f"PUCT value must be one of {VALUES}, got {value!r}")
-        self.net, self.observer, self.shape = net, GAMES[game_name].observer, shape
+        self.net, self.shape = net, shape
+        obs, cells = GAMES[game_name].observer, int(np.prod(shape[1:]))
+        self._gather = [  # per player: the flat tensor's own, opponent and empty planes, in that order
+            np.concatenate([np.arange(cells) + k * cells for k in (obs.own[p], obs.opp[p], obs.empty)]) for p in (0, 1)
+        ]
         self.value, self.uniform = value, uniform
         self.playouts = random.Random(int(rng.randint(2**31)))  # 6x faster per move than numpy's choice
         self._priors: dict[tuple[int, str], list[tuple[int, float]]] = {}
@@ -143,8 +148,11 @@ class PolicyEvaluator(mcts.Evaluator):
         self.net_calls = 0
 
     def planes(self, state) -> np.ndarray:
-        """The mover's view of ``state``: ``(3, H, W)`` own, opponent, empty (as the learner sees it)."""
-        return self.observer.planes(state, state.current_player(), self.shape)
+        """The mover's view of ``state``: ``(3, H, W)`` own, opponent, empty (the env's observer's planes,
+        gathered in one indexing step)."""
+        player = state.current_player()
+        tensor = np.asarray(state.observation_tensor(player), dtype=np.float32)
+        return tensor[self._gather[player]].reshape(3, *self.shape[1:])
 
     def prior(self, state) -> list[tuple[int, float]]:
         """``[(action, probability)]`` over the legal actions of ``state``'s mover."""
