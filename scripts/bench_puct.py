@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--games", type=int, default=100)
     ap.add_argument("--value", choices=["rollout", "critic"], default="rollout")
     ap.add_argument("--c", type=float, default=2.0, help="PUCT exploration constant")
+    ap.add_argument("--temperature", type=float, default=1.0, help="the prior's softmax temperature")
     ap.add_argument("--uniform", action="store_true", help="control: a uniform prior instead of the run's policy")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -75,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     for sims in args.sims:
         for opp in args.opponent:
             seed = args.seed * 1_000_003 + sims
-            player = puct_bot(net, game, PuctConfig(sims, c=args.c, value=args.value, seed=seed), uniform=args.uniform)
+            player = puct_bot(
+                net,
+                game,
+                PuctConfig(sims, c=args.c, value=args.value, seed=seed, temperature=args.temperature),
+                uniform=args.uniform,
+            )
             if opp.startswith("pymcts:"):  # plain MCTS: UCT, uniform prior, the same rollouts and search code
                 opponent = puct_bot(
                     net, game, PuctConfig(int(opp.partition(":")[2]), seed=seed + 1), uniform=True, uct=True
@@ -94,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                 "prior": "uniform" if args.uniform else "learned",
                 "value": args.value,
                 "c": args.c,
+                "temperature": args.temperature,
                 "simulations": sims,
                 "opponent": opp,
                 "games": n,

@@ -59,7 +59,13 @@ def test_bad_puct_spec_is_refused_in_one_line(spec, needle):
 
 
 def test_config_refuses_bad_values():
-    for kwargs in ({"simulations": 0}, {"simulations": 5, "value": "oracle"}, {"simulations": 5, "c": 0.0}):
+    bad = (
+        {"simulations": 0},
+        {"simulations": 5, "value": "oracle"},
+        {"simulations": 5, "c": 0.0},
+        {"simulations": 5, "temperature": 0},
+    )
+    for kwargs in bad:
         with pytest.raises(EnvError):
             PuctConfig(**kwargs)
 

@@ -39,12 +39,14 @@ CACHE_SIZE = 200_000
 
 @dataclass(frozen=True)
 class PuctConfig:
-    """How a PUCT bot searches: simulations, exploration constant, leaf value, seed."""
+    """How a PUCT bot searches: simulations, exploration constant, leaf value, seed, and the prior's
+    temperature (logits divided by it before the masked softmax; > 1 flattens an overconfident clone)."""
 
     simulations: int
     c: float = PUCT_C
     value: str = "rollout"
     seed: int = 0
+    temperature: float = 1.0
 
     def __post_init__(self) -> None:
         if self.simulations < 1:
@@ -53,6 +55,8 @@ class PuctConfig:
             raise EnvError(f"PUCT value must be one of {VALUES}, got {self.value!r}")
         if not self.c > 0:
             raise EnvError(f"PUCT c must be > 0, got {self.c}")
+        if not self.temperature > 0:
+            raise EnvError(f"PUCT temperature must be > 0, got {self.temperature}")
 
 
 def _numpy_mlp(layers: torch.nn.Module, head: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -132,7 +136,7 @@ class PolicyEvaluator(mcts.Evaluator):
 
     def __init__(
         self, net: PolicyNet, game_name: str, shape: tuple[int, ...], value: str, rng: np.random.RandomState,
-        *, uniform: bool = False,
+        *, uniform: bool = False, temperature: float = 1.0,
     ) -> None:  # fmt: skip
         if value not in VALUES:
             raise EnvError(f"PUCT value must be one of {VALUES}, got {value!r}")
@@ -141,7 +145,7 @@ class PolicyEvaluator(mcts.Evaluator):
         self._gather = [  # per player: the flat tensor's own, opponent and empty planes, in that order
             np.concatenate([np.arange(cells) + k * cells for k in (obs.own[p], obs.opp[p], obs.empty)]) for p in (0, 1)
         ]
-        self.value, self.uniform = value, uniform
+        self.value, self.uniform, self.temperature = value, uniform, temperature
         self.playouts = random.Random(int(rng.randint(2**31)))  # 6x faster per move than numpy's choice
         self._priors: dict[tuple[int, str], list[tuple[int, float]]] = {}
         self._values: dict[tuple[int, str], float] = {}
@@ -165,7 +169,7 @@ class PolicyEvaluator(mcts.Evaluator):
             if len(self._priors) >= CACHE_SIZE:
                 self._priors.clear()
             self.net_calls += 1
-            probs = masked_probs(self.net.logits(self.planes(state)[None])[0], legal)
+            probs = masked_probs(self.net.logits(self.planes(state)[None])[0] / self.temperature, legal)
             cached = self._priors[key] = [(a, float(p)) for a, p in zip(legal, probs)]
         return list(cached)
 
@@ -213,7 +217,7 @@ def puct_bot(
     net = run_dir if isinstance(run_dir, PolicyNet) else load_net(run_dir, name)
     rng = np.random.RandomState(config.seed % 2**32)
     shape = tuple(game.observation_tensor_shape())
-    evaluator = PolicyEvaluator(net, name, shape, config.value, rng, uniform=uniform)
+    evaluator = PolicyEvaluator(net, name, shape, config.value, rng, uniform=uniform, temperature=config.temperature)
     search = mcts.MCTSBot(
         game, config.c, config.simulations, evaluator, solve=True, random_state=rng,
         child_selection_fn=mcts.SearchNode.uct_value if uct else mcts.SearchNode.puct_value,
