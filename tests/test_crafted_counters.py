@@ -69,7 +69,7 @@ def test_impossible_counters_are_one_error_line(runs, tmp_path, capsys, algo, fi
 
 def test_a_run_of_the_other_algorithm_is_named(runs, tmp_path, capsys):
     root, base = runs
-    for run, small, needle in ((root / "dac", GAIL_SMALL, "--algo dac"), (root / "gail", DAC_SMALL, "GAIL run")):
+    for run, small, needle in ((root / "dac", GAIL_SMALL, "--algo dac"), (root / "gail", DAC_SMALL, "--algo gail")):
         copy = tmp_path / run.name
         shutil.copytree(run, copy)
         assert main([*base, "--timesteps", "800", "--out", str(copy), "--resume", *small]) == 2

@@ -100,7 +100,7 @@ def _refuse_non_finite_grads(optimizer: torch.optim.Optimizer, loss: torch.Tenso
     waiting in the next all-reduce)."""
     grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
     if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
-        from genplay.settings import NonFiniteError
+        from genplay.generative.core.checks import NonFiniteError
 
         raise NonFiniteError(
             f"discriminator step: the gradients hold NaN or inf (loss {float(loss.detach()):.4g}); "
