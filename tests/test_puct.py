@@ -160,3 +160,25 @@ def test_the_learned_prior_finds_a_win_in_one_that_a_uniform_prior_misses():
 def test_masked_probs_ignore_illegal_logits():
     logits = np.array([0.0, 100.0, 0.0, np.log(3.0)])
     np.testing.assert_allclose(masked_probs(logits, [0, 3]), [0.25, 0.75])
+
+
+def test_a_mask_unaware_run_plays_only_legal_moves_when_given_masks():
+    """A plain-PPO run (what ``train --algo bc`` saves on a board game) as ``policy:``/suite player."""
+    from stable_baselines3 import PPO
+
+    from genplay.gail.data.collect import as_policy_fn
+
+    env = make_env(C4)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = PPO("MlpPolicy", env, n_steps=16, policy_kwargs={"net_arch": [16]}, seed=0)
+    with torch.no_grad():
+        model.policy.action_net.bias.fill_(0.0)
+        model.policy.action_net.bias[3] = 50.0  # it wants column 3 above all
+    _, state = _position([3, 3, 3, 3, 3, 3])  # which is full
+    planes, mask = env.unwrapped.observe(state, state.current_player())
+    env.close()
+    act = as_policy_fn(model)
+    assert int(act(planes[None])[0]) == 3  # without masks: the illegal favourite
+    assert mask[int(act(planes[None], mask[None])[0])]
+    assert all(mask[int(as_policy_fn(model, deterministic=False)(planes[None], mask[None])[0])] for _ in range(20))

@@ -52,6 +52,8 @@ def as_policy_fn(policy: Any, *, deterministic: bool = True) -> PolicyFn:
         def act(obs, action_masks=None):
             if takes_masks and action_masks is not None:
                 return policy.predict(obs, deterministic=deterministic, action_masks=action_masks)[0]
+            if action_masks is not None and hasattr(getattr(policy, "policy", None), "get_distribution"):
+                return _masked_predict(policy, obs, action_masks, deterministic)
             return policy.predict(obs, deterministic=deterministic)[0]
 
         return act
@@ -62,6 +64,23 @@ def as_policy_fn(policy: Any, *, deterministic: bool = True) -> PolicyFn:
             n_params = 1
         return policy if n_params >= 2 else lambda obs, action_masks=None: policy(obs)
     raise TypeError(f"cannot use {type(policy).__name__} as a policy: give an SB3 model or a callable")
+
+
+def _masked_predict(model: Any, obs: Any, action_masks: Any, deterministic: bool) -> np.ndarray:
+    """A mask-unaware SB3 model's action among the legal ones (its logits, illegal moves at -inf), so a
+    plain-PPO run (``train --algo bc`` on a board game) never plays an illegal move; else ``predict``."""
+    import torch
+
+    with torch.no_grad():
+        obs_t, _ = model.policy.obs_to_tensor(obs)
+        dist = model.policy.get_distribution(obs_t).distribution
+    logits = getattr(dist, "logits", None)
+    masks = np.asarray(action_masks, dtype=bool).reshape(len(obs_t), -1)
+    if logits is None or logits.shape != masks.shape or not masks.any(1).all():
+        return model.predict(obs, deterministic=deterministic)[0]
+    masked = logits.masked_fill(~torch.as_tensor(masks, device=logits.device), -torch.inf)
+    chosen = masked.argmax(1) if deterministic else torch.distributions.Categorical(logits=masked).sample()
+    return chosen.cpu().numpy()
 
 
 def is_frame_stack(space: spaces.Space) -> bool:
