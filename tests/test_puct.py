@@ -182,3 +182,19 @@ def test_a_mask_unaware_run_plays_only_legal_moves_when_given_masks():
     assert int(act(planes[None])[0]) == 3  # without masks: the illegal favourite
     assert mask[int(act(planes[None], mask[None])[0])]
     assert all(mask[int(as_policy_fn(model, deterministic=False)(planes[None], mask[None])[0])] for _ in range(20))
+
+
+def test_suite_with_opponents_writes_one_pairing_each(saved_run, tmp_path, capsys):
+    import json
+
+    from genplay.cli import main
+
+    run, _ = saved_run
+    argv = ["evaluate", "--suite", "boardgames", "--env", C4, "--policy", f"puct:{run}:3"]
+    argv += ["--opponents", f"mcts:5,{run}", "--n-episodes", "1", "--out", str(tmp_path / "suite")]
+    assert main(argv) == 0
+    result = json.loads((tmp_path / "suite" / "suite.json").read_text())
+    rows = {(r["player"], r["opponent"]): r["total"] for r in result["pairings"]}
+    assert sorted(rows) == [(f"puct:{run}:3", o) for o in sorted(["mcts:5", str(run)])]
+    assert all(t["n"] == 2 and t["score"] == pytest.approx(t["win"] + t["draw"] / 2) for t in rows.values())
+    assert "Bradley-Terry" in capsys.readouterr().out

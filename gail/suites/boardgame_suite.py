@@ -147,7 +147,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {row['player']} | {row['opponent']} | {cell(t, 'win')} | {cell(t, 'draw')} | "
             f"{cell(t, 'loss')} | {t['score']:.3f} |"
         )
-    lines += ["", "| player | Elo (Bradley-Terry, random = 0) |", "|---|---|"]
+    anchor = "random" if "random" in result["elo"] else min(result["elo"], default="random")  # bradley_terry's pin
+    lines += ["", f"| player | Elo (Bradley-Terry, {anchor} = 0) |", "|---|---|"]
     for name, elo in sorted(result["elo"].items(), key=lambda kv: -kv[1]):
         lines.append(f"| {name} | {elo:.0f} |")
     if result.get("failed"):
