@@ -46,8 +46,8 @@ SOLVER_GAMES = ("tic_tac_toe",)
 """Games whose exact solver finishes: the memoised negamax visits every position."""
 _LIMITS = {"mcts": (MAX_MCTS_SIMULATIONS, "simulations"), "alphabeta": (MAX_ALPHABETA_DEPTH, "depth")}
 MAX_PUCT_SIMULATIONS = 5_000
-"""Most PUCT simulations per move: its search runs in Python (about 1 ms a simulation on connect four,
-one core of a 2-core machine), so 5,000 keep a move within seconds."""
+"""Most PUCT simulations per move: its search runs in Python (0.15-0.2 ms a simulation on connect four,
+one core of a busy 2-core machine; about 9x mcts:N's C++), so 5,000 keep a move around a second."""
 
 
 def parse_bot_spec(spec: str) -> tuple[str, str | int | tuple[str, int] | None]:
