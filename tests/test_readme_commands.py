@@ -47,7 +47,6 @@ EXTRA: dict[str, list[str]] = {
     "python scripts/bench_atari.py": ["--n-demo", "1", "--demo-source", "random", "--agent-steps", "512"]
     + ["--eval-games", "1", "--bc-epochs", "1"],
     "python scripts/bench_boardgames.py": ["--timesteps", "512", "--games-per-pairing", "4", "--n-demo-games", "4"],
-    "python scripts/bench_puct.py": ["--games", "2", "--sims", "5"],
     "python scripts/bench_music.py": ["--steps", "3", "--limit", "8", "--n-samples", "16"],
     "python scripts/bench_text.py": ["--minutes", "0.05", "--n-eval", "50", "--max-mle-epochs", "1"]
     + ["--max-adv-steps", "1", "--disc-pretrain-steps", "1", "--temperatures", "1.0"],
