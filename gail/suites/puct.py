@@ -25,8 +25,10 @@ import numpy as np
 import torch
 from open_spiel.python.algorithms import mcts
 
+from genplay.envs.board_bots import MAX_PUCT_SIMULATIONS
 from genplay.envs.boardgames import GAMES
 from genplay.errors import EnvError
+from genplay.settings import POSITIVE, ConfigError, Int, OneOf, check_fields
 
 VALUES = ("rollout", "critic")
 """Leaf values: ``rollout`` (one uniformly random playout, as ``mcts:N``) or ``critic`` (the run's
@@ -49,14 +51,11 @@ class PuctConfig:
     temperature: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.simulations < 1:
-            raise EnvError(f"PUCT simulations must be >= 1, got {self.simulations}")
-        if self.value not in VALUES:
-            raise EnvError(f"PUCT value must be one of {VALUES}, got {self.value!r}")
-        if not self.c > 0:
-            raise EnvError(f"PUCT c must be > 0, got {self.c}")
-        if not self.temperature > 0:
-            raise EnvError(f"PUCT temperature must be > 0, got {self.temperature}")
+        rules = {"simulations": Int(1, MAX_PUCT_SIMULATIONS), "c": POSITIVE, "value": OneOf(VALUES)}
+        try:
+            check_fields(self, {**rules, "seed": Int(0, 2**31 - 1), "temperature": POSITIVE})
+        except ConfigError as exc:  # bot settings are refused as env errors, like the rest of a bot spec
+            raise EnvError(str(exc)) from None
 
 
 def _numpy_mlp(layers: torch.nn.Module, head: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray] | None:
