@@ -33,10 +33,10 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
 from genplay.envs import EnvFactory
-from genplay.errors import GenplayError
 from genplay.gail.data.demos import Demos
 from genplay.gail.learners.off_policy import Batch, OffPolicyConfig, OffPolicyImitation
-from genplay.generative.core.checks import check_float
+from genplay.gail.learners.off_policy_config import OFF_POLICY_RULES
+from genplay.settings import POSITIVE, OneOf
 
 VALUE_TERMS = ("mixed", "expert", "v0")
 CHI2_ROWS = ("all", "expert")
@@ -58,18 +58,13 @@ class IQLearnConfig(OffPolicyConfig):
     use_target: bool = False
     """V(s') from the target network (no gradient); false (default): from the online network, as in the paper."""
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.value_term not in VALUE_TERMS:
-            want = ", ".join(VALUE_TERMS)
-            raise GenplayError(f"IQLearnConfig.value_term: expected one of {want}, got {self.value_term!r}")
-        if self.chi2_rows not in CHI2_ROWS:
-            raise GenplayError(
-                f"IQLearnConfig.chi2_rows: expected one of {', '.join(CHI2_ROWS)}, got {self.chi2_rows!r}"
-            )
-        check_float("IQLearnConfig.chi2_alpha", self.chi2_alpha, 0, low_open=True)
-        if not isinstance(self.use_target, bool):
-            raise GenplayError(f"IQLearnConfig.use_target: expected true or false, got {self.use_target!r}")
+
+IQLearnConfig.RULES = {
+    **OFF_POLICY_RULES,
+    "value_term": OneOf(VALUE_TERMS),
+    "chi2_rows": OneOf(CHI2_ROWS),
+    "chi2_alpha": POSITIVE,
+}
 
 
 class IQLearn(OffPolicyImitation):

@@ -33,7 +33,6 @@ import torch.nn.functional as F
 from stable_baselines3.common.callbacks import BaseCallback
 
 from genplay.envs import EnvFactory
-from genplay.errors import GenplayError
 from genplay.gail.data.demos import Demos
 from genplay.gail.learners.off_policy import Batch, OffPolicyConfig, OffPolicyImitation
 
@@ -44,11 +43,6 @@ class SQILConfig(OffPolicyConfig):
 
     absorbing: bool = True
     """Terminations lead to an absorbing state whose reward is the share of terminal rows that are expert rows."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not isinstance(self.absorbing, bool):
-            raise GenplayError(f"SQILConfig.absorbing: expected true or false, got {self.absorbing!r}")
 
 
 class SQIL(OffPolicyImitation):

@@ -7,12 +7,11 @@ without the trainer's SB3 machinery.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 
-from genplay.errors import GenplayError
-from genplay.generative.core.checks import check_device, check_float, check_int
+from genplay.settings import OPEN_DISCOUNT, POSITIVE, UNIT, Device, Int, Layers, OneOf, Real, Rule, check_fields
 
 MAX_BUFFER = 2_000_000
 """Replay rows at most (observations and next observations are both stored)."""
@@ -72,41 +71,40 @@ class OffPolicyConfig:
     centre_frames: bool = True
     """Pixels: the network sees frames centred on the mean demo frame (CenteredNatureCNN), not x / 255."""
 
+    RULES: ClassVar[dict[str, Rule]]  # set below the class: the off-policy learner's field rules
+
     def __post_init__(self) -> None:
-        check_off_policy_fields(self)
+        check_fields(self, self.RULES)
 
 
-def check_off_policy_fields(c: OffPolicyConfig) -> None:
-    """Refuse out-of-range settings, one ``GenplayError`` naming ``Class.field`` and the bound."""
-    name = type(c).__name__
-    for field, low, high in (
-        ("n_envs", 1, 1024),
-        ("seed", 0, 2**31 - 1),
-        ("torch_threads", 1, 256),
-        ("checkpoint_every", 0, None),
-        ("buffer_size", 2, MAX_BUFFER),
-        ("learning_starts", 0, None),
-        ("batch_size", 0, 65_536),
-        ("expert_batch_size", 1, 65_536),
-        ("train_freq", 1, None),
-        ("gradient_steps", 1, 10_000),
-        ("target_update_interval", 1, None),
-    ):
-        check_int(f"{name}.{field}", getattr(c, field), low, high)
-    check_float(f"{name}.learning_rate", c.learning_rate, 0, low_open=True)
-    check_float(f"{name}.gamma", c.gamma, 0, 1, low_open=True, high_open=True)
-    check_float(f"{name}.tau", c.tau, 0, 1, low_open=True)
-    check_float(f"{name}.temperature", c.temperature, 0, low_open=True)
-    check_float(f"{name}.max_grad_norm", c.max_grad_norm, 0, low_open=True)
-    for field in ("exploration_fraction", "exploration_initial_eps", "exploration_final_eps"):
-        check_float(f"{name}.{field}", getattr(c, field), 0, 1)
-    if c.exploration not in ("boltzmann", "epsilon"):
-        raise GenplayError(f"{name}.exploration: expected boltzmann or epsilon, got {c.exploration!r}")
-    if not isinstance(c.learn_temperature, bool) or not isinstance(c.centre_frames, bool):
-        raise GenplayError(f"{name}.learn_temperature / centre_frames: expected true or false")
-    if not isinstance(c.net_arch, tuple) or not all(isinstance(w, int) and 1 <= w <= 8192 for w in c.net_arch):
-        raise GenplayError(f"{name}.net_arch: expected layer widths in [1, 8192], got {c.net_arch!r}")
-    check_device(c.device, f"{name}.device")
+OFF_POLICY_RULES: dict[str, Rule] = {
+    "n_envs": Int(1, 1024),
+    "seed": Int(0, 2**31 - 1),
+    "device": Device(),
+    "torch_threads": Int(1, 256),
+    "checkpoint_every": Int(0),
+    "buffer_size": Int(2, MAX_BUFFER),
+    "learning_starts": Int(0),
+    "batch_size": Int(0, 65_536),
+    "expert_batch_size": Int(1, 65_536),
+    "learning_rate": Real(0.0, low_open=True),
+    "gamma": OPEN_DISCOUNT,
+    "train_freq": Int(1),
+    "gradient_steps": Int(1, 10_000),
+    "target_update_interval": Int(1),
+    "tau": Real(0.0, 1.0, low_open=True),
+    "temperature": POSITIVE,
+    "exploration": OneOf(("boltzmann", "epsilon")),
+    "exploration_fraction": UNIT,
+    "exploration_initial_eps": UNIT,
+    "exploration_final_eps": UNIT,
+    "max_grad_norm": POSITIVE,
+    "net_arch": Layers(),
+}
+"""Field rules of :class:`OffPolicyConfig` (``genplay.settings``); a subclass adds its own in ``RULES``."""
+
+
+OffPolicyConfig.RULES = OFF_POLICY_RULES
 
 
 class Batch(NamedTuple):
