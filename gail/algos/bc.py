@@ -196,13 +196,12 @@ def demo_nll(policy: ActorCriticPolicy, obs, acts: np.ndarray, action_masks: np.
     obs_t = None if lazy else policy.obs_to_tensor(obs)[0]  # handles Box, Dict and images as SB3 does
     acts_t = torch.as_tensor(acts, device=policy.device)
     masks = np.asarray(action_masks) if action_masks is not None else None
-    maskable = masks is not None and "action_masks" in policy.evaluate_actions.__code__.co_varnames
+    maskable = masks is not None and "action_masks" in policy.get_distribution.__code__.co_varnames
 
-    def nll(idx: np.ndarray) -> torch.Tensor:
+    def nll(idx: np.ndarray) -> torch.Tensor:  # the action distribution alone: BC needs no critic pass
         batch = policy.obs_to_tensor(obs[idx])[0] if lazy else take_rows(obs_t, idx)
         kwargs = {"action_masks": masks[idx]} if maskable else {}
-        _, log_prob, _ = policy.evaluate_actions(batch, acts_t[idx], **kwargs)
-        return -log_prob.mean()
+        return -policy.get_distribution(batch, **kwargs).log_prob(acts_t[idx]).mean()
 
     return nll
 

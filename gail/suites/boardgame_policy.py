@@ -68,18 +68,19 @@ class SymmetricMaskablePolicy(MaskableActorCriticPolicy):
         flat = obs.reshape(b, c, h * w)[:, :, self.sym_gather]  # (B, C, G, HW)
         return flat.permute(2, 0, 1, 3).reshape(-1, c, h, w)
 
-    def _symmetric(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Action logits ``(B, A)`` and values ``(B, 1)`` averaged over the symmetry images."""
+    def _symmetric(self, obs: torch.Tensor, values: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Action logits ``(B, A)`` and values ``(B, 1)`` averaged over the symmetry images (``values``
+        False: the critic is skipped and None returned, as BC's fits and acting need no values)."""
         g, b = len(self.sym_gather), obs.shape[0]
         features = self.extract_features(self._images(obs))
-        if self.share_features_extractor:
-            latent_pi, latent_vf = self.mlp_extractor(features)
-        else:
-            latent_pi = self.mlp_extractor.forward_actor(features[0])
-            latent_vf = self.mlp_extractor.forward_critic(features[1])
+        pi_features, vf_features = (features, features) if self.share_features_extractor else features
+        latent_pi = self.mlp_extractor.forward_actor(pi_features)
         logits = self.action_net(latent_pi).reshape(g, b, -1)
         index = self.sym_actions[:, None, :].expand(g, b, logits.shape[-1])
         logits = torch.gather(logits, 2, index).mean(0)  # image g's logit of a's image, back on a
+        if not values:
+            return logits, None
+        latent_vf = self.mlp_extractor.forward_critic(vf_features)
         return logits, self.value_net(latent_vf).reshape(g, b, 1).mean(0)
 
     def _distribution(self, logits: torch.Tensor, action_masks):
@@ -101,7 +102,7 @@ class SymmetricMaskablePolicy(MaskableActorCriticPolicy):
         return values, distribution.log_prob(actions), distribution.entropy()
 
     def get_distribution(self, obs, action_masks=None):
-        return self._distribution(self._symmetric(obs)[0], action_masks)
+        return self._distribution(self._symmetric(obs, values=False)[0], action_masks)
 
     def predict_values(self, obs):
         return self._symmetric(obs)[1]
