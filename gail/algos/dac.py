@@ -44,7 +44,7 @@ from genplay.gail.algos.config import GAILConfig
 from genplay.gail.algos.dac_config import DQNConfig, dac_run_meta
 from genplay.gail.data.demos import Demos, check_demos_match_spaces
 from genplay.gail.data.store import TransitionStore
-from genplay.gail.learners.learner import ProgressBar, SB3Learner
+from genplay.gail.learners.learner import PeriodicCheckpoint, ProgressBar, SB3Learner
 from genplay.gail.learners.replay import TerminationReplayBuffer
 from genplay.gail.rewards.discriminator import (
     TransitionDiscriminator,
@@ -176,7 +176,7 @@ class DAC(SB3Learner):
         self._start_run()
         remaining = total_timesteps - self.num_timesteps
         if remaining > 0:
-            callbacks = [_Checkpoint(self, checkpoint_path)] + ([callback] if callback is not None else [])
+            callbacks = [PeriodicCheckpoint(self, checkpoint_path)] + ([callback] if callback is not None else [])
             if progress_bar:
                 callbacks.append(_ProgressBar(self, self.planned_end(total_timesteps)))
             self.algo.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False)
@@ -347,21 +347,6 @@ class DAC(SB3Learner):
 
         path = str(Path(path) / "checkpoint.pt") if Path(path).is_dir() else path
         return load_dac(cls, path, venv=venv, demos=demos, log_dir=log_dir, settings=settings, state=state)
-
-
-class _Checkpoint(BaseCallback):
-    """Saves the trainer every ``checkpoint_every`` steps, between updates (nothing half-done)."""
-
-    def __init__(self, trainer: DAC, path: str | None) -> None:
-        super().__init__()
-        self.trainer, self.path, self.last = trainer, path, trainer.num_timesteps
-
-    def _on_step(self) -> bool:
-        every = self.trainer.config.checkpoint_every
-        if self.path and every and self.trainer.num_timesteps - self.last >= every:
-            self.trainer.save_checkpoint(self.path)
-            self.last = self.trainer.num_timesteps
-        return True
 
 
 class _ProgressBar(ProgressBar):

@@ -6,6 +6,8 @@ the absorbing-state mass, the centred frame scaling and the logs come from the s
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
@@ -90,3 +92,19 @@ class ProgressBar(BaseCallback):
 
     def _on_training_end(self) -> None:
         self.bar.close()
+
+
+class PeriodicCheckpoint(BaseCallback):
+    """Saves the trainer every ``config.checkpoint_every`` agent steps, between updates (nothing half-done):
+    the off-policy learners' and DAC's (GAIL saves between rollouts in its own loop)."""
+
+    def __init__(self, trainer: SB3Learner, path: str | Path | None) -> None:
+        super().__init__()
+        self.trainer, self.path, self.last = trainer, path, trainer.num_timesteps
+
+    def _on_step(self) -> bool:
+        every = self.trainer.config.checkpoint_every
+        if self.path and every and self.trainer.num_timesteps - self.last >= every:
+            self.trainer.save_checkpoint(self.path)
+            self.last = self.trainer.num_timesteps
+        return True

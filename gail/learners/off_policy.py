@@ -46,9 +46,9 @@ from stable_baselines3.common.vec_env import VecEnv
 from genplay.errors import EnvError
 from genplay.gail.data.demos import Demos, check_demos_match_spaces
 from genplay.gail.data.store import TransitionStore
-from genplay.gail.learners.learner import ProgressBar, SB3Learner
+from genplay.gail.learners.learner import PeriodicCheckpoint, ProgressBar, SB3Learner
 from genplay.gail.learners.off_policy_config import Batch, OffPolicyConfig
-from genplay.gail.learners.off_policy_sb3 import ImitationDQN, ImitationSAC, PeriodicCheckpoint, lerp_targets
+from genplay.gail.learners.off_policy_sb3 import ImitationDQN, ImitationSAC, lerp_targets
 from genplay.gail.learners.replay import CountingReplayBuffer
 from genplay.gail.rewards.features import CenteredNatureCNN, DemoScaling, to_flat
 from genplay.generative.core import select_device

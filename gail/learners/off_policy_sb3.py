@@ -11,12 +11,10 @@ update every few env steps and small networks make Python overhead the bottlenec
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 from stable_baselines3 import DQN, SAC
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.utils import polyak_update
 
 if TYPE_CHECKING:
@@ -79,18 +77,3 @@ class ImitationSAC(SAC):
         optimizers = [self.actor.optimizer, self.critic.optimizer]
         self._update_learning_rate(optimizers + ([self.ent_coef_optimizer] if self.ent_coef_optimizer else []))
         self.trainer.update(gradient_steps)
-
-
-class PeriodicCheckpoint(BaseCallback):
-    """Saves the trainer every ``checkpoint_every`` steps, between updates (nothing half-done)."""
-
-    def __init__(self, trainer: OffPolicyImitation, path: str | Path | None) -> None:
-        super().__init__()
-        self.trainer, self.path, self.last = trainer, path, trainer.num_timesteps
-
-    def _on_step(self) -> bool:
-        every = self.trainer.config.checkpoint_every
-        if self.path and every and self.trainer.num_timesteps - self.last >= every:
-            self.trainer.save_checkpoint(self.path)
-            self.last = self.trainer.num_timesteps
-        return True
