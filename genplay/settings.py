@@ -214,7 +214,7 @@ def check_fields(config: Any, rules: Mapping[str, Rule], label: Callable[[Any, s
         rule = rules.get(f.name)
         if rule is not None:
             rule.check(label(config, f.name), value)
-        elif expected := _type_problem(str(f.type), value):
+        elif expected := _type_problem(f.type if isinstance(f.type, str) else getattr(f.type, "__name__", ""), value):
             raise ConfigError(f"{label(config, f.name)}: expected {expected}, got {value!r}")
     unknown = set(rules) - {f.name for f in dataclasses.fields(config)}
     if unknown:  # a rule for a renamed field would silently check nothing

@@ -127,3 +127,14 @@ NOT_FIELD_RANGES = {"genplay.envs.factory.EnvFactory"}
 
 def test_every_config_validates_through_the_field_rules():
     assert sorted(set(_hand_checked_configs()) - NOT_FIELD_RANGES) == []
+
+
+def test_annotations_as_types_are_checked_too():
+    """Without ``from __future__ import annotations`` a field's type is the class, not its name."""
+    import dataclasses
+
+    Plain = dataclasses.make_dataclass("Plain", [("on", bool, True), ("n", int, 1)], frozen=True)
+    with pytest.raises(ConfigError, match=r"Plain.on: expected true or false, got 1"):
+        check_fields(Plain(on=1), {})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"Plain.n: expected an integer, got 'x'"):
+        check_fields(Plain(n="x"), {})  # type: ignore[arg-type]
