@@ -23,8 +23,9 @@ PACKAGES = [
 TEXT = ["nltk>=3.8"]
 # genplay.generative.music: the Bach chorales in music21's corpus, MIDI files through pretty-midi.
 MUSIC = ["music21>=9", "pretty-midi>=0.2.10"]
-# genplay/TicTacToe-v0 and the other board games: rules and search bots from OpenSpiel.
-BOARDGAMES = ["open-spiel>=1.5"]
+# genplay/TicTacToe-v0 and the other board games: rules and search bots from OpenSpiel; the Elo ladder's
+# Bradley-Terry fit from choix (gail/evaluation/ladder.py).
+BOARDGAMES = ["open-spiel>=1.5", "choix>=0.4"]
 
 # genplay.gail.evaluation.video: mp4 through gymnasium's RecordVideo (ffmpeg comes in the imageio-ffmpeg wheel);
 # without it, videos are GIFs written with Pillow.

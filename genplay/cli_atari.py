@@ -49,6 +49,11 @@ def add_suite_args(ev: argparse.ArgumentParser) -> None:
         "--opponents", type=lambda v: v.split(","), default=None, metavar="SPEC,SPEC",
         help="boardgames: play only these (bot specs such as mcts:50 or puct:RUN:N, or run dirs), one pairing each",
     )  # fmt: skip
+    ev.add_argument(
+        "--ladder", type=lambda v: v.split(","), default=None, metavar="SPEC,SPEC,...",
+        help="boardgames: a round-robin of these entrants (bots or run dirs; --n-episodes games per colour per "
+        "pairing), Bradley-Terry Elo with bootstrap CIs, random = 0; --out: ladder.json, ladder.md, ladder.png",
+    )  # fmt: skip
     ev.add_argument("--max-steps", type=int, default=None, help=argparse.SUPPRESS)  # tests: cut episodes short
     ev.add_argument(
         "--ray", nargs="?", const="local", default=None, metavar="ADDRESS",

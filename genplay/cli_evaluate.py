@@ -9,9 +9,10 @@ suite, since its expert is a search bot reading the game's state.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
-from genplay.errors import GenplayError
+from genplay.errors import GenplayError, JobsFailed
 
 
 def _boardgames_suite(args: argparse.Namespace) -> None:
@@ -20,6 +21,8 @@ def _boardgames_suite(args: argparse.Namespace) -> None:
 
     if args.env is None:
         raise GenplayError("--env: required with --suite boardgames (the game, e.g. genplay/TicTacToe-v0)")
+    if args.ladder is not None:
+        return _ladder(args)
     if not args.policy or len(args.policy) != 1:
         raise GenplayError("--policy: give exactly one with --suite boardgames (a policy dir or zip, or a bot spec)")
     for name in ("games", "seeds", "video", "max_steps"):
@@ -37,6 +40,22 @@ def _boardgames_suite(args: argparse.Namespace) -> None:
     )
 
 
+def _ladder(args: argparse.Namespace) -> None:
+    from genplay.cli_atari import ray_options
+    from genplay.gail.suites.board_ladder import LadderConfig, entrants_of, markdown, run_ladder
+
+    for flag in ("policy", "opponents", "games", "seeds", "video", "max_steps"):
+        if getattr(args, flag):
+            raise GenplayError(f"--{flag.replace('_', '-')}: not with --ladder (its entrants play each other)")
+    entrants = entrants_of(args.env, args.ladder)
+    config = LadderConfig(n_per_colour=args.n_episodes or args.episodes or 50, seed=args.seed)
+    ray = {k: v for k, v in ray_options(args).items() if k != "gpus"}
+    result = run_ladder(args.env, entrants, config, out=args.out, **ray)
+    print(json.dumps(result) if args.json else markdown(result), end="\n" if args.json else "")
+    if result["failed"]:
+        raise JobsFailed(result["failed"], args.out or "the output above")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from genplay.cli_args import check_env, check_policy_arg
     from genplay.cli_atari import check_not_suite, cmd_evaluate_suite
@@ -50,6 +69,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if args.suite is not None:
         if args.opponents is not None:
             raise GenplayError("--opponents: only with --suite boardgames (or a board-game --env)")
+        if args.ladder is not None:
+            raise GenplayError("--ladder: only with --suite boardgames (or a board-game --env)")
         return cmd_evaluate_suite(args)
     if args.env is None:
         raise GenplayError("--env: required (or evaluate a suite: --suite atari)")
@@ -60,6 +81,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         return _boardgames_suite(args)
     if args.opponents is not None:
         raise GenplayError("--opponents: only with --suite boardgames (or a board-game --env)")
+    if args.ladder is not None:
+        raise GenplayError("--ladder: only with --suite boardgames (or a board-game --env)")
     if not args.policy:
         raise GenplayError("--policy: required: a gail train output dir, an SB3 zip, 'expert' or 'random'")
     if len(args.policy) > 1:

@@ -19,6 +19,7 @@ import numpy as np
 
 from genplay.envs.boardgames import GAMES, game_of
 from genplay.errors import GenplayError, JobsFailed
+from genplay.gail.evaluation.ladder import Games, fit_elo
 from genplay.gail.suites.boardgames import Record, play_games
 
 REFERENCES = ("random", "mcts:10", "mcts:50", "mcts:200")
@@ -29,37 +30,21 @@ def references(game: str) -> list[str]:
     return [*REFERENCES, "solver"] if game == "tic_tac_toe" else list(REFERENCES)
 
 
-def bradley_terry(records: dict[tuple[str, str], Record], iters: int = 2000) -> dict[str, float]:
+def bradley_terry(records: dict[tuple[str, str], Record]) -> dict[str, float]:
     """Elo ratings (400 log10 scale) maximising the Bradley-Terry likelihood; ``random`` (else the first) at 0.
 
-    MM updates (Hunter 2004) on half-win counts, with a tiny prior of one draw against a
-    virtual 0-rated player so that unbeaten or winless players keep finite ratings.
+    The ladder's fit (:func:`genplay.gail.evaluation.ladder.fit_elo`: a draw half a win to each side,
+    0.1 prior draws a pairing so that unbeaten or winless players keep finite ratings).
     """
     players = sorted({p for pair in records for p in pair})
+    if not players:
+        return {}
     idx = {p: i for i, p in enumerate(players)}
-    n = len(players) + 1  # the virtual player is last
-    wins, games = np.zeros(n), np.zeros((n, n))
-    for (a, b), r in records.items():
-        i, j = idx[a], idx[b]
-        wins[i] += r.win + 0.5 * r.draw
-        wins[j] += r.loss + 0.5 * r.draw
-        games[i, j] += r.n
-        games[j, i] += r.n
-    games[:-1, -1] += 1.0
-    games[-1, :-1] += 1.0
-    wins[:-1] += 0.5
-    wins[-1] += 0.5 * (n - 1)
-    gamma = np.ones(n)
-    for _ in range(iters):
-        denom = (games / (gamma[:, None] + gamma[None, :])).sum(1)
-        new = wins / np.maximum(denom, 1e-12)
-        new[-1] = 1.0
-        if np.allclose(new, gamma, rtol=1e-10):
-            break
-        gamma = new
-    elo = 400 * np.log10(np.maximum(gamma, 1e-300))
-    anchor = elo[idx["random"]] if "random" in idx else elo[0]
-    return {p: round(float(elo[idx[p]] - anchor), 1) for p in players}
+    pairs = np.array([(idx[a], idx[b]) for a, b in records], dtype=np.int64).reshape(-1, 2)
+    wdl = np.array([(r.win, r.draw, r.loss) for r in records.values()]).reshape(-1, 3)
+    games = Games(len(players), pairs, wdl)
+    elo = fit_elo(games.points(), games.played(), anchor=idx.get("random", 0))
+    return {p: round(float(elo[idx[p]]), 1) for p in players}
 
 
 @dataclass(frozen=True)
