@@ -21,6 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from genplay.gail.suites.puct import DEFAULT_MIX  # noqa: E402
+
 
 def play_pairing(game, player, opponent, n_games: int) -> dict:
     """``n_games`` of ``player`` against ``opponent`` (both ``bot(state)``), player first in even games."""
@@ -56,7 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sims", type=int, nargs="+", required=True, help="PUCT simulations (one pairing each)")
     ap.add_argument("--opponent", nargs="+", required=True, help="bot specs (mcts:50 ...) or pymcts:N")
     ap.add_argument("--games", type=int, default=100)
-    ap.add_argument("--value", choices=["rollout", "critic"], default="rollout")
+    ap.add_argument(
+        "--value",
+        choices=["auto", "head", "rollout", "critic"],
+        default="auto",
+        help="leaf value: auto = the run's value head (mixed with a rollout) where it has one, else rollout",
+    )
+    ap.add_argument("--mix", type=float, default=DEFAULT_MIX, help="rollout weight in a head value (AlphaGo's lambda)")
+    ap.add_argument("--batch-children", action="store_true", help="evaluate a node's children in its network call")
     ap.add_argument("--c", type=float, default=2.0, help="PUCT exploration constant")
     ap.add_argument("--temperature", type=float, default=1.0, help="the prior's softmax temperature")
     ap.add_argument("--uniform", action="store_true", help="control: a uniform prior instead of the run's policy")
@@ -70,21 +79,29 @@ def main(argv: list[str] | None = None) -> int:
     from genplay.envs.board_bots import make_bot
     from genplay.gail.suites.boardgames import wilson
     from genplay.gail.suites.puct import PuctConfig, load_net, puct_bot
+    from genplay.gail.suites.value_head import load_value_head
 
     game = pyspiel.load_game(args.game)
     net = load_net(args.run, args.game)
+    head = load_value_head(args.run, args.game) if args.value in ("auto", "head") else None
     for sims in args.sims:
         for opp in args.opponent:
             seed = args.seed * 1_000_003 + sims
             player = puct_bot(
                 net,
                 game,
-                PuctConfig(sims, c=args.c, value=args.value, seed=seed, temperature=args.temperature),
+                PuctConfig(sims, c=args.c, value=args.value, seed=seed, temperature=args.temperature, mix=args.mix),
+                head=head,
                 uniform=args.uniform,
+                batch_children=args.batch_children,
             )
             if opp.startswith("pymcts:"):  # plain MCTS: UCT, uniform prior, the same rollouts and search code
                 opponent = puct_bot(
-                    net, game, PuctConfig(int(opp.partition(":")[2]), seed=seed + 1), uniform=True, uct=True
+                    net,
+                    game,
+                    PuctConfig(int(opp.partition(":")[2]), value="rollout", seed=seed + 1),
+                    uniform=True,
+                    uct=True,
                 )
             else:
                 opponent = make_bot(opp, game, seed=seed + 1)
@@ -98,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
                 "game": args.game,
                 "prior_run": args.run,
                 "prior": "uniform" if args.uniform else "learned",
-                "value": args.value,
+                "value": player.evaluator.value,  # type: ignore[attr-defined]
+                "mix": args.mix if player.evaluator.value == "head" else None,  # type: ignore[attr-defined]
+                "batch_children": args.batch_children,
                 "c": args.c,
                 "temperature": args.temperature,
                 "simulations": sims,

@@ -2,16 +2,20 @@
 
 :class:`PolicyEvaluator` is an OpenSpiel ``mcts.Evaluator``: its ``prior`` is the run's policy
 probabilities on the legal moves (softmax of the logits over the legal actions only, as the
-masked policy plays), its ``evaluate`` a random rollout (as plain ``mcts:N`` does) or the run's
-critic. :func:`puct_bot` puts it into OpenSpiel's Python ``MCTSBot`` with
+masked policy plays), its ``evaluate`` the run's value head (:mod:`genplay.gail.suites.value_head`,
+trained on the policy's self-play results) mixed with a random rollout by ``mix`` (AlphaGo's
+lambda), a random rollout alone (as plain ``mcts:N`` does) or the run's critic. ``value="auto"``
+(the default, and what ``puct:RUN_DIR:N`` bots use) takes the head where the run dir has one.
+:func:`puct_bot` puts the evaluator into OpenSpiel's Python ``MCTSBot`` with
 ``SearchNode.puct_value`` child selection, so no search is written here; ``make_bot`` builds it
 for the spec ``puct:RUN_DIR:N`` (installed by :mod:`genplay.gail.suites.boardgames`).
 
-Speed: priors are cached per position (board and player to move) across the moves of a game,
-and a plain MLP policy (genplay's board-game BC/GAIL default) runs as numpy matrix products,
-which for one position cost a fraction of a torch call; other networks run under
-``torch.inference_mode``. The policy is loaded without unpickling (``load_policy_model``).
-"""
+Speed: the prior and the head's value of a position come from one call (the same planes) and are
+cached per position (board and player to move) across the moves of a game; ``batch_children``
+also evaluates a node's children in that call. A plain MLP policy (genplay's board-game BC/GAIL
+default) runs as numpy matrix products, which for one position cost a fraction of a torch call;
+other networks run under ``torch.inference_mode``. The policy is loaded without unpickling
+(``load_policy_model``)."""
 
 from __future__ import annotations
 
@@ -28,11 +32,15 @@ from open_spiel.python.algorithms import mcts
 from genplay.envs.board_bots import MAX_PUCT_SIMULATIONS
 from genplay.envs.boardgames import GAMES
 from genplay.errors import EnvError
-from genplay.settings import POSITIVE, ConfigError, Int, OneOf, check_fields
+from genplay.gail.suites.value_head import load_value_head
+from genplay.settings import POSITIVE, UNIT, ConfigError, Int, OneOf, check_fields
 
-VALUES = ("rollout", "critic")
-"""Leaf values: ``rollout`` (one uniformly random playout, as ``mcts:N``) or ``critic`` (the run's
-value net, from the mover's side, clipped to [-1, 1])."""
+VALUES = ("auto", "head", "rollout", "critic")
+"""Leaf values: ``head`` (the run's value head, mixed with a rollout by ``mix``), ``rollout`` (one
+uniformly random playout, as ``mcts:N``), ``critic`` (the run's PPO value net, from the mover's side,
+clipped to [-1, 1]); ``auto`` is ``head`` where the run has one, else ``rollout``."""
+DEFAULT_MIX = 0.5
+"""Weight of the rollout in a head value, ``(1 - mix) * head + mix * rollout`` (AlphaGo's lambda)."""
 PUCT_C = 2.0
 """Exploration constant: the same c as ``mcts:N``'s UCT (returns are in [-1, 1])."""
 CACHE_SIZE = 200_000
@@ -41,17 +49,18 @@ CACHE_SIZE = 200_000
 
 @dataclass(frozen=True)
 class PuctConfig:
-    """How a PUCT bot searches: simulations, exploration constant, leaf value, seed, and the prior's
-    temperature (logits divided by it before the masked softmax; > 1 flattens an overconfident clone)."""
+    """How a PUCT bot searches: simulations, exploration constant, leaf value and its rollout weight
+    ``mix``, seed, and the prior's temperature (logits divided by it before the masked softmax)."""
 
     simulations: int
     c: float = PUCT_C
-    value: str = "rollout"
+    value: str = "auto"
     seed: int = 0
     temperature: float = 1.0
+    mix: float = DEFAULT_MIX
 
     def __post_init__(self) -> None:
-        rules = {"simulations": Int(1, MAX_PUCT_SIMULATIONS), "c": POSITIVE, "value": OneOf(VALUES)}
+        rules = {"simulations": Int(1, MAX_PUCT_SIMULATIONS), "c": POSITIVE, "value": OneOf(VALUES), "mix": UNIT}
         try:
             check_fields(self, {**rules, "seed": Int(0, 2**31 - 1), "temperature": POSITIVE})
         except ConfigError as exc:  # bot settings are refused as env errors, like the rest of a bot spec
@@ -127,68 +136,100 @@ def masked_probs(logits: np.ndarray, legal: list[int]) -> np.ndarray:
     return e / e.sum()
 
 
-class PolicyEvaluator(mcts.Evaluator):
-    """OpenSpiel evaluator: the learned policy's masked probabilities as prior, rollout or critic as value.
+def mover_planes(game_name: str, shape: tuple[int, ...]) -> Callable[[Any], np.ndarray]:
+    """``planes(state)``: the mover's ``(3, H, W)`` own, opponent and empty planes (the env's observer's
+    planes, gathered from OpenSpiel's observation tensor in one indexing step)."""
+    obs, cells = GAMES[game_name].observer, int(np.prod(shape[1:]))
+    order = [(obs.own[p], obs.opp[p], obs.empty) for p in (0, 1)]
+    gather = [np.concatenate([np.arange(cells) + k * cells for k in ks]) for ks in order]
 
-    ``uniform=True`` replaces the prior by a uniform one (the switched-off control).
+    def planes(state) -> np.ndarray:
+        player = state.current_player()
+        return np.asarray(state.observation_tensor(player), dtype=np.float32)[gather[player]].reshape(3, *shape[1:])
+
+    return planes
+
+
+class PolicyEvaluator(mcts.Evaluator):
+    """OpenSpiel evaluator: the learned policy's masked probabilities as prior; the value head (mixed with
+    a rollout), a rollout or the critic as value.
+
+    ``uniform=True`` replaces the prior by a uniform one (the switched-off control); ``batch_children``
+    evaluates a position's children in the same call as the position (one batched forward pass).
     """
 
     def __init__(
         self, net: PolicyNet, game_name: str, shape: tuple[int, ...], value: str, rng: np.random.RandomState,
-        *, uniform: bool = False, temperature: float = 1.0,
+        *, head: Callable[[np.ndarray], np.ndarray] | None = None, mix: float = DEFAULT_MIX, uniform: bool = False,
+        temperature: float = 1.0, batch_children: bool = False,
     ) -> None:  # fmt: skip
         if value not in VALUES:
             raise EnvError(f"PUCT value must be one of {VALUES}, got {value!r}")
-        self.net, self.shape = net, shape
-        obs, cells = GAMES[game_name].observer, int(np.prod(shape[1:]))
-        self._gather = [  # per player: the flat tensor's own, opponent and empty planes, in that order
-            np.concatenate([np.arange(cells) + k * cells for k in (obs.own[p], obs.opp[p], obs.empty)]) for p in (0, 1)
-        ]
-        self.value, self.uniform, self.temperature = value, uniform, temperature
+        if value == "auto":
+            value = "rollout" if head is None else "head"
+        if value == "head" and head is None:
+            raise EnvError("PUCT value 'head': the run has no value head (scripts/train_value_head.py --run RUN)")
+        self.net, self.shape, self.head, self.mix = net, shape, head, mix
+        self.planes = mover_planes(game_name, shape)
+        self.value, self.uniform, self.temperature, self.batch_children = value, uniform, temperature, batch_children
         self.playouts = random.Random(int(rng.randint(2**31)))  # 6x faster per move than numpy's choice
-        self._priors: dict[tuple[int, str], list[tuple[int, float]]] = {}
-        self._values: dict[tuple[int, str], float] = {}
+        self._cache: dict[tuple[int, str], tuple[list[tuple[int, float]], float]] = {}
         self.net_calls = 0
 
-    def planes(self, state) -> np.ndarray:
-        """The mover's view of ``state``: ``(3, H, W)`` own, opponent, empty (the env's observer's planes,
-        gathered in one indexing step)."""
-        player = state.current_player()
-        tensor = np.asarray(state.observation_tensor(player), dtype=np.float32)
-        return tensor[self._gather[player]].reshape(3, *self.shape[1:])
+    def _entry(self, state) -> tuple[list[tuple[int, float]], float]:
+        """``(prior, mover's value)`` of ``state``, from the cache or one batched call (with its children)."""
+        key = (state.current_player(), str(state))
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        batch, keys = [state], [key]
+        if self.batch_children:
+            for action in state.legal_actions():
+                child = state.child(action)
+                child_key = (child.current_player(), str(child))
+                if not child.is_terminal() and child_key not in self._cache and child.current_player() >= 0:
+                    batch.append(child)
+                    keys.append(child_key)
+        if len(self._cache) + len(batch) > CACHE_SIZE:
+            self._cache.clear()
+        self.net_calls += 1
+        planes = np.stack([self.planes(s) for s in batch])
+        logits = None if self.uniform else self.net.logits(planes) / self.temperature
+        values = np.zeros(len(batch))
+        if self.value == "head":
+            values = self.head(planes)  # type: ignore[misc]
+        elif self.value == "critic":
+            values = np.clip(self.net.values(planes), -1.0, 1.0)
+        for i, (s, k) in enumerate(zip(batch, keys)):
+            legal = s.legal_actions()
+            probs = np.full(len(legal), 1.0 / len(legal)) if logits is None else masked_probs(logits[i], legal)
+            self._cache[k] = ([(a, float(p)) for a, p in zip(legal, probs)], float(values[i]))
+        return self._cache[key]
 
     def prior(self, state) -> list[tuple[int, float]]:
         """``[(action, probability)]`` over the legal actions of ``state``'s mover."""
-        legal = state.legal_actions(state.current_player())
-        if self.uniform:
+        if self.uniform and self.value == "rollout":
+            legal = state.legal_actions(state.current_player())
             return [(a, 1.0 / len(legal)) for a in legal]
-        key = (state.current_player(), str(state))
-        cached = self._priors.get(key)
-        if cached is None:
-            if len(self._priors) >= CACHE_SIZE:
-                self._priors.clear()
-            self.net_calls += 1
-            probs = masked_probs(self.net.logits(self.planes(state)[None])[0] / self.temperature, legal)
-            cached = self._priors[key] = [(a, float(p)) for a, p in zip(legal, probs)]
-        return list(cached)
+        return list(self._entry(state)[0])
+
+    def rollout(self, state) -> np.ndarray:
+        """Returns per player of one uniformly random playout from ``state``."""
+        working, draw = state.clone(), self.playouts.random
+        while not working.is_terminal():
+            legal = working.legal_actions()
+            working.apply_action(legal[int(draw() * len(legal))])
+        return np.asarray(working.returns(), dtype=np.float64)
 
     def evaluate(self, state) -> np.ndarray:
-        """Returns per player: a random playout's, or the critic's value for the mover (negated for the other)."""
+        """Returns per player: the head's (mixed with a rollout's), a rollout's or the critic's value."""
         if self.value == "rollout":
-            working, draw = state.clone(), self.playouts.random
-            while not working.is_terminal():
-                legal = working.legal_actions()
-                working.apply_action(legal[int(draw() * len(legal))])
-            return np.asarray(working.returns(), dtype=np.float64)
-        key = (state.current_player(), str(state))
-        v = self._values.get(key)
-        if v is None:
-            if len(self._values) >= CACHE_SIZE:
-                self._values.clear()
-            self.net_calls += 1
-            v = self._values[key] = float(np.clip(self.net.values(self.planes(state)[None])[0], -1.0, 1.0))
+            return self.rollout(state)
+        v = self._entry(state)[1]
         out = np.full(2, -v)
         out[state.current_player()] = v
+        if self.value == "head" and self.mix > 0:
+            out = (1.0 - self.mix) * out + self.mix * self.rollout(state)
         return out
 
 
@@ -203,20 +244,33 @@ def load_net(run_dir: str | Path, game_name: str) -> PolicyNet:
 
 
 def puct_bot(
-    run_dir: str | Path | PolicyNet, game: Any, config: PuctConfig, *, uniform: bool = False, uct: bool = False
+    run_dir: str | Path | PolicyNet,
+    game: Any,
+    config: PuctConfig,
+    *,
+    head: Callable[[np.ndarray], np.ndarray] | None = None,
+    uniform: bool = False,
+    uct: bool = False,
+    batch_children: bool = False,
 ) -> Callable[[Any], int]:
     """``bot(state) -> action``: OpenSpiel's ``MCTSBot`` with PUCT selection and :class:`PolicyEvaluator`.
 
-    ``run_dir`` is a run dir, a policy zip or an already loaded :class:`PolicyNet` (shared by bots).
+    ``run_dir`` is a run dir, a policy zip or an already loaded :class:`PolicyNet` (shared by bots);
+    the value head is read from a run dir (``value_head.state``) unless ``head`` is given.
     The bot keeps its evaluator as ``bot.evaluator`` (its cache and ``net_calls``). Controls:
     ``uniform`` drops the learned prior; with ``uct`` too it is plain MCTS (UCT selection, the same
     rollouts and search code), the baseline that times the prior's own cost.
     """
     name = game.get_type().short_name
     net = run_dir if isinstance(run_dir, PolicyNet) else load_net(run_dir, name)
+    if head is None and not isinstance(run_dir, PolicyNet) and config.value in ("auto", "head"):
+        head = load_value_head(run_dir, name)
     rng = np.random.RandomState(config.seed % 2**32)
     shape = tuple(game.observation_tensor_shape())
-    evaluator = PolicyEvaluator(net, name, shape, config.value, rng, uniform=uniform, temperature=config.temperature)
+    evaluator = PolicyEvaluator(
+        net, name, shape, config.value, rng, head=head, mix=config.mix, uniform=uniform,
+        temperature=config.temperature, batch_children=batch_children,
+    )  # fmt: skip
     search = mcts.MCTSBot(
         game, config.c, config.simulations, evaluator, solve=True, random_state=rng,
         child_selection_fn=mcts.SearchNode.uct_value if uct else mcts.SearchNode.puct_value,
@@ -230,5 +284,5 @@ def puct_bot(
 
 
 def spec_bot(run_dir: str, game: Any, simulations: int, seed: int) -> Callable[[Any], int]:
-    """The ``puct:RUN_DIR:N`` bot (random-rollout values): what ``make_bot`` calls through its hook."""
+    """The ``puct:RUN_DIR:N`` bot: the run's value head mixed with a rollout where it has one, else rollouts."""
     return puct_bot(run_dir, game, PuctConfig(simulations=simulations, seed=seed))
