@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -26,6 +28,11 @@ LEARN = IQLearnConfig(learning_starts=1_000, train_freq=4, checkpoint_every=0)
 
 def make_iq(demos, config: IQLearnConfig = FAST, env: str = "CartPole-v1") -> IQLearn:
     return IQLearn(venv=EnvFactory(env).make_vec(1, seed=0), demos=demos, config=config)
+
+
+@pytest.fixture(scope="module")
+def pendulum_demos():
+    return collect_demos("Pendulum-v1", SCRIPTED_EXPERTS["Pendulum-v1"], 2, seed=0)
 
 
 def hand_batch() -> Batch:
@@ -102,6 +109,33 @@ def test_continuous_actions_train_sac_critics_with_the_iq_loss_and_export_a_rewa
     assert r.shape == (4,) and np.isfinite(r).all()
     action, _ = iq.predict(demos.obs[:3])
     assert action.shape == (3, 1)
+
+
+def test_policy_chi2_rows_use_a_fresh_action_on_learner_states_and_the_actor_has_its_own_step(pendulum_demos):
+    """chi2_rows="policy" (the authors' continuous form): expert rows keep Q(s, a_E) - gamma V(s'); learner
+    rows use Q(s, a ~ pi) - gamma V(s'), per SAC critic. actor_learning_rate sets the actor's step alone."""
+    config = IQLearnConfig(**{**FAST.__dict__, "net_arch": (16, 16), "chi2_rows": "policy", "use_target": True})
+    iq = make_iq(pendulum_demos, dataclasses.replace(config, actor_learning_rate=3e-5), env="Pendulum-v1")
+    batch = Batch(torch.randn(6, 3), torch.rand(6, 1) * 2 - 1, torch.randn(6, 3), torch.zeros(6),
+                  torch.tensor([False, False, False, True, True, True]))  # fmt: skip
+    e, c = batch.expert, config.chi2_alpha
+    with torch.random.fork_rng():
+        torch.manual_seed(7)
+        loss, stats = iq.critic_loss(batch)
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(7)  # the same draws in the same order: V(s') (target), V(s), then a ~ pi on learner rows
+        y = iq.next_values(batch)
+        value = (iq.sac_value(batch.obs) - y)[e].mean()
+        acts_pi, _ = iq.algo.actor.action_log_prob(batch.obs[~e])
+        q_pi = iq.sac_q(batch.obs[~e], acts_pi)
+    want = []
+    for q, qp in zip(iq.sac_q(batch.obs, batch.acts), q_pi, strict=True):
+        r = q - y
+        want.append(-r[e].mean() + value + torch.cat([r[e], qp - y[~e]]).pow(2).mean() / (4 * c))
+    torch.testing.assert_close(loss.detach(), torch.stack(want).mean().detach())
+    iq.learn(120)
+    assert iq.algo.actor.optimizer.param_groups[0]["lr"] == 3e-5
+    assert iq.algo.critic.optimizer.param_groups[0]["lr"] == config.learning_rate
 
 
 class TinyPixels(gym.Env):

@@ -15,7 +15,10 @@ phi(x) = x - x^2 / (4 alpha):
    expert and learner rows (``"mixed"``, which uses the learner's own states)
    or expert rows only (``"expert"``, the default: the paper's offline and Atari setting);
 3. the chi-squared term, (1 / (4 alpha)) E[(Q(s, a) - gamma V(s'))^2], over expert and
-   learner rows (``chi2_rows="all"``, the paper's regularised form) or expert rows only.
+   learner rows (``chi2_rows="all"``), expert rows only (``"expert"``), or expert rows with the
+   policy's own fresh action a ~ pi(.|s) on the learner rows (``"policy"``: the authors' regularised
+   form for continuous control, which keeps Q bounded where the actor actually acts, not only at the
+   replayed actions).
 
 V is the soft value: discrete, alpha_T * logsumexp(Q / alpha_T) with the policy's
 temperature alpha_T; continuous (SAC), Q(s, a~pi) - alpha_T log pi(a|s), min over its
@@ -36,10 +39,10 @@ from genplay.envs import EnvFactory
 from genplay.gail.data.demos import Demos
 from genplay.gail.learners.off_policy import Batch, OffPolicyConfig, OffPolicyImitation
 from genplay.gail.learners.off_policy_config import OFF_POLICY_RULES
-from genplay.settings import POSITIVE, OneOf
+from genplay.settings import NON_NEGATIVE, POSITIVE, OneOf
 
 VALUE_TERMS = ("mixed", "expert", "v0")
-CHI2_ROWS = ("all", "expert")
+CHI2_ROWS = ("all", "expert", "policy")
 
 
 @dataclass(frozen=True)
@@ -54,9 +57,13 @@ class IQLearnConfig(OffPolicyConfig):
     chi2_alpha: float = 0.5
     """alpha of the chi-squared divergence: the regulariser is (1 / (4 alpha)) E[(Q - gamma V')^2]."""
     chi2_rows: str = "all"
-    """Rows the chi-squared term averages over: all (expert + learner) or expert."""
+    """Rows the chi-squared term averages over: all (expert + learner), expert, or policy (expert rows
+    and the learner rows' states with a fresh action a ~ pi)."""
     use_target: bool = False
     """V(s') from the target network (no gradient); false (default): from the online network, as in the paper."""
+    actor_learning_rate: float = 0.0
+    """SAC only: the actor's Adam step size (0: learning_rate). The authors' continuous runs move the
+    actor 10x slower than the critic, so the policy follows a Q that has settled."""
 
 
 IQLearnConfig.RULES = {
@@ -64,6 +71,7 @@ IQLearnConfig.RULES = {
     "value_term": OneOf(VALUE_TERMS),
     "chi2_rows": OneOf(CHI2_ROWS),
     "chi2_alpha": POSITIVE,
+    "actor_learning_rate": NON_NEGATIVE,
 }
 
 
@@ -101,6 +109,26 @@ class IQLearn(OffPolicyImitation):
             return (q_obs.gather(1, batch.acts[:, None]).squeeze(1),)
         return self.sac_q(batch.obs, batch.acts)
 
+    def policy_q(self, batch: Batch, q_obs: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """Q(s, a) at the learner rows' states with a fresh action a ~ pi(.|s) (the softmax policy, or
+        SAC's actor held fixed): one tensor (discrete) or one per SAC critic, each ``(n_learner,)``."""
+        obs = batch.obs[~batch.expert]
+        if self.discrete:
+            q = (self.q_values(batch.obs) if q_obs is None else q_obs)[~batch.expert]
+            with torch.no_grad():
+                acts = torch.multinomial(torch.softmax(q / self.config.temperature, dim=1), 1)
+            return (q.gather(1, acts).squeeze(1),)
+        with torch.no_grad():
+            acts, _ = self.algo.actor.action_log_prob(obs)
+        return self.sac_q(obs, acts)
+
+    def update(self, gradient_steps: int) -> None:
+        """SB3's ``train`` hook: the actor's own step size first where one is set (SAC), then the updates."""
+        if self.config.actor_learning_rate > 0 and not self.discrete:
+            for group in self.algo.actor.optimizer.param_groups:
+                group["lr"] = self.config.actor_learning_rate
+        super().update(gradient_steps)
+
     def _online_q(self, batch: Batch) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Discrete: the online Q(s, .) and (unless ``use_target``) Q(s', .) in one forward pass."""
         if not self.discrete:
@@ -123,10 +151,15 @@ class IQLearn(OffPolicyImitation):
             v_obs = self.soft_value(q_obs) if q_obs is not None else self._values(batch.obs)
             value = (v_obs - next_v)[rows].mean()
         losses, stats = [], {}
-        for q in self.q_taken(batch, q_obs):
+        q_pi = self.policy_q(batch, q_obs) if cfg.chi2_rows == "policy" else None
+        for i, q in enumerate(self.q_taken(batch, q_obs)):
             r = q - next_v
             expert_term = -r[e].mean()
-            chi2 = (r[e] if cfg.chi2_rows == "expert" else r).pow(2).mean() / (4.0 * cfg.chi2_alpha)
+            if q_pi is not None:
+                chi2_rows = torch.cat([r[e], q_pi[i] - next_v[~e]])
+            else:
+                chi2_rows = r[e] if cfg.chi2_rows == "expert" else r
+            chi2 = chi2_rows.pow(2).mean() / (4.0 * cfg.chi2_alpha)
             losses.append(expert_term + value + chi2)
             if not self.want_stats:  # figures only where a history row is due (see OffPolicyImitation.update)
                 continue
