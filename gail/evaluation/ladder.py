@@ -84,21 +84,27 @@ class Games:
         return met | met.T
 
 
-def fit_elo(points: np.ndarray, played: np.ndarray, *, anchor: int, prior_draws: float = 0.1) -> np.ndarray:
+def fit_elo(
+    points: np.ndarray, played: np.ndarray, *, anchor: int, prior_draws: float = 0.1, start: np.ndarray | None = None
+) -> np.ndarray:
     """Elo ratings (``anchor`` at 0) maximising the Bradley-Terry likelihood of ``points`` plus the prior.
 
-    Raises ValueError when the ML estimate does not exist (``prior_draws`` 0 and an entrant that
-    never scored, or never conceded, or a schedule in pieces).
+    ``start`` (Elo) warm-starts the iterations (the bootstrap starts each replicate at the fit).
+    Raises ValueError when the ML estimate does not exist: the graph of "scored against" is not
+    strongly connected (with ``prior_draws`` 0, an entrant that never scored or never conceded).
     """
     import choix
+    from scipy.sparse.csgraph import connected_components
 
     comp = points + 0.5 * prior_draws * played
+    if connected_components(comp > 0, directed=True, connection="strong")[0] > 1:
+        raise ValueError("no finite Bradley-Terry ratings: an entrant never scored or never conceded a point, or "
+                         "the schedule is in pieces; add prior draws")  # fmt: skip
+    initial = None if start is None else (start - start.mean()) / ELO_PER_NAT
     try:
-        theta = choix.ilsr_pairwise_dense(comp, max_iter=10_000, tol=1e-10)
+        theta = choix.ilsr_pairwise_dense(comp, initial_params=initial, max_iter=10_000, tol=1e-10)
     except (RuntimeError, ValueError, np.linalg.LinAlgError) as exc:
-        raise ValueError(f"no finite Bradley-Terry ratings for these games ({exc}); add prior draws") from None
-    if not np.isfinite(theta).all():
-        raise ValueError("no finite Bradley-Terry ratings for these games; add prior draws")
+        raise ValueError(f"no finite Bradley-Terry ratings for these games ({exc})") from None
     return ELO_PER_NAT * (theta - theta[anchor])
 
 
@@ -126,7 +132,7 @@ def rate(games: Games, *, anchor: int, config: FitConfig = FitConfig()) -> Ratin
         reps = np.empty((config.bootstrap, games.n_entrants))
         for b in range(config.bootstrap):
             wdl = rng.multinomial(n, probs)
-            reps[b] = fit_elo(games.points(wdl), played, anchor=anchor, prior_draws=config.prior_draws)
+            reps[b] = fit_elo(games.points(wdl), played, anchor=anchor, prior_draws=config.prior_draws, start=elo)
         tail = 100 * (1 - config.level) / 2
         low, high = np.percentile(reps, [tail, 100 - tail], axis=0)
     per_row = games.wdl.sum(1)
