@@ -200,8 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--algo",
         choices=("gail", "dac"),
         default="gail",
-        help="gail: PPO generator (--ppo-* flags); dac: off-policy DAC with a DQN learner (--dqn-* flags), "
-        "discrete actions without masks",
+        help="gail: PPO generator (--ppo-* flags); dac: off-policy DAC, DQN for discrete actions and SAC for "
+        "continuous ones (--dqn-* flags), envs without masks",
     )
     gt.add_argument(
         "--shard-demos",

@@ -105,11 +105,11 @@ def check_ppo_for_env(env_id: str, config) -> None:
 
 
 def cmd_dac_train(args: argparse.Namespace) -> None:
-    """``gail train --algo dac``: the off-policy variant (a DQN learner on the discriminator's reward)."""
+    """``gail train --algo dac``: the off-policy variant (DQN or SAC on the discriminator's reward)."""
     from genplay.gail.algos.config import replace
-    from genplay.gail.algos.dac_config import DQNConfig, dac_preset
+    from genplay.gail.algos.dac_config import DQNConfig, check_learner_fields, continuous_actions, dac_preset
     from genplay.gail.data.demos import load_demos
-    from genplay.gail.runs.dac_run import stored_dac_settings
+    from genplay.gail.runs.off_policy_run import stored_dac_settings
     from genplay.gail.saving.run_files import CHECKPOINT, check_run_algorithm
 
     check_env(args.env)
@@ -132,9 +132,10 @@ def cmd_dac_train(args: argparse.Namespace) -> None:
     try:
         config = replace(base, **config_overrides(args))
         dqn = dataclasses.replace(base_dqn, **config_overrides(args, prefix="dqn_", cls=DQNConfig))
+        check_learner_fields(dqn, discrete=not continuous_actions(args.env))  # DQN's fields or SAC's
     except (ValueError, TypeError) as exc:
         raise flag_error(exc) from None
-    from genplay.gail.runs.dac_run import train_dac
+    from genplay.gail.runs.off_policy_run import train_dac
 
     demos = load_demos(args.demos, env_id=args.env, other_env=args.force)
     trainer = train_dac(

@@ -14,7 +14,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from genplay.cli import main
 from genplay.gail.algos.dac_config import dac_preset
 from genplay.gail.data.demos import save_demos
-from genplay.gail.saving.dac_checkpoint import read_dac
+from genplay.gail.saving.off_policy_checkpoint import read_off_policy
 from genplay.gail.saving.run_files import load_policy
 from genplay.gail.saving.sb3_zip import load_sb3_zip
 
@@ -51,7 +51,7 @@ def test_dac_run_dir_holds_policy_checkpoint_and_config(dac_run):
         assert (dac_run / name).is_file(), name
     config = json.loads((dac_run / "config.json").read_text())
     assert config["algo"] == "dac" and config["dqn"]["net_arch"] == [64, 64] and config["n_envs"] == 4
-    assert read_dac(dac_run / "checkpoint.pt")["counters"]["num_timesteps"] == 2_000
+    assert read_off_policy(dac_run / "checkpoint.pt", "dac")["counters"]["num_timesteps"] == 2_000
     returns = episode_returns(ENV, load_policy(dac_run, env_id=ENV), 2, seed=0)  # what `genplay evaluate` plays
     assert returns.shape == (2,) and (returns >= 8).all()
 
@@ -80,9 +80,9 @@ def test_resume_continues_and_refuses_changed_settings(dac_run, demos_path, tmp_
     assert train(demos_path, out, 2_500, "--dqn-margin", "0.5", "--resume") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "dqn.margin: 0.8 -> 0.5" in err[0] and "--force" in err[0]
-    history = read_dac(out / "checkpoint.pt")["history"]
+    history = read_off_policy(out / "checkpoint.pt", "dac")["history"]
     assert train(demos_path, out, 3_000, "--resume") == 0  # the checkpoint's settings, not the preset's
-    resumed = read_dac(out / "checkpoint.pt")
+    resumed = read_off_policy(out / "checkpoint.pt", "dac")
     assert resumed["counters"]["num_timesteps"] == 3_000 and resumed["history"][: len(history)] == history
     assert tuple(resumed["dqn"]["net_arch"]) == (64, 64)
     assert train(demos_path, out, 3_000, *SMALL) == 2  # a fresh run into a run dir: refused
@@ -103,6 +103,7 @@ def test_resume_continues_and_refuses_changed_settings(dac_run, demos_path, tmp_
         (["--disc-replay-rollouts", "2"], "--disc-replay-rollouts: --algo dac does not use this setting"),
         (["--bc-epochs", BC_EPOCHS, "--dqn-learning-rate", "-1"], "--dqn-learning-rate"),  # the default: no change
         (["--shard-demos"], "--shard-demos"),
+        (["--dqn-tau", "0.5"], "--dqn-tau: DAC's DQN learner does not use this setting (it is for continuous"),
     ],
 )
 def test_bad_dac_flags_get_one_error_line(demos_path, tmp_path, capsys, flags, needle):

@@ -62,12 +62,16 @@ def test_unknown_or_missing_algo_is_one_line(capsys):
     assert "--algo: required" in _error(capsys)
 
 
-def test_an_algorithm_refuses_an_action_space_it_cannot_train(tmp_path, capsys):
+def test_an_algorithm_refuses_an_action_space_it_cannot_train(tmp_path, capsys, monkeypatch):
+    import dataclasses
+
     demos = collect_demos("Pendulum-v1", "random", 2, seed=0)
     save_demos(tmp_path / "p.npz", demos)
-    args = ["train", "--algo", "dac", "--env", "Pendulum-v1", "--demos", str(tmp_path / "p.npz")]
+    # every registered algorithm trains both kinds now (DAC: SAC for Box actions): a discrete-only spec
+    monkeypatch.setitem(ALGORITHMS, "sqil", dataclasses.replace(ALGORITHMS["sqil"], actions=("discrete",)))
+    args = ["train", "--algo", "sqil", "--env", "Pendulum-v1", "--demos", str(tmp_path / "p.npz")]
     assert main([*args, "--out", str(tmp_path / "o"), "--timesteps", "64"]) == 2
-    _error(capsys)
+    assert "sqil needs discrete actions" in _error(capsys)
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""Settings of DAC's Q-learner (:class:`DQNConfig`, checked where it is built), DAC's ALE preset and its
-classic-control one."""
+"""Settings of DAC's off-policy learner (:class:`DQNConfig`: SB3's DQN for discrete actions, SAC for
+continuous ones), DAC's ALE preset and its classic-control ones."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from genplay.settings import (
     POSITIVE,
     STEP_SIZE,
     UNIT,
+    ConfigError,
     Int,
     Layers,
+    Real,
     Rule,
     check_fields,
 )
@@ -24,10 +26,14 @@ from genplay.settings import (
 
 @dataclass(frozen=True)
 class DQNConfig:
-    """The Q-learner of :class:`DAC` (SB3 DQN names where SB3 has them; steps are agent steps).
+    """The off-policy learner of :class:`DAC` (SB3's names where SB3 has them; steps are agent steps).
 
+    Discrete actions train SB3's DQN, continuous ones SB3's SAC (the DAC paper's setting); the
+    ``exploration_*``, ``margin*``, ``max_grad_norm`` and ``target_update_interval`` fields are DQN's,
+    ``tau`` and ``ent_coef`` SAC's, and DAC refuses a field set away from its default for the other
+    learner (:data:`DQN_ONLY`, :data:`SAC_ONLY`). The name is kept for the ``--dqn-*`` flags.
     The defaults are Atari-sized (the base of :func:`dac_atari_preset`); :func:`dac_preset` gives
-    vector-observation envs :data:`CLASSIC_DQN` instead."""
+    vector-observation envs :data:`CLASSIC_DQN` or :data:`CLASSIC_SAC` instead."""
 
     buffer_size: int = 100_000
     """Replay capacity in transitions (all envs together); frames stay uint8."""
@@ -65,7 +71,12 @@ class DQNConfig:
     disc_every: int = 1_000
     """Agent steps between discriminator updates (GAILConfig.disc_updates steps each)."""
     net_arch: tuple[int, ...] = ()
-    """Hidden layers after the features extractor (none: NatureCNN's 512 features -> Q values)."""
+    """Hidden layers after the features extractor (none: NatureCNN's 512 features -> Q values; SAC:
+    none means SB3's 256x256)."""
+    tau: float = 0.005
+    """SAC: Polyak coefficient of the critics' target update, every Q step (DQN copies its target whole)."""
+    ent_coef: float = 1.0
+    """SAC: initial entropy coefficient, tuned towards SB3's target entropy (-action dims)."""
 
     def __post_init__(self) -> None:
         check_fields(self, DQN_RULES)
@@ -94,7 +105,15 @@ DQN_RULES: dict[str, Rule] = {
     "margin": NON_NEGATIVE,
     "disc_every": Int(1),
     "net_arch": Layers(),
+    "tau": Real(0.0, 1.0, low_open=True),
+    "ent_coef": POSITIVE,
 }
+
+DQN_ONLY = ("exploration_fraction", "exploration_initial_eps", "exploration_final_eps", "margin", "max_grad_norm")
+DQN_ONLY += ("target_update_interval",)
+""":class:`DQNConfig` fields only the DQN learner reads (``margin_weight`` must be 0 for SAC)."""
+SAC_ONLY = ("tau", "ent_coef")
+""":class:`DQNConfig` fields only the SAC learner reads."""
 
 
 def dac_atari_preset(game: str | None = None) -> tuple[GAILConfig, DQNConfig]:
@@ -137,7 +156,22 @@ target copy every 8k steps and a 1e-4 step size kept the Q-values near 0 while t
 reward was +2.5 on expert rows and -12 on the learner's. These settings are SB3 zoo's classic-control
 DQN scale (and what DAC's own learning test used)."""
 
+CLASSIC_SAC = DQNConfig(
+    buffer_size=100_000,
+    learning_starts=1_000,
+    batch_size=128,
+    expert_batch_size=128,
+    learning_rate=1e-3,  # SB3 zoo's SAC on Pendulum-v1
+    gradient_steps=2,  # per collection step of the preset's 4 envs: one update per 2 env steps
+    disc_every=500,
+    net_arch=(64, 64),  # SB3's 256x256 is ~16x the arithmetic per update (SQIL's Pendulum preset says the same)
+    margin_weight=0.0,  # DQfD's margin is a discrete-action loss
+)
+"""DAC's SAC learner on continuous-action classic control (Pendulum-v1): the DAC paper's setting, an
+actor-critic on the discriminator's reward relabelled at sample time, with expert rows in the critic's batch."""
+
 CLASSIC_ENVS: dict[str, DQNConfig] = {
+    "Pendulum-v1": CLASSIC_SAC,
     "CartPole-v1": CLASSIC_DQN,  # the expert never terminates: the absorbing reward learns to punish falls
     "Acrobot-v1": CLASSIC_DQN,  # the expert terminates (swing-up): the absorbing reward pays reaching the goal
     "MountainCar-v0": CLASSIC_DQN,  # as Acrobot (the goal pays); 0.82-1.13 normalised over 3 seeds
@@ -148,13 +182,45 @@ seeds 0-2: CartPole 500/500/500 at 100k steps, Acrobot 0.98/0.99/0.99 at 200k, M
 needs its own settings gets them here; other vector-observation envs get :data:`CLASSIC_DQN`."""
 
 
+def check_learner_fields(dqn: DQNConfig, discrete: bool) -> None:
+    """Refuse a :class:`DQNConfig` field that the chosen learner would ignore (set away from its default)."""
+    default = DQNConfig()
+    for name in SAC_ONLY if discrete else DQN_ONLY:
+        if getattr(dqn, name) != getattr(default, name):
+            learner, other = ("DQN", "continuous") if discrete else ("SAC", "discrete")
+            raise ConfigError(
+                f"DQNConfig.{name}: DAC's {learner} learner does not use this setting (it is for {other} actions; "
+                f"default {getattr(default, name)!r})"
+            )
+    if not discrete and dqn.margin_weight > 0:
+        raise ConfigError("DQNConfig.margin_weight: DQfD's margin needs discrete actions; must be 0 with SAC")
+
+
+def continuous_actions(env_id: str) -> bool:
+    """Whether ``env_id`` has Box actions (DAC's SAC learner) rather than Discrete ones (its DQN)."""
+    from gymnasium import spaces
+
+    from genplay.envs import EnvFactory
+
+    if env_id in CLASSIC_ENVS:
+        return CLASSIC_ENVS[env_id] is CLASSIC_SAC
+    env = EnvFactory(env_id).make()
+    try:
+        return isinstance(env.action_space, spaces.Box)
+    finally:
+        env.close()
+
+
 def dac_preset(env_id: str) -> tuple[GAILConfig, DQNConfig]:
     """DAC's settings for ``env_id``: :func:`dac_atari_preset` for genplay's ALE ids, else GAIL's
-    preset for the discriminator and :data:`CLASSIC_ENVS`' (or :data:`CLASSIC_DQN`'s) Q-learner."""
+    preset for the discriminator and :data:`CLASSIC_ENVS`' learner (else :data:`CLASSIC_DQN`, or
+    :data:`CLASSIC_SAC` for continuous actions)."""
     game = atari_game_of(env_id)
     if game is not None:
         return dac_atari_preset(game)
-    return preset(env_id), CLASSIC_ENVS.get(env_id, CLASSIC_DQN)
+    if env_id in CLASSIC_ENVS:
+        return preset(env_id), CLASSIC_ENVS[env_id]
+    return preset(env_id), CLASSIC_SAC if continuous_actions(env_id) else CLASSIC_DQN
 
 
 def dac_run_meta(factory: Any, config: Any, dqn: DQNConfig) -> dict[str, Any]:

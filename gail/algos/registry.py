@@ -117,10 +117,9 @@ register(
 register(
     AlgoSpec(
         "dac",
-        train="genplay.gail.runs.dac_run:train_dac",
+        train="genplay.gail.runs.off_policy_run:train_dac",
         config="genplay.gail.algos.config:GAILConfig",
-        paper="Kostrikov et al. 2019, Discriminator-Actor-Critic (here with a DQN learner)",
-        actions=("discrete",),
+        paper="Kostrikov et al. 2019, Discriminator-Actor-Critic (DQN learner for discrete actions, SAC for continuous)",
         preset="genplay.gail.algos.dac_config:dac_preset_config",
     )
 )

@@ -138,6 +138,11 @@ class OffPolicyImitation(SB3Learner):
     def sb3_algorithm(self) -> BaseAlgorithm:
         return self.algo
 
+    @property
+    def learner_config(self) -> OffPolicyConfig:
+        """The learner's settings: the algorithm's config (DAC derives them from its own two configs)."""
+        return self.config
+
     def _frame_scaling(self, space: spaces.Box) -> DemoScaling:
         scaling, store = DemoScaling(space), self.expert
         rows = [store.obs_idx[i : i + 1024] for i in range(0, len(store), 1024)]
@@ -185,8 +190,8 @@ class OffPolicyImitation(SB3Learner):
 
     def batch(self, n_agent: int | None = None, n_expert: int | None = None) -> Batch:
         """A :class:`Batch` of ``n_agent`` replay rows then ``n_expert`` demo rows (config sizes by default)."""
-        n_agent = self.config.batch_size if n_agent is None else n_agent
-        n_expert = self.config.expert_batch_size if n_expert is None else n_expert
+        n_agent = self.learner_config.batch_size if n_agent is None else n_agent
+        n_expert = self.learner_config.expert_batch_size if n_expert is None else n_expert
         parts = ([self.replay_rows(n_agent)] if n_agent else []) + [self.expert_rows(n_expert)]
         obs, acts, next_obs, term = (np.concatenate([p[i] for p in parts]) for i in range(4))
         key = (n_agent, n_expert)
@@ -208,7 +213,7 @@ class OffPolicyImitation(SB3Learner):
 
     def soft_value(self, q: torch.Tensor) -> torch.Tensor:
         """Discrete soft value V = alpha * logsumexp(Q / alpha) over actions (the softmax policy's value)."""
-        alpha = self.config.temperature
+        alpha = self.learner_config.temperature
         return alpha * torch.logsumexp(q / alpha, dim=1)
 
     def sac_q(self, obs: torch.Tensor, acts: torch.Tensor, target: bool = False) -> tuple[torch.Tensor, ...]:
@@ -263,7 +268,7 @@ class OffPolicyImitation(SB3Learner):
         loss.backward()
         if not hasattr(self, "_q_params"):
             self._q_params = list(algo.policy.parameters())
-        torch.nn.utils.clip_grad_norm_(self._q_params, self.config.max_grad_norm, foreach=True)
+        torch.nn.utils.clip_grad_norm_(self._q_params, self.learner_config.max_grad_norm, foreach=True)
         algo.policy.optimizer.step()
         return stats
 
@@ -289,11 +294,11 @@ class OffPolicyImitation(SB3Learner):
         algo.actor.optimizer.zero_grad(set_to_none=True)
         actor_loss.backward()
         algo.actor.optimizer.step()
-        if n_update % self.config.target_update_interval == 0:
+        if n_update % self.learner_config.target_update_interval == 0:
             if not hasattr(self, "_critic_pairs"):
                 src, dst = algo.critic.parameters(), algo.critic_target.parameters()
                 self._critic_pairs = ([p.data for p in src], [p.data for p in dst])
-            lerp_targets(*self._critic_pairs, self.config.tau)
+            lerp_targets(*self._critic_pairs, self.learner_config.tau)
             for stat, target in zip(algo.batch_norm_stats, algo.batch_norm_stats_target, strict=True):
                 target.copy_(stat)
         if not self.want_stats:

@@ -56,11 +56,11 @@ class ImitationDQN(DQN):
     def predict(self, observation, state=None, episode_start=None, deterministic: bool = False):
         """Greedy when deterministic; else a sample of softmax(Q / alpha) (boltzmann) or SB3's epsilon-greedy."""
         trainer = getattr(self, "trainer", None)
-        if deterministic or trainer is None or trainer.config.exploration != "boltzmann":
+        if deterministic or trainer is None or trainer.learner_config.exploration != "boltzmann":
             return super().predict(observation, state, episode_start, deterministic)
         obs, vectorized = self.policy.obs_to_tensor(observation)
         with torch.no_grad():
-            probs = torch.softmax(self.q_net(obs) / trainer.config.temperature, dim=1)
+            probs = torch.softmax(self.q_net(obs) / trainer.learner_config.temperature, dim=1)
             acts = torch.multinomial(probs, 1).squeeze(1).cpu().numpy()
         return (acts if vectorized else acts[0]), state
 

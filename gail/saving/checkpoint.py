@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 CHECKPOINT_FORMAT = "genplay-gail-checkpoint"
 CHECKPOINT_VERSION = 2
-DAC_CHECKPOINT_FORMAT = "genplay-dac-checkpoint"  # gail/saving/dac_checkpoint.py's, named here to tell the two apart
+DAC_CHECKPOINT_FORMAT = "genplay-dac-checkpoint"  # DAC's own format before it moved to off_policy_checkpoint.py
 # Settings of where and how a run executes, not of what it learns: a resume may change them.
 RUN_FIELDS = ("device", "torch_threads", "checkpoint_every")
 
@@ -120,9 +120,10 @@ def read_checkpoint(path: str | Path) -> dict:
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint")
     state = load_state(path)
-    if state.get("format") == DAC_CHECKPOINT_FORMAT:
+    if state.get("format") in (DAC_CHECKPOINT_FORMAT, "genplay-off-policy-imitation"):  # off_policy_checkpoint's
+        algo = state.get("algo", "dac")
         raise CheckpointError(
-            f"{path}: a DAC run's checkpoint; pass --algo dac (synth and GAIL-only tools need a GAIL run)"
+            f"{path}: a {algo} run's checkpoint; pass --algo {algo} (synth and GAIL-only tools need a GAIL run)"
         )
     if state.get("format") != CHECKPOINT_FORMAT or state.get("version") != CHECKPOINT_VERSION:
         raise CheckpointError(

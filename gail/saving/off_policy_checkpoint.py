@@ -1,11 +1,13 @@
-"""Save and restore a whole SQIL / IQ-Learn trainer (``gail/learners/off_policy.py``) in one safe file.
+"""Save and restore a whole off-policy trainer (``gail/learners/off_policy.py``: SQIL, IQ-Learn, DAC) in one safe file.
 
-The core's ``state_io`` format (JSON + safetensors + sha256), never pickle: the config as
+The core's ``state_io`` format (JSON + safetensors + sha256), never pickle: the settings as
 JSON, the SB3 policy's weights (DQN: Q-network and target; SAC: actor, critics, targets),
 every optimiser, SAC's log temperature, the replay buffer's arrays (uint8 frames as they
-are), SB3's counters (its schedules run on them), the trainer's RNG and the history. The
-trainer is rebuilt from the config, then given the state, so nothing of SB3's pickled
-fields is involved.
+are), SB3's counters (its schedules run on them), the trainer's RNG and the history. A
+trainer with a learned reward (DAC: a class with ``from_settings``) adds its second config
+(``dqn``), its ``reward`` entry (the discriminator, its optimiser and its clock) and torch's
+RNG. The trainer is rebuilt from the settings, then given the state, so nothing of SB3's
+pickled fields is involved.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from genplay.errors import CheckpointError
 from genplay.gail.data.demos import Demos
-from genplay.gail.saving.checkpoint import demos_fingerprint
+from genplay.gail.saving.checkpoint import (
+    DAC_CHECKPOINT_FORMAT,
+    checkpoint_config,
+    demos_fingerprint,
+)
+from genplay.gail.saving.checkpoint import config_differences as gail_config_differences
 from genplay.gail.saving.sb3_io import counter
 from genplay.generative.core.checks import check_finite_tree
 from genplay.generative.core.state_io import load_state, save_state
@@ -32,6 +39,11 @@ FORMAT, VERSION = "genplay-off-policy-imitation", 1
 REPLAY = ("observations", "next_observations", "actions", "dones", "timeouts")
 RUN_FIELDS = ("device", "torch_threads", "checkpoint_every")
 """Settings of where a run executes, not of what it learns: a resume may change them."""
+
+
+def _with_reward(cls: type) -> bool:
+    """Whether ``cls`` is a trainer with a learned reward and two configs (DAC)."""
+    return hasattr(cls, "from_settings")
 
 
 def _optimizers(trainer: OffPolicyImitation) -> dict[str, Any]:
@@ -66,6 +78,10 @@ def save_off_policy(trainer: OffPolicyImitation, path: str | Path) -> None:
         "rng": trainer.rng.bit_generator.state,
         "history": trainer.history,
     }
+    if _with_reward(type(trainer)):
+        state["dqn"] = dataclasses.asdict(trainer.dqn_config)  # type: ignore[attr-defined]
+        state["reward"] = trainer.reward_state()  # type: ignore[attr-defined]
+        state["torch_rng"] = torch.get_rng_state()
     save_state(path, state)
 
 
@@ -75,6 +91,11 @@ def read_off_policy(path: str | Path, algo: str) -> dict:
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint")
     state = load_state(path)
+    if state.get("format") == DAC_CHECKPOINT_FORMAT and algo == "dac":
+        raise CheckpointError(
+            f"{path}: a DAC checkpoint from before DAC moved onto the shared off-policy learner (its own replay "
+            "buffer and layout); it cannot be resumed: start over with --force"
+        )
     if state.get("format") != FORMAT or state.get("version") != VERSION:
         raise CheckpointError(f"{path}: field 'format' is {state.get('format')!r}; not a genplay {algo} checkpoint")
     if state.get("algo") != algo:
@@ -93,8 +114,27 @@ def stored_config(state: dict, config_cls: type[OffPolicyConfig], path: str | Pa
         raise CheckpointError(f"{path}: field 'config' is not a valid {config_cls.__name__} ({exc})") from None
 
 
-def config_differences(stored: OffPolicyConfig, new: OffPolicyConfig) -> list[str]:
-    """``field: old -> new`` for each learning setting that differs (run settings may change on resume)."""
+def stored_settings(state: dict, cls: type[OffPolicyImitation], path: str | Path) -> Any:
+    """What ``cls`` is rebuilt from: its stored config, or for DAC the ``(GAILConfig, DQNConfig)`` pair
+    (a device this machine lacks becomes ``auto``)."""
+    if not _with_reward(cls):
+        return stored_config(state, cls.config_class, path)
+    from genplay.gail.algos.dac_config import DQNConfig
+
+    config = checkpoint_config(state, path)
+    try:
+        dqn_data = dict(state["dqn"])
+        return config, DQNConfig(**{**dqn_data, "net_arch": tuple(dqn_data["net_arch"])})
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path}: field 'dqn' is not a valid DQN config ({exc})") from None
+
+
+def config_differences(stored: Any, new: Any) -> list[str]:
+    """``field: old -> new`` for each learning setting that differs (run settings may change on resume);
+    DAC's pairs compare both configs (``dqn.``-prefixed for the learner's)."""
+    if isinstance(stored, tuple):
+        (config, dqn), (new_config, new_dqn) = stored, new
+        return gail_config_differences(config, new_config) + [f"dqn.{d}" for d in config_differences(dqn, new_dqn)]
     return [
         f"{f.name}: {getattr(stored, f.name)!r} -> {getattr(new, f.name)!r}"
         for f in dataclasses.fields(stored)
@@ -108,21 +148,26 @@ def load_off_policy(
     *,
     venv: VecEnv,
     demos: Demos,
-    config: OffPolicyConfig | None = None,
+    config: Any = None,
     log_dir: str | None = None,
     state: dict | None = None,
 ) -> OffPolicyImitation:
-    """Rebuild the trainer saved at ``path`` on ``venv`` (with ``config`` instead of the stored one where
-    the stored state fits it; ``state``: the file already read); every problem is one ``CheckpointError``."""
+    """Rebuild the trainer saved at ``path`` on ``venv`` (with ``config``, DAC's a ``(config, dqn)`` pair,
+    instead of the stored settings where the stored state fits them; ``state``: the file already read);
+    every problem is one ``CheckpointError``."""
     state = state if state is not None else read_off_policy(path, cls.log_key)
     if state.get("env_id") != demos.env_id:
         have = state.get("env_id")
         raise CheckpointError(f"{path}: field 'env_id' is {have!r}, but the demos are for {demos.env_id!r}")
     if state.get("demos_sha256") != demos_fingerprint(demos):
         raise CheckpointError(f"{path}: field 'demos_sha256' does not match these demos; resume with the run's demos")
-    config_cls = cls.config_class
-    config = config or stored_config(state, config_cls, path)
-    trainer = cls(venv=venv, demos=demos, config=config, log_dir=log_dir)
+    stored = stored_settings(state, cls, path)
+    changed = config is not None and config != stored
+    settings = config if config is not None else stored
+    if _with_reward(cls):
+        trainer = cls.from_settings(settings, venv=venv, demos=demos, log_dir=log_dir)  # type: ignore[attr-defined]
+    else:
+        trainer = cls(venv=venv, demos=demos, config=settings, log_dir=log_dir)
     algo, rb = trainer.algo, trainer.algo.replay_buffer
     try:
         check_finite_tree(state["policy"], str(path))
@@ -152,10 +197,18 @@ def load_off_policy(
         algo._n_updates = counter(counters["n_updates"], "counters.n_updates")
         trainer.rng.bit_generator.state = state["rng"]
         trainer.history = list(state["history"])
+        if _with_reward(cls):
+            trainer.load_reward_state(state["reward"])  # type: ignore[attr-defined]
+            torch.set_rng_state(state["torch_rng"])
     except CheckpointError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         msg = " ".join(str(exc).split())[:200]
+        if changed:  # a valid checkpoint, forced onto settings whose shapes differ (buffer size, net_arch, ...)
+            raise CheckpointError(
+                f"{path}: the stored state does not fit the changed settings ({msg}); resume with the run's sizes, "
+                "or start over with --force and no --resume"
+            ) from None
         raise CheckpointError(
             f"{path}: the stored state does not fit these settings or is malformed ({type(exc).__name__}: {msg})"
         ) from None
