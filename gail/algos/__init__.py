@@ -1,4 +1,4 @@
-"""The imitation algorithms: GAIL and DAC trainers, BC, the BC warm start, their configs.
+"""The imitation algorithms (GAIL, DAC, AIRL, SQIL, IQ-Learn, DAgger, BC), the BC warm start, their configs.
 
 An algorithm is a reward model (``gail.rewards``) plus a learner (``gail.learners``) plus a loss;
 this package holds the loops that tie them together, read top to bottom."""

@@ -39,6 +39,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.type_aliases import TrainFrequencyUnit
 from stable_baselines3.common.vec_env import VecEnv
 
+from genplay.errors import EnvError
 from genplay.gail.algos.config import GAILConfig
 from genplay.gail.algos.dac_config import DQNConfig, check_learner_fields, dac_run_meta
 from genplay.gail.data.demos import Demos
@@ -143,6 +144,8 @@ class DAC(OffPolicyImitation):
     ) -> None:
         if config.n_envs != venv.num_envs:  # the stored config says what ran (resume rebuilds it)
             config = dataclasses.replace(config, n_envs=venv.num_envs)
+        if demos.action_masks is not None:  # the first reason a board game cannot train here (before its spaces)
+            raise EnvError("DAC cannot respect action masks; train masked games with GAIL (MaskablePPO)")
         discrete = isinstance(venv.action_space, spaces.Discrete)
         check_learner_fields(dqn, discrete)
         self._learner = learner_settings(config, dqn, discrete)

@@ -122,7 +122,7 @@ def dac_atari_preset(game: str | None = None) -> tuple[GAILConfig, DQNConfig]:
     batch from the demos."""
     config = dataclasses.replace(atari_preset(game), disc_updates=4, disc_batch_size=128)
     dqn = DQNConfig(
-        buffer_size=75_000,  # 2.1 GB of uint8 stacks: the run stays under 4 GB with 20 games of demos
+        buffer_size=75_000,  # 4.2 GB of uint8 stacks (observations and next observations, as SB3's plain buffer)
         learning_starts=10_000,
         batch_size=32,
         expert_batch_size=32,
