@@ -119,7 +119,7 @@ register(
         "dac",
         train="genplay.gail.runs.off_policy_run:train_dac",
         config="genplay.gail.algos.config:GAILConfig",
-        paper="Kostrikov et al. 2019, Discriminator-Actor-Critic (DQN learner for discrete actions, SAC for continuous)",
+        paper="Kostrikov et al. 2019, Discriminator-Actor-Critic (a DQN learner for discrete actions, SAC for Box)",
         preset="genplay.gail.algos.dac_config:dac_preset_config",
     )
 )
