@@ -21,6 +21,7 @@ import dataclasses
 import json
 import sys
 import time
+from pathlib import Path
 
 from genplay.envs.boardgames import game_of
 from genplay.gail.algos.dagger_config import dagger_preset
@@ -65,6 +66,8 @@ def run(args: argparse.Namespace) -> dict:
     env = demos.env_factory if demos is not None else env_id
     trainer = train_dagger(env, demos, steps, config=config)
     train_s = time.perf_counter() - start
+    if args.out:  # the run dir (checkpoint.pt, policy.zip): a prior for puct:RUN:N bots
+        trainer.save(Path(args.out.replace("{seed}", str(args.seed))))
     out = {"env": env_id, "seed": args.seed, "n_demo": n_demo, "expert": expert, "rounds": rounds,
            "beta_schedule": config.beta_schedule, "train_opponent": config.train_opponent or None,
            "timesteps": trainer.num_timesteps,
@@ -101,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--train-opponent", default=None, help="board games: rollouts' opponent ('': demos')")
     p.add_argument("--eval-games", type=int, default=500, help="games with each colour against random")
     p.add_argument("--oracle-games", type=int, default=None, help="games with each colour against the oracle")
+    p.add_argument("--out", default=None, help="save each run here ({seed} is replaced by the seed)")
     args = p.parse_args(argv)
     set_torch_threads(1)
     for seed in args.seed or [0]:

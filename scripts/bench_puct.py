@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--mix", type=float, default=DEFAULT_MIX, help="rollout weight in a head value (AlphaGo's lambda)")
     ap.add_argument("--batch-children", action="store_true", help="evaluate a node's children in its network call")
-    ap.add_argument("--c", type=float, default=2.0, help="PUCT exploration constant")
+    ap.add_argument(
+        "--c", type=float, default=None, help="PUCT exploration constant (default: 1 with the head, else 2)"
+    )
     ap.add_argument("--temperature", type=float, default=1.0, help="the prior's softmax temperature")
     ap.add_argument("--uniform", action="store_true", help="control: a uniform prior instead of the run's policy")
     ap.add_argument("--seed", type=int, default=0)
@@ -118,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 "value": player.evaluator.value,  # type: ignore[attr-defined]
                 "mix": args.mix if player.evaluator.value == "head" else None,  # type: ignore[attr-defined]
                 "batch_children": args.batch_children,
-                "c": args.c,
+                "c": player.c,  # type: ignore[attr-defined]
                 "temperature": args.temperature,
                 "simulations": sims,
                 "opponent": opp,

@@ -10,7 +10,15 @@ import torch
 import genplay.gail.suites.boardgames  # noqa: F401  (installs the PUCT factory)
 from genplay.envs.board_bots import make_bot
 from genplay.errors import CheckpointError, EnvError
-from genplay.gail.suites.puct import PolicyEvaluator, PolicyNet, PuctConfig, mover_planes, puct_bot
+from genplay.gail.suites.puct import (
+    HEAD_C,
+    PUCT_C,
+    PolicyEvaluator,
+    PolicyNet,
+    PuctConfig,
+    mover_planes,
+    puct_bot,
+)
 from genplay.gail.suites.value_head import (
     VALUE_HEAD_FILE,
     ValueHeadConfig,
@@ -177,5 +185,6 @@ def test_spec_bot_uses_the_runs_value_head(tmp_path):
     bot = make_bot(f"puct:{tmp_path}:4", game)
     state = game.new_initial_state()
     assert bot(state) in state.legal_actions() and bot.evaluator.value == "head"  # type: ignore[attr-defined]
+    assert bot.c == HEAD_C and make_bot("mcts:4", game)(state) in state.legal_actions()  # type: ignore[attr-defined]
     rollout_bot = puct_bot(tmp_path, game, PuctConfig(4, value="rollout"))
-    assert rollout_bot.evaluator.value == "rollout"  # type: ignore[attr-defined]
+    assert rollout_bot.evaluator.value == "rollout" and rollout_bot.c == PUCT_C  # type: ignore[attr-defined]
