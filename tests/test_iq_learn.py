@@ -97,11 +97,13 @@ def test_reward_is_q_minus_discounted_next_value_and_zero_value_after_terminatio
     assert r.shape == (5,) and r.dtype == np.float32
 
 
-def test_continuous_actions_train_sac_critics_with_the_iq_loss_and_export_a_reward():
-    demos = collect_demos("Pendulum-v1", SCRIPTED_EXPERTS["Pendulum-v1"], 2, seed=0)
-    iq = make_iq(demos, IQLearnConfig(**{**FAST.__dict__, "net_arch": (32, 32)}), env="Pendulum-v1")
+@pytest.mark.parametrize("n_critics", [1, 2])
+def test_continuous_actions_train_sac_critics_with_the_iq_loss_and_export_a_reward(pendulum_demos, n_critics):
+    demos = pendulum_demos
+    iq = make_iq(demos, IQLearnConfig(**{**FAST.__dict__, "net_arch": (32, 32), "n_critics": n_critics}), "Pendulum-v1")
     iq.learn(160)
     assert type(iq.algo).__name__ == "ImitationSAC" and iq.algo._n_updates > 0
+    assert len(iq.algo.critic.q_networks) == len(iq.sac_q(iq.batch().obs, iq.batch().acts)) == n_critics
     assert {"iq_loss", "actor_loss", "ent_coef", "chi2_term"} <= set(iq.history[-1])
     batch = iq.batch()
     assert batch.acts.abs().max() <= 1.0  # expert actions in SAC's [-1, 1] units

@@ -125,6 +125,7 @@ class OffPolicyImitation(SB3Learner):
                 )
             else:
                 auto = f"auto_{config.temperature}" if config.learn_temperature else config.temperature
+                kwargs["policy_kwargs"]["n_critics"] = config.n_critics
                 self.algo = ImitationSAC(policy, venv, ent_coef=auto, **kwargs)
             self.algo.trainer = self
         if image and config.centre_frames:

@@ -70,6 +70,8 @@ class OffPolicyConfig:
     defaults, 64x64 for DQN, 256x256 for SAC; on pixels none)."""
     centre_frames: bool = True
     """Pixels: the network sees frames centred on the mean demo frame (CenteredNatureCNN), not x / 255."""
+    n_critics: int = 2
+    """SAC only: critics (targets and the actor use the min over them); IQ-Learn's authors use one."""
 
     RULES: ClassVar[dict[str, Rule]]  # set below the class: the off-policy learner's field rules
 
@@ -100,6 +102,7 @@ OFF_POLICY_RULES: dict[str, Rule] = {
     "exploration_final_eps": UNIT,
     "max_grad_norm": POSITIVE,
     "net_arch": Layers(),
+    "n_critics": Int(1, 10),
 }
 """Field rules of :class:`OffPolicyConfig` (``genplay.settings``); a subclass adds its own in ``RULES``."""
 
