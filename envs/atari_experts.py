@@ -1,6 +1,15 @@
-"""Scripted Atari experts that read emulator RAM (the pixel learner never sees it).
+"""Scripted Atari experts: the registry of both kinds, the RAM planners, and :func:`play_game`.
 
-Each expert gets ``info["ram"]`` of :func:`genplay.envs.atari.make_atari` (``record_ram=True``):
+Two kinds (:data:`ATARI_EXPERTS`, :func:`expert_name`):
+
+* **imitable** (a game's own name, the default for demos): decides once per agent step from
+  what the observation shows (:mod:`genplay.envs.atari_imitable`), so a pixel policy can
+  reproduce it;
+* **planner** (``GAME-planner``, below): reads the RAM of every emulator frame, including
+  state the screen never shows, and plans; the documented contrast, experts a pixel policy
+  cannot imitate (BC from 20 Pong planner games stays at the random level).
+
+Each planner gets ``info["ram"]`` of :func:`genplay.envs.atari.make_atari` (``record_ram=True``):
 the RAM after every emulator frame of the last agent step, so it can measure velocities
 exactly even at frame skip 4. Demos store only the frames and actions (:func:`play_game`'s
 ``on_step``). RAM addresses (found by stepping the games and printing RAM):
@@ -27,7 +36,22 @@ from typing import Protocol
 
 import numpy as np
 
-from genplay.envs.atari_pong import STALL_STEPS, PongExpert
+from genplay.envs.atari_imitable import (
+    BREAKOUT_FIRE,
+    BREAKOUT_LEFT,
+    BREAKOUT_LEFT_WALL,
+    BREAKOUT_NOOP,
+    BREAKOUT_PADDLE_ROW,
+    BREAKOUT_RIGHT,
+    BREAKOUT_RIGHT_WALL,
+    ImitableBoxing,
+    ImitableBreakout,
+    ImitablePong,
+    NoBallClock,
+    reflect,
+)
+from genplay.envs.atari_pong import STALL_STEPS, PongExpert  # noqa: F401  (STALL_STEPS: re-exported)
+from genplay.errors import EnvError
 
 
 class RamExpert(Protocol):
@@ -41,32 +65,7 @@ class RamExpert(Protocol):
     def stalled(self) -> bool: ...
 
 
-class _NoBallClock:
-    """Counts consecutive steps without a ball in play (for ``stalled``)."""
-
-    def __init__(self) -> None:
-        self.steps = 0
-
-    def tick(self, ball_in_play: bool) -> None:
-        self.steps = 0 if ball_in_play else self.steps + 1
-
-    @property
-    def stalled(self) -> bool:
-        return self.steps >= STALL_STEPS
-
-
 # --------------------------------------------------------------------------- Breakout
-
-BREAKOUT_NOOP, BREAKOUT_FIRE, BREAKOUT_RIGHT, BREAKOUT_LEFT = 0, 1, 2, 3
-BREAKOUT_LEFT_WALL, BREAKOUT_RIGHT_WALL = 57.0, 198.0  # ball x reflects about these
-BREAKOUT_PADDLE_ROW = 177.0  # ball y where the paddle meets it
-
-
-def _reflect(y: float, top: float, bottom: float) -> float:
-    """Where a ball moving freely to ``y`` is, with walls at ``top`` and ``bottom``."""
-    span = bottom - top
-    t = (y - top) % (2 * span)
-    return top + (t if t <= span else 2 * span - t)
 
 
 class BreakoutExpert:
@@ -75,11 +74,11 @@ class BreakoutExpert:
     def __init__(self, rng: np.random.Generator, *, offset: float = -9.0, dead_zone: float = 8.0, jitter: float = 3.0):
         self.rng = rng
         self.offset, self.dead_zone, self.jitter = offset, dead_zone, jitter
-        self._clock = _NoBallClock()
+        self._clock = NoBallClock()
         self._aim = 0.0
 
     def reset(self, ram: np.ndarray) -> None:
-        self._clock = _NoBallClock()
+        self._clock = NoBallClock()
 
     @property
     def stalled(self) -> bool:
@@ -95,7 +94,7 @@ class BreakoutExpert:
         vx, vy = np.sign(dx[-1]) * np.abs(dx).mean(), np.sign(dy[-1]) * np.abs(dy).mean()
         if vy > 0.1:
             frames = max((BREAKOUT_PADDLE_ROW - y) / vy, 0.0)
-            target = _reflect(x + vx * frames, BREAKOUT_LEFT_WALL, BREAKOUT_RIGHT_WALL)
+            target = reflect(x + vx * frames, BREAKOUT_LEFT_WALL, BREAKOUT_RIGHT_WALL)
         else:  # going up: follow the ball, new aim for the next return
             target = x
             self._aim = float(self.rng.uniform(-self.jitter, self.jitter))
@@ -188,8 +187,33 @@ class RandomExpert:
 
 
 ATARI_EXPERTS: dict[str, Callable[[np.random.Generator], RamExpert]] = {
-    "pong": PongExpert,
-    "breakout": BreakoutExpert,
+    "pong": ImitablePong,
+    "breakout": ImitableBreakout,
     "freeway": FreewayExpert,
+    "boxing": ImitableBoxing,
+    "pong-planner": PongExpert,
+    "breakout-planner": BreakoutExpert,
 }
-"""ALE game name -> expert factory (takes the expert's random generator)."""
+"""Expert name -> factory (takes the expert's random generator). A game's own name is its imitable
+expert (:mod:`genplay.envs.atari_imitable`, the default for demos); ``GAME-planner`` is its RAM
+planner (the contrast a pixel policy cannot imitate). Freeway's walk-up expert is both."""
+
+EXPERT_KINDS = ("imitable", "planner")
+"""``imitable``: decides once per agent step from what the screen shows (demos' default, since a
+pixel learner can reproduce it); ``planner``: reads every emulator frame's RAM and plans."""
+
+
+def expert_name(game: str, kind: str = "imitable") -> str:
+    """The :data:`ATARI_EXPERTS` name of ``game``'s expert of ``kind`` (EnvError when there is none)."""
+    have = expert_games(kind)
+    if game not in have:
+        raise EnvError(f"no {kind} scripted expert for {game}; genplay has them for {', '.join(have)}")
+    return game if kind == "imitable" else f"{game}-{kind}"
+
+
+def expert_games(kind: str = "imitable") -> list[str]:
+    """The games that have an expert of ``kind``, sorted (EnvError for an unknown kind)."""
+    if kind not in EXPERT_KINDS:
+        raise EnvError(f"unknown Atari expert kind {kind!r}; expected one of {', '.join(EXPERT_KINDS)}")
+    suffix = "" if kind == "imitable" else f"-{kind}"
+    return sorted(n.removesuffix(suffix) for n in ATARI_EXPERTS if ("-" not in n if not suffix else n.endswith(suffix)))

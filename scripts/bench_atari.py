@@ -36,7 +36,12 @@ def parse() -> argparse.Namespace:
     p.add_argument("--game", default="pong")
     p.add_argument("--mode", choices=["throughput", "learn"], default="throughput")
     p.add_argument("--n-demo", type=_positive, default=None, help="expert games (default: 20 learn, 2 throughput)")
-    p.add_argument("--demo-source", choices=["scripted", "random"], default="scripted")
+    p.add_argument(
+        "--demo-source",
+        choices=["scripted", "planner", "random"],
+        default="scripted",
+        help="scripted: the imitable expert (acts on what the frames show); planner: the RAM planner",
+    )
     p.add_argument("--agent-steps", type=_positive, default=1_000_000)
     p.add_argument("--gen-steps", type=_positive, default=4096, help="throughput mode: generator steps timed")
     p.add_argument("--seed", type=int_at_least(0), default=0)
@@ -68,11 +73,13 @@ def demos_for(args, factory):
     from genplay.gail.suites.atari import scripted_expert_demos
 
     n = args.n_demo or (20 if args.mode == "learn" else 2)
-    path = cache_dir() / "atari_demos" / f"{args.game}-{args.demo_source}-{n}-seed{10_000 + args.seed}.npz"
+    label = {"scripted": "imitable"}.get(args.demo_source, args.demo_source)  # older "scripted" files: planner demos
+    path = cache_dir() / "atari_demos" / f"{args.game}-{label}-{n}-seed{10_000 + args.seed}.npz"
     if path.exists():
         return load_demos(path), n
-    if args.demo_source == "scripted":
-        demos = scripted_expert_demos(factory, n, seed=10_000 + args.seed, progress=True)
+    if args.demo_source in ("scripted", "planner"):
+        kind = "imitable" if args.demo_source == "scripted" else "planner"
+        demos = scripted_expert_demos(factory, n, seed=10_000 + args.seed, progress=True, kind=kind)
     else:
         demos = collect_demos(factory, "random", n, seed=10_000 + args.seed)
     path.parent.mkdir(parents=True, exist_ok=True)

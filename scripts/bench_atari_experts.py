@@ -1,68 +1,213 @@
 #!/usr/bin/env python
-"""Full games of a RAM-reading scripted Atari expert against uniform-random play.
+"""A scripted Atari expert's score and imitability: full games, random play, BC's held-out accuracy.
 
-Prints one line per game, then ONE JSON line (the last): the expert's scores, their mean
-and std, the random policy's mean, CPU-clock seconds per expert game and the games that
-ended stuck (``stalled``).
+Plays ``--games`` full sticky games of the game's expert of ``--kind`` (``imitable``: acts once
+per agent step on what the frames show, the demos' default; ``planner``: the RAM planner, the
+contrast) and ``--random-games`` of uniform-random play. Then pixel BC (SB3's CnnPolicy, the
+policy the pixel learners use, fitted by ``gail.algos.bc.bc_pretrain``: early-stopped on held-out
+training episodes) learns from the first ``--bc-train-games`` games and is scored on the frames
+of the next ``--bc-test-games`` games, which it never saw: ``bc_action_accuracy`` is the share
+of those frames where its most likely action is the expert's (``majority_accuracy``: always the
+training games' most common action, for scale). CPU-sized: at most ``--bc-max-train`` training and
+``--bc-max-test`` test transitions, drawn uniformly. Prints one line per game, then ONE JSON line.
+
+``--bc-curve 1,3,5,10,20`` (the few-demo curve) prints instead one JSON line per (number of demo
+games, seed): BC's mean return over ``--eval-games`` full games, sampled and greedy.
 
     nice -n 10 python scripts/bench_atari_experts.py --game pong --games 10
-    nice -n 10 python scripts/bench_atari_experts.py --game breakout --games 10 --random-games 3
+    nice -n 10 python scripts/bench_atari_experts.py --game pong --kind planner --games 10
+    nice -n 10 python scripts/bench_atari_experts.py --game pong --games 20 --bc-curve 1,3,5,10,20 --curve-seeds 0
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass
 
 import numpy as np
-from benchlib import ArgumentParser, emit
+import torch
+from benchlib import ArgumentParser, count, emit, run_main
 
 from genplay.envs.atari import make_atari
-from genplay.envs.atari_experts import ATARI_EXPERTS, RandomExpert, play_game
+from genplay.envs.atari_experts import EXPERT_KINDS, RandomExpert, expert_games, play_game
+
+_positive = count(1)
+
+
+@dataclass(frozen=True)
+class BCSizes:
+    """How much pixel BC sees (CPU-sized)."""
+
+    max_train: int = 6_000
+    max_test: int = 3_000
+    epochs: int = 5
+    patience: int = 2
+    batch_size: int = 128
+    lr: float = 1e-3
+
+
+def parse() -> argparse.Namespace:
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--game", default="pong", help=f"one of {', '.join(expert_games())}")
+    p.add_argument("--kind", choices=EXPERT_KINDS, default="imitable")
+    p.add_argument("--games", type=_positive, default=10, help="expert games (full, sticky)")
+    p.add_argument("--random-games", type=count(0), default=3)
+    p.add_argument("--seed", type=count(0), default=0)
+    p.add_argument("--bc-train-games", type=_positive, default=5)
+    p.add_argument("--bc-test-games", type=_positive, default=2)
+    p.add_argument("--bc-max-train", type=_positive, default=BCSizes.max_train, help="training transitions, at most")
+    p.add_argument("--bc-max-test", type=_positive, default=BCSizes.max_test, help="test transitions, at most")
+    p.add_argument("--bc-epochs", type=_positive, default=BCSizes.epochs)
+    p.add_argument("--no-bc", dest="bc", action="store_false", help="expert and random scores only")
+    p.add_argument("--bc-curve", default=None, metavar="N1,N2,...", help="few-demo curve: BC from N games each")
+    p.add_argument("--curve-seeds", default="0", metavar="S1,S2,...", help="BC seeds of each curve point")
+    p.add_argument("--eval-games", type=_positive, default=3, help="curve: full games per BC policy")
+    p.add_argument("--threads", type=_positive, default=1, help="torch threads")
+    p.add_argument("--out", default=None, help="also append the JSON line(s) to this file")
+    args = p.parse_args()
+    if args.game not in expert_games(args.kind):
+        have = ", ".join(expert_games(args.kind))
+        p.error(f"--game: no {args.kind} expert for {args.game!r}; expected one of {have}")
+    args.curve = _int_list(p, "--bc-curve", args.bc_curve) if args.bc_curve else None
+    args.seeds = _int_list(p, "--curve-seeds", args.curve_seeds)
+    if args.curve and max(args.curve) > args.games:
+        p.error(f"--bc-curve: needs at most --games ({args.games}) demo games, got {max(args.curve)}")
+    if not args.curve and args.bc and args.bc_train_games + args.bc_test_games > args.games:
+        p.error(
+            f"--bc-train-games + --bc-test-games: expected at most --games ({args.games}), "
+            f"got {args.bc_train_games} + {args.bc_test_games}"
+        )
+    return args
+
+
+def _int_list(p: argparse.ArgumentParser, flag: str, text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        p.error(f"{flag}: expected comma-separated whole numbers, got {text!r}")
+    if not values or min(values) < (1 if flag == "--bc-curve" else 0):
+        p.error(f"{flag}: expected {'positive' if flag == '--bc-curve' else 'non-negative'} numbers, got {text!r}")
+    return values
+
+
+def expert_demos(game: str, kind: str, n_games: int, seed: int):
+    """``n_games`` full sticky games of the expert, as frame demos, and CPU seconds per game."""
+    from genplay.gail.suites.atari import atari_factory, scripted_expert_demos
+
+    start = time.process_time()
+    demos = scripted_expert_demos(atari_factory(game), n_games, seed=seed, progress=True, kind=kind)
+    return demos, (time.process_time() - start) / n_games
+
+
+def random_scores(game: str, n_games: int) -> list[float]:
+    env = make_atari(game, record_ram=True)
+    n = env.action_space.n
+    scores = [
+        play_game(env, RandomExpert(np.random.default_rng(10_000 + i), n), seed=10_000 + i).score
+        for i in range(n_games)
+    ]
+    env.close()
+    return scores
+
+
+def game_rows(demos, games: range, cap: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Transition indices of ``games`` (at most ``cap``, drawn uniformly, in order) and each one's game."""
+    ends = np.cumsum(demos.episode_lengths)
+    starts = ends - demos.episode_lengths
+    idx = np.concatenate([np.arange(starts[g], ends[g]) for g in games])
+    if len(idx) > cap:
+        idx = np.sort(rng.choice(idx, size=cap, replace=False))
+    return idx, np.searchsorted(ends, idx, side="right")
+
+
+def fit_bc(demos, games: range, sizes: BCSizes, seed: int):
+    """A fresh CnnPolicy cloned on ``games`` of ``demos``; returns it and the fit's statistics."""
+    from stable_baselines3.common.policies import ActorCriticCnnPolicy
+
+    from genplay.gail.algos.bc import bc_pretrain
+
+    rng = np.random.default_rng(seed)
+    idx, game_of = game_rows(demos, games, sizes.max_train, rng)
+    obs_rows, _ = demos.transition_indices()
+    torch.manual_seed(seed)
+    env = make_atari(demos.env.atari_config.game)
+    policy = ActorCriticCnnPolicy(env.observation_space, env.action_space, lr_schedule=lambda _: sizes.lr)
+    env.close()
+    lengths = np.unique(game_of, return_counts=True)[1]
+    stats = bc_pretrain(
+        policy, demos.obs.subset(obs_rows[idx]), demos.acts[idx], episode_lengths=lengths, max_epochs=sizes.epochs,
+        patience=sizes.patience, batch_size=sizes.batch_size, lr=sizes.lr, rng=rng,
+    )  # fmt: skip
+    return policy, {**stats, "bc_train_transitions": len(idx)}
+
+
+@torch.no_grad()
+def action_accuracy(policy, demos, games: range, cap: int, seed: int) -> tuple[float, int, np.ndarray]:
+    """Share of ``games``' transitions (at most ``cap``) where ``policy``'s likeliest action is the demo's."""
+    idx, _ = game_rows(demos, games, cap, np.random.default_rng(seed + 1))
+    obs_rows, _ = demos.transition_indices()
+    hits = 0
+    for part in np.array_split(idx, max(1, len(idx) // 256)):
+        dist = policy.get_distribution(policy.obs_to_tensor(demos.obs[obs_rows[part]])[0])
+        hits += int((dist.mode().cpu().numpy() == demos.acts[part]).sum())
+    return hits / len(idx), len(idx), demos.acts[idx]
+
+
+@torch.no_grad()
+def bc_returns(policy, game: str, n_games: int, *, deterministic: bool, seed: int) -> list[float]:
+    """Full sticky games of ``policy`` acting on the frame stacks (sampled or greedy)."""
+    env = make_atari(game)
+    scores = []
+    for i in range(n_games):
+        obs, _ = env.reset(seed=50_000 + seed * 1_000 + i)
+        total, done = 0.0, False
+        while not done:
+            action, _ = policy.predict(obs[None], deterministic=deterministic)
+            obs, reward, terminated, truncated, _ = env.step(int(action[0]))
+            total, done = total + float(reward), terminated or truncated
+        scores.append(total)
+    env.close()
+    return scores
 
 
 def main() -> None:
-    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--game", default="pong", choices=sorted(ATARI_EXPERTS))
-    p.add_argument("--games", type=int, default=10)
-    p.add_argument("--random-games", type=int, default=None, help="random-policy games (default: --games)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sticky", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--out", default=None, help="also append the JSON line to this file")
-    args = p.parse_args()
-
-    env = make_atari(args.game, record_ram=True, sticky=args.sticky)
-    scores, stalled, seconds = [], 0, 0.0
-    for i in range(args.games):
-        seed = args.seed * 1000 + i
-        start = time.process_time()
-        result = play_game(env, ATARI_EXPERTS[args.game](np.random.default_rng(seed)), seed=seed)
-        seconds += time.process_time() - start
-        scores.append(result.score)
-        stalled += result.stalled
-        print(f"game {i}: score {result.score:g} steps {result.steps} stalled {result.stalled}", flush=True)
-    n_random = args.games if args.random_games is None else args.random_games
-    random_scores = [
-        play_game(env, RandomExpert(np.random.default_rng(10_000 + i), env.action_space.n), seed=10_000 + i).score
-        for i in range(n_random)
-    ]
-    emit(
-        {
-            "game": args.game,
-            "games": args.games,
-            "seed": args.seed,
-            "sticky": args.sticky,
-            "scores": scores,
-            "mean": float(np.mean(scores)),
-            "std": float(np.std(scores)),
-            "random_mean": float(np.mean(random_scores)) if random_scores else None,
-            "random_games": n_random,
-            "seconds_per_game": round(seconds / max(args.games, 1), 2),
-            "stalled_games": stalled,
-        },
-        args.out,
-    )
+    args = parse()
+    torch.set_num_threads(args.threads)
+    sizes = BCSizes(max_train=args.bc_max_train, max_test=args.bc_max_test, epochs=args.bc_epochs)
+    demos, seconds = expert_demos(args.game, args.kind, args.games, 1_000 * args.seed)
+    scores = [float(s) for s in demos.metadata["scores"]]
+    head = {"game": args.game, "kind": args.kind, "expert": demos.metadata["policy"], "date": time.strftime("%F")}
+    if args.curve:
+        for n in args.curve:
+            for seed in args.seeds:
+                start = time.perf_counter()
+                policy, stats = fit_bc(demos, range(n), sizes, seed)
+                sampled = bc_returns(policy, args.game, args.eval_games, deterministic=False, seed=seed)
+                greedy = bc_returns(policy, args.game, args.eval_games, deterministic=True, seed=seed)
+                row = {**head, "n_demo_games": n, "seed": seed, "eval_games": args.eval_games,
+                       "bc_sampled_return": float(np.mean(sampled)), "bc_greedy_return": float(np.mean(greedy)),
+                       "sampled": sampled, "greedy": greedy, "expert_return": float(np.mean(scores[:n])),
+                       **stats, "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
+                emit(row, args.out)
+        return
+    random = random_scores(args.game, args.random_games)
+    row = {**head, "games": args.games, "seed": args.seed, "expert_return": float(np.mean(scores)),
+           "expert_std": float(np.std(scores)), "scores": scores, "expert_steps": int(demos.n_transitions),
+           "random_return": float(np.mean(random)) if random else None, "random_games": args.random_games,
+           "cpu_seconds_per_game": round(seconds, 2)}  # fmt: skip
+    if args.bc:
+        train, test = range(args.bc_train_games), range(args.bc_train_games, args.bc_train_games + args.bc_test_games)
+        policy, stats = fit_bc(demos, train, sizes, args.seed)
+        accuracy, n_test, test_acts = action_accuracy(policy, demos, test, sizes.max_test, args.seed)
+        common = int(np.bincount(demos.acts[: int(demos.episode_lengths[: len(train)].sum())]).argmax())
+        row.update(
+            bc_action_accuracy=accuracy, majority_accuracy=float(np.mean(test_acts == common)),
+            bc_train_games=args.bc_train_games, bc_test_games=args.bc_test_games, bc_test_transitions=n_test,
+            bc_epochs_max=sizes.epochs, **stats,
+        )  # fmt: skip
+    emit(row, args.out)
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

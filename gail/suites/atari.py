@@ -1,8 +1,9 @@
 """Pixel GAIL on ALE: expert demos of frames, the trainer, and full-game evaluation.
 
 The learner never sees RAM. Scripted experts (``genplay.envs.atari_experts``) read it to
-act; the demos keep exactly the preprocessed uint8 frames and actions the learner sees,
-each distinct frame once (:class:`~genplay.gail.data.store.StackedFrames`), compressed on disk.
+act (the default, imitable kind only what the screen shows); the demos keep exactly the
+preprocessed uint8 frames and actions the learner sees, each distinct frame once
+(:class:`~genplay.gail.data.store.StackedFrames`), compressed on disk.
 """
 
 from __future__ import annotations
@@ -36,25 +37,33 @@ def evaluation_factory(factory: EnvFactory) -> EnvFactory:
 
 
 def scripted_expert_demos(
-    factory: EnvFactory, n_games: int, *, seed: int = 0, max_steps: int | None = None, progress: bool = False
+    factory: EnvFactory,
+    n_games: int,
+    *,
+    seed: int = 0,
+    max_steps: int | None = None,
+    progress: bool = False,
+    kind: str = "imitable",
 ) -> Demos:
-    """``n_games`` full games of the game's scripted RAM expert, as frame demos.
+    """``n_games`` full games of the game's scripted expert of ``kind``, as frame demos.
 
-    A game cut short (Pong's ball never served again, or ``max_steps``) is stored as
-    truncated, not terminated: nobody lost it.
+    ``kind`` (``genplay.envs.atari_experts.EXPERT_KINDS``): ``imitable`` (the default: it acts
+    once per agent step on what the frames show, so a pixel learner can reproduce it) or
+    ``planner`` (the RAM planner, the contrast). A game cut short (a ball never served
+    again, or ``max_steps``) is stored as truncated, not terminated: nobody lost it.
     """
-    from genplay.envs.atari_experts import ATARI_EXPERTS, play_game
+    from genplay.envs.atari_experts import ATARI_EXPERTS, expert_games, expert_name, play_game
 
-    atari = factory.atari_config
-    if atari is None or atari.game not in ATARI_EXPERTS:
-        have = ", ".join(sorted(ATARI_EXPERTS))
-        raise EnvError(f"no scripted expert for {factory.env_id}; genplay has them for {have}")
+    atari, games = factory.atari_config, expert_games(kind)
+    if atari is None or atari.game not in games:
+        raise EnvError(f"no scripted expert for {factory.env_id} ({kind}); genplay has them for {', '.join(games)}")
+    name = expert_name(atari.game, kind)
     env = _Recorder(factory.make(record_ram=True))
     rng = np.random.default_rng(seed)
     lengths, terminated, scores = [], [], []
     t0 = time.perf_counter()
     for game in range(n_games):
-        result = play_game(env, ATARI_EXPERTS[atari.game](rng), seed=seed + game, max_steps=max_steps)
+        result = play_game(env, ATARI_EXPERTS[name](rng), seed=seed + game, max_steps=max_steps)
         lengths.append(result.steps)
         terminated.append(env.terminated)
         scores.append(result.score)
@@ -74,7 +83,7 @@ def scripted_expert_demos(
         env_id=factory.env_id,
         observation_space=describe_space(env.observation_space),
         action_space=describe_space(env.action_space),
-        metadata={"policy": f"scripted:{atari.game}", "seed": seed, "scores": scores},
+        metadata={"policy": f"scripted:{name}", "seed": seed, "scores": scores},
         env=factory,
     )
 

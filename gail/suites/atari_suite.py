@@ -9,7 +9,7 @@ rewards, ALE's 108k-frame cap). Policies come in four kinds:
   stacks as they come. ``{game}`` in the path is replaced by each game's id.
 * ``random``: uniform-random actions. These and the learned kinds play on ale-py's native
   vector env (``EnvFactory.make_vec``), several games at once.
-* ``expert``: the scripted RAM expert of ``genplay.envs.atari_experts``, on one env at a
+* ``expert``: the scripted (imitable) expert of ``genplay.envs.atari_experts``, on one env at a
   time (it reads the emulator RAM, which the vector env does not expose).
 
 Scores are human-normalised against the published references (``gail/evaluation/scores.py``) and
@@ -155,13 +155,14 @@ def load_player(config: SuiteConfig, spec: PolicySpec, game: str) -> Any:
 
 
 def expert_factory(game: str):
-    """The scripted RAM expert factory of ``game`` (``genplay.envs.atari_experts``, imported when needed)."""
+    """The scripted expert factory of ``game`` (``genplay.envs.atari_experts``, imported when needed): its
+    default, imitable kind, which acts on what the screen shows (``GAME-planner`` names the RAM planner)."""
     try:
         from genplay.envs.atari_experts import ATARI_EXPERTS
     except ImportError:
         raise GenplayError("--policy expert: the scripted Atari experts are not installed") from None
     if game not in ATARI_EXPERTS:
-        have = ", ".join(sorted(ATARI_EXPERTS))
+        have = ", ".join(sorted(name for name in ATARI_EXPERTS if "-" not in name))
         raise GenplayError(f"--policy expert: no scripted expert for {game}; there are experts for {have}")
     return ATARI_EXPERTS[game]
 

@@ -1,0 +1,192 @@
+"""Imitable scripted Atari experts: one decision per agent step, from what the observation shows.
+
+Why: the RAM planners of :mod:`genplay.envs.atari_experts` read the RAM after every emulator
+frame, including state the screen never shows (Pong's controller reading and frame parity),
+and plan over sticky-action draws with random aims. Their actions are not a function of the
+learner's frame stack, and BC from 20 of their Pong games stays at the random level. The
+experts here are what published imitation work uses instead: an expert acting on the same
+observation as the learner.
+
+Each expert decides once per agent step (frame skip 4, sticky actions on) from two RAM reads:
+the last emulator frame of this step and of the previous step (``info["ram"][-1]``; the
+other frames' RAM is ignored), restricted to positions drawn on screen. Velocities are the
+difference of the two reads, which the 4-frame stack shows too. The decision is a
+deterministic function of those reads (no random aims, no hidden plan), so a pixel policy can
+in principle reproduce it. RAM addresses (found by stepping the games and printing RAM, and
+checked against published annotations):
+
+* **Pong**: ball x ``49``, y ``54`` (0 when out of play), player paddle top ``51``. The ball's
+  arrival at the paddle column is predicted from its position and its speed between the
+  two reads (walls turn it as :func:`~genplay.envs.atari_pong.ball_arrival` steps it), and
+  the paddle is steered toward ``arrival - aim`` with a dead zone, its rest point extrapolated
+  from its own motion (it moves 3/4 of the way to the controller each step, so the rest point
+  is about ``p + (p - p_before) / 3``). The aim is the paddle's middle: step-level control
+  cannot place the paddle within the 3 px edge windows that the planner exploits, and a
+  central hit is almost never missed, so points come from the hits that land off-centre.
+* **Breakout**: ball x ``99``, y ``101`` (0 when out of play), paddle x ``72``; the ball's
+  crossing of the paddle row is predicted (side walls reflect) and the paddle steered under
+  it; FIRE serves when no ball is in play.
+* **Freeway**: walking up is already a function of the screen (a constant), so the same
+  expert serves both kinds (:class:`~genplay.envs.atari_experts.FreewayExpert`).
+* **Boxing**: player x ``32``, y ``34``, opponent x ``33``, y ``35``. Punches land with the
+  boxers 14-29 px apart in x and 8-28 px apart in y (read off random play's scoring steps);
+  the expert stands 18 px beside and 14 px above or below the opponent, on the side it is
+  already on, and punches whenever the opponent is in that window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genplay.envs.atari_pong import PONG_DOWN, PONG_NOOP, PONG_UP, STALL_STEPS, ball_arrival
+
+
+class NoBallClock:
+    """Counts consecutive steps without a ball in play (an expert's ``stalled``)."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def tick(self, ball_in_play: bool) -> None:
+        self.steps = 0 if ball_in_play else self.steps + 1
+
+    @property
+    def stalled(self) -> bool:
+        return self.steps >= STALL_STEPS
+
+
+class ScreenExpert:
+    """Base of the imitable experts: keeps the previous step's last-frame RAM, calls :meth:`decide`.
+
+    Subclasses implement ``decide(now, before)`` on two ``(128,)`` int arrays (this step's
+    and the previous step's last emulator frame) and say whether a ball is in play.
+    """
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng  # unused by the decisions (deterministic), kept for the factory signature
+        self._clock = NoBallClock()
+        self._before: np.ndarray | None = None
+
+    def reset(self, ram: np.ndarray) -> None:
+        self._clock = NoBallClock()
+        self._before = _last_frame(ram)
+
+    @property
+    def stalled(self) -> bool:
+        return self._clock.stalled
+
+    def act(self, ram: np.ndarray) -> int:
+        now = _last_frame(ram)
+        before = now if self._before is None else self._before
+        action, in_play = self.decide(now, before)
+        self._clock.tick(in_play)
+        self._before = now
+        return int(action)
+
+    def decide(self, now: np.ndarray, before: np.ndarray) -> tuple[int, bool]:
+        """The action for this step and whether a ball (or the game) is in play."""
+        raise NotImplementedError
+
+
+def _last_frame(ram: np.ndarray) -> np.ndarray:
+    """The RAM after the last emulator frame of an agent step, as ints (``ram``: ``(k, 128)`` or ``(128,)``)."""
+    return np.asarray(ram).reshape(-1, 128)[-1].astype(np.int64)
+
+
+# --------------------------------------------------------------------------- Pong
+
+PONG_MIDDLE_TOP = 110.0  # paddle top to wait at when no ball is coming
+
+
+class ImitablePong(ScreenExpert):
+    """Steers the paddle so the predicted arrival meets its middle (see the module docstring)."""
+
+    def __init__(
+        self, rng: np.random.Generator, *, aim: float = 7.0, dead_zone: float = 8.0, lead: float = 1.0 / 3.0
+    ) -> None:
+        super().__init__(rng)
+        self.aim, self.dead_zone, self.lead = aim, dead_zone, lead
+
+    def decide(self, now: np.ndarray, before: np.ndarray) -> tuple[int, bool]:
+        x, y, paddle = now[49], now[54], now[51]
+        target = PONG_MIDDLE_TOP
+        if y and before[54] and x > before[49]:  # coming toward the player
+            vy = int(np.clip(np.round((y - before[54]) / 4.0), -2, 2))
+            _, y_hit = ball_arrival(int(x), int(y), vy)
+            target = y_hit - self.aim
+        rest = paddle + self.lead * (paddle - before[51])
+        error = target - rest
+        if error > self.dead_zone:
+            return PONG_DOWN, bool(y)
+        if error < -self.dead_zone:
+            return PONG_UP, bool(y)
+        return PONG_NOOP, bool(y)
+
+
+# --------------------------------------------------------------------------- Breakout
+
+BREAKOUT_NOOP, BREAKOUT_FIRE, BREAKOUT_RIGHT, BREAKOUT_LEFT = 0, 1, 2, 3
+BREAKOUT_LEFT_WALL, BREAKOUT_RIGHT_WALL = 57.0, 198.0  # ball x reflects about these
+BREAKOUT_PADDLE_ROW = 177.0  # ball y where the paddle meets it
+
+
+def reflect(x: float, low: float, high: float) -> float:
+    """Where a ball moving freely to ``x`` is, with walls at ``low`` and ``high``."""
+    span = high - low
+    t = (x - low) % (2 * span)
+    return low + (t if t <= span else 2 * span - t)
+
+
+class ImitableBreakout(ScreenExpert):
+    """Keeps the paddle under where the ball will cross the paddle row; FIRE serves."""
+
+    def __init__(self, rng: np.random.Generator, *, offset: float = -9.0, dead_zone: float = 6.0) -> None:
+        super().__init__(rng)
+        self.offset, self.dead_zone = offset, dead_zone
+
+    def decide(self, now: np.ndarray, before: np.ndarray) -> tuple[int, bool]:
+        x, y, paddle = float(now[99]), float(now[101]), float(now[72])
+        if y == 0 or before[101] == 0:
+            return BREAKOUT_FIRE, y != 0
+        vx, vy = (x - before[99]) / 4.0, (y - before[101]) / 4.0
+        target = x
+        if vy > 0.1:  # coming down: where it crosses the paddle row
+            target = reflect(x + vx * (BREAKOUT_PADDLE_ROW - y) / vy, BREAKOUT_LEFT_WALL, BREAKOUT_RIGHT_WALL)
+        error = target + self.offset - paddle
+        if error > self.dead_zone:
+            return BREAKOUT_RIGHT, True
+        if error < -self.dead_zone:
+            return BREAKOUT_LEFT, True
+        return BREAKOUT_NOOP, True
+
+
+# --------------------------------------------------------------------------- Boxing
+
+BOXING_ACTIONS = (
+    "NOOP", "FIRE", "UP", "RIGHT", "LEFT", "DOWN", "UPRIGHT", "UPLEFT", "DOWNRIGHT", "DOWNLEFT",
+    "UPFIRE", "RIGHTFIRE", "LEFTFIRE", "DOWNFIRE", "UPRIGHTFIRE", "UPLEFTFIRE", "DOWNRIGHTFIRE", "DOWNLEFTFIRE",
+)  # fmt: skip
+"""ALE's Boxing action set (the full 18), in order."""
+
+
+class ImitableBoxing(ScreenExpert):
+    """Stands ``gap_x`` beside and ``gap_y`` above or below the opponent and punches in range."""
+
+    def __init__(
+        self, rng: np.random.Generator, *, gap_x: float = 18.0, gap_y: float = 14.0, tolerance: float = 3.0
+    ) -> None:
+        super().__init__(rng)
+        self.gap_x, self.gap_y, self.tolerance = gap_x, gap_y, tolerance
+
+    def decide(self, now: np.ndarray, before: np.ndarray) -> tuple[int, bool]:
+        px, py, ex, ey = now[32], now[34], now[33], now[35]
+        tx = ex - (self.gap_x if px <= ex else -self.gap_x)
+        ty = ey - (self.gap_y if py <= ey else -self.gap_y)
+        name = ""
+        if abs(ty - py) >= self.tolerance:
+            name += "DOWN" if ty > py else "UP"
+        if abs(tx - px) >= 4:
+            name += "RIGHT" if tx > px else "LEFT"
+        if 8 <= abs(ey - py) <= 26 and abs(ex - px) <= 30:
+            name += "FIRE"
+        return BOXING_ACTIONS.index(name or "NOOP"), True
