@@ -37,6 +37,7 @@ def add_reward_parser(subparsers) -> None:
     tr.add_argument("--timesteps", type=positive_int, default=100_000, help="env steps")
     tr.add_argument("--seed", type=seed_int, default=0)
     tr.add_argument("--out", type=nonempty_str, required=True, help="output dir (policy.zip, history, curve)")
+    tr.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint.pt")
     tr.add_argument("--force", action="store_true", help="start over in an --out that holds a run")
     tr.add_argument("--progress", action="store_true", help="show a progress bar")
     tr.set_defaults(func=cmd_reward_train)
@@ -89,7 +90,14 @@ def cmd_reward_train(args: argparse.Namespace) -> None:
     env = env_from_flags(reward.model["env"], args.env, args.env_kwargs)
     config = dataclasses.replace(reward_rl_preset(env.env_id), seed=args.seed)
     learner = train_on_reward(
-        env, reward, args.timesteps, config=config, out_dir=args.out, force=args.force, progress_bar=args.progress
+        env,
+        reward,
+        args.timesteps,
+        config=config,
+        out_dir=args.out,
+        resume=args.resume,
+        force=args.force,
+        progress_bar=args.progress,
     )
     returns = [r["true_return"] for r in learner.history if math.isfinite(r.get("true_return", math.nan))]
     last = f"last training return {returns[-1]:.1f} (the env's reward)" if returns else "no episode finished"

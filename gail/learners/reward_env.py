@@ -6,6 +6,9 @@ terminated)`` once per vector step; the env's own reward stays in each step's in
 (``env_reward``) and in SB3's ``Monitor`` episode returns, so logs show the true return.
 :class:`RewardLearner` is SB3's PPO on that env with GAIL's input handling: observations scaled
 by the reward's demo statistics (frozen), rewards divided by a running std of the return.
+A run directory gets ``checkpoint.pt`` (PPO's weights and optimiser, the return scaler, the history,
+torch's RNG; :mod:`state_io`, never pickled) at the end of every ``checkpoint_every`` steps' rollout,
+so ``--resume`` after a kill loses at most that much.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
@@ -23,11 +27,13 @@ from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecNormalize
 
 from genplay.envs import EnvFactory, as_factory
+from genplay.errors import CheckpointError
 from genplay.gail.algos.config import PPOConfig
 from genplay.gail.learners.rollout import policy_obs_normalizer
 from genplay.gail.rewards.export import LearnedReward, check_reward_env, load_reward
-from genplay.gail.saving.sb3_io import policy_for_space
+from genplay.gail.saving.sb3_io import algo_state, counter, load_weights, policy_for_space
 from genplay.generative.core import atomic_write, select_device, set_torch_threads
+from genplay.generative.core.state_io import load_state, save_state, sha256_bytes
 from genplay.settings import Device, Int, check_fields
 
 
@@ -91,11 +97,19 @@ class RewardRLConfig:
     """torch intra-op threads."""
     device: str = "auto"
     """torch device: auto, cpu, cuda:0, ..."""
+    checkpoint_every: int = 50_000
+    """Env steps between checkpoints of a run directory (at the end of a rollout; 0: only at the end)."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """The agent's PPO settings."""
 
     def __post_init__(self) -> None:
-        rules = {"n_envs": Int(1, 1024), "seed": Int(0, 2**31 - 1), "torch_threads": Int(1, 256), "device": Device()}
+        rules = {
+            "n_envs": Int(1, 1024),
+            "seed": Int(0, 2**31 - 1),
+            "torch_threads": Int(1, 256),
+            "device": Device(),
+            "checkpoint_every": Int(0, 10**12),
+        }
         check_fields(self, rules)
         if not isinstance(self.ppo, PPOConfig):
             raise ValueError(f"RewardRLConfig.ppo: must be a PPOConfig, got {type(self.ppo).__name__}")
@@ -127,6 +141,8 @@ class RewardLearner:
             policy, wrapped, seed=config.seed, device=select_device(config.device), verbose=0, **config.ppo.sb3_kwargs()
         )
         self.history: list[dict[str, float]] = []
+        self.checkpoint_path: Path | None = None
+        self._last_checkpoint = 0
 
     @property
     def sb3_algorithm(self) -> PPO:
@@ -167,6 +183,77 @@ class RewardLearner:
         meta["reward"] = {k: v for k, v in self.reward.model.items() if k != "obs_scaling"}
         atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
 
+    def _return_scaler(self) -> VecNormalize | None:
+        env = self.algo.get_env()
+        return env if isinstance(env, VecNormalize) else None
+
+    def save_checkpoint(self, path: str | Path) -> None:
+        """Everything ``restore`` needs to go on from here, written atomically."""
+        scaler = self._return_scaler()
+        rms = scaler.ret_rms if scaler is not None else None
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "config": _plain_config(self.config),
+            "reward_sha256": reward_fingerprint(self.reward),
+            "agent": algo_state(self.algo),
+            "return_rms": None if rms is None else {"mean": rms.mean, "var": rms.var, "count": rms.count},
+            "history": self.history,
+            "torch_rng": torch.get_rng_state(),
+        }
+        save_state(path, state)
+        self._last_checkpoint = self.num_timesteps
+
+    def restore(self, path: str | Path) -> None:
+        """Load a :meth:`save_checkpoint` file written with this config and reward; one error otherwise."""
+        state = load_state(path)
+        if state.get("format") != CHECKPOINT_FORMAT or state.get("version") != CHECKPOINT_VERSION:
+            raise CheckpointError(
+                f"{path}: field 'format' is {state.get('format')!r}; not a reward-training checkpoint"
+            )
+        if state.get("reward_sha256") != reward_fingerprint(self.reward):
+            raise CheckpointError(f"{path}: field 'reward_sha256': the run was trained on another --reward")
+        stored = state.get("config")
+        current = _plain_config(self.config)
+        if stored != current:
+            diff = sorted(k for k, v in current.items() if not isinstance(stored, dict) or stored.get(k) != v)
+            raise CheckpointError(
+                f"{path}: cannot resume: settings differ: {', '.join(diff)} (pass --force to start over)"
+            )
+        try:
+            agent = state["agent"]
+            load_weights(self.algo, agent["policy"], agent["optimizer"], name=str(path))
+            self.algo.num_timesteps = counter(agent["meta"]["num_timesteps"], "num_timesteps")
+            self.algo._n_updates = counter(agent["meta"]["n_updates"], "n_updates")
+            scaler, rms = self._return_scaler(), state["return_rms"]
+            if scaler is not None and rms is not None:
+                scaler.ret_rms.mean, scaler.ret_rms.var = float(rms["mean"]), float(rms["var"])
+                scaler.ret_rms.count = float(rms["count"])
+            self.history = [dict(row) for row in state["history"]]
+            torch.set_rng_state(state["torch_rng"])
+        except CheckpointError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            msg = " ".join(str(exc).split())[:200]
+            raise CheckpointError(f"{path}: malformed reward-training state ({type(exc).__name__}: {msg})") from None
+        self._last_checkpoint = self.num_timesteps
+
+
+CHECKPOINT_FORMAT, CHECKPOINT_VERSION = "genplay-reward-rl", 1
+
+
+def _plain_config(config: RewardRLConfig) -> dict:
+    """The config as JSON types (tuples as lists), as the checkpoint stores it."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def reward_fingerprint(reward: LearnedReward) -> str:
+    """A digest of the reward model's JSON and weights: a resume must use the same reward."""
+    parts = [json.dumps(reward.model, sort_keys=True, default=str).encode()]
+    for name, tensor in sorted(reward.net.state_dict().items()):
+        parts += [name.encode(), tensor.detach().cpu().contiguous().numpy().tobytes()]
+    return sha256_bytes(*parts)
+
 
 class _History(BaseCallback):
     """One history row per rollout: the true episode return (Monitor's) and the learned reward's mean."""
@@ -185,6 +272,12 @@ class _History(BaseCallback):
         if returns:
             row["true_return"] = float(np.mean(returns))
         self.learner.history.append(row)
+        learner, every = self.learner, self.learner.config.checkpoint_every
+        if learner.checkpoint_path is not None and every and learner.num_timesteps - learner._last_checkpoint >= every:
+            learner.save_checkpoint(learner.checkpoint_path)
+
+
+CHECKPOINT = "checkpoint.pt"
 
 
 def train_on_reward(
@@ -194,6 +287,7 @@ def train_on_reward(
     *,
     config: RewardRLConfig | None = None,
     out_dir: str | Path | None = None,
+    resume: bool = False,
     force: bool = False,
     progress_bar: bool = False,
     callback: BaseCallback | None = None,
@@ -202,7 +296,8 @@ def train_on_reward(
 
     ``env`` may differ from the one the reward was learned on (its dynamics, e.g. Pendulum's ``g``),
     not in its spaces. With ``out_dir`` the directory is locked, refused when it holds a run unless
-    ``force``, and gets ``policy.zip``, ``history.json``, ``config.json`` and ``learning_curve.png``.
+    ``resume`` (go on from its ``checkpoint.pt``, same settings and reward) or ``force``, and gets
+    ``checkpoint.pt``, ``policy.zip``, ``history.json``, ``config.json`` and ``learning_curve.png``.
     """
     if not isinstance(total_timesteps, int) or isinstance(total_timesteps, bool) or total_timesteps <= 0:
         raise ValueError(f"total_timesteps must be an integer > 0, got {total_timesteps!r}")
@@ -217,9 +312,13 @@ def train_on_reward(
     from genplay.generative.core.rundir import run_dir_session
 
     out = Path(out_dir)
-    markers = ("config.json", "policy.zip")
-    with run_dir_session(out, markers, checkpoint="policy.zip", resume=False, force=force):
+    markers = ("config.json", "policy.zip", CHECKPOINT)
+    with run_dir_session(out, markers, checkpoint=CHECKPOINT, resume=resume, force=force):
+        learner.checkpoint_path = out / CHECKPOINT
+        if resume:
+            learner.restore(learner.checkpoint_path)
         learner.learn(total_timesteps, callback=callback, progress_bar=progress_bar)
+        learner.save_checkpoint(learner.checkpoint_path)
         learner.save(out, factory)
         plot_learning_curve(
             learner.history, out / "learning_curve.png", title=f"PPO on a learned reward: {factory.env_id}"
