@@ -36,6 +36,8 @@ checked against published annotations):
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from genplay.envs.atari_pong import PONG_DOWN, PONG_NOOP, PONG_UP, STALL_STEPS, ball_arrival
@@ -96,31 +98,62 @@ def _last_frame(ram: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- Pong
 
 PONG_MIDDLE_TOP = 110.0  # paddle top to wait at when no ball is coming
+PONG_STEP_PRESS = 23.0  # controller change per pressed agent step (5.75 a frame)
+PONG_PADDLE_MIN, PONG_PADDLE_MAX = 38.0, 203.0
+
+
+@functools.cache
+def pong_plans(steps: int) -> np.ndarray:
+    """Step plans over ``steps`` agent steps: rest, or wait ``w`` < 4 steps, press one way ``m`` <= 8
+    steps, then rest (one row per plan, +1 = down)."""
+    rows = [np.zeros(steps)]
+    for w in range(min(steps, 4)):
+        for m in range(1, min(steps - w, 8) + 1):
+            for d in (-1.0, 1.0):
+                row = np.zeros(steps)
+                row[w : w + m] = d
+                rows.append(row)
+    return np.array(rows)
 
 
 class ImitablePong(ScreenExpert):
-    """Steers the paddle so the predicted arrival meets its middle (see the module docstring)."""
+    """Plans the paddle at step level so the predicted arrival meets its middle, at rest (module docstring)."""
 
     def __init__(
-        self, rng: np.random.Generator, *, aim: float = 7.0, dead_zone: float = 8.0, lead: float = 1.0 / 3.0
+        self,
+        rng: np.random.Generator,
+        *,
+        aim: float = 7.0,
+        lead: float = 0.5,
+        tolerance: float = 4.0,
+        moving_cost: float = 0.3,
+        press_cost: float = 0.5,
     ) -> None:
         super().__init__(rng)
-        self.aim, self.dead_zone, self.lead = aim, dead_zone, lead
+        self.aim, self.lead, self.tolerance = aim, lead, tolerance
+        self.moving_cost, self.press_cost = moving_cost, press_cost
 
     def decide(self, now: np.ndarray, before: np.ndarray) -> tuple[int, bool]:
-        x, y, paddle = now[49], now[54], now[51]
-        target = PONG_MIDDLE_TOP
+        x, y, paddle = now[49], now[54], float(now[51])
+        target, steps = PONG_MIDDLE_TOP, 3
         if y and before[54] and x > before[49]:  # coming toward the player
             vy = int(np.clip(np.round((y - before[54]) / 4.0), -2, 2))
-            _, y_hit = ball_arrival(int(x), int(y), vy)
-            target = y_hit - self.aim
-        rest = paddle + self.lead * (paddle - before[51])
-        error = target - rest
-        if error > self.dead_zone:
-            return PONG_DOWN, bool(y)
-        if error < -self.dead_zone:
-            return PONG_UP, bool(y)
-        return PONG_NOOP, bool(y)
+            frames, y_hit = ball_arrival(int(x), int(y), vy)
+            target, steps = y_hit - self.aim, int(np.clip(np.ceil(frames / 4.0), 1, 15))
+        plans = pong_plans(steps)
+        # the controller leads the paddle, which moves 3/4 of the way to it each step
+        raw = np.full(len(plans), paddle + self.lead * (paddle - before[51]))
+        top = np.full(len(plans), paddle)
+        for step in range(steps):
+            raw = np.clip(raw + PONG_STEP_PRESS * plans[:, step], PONG_PADDLE_MIN, PONG_PADDLE_MAX)
+            top = raw - (raw - top) / 4.0
+        cost = (
+            np.maximum(np.abs(top - target) - self.tolerance, 0.0)
+            + self.moving_cost * np.abs(raw - top)  # still moving at the hit: less predictable
+            + self.press_cost * np.abs(plans).sum(axis=1)
+        )
+        first = plans[int(np.argmin(cost)), 0]
+        return (PONG_DOWN if first > 0 else PONG_UP if first < 0 else PONG_NOOP), bool(y)
 
 
 # --------------------------------------------------------------------------- Breakout
