@@ -168,7 +168,8 @@ CLASSIC_SAC = DQNConfig(
     margin_weight=0.0,  # DQfD's margin is a discrete-action loss
 )
 """DAC's SAC learner on continuous-action classic control (Pendulum-v1): the DAC paper's setting, an
-actor-critic on the discriminator's reward relabelled at sample time, with expert rows in the critic's batch."""
+actor-critic on the discriminator's reward relabelled at sample time, with expert rows in the critic's batch.
+bench_family.py, 20 demos, 20k steps, seeds 0-2: 1.03 / 1.02 / 1.02 normalised (GAIL needs ~300k)."""
 
 CLASSIC_ENVS: dict[str, DQNConfig] = {
     "Pendulum-v1": CLASSIC_SAC,
