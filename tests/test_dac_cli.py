@@ -171,3 +171,25 @@ def test_every_gail_setting_dac_ignores_is_refused(demos_path, tmp_path, capsys)
         assert train(demos_path, tmp_path / "run", 1_000, flag, *other(default)) == 2, flag
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith(f"error: {flag}: --algo dac does not use this setting"), err
+
+
+def test_genplay_train_dac_on_pendulum_trains_sac_and_exports_a_sac_zip(tmp_path, capsys):
+    """``genplay train --algo dac --env Pendulum-v1``: Box actions train SAC; its policy.zip is SB3's SAC,
+    and DQN-only flags are refused for it in one line."""
+    from stable_baselines3 import SAC
+
+    from genplay.gail.data.expert_choice import expert_demos
+
+    save_demos(tmp_path / "p.npz", expert_demos("Pendulum-v1", 2, seed=0))
+    argv = ["train", "--algo", "dac", "--env", "Pendulum-v1", "--demos", str(tmp_path / "p.npz"), "--quiet"]
+    small = ["--n-envs", "2", "--dqn-learning-starts", "100", "--dqn-batch-size", "16", "--dqn-expert-batch-size", "16"]
+    small += ["--dqn-disc-every", "100", "--timesteps", "300"]
+    assert main([*argv, *small, "--out", str(tmp_path / "bad"), "--dqn-margin", "0.5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--dqn-margin: DAC's SAC learner does not use this setting" in err[0], err
+    assert main([*argv, *small, "--out", str(tmp_path / "run")]) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["algo"] == "dac" and config["dqn"]["margin_weight"] == 0.0
+    model = SAC.load(tmp_path / "run" / "policy.zip", device="cpu")
+    assert model.action_space.shape == (1,)
+    assert read_off_policy(tmp_path / "run" / "checkpoint.pt", "dac")["counters"]["num_timesteps"] == 300
