@@ -33,9 +33,9 @@ def make_dac(demos, dqn: DQNConfig = SMALL, config: GAILConfig = DISC, seed: int
 @pytest.mark.slow
 def test_dac_learns_cartpole(cartpole_demos):
     """The discriminator's reward alone balances the pole: with the margin loss off, expert and learner
-    rows learn only from the relabelled rewards (a seed-0 probe: 444 at 5k steps, 482 at 10k). With the
-    discriminator frozen at its initial weights (``train_discriminator`` a no-op) the best of the two is
-    9.6 and the test fails; with the margin loss on, a frozen discriminator still reached 433 (DQfD's
+    rows learn only from the relabelled rewards (a seed-0 probe on the shared learner: 308 at 5k steps, 500
+    at 10k). With the discriminator frozen at its initial weights (``train_discriminator`` a no-op) the best
+    of the two is 9.6 and the test fails; with the margin loss on, a frozen discriminator still reached 433 (DQfD's
     margin on expert rows is behaviour cloning), so the margin stays off here."""
     dac = make_dac(cartpole_demos, DQNConfig(**{**SMALL.__dict__, "margin_weight": 0.0}))
     best = 0.0
@@ -304,8 +304,8 @@ def test_dqn_only_settings_are_refused_for_sac(pendulum_demos):
 @pytest.mark.slow
 def test_dac_learns_pendulum_with_sac(pendulum_demos):
     """The discriminator's reward swings the pendulum up with SAC (the DAC paper's setting). With the
-    discriminator frozen at its initial weights (``train_discriminator`` returning before its steps)
-    the test fails (see the report of issue 29's DAC work)."""
+    discriminator frozen at its initial weights (``train_discriminator`` a no-op) the same run scored
+    -811 and the test fails."""
     from genplay.gail.runs.off_policy_run import train_dac
 
     dac = train_dac("Pendulum-v1", pendulum_demos, 12_000)
