@@ -23,9 +23,9 @@ exactly even at frame skip 4. Demos store only the frames and actions (:func:`pl
   when ball x - paddle x is in about [-1, 19], at ball y ~177). The
   expert predicts where the ball crosses the paddle row (side walls reflect) and steers
   the paddle under it, pressing FIRE when no ball is in play (a new ball after each life).
-* **Freeway**: chicken y ``14``, car x ``108..117`` (one a lane). The expert only walks up
-  (RAM not needed yet): a hit just pushes the chicken back, so it scores ~21 against 0 for
-  random play; dodging cars by lane is the next step.
+
+Freeway has no planner: its former expert only walked up (21.4 over 10 sticky games), which the
+imitable expert's dodging replaces.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from genplay.envs.atari_imitable import (
     BREAKOUT_RIGHT_WALL,
     ImitableBoxing,
     ImitableBreakout,
+    ImitableFreeway,
     ImitablePong,
     NoBallClock,
     reflect,
@@ -104,28 +105,6 @@ class BreakoutExpert:
         if error < -self.dead_zone:
             return BREAKOUT_LEFT
         return BREAKOUT_NOOP
-
-
-# --------------------------------------------------------------------------- Freeway
-
-FREEWAY_UP = 1
-
-
-class FreewayExpert:
-    """Walks up: a hit only pushes the chicken back a lane, so waiting never pays off on score."""
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
-
-    def reset(self, ram: np.ndarray) -> None:
-        pass
-
-    def act(self, ram: np.ndarray) -> int:
-        return FREEWAY_UP
-
-    @property
-    def stalled(self) -> bool:
-        return False
 
 
 # --------------------------------------------------------------------------- playing
@@ -189,14 +168,14 @@ class RandomExpert:
 ATARI_EXPERTS: dict[str, Callable[[np.random.Generator], RamExpert]] = {
     "pong": ImitablePong,
     "breakout": ImitableBreakout,
-    "freeway": FreewayExpert,
+    "freeway": ImitableFreeway,
     "boxing": ImitableBoxing,
     "pong-planner": PongExpert,
     "breakout-planner": BreakoutExpert,
 }
 """Expert name -> factory (takes the expert's random generator). A game's own name is its imitable
 expert (:mod:`genplay.envs.atari_imitable`, the default for demos); ``GAME-planner`` is its RAM
-planner (the contrast a pixel policy cannot imitate). Freeway's walk-up expert is both."""
+planner (the contrast a pixel policy cannot imitate)."""
 
 EXPERT_KINDS = ("imitable", "planner")
 """``imitable``: decides once per agent step from what the screen shows (demos' default, since a

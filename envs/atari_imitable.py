@@ -26,8 +26,11 @@ checked against published annotations):
 * **Breakout**: ball x ``99``, y ``101`` (0 when out of play), paddle x ``72``; the ball's
   crossing of the paddle row is predicted (side walls reflect) and the paddle steered under
   it; FIRE serves when no ball is in play.
-* **Freeway**: walking up is already a function of the screen (a constant), so the same
-  expert serves both kinds (:class:`~genplay.envs.atari_experts.FreewayExpert`).
+* **Freeway**: chicken y ``14`` (up is larger; lane ``k`` spans about ``6 + 16k .. 22 + 16k``),
+  car x ``108 + k`` of lane ``k`` (cars wrap around a 160 px road; speed from the two reads).
+  Hits, read off a walk-up game, happen with a car at x 40-54. The chicken steps up unless a
+  car of the lane it would enter is in that column now or after one step; then it waits,
+  or steps back if its own lane is about to be hit (walking up alone scores 21.4).
 * **Boxing**: player x ``32``, y ``34``, opponent x ``33``, y ``35``. Punches land with the
   boxers 14-29 px apart in x and 8-28 px apart in y (read off random play's scoring steps);
   the expert stands 18 px beside and 14 px above or below the opponent, on the side it is
@@ -191,6 +194,43 @@ class ImitableBreakout(ScreenExpert):
         if error < -self.dead_zone:
             return BREAKOUT_LEFT, True
         return BREAKOUT_NOOP, True
+
+
+# --------------------------------------------------------------------------- Freeway
+
+FREEWAY_NOOP, FREEWAY_UP, FREEWAY_DOWN = 0, 1, 2
+
+
+def freeway_lanes(low: float, high: float) -> list[int]:
+    """Lanes (0 at the bottom) that a chicken spanning ``low..high`` (RAM y, up is larger) overlaps."""
+    return [k for k in range(10) if not (high < 6 + 16 * k or low > 22 + 16 * k)]
+
+
+class ImitableFreeway(ScreenExpert):
+    """Walks up unless a car will be at the chicken's column in the lane ahead; then waits, or steps back."""
+
+    def __init__(
+        self, rng: np.random.Generator, *, column: tuple[float, float] = (40.0, 54.0), height: float = 6.0
+    ) -> None:
+        super().__init__(rng)
+        self.column, self.height = column, height
+
+    def _danger(self, now: np.ndarray, before: np.ndarray, low: float) -> bool:
+        """Whether a car of the lanes under ``low..low + height`` is in the column now or after one step."""
+        for lane in freeway_lanes(low, low + self.height):
+            x = int(now[108 + lane])
+            speed = (x - int(before[108 + lane]) + 80) % 160 - 80  # cars wrap around the 160 px road
+            if any(self.column[0] <= (x + speed * s) % 160 <= self.column[1] for s in (0, 1)):
+                return True
+        return False
+
+    def decide(self, now: np.ndarray, before: np.ndarray) -> tuple[int, bool]:
+        y = float(now[14])
+        if not self._danger(now, before, y + 4):
+            return FREEWAY_UP, True
+        if not self._danger(now, before, y):
+            return FREEWAY_NOOP, True
+        return (FREEWAY_DOWN if not self._danger(now, before, y - 4) else FREEWAY_UP), True
 
 
 # --------------------------------------------------------------------------- Boxing

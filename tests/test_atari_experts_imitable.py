@@ -13,14 +13,20 @@ from genplay.envs.atari_experts import (  # noqa: E402
     ATARI_EXPERTS,
     EXPERT_KINDS,
     BreakoutExpert,
-    FreewayExpert,
     PongExpert,
     RandomExpert,
     expert_games,
     expert_name,
     play_game,
 )
-from genplay.envs.atari_imitable import ImitableBoxing, ImitableBreakout, ImitablePong, ScreenExpert  # noqa: E402
+from genplay.envs.atari_imitable import (  # noqa: E402
+    ImitableBoxing,
+    ImitableBreakout,
+    ImitableFreeway,
+    ImitablePong,
+    ScreenExpert,
+    freeway_lanes,
+)
 from genplay.errors import EnvError  # noqa: E402
 
 IMITABLE = ("pong", "breakout", "freeway", "boxing")
@@ -28,7 +34,7 @@ IMITABLE = ("pong", "breakout", "freeway", "boxing")
 
 def test_a_games_name_is_its_imitable_expert_and_planners_are_named_apart():
     assert ATARI_EXPERTS["pong"] is ImitablePong and ATARI_EXPERTS["breakout"] is ImitableBreakout
-    assert ATARI_EXPERTS["boxing"] is ImitableBoxing and ATARI_EXPERTS["freeway"] is FreewayExpert
+    assert ATARI_EXPERTS["boxing"] is ImitableBoxing and ATARI_EXPERTS["freeway"] is ImitableFreeway
     assert ATARI_EXPERTS["pong-planner"] is PongExpert and ATARI_EXPERTS["breakout-planner"] is BreakoutExpert
     assert set(IMITABLE) <= set(expert_games()) and expert_games("planner") == ["breakout", "pong"]
     assert expert_name("pong") == "pong" and expert_name("pong", "planner") == "pong-planner"
@@ -44,7 +50,7 @@ def test_expert_lookup_refuses_unknown_games_and_kinds():
         expert_games("oracle")
 
 
-@pytest.mark.parametrize("name", ["pong", "breakout", "boxing"])
+@pytest.mark.parametrize("name", IMITABLE)
 def test_imitable_experts_read_only_the_last_frame_of_each_step(name):
     """The frames inside a step (which the frame stack does not show) never change the decision."""
     rng = np.random.default_rng(0)
@@ -71,6 +77,19 @@ def test_imitable_pong_steers_toward_the_ball_and_waits_in_the_middle():
     assert expert.decide(now, now)[0] == 0
 
 
+def test_imitable_freeway_waits_for_a_car_in_the_lane_ahead():
+    expert = ImitableFreeway(np.random.default_rng(0))
+    assert freeway_lanes(6, 12) == [0] and freeway_lanes(20, 26) == [0, 1]
+    before, now = np.zeros(128, np.int64), np.zeros(128, np.int64)
+    now[14] = 30  # in lane 1 (22-38); a step up reaches lane 2
+    before[108:118], now[108:118] = 100, 100  # every car far to the right, standing
+    assert expert.decide(now, before)[0] == 1  # up
+    before[110], now[110] = 36, 40  # lane 2's car enters the chicken's column: wait
+    assert expert.decide(now, before)[0] == 0
+    before[109], now[109] = 36, 40  # and lane 1's too, where a step back also lands: up anyway
+    assert expert.decide(now, before)[0] == 1
+
+
 def _score(game: str, expert, steps: int, seed: int = 0) -> float:
     env = make_atari(game, record_ram=True)
     try:
@@ -83,7 +102,7 @@ SHORT_GAMES = {  # game: (agent steps, least expert score, least margin over ran
     "pong": (1500, -1, 5),
     "breakout": (500, 12, 8),
     "boxing": (800, 20, 10),
-    "freeway": (400, 3, 3),
+    "freeway": (400, 4, 4),
 }
 
 
