@@ -7,9 +7,11 @@ contrast) and ``--random-games`` of uniform-random play. Then pixel BC (SB3's Cn
 policy the pixel learners use, fitted by ``gail.algos.bc.bc_pretrain``: early-stopped on held-out
 training episodes) learns from the first ``--bc-train-games`` games and is scored on the frames
 of the next ``--bc-test-games`` games, which it never saw: ``bc_action_accuracy`` is the share
-of those frames where its most likely action is the expert's (``majority_accuracy``: always the
-training games' most common action, for scale). CPU-sized: at most ``--bc-max-train`` training and
-``--bc-max-test`` test transitions, drawn uniformly. Prints one line per game, then ONE JSON line.
+of those frames where its most likely action is the expert's (``bc_balanced_accuracy``: the same
+averaged over the expert's actions; ``majority_accuracy``: always the training games' most common
+action, for scale). The expert games are cached (``GENPLAY_CACHE_DIR``/atari_demos). CPU-sized: at
+most ``--bc-max-train`` training and ``--bc-max-test`` test transitions, drawn uniformly. Prints one
+line per game, then ONE JSON line.
 
 ``--bc-curve 1,3,5,10,20`` (the few-demo curve) prints instead one JSON line per (number of demo
 games, seed): BC's mean return over ``--eval-games`` full games, sampled and greedy.
@@ -39,11 +41,11 @@ _positive = count(1)
 class BCSizes:
     """How much pixel BC sees (CPU-sized)."""
 
-    max_train: int = 6_000
+    max_train: int = 5_000
     max_test: int = 3_000
-    epochs: int = 5
-    patience: int = 2
-    batch_size: int = 128
+    epochs: int = 15
+    patience: int = 3
+    batch_size: int = 64
     lr: float = 1e-3
 
 
@@ -92,12 +94,21 @@ def _int_list(p: argparse.ArgumentParser, flag: str, text: str) -> list[int]:
 
 
 def expert_demos(game: str, kind: str, n_games: int, seed: int):
-    """``n_games`` full sticky games of the expert, as frame demos, and CPU seconds per game."""
+    """``n_games`` full sticky games of the expert, as frame demos (cached in the genplay cache, as
+    ``scripts/bench_atari.py`` caches its demos), and CPU seconds per game (None when cached)."""
+    from genplay.gail.data.demos import load_demos, save_demos
+    from genplay.gail.data.experts import cache_dir
     from genplay.gail.suites.atari import atari_factory, scripted_expert_demos
 
+    path = cache_dir() / "atari_demos" / f"{game}-{kind}-{n_games}-seed{seed}.npz"
+    if path.exists():
+        return load_demos(path), None
     start = time.process_time()
     demos = scripted_expert_demos(atari_factory(game), n_games, seed=seed, progress=True, kind=kind)
-    return demos, (time.process_time() - start) / n_games
+    seconds = (time.process_time() - start) / n_games
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_demos(path, demos)
+    return demos, seconds
 
 
 def random_scores(game: str, n_games: int) -> list[float]:
@@ -143,15 +154,21 @@ def fit_bc(demos, games: range, sizes: BCSizes, seed: int):
 
 
 @torch.no_grad()
-def action_accuracy(policy, demos, games: range, cap: int, seed: int) -> tuple[float, int, np.ndarray]:
-    """Share of ``games``' transitions (at most ``cap``) where ``policy``'s likeliest action is the demo's."""
+def action_accuracy(policy, demos, games: range, cap: int, seed: int) -> tuple[float, float, int, np.ndarray]:
+    """Share of ``games``' transitions (at most ``cap``) where ``policy``'s likeliest action is the demo's,
+    the same averaged over the demo's actions (balanced: a constant policy scores 1 / actions seen),
+    the transitions scored and their demo actions."""
     idx, _ = game_rows(demos, games, cap, np.random.default_rng(seed + 1))
     obs_rows, _ = demos.transition_indices()
-    hits = 0
-    for part in np.array_split(idx, max(1, len(idx) // 256)):
-        dist = policy.get_distribution(policy.obs_to_tensor(demos.obs[obs_rows[part]])[0])
-        hits += int((dist.mode().cpu().numpy() == demos.acts[part]).sum())
-    return hits / len(idx), len(idx), demos.acts[idx]
+    predicted = np.concatenate(
+        [
+            policy.get_distribution(policy.obs_to_tensor(demos.obs[obs_rows[part]])[0]).mode().cpu().numpy()
+            for part in np.array_split(idx, max(1, len(idx) // 256))
+        ]
+    )
+    acts = demos.acts[idx]
+    balanced = float(np.mean([np.mean(predicted[acts == a] == a) for a in np.unique(acts)]))
+    return float(np.mean(predicted == acts)), balanced, len(idx), acts
 
 
 @torch.no_grad()
@@ -195,14 +212,15 @@ def main() -> None:
     row = {**head, "games": args.games, "seed": args.seed, "expert_return": float(np.mean(scores)),
            "expert_std": float(np.std(scores)), "scores": scores, "expert_steps": int(demos.n_transitions),
            "random_return": float(np.mean(random)) if random else None, "random_games": args.random_games,
-           "cpu_seconds_per_game": round(seconds, 2)}  # fmt: skip
+           "cpu_seconds_per_game": None if seconds is None else round(seconds, 2)}  # fmt: skip
     if args.bc:
         train, test = range(args.bc_train_games), range(args.bc_train_games, args.bc_train_games + args.bc_test_games)
         policy, stats = fit_bc(demos, train, sizes, args.seed)
-        accuracy, n_test, test_acts = action_accuracy(policy, demos, test, sizes.max_test, args.seed)
+        accuracy, balanced, n_test, test_acts = action_accuracy(policy, demos, test, sizes.max_test, args.seed)
         common = int(np.bincount(demos.acts[: int(demos.episode_lengths[: len(train)].sum())]).argmax())
         row.update(
-            bc_action_accuracy=accuracy, majority_accuracy=float(np.mean(test_acts == common)),
+            bc_action_accuracy=accuracy, bc_balanced_accuracy=balanced,
+            majority_accuracy=float(np.mean(test_acts == common)),
             bc_train_games=args.bc_train_games, bc_test_games=args.bc_test_games, bc_test_transitions=n_test,
             bc_epochs_max=sizes.epochs, **stats,
         )  # fmt: skip

@@ -60,6 +60,6 @@ def test_bc_accuracy_is_measured_on_games_it_never_saw():
     train_idx, game_of = bench_atari_experts.game_rows(demos, range(2), 60, np.random.default_rng(0))
     assert len(train_idx) == 60 and set(game_of) == {0, 1}
     policy, stats = bench_atari_experts.fit_bc(demos, range(2), sizes, seed=0)
-    accuracy, n_test, acts = bench_atari_experts.action_accuracy(policy, demos, range(2, 3), 30, seed=0)
-    assert stats["bc_train_transitions"] == 60 and n_test == 30 and 0.0 <= accuracy <= 1.0
+    accuracy, balanced, n_test, acts = bench_atari_experts.action_accuracy(policy, demos, range(2, 3), 30, seed=0)
+    assert stats["bc_train_transitions"] == 60 and n_test == 30 and 0.0 <= accuracy <= 1.0 and 0.0 <= balanced <= 1.0
     assert set(acts.tolist()) <= set(demos.acts[int(demos.episode_lengths[:2].sum()) :].tolist())
