@@ -160,8 +160,8 @@ MOUNTAIN_CAR_DQN = dataclasses.replace(CLASSIC_DQN, reward_scale=0.1)
 """MountainCar-v0: :data:`CLASSIC_DQN` with the discriminator's reward scaled by 0.1. At scale 1 the
 Q-values reach hundreds (a dense logit reward over ~120-step episodes plus the goal's absorbing tail), so
 the Huber TD loss sits in its linear region and DQfD's 0.8 margin is small beside them; seeds 0 and 2
-left some starts timing out (0.82 / 0.84 normalised at 200k steps, BC alone 1.00). Scaled, seed 0 reached
-1.01 at 50k steps (a probe, 20 evaluation episodes)."""
+left some starts timing out (0.82 / 0.84 normalised at 200k steps, BC alone 1.00). Scaled, on the shared
+learner: bench_family.py, 20 demos, 100k steps, seeds 0-2: 0.96 / 0.96 / 0.96 (returns' std 16)."""
 
 CLASSIC_SAC = DQNConfig(
     buffer_size=100_000,
@@ -184,10 +184,11 @@ CLASSIC_ENVS: dict[str, DQNConfig] = {
     "Acrobot-v1": CLASSIC_DQN,  # the expert terminates (swing-up): the absorbing reward pays reaching the goal
     "MountainCar-v0": MOUNTAIN_CAR_DQN,  # as Acrobot (the goal pays), with the reward scaled
 }
-"""The classic-control envs :func:`dac_preset` names; one recipe fits all three. bench_family.py, 20 demos,
-seeds 0-2: CartPole 500/500/500 at 100k steps, Acrobot 0.98/0.99/0.99 at 200k, MountainCar
-0.82/1.13/0.84 at 200k (seeds 0 and 2: returns' std 28-34, some starts time out; BC alone 1.00). An env that
-needs its own settings gets them here; other vector-observation envs get :data:`CLASSIC_DQN`."""
+"""The classic-control envs :func:`dac_preset` names (bench_family.py, 20 demos, seeds 0-2): Pendulum
+1.03/1.02/1.02 at 20k steps (SAC), MountainCar 0.96/0.96/0.96 at 100k; before the shared learner (DAC's
+own DQN loop, same recipe) CartPole 500/500/500 at 100k and Acrobot 0.98/0.99/0.99 at 200k. An env that
+needs its own settings gets them here; other vector-observation envs get :data:`CLASSIC_DQN` (:data:`CLASSIC_SAC`
+for Box actions)."""
 
 
 def check_learner_fields(dqn: DQNConfig, discrete: bool) -> None:
