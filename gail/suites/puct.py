@@ -229,15 +229,14 @@ class PolicyEvaluator(mcts.Evaluator):
             working.apply_action(legal[int(draw() * len(legal))])
         return np.asarray(working.returns(), dtype=np.float64)
 
-    def evaluate(self, state) -> np.ndarray:
+    def evaluate(self, state) -> np.ndarray | list[float]:
         """Returns per player: the head's (mixed with a rollout's), a rollout's or the critic's value."""
         if self.value == "rollout":
             return self.rollout(state)
         v = self._entry(state)[1]
-        out = np.full(2, -v)
-        out[state.current_player()] = v
+        out = [v, -v] if state.current_player() == 0 else [-v, v]  # a list: MCTSBot only indexes it
         if self.value == "head" and self.mix > 0:
-            out = (1.0 - self.mix) * out + self.mix * self.rollout(state)
+            return (1.0 - self.mix) * np.asarray(out) + self.mix * self.rollout(state)
         return out
 
 
