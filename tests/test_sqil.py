@@ -200,3 +200,6 @@ def test_registry_gives_the_classic_control_presets_and_defaults_elsewhere(algo)
     assert spec.default_config("Pendulum-v1").net_arch == (64, 64)
     assert spec.default_config("ALE/Pong-v5") == config_cls()  # pixels and unknown envs: the defaults
     assert spec.default_config("Acrobot-v1").learning_rate == 3e-4  # SQIL's Acrobot preset; IQ-Learn's default
+    if algo == "sqil":  # SAC on Pendulum: SB3's step size and a fixed entropy coefficient (presets docstring)
+        c = spec.default_config("Pendulum-v1")
+        assert (c.learning_rate, c.learn_temperature, c.temperature) == (3e-4, False, 0.1)

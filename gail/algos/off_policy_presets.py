@@ -46,24 +46,26 @@ SQIL_LEARNING_RATE = {"Acrobot-v1": 3e-4}
 at 3e-4 it climbed to -79 at 80k and -75 at 100k."""
 
 
+SQIL_SAC = dict(learning_rate=3e-4, learn_temperature=False, temperature=0.1)
+"""SQIL with SAC (Pendulum-v1): SB3's SAC step size and a fixed entropy coefficient of 0.1. Seed 0
+(probe, 10 episodes per point, 2026-12-06): at 1e-3 with the coefficient tuned to SB3's target entropy
+it reached 1.008 at 5k and 0.36 by 25k; at 3e-4, tuned, 1.008 / 0.998 / 0.995 / 0.866 at 10k-40k while
+the coefficient climbed 0.03 -> 0.38; fixed at 0.01, 1.032 / 1.021 then 0.464 at 30k (the critic no
+longer told demo rows from the learner's, 37.2 vs 36.8); fixed at 0.1, 0.999 / 1.023 / 1.020 at 10k-30k.
+A coefficient that keeps the policy's actions spread around the expert's keeps the critic's contrast
+between demo rows (reward 1) and the learner's own near-expert rows (reward 0)."""
+
+
 def sqil_preset(env_id: str) -> SQILConfig:
     """SQIL's settings for ``env_id``: tuned for the classic-control envs, the defaults otherwise."""
     tuned = _tuned(env_id)
     if env_id in SQIL_LEARNING_RATE:
         tuned["learning_rate"] = SQIL_LEARNING_RATE[env_id]
+    if env_id.startswith("Pendulum"):
+        tuned.update(SQIL_SAC)
     return dataclasses.replace(SQILConfig(), **tuned)
-
-
-IQ_TARGET_ENVS = {"MountainCar-v0"}
-"""IQ-Learn reads V(s') from the target network here. MountainCar-v0 with V(s') from the online network
-peaked and fell (seed 0: 0.976 near 60k, 0.862 by 100k; seed 1 0.868 at 60k); with the target network
-(probe, 10 episodes per point, 2026-12-06) seed 0 read 0.47 / 0.76 / 0.99 / 0.96 / 0.96 and seed 1
-0.40 / 0.77 / 0.79 / 1.02 / 0.99 at 20k / 40k / 60k / 80k / 100k."""
 
 
 def iq_preset(env_id: str) -> IQLearnConfig:
     """IQ-Learn's settings for ``env_id``: tuned for the classic-control envs, the defaults otherwise."""
-    tuned = _tuned(env_id)
-    if env_id in IQ_TARGET_ENVS:
-        tuned["use_target"] = True
-    return dataclasses.replace(IQLearnConfig(), **tuned)
+    return dataclasses.replace(IQLearnConfig(), **_tuned(env_id))
