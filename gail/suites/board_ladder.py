@@ -21,7 +21,7 @@ import numpy as np
 
 from genplay.envs.boardgames import GAMES, game_of
 from genplay.errors import GenplayError
-from genplay.gail.evaluation.ladder import METHOD, FitConfig, Games, plot_ladder, rate
+from genplay.gail.evaluation.ladder import METHOD, FitConfig, Games, Ratings, plot_ladder, rate
 from genplay.gail.suites.boardgame_suite import PolicyFile, bot_or_run, play_half
 from genplay.gail.suites.boardgames import Record
 from genplay.settings import Int, check_fields
@@ -186,7 +186,7 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_ladder(result: dict[str, Any], ratings: Any, names: list[str], out: Path) -> None:
+def write_ladder(result: dict[str, Any], ratings: Ratings, names: list[str], out: Path) -> None:
     """``ladder.json``, ``ladder.md`` and ``ladder.png`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "ladder.json").write_text(json.dumps(result, indent=1))
