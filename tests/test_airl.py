@@ -105,6 +105,7 @@ def test_config_refuses_what_airl_cannot_do():
     with pytest.raises(ValueError, match="airl_h_hidden"):
         AIRLConfig(airl_h_hidden=(0,))
     assert airl_preset("Pendulum-v1").ppo.gamma == 0.9 and isinstance(airl_preset("CartPole-v1"), AIRLConfig)
+    assert airl_preset("MountainCar-v0").airl_reward == "f" and airl_preset("Acrobot-v1").airl_reward == "logit"
     assert algorithm("airl").load()[1] is AIRLConfig
 
 
