@@ -188,3 +188,38 @@ def test_spec_bot_uses_the_runs_value_head(tmp_path):
     assert bot.c == HEAD_C and make_bot("mcts:4", game)(state) in state.legal_actions()  # type: ignore[attr-defined]
     rollout_bot = puct_bot(tmp_path, game, PuctConfig(4, value="rollout"))
     assert rollout_bot.evaluator.value == "rollout" and rollout_bot.c == PUCT_C  # type: ignore[attr-defined]
+
+
+def _script_main():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "train_value_head.py"
+    spec = importlib.util.spec_from_file_location("train_value_head_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.main
+
+
+@pytest.mark.slow  # runs the script's main: self-play, a fit and the file round trip
+def test_script_trains_a_head_and_refuses_a_missing_run(tmp_path, capsys):
+    import json
+
+    from sb3_contrib import MaskablePPO
+
+    from genplay.envs import make_env
+    from genplay.gail.saving.sb3_zip import save_sb3_zip
+
+    main = _script_main()
+    assert main(["--run", str(tmp_path / "missing"), "--game", "tic_tac_toe", "--games", "10"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "missing" in err[0]
+    env = make_env("genplay/TicTacToe-v0")
+    with torch.random.fork_rng():
+        model = MaskablePPO("MlpPolicy", env, n_steps=16, policy_kwargs={"net_arch": [8]}, seed=0)
+    env.close()
+    save_sb3_zip(model, tmp_path / "policy.zip")
+    assert main(["--run", str(tmp_path), "--game", "tic_tac_toe", "--games", "12", "--epochs", "1"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["games"] == 12 and line["source"] == "self-play of the run's policy"
+    assert load_value_head(tmp_path, "tic_tac_toe") is not None
