@@ -201,7 +201,7 @@ class PolicyEvaluator(mcts.Evaluator):
         if len(self._cache) + len(batch) > CACHE_SIZE:
             self._cache.clear()
         self.net_calls += 1
-        planes = np.stack([self.planes(s) for s in batch])
+        planes = self.planes(state)[None] if len(batch) == 1 else np.stack([self.planes(s) for s in batch])
         logits = None if self.uniform else self.net.logits(planes) / self.temperature
         values = np.zeros(len(batch))
         if self.value == "head":
