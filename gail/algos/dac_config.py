@@ -185,8 +185,8 @@ CLASSIC_ENVS: dict[str, DQNConfig] = {
     "MountainCar-v0": MOUNTAIN_CAR_DQN,  # as Acrobot (the goal pays), with the reward scaled
 }
 """The classic-control envs :func:`dac_preset` names (bench_family.py, 20 demos, seeds 0-2): Pendulum
-1.03/1.02/1.02 at 20k steps (SAC), MountainCar 0.96/0.96/0.96 at 100k; before the shared learner (DAC's
-own DQN loop, same recipe) CartPole 500/500/500 at 100k and Acrobot 0.98/0.99/0.99 at 200k. An env that
+1.03/1.02/1.02 at 20k steps (SAC), MountainCar 0.96/0.96/0.96 at 100k, CartPole 500/500/500 at 100k,
+Acrobot 1.00/0.99/0.98 at 200k (bench_results/family/dac_*_s4.jsonl). An env that
 needs its own settings gets them here; other vector-observation envs get :data:`CLASSIC_DQN` (:data:`CLASSIC_SAC`
 for Box actions)."""
 
