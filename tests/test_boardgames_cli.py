@@ -111,6 +111,20 @@ def test_expert_choice_is_one_setting_per_env_family():
     assert demos.metadata["opponent"] == "random" and demos.n_episodes == 2
 
 
+def test_every_board_env_gets_its_board_preset_not_an_atari_one():
+    """ALE has an Othello too: the id ``genplay/Othello-v0`` is the board game and takes the board preset
+    (the Atari preset's CnnPolicy refused its planes, so `genplay train --algo bc` failed on Othello)."""
+    from genplay.gail.algos.config import atari_game_of
+    from genplay.gail.algos.presets import preset
+    from genplay.gail.suites.boardgame_presets import PRESETS, board_config
+
+    for game, recipe in PRESETS.items():
+        env_id = "genplay/" + "".join(part.title() for part in game.split("_")) + "-v0"
+        assert atari_game_of(env_id) is None, env_id
+        assert preset(env_id) == board_config(recipe), env_id
+    assert atari_game_of("genplay/Pong-v0") == "Pong"
+
+
 def test_gail_train_writes_a_masked_run_dir_and_resumes_it(root):
     out = root / "run"
     for name in ("checkpoint.pt", "config.json", "policy.zip", "learning_curve.png", "logs/progress.csv"):

@@ -300,9 +300,15 @@ def replace(config: GAILConfig, **changes: Any) -> GAILConfig:
 
 
 def atari_game_of(env_id: str) -> str | None:
-    """The ALE game of a genplay Atari id (``genplay/Pong-v0`` -> ``Pong``), else None."""
+    """The ALE game of a genplay Atari id (``genplay/Pong-v0`` -> ``Pong``), else None. The name alone
+    does not tell: ALE has an Othello too, and ``genplay/Othello-v0`` is the board game (registered first)."""
+    import gymnasium as gym
+
     name = env_id.removeprefix("genplay/").split("-")[0]
-    return name if env_id.startswith("genplay/") and name in _atari_names() else None
+    if not env_id.startswith("genplay/") or name not in _atari_names():
+        return None
+    spec = gym.registry.get(env_id)
+    return name if spec is None or spec.entry_point == "genplay.envs.atari:make_atari" else None
 
 
 def _atari_names() -> set[str]:
