@@ -46,7 +46,7 @@ from genplay.gail.data.demos import Demos
 from genplay.gail.data.store import TransitionStore
 from genplay.gail.learners.learner import ProgressBar
 from genplay.gail.learners.off_policy import Batch, OffPolicyConfig, OffPolicyImitation
-from genplay.gail.learners.off_policy_config import MAX_BUFFER, OFF_POLICY_RULES
+from genplay.gail.learners.off_policy_config import OFF_POLICY_RULES
 from genplay.gail.rewards.discriminator import (
     TransitionDiscriminator,
     optimiser_and_step,
@@ -80,7 +80,6 @@ class LearnerSettings(OffPolicyConfig):
 LearnerSettings.RULES = {
     **OFF_POLICY_RULES,
     "expert_batch_size": Int(0, 65_536),  # 0: DAC's learner-only batches
-    "buffer_size": Int(2, MAX_BUFFER * 1024),  # x n_envs (see learner_settings)
 }
 
 
@@ -94,9 +93,7 @@ def learner_settings(config: GAILConfig, dqn: DQNConfig, discrete: bool) -> Lear
         device=config.device,
         torch_threads=config.torch_threads,
         checkpoint_every=config.checkpoint_every,
-        # DQNConfig.buffer_size counts all envs together; OffPolicyImitation divides its buffer_size by
-        # n_envs and SB3's ReplayBuffer divides again, so it gets n_envs times that (an exact count)
-        buffer_size=dqn.buffer_size * config.n_envs,
+        buffer_size=dqn.buffer_size,  # all envs together, as OffPolicyConfig's
         learning_starts=dqn.learning_starts,
         batch_size=dqn.batch_size,
         expert_batch_size=dqn.expert_batch_size,

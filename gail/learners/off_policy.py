@@ -93,7 +93,7 @@ class OffPolicyImitation(SB3Learner):
         image = is_image_space(venv.observation_space)
         kwargs: dict[str, Any] = dict(
             learning_rate=config.learning_rate,
-            buffer_size=max(1, config.buffer_size // venv.num_envs),
+            buffer_size=config.buffer_size,  # all envs together: SB3's ReplayBuffer divides by n_envs
             learning_starts=config.learning_starts,
             batch_size=config.batch_size,
             tau=config.tau,
