@@ -194,35 +194,6 @@ def test_replay_capacity_counts_all_envs_together(cartpole_demos):
     assert rb.buffer_size * rb.n_envs == SMALL.buffer_size
 
 
-def test_final_observation_ring_on_hand_made_rows():
-    """Row obs = step count t, episode of env e ends every 3 + e steps: each ended row's next obs is t + 1
-    (not the reset 0) through wrap-around and ring growth; SB3's own sample reads the same."""
-    from gymnasium import spaces
-
-    from genplay.gail.learners.replay import INITIAL_FINAL_SLOTS, TerminationReplayBuffer
-
-    n_envs, rows = 2, 10
-    space = spaces.Box(0, 255, (1,), dtype=np.uint8)
-    rb = TerminationReplayBuffer(rows * n_envs, space, spaces.Discrete(2), n_envs=n_envs)
-    t = np.zeros(n_envs, dtype=np.uint8)
-    for _ in range(4 * INITIAL_FINAL_SLOTS + 7):
-        nxt = t + 1
-        done = nxt == 3 + np.arange(n_envs)
-        infos = [{"TimeLimit.truncated": bool(d and e == 0)} for e, d in enumerate(done)]
-        rb.add(t[:, None], nxt[:, None], np.zeros(n_envs), np.zeros(n_envs), done, infos)
-        t = np.where(done, 0, nxt).astype(np.uint8)
-    live = (np.arange(1, rows) + rb.pos) % rows
-    r, e = np.repeat(live, n_envs), np.tile(np.arange(n_envs), len(live))
-    np.testing.assert_array_equal(rb.next_obs(r, e)[:, 0], rb.observations[r, e, 0] + 1)
-    assert rb.final_count == int(rb.dones.sum()) and rb.timeouts[:, 0].sum() == rb.dones[:, 0].sum()
-    rb.check_finals()
-    sample = rb.sample(64)
-    np.testing.assert_array_equal(sample.next_observations.numpy(), sample.observations.numpy() + 1)
-    assert len(rb.final_observations) >= INITIAL_FINAL_SLOTS  # bounded by the ended rows alive, not the buffer
-    rb.reset()
-    assert rb.final_count == 0 and (rb.final_slot == -1).all()
-
-
 def test_checkpoint_refuses_the_old_dac_format(cartpole_demos, tmp_path):
     """A checkpoint of DAC's own loop (before the shared learner: another replay layout) is one error."""
     from genplay.gail.saving.checkpoint import DAC_CHECKPOINT_FORMAT

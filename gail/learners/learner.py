@@ -1,4 +1,4 @@
-"""What GAIL (a PPO generator) and DAC (a DQN learner) share around their SB3 algorithm.
+"""What GAIL (a PPO generator) and the off-policy family (DAC, SQIL, IQ-Learn) share around their SB3 algorithm.
 
 Both trainers wrap one SB3 algorithm and one discriminator; the step count, the discount,
 the absorbing-state mass, the centred frame scaling and the logs come from the same place.
