@@ -285,9 +285,7 @@ class DAC(OffPolicyImitation):
         """Train until the learner has taken ``total_timesteps`` env steps in all (continues from
         ``num_timesteps``); with ``checkpoint_path`` the whole trainer (replay buffer included) is saved
         there atomically every ``config.checkpoint_every`` steps and at the end."""
-        if total_timesteps <= 0:
-            raise ValueError(f"total_timesteps must be > 0, got {total_timesteps}")
-        self._start_run()
+        self._start_run()  # the shared learner's ``learn`` checks total_timesteps
         extra = [callback] if callback is not None else []
         if progress_bar:
             extra.append(_ProgressBar(self, self.planned_end(total_timesteps)))
