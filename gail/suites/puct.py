@@ -32,7 +32,7 @@ from open_spiel.python.algorithms import mcts
 from genplay.envs.board_bots import MAX_PUCT_SIMULATIONS
 from genplay.envs.boardgames import GAMES
 from genplay.errors import EnvError
-from genplay.gail.suites.value_head import load_value_head
+from genplay.gail.suites.value_head import load_value_head, numpy_mlp
 from genplay.settings import POSITIVE, UNIT, ConfigError, Int, OneOf, check_fields
 
 VALUES = ("auto", "head", "rollout", "critic")
@@ -75,28 +75,6 @@ class PuctConfig:
             raise EnvError(str(exc)) from None
 
 
-def _numpy_mlp(layers: torch.nn.Module, head: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray] | None:
-    """``x -> head(layers(x))`` in numpy when ``layers`` is Linear/ReLU/Tanh only, else None."""
-    modules = [*layers, head] if isinstance(layers, torch.nn.Sequential) else [layers, head]
-    steps: list[tuple[str, Any, Any]] = []
-    for module in modules:
-        if isinstance(module, torch.nn.Linear):
-            w = module.weight.detach().cpu().float().numpy().T.copy()
-            b = np.float32(0.0) if module.bias is None else module.bias.detach().cpu().float().numpy()
-            steps.append(("linear", w, b))
-        elif isinstance(module, (torch.nn.ReLU, torch.nn.Tanh)):
-            steps.append((type(module).__name__, None, None))
-        elif not isinstance(module, torch.nn.Identity):
-            return None
-
-    def run(x: np.ndarray) -> np.ndarray:
-        for kind, w, b in steps:
-            x = x @ w + b if kind == "linear" else (np.maximum(x, 0.0) if kind == "ReLU" else np.tanh(x))
-        return x
-
-    return run
-
-
 class PolicyNet:
     """Logits and values of a saved genplay policy on batches of ``(3, H, W)`` board planes."""
 
@@ -109,8 +87,8 @@ class PolicyNet:
         plain = type(p).__name__ in ("ActorCriticPolicy", "MaskableActorCriticPolicy") and isinstance(
             p.features_extractor, FlattenExtractor
         )
-        self._actor = _numpy_mlp(p.mlp_extractor.policy_net, p.action_net) if plain else None
-        self._critic = _numpy_mlp(p.mlp_extractor.value_net, p.value_net) if plain else None
+        self._actor = numpy_mlp(p.mlp_extractor.policy_net, p.action_net) if plain else None
+        self._critic = numpy_mlp(p.mlp_extractor.value_net, p.value_net) if plain else None
 
     def logits(self, planes: np.ndarray) -> np.ndarray:
         """``(B, A)`` action logits (unmasked)."""

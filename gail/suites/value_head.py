@@ -246,13 +246,33 @@ def load_value_head(run_dir: str | Path, game_name: str) -> Callable[[np.ndarray
         raise CheckpointError(
             f"{path}: field 'weights' does not fit shape {shape} and hidden {hidden} ({type(exc).__name__})"
         ) from None
-    linear = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in head[:-1:2]]
+    run = numpy_mlp(head)
+    assert run is not None  # build_head uses Linear, ReLU and Tanh only
 
     def values(planes: np.ndarray) -> np.ndarray:  # numpy: for one position a fraction of a torch call
-        x = np.asarray(planes, dtype=np.float32).reshape(len(planes), -1)
-        for i, (w, b) in enumerate(linear):
-            x = x @ w + b
-            x = np.maximum(x, 0.0) if i < len(linear) - 1 else x
-        return np.tanh(x[:, 0])
+        return run(np.asarray(planes, dtype=np.float32).reshape(len(planes), -1))[:, 0]
 
     return values
+
+
+def numpy_mlp(*modules: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The chain of ``modules`` (Sequentials flattened) in numpy when it is Linear/ReLU/Tanh only, else None:
+    one position through a small MLP costs a fraction of a torch call, and PUCT makes one per leaf."""
+    flat = [m for module in modules for m in (module if isinstance(module, torch.nn.Sequential) else [module])]
+    steps: list[tuple[str, Any, Any]] = []
+    for module in flat:
+        if isinstance(module, torch.nn.Linear):
+            w = module.weight.detach().cpu().float().numpy().T.copy()
+            b = np.float32(0.0) if module.bias is None else module.bias.detach().cpu().float().numpy().copy()
+            steps.append(("linear", w, b))
+        elif isinstance(module, (torch.nn.ReLU, torch.nn.Tanh)):
+            steps.append((type(module).__name__, None, None))
+        elif not isinstance(module, torch.nn.Identity):
+            return None
+
+    def run(x: np.ndarray) -> np.ndarray:
+        for kind, w, b in steps:
+            x = x @ w + b if kind == "linear" else (np.maximum(x, 0.0) if kind == "ReLU" else np.tanh(x))
+        return x
+
+    return run
