@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -24,8 +25,10 @@ import torch
 from benchlib import ArgumentParser, add_seed_fanout, count, emit, fan_out_seeds, peak_rss_mb, run_main
 
 from genplay.errors import GenplayError
-from genplay.generative.images.data import load_dataset, per_class_subset
+from genplay.generative.core.state_io import load_state, save_state
+from genplay.generative.images.data import ImageData, load_dataset, per_class_subset
 from genplay.generative.images.evaluate import augmentation_test, evaluate_generator, metric_classifier, save_grid
+from genplay.generative.images.metrics import DigitClassifier
 from genplay.generative.images.trainer import ImageGAN, preset
 
 # Generator updates per (dataset, model), chosen so each run fits a few minutes on a shared
@@ -52,6 +55,25 @@ def parse_set(items: list[str]) -> dict:
     return out
 
 
+def cached_metric_classifier(data: ImageData, seed: int) -> tuple[DigitClassifier, float, bool]:
+    """``metric_classifier(data, seed=seed)``, trained once per (data set, seed) and kept in the cache.
+
+    Training it takes minutes on a shared CPU and its result depends on the data and the seed
+    alone, so runs of different GANs reuse it (``$GENPLAY_CACHE_DIR/images_metric``, a
+    ``state_io`` file, never a pickle). Returns the classifier, its accuracy and whether it was cached.
+    """
+    root = Path(os.environ.get("GENPLAY_CACHE_DIR", Path.home() / ".cache" / "genplay"))
+    path = root / "images_metric" / f"{data.name}__{seed}.pt"
+    if path.is_file():
+        state = load_state(path)
+        clf = DigitClassifier(image_shape=data.shape, n_classes=data.n_classes)
+        clf.load_state_dict(state["weights"])
+        return clf.eval().requires_grad_(False), float(state["accuracy"]), True
+    clf, acc = metric_classifier(data, seed=seed)
+    save_state(path, {"weights": {k: v.detach().cpu() for k, v in clf.state_dict().items()}, "accuracy": acc})
+    return clf, acc, False
+
+
 def main() -> None:
     p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="digits", choices=["digits", "mnist5k"])
@@ -59,7 +81,13 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=count(), default=None, help="generator updates (default per data set)")
     p.add_argument("--set", action="append", default=[], help="config override key=value (repeatable)")
-    p.add_argument("--aug-per-class", type=int, nargs="+", default=[5, 10, 20], help="real images per class")
+    p.add_argument(
+        "--aug-per-class",
+        type=int,
+        nargs="+",
+        default=[5, 10, 20],
+        help="real images per class (0: skip the augmentation test)",
+    )
     p.add_argument(
         "--gan-per-class",
         type=int,
@@ -83,7 +111,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset)
     t0 = time.perf_counter()
-    classifier, clf_acc = metric_classifier(data, seed=args.seed)
+    classifier, clf_acc, clf_cached = cached_metric_classifier(data, args.seed)
     classifier_seconds = time.perf_counter() - t0
 
     gan = ImageGAN(config=config, image_shape=data.shape, n_classes=data.n_classes)
@@ -102,14 +130,17 @@ def main() -> None:
         "classifier_accuracy": clf_acc,
         **evaluate_generator(gan.sampler, data, classifier, seed=args.seed),
     }
-    if args.model == "cgan":
-        result["augmentation"] = [augmentation_test(data, gan.sampler, per_class=k) for k in args.aug_per_class]
+    if args.model == "cgan" and any(k > 0 for k in args.aug_per_class):
+        ks = [k for k in args.aug_per_class if k > 0]
+        result["augmentation"] = [augmentation_test(data, gan.sampler, per_class=k) for k in ks]
     tag = "" if args.gan_per_class is None else f"__{args.gan_per_class}pc"
     grid = Path(args.grid_dir) / f"{args.dataset}__{args.model}{tag}__{args.seed}.png"
     save_grid(gan.sample(100), grid)
     result.update(
         grid=str(grid),
         classifier_seconds=classifier_seconds,
+        classifier_cached=clf_cached,
+        load_average=os.getloadavg(),
         train_seconds=train_seconds,
         wall_seconds=time.perf_counter() - t_start,
         peak_rss_mb=peak_rss_mb(),

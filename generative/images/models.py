@@ -2,8 +2,9 @@
 
 pytorch/examples' DCGAN (Radford et al. 2016) shrunk to two up/down-sampling stages, so one
 architecture serves 8x8 digits and 28x28 MNIST (H and W multiples of 4). Conditioning:
-the generator concatenates a label embedding to the noise; the critic is a projection
-discriminator (Miyato & Koyama 2018): ``logit = w . phi(x) + embed(y) . phi(x)``.
+the generator concatenates a label embedding to the noise; the critic ends in the core's
+projection head (Miyato & Koyama 2018): ``logit = w . phi(x) + embed(y) . phi(x)``, and can see
+the batch's spread through the core's minibatch standard deviation layer (Karras et al. 2018).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import torch
 from torch import nn
 
 from genplay.generative.core.builders import dcgan_init, down_block, norm_layer, up_block
+from genplay.generative.core.networks import MinibatchStd, ProjectionHead
 
 
 class Generator(nn.Module):
@@ -54,6 +56,8 @@ class Critic(nn.Module):
 
     ``norm`` applies to the second stage only (DCGAN leaves the first unnormalised); use
     ``none`` or ``layer`` with WGAN-GP, whose per-sample penalty batch norm would break.
+    ``spectral_norm`` covers every layer, the projection head included; ``minibatch_std``
+    adds the batch-spread feature map before the second stage.
     """
 
     def __init__(
@@ -64,26 +68,24 @@ class Critic(nn.Module):
         base_channels: int = 64,
         norm: str = "none",
         spectral_norm: bool = False,
+        minibatch_std: bool = False,
     ) -> None:
         super().__init__()
         c, h, w = image_shape
         n_features = 2 * base_channels * (h // 4) * (w // 4)
+        extra = 1 if minibatch_std else 0
         self.features = nn.Sequential(
             down_block(c, base_channels, spectral_norm=spectral_norm),  # (B, b, H/2, W/2)
-            down_block(base_channels, 2 * base_channels, norm=norm, spectral_norm=spectral_norm),  # (B, 2b, H/4, W/4)
+            MinibatchStd() if minibatch_std else nn.Identity(),  # (B, b + extra, H/2, W/2)
+            down_block(base_channels + extra, 2 * base_channels, norm=norm, spectral_norm=spectral_norm),
             nn.Flatten(),  # (B, 2b * H/4 * W/4)
         )
-        self.head = nn.Linear(n_features, 1)
-        self.embed = nn.Embedding(n_classes, n_features) if n_classes else None
         self.apply(dcgan_init)
-        if self.embed is not None:
-            nn.init.normal_(self.embed.weight, 0.0, 0.02)
+        self.head = ProjectionHead(n_features, n_classes, spectral_norm=spectral_norm)
+        if not spectral_norm:
+            dcgan_init(self.head.linear)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        phi = self.features(x)
-        logits = self.head(phi).squeeze(1)
-        if self.embed is not None:
-            if labels is None:
-                raise ValueError("this critic is class-conditional: pass labels")
-            logits = logits + (self.embed(labels) * phi).sum(dim=1)
-        return logits
+        if self.head.n_classes and labels is None:
+            raise ValueError("this critic is class-conditional: pass labels")
+        return self.head(self.features(x), labels)

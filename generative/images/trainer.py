@@ -62,6 +62,7 @@ MAX_CLASSES, MAX_SIDE, MAX_CHANNELS = 1000, 256, 4
 IMAGE_RULES: dict[str, Rule] = {name: Int(1, high) for name, high in LIMITS.items()}
 IMAGE_RULES.update(model=OneOf(MODELS), lr_generator=STEP_SIZE, lr_critic=STEP_SIZE, beta1=DECAY, beta2=DECAY)
 IMAGE_RULES.update(ema_decay=DECAY, penalty_weight=Real(0.0, 1e6), seed=Int(0, 2**31 - 1), device=Device())
+IMAGE_RULES.update(loss=OneOf(("bce", "hinge", "least_squares")), diffaugment=Real(0.0, 2.0))
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,14 @@ class ImageGANConfig:
     """Critic updates per generator update (WGAN-GP 5)."""
     penalty_weight: float = 10.0
     """WGAN-GP lambda (ignored by dcgan/cgan)."""
+    loss: str = "bce"
+    """Critic and generator loss of dcgan/cgan: bce, hinge (SN-GAN, BigGAN) or least_squares; wgan-gp is Wasserstein."""
     spectral_norm: bool = False
-    """Spectral normalisation (Miyato et al. 2018) on every critic layer."""
+    """Spectral normalisation (Miyato et al. 2018) on every critic layer, the projection head included."""
+    minibatch_std: bool = False
+    """Give the critic the batch's standard deviation as a feature map (Karras et al. 2018), against collapse."""
+    diffaugment: float = 0.0
+    """DiffAugment strength (Zhao et al. 2020: real and fake images shifted and cut out before the critic); 0 = off."""
     ema_decay: float = 0.99
     """Decay of the generator's weight average used for sampling (0 = sample the raw generator)."""
     checkpoint_every: int = 1000
@@ -112,8 +119,8 @@ class ImageGANConfig:
         if self.model == "wgan-gp":
             disc = DiscriminatorStepConfig(loss="wasserstein", penalty="wgan_gp", penalty_weight=self.penalty_weight)
         else:
-            disc = DiscriminatorStepConfig(loss="bce")
-        return GANStepConfig(discriminator=disc, n_critic=self.n_critic)
+            disc = DiscriminatorStepConfig(loss=self.loss)
+        return GANStepConfig(discriminator=disc, n_critic=self.n_critic, diffaugment=self.diffaugment)
 
 
 def preset(model: str, **overrides) -> ImageGANConfig:
@@ -176,6 +183,7 @@ class ImageGAN:
                 base_channels=config.base_channels,
                 norm=norm,
                 spectral_norm=config.spectral_norm,
+                minibatch_std=config.minibatch_std,
             )
             self.critic.to(self.device)
             sync_batch_norm(self.generator, dist)
