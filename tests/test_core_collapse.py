@@ -124,3 +124,43 @@ def test_adversarial_round_shows_the_critic_augmented_images_in_both_steps():
     assert isinstance(AugmentedCritic(critic, 1.0), nn.Module)
     with pytest.raises(ValueError):
         GANStepConfig(diffaugment=-1.0)
+
+
+class _LabelRecorder(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(()))
+        self.labels: list[torch.Tensor] = []
+        self.inputs: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        self.labels.append(labels.clone())
+        self.inputs.append(x.detach().clone())
+        return x.flatten(1).mean(1) * self.w
+
+
+class _CondGen(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(2, 4)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return (self.linear(z) + labels[:, None]).reshape(-1, 1, 2, 2)
+
+
+def test_conditional_rounds_sort_rows_by_label_for_minibatch_statistics():
+    gen, critic = _CondGen(), _LabelRecorder()
+    opts = [torch.optim.SGD(m.parameters(), lr=0.1) for m in (gen, critic)]
+    labels = torch.tensor([3, 0, 2, 0, 3, 1])
+    real = labels.float().reshape(-1, 1, 1, 1).expand(6, 1, 2, 2)
+    adversarial_round(
+        generator=gen,
+        critic=critic,
+        g_optimizer=opts[0],
+        d_optimizer=opts[1],
+        batches=iter([(real, labels)]),
+        z_dim=2,
+    )
+    d_labels, g_labels = critic.labels
+    assert d_labels.tolist() == [0, 0, 1, 2, 3, 3] * 2 and g_labels.tolist() == [0, 0, 1, 2, 3, 3]
+    assert critic.inputs[0][:6, 0, 0, 0].tolist() == [0, 0, 1, 2, 3, 3]  # each real image kept its label

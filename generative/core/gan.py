@@ -168,9 +168,11 @@ def adversarial_round(
 
     ``batches`` yields ``(real, labels)`` with labels ``None`` for unconditional models; fakes
     are drawn with the real batch's labels, so the critic sees the same label mix on both
-    sides and the generator learns the data's class balance. Noise comes from torch's global
-    RNG (seed it with ``seed_everything``). Returns the last critic step's statistics
-    (prefixed ``d_``) and the generator's (prefixed ``g_``).
+    sides and the generator learns the data's class balance. Conditional batches are sorted by
+    label, so a critic's minibatch statistics (``networks.MinibatchStd``, groups of consecutive
+    rows) measure the spread within a class, where a conditional generator collapses. Noise
+    comes from torch's global RNG (seed it with ``seed_everything``). Returns the last critic
+    step's statistics (prefixed ``d_``) and the generator's (prefixed ``g_``).
 
     Data-parallel (``dist`` with N ranks): ``batches`` yields this rank's share of each
     global batch, noise is this rank's rows of the global noise, and both networks'
@@ -185,6 +187,9 @@ def adversarial_round(
         g_hook = lambda: allreduce_grads(generator.parameters(), dist)  # noqa: E731
     for _ in range(config.n_critic):
         real, labels = next(batches)
+        if labels is not None:  # one class per stretch of rows: MinibatchStd's groups then compare within a class
+            order = torch.argsort(labels, stable=True)
+            real, labels = real[order], labels[order]
         with torch.no_grad():
             fake = call(generator, rank_draw(torch.randn, (len(real), z_dim), real.device, dist), labels)
         net = critic if labels is None else ConditionalCritic(critic, labels, labels)
