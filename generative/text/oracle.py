@@ -73,15 +73,27 @@ def probe_discriminator(
             real = gan.data[torch.randint(len(gan.data), (batch_size,), generator=rng, device=device)]
             fake = sample(gen, batch_size, gan.seq_len, generator=rng)
             discriminator_step(d.score, opt, d.embed(real), d.embed(fake), gan.disc_step_config)
-        d.eval()
-        with torch.no_grad():
-            fake = sample(gen, n_eval, gan.seq_len, generator=rng)
-            return {
-                "steps": steps,
-                "acc_train_real": float((d(gan.data[:n_eval]) > 0).float().mean()),
-                "acc_test_real": float((d(test[:n_eval]) > 0).float().mean()),
-                "acc_fresh_fake": float((d(fake) < 0).float().mean()),
-            }
+        return {"steps": steps, **discriminator_accuracies(d, gan, test, n_eval=n_eval, generator=rng)}
+
+
+@torch.no_grad()
+def discriminator_accuracies(
+    d: torch.nn.Module, gan: SeqGAN, test: torch.Tensor, *, n_eval: int = 2000, generator: torch.Generator | None = None
+) -> dict[str, float]:
+    """How often ``d`` calls training sequences real, held-out oracle sequences real and fresh samples fake.
+
+    A discriminator that memorises scores high on the first and low on the second.
+    """
+    was_training = d.training
+    d.eval()
+    fake = sample(gan.generator.eval(), n_eval, gan.seq_len, generator=generator)
+    out = {
+        "acc_train_real": float((d(gan.data[:n_eval]) > 0).float().mean()),
+        "acc_test_real": float((d(test[:n_eval]) > 0).float().mean()),
+        "acc_fresh_fake": float((d(fake) < 0).float().mean()),
+    }
+    d.train(was_training)
+    return out
 
 
 def run_oracle(

@@ -42,6 +42,7 @@ TEXT_RULES: dict[str, Rule] = {name: Int(low, high) for name, (low, high) in INT
 TEXT_RULES.update({name: Real(0.0, 1.0, low_open=True) for name in ("mle_lr", "gen_lr", "disc_lr")})
 TEXT_RULES.update(grad_clip=Real(0.0, 1e6, low_open=True), gumbel_tau=Real(0.0, 100.0, low_open=True))
 TEXT_RULES.update(disc_dropout=DECAY, rollout_decay=DECAY, disc_penalty_weight=Real(0.0, 1e6))
+TEXT_RULES.update(disc_weight_decay=Real(0.0, 10.0))
 TEXT_RULES.update(reward_form=OneOf(REWARD_FORMS), variant=OneOf(VARIANTS))
 TEXT_RULES.update(disc_loss=OneOf(tuple(sorted(DISCRIMINATOR_LOSSES))), disc_penalty=OneOf(PENALTIES))
 
@@ -82,6 +83,8 @@ class TextGANConfig:
     """Dropout before the discriminator's last layer."""
     disc_lr: float = 1e-4
     """Adam learning rate of the discriminator (SeqGAN: 1e-4)."""
+    disc_weight_decay: float = 0.0
+    """Decoupled weight decay of the discriminator (AdamW when > 0): one guard against memorising the data."""
     disc_loss: str = "bce"
     """Discriminator loss: bce, least_squares, hinge, wasserstein."""
     disc_penalty: str = "none"
@@ -187,7 +190,12 @@ class SeqGAN:
             self.discriminator = (discriminator or make_discriminator(config, vocab_size, self.seq_len)).to(self.device)
         self.mle_opt = torch.optim.Adam(self.generator.parameters(), lr=config.mle_lr)
         self.gen_opt = torch.optim.Adam(self.generator.parameters(), lr=config.gen_lr)
-        self.disc_opt = torch.optim.Adam(self.discriminator.parameters(), lr=config.disc_lr)
+        d_params, wd = self.discriminator.parameters(), config.disc_weight_decay
+        self.disc_opt = (
+            torch.optim.AdamW(d_params, lr=config.disc_lr, weight_decay=wd)
+            if wd > 0
+            else torch.optim.Adam(d_params, lr=config.disc_lr)
+        )
         self.disc_step_config = DiscriminatorStepConfig(
             loss=config.disc_loss, penalty=config.disc_penalty, penalty_weight=config.disc_penalty_weight
         )
