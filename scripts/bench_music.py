@@ -16,14 +16,17 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import ArgumentParser, add_seed_fanout, count, emit, fan_out_seeds, peak_rss_mb, run_main  # noqa: E402
 
+from genplay.errors import GenplayError  # noqa: E402
 from genplay.generative.music.cli import metrics_table, write_samples  # noqa: E402
 from genplay.generative.music.data import TRACKS, load_chorales  # noqa: E402
-from genplay.generative.music.metrics import music_metrics, within_target  # noqa: E402
+from genplay.generative.music.metrics import music_metrics, sixteenth_share, within_target  # noqa: E402
+from genplay.generative.music.models import MuseGenerator  # noqa: E402
 from genplay.generative.music.trainer import (  # noqa: E402
     GENERATOR_FILE,
     MusicGANConfig,
@@ -31,6 +34,31 @@ from genplay.generative.music.trainer import (  # noqa: E402
     save_generator,
     train,
 )
+
+
+def _value(kind: type, name: str, text: str) -> object:
+    """A ``--set`` value as the field's type; booleans are spelt true/false (``bool("false")`` is True)."""
+    if kind is not bool:
+        return kind(text)
+    if text.lower() not in ("true", "false"):
+        raise GenplayError(f"--set {name}: expected true or false, got {text!r}")
+    return text.lower() == "true"
+
+
+def sixteenth_report(generator: MuseGenerator, samples: np.ndarray, data: np.ndarray, seed: int) -> dict:
+    """Share of single-16th notes in the samples and the data (all voices, and per voice), and whether
+    the samples' share is within half of the data's; ``categorical``: the same generator's share when
+    each step's token is drawn from its softmax rather than taken as the argmax (a diagnostic)."""
+    drawn = sample_rolls(generator, len(samples), seed=seed, categorical=True)
+    share = {
+        "generated": sixteenth_share(samples),
+        "data": sixteenth_share(data),
+        "categorical": sixteenth_share(drawn),
+    }
+    for name, rolls in (("generated", samples), ("data", data)):
+        share[f"{name}_by_voice"] = {v: sixteenth_share(rolls[:, t : t + 1]) for t, v in enumerate(TRACKS)}
+    share["within_half"] = bool(abs(share["generated"] - share["data"]) <= 0.5 * share["data"])
+    return share
 
 
 def main() -> None:
@@ -51,7 +79,7 @@ def main() -> None:
     rolls = load_chorales(args.limit, verbose=True)
     load_seconds = time.perf_counter() - start
     types = {f.name: type(f.default) for f in dataclasses.fields(MusicGANConfig)}
-    overrides = {k: types[k](v) for k, v in (s.split("=", 1) for s in args.set)}
+    overrides = {k: _value(types[k], k, v) for k, v in (s.split("=", 1) for s in args.set)}
     if args.steps is not None:
         overrides["steps"] = args.steps
     config = MusicGANConfig(seed=args.seed, **overrides)
@@ -78,6 +106,7 @@ def main() -> None:
             "data": data,
             "within_target": ok,
             "targets_met": f"{sum(ok.values())}/{len(ok)}",
+            "sixteenth_share": sixteenth_report(generator, samples, rolls.windows, args.seed),
             "load_seconds": round(load_seconds, 1),
             "train_seconds": round(summary["train_seconds"], 1),
             "samples_per_second": round(samples_per_second),

@@ -12,6 +12,7 @@ from genplay.generative.music.metrics import (
     music_metrics,
     polyphony,
     qualified_note_rate,
+    sixteenth_share,
     tonal_distance,
     used_pitch_classes,
     within_target,
@@ -53,6 +54,17 @@ def test_qualified_note_rate_and_polyphony():
     assert qualified_note_rate(r) == pytest.approx(2 / 3)
     # steps 0-1: 2 pitches sound, 2-4: 1, 8: 1 -> mean over 6 sounding steps
     assert polyphony(r) == pytest.approx((2 * 2 + 3 * 1 + 1) / 6)
+
+
+def test_sixteenth_share_counts_one_step_notes():
+    r = _roll(tracks=2, bars=1)
+    r[0, 0, 0:4, 0] = True  # a quarter
+    r[0, 0, 4, 1] = True  # a 16th right after it, on another pitch
+    r[0, 0, 5, 1] = False
+    r[0, 1, 8, 3] = True  # a 16th in the other track
+    r[0, 1, 10:12, 3] = True  # an eighth
+    assert sixteenth_share(r) == pytest.approx(2 / 4)
+    assert sixteenth_share(r[:, :1]) == pytest.approx(1 / 2) and sixteenth_share(_roll()) == 0.0
 
 
 def test_in_scale_rate():

@@ -62,6 +62,16 @@ def qualified_note_rate(rolls: np.ndarray, min_steps: int = 2) -> float:
     return float((lengths >= min_steps).mean()) if len(lengths) else 0.0
 
 
+def sixteenth_share(rolls: np.ndarray) -> float:
+    """Fraction of notes exactly one step long (a single 16th on the grid), all tracks together.
+
+    The Bach chorales have 3.3% (S / A / T / B: 1.2% / 5.6% / 6.1% / 0.6%); a generator whose
+    sampling rounds rare short notes away writes almost none.
+    """
+    lengths = _note_lengths(rolls)
+    return float((lengths == 1).mean()) if len(lengths) else 0.0
+
+
 def polyphony(rolls: np.ndarray) -> float:
     """Mean number of sounding pitches (all tracks merged) over steps where anything sounds."""
     counts = rolls.any(axis=1).sum(-1)

@@ -126,6 +126,11 @@ class MuseGenerator(nn.Module):
             return probs[..., : self.pitches]  # drop the rest column
         return critic_view(decode(probs, self.pitches))
 
+    def decode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Token ids ``(B, tracks, steps)`` -> sounding rolls ``(B, tracks, steps, pitches)`` (0/1 floats)."""
+        one_hot = torch.nn.functional.one_hot(tokens, self.classes).float()
+        return one_hot[..., : self.pitches] if self.representation == "pitch" else decode(one_hot, self.pitches)
+
 
 class MuseCritic(nn.Module):
     """Views (B, tracks, steps, pitches) -> critic values (B,): view channels (``tracks``), layer norm (WGAN-GP)."""

@@ -240,8 +240,14 @@ def _restore(path: Path, parts: dict, ema: EMA | None, rolls: Rolls) -> tuple[in
 
 
 @torch.no_grad()
-def sample_rolls(generator: MuseGenerator, n: int, *, seed: int = 0, batch_size: int = 256) -> np.ndarray:
-    """``n`` binary rolls (n, tracks, steps, pitches) from ``generator`` with seeded noise."""
+def sample_rolls(
+    generator: MuseGenerator, n: int, *, seed: int = 0, batch_size: int = 256, categorical: bool = False
+) -> np.ndarray:
+    """``n`` binary rolls (n, tracks, steps, pitches) from ``generator`` with seeded noise.
+
+    Each step takes its most likely token; ``categorical`` draws it from the step's softmax instead
+    (a diagnostic: what the probabilities hold that the argmax rounds away, such as rare 16ths).
+    """
     if n < 1:
         raise GenplayError(f"--n: expected a positive number of samples, got {n}")
     was_training = generator.training
@@ -250,7 +256,16 @@ def sample_rolls(generator: MuseGenerator, n: int, *, seed: int = 0, batch_size:
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(n, generator.latent_dim, generator=g)
     tracks = generator.tracks  # the sounding rolls; a "hold" generator's onset rolls follow them
-    out = [generator(z[s : s + batch_size].to(device))[:, :tracks].cpu().numpy() > 0.5 for s in range(0, n, batch_size)]
+    out = []
+    for s in range(0, n, batch_size):
+        zs = z[s : s + batch_size].to(device)
+        if categorical:
+            logits = generator.logits(zs)
+            u = torch.rand(logits.shape, generator=g).clamp_min(1e-12).to(device)
+            tokens = (logits - torch.log(-torch.log(u))).argmax(-1)  # Gumbel-max: a draw from the softmax
+            out.append(generator.decode_tokens(tokens).cpu().numpy() > 0.5)
+        else:
+            out.append(generator(zs)[:, :tracks].cpu().numpy() > 0.5)
     generator.train(was_training)
     return np.concatenate(out)
 
