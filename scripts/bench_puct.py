@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 "value": player.evaluator.value,  # type: ignore[attr-defined]
                 "mix": args.mix if player.evaluator.value == "head" else None,  # type: ignore[attr-defined]
                 "batch_children": args.batch_children,
+                "fused": player.evaluator.twin is not None,  # type: ignore[attr-defined]
                 "c": player.c,  # type: ignore[attr-defined]
                 "temperature": args.temperature,
                 "simulations": sims,

@@ -12,7 +12,7 @@ from genplay.envs import make_env
 from genplay.envs.board_bots import MAX_PUCT_SIMULATIONS, make_bot, parse_bot_spec
 from genplay.errors import EnvError
 from genplay.gail.saving.sb3_zip import save_sb3_zip
-from genplay.gail.suites.puct import PolicyEvaluator, PolicyNet, PuctConfig, masked_probs, puct_bot
+from genplay.gail.suites.puct import PolicyEvaluator, PolicyNet, PuctConfig, masked_prior, puct_bot
 
 C4 = "genplay/ConnectFour-v0"
 
@@ -82,7 +82,7 @@ def test_prior_is_the_policy_masked_probabilities(saved_run):
     run, model = saved_run
     game, state = _position([3, 3, 3, 3, 3, 3, 2, 4])  # column 3 full: action 3 is illegal
     net = PolicyNet(model)
-    assert net._actor is not None  # the numpy path is the one under test
+    assert net.actor is not None  # the numpy path is the one under test
     evaluator = PolicyEvaluator(net, "connect_four", (3, 6, 7), "rollout", np.random.RandomState(0))
     prior = dict(evaluator.prior(state))
     env = make_env(C4)
@@ -157,9 +157,12 @@ def test_the_learned_prior_finds_a_win_in_one_that_a_uniform_prior_misses():
     assert sum(uniform) <= 10, uniform  # 2 simulations: a uniform prior tries one child of 7
 
 
-def test_masked_probs_ignore_illegal_logits():
-    logits = np.array([0.0, 100.0, 0.0, np.log(3.0)])
-    np.testing.assert_allclose(masked_probs(logits, [0, 3]), [0.25, 0.75])
+def test_masked_prior_ignores_illegal_logits():
+    logits = [0.0, 100.0, 0.0, float(np.log(3.0))]
+    prior = masked_prior(logits, [0, 3])
+    assert [a for a, _ in prior] == [0, 3]
+    np.testing.assert_allclose([p for _, p in prior], [0.25, 0.75])
+    np.testing.assert_allclose([p for _, p in masked_prior(logits, [0, 3], temperature=0.5)], [0.1, 0.9])
 
 
 def test_a_mask_unaware_run_plays_only_legal_moves_when_given_masks():

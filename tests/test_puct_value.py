@@ -223,3 +223,53 @@ def test_script_trains_a_head_and_refuses_a_missing_run(tmp_path, capsys):
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["games"] == 12 and line["source"] == "self-play of the run's policy"
     assert load_value_head(tmp_path, "tic_tac_toe") is not None
+
+
+def _random_c4_states(n: int, seed: int = 0) -> list:
+    game, rng, states = pyspiel.load_game("connect_four"), np.random.default_rng(seed), []
+    while len(states) < n:
+        state = game.new_initial_state()
+        for _ in range(int(rng.integers(0, 25))):
+            if state.is_terminal():
+                break
+            state.apply_action(int(rng.choice(state.legal_actions())))
+        if not state.is_terminal():
+            states.append(state)
+    return states
+
+
+def test_fused_policy_and_head_give_the_separate_networks_priors_and_values(tmp_path):
+    """The one-pass twin (stacked layers on the raw observation tensor) against the policy and head run apart."""
+    from sb3_contrib import MaskablePPO
+
+    from genplay.envs import make_env
+    from genplay.gail.suites.value_head import PlanesValue, numpy_mlp
+
+    env = make_env("genplay/ConnectFour-v0")
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        # SB3's default Tanh hidden layers here, the head's ReLU: the twin applies each half's own
+        model = MaskablePPO("MlpPolicy", env, n_steps=16, policy_kwargs={"net_arch": [16, 12]}, seed=0)
+        head = PlanesValue(numpy_mlp(build_head(126, (16, 12))))  # type: ignore[arg-type]
+    env.close()
+
+    def evaluator(fused: bool) -> PolicyEvaluator:
+        ev = PolicyEvaluator(PolicyNet(model), "connect_four", (3, 6, 7), "head", np.random.RandomState(0), head=head,
+                             temperature=0.7)  # fmt: skip
+        assert ev.twin is not None
+        if not fused:
+            ev.twin = None
+        return ev
+
+    fused, apart = evaluator(True), evaluator(False)
+    states = _random_c4_states(40)
+    assert {s.current_player() for s in states} == {0, 1}
+    for state in states:
+        prior, reference = fused.prior(state), apart.prior(state)
+        assert [a for a, _ in prior] == [a for a, _ in reference] == state.legal_actions()
+        np.testing.assert_allclose([p for _, p in prior], [p for _, p in reference], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(fused.evaluate(state), apart.evaluate(state), rtol=1e-5, atol=1e-6)
+    with torch.random.fork_rng():
+        wider = PlanesValue(numpy_mlp(build_head(126, (16, 8))))  # type: ignore[arg-type]
+    other = PolicyEvaluator(PolicyNet(model), "connect_four", (3, 6, 7), "head", np.random.RandomState(0), head=wider)
+    assert other.twin is None  # the widths differ: the separate path

@@ -10,15 +10,18 @@ lambda), a random rollout alone (as plain ``mcts:N`` does) or the run's critic. 
 ``SearchNode.puct_value`` child selection, so no search is written here; ``make_bot`` builds it
 for the spec ``puct:RUN_DIR:N`` (installed by :mod:`genplay.gail.suites.boardgames`).
 
-Speed: the prior and the head's value of a position come from one call (the same planes) and are
-cached per position (board and player to move) across the moves of a game; ``batch_children``
-also evaluates a node's children in that call. A plain MLP policy (genplay's board-game BC/GAIL
-default) runs as numpy matrix products, which for one position cost a fraction of a torch call;
-other networks run under ``torch.inference_mode``. The policy is loaded without unpickling
+Speed: the prior and the head's value of a position come from one call and are cached per position
+(board and player to move) across the moves of a game. Where the policy and the head are plain MLPs
+of the same widths (the usual case), :class:`TwinMLP` runs both in one stacked numpy pass straight on
+OpenSpiel's observation tensor, and the masked softmax is plain Python over the legal moves;
+other networks go through :class:`PolicyNet` (numpy for plain MLPs, else torch under
+``torch.inference_mode``). ``batch_children`` also evaluates a node's children in that call
+(slower: most children are never visited). The policy is loaded without unpickling
 (``load_policy_model``)."""
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,13 +29,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyspiel
 import torch
 from open_spiel.python.algorithms import mcts
+from open_spiel.python.observation import make_observation
 
 from genplay.envs.board_bots import MAX_PUCT_SIMULATIONS
 from genplay.envs.boardgames import GAMES
 from genplay.errors import EnvError
-from genplay.gail.suites.value_head import load_value_head, numpy_mlp
+from genplay.gail.suites.value_head import NumpyMLP, PlanesValue, load_value_head, numpy_mlp
 from genplay.settings import POSITIVE, UNIT, ConfigError, Int, OneOf, check_fields
 
 VALUES = ("auto", "head", "rollout", "critic")
@@ -87,13 +92,13 @@ class PolicyNet:
         plain = type(p).__name__ in ("ActorCriticPolicy", "MaskableActorCriticPolicy") and isinstance(
             p.features_extractor, FlattenExtractor
         )
-        self._actor = numpy_mlp(p.mlp_extractor.policy_net, p.action_net) if plain else None
+        self.actor: NumpyMLP | None = numpy_mlp(p.mlp_extractor.policy_net, p.action_net) if plain else None
         self._critic = numpy_mlp(p.mlp_extractor.value_net, p.value_net) if plain else None
 
     def logits(self, planes: np.ndarray) -> np.ndarray:
         """``(B, A)`` action logits (unmasked)."""
-        if self._actor is not None:
-            return self._actor(self._flat(planes))
+        if self.actor is not None:
+            return self.actor(self._flat(planes))
         with torch.inference_mode():
             dist = self.policy.get_distribution(self._tensor(planes))
             return dist.distribution.logits.double().numpy()
@@ -114,26 +119,98 @@ class PolicyNet:
         return torch.as_tensor(np.asarray(x), dtype=torch.float32)
 
 
-def masked_probs(logits: np.ndarray, legal: list[int]) -> np.ndarray:
-    """Softmax of ``logits`` over the ``legal`` actions only (the masked policy's probabilities)."""
-    z = logits[legal].astype(np.float64)
-    z -= z.max()
-    e = np.exp(z)
-    return e / e.sum()
+def masked_prior(logits: list[float], legal: list[int], temperature: float = 1.0) -> list[tuple[int, float]]:
+    """``[(action, probability)]``: the softmax of ``logits / temperature`` over the ``legal`` actions only (the
+    masked policy's probabilities), in plain Python: for a handful of moves a fraction of numpy's calls."""
+    z = [logits[a] for a in legal]
+    top = max(z)
+    e = [math.exp((x - top) / temperature) for x in z]
+    total = sum(e)
+    return [(a, x / total) for a, x in zip(legal, e)]
+
+
+def plane_order(game_name: str, n_inputs: int) -> list[np.ndarray]:
+    """Per player, the indices of OpenSpiel's flat observation tensor that give the mover's own, opponent
+    and empty planes (the env's observer's planes): ``planes = tensor[order[player]]``."""
+    obs, cells = GAMES[game_name].observer, n_inputs // 3
+    planes = [(obs.own[p], obs.opp[p], obs.empty) for p in (0, 1)]
+    return [np.concatenate([np.arange(cells) + k * cells for k in ks]) for ks in planes]
 
 
 def mover_planes(game_name: str, shape: tuple[int, ...]) -> Callable[[Any], np.ndarray]:
-    """``planes(state)``: the mover's ``(3, H, W)`` own, opponent and empty planes (the env's observer's
-    planes, gathered from OpenSpiel's observation tensor in one indexing step)."""
-    obs, cells = GAMES[game_name].observer, int(np.prod(shape[1:]))
-    order = [(obs.own[p], obs.opp[p], obs.empty) for p in (0, 1)]
-    gather = [np.concatenate([np.arange(cells) + k * cells for k in ks]) for ks in order]
+    """``planes(state)``: the mover's ``(3, H, W)`` own, opponent and empty planes, gathered from
+    OpenSpiel's observation tensor (written into one reused buffer) in one indexing step."""
+    gather = plane_order(game_name, int(np.prod(shape)))
+    buffer = make_observation(pyspiel.load_game(game_name))
 
     def planes(state) -> np.ndarray:
         player = state.current_player()
-        return np.asarray(state.observation_tensor(player), dtype=np.float32)[gather[player]].reshape(3, *shape[1:])
+        buffer.set_from(state, player)
+        return buffer.tensor[gather[player]].reshape(3, *shape[1:])
 
     return planes
+
+
+class TwinMLP:
+    """The policy's logits and the value head's value of one position in one numpy pass.
+
+    Both are MLPs on the same planes with the same hidden widths (the DAgger/BC policy and
+    :mod:`.value_head`'s head; their activations may differ), so their layers stack: the first layers
+    side by side, the others as a batch of two; the first layer's rows are permuted per player so that
+    it reads OpenSpiel's observation tensor directly (no planes are built). Built by :meth:`build`, None
+    where the two networks do not line up.
+    """
+
+    def __init__(self, first: list[np.ndarray], layers: list[tuple[str, Any, Any]], n_actions: int) -> None:
+        self.first, self.layers, self.n_actions = first, layers, n_actions
+
+    @staticmethod
+    def build(actor: NumpyMLP, head: NumpyMLP, gather: list[np.ndarray]) -> TwinMLP | None:
+        """Stack ``actor`` (logits) and ``head`` (one value through a tanh); None if they differ in shape."""
+        a, h = list(actor.layers), list(head.layers)
+        linear = [k == "linear" for k, _, _ in a]
+        if not h or h[-1][0] != "Tanh" or len(a) != len(h) - 1 or linear != [k == "linear" for k, _, _ in h[:-1]]:
+            return None
+        shapes = [(w.shape, hw.shape) for (k, w, _), (_, hw, _) in zip(a, h) if k == "linear"]
+        if any(sa != sh for sa, sh in shapes[:-1]) or shapes[-1][0][0] != shapes[-1][1][0] or shapes[-1][1][1] != 1:
+            return None
+        if a[0][0] != "linear" or any(len(g) != a[0][1].shape[0] for g in gather):
+            return None
+        w0 = np.concatenate([a[0][1], h[0][1]], axis=1)
+        first = []
+        for g in gather:  # tensor @ w == tensor[g] @ w0 when w's row g[i] is w0's row i
+            w = np.zeros_like(w0)
+            np.add.at(w, g, w0)
+            first.append(w)
+        n_actions = a[-1][1].shape[1]
+        layers: list[tuple[str, Any, Any]] = [("bias", None, np.concatenate([a[0][2], h[0][2]])[None])]
+        for i, ((kind, w, b), (head_kind, hw, hb)) in enumerate(zip(a[1:], h[1:]), start=1):
+            if kind != "linear":  # activations: one for both halves, or each its own
+                layers.append((kind, None, None) if kind == head_kind else ("pair", kind, head_kind))
+                continue
+            if i == len(a) - 1:  # the output layers: the value's one column padded to the policy's width
+                hw = np.concatenate([hw, np.zeros((hw.shape[0], n_actions - 1), hw.dtype)], axis=1)
+                hb = np.concatenate([hb, np.zeros(n_actions - 1, hb.dtype)])
+            layers.append(("linear", np.stack([w, hw]), np.stack([b, hb])[:, None]))
+        return TwinMLP(first, layers, n_actions)
+
+    def __call__(self, tensor: np.ndarray, player: int) -> tuple[np.ndarray, float]:
+        """``(logits (A,), value)`` of the flat observation ``tensor`` of ``player`` (the mover)."""
+        x = tensor @ self.first[player]
+        for kind, w, b in self.layers:
+            if kind == "bias":
+                x = (x + b).reshape(2, 1, -1)  # policy and head rows, each a batch of one
+            elif kind == "linear":
+                x = np.matmul(x, w) + b
+            elif kind == "pair":
+                x = np.stack([_activation(w, x[0]), _activation(b, x[1])])
+            else:
+                x = _activation(kind, x)
+        return x[0, 0], math.tanh(float(x[1, 0, 0]))
+
+
+def _activation(kind: str, x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0) if kind == "ReLU" else np.tanh(x)
 
 
 class PolicyEvaluator(mcts.Evaluator):
@@ -161,6 +238,12 @@ class PolicyEvaluator(mcts.Evaluator):
         self.playouts = random.Random(int(rng.randint(2**31)))  # 6x faster per move than numpy's choice
         self._cache: dict[tuple[int, str], tuple[list[tuple[int, float]], float]] = {}
         self.net_calls = 0
+        self.twin: TwinMLP | None = None
+        """Policy and head in one pass on the observation tensor (the common, unbatched call), where they fit."""
+        actor, plain = getattr(net, "actor", None), getattr(net, "normalize", None) is None
+        if value == "head" and not uniform and plain and isinstance(actor, NumpyMLP) and isinstance(head, PlanesValue):
+            self.twin = TwinMLP.build(actor, head.mlp, plane_order(game_name, int(np.prod(shape))))
+        self._observation = make_observation(pyspiel.load_game(game_name)) if self.twin is not None else None
 
     def _entry(self, state) -> tuple[list[tuple[int, float]], float]:
         """``(prior, mover's value)`` of ``state``, from the cache or one batched call (with its children)."""
@@ -168,6 +251,15 @@ class PolicyEvaluator(mcts.Evaluator):
         cached = self._cache.get(key)
         if cached is not None:
             return cached
+        if len(self._cache) >= CACHE_SIZE:
+            self._cache.clear()
+        if self.twin is not None and not self.batch_children:
+            self.net_calls += 1
+            self._observation.set_from(state, key[0])  # type: ignore[union-attr]
+            logits, value = self.twin(self._observation.tensor, key[0])  # type: ignore[union-attr]
+            entry = (masked_prior(logits.tolist(), state.legal_actions(), self.temperature), value)
+            self._cache[key] = entry
+            return entry
         batch, keys = [state], [key]
         if self.batch_children:
             for action in state.legal_actions():
@@ -180,7 +272,7 @@ class PolicyEvaluator(mcts.Evaluator):
             self._cache.clear()
         self.net_calls += 1
         planes = self.planes(state)[None] if len(batch) == 1 else np.stack([self.planes(s) for s in batch])
-        logits = None if self.uniform else self.net.logits(planes) / self.temperature
+        logits = None if self.uniform else self.net.logits(planes)
         values = np.zeros(len(batch))
         if self.value == "head":
             values = self.head(planes)  # type: ignore[misc]
@@ -188,8 +280,10 @@ class PolicyEvaluator(mcts.Evaluator):
             values = np.clip(self.net.values(planes), -1.0, 1.0)
         for i, (s, k) in enumerate(zip(batch, keys)):
             legal = s.legal_actions()
-            probs = np.full(len(legal), 1.0 / len(legal)) if logits is None else masked_probs(logits[i], legal)
-            self._cache[k] = ([(a, float(p)) for a, p in zip(legal, probs)], float(values[i]))
+            prior = [(a, 1.0 / len(legal)) for a in legal]
+            if logits is not None:
+                prior = masked_prior(logits[i].tolist(), legal, self.temperature)
+            self._cache[k] = (prior, float(values[i]))
         return self._cache[key]
 
     def prior(self, state) -> list[tuple[int, float]]:

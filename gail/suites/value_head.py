@@ -223,7 +223,7 @@ def train_value_head(
             "fit_s": round(time.perf_counter() - start - play_s, 1)}  # fmt: skip
 
 
-def load_value_head(run_dir: str | Path, game_name: str) -> Callable[[np.ndarray], np.ndarray] | None:
+def load_value_head(run_dir: str | Path, game_name: str) -> PlanesValue | None:
     """``planes (B, 3, H, W) -> values (B,)`` of ``run_dir``'s stored head, or None when it has none.
 
     A file that is there but not a value head of ``game_name`` is refused (``CheckpointError``).
@@ -246,33 +246,50 @@ def load_value_head(run_dir: str | Path, game_name: str) -> Callable[[np.ndarray
         raise CheckpointError(
             f"{path}: field 'weights' does not fit shape {shape} and hidden {hidden} ({type(exc).__name__})"
         ) from None
-    run = numpy_mlp(head)
-    assert run is not None  # build_head uses Linear, ReLU and Tanh only
-
-    def values(planes: np.ndarray) -> np.ndarray:  # numpy: for one position a fraction of a torch call
-        return run(np.asarray(planes, dtype=np.float32).reshape(len(planes), -1))[:, 0]
-
-    return values
+    mlp = numpy_mlp(head)
+    assert mlp is not None  # build_head uses Linear, ReLU and Tanh only
+    return PlanesValue(mlp)
 
 
-def numpy_mlp(*modules: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray] | None:
-    """The chain of ``modules`` (Sequentials flattened) in numpy when it is Linear/ReLU/Tanh only, else None:
-    one position through a small MLP costs a fraction of a torch call, and PUCT makes one per leaf."""
-    flat = [m for module in modules for m in (module if isinstance(module, torch.nn.Sequential) else [module])]
-    steps: list[tuple[str, Any, Any]] = []
-    for module in flat:
-        if isinstance(module, torch.nn.Linear):
-            w = module.weight.detach().cpu().float().numpy().T.copy()
-            b = np.float32(0.0) if module.bias is None else module.bias.detach().cpu().float().numpy().copy()
-            steps.append(("linear", w, b))
-        elif isinstance(module, (torch.nn.ReLU, torch.nn.Tanh)):
-            steps.append((type(module).__name__, None, None))
-        elif not isinstance(module, torch.nn.Identity):
-            return None
+Layer = tuple[str, np.ndarray | None, np.ndarray | None]
+"""``("linear", w (in, out), b)``, ``("ReLU", None, None)`` or ``("Tanh", None, None)``."""
 
-    def run(x: np.ndarray) -> np.ndarray:
-        for kind, w, b in steps:
+
+@dataclass(frozen=True)
+class NumpyMLP:
+    """A chain of float32 Linear / ReLU / Tanh layers in numpy, ``(B, n_in) -> (B, n_out)``: one position
+    through a small MLP costs a fraction of a torch call, and PUCT makes one per leaf."""
+
+    layers: tuple[Layer, ...]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        for kind, w, b in self.layers:
             x = x @ w + b if kind == "linear" else (np.maximum(x, 0.0) if kind == "ReLU" else np.tanh(x))
         return x
 
-    return run
+
+@dataclass(frozen=True)
+class PlanesValue:
+    """The stored head as ``planes (B, 3, H, W) -> values (B,)``; ``mlp`` is its numpy network."""
+
+    mlp: NumpyMLP
+
+    def __call__(self, planes: np.ndarray) -> np.ndarray:
+        return self.mlp(np.asarray(planes, dtype=np.float32).reshape(len(planes), -1))[:, 0]
+
+
+def numpy_mlp(*modules: torch.nn.Module) -> NumpyMLP | None:
+    """The chain of ``modules`` (Sequentials flattened) as a :class:`NumpyMLP` when it is Linear/ReLU/Tanh
+    only, else None."""
+    flat = [m for module in modules for m in (module if isinstance(module, torch.nn.Sequential) else [module])]
+    layers: list[Layer] = []
+    for module in flat:
+        if isinstance(module, torch.nn.Linear):
+            w = module.weight.detach().cpu().float().numpy().T.copy()
+            b = np.zeros(w.shape[1], np.float32) if module.bias is None else module.bias.detach().cpu().float().numpy()
+            layers.append(("linear", w, b.copy()))
+        elif isinstance(module, (torch.nn.ReLU, torch.nn.Tanh)):
+            layers.append((type(module).__name__, None, None))
+        elif not isinstance(module, torch.nn.Identity):
+            return None
+    return NumpyMLP(tuple(layers))
