@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--temperature", type=float, default=1.0, help="the prior's softmax temperature")
     ap.add_argument("--uniform", action="store_true", help="control: a uniform prior instead of the run's policy")
+    ap.add_argument("--no-decisive", action="store_true", help="control: no win-in-one check at the search's positions")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     import pyspiel
@@ -92,7 +93,15 @@ def main(argv: list[str] | None = None) -> int:
             player = puct_bot(
                 net,
                 game,
-                PuctConfig(sims, c=args.c, value=args.value, seed=seed, temperature=args.temperature, mix=args.mix),
+                PuctConfig(
+                    sims,
+                    c=args.c,
+                    value=args.value,
+                    seed=seed,
+                    temperature=args.temperature,
+                    mix=args.mix,
+                    decisive=not args.no_decisive,
+                ),
                 head=head,
                 uniform=args.uniform,
                 batch_children=args.batch_children,
@@ -121,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                 "mix": args.mix if player.evaluator.value == "head" else None,  # type: ignore[attr-defined]
                 "batch_children": args.batch_children,
                 "fused": player.evaluator.twin is not None,  # type: ignore[attr-defined]
+                "decisive": not args.no_decisive,
                 "c": player.c,  # type: ignore[attr-defined]
                 "temperature": args.temperature,
                 "simulations": sims,

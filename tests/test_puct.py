@@ -146,7 +146,7 @@ class _Prefers(PolicyNet):
 def _finds_win(uniform: bool, seed: int) -> bool:
     # X (player 0) has 0, 1, 2 on the bottom row; O has stacked on 6: playing 3 wins now.
     game, state = _position([0, 6, 1, 6, 2, 5])
-    bot = puct_bot(_Prefers(3), game, PuctConfig(simulations=2, seed=seed), uniform=uniform)
+    bot = puct_bot(_Prefers(3), game, PuctConfig(simulations=2, seed=seed, decisive=False), uniform=uniform)
     return bot(state) == 3
 
 
@@ -155,6 +155,24 @@ def test_the_learned_prior_finds_a_win_in_one_that_a_uniform_prior_misses():
     uniform = [_finds_win(True, seed) for seed in range(20)]
     assert all(learned), learned
     assert sum(uniform) <= 10, uniform  # 2 simulations: a uniform prior tries one child of 7
+
+
+def test_decisive_moves_override_a_prior_that_looks_elsewhere():
+    # X to move with 0, 1, 2 on the bottom row: 3 wins at once; the prior wants column 6.
+    game, state = _position([0, 6, 1, 6, 2, 5])
+
+    def evaluator(decisive: bool) -> PolicyEvaluator:
+        head = lambda planes: np.full(len(planes), -0.4)  # noqa: E731  (a head that thinks X is losing)
+        return PolicyEvaluator(_Prefers(6), "connect_four", (3, 6, 7), "head", np.random.RandomState(0), head=head,
+                               decisive=decisive)  # fmt: skip
+
+    on, off = evaluator(True), evaluator(False)
+    assert on.prior(state) == [(3, 1.0)] and on.evaluate(state)[0] == 1.0
+    assert len(off.prior(state)) == 7 and off.evaluate(state)[0] == pytest.approx(-0.4)
+    assert on.prior(game.new_initial_state()) == off.prior(game.new_initial_state())  # no win in one: unchanged
+    found = [puct_bot(_Prefers(6), game, PuctConfig(2, seed=s))(state) == 3 for s in range(10)]
+    missed = [puct_bot(_Prefers(6), game, PuctConfig(2, seed=s, decisive=False))(state) == 3 for s in range(10)]
+    assert all(found) and not any(missed)
 
 
 def test_masked_prior_ignores_illegal_logits():

@@ -69,6 +69,9 @@ class PuctConfig:
     seed: int = 0
     temperature: float = 1.0
     mix: float = DEFAULT_MIX
+    decisive: bool = True
+    """Positions where the mover wins in one move get only the winning moves as prior and, with a head or
+    critic value, the exact value (decisive moves, Teytaud & Teytaud 2010); plain MCTS is left as is."""
 
     def __post_init__(self) -> None:
         rules = {"simulations": Int(1, MAX_PUCT_SIMULATIONS), "value": OneOf(VALUES), "mix": UNIT}
@@ -151,6 +154,12 @@ def mover_planes(game_name: str, shape: tuple[int, ...]) -> Callable[[Any], np.n
     return planes
 
 
+def decisive_moves(state, best: float) -> list[int]:
+    """The mover's moves that end the game at once with return ``best`` for the mover (a win in one)."""
+    mover = state.current_player()
+    return [a for a in state.legal_actions() if (c := state.child(a)).is_terminal() and c.returns()[mover] >= best]
+
+
 class TwinMLP:
     """The policy's logits and the value head's value of one position in one numpy pass.
 
@@ -224,7 +233,7 @@ class PolicyEvaluator(mcts.Evaluator):
     def __init__(
         self, net: PolicyNet, game_name: str, shape: tuple[int, ...], value: str, rng: np.random.RandomState,
         *, head: Callable[[np.ndarray], np.ndarray] | None = None, mix: float = DEFAULT_MIX, uniform: bool = False,
-        temperature: float = 1.0, batch_children: bool = False,
+        temperature: float = 1.0, batch_children: bool = False, decisive: bool = False,
     ) -> None:  # fmt: skip
         if value not in VALUES:
             raise EnvError(f"PUCT value must be one of {VALUES}, got {value!r}")
@@ -243,7 +252,9 @@ class PolicyEvaluator(mcts.Evaluator):
         actor, plain = getattr(net, "actor", None), getattr(net, "normalize", None) is None
         if value == "head" and not uniform and plain and isinstance(actor, NumpyMLP) and isinstance(head, PlanesValue):
             self.twin = TwinMLP.build(actor, head.mlp, plane_order(game_name, int(np.prod(shape))))
-        self._observation = make_observation(pyspiel.load_game(game_name)) if self.twin is not None else None
+        game = pyspiel.load_game(game_name)
+        self._observation = make_observation(game) if self.twin is not None else None
+        self.decisive, self.max_utility = decisive, game.max_utility()
 
     def _entry(self, state) -> tuple[list[tuple[int, float]], float]:
         """``(prior, mover's value)`` of ``state``, from the cache or one batched call (with its children)."""
@@ -258,7 +269,7 @@ class PolicyEvaluator(mcts.Evaluator):
             self._observation.set_from(state, key[0])  # type: ignore[union-attr]
             logits, value = self.twin(self._observation.tensor, key[0])  # type: ignore[union-attr]
             entry = (masked_prior(logits.tolist(), state.legal_actions(), self.temperature), value)
-            self._cache[key] = entry
+            self._cache[key] = entry = self._with_decisive(state, entry)
             return entry
         batch, keys = [state], [key]
         if self.batch_children:
@@ -283,8 +294,16 @@ class PolicyEvaluator(mcts.Evaluator):
             prior = [(a, 1.0 / len(legal)) for a in legal]
             if logits is not None:
                 prior = masked_prior(logits[i].tolist(), legal, self.temperature)
-            self._cache[k] = (prior, float(values[i]))
+            self._cache[k] = self._with_decisive(s, (prior, float(values[i])))
         return self._cache[key]
+
+    def _with_decisive(self, state, entry: tuple[list[tuple[int, float]], float]) -> tuple[list, float]:
+        """``entry``, or where the mover wins in one move (and ``decisive`` is on): those moves as the prior and
+        the game's best return as the value, so the search plays a win it would otherwise need visits to see."""
+        if not self.decisive:
+            return entry
+        wins = decisive_moves(state, self.max_utility)
+        return ([(a, 1.0 / len(wins)) for a in wins], self.max_utility) if wins else entry
 
     def prior(self, state) -> list[tuple[int, float]]:
         """``[(action, probability)]`` over the legal actions of ``state``'s mover."""
@@ -348,7 +367,7 @@ def puct_bot(
     shape = tuple(game.observation_tensor_shape())
     evaluator = PolicyEvaluator(
         net, name, shape, config.value, rng, head=head, mix=config.mix, uniform=uniform,
-        temperature=config.temperature, batch_children=batch_children,
+        temperature=config.temperature, batch_children=batch_children, decisive=config.decisive,
     )  # fmt: skip
     c = config.c if config.c is not None else (HEAD_C if evaluator.value == "head" else PUCT_C)
     search = mcts.MCTSBot(
