@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from genplay.errors import CheckpointError, GenplayError
+from genplay.generative.core.networks import MinibatchStd
 from genplay.generative.images.data import load_digits
 from genplay.generative.images.evaluate import image_metrics
 from genplay.generative.images.metrics import accuracy, train_classifier
@@ -44,6 +45,21 @@ def test_bad_shapes_and_missing_labels():
         preset("vae")
     with pytest.raises(GenplayError, match="--steps"):
         preset("dcgan", steps=0)
+
+
+def test_anti_collapse_settings_reach_the_critic_and_the_step(digits):
+    gan = _tiny("cgan", 2, loss="hinge", spectral_norm=True, minibatch_std=True, diffaugment=1.0)
+    step = gan.config.step_config()
+    assert step.discriminator.loss == "hinge" and step.diffaugment == 1.0
+    assert isinstance(gan.critic.features[1], MinibatchStd)
+    assert hasattr(gan.critic.head.embed, "parametrizations")
+    gan.train(digits, log_every=1)
+    assert len(gan.history) == 2
+    assert preset("wgan-gp", loss="hinge").step_config().discriminator.loss == "wasserstein"
+    with pytest.raises(GenplayError, match="--diffaugment"):
+        preset("cgan", diffaugment=-1.0)
+    with pytest.raises(GenplayError, match="--loss"):
+        preset("cgan", loss="wasserstein")
 
 
 def _tiny(model: str, steps: int, **kw) -> ImageGAN:
