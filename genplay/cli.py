@@ -8,6 +8,7 @@ import sys
 
 from genplay.cli_args import (
     ArgumentParser,
+    add_config_args,
     add_dataclass_args,
     check_env,
     check_out_dir,
@@ -113,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     from genplay.cli_atari import add_suite_args
     from genplay.cli_evaluate import cmd_evaluate
     from genplay.cli_reward import add_reward_parser
-    from genplay.gail.algos.config import GAILConfig, PPOConfig
+    from genplay.gail.algos.config import GAILConfig
     from genplay.gail.algos.dac_config import DQNConfig
     from genplay.generative.images import cli as images_cli
     from genplay.generative.music import cli as music_cli
@@ -209,8 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="under torchrun: each rank's discriminator samples its own share of the demo episodes "
         "(default: every rank samples all of them)",
     )
-    add_dataclass_args(gt, GAILConfig)
-    add_dataclass_args(gt, PPOConfig, prefix="ppo_")
+    add_config_args(gt, GAILConfig)  # its sections' flags too: --seed, --disc-lr, --bc-epochs, --ppo-gamma
     add_dataclass_args(gt, DQNConfig, prefix="dqn_")
     gt.set_defaults(func=cmd_gail_train)
 

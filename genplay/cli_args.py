@@ -9,7 +9,6 @@ import dataclasses
 import functools
 import inspect
 import math
-import re
 import textwrap
 import typing
 from pathlib import Path
@@ -145,6 +144,7 @@ def _gail_preset_notes() -> dict[tuple[str, str], str]:
         from genplay.gail.algos.dac_config import DQNConfig, dac_atari_preset
         from genplay.gail.algos.presets import preset
         from genplay.gail.suites.boardgame_presets import PRESETS, board_config
+        from genplay.settings import sections
 
         families = {
             "Pendulum": [preset("Pendulum-v1")],
@@ -154,7 +154,9 @@ def _gail_preset_notes() -> dict[tuple[str, str], str]:
         base = GAILConfig()
         for family, configs in families.items():
             for cfg in configs:
-                pairs = [("GAILConfig", base, cfg), ("PPOConfig", base.ppo, cfg.ppo)]
+                pairs = [("GAILConfig", base, cfg)]
+                for name, (_, part) in sections(GAILConfig).items():
+                    pairs.append((part.__name__, getattr(base, name), getattr(cfg, name)))
                 if family == "Atari":
                     pairs.append(("DQNConfig", DQNConfig(), dac_atari_preset(None)[1]))
                 for cls_name, default, got in pairs:
@@ -170,6 +172,20 @@ def _gail_preset_notes() -> dict[tuple[str, str], str]:
     return _NOTES
 
 
+GAIL_CLASSES = ("GAILConfig", "RunConfig", "RewardModelConfig", "BCConfig", "PPOConfig", "DQNConfig")
+"""Config classes of ``gail train`` whose flags' help names the env presets that change them."""
+
+
+def add_config_args(parser: argparse.ArgumentParser, cls: type) -> None:
+    """The flags of config class ``cls``: its own fields and each section's (``genplay.settings.section``),
+    under the section's flag prefix (``--disc-lr`` from ``config.reward``, ``--ppo-gamma`` from ``config.ppo``)."""
+    from genplay.settings import sections
+
+    add_dataclass_args(parser, cls)
+    for _, (prefix, sub) in sections(cls).items():
+        add_dataclass_args(parser, sub, prefix=prefix)
+
+
 def add_dataclass_args(
     parser: argparse.ArgumentParser, cls: type, prefix: str = "", presets: dict[str, str] | None = None
 ) -> None:
@@ -182,7 +198,7 @@ def add_dataclass_args(
     parser.formatter_class = DefaultsHelpFormatter
     hints = typing.get_type_hints(cls)
     docs = field_docs(cls)
-    gail_class = cls.__name__ in ("GAILConfig", "PPOConfig", "DQNConfig")
+    gail_class = cls.__name__ in GAIL_CLASSES
     for f in dataclasses.fields(cls):
         hint = hints[f.name]
         if dataclasses.is_dataclass(hint):
@@ -209,15 +225,12 @@ def add_dataclass_args(
 
 
 def flag_error(exc: Exception) -> GenplayError:
-    """A config ``ValueError`` ("GAILConfig.disc_lr: ...") as a one-line error naming the flag ("--disc-lr: ...";
-    ``PPOConfig`` and ``DQNConfig`` fields are ``--ppo-`` and ``--dqn-`` flags)."""
+    """A config ``ValueError`` ("RewardModelConfig.disc_lr: ...") as a one-line error naming the flag ("--disc-lr:
+    ..."): each section's fields under its flag prefix (``--ppo-``, ``--bc-``), ``DQNConfig``'s as ``--dqn-``."""
+    from genplay.gail.algos.config import GAILConfig
+    from genplay.settings import flag_names, section_prefixes
 
-    prefixes = {"GAILConfig": "", "PPOConfig": "ppo-", "DQNConfig": "dqn-"}
-
-    def flag(m: re.Match) -> str:
-        return "--" + prefixes[m.group(1)] + m.group(2).replace("_", "-")
-
-    return GenplayError(re.sub(r"\b(GAILConfig|PPOConfig|DQNConfig)\.(\w+)", flag, " ".join(str(exc).split())))
+    return GenplayError(flag_names(str(exc), {**section_prefixes(GAILConfig), "DQNConfig": "dqn-"}))
 
 
 def check_out_dir(path: str) -> None:

@@ -17,14 +17,11 @@ from genplay.errors import GenplayError
 
 
 def config_overrides(args: argparse.Namespace, *, prefix: str = "", cls: type | None = None) -> dict:
-    """The flags given for ``cls``'s fields (default: GAILConfig's and its ``ppo_`` ones), by field name."""
-    from genplay.gail.algos.config import GAILConfig, PPOConfig
+    """The flags given for ``cls``'s fields (default: GAILConfig's, its sections' by flat name), by field name."""
+    from genplay.gail.algos.config import GAILConfig
+    from genplay.settings import flat_names
 
-    if cls is None:
-        names = [f.name for f in dataclasses.fields(GAILConfig)]
-        names += ["ppo_" + f.name for f in dataclasses.fields(PPOConfig)]
-    else:
-        names = [prefix + f.name for f in dataclasses.fields(cls)]
+    names = list(flat_names(GAILConfig)) if cls is None else [prefix + f.name for f in dataclasses.fields(cls)]
     out = {n.removeprefix(prefix): getattr(args, n) for n in names if getattr(args, n, None) is not None}
     return {k: tuple(v) if isinstance(v, list) else v for k, v in out.items()}
 
@@ -64,7 +61,7 @@ def cmd_gail_train(args: argparse.Namespace) -> None:
     demos = load_demos(args.demos, env_id=args.env, other_env=args.force)
     from genplay.generative.core import distributed
 
-    ctx = distributed.init_from_env(config.device)  # None unless launched by torchrun
+    ctx = distributed.init_from_env(config.run.device)  # None unless launched by torchrun
     try:
         try:
             check_world_size(config, ctx)
@@ -123,9 +120,10 @@ def cmd_dac_train(args: argparse.Namespace) -> None:
     if args.resume and ckpt.is_file():  # flags given on resume are compared with the checkpoint's settings
         base, base_dqn = stored_dac_settings(ckpt)
     from genplay.gail.algos.dac import DAC_READS
+    from genplay.settings import flat_settings
 
     for key, value in config_overrides(args).items():  # a setting DAC never reads: refused unless it changes nothing
-        default = getattr(base.ppo, key[4:]) if key.startswith("ppo_") else getattr(base, key)
+        default = flat_settings(base)[key]
         if key not in DAC_READS and value != default:
             flag = "--" + key.replace("_", "-")
             raise GenplayError(f"{flag}: --algo dac does not use this setting (it is GAIL's; default {default!r})")

@@ -10,21 +10,19 @@ it, never ignored. The parser is built for the chosen algorithm only, which also
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
-import typing
 from collections.abc import Callable
 from pathlib import Path
 
 from genplay.cli_args import (
     ArgumentParser,
-    add_dataclass_args,
+    add_config_args,
     check_env,
     check_out_dir,
     positive_int,
 )
 from genplay.errors import GenplayError
-from genplay.settings import flag_names
+from genplay.settings import flag_names, flat_names, replace_flat, section_prefixes
 
 ADAPTED = ("gail", "dac")
 """Algorithms whose flags are ``genplay gail train``'s (``--algo dac`` there)."""
@@ -34,12 +32,6 @@ def _algorithms() -> dict:
     from genplay.gail.algos.registry import ALGORITHMS
 
     return ALGORITHMS
-
-
-def _nested(cls: type) -> dict[str, type]:
-    """Dataclass-typed fields of ``cls`` (e.g. ``ppo: PPOConfig``): their fields are ``--<name>-*`` flags."""
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if dataclasses.is_dataclass(hints[f.name])}
 
 
 def _parser(algo: str, spec, config_cls: type | None) -> argparse.ArgumentParser:
@@ -57,9 +49,7 @@ def _parser(algo: str, spec, config_cls: type | None) -> argparse.ArgumentParser
     p.add_argument("--force", action="store_true", help="start over in an --out that holds a run")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     if config_cls is not None:
-        add_dataclass_args(p, config_cls)
-        for name, sub in _nested(config_cls).items():
-            add_dataclass_args(p, sub, prefix=f"{name}_")
+        add_config_args(p, config_cls)  # its sections' fields under their prefixes (``ppo: PPOConfig``: --ppo-*)
     return p
 
 
@@ -80,9 +70,9 @@ def _flags_of(algo: str, build_parser: Callable[[], argparse.ArgumentParser]) ->
 
 
 def _gail_fields() -> list[str]:
-    from genplay.gail.algos.config import GAILConfig, PPOConfig
+    from genplay.gail.algos.config import GAILConfig
 
-    return [f.name for f in dataclasses.fields(GAILConfig)] + ["ppo_" + f.name for f in dataclasses.fields(PPOConfig)]
+    return list(flat_names(GAILConfig))
 
 
 def _refuse_foreign_flags(algo: str, flags: list[str], build_parser: Callable[[], argparse.ArgumentParser]) -> None:
@@ -95,30 +85,18 @@ def _refuse_foreign_flags(algo: str, flags: list[str], build_parser: Callable[[]
         raise GenplayError(f"{name}: not a flag of genplay train --algo {algo} (see --help)")
 
 
-def _overrides(args: argparse.Namespace, cls: type, prefix: str = "") -> dict:
-    names = [
-        f.name for f in dataclasses.fields(cls) if not dataclasses.is_dataclass(typing.get_type_hints(cls)[f.name])
-    ]
-    out = {n: getattr(args, prefix + n) for n in names if getattr(args, prefix + n, None) is not None}
+def _overrides(args: argparse.Namespace, cls: type) -> dict:
+    """The flags given, by flat name (a section's fields with its prefix: ``ppo_gamma``, ``disc_lr``)."""
+    out = {n: getattr(args, n) for n in flat_names(cls) if getattr(args, n, None) is not None}
     return {k: tuple(v) if isinstance(v, list) else v for k, v in out.items()}
 
 
 def _config(args: argparse.Namespace, spec, config_cls: type):
     base = spec.default_config(args.env)
     try:
-        changes = _overrides(args, config_cls)
-        for name, sub in _nested(config_cls).items():
-            if nested := _overrides(args, sub, prefix=f"{name}_"):
-                changes[name] = dataclasses.replace(getattr(base, name), **nested)
-        return dataclasses.replace(base, **changes)
+        return replace_flat(base, **_overrides(args, config_cls))
     except (ValueError, TypeError, GenplayError) as exc:  # "SQILConfig.lr: ..." -> "--lr: ..."
-        raise GenplayError(_flag_names(str(exc), config_cls)) from None
-
-
-def _flag_names(text: str, config_cls: type) -> str:
-    """``SQILConfig.lr: ...`` as ``--lr: ...`` (nested configs' fields with their prefix)."""
-    prefixes = {config_cls.__name__: ""} | {sub.__name__: f"{n}-" for n, sub in _nested(config_cls).items()}
-    return flag_names(text, prefixes)
+        raise GenplayError(flag_names(str(exc), section_prefixes(config_cls))) from None
 
 
 def train_main(argv: list[str], build_parser: Callable[[], argparse.ArgumentParser]) -> None:

@@ -15,7 +15,9 @@ all validate through it, and it imports none of them (torch only where a device 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -214,6 +216,10 @@ def check_fields(config: Any, rules: Mapping[str, Rule], label: Callable[[Any, s
         rule = rules.get(f.name)
         if rule is not None:
             rule.check(label(config, f.name), value)
+        elif FLAG_PREFIX in f.metadata:
+            cls = sections(type(config))[f.name][1]
+            if not isinstance(value, cls):
+                raise ConfigError(f"{label(config, f.name)}: expected a {cls.__name__}, got {type(value).__name__}")
         elif expected := _type_problem(f.type if isinstance(f.type, str) else getattr(f.type, "__name__", ""), value):
             raise ConfigError(f"{label(config, f.name)}: expected {expected}, got {value!r}")
     unknown = set(rules) - {f.name for f in dataclasses.fields(config)}
@@ -235,3 +241,97 @@ def _type_problem(hint: str, v: Any) -> str | None:
     if hint == "str" and not isinstance(v, str):
         return "a string"
     return None
+
+
+# ---------------------------------------------------------------------------- configs made of sections
+
+FLAG_PREFIX = "flag_prefix"
+"""Metadata key of a :func:`section` field: the prefix of its fields' flags and flat names."""
+
+
+def section(cls: type, flag_prefix: str) -> Any:
+    """A config field holding a whole sub-config ``cls`` (its defaults), whose fields are the command line's
+    ``--<flag_prefix><field>`` flags (``""``: under their own names, as if they were the parent's)."""
+    return dataclasses.field(default_factory=cls, metadata={FLAG_PREFIX: flag_prefix})
+
+
+@functools.cache
+def sections(cls: type) -> dict[str, tuple[str, type]]:
+    """The dataclass-typed fields of config class ``cls``: name -> (flag prefix, class). A field made
+    without :func:`section` gets the prefix ``<name>_``."""
+    hints = typing.get_type_hints(cls)
+    return {
+        f.name: (f.metadata.get(FLAG_PREFIX, f.name + "_"), hints[f.name])
+        for f in dataclasses.fields(cls)
+        if dataclasses.is_dataclass(hints[f.name])
+    }
+
+
+@functools.cache
+def flat_names(cls: type) -> dict[str, tuple[str | None, str]]:
+    """Every setting of config class ``cls`` by its flat name (its flag without ``--``, in underscores):
+    name -> (section, field), section None for ``cls``'s own fields. Two settings with one name are a bug."""
+    out: dict[str, tuple[str | None, str]] = {}
+    parts = sections(cls)
+    for f in dataclasses.fields(cls):
+        prefix, sub = parts.get(f.name, ("", None))
+        names = [(prefix + g.name, (f.name, g.name)) for g in dataclasses.fields(sub)] if sub else []
+        for key, where in names or [(f.name, (None, f.name))]:
+            if key in out:
+                raise TypeError(f"{cls.__name__}: two settings are named {key!r}")
+            out[key] = where
+    return out
+
+
+def replace_flat(config: Any, **changes: Any) -> Any:
+    """``dataclasses.replace`` taking settings by flat name (``disc_lr``, ``bc_epochs``, ``ppo_gamma``) as
+    well as whole sections; each section changed is rebuilt once, then the config once (one validation)."""
+    routes = flat_names(type(config))
+    direct: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in changes.items():
+        part, name = routes.get(key, (None, key))
+        if part is None:
+            direct[key] = value
+        else:
+            nested.setdefault(part, {})[name] = value
+    for part, part_changes in nested.items():
+        direct[part] = dataclasses.replace(direct.get(part, getattr(config, part)), **part_changes)
+    return dataclasses.replace(config, **direct)
+
+
+def flat_settings(config: Any) -> dict[str, Any]:
+    """Every setting of ``config`` by flat name (see :func:`flat_names`)."""
+    return {
+        key: getattr(getattr(config, part) if part else config, name)
+        for key, (part, name) in flat_names(type(config)).items()
+    }
+
+
+def settings_from_dict(cls: type, data: Mapping[str, Any]) -> Any:
+    """A ``cls`` from a stored dict in either layout: nested (``dataclasses.asdict``) or flat (settings by
+    flat name, the layout of files written before a config was split into sections), or a mix; JSON lists
+    become tuples. Unknown names raise ``TypeError``, bad values the config's own ``ConfigError``."""
+    parts = sections(cls)
+    routes = flat_names(cls)
+    own: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {name: {} for name in parts}
+    for key, value in data.items():
+        if key in parts and isinstance(value, Mapping):
+            nested[key].update({k: tuple(v) if isinstance(v, list) else v for k, v in value.items()})
+            continue
+        value = tuple(value) if isinstance(value, list) else value
+        part, name = routes.get(key, (None, key))
+        if part is None:
+            own[key] = value
+        else:
+            nested[part][name] = value
+    return cls(**own, **{name: sub(**nested[name]) for name, (_, sub) in parts.items()})
+
+
+def section_prefixes(cls: type) -> dict[str, str]:
+    """Class name -> flag prefix in hyphens for ``cls`` and its sections (for :func:`flag_names`)."""
+    out = {cls.__name__: ""}
+    for _, (prefix, sub) in sections(cls).items():
+        out[sub.__name__] = prefix.replace("_", "-")
+    return out

@@ -78,7 +78,7 @@ def main() -> None:
             return r
 
         def _on_training_start(self) -> None:
-            if self.bc_return is None and config.bc_epochs:
+            if self.bc_return is None and config.bc.epochs:
                 self.bc_return = self._eval(n_eval)
 
         def _on_step(self) -> bool:
@@ -90,7 +90,7 @@ def main() -> None:
                 self.next_at += args.curve_every
 
     probe = Probe()
-    trainer = AIRL(venv=demos.env_factory.make_vec(config.n_envs, seed=config.seed), demos=demos, config=config)
+    trainer = AIRL(venv=demos.env_factory.make_vec(config.run.n_envs, seed=config.run.seed), demos=demos, config=config)
     probe.trainer = trainer
     t0 = time.perf_counter()
     trainer.learn(args.timesteps, callback=probe)
@@ -115,9 +115,9 @@ def main() -> None:
         curve=probe.points,
         n_demo=args.n_demo,
         eval_episodes=n_eval,
-        airl_reward=config.airl_reward,
-        state_only=not config.disc_use_action,
-        bc_epochs=config.bc_epochs,
+        airl_reward=config.reward.airl_reward,
+        state_only=not config.reward.disc_use_action,
+        bc_epochs=config.bc.epochs,
         overrides={k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()},
         peak_rss_mb=peak_rss_mb(),
         loadavg1=round(os.getloadavg()[0], 2),

@@ -159,8 +159,8 @@ def main() -> None:
         transfer_timesteps=args.transfer_timesteps,
         part=parts[0],
         by_part={name: [round(r, 2), round(n, 3)] for name, (r, n) in transfer.items() if name.startswith("airl")},
-        state_only=not airl_cfg.disc_use_action,
-        airl_reward=airl_cfg.airl_reward,
+        state_only=not airl_cfg.reward.disc_use_action,
+        airl_reward=airl_cfg.reward.airl_reward,
         n_demo=args.n_demo,
         eval_episodes=n_eval,
         overrides={k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()},
@@ -172,9 +172,9 @@ def main() -> None:
 
 
 def replace_seed(config, seed: int):
-    import dataclasses
+    from genplay.gail.algos.config import replace
 
-    return dataclasses.replace(config, seed=seed)
+    return replace(config, seed=seed)
 
 
 if __name__ == "__main__":

@@ -130,16 +130,16 @@ def throughput(args, factory, demos, n_demo) -> dict:
     from genplay.gail.algos.gail import GAIL
 
     config = replace_ckpt(gail_config(args))
-    trainer = GAIL(venv=factory.make_vec(config.n_envs, seed=args.seed), demos=demos, config=config)
-    trainer.learn(config.ppo.n_steps * config.n_envs)  # warm-up rollout (allocations, first update)
+    trainer = GAIL(venv=factory.make_vec(config.run.n_envs, seed=args.seed), demos=demos, config=config)
+    trainer.learn(config.ppo.n_steps * config.run.n_envs)  # warm-up rollout (allocations, first update)
     t0 = time.perf_counter()
     trainer.learn(trainer.num_timesteps + args.gen_steps)
     gail_sps = args.gen_steps / (time.perf_counter() - t0)
     rss = peak_rss_mb()
     torch.manual_seed(args.seed)
     kwargs = config.ppo.sb3_kwargs()
-    ppo = PPO("CnnPolicy", factory.make_vec(config.n_envs, seed=args.seed), seed=args.seed, verbose=0, **kwargs)
-    ppo.learn(config.ppo.n_steps * config.n_envs)
+    ppo = PPO("CnnPolicy", factory.make_vec(config.run.n_envs, seed=args.seed), seed=args.seed, verbose=0, **kwargs)
+    ppo.learn(config.ppo.n_steps * config.run.n_envs)
     t0 = time.perf_counter()
     ppo.learn(args.gen_steps, reset_num_timesteps=False)
     ppo_sps = args.gen_steps / (time.perf_counter() - t0)
@@ -149,7 +149,7 @@ def throughput(args, factory, demos, n_demo) -> dict:
         "time_ratio_vs_ppo": round(ppo_sps / gail_sps, 3),
         "peak_rss_mb": rss,
         "gen_steps": args.gen_steps,
-        "n_envs": config.n_envs,
+        "n_envs": config.run.n_envs,
         "n_steps": config.ppo.n_steps,
         "n_demo": n_demo,
         "demo_transitions": demos.n_transitions,
@@ -217,7 +217,7 @@ def learn(args, factory, demos, n_demo) -> dict:
 
     torch.manual_seed(args.seed)
     config = replace(config, bc_epochs=args.bc_epochs if args.bc == "warm" else 0, bc_patience=2)
-    venv = factory.make_vec(config.n_envs, seed=args.seed)
+    venv = factory.make_vec(config.run.n_envs, seed=args.seed)
     ckpt = str(run_dir / "checkpoint") if run_dir and args.save else None
     log_dir = str(run_dir / "logs") if run_dir else None
     if args.algo == "dac":
@@ -299,7 +299,7 @@ def main() -> None:
 
     try:
         factory = atari_factory(args.game)
-        rows = gail_config(args).disc_hide_top_rows  # every --set is checked before any work
+        rows = gail_config(args).reward.disc_hide_top_rows  # every --set is checked before any work
         if rows >= factory.atari_config.screen_size:
             raise ValueError(f"--set disc_hide_top_rows={rows}: frames have {factory.atari_config.screen_size} rows")
         if args.algo == "dac":

@@ -14,7 +14,6 @@ A driver over the library: each game's recipe is its preset in ``gail/suites/boa
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import sys
@@ -29,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib, also when 
 from benchlib import ArgumentParser, add_seed_fanout, fan_out_seeds, run_main  # noqa: E402
 
 from genplay.gail.algos.board_training import check_board_settings, masked_gail
+from genplay.gail.algos.config import replace
 from genplay.gail.algos.presets import preset as config_preset
 from genplay.gail.saving.run_files import export_policy, load_policy
 from genplay.gail.suites.board_symmetry import symmetries
@@ -59,14 +59,15 @@ def steps_per_second(game: str, opponent: str, seconds: float = 1.0) -> float:
 
 def cli_flags(config, base) -> list[str]:
     """``gail train`` flags for the fields where ``config`` differs from ``base`` (the env's preset)."""
+    from genplay.settings import flat_settings
+
     flags = []
-    for prefix, new, old in (("", config, base), ("ppo-", config.ppo, base.ppo)):
-        for f in dataclasses.fields(new):
-            value = getattr(new, f.name)
-            if f.name == "ppo" or value == getattr(old, f.name):
-                continue
-            words = [str(v) for v in value] if isinstance(value, tuple) else [str(value).lower()]
-            flags += ["--" + prefix + f.name.replace("_", "-"), *words]
+    old = flat_settings(base)
+    for name, value in flat_settings(config).items():  # each setting by its flag's name (ppo_gamma, bc_epochs)
+        if value == old[name]:
+            continue
+        words = [str(v) for v in value] if isinstance(value, tuple) else [str(value).lower()]
+        flags += ["--" + name.replace("_", "-"), *words]
     return flags
 
 
@@ -196,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             next_obs=args.disc_next_obs == "on",
             penalty_weight=args.disc_penalty_weight,
         )
-        config = dataclasses.replace(config, demo_symmetries=not args.no_augment)
+        config = replace(config, demo_symmetries=not args.no_augment)
         check_board_settings(env_id, config)  # the GAIL env's opponent
     except Exception:
         print("error: bad --net-arch, --cnn, --learners, --bc-reg or an opponent spec", file=sys.stderr)
@@ -218,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     learners, histories, train_s = {}, {}, {}
     for name in names:
         bc, gail = LEARNERS[name]
-        cfg = dataclasses.replace(config, bc_epochs=100 if bc else 0)
+        cfg = replace(config, bc_epochs=100 if bc else 0)
         start = time.perf_counter()
         if args.route == "cli":
             learners[name], histories[name] = cli_learner(env_id, cfg, timesteps, Path(save) / name, commands)

@@ -63,11 +63,11 @@ def main() -> None:
         print(f"error: --env {args.env}: {' '.join(str(exc).split())}", file=sys.stderr)
         raise SystemExit(2) from None
     try:  # e.g. --n-envs that does not split over the ranks
-        trainer = GAIL(venv=_rank_venv(factory, config, config.seed, ctx), demos=demos, config=config, dist=ctx)
+        trainer = GAIL(venv=_rank_venv(factory, config, config.run.seed, ctx), demos=demos, config=config, dist=ctx)
     except GenplayError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         raise SystemExit(2) from None
-    rollout = config.ppo.n_steps * config.n_envs
+    rollout = config.ppo.n_steps * config.run.n_envs
     trainer.learn(rollout)  # warm-up: allocations, the first update
     traffic = _count_collectives()
     distributed.barrier(ctx)
@@ -83,7 +83,7 @@ def main() -> None:
             "world_size": ctx.world_size if ctx else 1,
             "backend": ctx.backend if ctx else None,
             "device": str(trainer.device),
-            "n_envs_global": config.n_envs,
+            "n_envs_global": config.run.n_envs,
             "seed": args.seed,
             "timesteps": trainer.num_timesteps,
             "seconds": round(seconds, 2),

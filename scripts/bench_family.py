@@ -125,9 +125,9 @@ def main() -> None:
 
 
 def _with_seed(config, seed: int):
-    import dataclasses
+    from genplay.settings import flat_names, replace_flat
 
-    return dataclasses.replace(config, seed=seed) if hasattr(config, "seed") else config
+    return replace_flat(config, seed=seed) if "seed" in flat_names(type(config)) else config
 
 
 def _peer(args: argparse.Namespace, demos_file: Path, timesteps: int) -> dict:

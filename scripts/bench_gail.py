@@ -129,15 +129,15 @@ def main() -> None:
 
     def bc_alone() -> float:
         """Return of the BC warm start alone (a fresh trainer when GAIL itself runs without BC)."""
-        bc_cfg = config if config.bc_epochs else replace(config, bc_epochs=preset(args.env).bc_epochs or 100)
-        bc = GAIL(venv=demos.env_factory.make_vec(bc_cfg.n_envs, seed=bc_cfg.seed), demos=demos, config=bc_cfg)
+        bc_cfg = config if config.bc.epochs else replace(config, bc_epochs=preset(args.env).bc.epochs or 100)
+        bc = GAIL(venv=demos.env_factory.make_vec(bc_cfg.run.n_envs, seed=bc_cfg.run.seed), demos=demos, config=bc_cfg)
         bc.pretrain_bc()
         return float(episode_returns(args.env, bc, args.eval_episodes, seed=50_000 + args.seed).mean())
 
     t_bc = time.perf_counter()
     bc_return = bc_alone()
     bc_seconds = time.perf_counter() - t_bc
-    venv = demos.env_factory.make_vec(config.n_envs, seed=config.seed)
+    venv = demos.env_factory.make_vec(config.run.n_envs, seed=config.run.seed)
     trainer = GAIL(venv=venv, demos=demos, config=config)
     curve = Curve(trainer)
     load_before = os.getloadavg()[0]
@@ -194,10 +194,10 @@ def main() -> None:
         ncpu=os.cpu_count(),
         expert_seconds=round(expert_seconds, 1),
         overrides=overrides,
-        n_envs=config.n_envs,
-        reward_form=config.reward_form,
-        absorbing=config.absorbing,
-        bc_epochs=config.bc_epochs,
+        n_envs=config.run.n_envs,
+        reward_form=config.reward.reward_form,
+        absorbing=config.reward.absorbing,
+        bc_epochs=config.bc.epochs,
         disc_final=dict(
             {k: round(v, 3) for k, v in trainer.history[-1].items() if k.startswith(("accuracy", "absorbing"))}
         )

@@ -62,7 +62,7 @@ def main() -> None:
             "MlpPolicy",
             venv,
             seed=args.seed,
-            device=config.device if config.device != "auto" else "auto",
+            device=config.run.device,
             **config.ppo.sb3_kwargs(),
         )
         t0 = time.perf_counter()

@@ -378,11 +378,10 @@ def board_generator(game: str, n_games: int, timesteps: int, *, opponent: str, s
 def board_gail(game: str, demos, timesteps: int, *, seed: int, factory=None):
     """Masked GAIL+BC (BC warm start, ``BOARD_BC_REG`` BC steps after each PPO update) on mirror-augmented demos."""
     from genplay.gail.algos.board_training import masked_gail
+    from genplay.gail.algos.config import replace
 
     config = board_config(BOARD_SETUPS[game], seed=seed)  # symmetry-augmented demos; this recipe's BC pull, MLP
-    config = dataclasses.replace(
-        config, bc_epochs=100, bc_reg_steps=BOARD_BC_REG, symmetric_policy=False, train_opponent=""
-    )
+    config = replace(config, bc_epochs=100, bc_reg_steps=BOARD_BC_REG, symmetric_policy=False, train_opponent="")
     return masked_gail(demos, config, timesteps, factory=factory)
 
 

@@ -40,11 +40,10 @@ def parse_settings(items: list[str]) -> dict[str, object]:
 
 
 def apply_settings(config, settings: dict[str, object]):
-    top = {k: v for k, v in settings.items() if not k.startswith("ppo.")}
-    ppo = {k[4:]: v for k, v in settings.items() if k.startswith("ppo.")}
-    if ppo:
-        top["ppo"] = dataclasses.replace(config.ppo, **ppo)
-    return dataclasses.replace(config, **top)
+    """``config`` with ``settings`` by flag name (``ppo.FIELD`` is ``ppo_FIELD``)."""
+    from genplay.gail.algos.config import replace
+
+    return replace(config, **{k.replace("ppo.", "ppo_", 1): v for k, v in settings.items()})
 
 
 class GeneratorPolicy:
@@ -100,6 +99,7 @@ def main() -> None:
     torch.set_num_threads(1)
     from genplay.envs import EnvFactory
     from genplay.envs.boardgames import game_of
+    from genplay.gail.algos.config import replace
     from genplay.gail.algos.presets import preset
     from genplay.gail.data.expert_choice import expert_demos
     from genplay.gail.evaluation.evaluate import episode_returns, normalized_return
@@ -111,13 +111,13 @@ def main() -> None:
     demos = expert_demos(args.env, args.n_demo, seed=30_000 + args.seed)
     expert = float(expert_demos(eval_env, n_eval, seed=60_000).episode_returns().mean())
     random = float(episode_returns(eval_env, "random", n_eval, seed=60_000).mean())
-    config = apply_settings(dataclasses.replace(preset(args.env), seed=args.seed), parse_settings(args.set))
+    config = apply_settings(replace(preset(args.env), seed=args.seed), parse_settings(args.set))
 
     def evaluate(policy) -> float:
         return float(episode_returns(eval_env, policy, n_eval, seed=50_000 + args.seed).mean())
 
     probe = Probe(evaluate, args.rollouts)
-    rollout = config.n_envs * config.ppo.n_steps
+    rollout = config.run.n_envs * config.ppo.n_steps
     start = time.time()
     trainer = train_gail(args.env, demos, args.budget, config=config, callback=probe)
     bc, after = probe.points[0][1], probe.points[-1][1]

@@ -8,7 +8,6 @@ Results go to ``OUT/rank{r}.json`` for the test to assert on.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -116,7 +115,7 @@ def gail_run(ctx: D.DistContext, demos_path: str, out: Path) -> list[float]:
         checkpoint_every=0,
         device="cpu",
     )
-    config = dataclasses.replace(config, bc_epochs=0)
+    config = replace(config, bc_epochs=0)
     demos = load_demos(demos_path)
     trainer = train_gail("CartPole-v1", demos, 128, config=config, out_dir=out, shard_demos=True, dist=ctx)
     vec = torch.cat(

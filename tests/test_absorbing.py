@@ -10,6 +10,7 @@ import torch
 
 from genplay.envs import EnvFactory
 from genplay.gail import GAIL, GAILConfig, PPOConfig, collect_demos
+from genplay.gail.algos.config import replace
 from genplay.gail.data.store import TransitionStore
 from genplay.gail.rewards.reward import absorbing_mass, generator_rewards
 
@@ -36,15 +37,18 @@ def test_absorbing_mass_counts_terminations_not_their_time():
 
 def test_wasserstein_with_a_free_absorbing_logit_and_gamma_one_are_refused():
     with pytest.raises(ValueError, match="wasserstein"):
-        GAILConfig(disc_loss="wasserstein", disc_penalty="wgan_gp")
-    GAILConfig(disc_loss="wasserstein", disc_penalty="wgan_gp", absorbing=False)  # fine without absorbing states
+        replace(GAILConfig(), disc_loss="wasserstein", disc_penalty="wgan_gp")
+    # fine without absorbing states
+    replace(GAILConfig(), disc_loss="wasserstein", disc_penalty="wgan_gp", absorbing=False)
     with pytest.raises(ValueError, match="gamma < 1"):
         GAILConfig(ppo=PPOConfig(gamma=1.0))
 
 
 @pytest.mark.slow
 def test_gamma_one_without_absorbing_states_trains_on_finite_numbers(cartpole_random_demos):
-    config = GAILConfig(**TINY, absorbing=False, ppo=PPOConfig(gamma=1.0, n_steps=64, batch_size=64, n_epochs=2))
+    config = replace(
+        GAILConfig(), **TINY, absorbing=False, ppo=PPOConfig(gamma=1.0, n_steps=64, batch_size=64, n_epochs=2)
+    )
     trainer = GAIL(venv=EnvFactory("CartPole-v1").make_vec(2), demos=cartpole_random_demos, config=config)
     trainer.learn(256)
     assert all(math.isfinite(v) for h in trainer.history for v in h.values())
@@ -53,7 +57,7 @@ def test_gamma_one_without_absorbing_states_trains_on_finite_numbers(cartpole_ra
 @pytest.mark.slow
 def test_absorbing_logit_stays_bounded_when_the_generator_never_terminates(cartpole_random_demos):
     """The expert always terminates; the generator's rows never do: the logit settles at the prior's ratio."""
-    config = GAILConfig(**TINY, absorbing_prior=1.0)
+    config = replace(GAILConfig(), **TINY, absorbing_prior=1.0)
     trainer = GAIL(venv=EnvFactory("CartPole-v1").make_vec(2), demos=cartpole_random_demos, config=config)
     e = trainer.expert
     never = TransitionStore(e.obs, e.obs_idx, e.acts)  # live rows only, no termination
@@ -72,7 +76,7 @@ def test_relabelled_truncations_keep_sb3s_bootstrap(cartpole_demos):
     gamma * V(terminal obs) that SB3 adds on truncation, computed here from the value net."""
     factory = EnvFactory("genplay/CartPoleFixedHorizon-v0", {"max_episode_steps": 10})
     demos = collect_demos(factory, lambda o: (np.asarray(o)[:, 2] > 0).astype(np.int64), 3, seed=0)
-    config = GAILConfig(**TINY, scale_rewards=False, ppo=PPOConfig(n_steps=32, batch_size=32, n_epochs=1))
+    config = replace(GAILConfig(), **TINY, scale_rewards=False, ppo=PPOConfig(n_steps=32, batch_size=32, n_epochs=1))
     trainer = GAIL(venv=factory.make_vec(2), demos=demos, config=config)
     seen = {}
     collect, relabel = trainer.recorder.collect, trainer._relabel

@@ -14,6 +14,7 @@ from gymnasium import spaces
 from genplay.envs import EnvFactory
 from genplay.errors import CheckpointError
 from genplay.gail.algos.airl import AIRL, AIRLConfig, airl_config, airl_preset, train_airl
+from genplay.gail.algos.config import replace
 from genplay.gail.algos.registry import algorithm
 from genplay.gail.evaluation.evaluate import episode_returns
 from genplay.gail.learners.reward_env import LearnedRewardVecEnv, RewardRLConfig, train_on_reward
@@ -97,22 +98,23 @@ def test_state_only_g_ignores_the_action_and_the_penalty_sees_no_log_pi():
 
 def test_config_refuses_what_airl_cannot_do():
     with pytest.raises(ValueError, match="use_next_obs"):
-        AIRLConfig(use_next_obs=False)
+        replace(AIRLConfig(), use_next_obs=False)
     with pytest.raises(ValueError, match="airl_reward"):
-        AIRLConfig(airl_reward="g")
+        replace(AIRLConfig(), airl_reward="g")
     with pytest.raises(ValueError, match="reward_form"):
-        AIRLConfig(airl_reward="f", reward_form="positive")
+        replace(AIRLConfig(), airl_reward="f", reward_form="positive")
     with pytest.raises(ValueError, match="airl_h_hidden"):
-        AIRLConfig(airl_h_hidden=(0,))
+        replace(AIRLConfig(), airl_h_hidden=(0,))
     assert airl_preset("Pendulum-v1").ppo.gamma == 0.9 and isinstance(airl_preset("CartPole-v1"), AIRLConfig)
-    assert airl_preset("MountainCar-v0").airl_reward == "f" and airl_preset("Acrobot-v1").airl_reward == "logit"
+    assert airl_preset("MountainCar-v0").reward.airl_reward == "f"
+    assert airl_preset("Acrobot-v1").reward.airl_reward == "logit"
     assert algorithm("airl").load()[1] is AIRLConfig
 
 
 def test_registry_gives_airl_the_env_preset():
     """`genplay train --algo airl` and bench_family start from airl_preset (Pendulum: gSDE PPO), not bare defaults."""
     pendulum = algorithm("airl").default_config("Pendulum-v1")
-    assert isinstance(pendulum, AIRLConfig) and pendulum.ppo.use_sde and pendulum.n_envs == 4
+    assert isinstance(pendulum, AIRLConfig) and pendulum.ppo.use_sde and pendulum.run.n_envs == 4
     assert algorithm("airl").default_config("CartPole-v1") == airl_preset("CartPole-v1")
 
 

@@ -170,7 +170,7 @@ def test_pixel_dac_runs_checkpoints_and_resumes(tmp_path, pong_demos):
     from genplay.gail.algos.dac_config import dac_atari_preset
 
     config, dqn = dac_atari_preset()
-    config = dataclasses.replace(config, disc_batch_size=16, disc_updates=1, device="cpu")
+    config = replace(config, disc_batch_size=16, disc_updates=1, device="cpu")
     small = dict(buffer_size=512, learning_starts=64, batch_size=8, expert_batch_size=8, disc_every=32)
     dqn = dataclasses.replace(dqn, **small)
     dac = DAC(venv=EnvFactory(PONG).make_vec(2, seed=0), demos=pong_demos, config=config, dqn=dqn)
@@ -215,7 +215,7 @@ def test_discriminator_can_hide_the_score_display(pong_demos):
     full, masked = (d.features(store, rows)[:, : d.obs_dim].reshape(8, 4, 84, 84) for d in (seen, hidden))
     assert float(full[:, :, :9].abs().sum()) > 0 and float(masked[:, :, :9].abs().sum()) == 0.0
     torch.testing.assert_close(full[:, :, 9:], masked[:, :, 9:])
-    assert replace(atari_preset("pong"), n_envs=2).disc_hide_top_rows == 9
+    assert replace(atari_preset("pong"), n_envs=2).reward.disc_hide_top_rows == 9
     with pytest.raises(EnvError, match="some must stay"):
         TransitionDiscriminator(space, actions, hide_top_rows=84)
     with pytest.raises(EnvError, match="disc_hide_top_rows needs"):

@@ -314,7 +314,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("train-into-existing-run", [*TRAIN[:8], "--out", "{run}"], "already holds a run"),
     ("train-while-locked", [*TRAIN[:8], "--out", "{run}", "--resume"], "another run (pid"),
     ("resume-changed-setting", [*RESUME, "--disc-lr", "0.01"], "disc_lr"),
-    ("resume-changed-ppo-setting", [*RESUME, "--ppo-n-epochs", "3"], "ppo.n_epochs"),
+    ("resume-changed-ppo-setting", [*RESUME, "--ppo-n-epochs", "3"], "ppo_n_epochs: 1 -> 3"),
     ("resume-other-demos", [*RESUME[:4], "--demos", "{other_demos}", *RESUME[6:]], "demos differ"),
     (
         "resume-other-env-demos",

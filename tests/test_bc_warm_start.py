@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 import torch
@@ -13,7 +11,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from genplay.envs import EnvFactory
 from genplay.envs.scripted import SCRIPTED_EXPERTS
 from genplay.gail.algos.bc import fit_value_on_rollout, match_action_noise
-from genplay.gail.algos.config import GAILConfig, PPOConfig
+from genplay.gail.algos.config import GAILConfig, PPOConfig, replace
 from genplay.gail.algos.gail import GAIL
 from genplay.gail.algos.presets import preset
 from genplay.gail.data.collect import collect_demos
@@ -70,7 +68,9 @@ def test_gail_switches_between_bc_and_ppo(pendulum_demos):
     """pretrain_bc matches the noise and arms the critic fit; the first rollout consumes it; off switches off."""
     ppo = PPOConfig(n_steps=64, batch_size=64, n_epochs=1, use_sde=True)
     for on in (True, False):
-        config = GAILConfig(n_envs=2, bc_epochs=3, bc_match_noise=on, bc_fit_value=on, disc_batch_size=64, ppo=ppo)
+        config = replace(
+            GAILConfig(), n_envs=2, bc_epochs=3, bc_match_noise=on, bc_fit_value=on, disc_batch_size=64, ppo=ppo
+        )
         trainer = GAIL(venv=EnvFactory("Pendulum-v1").make_vec(2, seed=0), demos=pendulum_demos, config=config)
         obs = trainer.policy_obs_norm.normalize_obs(pendulum_demos.transitions()["obs"])
         fresh = _mean_std(trainer.gen_algo.policy, obs)
@@ -113,8 +113,10 @@ def test_first_updates_keep_the_bc_policy_on_pendulum(pendulum_demos, match_nois
     """After each of the first two PPO updates the policy keeps >= 0.9 of BC alone's normalised return
     (issue 29, item 5); with the warm start switched off, the first update loses the clone. (Each half
     alone keeps it on some seeds and not on others: scripts/bench_warmstart.py --set, in the report.)"""
-    config = dataclasses.replace(preset("Pendulum-v1"), bc_match_noise=match_noise, bc_fit_value=fit_value)
-    trainer = GAIL(venv=EnvFactory("Pendulum-v1").make_vec(config.n_envs, seed=0), demos=pendulum_demos, config=config)
+    config = replace(preset("Pendulum-v1"), bc_match_noise=match_noise, bc_fit_value=fit_value)
+    trainer = GAIL(
+        venv=EnvFactory("Pendulum-v1").make_vec(config.run.n_envs, seed=0), demos=pendulum_demos, config=config
+    )
     probe = _Probe(2)
     probe.trainer = trainer
     trainer.learn(100_000, callback=probe)  # a full run's budget: PPO's step size as it is at the start

@@ -149,7 +149,7 @@ def test_gail_train_applies_the_board_preset_and_a_flag_given_wins(root):
 
     ttt = PRESETS["tic_tac_toe"]
     preset = json.loads((root / "run" / "config.json").read_text())
-    assert (preset["bc_reg_steps"], preset["symmetric_policy"], preset["demo_symmetries"]) == (
+    assert (preset["bc"]["reg_steps"], preset["symmetric_policy"], preset["demo_symmetries"]) == (
         ttt.bc_reg_steps,
         True,
         True,
@@ -159,7 +159,7 @@ def test_gail_train_applies_the_board_preset_and_a_flag_given_wins(root):
     flags = ["--bc-reg-steps", 0, "--symmetric-policy", "false", "--train-opponent", "random", "--timesteps", 64]
     assert run(["gail", "train", "--env", ENV, "--demos", root / "demos.npz", "--out", out, *TINY, *flags]) == 0
     given = json.loads((out / "config.json").read_text())
-    assert (given["bc_reg_steps"], given["symmetric_policy"], given["train_opponent"]) == (0, False, "random")
+    assert (given["bc"]["reg_steps"], given["symmetric_policy"], given["train_opponent"]) == (0, False, "random")
     assert _zip_meta(out / "policy.zip")["policy"] == "MlpPolicy"
 
 

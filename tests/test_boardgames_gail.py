@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 import torch
@@ -11,13 +9,14 @@ import torch
 pytest.importorskip("pyspiel")
 
 from genplay.gail.algos.board_training import BCRegulariser, masked_gail  # noqa: E402
-from genplay.gail.algos.config import GAILConfig, PPOConfig  # noqa: E402
+from genplay.gail.algos.config import GAILConfig, PPOConfig, replace  # noqa: E402
 from genplay.gail.data.store import TransitionStore  # noqa: E402
 from genplay.gail.rewards.features import CLIP, DemoScaling, to_flat  # noqa: E402
 from genplay.gail.suites.board_symmetry import augment_symmetries  # noqa: E402
 from genplay.gail.suites.boardgames import collect_bot_demos, play_games  # noqa: E402
 
-CONFIG = GAILConfig(
+CONFIG = replace(
+    GAILConfig(),
     bc_fit_value=False,  # as the board-game recipes (gail/suites/boardgame_presets.py)
     n_envs=4,
     use_next_obs=True,
@@ -71,7 +70,7 @@ def test_masked_bc_never_predicts_an_illegal_move(demos):
 def test_short_masked_gail_run_beats_random(demos):
     # the env raises on an illegal move: finishing the run shows the generator only ever played
     # legal moves, so the discriminator's generator rows hold legal actions only
-    trainer = masked_gail(demos, dataclasses.replace(CONFIG, bc_epochs=50), 4096)
+    trainer = masked_gail(demos, replace(CONFIG, bc_epochs=50), 4096)
     store = TransitionStore.from_episodes(demos.obs, demos.acts, demos.episode_lengths, with_next=True)
     assert len(store) == demos.n_transitions and np.isfinite(trainer.history[-1]["loss"])
     record = play_games("tic_tac_toe", trainer, "random", 200, seed=1)
@@ -88,7 +87,7 @@ def _demo_accuracy(trainer, demos) -> float:
 
 @pytest.mark.slow
 def test_bc_regulariser_pulls_the_policy_to_the_expert_moves(demos):
-    trainer = masked_gail(demos, dataclasses.replace(CONFIG, bc_epochs=0), 0)  # untrained policy
+    trainer = masked_gail(demos, replace(CONFIG, bc_epochs=0), 0)  # untrained policy
     before = _demo_accuracy(trainer, demos)
     from stable_baselines3.common.logger import Logger
 
@@ -161,7 +160,7 @@ def test_board_cnn_policy_saves_and_loads_by_name(demos, tmp_path):
     from genplay.gail.rewards.features import BoardCNN
     from genplay.gail.saving.run_files import export_policy, load_policy
 
-    trainer = masked_gail(demos, dataclasses.replace(CONFIG, bc_epochs=3), 0, cnn={"channels": 8, "layers": 2})
+    trainer = masked_gail(demos, replace(CONFIG, bc_epochs=3), 0, cnn={"channels": 8, "layers": 2})
     assert isinstance(trainer.gen_algo.policy.features_extractor, BoardCNN)
     export_policy(trainer, tmp_path)
     i, _ = demos.transition_indices()

@@ -11,12 +11,13 @@ import torch
 pytest.importorskip("pyspiel")
 
 from genplay.gail.algos.board_training import masked_gail  # noqa: E402
-from genplay.gail.algos.config import GAILConfig, PPOConfig  # noqa: E402
+from genplay.gail.algos.config import GAILConfig, PPOConfig, replace  # noqa: E402
 from genplay.gail.suites.board_symmetry import symmetries  # noqa: E402
 from genplay.gail.suites.boardgame_policy import SymmetricMaskablePolicy, symmetry_maps  # noqa: E402
 from genplay.gail.suites.boardgames import collect_bot_demos  # noqa: E402
 
-CONFIG = GAILConfig(
+CONFIG = replace(
+    GAILConfig(),
     n_envs=2,
     use_next_obs=True,
     bc_epochs=0,
@@ -92,9 +93,9 @@ def test_next_state_discriminator_sees_the_final_board_of_each_game():
     stores = []
     train = trainer.train_discriminator
     trainer.train_discriminator = lambda store, n: stores.append(store) or train(store, n)
-    trainer.learn(CONFIG.n_envs * CONFIG.ppo.n_steps)
+    trainer.learn(CONFIG.run.n_envs * CONFIG.ppo.n_steps)
     (store,) = stores
-    ends = np.flatnonzero(store.next_idx >= len(store) + CONFIG.n_envs)  # rows of terminal observations
+    ends = np.flatnonzero(store.next_idx >= len(store) + CONFIG.run.n_envs)  # rows of terminal observations
     assert len(ends) >= 5
     for i in ends:
         board = store.take_obs(store.next_idx[[i]])[0]  # planes own / opponent / empty

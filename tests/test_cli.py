@@ -202,9 +202,9 @@ def test_flags_override_the_preset():
          "--ppo-learning-rate", "0.0005"]
     )  # fmt: skip
     config = replace(preset(ENV), **config_overrides(args))
-    assert config.n_envs == 3 and config.absorbing is False and config.disc_hidden == (32, 16)
+    assert config.run.n_envs == 3 and config.reward.absorbing is False and config.reward.disc_hidden == (32, 16)
     assert config.ppo.n_steps == 128 and config.ppo.learning_rate == 0.0005
-    assert config.reward_form == preset(ENV).reward_form  # untouched fields keep the preset
+    assert config.reward.reward_form == preset(ENV).reward.reward_form  # untouched fields keep the preset
 
 
 @pytest.mark.parametrize("flag", ["--disc-loss", "--reward-form", "--obs-norm", "--disc-penalty"])

@@ -8,7 +8,7 @@ import torch
 
 from genplay.envs import EnvFactory
 from genplay.errors import CheckpointError
-from genplay.gail.algos.config import GAILConfig
+from genplay.gail.algos.config import GAILConfig, replace
 from genplay.gail.algos.dac import DAC
 from genplay.gail.algos.dac_config import DQNConfig
 from genplay.gail.evaluation.evaluate import episode_returns
@@ -22,7 +22,7 @@ SMALL = DQNConfig(
     net_arch=(64, 64),
     exploration_fraction=0.1,
 )
-DISC = GAILConfig(disc_updates=4, disc_batch_size=128)
+DISC = replace(GAILConfig(), disc_updates=4, disc_batch_size=128)
 
 
 def make_dac(demos, dqn: DQNConfig = SMALL, config: GAILConfig = DISC, seed: int = 0) -> DAC:
@@ -80,7 +80,7 @@ def test_absorbing_prior_is_a_rate_so_a_learner_that_stopped_falling_is_not_paid
     rb.dones[:10, 0] = 1.0  # one fall per 2k rows, against the prior's one per 2.5k demo rows
     expert_share, gen_share = dac.absorbing_shares()
     assert gen_share > 2.0 * expert_share
-    dac.config = GAILConfig(**{**DISC.__dict__, "absorbing": False})
+    dac.config = replace(DISC, absorbing=False)
     assert dac.absorbing_shares()[1] == 0.0
 
 

@@ -21,7 +21,7 @@ from genplay.gail.saving.sb3_zip import load_sb3_zip
 ENV = "CartPole-v1"
 SMALL = ["--n-envs", "4", "--checkpoint-every", "1000", "--dqn-learning-starts", "1000", "--dqn-buffer-size", "20000"]
 SMALL += ["--dqn-disc-every", "500", "--dqn-net-arch", "64", "64"]
-BC_EPOCHS = str(dac_preset(ENV)[0].bc_epochs)
+BC_EPOCHS = str(dac_preset(ENV)[0].bc.epochs)
 """The preset's (GAIL's) --bc-epochs, which DAC never reads: giving it changes nothing."""
 
 
@@ -50,7 +50,7 @@ def test_dac_run_dir_holds_policy_checkpoint_and_config(dac_run):
     for name in ("policy.zip", "checkpoint.pt", "config.json", "history.json", "learning_curve.png"):
         assert (dac_run / name).is_file(), name
     config = json.loads((dac_run / "config.json").read_text())
-    assert config["algo"] == "dac" and config["dqn"]["net_arch"] == [64, 64] and config["n_envs"] == 4
+    assert config["algo"] == "dac" and config["dqn"]["net_arch"] == [64, 64] and config["run"]["n_envs"] == 4
     assert read_off_policy(dac_run / "checkpoint.pt", "dac")["counters"]["num_timesteps"] == 2_000
     returns = episode_returns(ENV, load_policy(dac_run, env_id=ENV), 2, seed=0)  # what `genplay evaluate` plays
     assert returns.shape == (2,) and (returns >= 8).all()
@@ -147,10 +147,9 @@ def test_dac_refuses_masked_board_game_demos(tmp_path, capsys):
 
 def test_every_gail_setting_dac_ignores_is_refused(demos_path, tmp_path, capsys):
     """Each GAILConfig field outside DAC_READS (and each PPO field), given a non-default value, is one error line."""
-    import dataclasses
-
-    from genplay.gail.algos.config import GAILConfig, PPOConfig
+    from genplay.gail.algos.config import GAILConfig
     from genplay.gail.algos.dac import DAC_READS
+    from genplay.settings import flat_settings
 
     def other(value):
         if isinstance(value, bool):
@@ -161,14 +160,13 @@ def test_every_gail_setting_dac_ignores_is_refused(demos_path, tmp_path, capsys)
             return [str(n) for n in (*value, 8)]
         return ["random"]
 
-    assert {f.name for f in dataclasses.fields(GAILConfig)} > DAC_READS
-    fields = [("", f) for f in dataclasses.fields(GAILConfig) if f.name not in DAC_READS | {"ppo"}]
-    fields += [("ppo-", f) for f in dataclasses.fields(PPOConfig)]
-    assert {"bc_epochs", "scale_rewards", "disc_replay_rollouts"} <= {f.name for _, f in fields}
-    for prefix, f in fields:
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        flag = "--" + prefix + f.name.replace("_", "-")
-        assert train(demos_path, tmp_path / "run", 1_000, flag, *other(default)) == 2, flag
+    defaults = flat_settings(GAILConfig())  # every setting by its flag's name (sections' too: ppo_gamma)
+    assert set(defaults) > DAC_READS
+    names = [name for name in defaults if name not in DAC_READS]
+    assert {"bc_epochs", "scale_rewards", "disc_replay_rollouts", "ppo_gamma"} <= set(names)
+    for name in names:
+        flag = "--" + name.replace("_", "-")
+        assert train(demos_path, tmp_path / "run", 1_000, flag, *other(defaults[name])) == 2, flag
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith(f"error: {flag}: --algo dac does not use this setting"), err
 

@@ -197,15 +197,15 @@ def test_subsample_terminal_step_kept_every_one_and_dict_observations():
 def test_bc_baseline_budget_counts_samples_not_passes(cartpole_demos):
     """Subsampled demos are small: the BC baseline's epochs and patience grow so that an epoch covers
     BC_EPOCH_SAMPLES rows (counted in passes, 200 pairs were one minibatch step an epoch)."""
-    from genplay.gail.algos.config import GAILConfig
+    from genplay.gail.algos.config import GAILConfig, replace
     from genplay.gail.runs.pipeline import BC_EPOCH_SAMPLES, behaviour_cloning
 
     small = cartpole_demos.subsample(5, offset_seed=0)  # 5 episodes of 500 steps: 500 pairs
-    config = GAILConfig(seed=0, bc_epochs=2, bc_patience=1)
+    config = replace(GAILConfig(), seed=0, bc_epochs=2, bc_patience=1)
     bc = behaviour_cloning("CartPole-v1", small, config)
     passes = -(-BC_EPOCH_SAMPLES // small.n_transitions)
     assert small.n_transitions == 500 and passes == 17
-    assert (bc.config.bc_epochs, bc.config.bc_patience) == (2 * passes, passes)
+    assert (bc.config.bc.epochs, bc.config.bc.patience) == (2 * passes, passes)
     assert bc.bc_done
 
 

@@ -8,6 +8,7 @@ from gymnasium.wrappers import TransformObservation
 from stable_baselines3.common.env_util import make_vec_env
 
 from genplay.gail import GAIL, GAILConfig, PPOConfig, collect_demos, load_demos, save_demos
+from genplay.gail.algos.config import replace
 
 DICT_SPACE = gym.spaces.Dict({"state": gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)})
 ENV_ID = "test/DictCartPole-v0"
@@ -36,7 +37,7 @@ def test_dict_demos_round_trip(tmp_path):
 
 def test_gail_trains_on_dict_observations():
     demos = collect_demos(ENV_ID, _heuristic, 2, seed=0)
-    config = GAILConfig(n_envs=2, bc_epochs=2, ppo=PPOConfig(n_steps=128, batch_size=128, n_epochs=2))
+    config = replace(GAILConfig(), n_envs=2, bc_epochs=2, ppo=PPOConfig(n_steps=128, batch_size=128, n_epochs=2))
     trainer = GAIL(venv=make_vec_env(ENV_ID, n_envs=2, seed=0), demos=demos, config=config)
     trainer.learn(512)
     assert trainer.num_timesteps == 512

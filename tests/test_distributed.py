@@ -88,7 +88,7 @@ def test_ranks_stay_replicated_and_rank0_writes(two_ranks):
     np.testing.assert_allclose(ranks[0]["params"], ranks[1]["params"], atol=1e-6)
     run = out / "run"
     meta = json.loads((run / "config.json").read_text())
-    assert meta["world_size"] == 2 and meta["backend"] == "gloo" and meta["n_envs"] == 2
+    assert meta["world_size"] == 2 and meta["backend"] == "gloo" and meta["run"]["n_envs"] == 2
     state = read_checkpoint(run / "checkpoint.pt")
     assert state["generator"]["meta"]["num_timesteps"] == 128  # 2 ranks x 1 env x 32 steps x 2 rollouts
     assert (run / "policy.zip").is_file()

@@ -12,6 +12,7 @@ from stable_baselines3 import A2C
 
 from genplay.envs import EnvFactory
 from genplay.gail import GAIL, GAILConfig, PPOConfig, collect_demos, load_demos, save_demos
+from genplay.gail.algos.config import replace
 from genplay.gail.evaluation.evaluate import episode_returns
 from genplay.gail.rewards.features import CenteredNatureCNN
 
@@ -72,7 +73,7 @@ def test_masks_are_recorded_in_demos_and_round_trip(tmp_path):
 def test_maskable_ppo_generator_end_to_end_never_predicts_a_masked_action():
     demos = collect_demos(MASKED_ID, _goal_policy, 6, seed=0)
     venv = demos.env_factory.make_vec(2, seed=0)
-    config = GAILConfig(**TINY, ppo=PPOConfig(n_steps=64, batch_size=64, n_epochs=2))
+    config = replace(GAILConfig(), **TINY, ppo=PPOConfig(n_steps=64, batch_size=64, n_epochs=2))
     gen = MaskablePPO("MlpPolicy", venv, n_steps=64, batch_size=64, n_epochs=2, seed=0, device="cpu")
     trainer = GAIL(venv=venv, demos=demos, config=config, gen_algo=gen)
     trainer.learn(1024)  # steps an env that raises on illegal actions: MaskablePPO got the masks
@@ -89,7 +90,9 @@ def test_maskable_ppo_generator_end_to_end_never_predicts_a_masked_action():
 @pytest.mark.slow
 def test_a2c_generator_trains_through_the_public_api(cartpole_demos):
     venv = EnvFactory("CartPole-v1").make_vec(2, seed=0)
-    trainer = GAIL(venv=venv, demos=cartpole_demos, config=GAILConfig(**TINY), gen_algo=A2C("MlpPolicy", venv))
+    trainer = GAIL(
+        venv=venv, demos=cartpole_demos, config=replace(GAILConfig(), **TINY), gen_algo=A2C("MlpPolicy", venv)
+    )
     trainer.learn(400)
     assert trainer.num_timesteps >= 400 and len(trainer.history) == trainer.n_rollouts > 10
 
@@ -99,7 +102,7 @@ def test_continuous_actions_train_through_the_public_api(env_id):
     from genplay.envs.scripted import SCRIPTED_EXPERTS
 
     demos = collect_demos(env_id, SCRIPTED_EXPERTS[env_id], 2, seed=0)
-    config = GAILConfig(**TINY, ppo=PPOConfig(n_steps=128, batch_size=128, n_epochs=2))
+    config = replace(GAILConfig(), **TINY, ppo=PPOConfig(n_steps=128, batch_size=128, n_epochs=2))
     trainer = GAIL(venv=demos.env_factory.make_vec(2, seed=0), demos=demos, config=config)
     trainer.learn(512)
     action, _ = trainer.predict(demos.obs[:3])
@@ -137,7 +140,7 @@ if PIXELS_ID not in gym.registry:
 def test_pixel_observations_use_cnn_policy_and_natures_cnn_discriminator_and_stay_uint8():
     demos = collect_demos(PIXELS_ID, lambda obs: np.ones(len(obs), np.int64), 3, seed=0)
     assert demos.obs.dtype == np.uint8
-    config = GAILConfig(**TINY, disc_cnn_features=32, ppo=PPOConfig(n_steps=32, batch_size=32, n_epochs=1))
+    config = replace(GAILConfig(), **TINY, disc_cnn_features=32, ppo=PPOConfig(n_steps=32, batch_size=32, n_epochs=1))
     trainer = GAIL(venv=demos.env_factory.make_vec(2, seed=0), demos=demos, config=config)
     assert isinstance(trainer.gen_algo.policy.features_extractor, CenteredNatureCNN)  # demo-centred frames
     assert type(trainer.disc.encoder.extractor).__name__ == "NatureCNN"

@@ -10,11 +10,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
 
+from genplay.gail.algos.config import replace
 from genplay.gail.algos.presets import preset
 from genplay.gail.data.collect import collect_demos
 from genplay.gail.evaluation.evaluate import episode_returns
@@ -30,7 +29,7 @@ def test_learn_cartpole_by_pure_gail_without_bc(heuristic_policy):
     assert float(demos.episode_returns().mean()) >= 400  # the heuristic is a good demonstrator
     random_return = float(episode_returns(ENV, "random", 10, seed=1000).mean())
     assert random_return < 40
-    config = dataclasses.replace(preset(ENV), seed=0, bc_epochs=0)
+    config = replace(preset(ENV), seed=0, bc_epochs=0)
     trainer = train_gail(ENV, demos, 60_000, config=config)
     learned = episode_returns(ENV, trainer, 10, seed=1000, deterministic=True)
     print(f"random {random_return:.1f}, pure GAIL {learned.mean():.1f}")
@@ -43,7 +42,7 @@ def test_learn_no_survival_bonus_from_random_demos_with_the_positive_reward():
     demos = collect_demos(ENV, "random", 30, seed=200, metadata={"policy": "random"})
     demo_return = float(demos.episode_returns().mean())
     assert demos.terminated.all() and 15 < demo_return < 40
-    config = dataclasses.replace(preset(ENV), seed=0, reward_form="positive")
+    config = replace(preset(ENV), seed=0, reward_form="positive")
     trainer = train_gail(ENV, demos, 30_000, config=config)
     learned = episode_returns(ENV, trainer, 20, seed=1000, deterministic=False)
     print(f"random demos {demo_return:.1f}, learned (stochastic) {learned.mean():.1f}")

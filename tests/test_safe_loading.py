@@ -323,7 +323,7 @@ def test_cached_expert_loads_without_unpickling(tmp_path, genplay_cache_dir):
 def test_a2c_generator_checkpoint_round_trips(cartpole_demos, tmp_path):
     venv = make_vec_env(ENV, n_envs=2, seed=0)
     gen = A2C("MlpPolicy", venv, n_steps=32, seed=0, device="cpu")
-    config = GAILConfig(n_envs=2, disc_batch_size=32, disc_updates=1, bc_epochs=0, device="cpu")
+    config = replace(GAILConfig(), n_envs=2, disc_batch_size=32, disc_updates=1, bc_epochs=0, device="cpu")
     trainer = GAIL(venv=venv, demos=cartpole_demos, config=config, gen_algo=gen)
     trainer.learn(128)
     trainer.save(str(tmp_path / "c.pt"))
@@ -384,11 +384,11 @@ def test_resume_refuses_other_demos_unless_forced_and_appends_logs(run_dir, tmp_
 
 
 def test_config_checks_name_the_field():
-    with pytest.raises(ValueError, match=r"GAILConfig.disc_lr: expected a finite number in \(0, 1\], got nan"):
-        GAILConfig(disc_lr=float("nan"))
+    with pytest.raises(ValueError, match=r"RewardModelConfig.disc_lr: expected a finite number in \(0, 1\], got nan"):
+        replace(GAILConfig(), disc_lr=float("nan"))
     with pytest.raises(ValueError, match=r"PPOConfig.gamma: expected a finite number in \(0, 1\]"):
         PPOConfig(gamma=0.0)
-    GAILConfig(absorbing=False, ppo=PPOConfig(gamma=1.0))  # gamma = 1 stays allowed without absorbing states
+    replace(GAILConfig(), absorbing=False, ppo=PPOConfig(gamma=1.0))  # gamma = 1 stays allowed without absorbing states
     with pytest.raises(ValueError, match="absorbing"):
         GAILConfig(ppo=PPOConfig(gamma=1.0))
 

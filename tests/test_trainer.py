@@ -46,8 +46,8 @@ def tiny_config(**changes) -> GAILConfig:
 def make_trainer(demos, config: GAILConfig | None = None, seed: int | None = None) -> GAIL:
     config = config or tiny_config()
     if seed is not None:
-        config = dataclasses.replace(config, seed=seed)
-    venv = make_vec_env(ENV, n_envs=config.n_envs, seed=config.seed)
+        config = replace(config, seed=seed)
+    venv = make_vec_env(ENV, n_envs=config.run.n_envs, seed=config.run.seed)
     return GAIL(venv=venv, demos=demos, config=config)
 
 
@@ -141,7 +141,9 @@ def test_tiny_run_fills_history_with_finite_stats(trained):
         assert all(math.isfinite(v) for v in h.values()), h
         assert 0.0 <= h["accuracy_expert"] <= 1.0 and 0.0 <= h["accuracy_generator"] <= 1.0
         assert h.get("true_return", 8) >= 8  # the shortest possible CartPole episode
-        assert abs(h["reward_mean"]) <= trainer.config.reward_clip * 100  # clipped rewards plus the absorbing tail
+        assert (
+            abs(h["reward_mean"]) <= trainer.config.reward.reward_clip * 100
+        )  # clipped rewards plus the absorbing tail
     # the discriminator learned something: expert rows score higher than generator rows
     assert float(trainer.disc.logits(trainer.expert).mean()) > float(trainer.disc.logits(trainer.replay[-1][0]).mean())
 
@@ -201,7 +203,7 @@ def test_expert_absorbing_mass_is_the_tail_weight_per_termination(cartpole_rando
     trainer = make_trainer(demos)
     assert len(trainer.expert) == demos.n_transitions  # the expert rows are the live transitions only
     np.testing.assert_array_equal(trainer.expert.take_obs(trainer.expert.obs_idx), demos.transitions()["obs"])
-    g, prior = trainer.gamma, trainer.config.absorbing_prior
+    g, prior = trainer.gamma, trainer.config.reward.absorbing_prior
     tail = sum(g**k for k in range(1, 5000))  # discounted count of absorbing steps after a termination
     assert trainer.expert_absorbing == pytest.approx((5 + prior) * tail)
     mixed = dataclasses.replace(demos, terminated=np.array([True, False, True, False, True]))
@@ -263,7 +265,7 @@ def test_save_load_restores_everything_and_learning_continues(cartpole_demos, tm
     assert torch.equal(params(a.gen_algo.policy), params(b.gen_algo.policy))
     for k, v in a.disc.state_dict().items():
         assert torch.equal(v, b.disc.state_dict()[k]), k
-    assert len(b.replay) == len(a.replay) == a.config.disc_replay_rollouts
+    assert len(b.replay) == len(a.replay) == a.config.reward.disc_replay_rollouts
     for (rows_a, k_a), (rows_b, k_b) in zip(a.replay, b.replay):
         np.testing.assert_array_equal(rows_a.obs, rows_b.obs)
         np.testing.assert_array_equal(rows_a.acts, rows_b.acts)
@@ -394,7 +396,7 @@ def test_bc_baseline_clones_continuous_actions_under_gsde():
 
     env = "Pendulum-v1"
     demos = collect_demos(env, SCRIPTED_EXPERTS[env], 20, seed=0)
-    trainer = behaviour_cloning(env, demos, dataclasses.replace(preset(env), device="cpu", seed=0))
+    trainer = behaviour_cloning(env, demos, replace(preset(env), device="cpu", seed=0))
     assert trainer.gen_algo.use_sde
     assert float(episode_returns(env, trainer, 10, seed=5).mean()) > -650
 
@@ -493,7 +495,7 @@ def test_python_api_dac_save_writes_a_run_directory_the_command_line_reads(tmp_p
     env = "Acrobot-v1"  # a scripted expert: evaluate's expert row needs no training
     demos = collect_demos(env, SCRIPTED_EXPERTS[env], 2, seed=0)
     dqn = DQNConfig(buffer_size=2_000, learning_starts=100, net_arch=(32,), disc_every=100, target_update_interval=100)
-    config = GAILConfig(disc_updates=1, disc_batch_size=32, device="cpu", checkpoint_every=0)
+    config = replace(GAILConfig(), disc_updates=1, disc_batch_size=32, device="cpu", checkpoint_every=0)
     dac = DAC(venv=make_vec_env(env, n_envs=2, seed=0), demos=demos, config=config, dqn=dqn).learn(200)
     out = tmp_path / "dac_run"
     dac.save(out)

@@ -31,20 +31,22 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
 from genplay.envs import EnvFactory, as_factory
-from genplay.gail.algos.config import GAILConfig, PPOConfig
+from genplay.gail.algos.config import GAILConfig, PPOConfig, replace
 from genplay.gail.algos.gail import GAIL
 from genplay.gail.data.demos import Demos
 from genplay.gail.data.store import TransitionStore
 from genplay.gail.rewards.airl import AIRLRewardNet, AIRLStore
+from genplay.gail.rewards.config import RewardModelConfig
 from genplay.gail.rewards.reward import step_rewards
-from genplay.settings import Layers, OneOf, check_fields
+from genplay.settings import Layers, OneOf, check_fields, section
 
 AIRL_REWARDS = ("logit", "f")
 
 
 @dataclass(frozen=True)
-class AIRLConfig(GAILConfig):
-    """AIRL settings: GAIL's (generator, discriminator optimiser, replay, run) plus the reward model's."""
+class AIRLRewardConfig(RewardModelConfig):
+    """AIRL's reward model: the discriminator's settings (g uses them) plus the shaping potential h and
+    the generator's reward."""
 
     use_next_obs: bool = True
     """AIRL always reads the next observation (the shaping term gamma h(s')); it cannot be turned off."""
@@ -61,18 +63,26 @@ class AIRLConfig(GAILConfig):
         super().__post_init__()
         check_fields(self, {"airl_h_hidden": Layers(), "airl_reward": OneOf(AIRL_REWARDS)})
         if not self.use_next_obs:
-            raise ValueError("AIRLConfig.use_next_obs: must be true (AIRL's h(s') reads the next observation)")
+            raise ValueError("AIRLRewardConfig.use_next_obs: must be true (AIRL's h(s') reads the next observation)")
         if self.airl_reward == "f" and self.reward_form != "logit":
             raise ValueError(
-                f"AIRLConfig.reward_form is {self.reward_form!r}: reward forms apply to airl_reward=logit only"
+                f"AIRLRewardConfig.reward_form is {self.reward_form!r}: reward forms apply to airl_reward=logit only"
             )
 
 
+@dataclass(frozen=True)
+class AIRLConfig(GAILConfig):
+    """AIRL settings: GAIL's (generator, BC, run) with AIRL's reward model (``config.reward``)."""
+
+    reward: AIRLRewardConfig = section(AIRLRewardConfig, "")
+    """The discriminator, the shaping potential and the generator's reward."""
+
+
 def airl_config(base: GAILConfig, **changes) -> AIRLConfig:
-    """An :class:`AIRLConfig` with ``base``'s GAIL settings (a preset) and ``changes`` on top."""
+    """An :class:`AIRLConfig` with ``base``'s GAIL settings (a preset) and ``changes`` (flat names) on top."""
+    reward = AIRLRewardConfig(**{**dataclasses.asdict(base.reward), "use_next_obs": True})
     fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(GAILConfig)}
-    fields.update(use_next_obs=True, **changes)
-    return AIRLConfig(**fields)
+    return replace(AIRLConfig(**{**fields, "reward": reward}), **changes)
 
 
 AIRL_REWARD_PRESETS = {"MountainCar-v0": "f"}
@@ -143,11 +153,11 @@ class AIRL(GAIL):
     @torch.no_grad()
     def reward(self, store: TransitionStore) -> np.ndarray:
         """Per-transition reward of the generator: ``f - log pi`` in the reward form, or ``f``; clipped."""
-        if self.config.airl_reward == "f":
+        reward = self.config.reward
+        if reward.airl_reward == "f":
             r = self.disc.shaped_rewards(store, "f")
-            clip = self.config.reward_clip
-            return (r.clamp(-clip, clip) if clip > 0 else r).cpu().numpy()
-        return step_rewards(self.disc.logits(store), self.config.reward_form, self.config.reward_clip).cpu().numpy()
+            return (r.clamp(-reward.reward_clip, reward.reward_clip) if reward.reward_clip > 0 else r).cpu().numpy()
+        return step_rewards(self.disc.logits(store), reward.reward_form, reward.reward_clip).cpu().numpy()
 
 
 def train_airl(

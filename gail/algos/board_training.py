@@ -57,12 +57,18 @@ def board_run_setup(factory: EnvFactory, demos: Demos, config) -> tuple[EnvFacto
 
 
 def masked_generator(
-    venv, config, *, game: str | None = None, cnn: dict[str, int] | None = None, seed: int | None = None
+    venv,
+    config,
+    *,
+    game: str | None = None,
+    cnn: dict[str, int] | None = None,
+    seed: int | None = None,
+    device: str | None = None,
 ) -> Any:
     """sb3-contrib's MaskablePPO built from ``config.ppo`` (the fields PPO has and MaskablePPO lacks
     dropped), for any env with ``action_masks()``; ``cnn`` (e.g. ``{"channels": 64, "layers": 3}``) puts
     a :class:`BoardCNN` under it; ``config.symmetric_policy`` makes the policy a
-    :class:`SymmetricMaskablePolicy` of ``game``. ``seed`` defaults to ``config.seed``."""
+    :class:`SymmetricMaskablePolicy` of ``game``. ``seed`` and ``device`` default to ``config.run``'s."""
     from sb3_contrib import MaskablePPO
 
     from genplay.gail.rewards.features import BoardCNN
@@ -81,8 +87,9 @@ def masked_generator(
             raise EnvError("GAILConfig.symmetric_policy: only for board games (no game given)")
         policy = SymmetricMaskablePolicy
         kwargs["policy_kwargs"]["game"] = game
-    seed = config.seed if seed is None else seed
-    return MaskablePPO(policy, venv, seed=seed, device=select_device(config.device), verbose=0, **kwargs)
+    seed = config.run.seed if seed is None else seed
+    device = config.run.device if device is None else device
+    return MaskablePPO(policy, venv, seed=seed, device=select_device(device), verbose=0, **kwargs)
 
 
 def masked_gail(
@@ -90,15 +97,15 @@ def masked_gail(
 ):
     """GAIL with a MaskablePPO generator on the demos' env (``factory`` overrides it), in memory (the
     run directory, checkpoints and resume are ``pipeline.train_gail``'s, which builds the same trainer);
-    BC warm start per ``config.bc_epochs`` (masked); ``total_timesteps=0`` trains BC alone.
+    BC warm start per ``config.bc.epochs`` (masked); ``total_timesteps=0`` trains BC alone.
 
-    The config's board settings apply (:func:`board_run_setup`), and ``config.bc_reg_steps > 0``
+    The config's board settings apply (:func:`board_run_setup`), and ``config.bc.reg_steps > 0``
     adds the :class:`BCRegulariser`; ``cnn``: see :func:`masked_generator`."""
     from genplay.gail.algos.gail import GAIL
 
     base, demos = board_run_setup(demos.env_factory, demos, config)
     factory = factory or base
-    venv = factory.make_vec(config.n_envs, seed=config.seed)
+    venv = factory.make_vec(config.run.n_envs, seed=config.run.seed)
     gen = masked_generator(venv, config, game=game_of(factory.env_id), cnn=cnn)
     trainer = GAIL(venv=venv, demos=demos, config=config, gen_algo=gen)
     if total_timesteps > 0:
@@ -109,8 +116,8 @@ def masked_gail(
 
 
 def bc_regulariser(trainer) -> BCRegulariser | None:
-    """The trainer's :class:`BCRegulariser` (``config.bc_reg_steps`` steps), or None when that is 0."""
-    steps = trainer.config.bc_reg_steps
+    """The trainer's :class:`BCRegulariser` (``config.bc.reg_steps`` steps), or None when that is 0."""
+    steps = trainer.config.bc.reg_steps
     return BCRegulariser(trainer, steps) if steps > 0 else None
 
 
@@ -134,7 +141,7 @@ class BCRegulariser(BaseCallback):
         self.acts = torch.as_tensor(trainer.demos.acts, device=policy.device)
         masked = isinstance(policy, MaskableActorCriticPolicy) and trainer.demos.action_masks is not None
         self.masks = np.asarray(trainer.demos.action_masks) if masked else None
-        self.rng = np.random.default_rng(trainer.config.seed + 7)
+        self.rng = np.random.default_rng(trainer.config.run.seed + 7)
         self.losses: list[float] = []
 
     def _on_rollout_start(self) -> None:

@@ -1,21 +1,27 @@
-"""Configuration dataclasses for GAIL and its PPO generator, with per-env presets.
+"""GAIL's settings, split as the algorithm is: a reward model, a learner, BC, and the run.
 
-Each field's docstring is its ``--help`` text in the CLI. Presets are plain functions of
-the env id; a field set on the command line overrides the preset.
+:class:`GAILConfig` holds :class:`RunConfig` (``config.run``), the reward model's
+``gail.rewards.config.RewardModelConfig`` (``config.reward``), :class:`BCConfig` (``config.bc``)
+and the PPO learner's :class:`PPOConfig` (``config.ppo``), plus the few settings of how the
+generator sees the env. Each field's docstring is its ``--help`` text in the CLI, where the
+sections keep flat flag names (``--seed``, ``--disc-lr``, ``--bc-epochs``, ``--ppo-gamma``);
+:func:`replace` takes those names, and :func:`config_from_dict` reads a run's stored settings in
+the nested layout or the flat one of runs written before the split. Presets are plain functions
+of the env id (``presets.py``); a field set on the command line overrides the preset.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from stable_baselines3.common.utils import LinearSchedule
 
-from genplay.generative.core.networks import ACTIVATIONS
+from genplay.gail.rewards.config import ACTIVATION, MAX_BATCH, RewardModelConfig
 from genplay.settings import (
     DISCOUNT,
-    MAX_WIDTH,
     NON_NEGATIVE,
     POSITIVE,
     STEP_SIZE,
@@ -26,6 +32,10 @@ from genplay.settings import (
     OneOf,
     Rule,
     check_fields,
+    flat_settings,
+    replace_flat,
+    section,
+    settings_from_dict,
 )
 
 POLICIES = ("auto", "MlpPolicy", "CnnPolicy", "MultiInputPolicy")
@@ -88,89 +98,80 @@ class PPOConfig:
 
 
 @dataclass(frozen=True)
-class GAILConfig:
-    """GAIL settings: the discriminator, its reward, and the run around it."""
+class RunConfig:
+    """Where and how a run executes: envs, seed, checkpoints, threads, device (a resume may change the
+    last three, :data:`RUN_FIELDS`)."""
 
     n_envs: int = 8
     """Parallel environments of the generator."""
     seed: int = 0
     """Seed of everything (policy, discriminator, envs, replay sampling)."""
-    reward_form: str = "logit"
-    """Reward from the discriminator: logit (log D - log(1-D)), positive (-log(1-D)), negative (log D)."""
-    absorbing: bool = True
-    """Absorbing states for terminations (DAC), so no survival or termination bias leaks in."""
-    reward_clip: float = 10.0
-    """Clip per-step rewards to [-reward_clip, reward_clip] (0 disables)."""
-    absorbing_lr_scale: float = 50.0
-    """Step size of the absorbing state's logit, relative to disc_lr."""
-    absorbing_prior: float = 1.0
-    """Prior absorbing mass on each side, in terminations: keeps the absorbing reward finite when
-    one side never terminates (see gail/rewards/reward.py)."""
-    scale_rewards: bool = True
-    """Divide rewards by a running std of the discounted return before PPO sees them."""
-    use_next_obs: bool = False
-    """Feed the next observation to the discriminator as well."""
-    disc_use_action: bool = True
-    """Feed the action to the discriminator. Off (state-only, best with use_next_obs) when the
-    expert's action frequencies alone give it away (Pong's scripted expert: 91 percent no-op)."""
-    disc_hidden: tuple[int, ...] = (64, 64)
-    """Hidden layers of the discriminator MLP."""
-    disc_activation: str = "tanh"
-    """Activation of the discriminator MLP."""
-    disc_cnn_features: int = 256
-    """Output width of the discriminator's NatureCNN encoder (image observations only)."""
-    disc_hide_top_rows: int = 0
-    """Rows at the top of each frame the discriminator does not see (Atari score displays; see
-    envs.atari.SCORE_ROWS); 0 = it sees whole frames."""
-    disc_spectral_norm: bool = False
-    """Spectral normalisation on the discriminator's layers."""
-    disc_loss: str = "bce"
-    """Discriminator loss: bce, least_squares, hinge, wasserstein."""
-    disc_penalty: str = "r1"
-    """Gradient penalty: none, r1, wgan_gp."""
-    disc_penalty_weight: float = 1.0
-    """Weight of the gradient penalty (R1 on expert rows keeps the reward smooth and stops overfitting)."""
-    disc_lr: float = 1e-3
-    """Adam step size of the discriminator."""
-    disc_batch_size: int = 512
-    """Expert rows (and as many generator rows) per discriminator step."""
-    disc_updates: int = 8
-    """Discriminator steps per generator rollout."""
-    disc_replay_rollouts: int = 4
-    """Generator rollouts kept for discriminator replay (1 = only the latest)."""
-    obs_norm: str = "demos"
-    """Observation scaling of the discriminator: demos (fixed, fitted on the expert's data) or none.
-    Running statistics are not offered: they blow up on envs whose failed states drift without
-    bound (fixed-horizon CartPole), hiding the expert's region."""
+    checkpoint_every: int = 50_000
+    """Write a checkpoint every this many generator steps (0 = only at the end)."""
+    torch_threads: int = 1
+    """torch intra-op threads; 1 is fastest for these small nets on 2 cores."""
+    device: str = "auto"
+    """torch device: auto (CUDA when present), cpu, cuda:0, ..."""
+
+    def __post_init__(self) -> None:
+        check_fields(self, RUN_RULES)
+
+
+@dataclass(frozen=True)
+class BCConfig:
+    """Behaviour cloning on the demos: the warm start before the learner, and BC beside it (an auxiliary
+    loss, or the board games' regulariser). Its fields are the ``--bc-*`` flags."""
+
+    epochs: int = 100
+    """Most epochs of the behaviour-cloning warm start (0 = off). It stops early when the
+    log-likelihood of held-out demo episodes stops improving, and keeps the best epoch."""
+    patience: int = 5
+    """Epochs without held-out improvement before BC stops."""
+    batch_size: int = 256
+    """Minibatch size of the BC warm start."""
+    lr: float = 1e-3
+    """Adam step size of the BC warm start."""
+    match_noise: bool = True
+    """Continuous actions: after BC, scale the policy's action noise to BC's held-out error (RMS), so
+    the first rollouts act like the clone and PPO's first updates stay near it (the fresh noise is as
+    wide as the action range; without it Pendulum's first update lost the clone: scripts/bench_warmstart.py)."""
+    fit_value: bool = True
+    """After BC, fit the critic to the first rollout's returns before PPO's first update (a fresh
+    critic's advantages are noise, and the update on them moves the cloned policy at random)."""
+    aux_steps: int = 0
+    """BC as an auxiliary loss: this many BC minibatch steps (bc_batch_size demo rows, the policy's
+    own optimiser) after every generator update; 0 = off."""
+    aux_weight: float = 1.0
+    """Weight of the auxiliary BC loss."""
+    reg_steps: int = 0
+    """BC-regularised GAIL (the board-game recipe): this many BC minibatch steps on the demos (256
+    rows, masked) after every generator update, with an Adam of their own at the PPO step size;
+    0 = off. Unlike bc_aux_steps it leaves the policy's optimiser alone; on resume its Adam restarts."""
+
+    def __post_init__(self) -> None:
+        check_fields(self, BC_RULES)
+
+
+@dataclass(frozen=True)
+class GAILConfig:
+    """GAIL settings: a reward model, BC, a PPO learner and the run, plus how the generator sees the env.
+
+    Each part is a frozen config of its own (``config.reward.disc_lr``, ``config.bc.epochs``,
+    ``config.ppo.gamma``, ``config.run.seed``); on the command line and in :func:`replace` they keep
+    their flat names (``--disc-lr``, ``--bc-epochs``, ``--ppo-gamma``, ``--seed``)."""
+
+    run: RunConfig = section(RunConfig, "")
+    """Where and how the run executes."""
+    reward: RewardModelConfig = section(RewardModelConfig, "")
+    """The discriminator and its reward."""
+    bc: BCConfig = section(BCConfig, "bc_")
+    """Behaviour cloning: warm start, auxiliary loss, regulariser."""
+    ppo: PPOConfig = section(PPOConfig, "ppo_")
+    """The generator's settings."""
     normalize_policy_obs: bool = True
     """Feed the policy observations scaled by the demos: vectors by their mean and std (SB3's
     VecNormalize, frozen), frame stacks centred on the mean demo frame inside the policy's CNN
     (``CenteredNatureCNN``) instead of SB3's /255. Dict observations are left to SB3."""
-    bc_epochs: int = 100
-    """Most epochs of the behaviour-cloning warm start (0 = off). It stops early when the
-    log-likelihood of held-out demo episodes stops improving, and keeps the best epoch."""
-    bc_patience: int = 5
-    """Epochs without held-out improvement before BC stops."""
-    bc_batch_size: int = 256
-    """Minibatch size of the BC warm start."""
-    bc_lr: float = 1e-3
-    """Adam step size of the BC warm start."""
-    bc_match_noise: bool = True
-    """Continuous actions: after BC, scale the policy's action noise to BC's held-out error (RMS), so
-    the first rollouts act like the clone and PPO's first updates stay near it (the fresh noise is as
-    wide as the action range; without it Pendulum's first update lost the clone: scripts/bench_warmstart.py)."""
-    bc_fit_value: bool = True
-    """After BC, fit the critic to the first rollout's returns before PPO's first update (a fresh
-    critic's advantages are noise, and the update on them moves the cloned policy at random)."""
-    bc_aux_steps: int = 0
-    """BC as an auxiliary loss: this many BC minibatch steps (bc_batch_size demo rows, the policy's
-    own optimiser) after every generator update; 0 = off."""
-    bc_aux_weight: float = 1.0
-    """Weight of the auxiliary BC loss."""
-    bc_reg_steps: int = 0
-    """BC-regularised GAIL (the board-game recipe): this many BC minibatch steps on the demos (256
-    rows, masked) after every generator update, with an Adam of their own at the PPO step size;
-    0 = off. Unlike bc_aux_steps it leaves the policy's optimiser alone; on resume its Adam restarts."""
     train_opponent: str = ""
     """Board games: the opponent bot of the generator's env (random, mcts:N, alphabeta:D, solver;
     several joined by | are drawn per game); empty = the opponents the demos were played against."""
@@ -180,23 +181,13 @@ class GAILConfig:
     demo_symmetries: bool = False
     """Board games: train on the demos plus their images under the board's symmetries (8 for
     tic-tac-toe, the mirror for connect four, 4 for othello)."""
-    checkpoint_every: int = 50_000
-    """Write a checkpoint every this many generator steps (0 = only at the end)."""
-    torch_threads: int = 1
-    """torch intra-op threads; 1 is fastest for these small nets on 2 cores."""
-    device: str = "auto"
-    """torch device: auto (CUDA when present), cpu, cuda:0, ..."""
-    ppo: PPOConfig = field(default_factory=PPOConfig)
-    """The generator's settings."""
 
     def __post_init__(self) -> None:
-        check_fields(self, GAIL_RULES)
-        if not isinstance(self.ppo, PPOConfig):
-            raise ValueError(f"GAILConfig.ppo: must be a PPOConfig, got {type(self.ppo).__name__}")
-        if self.n_envs * self.ppo.n_steps < 2:
+        check_fields(self, {})  # each section is its class (its fields were checked when it was built)
+        if self.run.n_envs * self.ppo.n_steps < 2:
             raise ValueError(
                 f"GAILConfig.n_envs: n_envs * ppo.n_steps must be >= 2 (one rollout), "
-                f"got {self.n_envs * self.ppo.n_steps}"
+                f"got {self.run.n_envs * self.ppo.n_steps}"
             )
         if self.train_opponent:
             from genplay.envs.board_bots import parse_bot_spec
@@ -206,12 +197,7 @@ class GAILConfig:
                     parse_bot_spec(spec)
                 except ValueError as exc:
                     raise ValueError(f"GAILConfig.train_opponent: {exc}") from None
-        if self.absorbing and self.disc_loss == "wasserstein":
-            raise ValueError(
-                "GAILConfig.disc_loss 'wasserstein' cannot train the absorbing state's free logit (its loss is "
-                "linear in it, with no optimum); use absorbing=false or another loss"
-            )
-        if self.absorbing and not self.ppo.gamma < 1.0:
+        if self.reward.absorbing and not self.ppo.gamma < 1.0:
             raise ValueError(
                 f"GAILConfig.absorbing needs ppo.gamma < 1 (the absorbing tail is infinite), got {self.ppo.gamma}"
             )
@@ -239,9 +225,7 @@ def check_ppo_for_spaces(ppo: PPOConfig, observation_space: Any, action_space: A
 # without a rule get a type check. Upper bounds are sized to a 2-core, 24 GB machine: a value past
 # one is refused where it enters (flag, config file or checkpoint), with the limit named.
 MAX_ENVS = 1024  # below sb3_io.MAX_ENVS, so a run's own policy.zip always loads back
-MAX_BATCH = 1 << 20
 MAX_STEPS = 1 << 20
-ACTIVATION = OneOf(tuple(ACTIVATIONS))
 PPO_RULES: dict[str, Rule] = {
     "n_steps": Int(1, MAX_STEPS),
     "batch_size": Int(2, MAX_BATCH),
@@ -258,45 +242,43 @@ PPO_RULES: dict[str, Rule] = {
     "activation": ACTIVATION,
     "policy": OneOf(POLICIES),
 }
-GAIL_RULES: dict[str, Rule] = {
+RUN_RULES: dict[str, Rule] = {
     "n_envs": Int(1, MAX_ENVS),
     "seed": Int(0, 2**31 - 1),
-    "reward_form": OneOf(("logit", "positive", "negative")),
-    "reward_clip": NON_NEGATIVE,
-    "obs_norm": OneOf(("demos", "none")),
-    "absorbing_lr_scale": POSITIVE,
-    "absorbing_prior": NON_NEGATIVE,
-    "disc_hidden": Layers(),
-    "disc_activation": ACTIVATION,
-    "disc_cnn_features": Int(1, MAX_WIDTH),
-    "disc_hide_top_rows": Int(0),
-    "disc_loss": OneOf(("bce", "least_squares", "hinge", "wasserstein")),
-    "disc_penalty": OneOf(("none", "r1", "wgan_gp")),
-    "disc_penalty_weight": NON_NEGATIVE,
-    "disc_lr": STEP_SIZE,
-    "disc_batch_size": Int(1, MAX_BATCH),
-    "disc_updates": Int(1, 100_000),
-    "disc_replay_rollouts": Int(1, 1_000),
-    "bc_epochs": Int(0, 100_000),
-    "bc_patience": Int(1),
-    "bc_batch_size": Int(1, MAX_BATCH),
-    "bc_lr": STEP_SIZE,
-    "bc_aux_steps": Int(0, 100_000),
-    "bc_aux_weight": POSITIVE,
-    "bc_reg_steps": Int(0, 100_000),
     "checkpoint_every": Int(0),
     "torch_threads": Int(1, 256),
     "device": Device(),
 }
+BC_RULES: dict[str, Rule] = {
+    "epochs": Int(0, 100_000),
+    "patience": Int(1),
+    "batch_size": Int(1, MAX_BATCH),
+    "lr": STEP_SIZE,
+    "aux_steps": Int(0, 100_000),
+    "aux_weight": POSITIVE,
+    "reg_steps": Int(0, 100_000),
+}
+RUN_FIELDS = ("device", "torch_threads", "checkpoint_every")
+"""Settings of where and how a run executes, not of what it learns: a resume may change them."""
 
 
 def replace(config: GAILConfig, **changes: Any) -> GAILConfig:
-    """``dataclasses.replace`` that also accepts ``ppo_<field>`` keys for the nested PPO config."""
-    ppo_changes = {k[4:]: v for k, v in changes.items() if k.startswith("ppo_")}
-    rest = {k: v for k, v in changes.items() if not k.startswith("ppo_")}
-    if ppo_changes:
-        rest["ppo"] = dataclasses.replace(config.ppo, **ppo_changes)
-    return dataclasses.replace(config, **rest)
+    """``dataclasses.replace`` taking settings by their flat (flag) names too: ``disc_lr`` (the reward model's),
+    ``bc_epochs``, ``ppo_gamma``, ``seed`` (the run's), as the command line and older runs' files name them."""
+    return replace_flat(config, **changes)
+
+
+def config_from_dict(data: Mapping[str, Any], cls: type[GAILConfig] | None = None) -> GAILConfig:
+    """A config (``cls``: GAILConfig or a subclass, e.g. AIRL's) from a run's stored dict: the nested layout
+    (``dataclasses.asdict``) or the flat one of runs written before the config was split (``disc_lr``,
+    ``bc_epochs``, ``seed`` beside ``ppo``). Unknown or invalid fields raise ``TypeError``/``ValueError``."""
+    return settings_from_dict(cls or GAILConfig, data)
+
+
+def config_differences(stored: GAILConfig, new: GAILConfig, ignore: tuple[str, ...] = RUN_FIELDS) -> list[str]:
+    """``name: stored -> new`` for each setting that differs, by flat name (``disc_lr``, ``ppo_gamma``)."""
+    a, b = flat_settings(stored), flat_settings(new)
+    return [f"{k}: {a[k]!r} -> {b[k]!r}" for k in a if k not in ignore and a[k] != b.get(k)]
 
 
 def atari_game_of(env_id: str) -> str | None:
@@ -335,15 +317,12 @@ def atari_preset(game: str | None = None) -> GAILConfig:
         activation="relu",
         policy="CnnPolicy",
     )
-    return GAILConfig(
-        n_envs=8,
-        ppo=ppo,
+    reward = RewardModelConfig(
         disc_hidden=(256,),
         disc_activation="relu",
         disc_batch_size=128,
         disc_updates=1,
         disc_replay_rollouts=4,
-        bc_epochs=0,
-        checkpoint_every=100_000,
         disc_hide_top_rows=score_rows(game) if game else 0,
     )
+    return GAILConfig(run=RunConfig(n_envs=8, checkpoint_every=100_000), reward=reward, bc=BCConfig(epochs=0), ppo=ppo)

@@ -26,7 +26,6 @@ agent steps, with the absorbing state weighted by each side's share (the prior a
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ from stable_baselines3.common.type_aliases import TrainFrequencyUnit
 from stable_baselines3.common.vec_env import VecEnv
 
 from genplay.errors import EnvError
-from genplay.gail.algos.config import GAILConfig
+from genplay.gail.algos.config import GAILConfig, replace
 from genplay.gail.algos.dac_config import DQNConfig, check_learner_fields, dac_run_meta
 from genplay.gail.data.demos import Demos
 from genplay.gail.data.store import TransitionStore
@@ -88,11 +87,11 @@ def learner_settings(config: GAILConfig, dqn: DQNConfig, discrete: bool) -> Lear
     ``dqn`` (DQN: epsilon-greedy and a whole target copy every ``target_update_interval`` agent steps;
     SAC: a tuned temperature and a Polyak target update every Q step)."""
     return LearnerSettings(
-        n_envs=config.n_envs,
-        seed=config.seed,
-        device=config.device,
-        torch_threads=config.torch_threads,
-        checkpoint_every=config.checkpoint_every,
+        n_envs=config.run.n_envs,
+        seed=config.run.seed,
+        device=config.run.device,
+        torch_threads=config.run.torch_threads,
+        checkpoint_every=config.run.checkpoint_every,
         buffer_size=dqn.buffer_size,  # all envs together, as OffPolicyConfig's
         learning_starts=dqn.learning_starts,
         batch_size=dqn.batch_size,
@@ -139,8 +138,8 @@ class DAC(OffPolicyImitation):
         dqn: DQNConfig = DQNConfig(),
         log_dir: str | None = None,
     ) -> None:
-        if config.n_envs != venv.num_envs:  # the stored config says what ran (resume rebuilds it)
-            config = dataclasses.replace(config, n_envs=venv.num_envs)
+        if config.run.n_envs != venv.num_envs:  # the stored config says what ran (resume rebuilds it)
+            config = replace(config, n_envs=venv.num_envs)
         if demos.action_masks is not None:  # the first reason a board game cannot train here (before its spaces)
             raise EnvError("DAC cannot respect action masks; train masked games with GAIL (MaskablePPO)")
         discrete = isinstance(venv.action_space, spaces.Discrete)
@@ -148,11 +147,11 @@ class DAC(OffPolicyImitation):
         self._learner = learner_settings(config, dqn, discrete)
         super().__init__(venv=venv, demos=demos, config=self._learner, log_dir=log_dir)
         self.config, self.dqn_config = config, dqn
-        with seeded(config.seed):  # weights from the seed alone; the caller's RNG untouched
+        with seeded(config.run.seed):  # weights from the seed alone; the caller's RNG untouched
             self.disc = TransitionDiscriminator.from_config(venv.observation_space, venv.action_space, config)
             self.disc = self.disc.to(self.device)
             self.disc_opt, self.step_config = optimiser_and_step(self.disc, config)
-        if config.obs_norm == "demos":
+        if config.reward.obs_norm == "demos":
             self.disc.fit_scaling(self.expert)
         self.expert_absorbing = self._absorbing_mass(int(demos.terminated.sum()))
         self.last_disc_update = -dqn.disc_every  # the first update comes with the first Q step
@@ -181,9 +180,9 @@ class DAC(OffPolicyImitation):
         """DAC's reward of sampled rows: the current discriminator's, plus the absorbing tail on
         terminated rows (``terminated``: 1.0 / 0.0), times ``reward_scale``."""
         cfg = self.config
-        r = step_rewards(self.disc(features), cfg.reward_form, cfg.reward_clip)
-        if cfg.absorbing:
-            r_a = step_rewards(self.disc.absorbing_logit, cfg.reward_form, cfg.reward_clip)
+        r = step_rewards(self.disc(features), cfg.reward.reward_form, cfg.reward.reward_clip)
+        if cfg.reward.absorbing:
+            r_a = step_rewards(self.disc.absorbing_logit, cfg.reward.reward_form, cfg.reward.reward_clip)
             r = r + terminated.to(r.dtype) * absorbing_tail_weight(self.gamma) * r_a
         return r * self.dqn_config.reward_scale
 
@@ -199,15 +198,15 @@ class DAC(OffPolicyImitation):
         than a never-terminating expert's (CartPole), so a fall paid ``log(10) * gamma / (1 - gamma)``."""
         rb = self.algo.replay_buffer  # a CountingReplayBuffer: terminations (not timeouts) counted as written
         n_live, n_expert = rb.n_rows() * rb.n_envs, len(self.expert)
-        if not self.config.absorbing:
+        if not self.config.reward.absorbing:
             return absorbing_share(n_expert, self.expert_absorbing), 0.0
-        prior = self.config.absorbing_prior * n_live / n_expert
+        prior = self.config.reward.absorbing_prior * n_live / n_expert
         gen_mass = absorbing_mass(float(rb.n_terminated()), self.gamma, prior)
         return absorbing_share(n_expert, self.expert_absorbing), absorbing_share(n_live, gen_mass)
 
     def train_discriminator(self) -> dict[str, float]:
         """``disc_updates`` core steps: expert rows against replayed learner rows, absorbing state weighted."""
-        n = self.config.disc_batch_size
+        n = self.config.reward.disc_batch_size
         expert_share, gen_share = self.absorbing_shares()
 
         def draw():
@@ -215,7 +214,9 @@ class DAC(OffPolicyImitation):
             fake, fake_w = with_absorbing_row(self.disc, self.disc_features(*self.replay_rows(n)[:3]), gen_share)
             return real, real_w, fake, fake_w
 
-        stats = update_discriminator(self.disc, self.disc_opt, self.step_config, self.config.disc_updates, draw, n)
+        stats = update_discriminator(
+            self.disc, self.disc_opt, self.step_config, self.config.reward.disc_updates, draw, n
+        )
         stats["disc_loss"] = stats.pop("loss")  # DAC's logs name it so (its learner has a loss too)
         return stats
 
@@ -284,7 +285,7 @@ class DAC(OffPolicyImitation):
     ) -> DAC:
         """Train until the learner has taken ``total_timesteps`` env steps in all (continues from
         ``num_timesteps``); with ``checkpoint_path`` the whole trainer (replay buffer included) is saved
-        there atomically every ``config.checkpoint_every`` steps and at the end."""
+        there atomically every ``config.run.checkpoint_every`` steps and at the end."""
         self._start_run()  # the shared learner's ``learn`` checks total_timesteps
         extra = [callback] if callback is not None else []
         if progress_bar:

@@ -7,7 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from genplay.gail.algos.config import MAX_BATCH, GAILConfig, atari_game_of, atari_preset
+from genplay.gail.algos.config import MAX_BATCH, GAILConfig, atari_game_of, atari_preset, replace
 from genplay.gail.algos.presets import preset
 from genplay.settings import (
     NON_NEGATIVE,
@@ -120,7 +120,7 @@ def dac_atari_preset(game: str | None = None) -> tuple[GAILConfig, DQNConfig]:
     """DAC on ALE: the pixel-GAIL discriminator, its logit reward (clipped at +-10) scaled to +-1 as
     DQN's Atari rewards are, and DQN's Atari settings (Mnih et al. 2015; SB3 zoo) with half of each
     batch from the demos."""
-    config = dataclasses.replace(atari_preset(game), disc_updates=4, disc_batch_size=128)
+    config = replace(atari_preset(game), disc_updates=4, disc_batch_size=128)
     dqn = DQNConfig(
         buffer_size=75_000,  # 4.2 GB of uint8 stacks (observations and next observations, as SB3's plain buffer)
         learning_starts=10_000,

@@ -114,7 +114,7 @@ class DAgger:
                 settings = types.SimpleNamespace(
                     ppo=ppo, symmetric_policy=cfg.symmetric_policy, seed=cfg.seed, device=cfg.device
                 )
-                return masked_generator(self.venv, settings, game=game, seed=cfg.seed)
+                return masked_generator(self.venv, settings, game=game, seed=cfg.seed, device=cfg.device)
             from stable_baselines3 import PPO
 
             from genplay.gail.saving.sb3_io import policy_for_space

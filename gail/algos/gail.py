@@ -32,7 +32,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from genplay.errors import DistributedError, EnvError
 from genplay.gail.algos.bc import bc_auxiliary_steps, behaviour_clone, demo_nll, fit_value_on_rollout
-from genplay.gail.algos.config import GAILConfig, check_ppo_for_spaces
+from genplay.gail.algos.config import GAILConfig, check_ppo_for_spaces, replace
 from genplay.gail.algos.parallel import check_world_size, shard_store
 from genplay.gail.data.demos import Demos, check_demos_match_spaces
 from genplay.gail.data.store import TransitionStore
@@ -87,8 +87,8 @@ class GAIL(SB3Learner):
         shard_demos: bool = False,
     ) -> None:
         world = check_world_size(config, dist)
-        if dist is None and config.n_envs != venv.num_envs:  # the stored config says what ran (resume rebuilds it)
-            config = dataclasses.replace(config, n_envs=venv.num_envs)
+        if dist is None and config.run.n_envs != venv.num_envs:  # the stored config says what ran (resume rebuilds it)
+            config = replace(config, n_envs=venv.num_envs)
         check_demos_match_spaces(demos, venv.observation_space, venv.action_space, target="the GAIL venv")
         if gen_algo is None:
             try:
@@ -96,17 +96,17 @@ class GAIL(SB3Learner):
             except ValueError as exc:
                 raise EnvError(str(exc)) from None
         self.config, self.demos, self.dist = config, demos, dist
-        self.device = select_device(config.device)
+        self.device = select_device(config.run.device)
         rank = dist.rank if dist is not None else 0
-        self.rng = np.random.default_rng(config.seed if rank == 0 else [config.seed, rank])
-        self.disc_batch = config.disc_batch_size // world
+        self.rng = np.random.default_rng(config.run.seed if rank == 0 else [config.run.seed, rank])
+        self.disc_batch = config.reward.disc_batch_size // world
 
-        with seeded(config.seed):  # weights from the seed alone; the caller's RNG untouched
+        with seeded(config.run.seed):  # weights from the seed alone; the caller's RNG untouched
             self.disc = self.reward_model_class.from_config(venv.observation_space, venv.action_space, config)
             self.disc = self.disc.to(self.device)
             self.disc_opt, self.step_config = optimiser_and_step(self.disc, config)
             self.expert = self._expert_store(demos)
-            if config.obs_norm == "demos":
+            if config.reward.obs_norm == "demos":
                 self.disc.fit_scaling(self.expert)  # on all demos, sharded or not: the same scaling on every rank
             broadcast_module(self.disc, dist)
             self.expert_rows = len(self.expert)  # the global count: absorbing shares are the one-process ones
@@ -129,14 +129,14 @@ class GAIL(SB3Learner):
                 gen_algo = PPO(
                     config.ppo.policy if config.ppo.policy != "auto" else policy_for_space(space),
                     wrapped,
-                    seed=config.seed + rank * venv.num_envs,  # seeds this rank's envs and action sampling
+                    seed=config.run.seed + rank * venv.num_envs,  # seeds this rank's envs and action sampling
                     device=self.device,
                     verbose=0,
                     **kwargs,
                 )
                 if centred:
                     scaling = self.disc.scaling
-                    if config.obs_norm != "demos":
+                    if config.reward.obs_norm != "demos":
                         scaling = DemoScaling(space).to(self.device)
                         self.disc.fit_scaling(self.expert, scaling=scaling)
                     self.gen_algo = gen_algo
@@ -151,18 +151,20 @@ class GAIL(SB3Learner):
                 )
             broadcast_module(gen_algo.policy, dist)  # one starting policy, whatever each rank's seed
             self.gen_algo = gen_algo
-            self.return_scaler = ReturnScaler(venv.num_envs, self.gamma, dist=dist) if config.scale_rewards else None
+            self.return_scaler = (
+                ReturnScaler(venv.num_envs, self.gamma, dist=dist) if config.reward.scale_rewards else None
+            )
 
             n_term = int(demos.terminated.sum())
             self.expert_absorbing = self._absorbing_mass(n_term)
             # Replay of recent generator rollouts: (transitions, terminations) per rollout.
             self.replay: collections.deque[tuple[TransitionStore, int]] = collections.deque(
-                maxlen=config.disc_replay_rollouts
+                maxlen=config.reward.disc_replay_rollouts
             )
             self.history: list[dict[str, float]] = []
             self.n_rollouts = 0
-            self.bc_done = config.bc_epochs == 0
-            self.fit_value_next = False  # set by pretrain_bc (config.bc_fit_value)
+            self.bc_done = config.bc.epochs == 0
+            self.fit_value_next = False  # set by pretrain_bc (config.bc.fit_value)
             self._demo_nll = None
             self.log_dir = log_dir
             self._log_to(log_dir)
@@ -184,7 +186,7 @@ class GAIL(SB3Learner):
 
         Continues from ``num_timesteps`` (so a resumed trainer goes on where it stopped).
         With ``checkpoint_path``, the whole trainer is saved there atomically every
-        ``config.checkpoint_every`` steps (after that rollout's update) and at the end.
+        ``config.run.checkpoint_every`` steps (after that rollout's update) and at the end.
         """
         if total_timesteps <= 0:
             raise ValueError(f"total_timesteps must be > 0, got {total_timesteps}")
@@ -224,19 +226,19 @@ class GAIL(SB3Learner):
             self.demos.acts,
             episode_lengths=self.demos.episode_lengths,
             action_masks=self.demos.action_masks,
-            match_noise=self.config.bc_match_noise,
-            max_epochs=self.config.bc_epochs,
-            patience=self.config.bc_patience,
-            batch_size=self.config.bc_batch_size,
-            lr=self.config.bc_lr,
+            match_noise=self.config.bc.match_noise,
+            max_epochs=self.config.bc.epochs,
+            patience=self.config.bc.patience,
+            batch_size=self.config.bc.batch_size,
+            lr=self.config.bc.lr,
             rng=self.rng,
         )
         broadcast_module(self.gen_algo.policy, self.dist)  # rank 0's clone (ranks may early-stop apart)
-        self.bc_done, self.fit_value_next = True, self.config.bc_fit_value
+        self.bc_done, self.fit_value_next = True, self.config.bc.fit_value
         return stats
 
     def bc_auxiliary(self) -> float:
-        """``config.bc_aux_steps`` BC steps on the demos (BC as an auxiliary loss); returns the mean NLL."""
+        """``config.bc.aux_steps`` BC steps on the demos (BC as an auxiliary loss); returns the mean NLL."""
         if self._demo_nll is None:
             obs = self.demos.transitions()["obs"]
             if self.policy_obs_norm is not None:
@@ -246,9 +248,9 @@ class GAIL(SB3Learner):
             self.gen_algo.policy,
             self._demo_nll,
             self.demos.n_transitions,
-            steps=self.config.bc_aux_steps,
-            batch_size=self.config.bc_batch_size,
-            weight=self.config.bc_aux_weight,
+            steps=self.config.bc.aux_steps,
+            batch_size=self.config.bc.batch_size,
+            weight=self.config.bc.aux_weight,
             rng=self.rng,
         )
 
@@ -277,7 +279,7 @@ class GAIL(SB3Learner):
             fake, fake_w = self._weighted_batch(pool, pool_absorbing, n, pool_rows)
             return real, real_w, fake, fake_w
 
-        steps = self.config.disc_updates
+        steps = self.config.reward.disc_updates
         return update_discriminator(self.disc, self.disc_opt, self.step_config, steps, draw, n, grad_hook=hook)
 
     def _weighted_batch(
@@ -308,12 +310,12 @@ class GAIL(SB3Learner):
     def _expert_store(self, demos: Demos) -> TransitionStore:
         """The demos as the reward model's expert rows."""
         return TransitionStore.from_episodes(
-            demos.obs, demos.acts, demos.episode_lengths, with_next=self.config.use_next_obs
+            demos.obs, demos.acts, demos.episode_lengths, with_next=self.config.reward.use_next_obs
         )
 
     def _rollout_store(self, rollout: dict) -> TransitionStore:
         """A recorded rollout as the reward model's generator rows (called once per rollout, at its end)."""
-        return TransitionStore.from_rollout(rollout, with_next=self.config.use_next_obs)
+        return TransitionStore.from_rollout(rollout, with_next=self.config.reward.use_next_obs)
 
     def _features(self, store: TransitionStore, idx: np.ndarray) -> torch.Tensor:
         """Flat rows of ``store``'s transitions ``idx`` for one discriminator step."""
@@ -322,14 +324,20 @@ class GAIL(SB3Learner):
     @torch.no_grad()
     def reward(self, store: TransitionStore) -> np.ndarray:
         """Per-transition discriminator term of the reward (reward form, clipped), chunked."""
-        return step_rewards(self.disc.logits(store), self.config.reward_form, self.config.reward_clip).cpu().numpy()
+        return (
+            step_rewards(self.disc.logits(store), self.config.reward.reward_form, self.config.reward.reward_clip)
+            .cpu()
+            .numpy()
+        )
 
     @torch.no_grad()
     def absorbing_reward(self) -> float | None:
         """``r_a``, the per-step reward of the absorbing state (None when absorbing states are off)."""
-        if not self.config.absorbing:
+        if not self.config.reward.absorbing:
             return None
-        return float(step_rewards(self.disc.absorbing_logit, self.config.reward_form, self.config.reward_clip))
+        return float(
+            step_rewards(self.disc.absorbing_logit, self.config.reward.reward_form, self.config.reward.reward_clip)
+        )
 
     def _on_rollout_end(self) -> None:
         rollout = self.recorder.collect()
@@ -412,9 +420,9 @@ class _GAILCallback(BaseCallback):
 
     def _on_rollout_start(self) -> None:
         # The previous rollout's update is done by now: a checkpoint here loses no update.
-        if self.trainer.config.bc_aux_steps and self.trainer.n_rollouts > 0:
+        if self.trainer.config.bc.aux_steps and self.trainer.n_rollouts > 0:
             self.trainer.gen_algo.logger.record("gail/bc_aux_nll", self.trainer.bc_auxiliary())
-        every = self.trainer.config.checkpoint_every
+        every = self.trainer.config.run.checkpoint_every
         if self.checkpoint_path and every and self.trainer.num_timesteps - self._last_checkpoint >= every:
             self.trainer.save_checkpoint(self.checkpoint_path)
             self._last_checkpoint = self.trainer.num_timesteps

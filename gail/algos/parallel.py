@@ -18,8 +18,8 @@ def check_world_size(config: GAILConfig, dist: DistContext | None) -> int:
     """The number of ranks; the config's envs and batches must split evenly over them."""
     world = dist.world_size if dist is not None else 1
     for name, value in (
-        ("n_envs", config.n_envs),
-        ("disc_batch_size", config.disc_batch_size),
+        ("n_envs", config.run.n_envs),
+        ("disc_batch_size", config.reward.disc_batch_size),
         ("ppo.batch_size", config.ppo.batch_size),
     ):
         if value % world:

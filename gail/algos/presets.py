@@ -7,7 +7,7 @@ config module stays at the bottom of the import graph and this one sits above bo
 from __future__ import annotations
 
 from genplay.envs import FIXED_HORIZON_CARTPOLE_ID
-from genplay.gail.algos.config import GAILConfig, PPOConfig, atari_game_of, atari_preset
+from genplay.gail.algos.config import BCConfig, GAILConfig, PPOConfig, RunConfig, atari_game_of, atari_preset
 from genplay.gail.suites.boardgame_presets import board_config, board_preset
 
 
@@ -31,9 +31,9 @@ def preset(env_id: str) -> GAILConfig:
             use_sde=True,
             sde_sample_freq=4,
         )
-        return GAILConfig(n_envs=4, ppo=ppo)
+        return GAILConfig(run=RunConfig(n_envs=4), ppo=ppo)
     if env_id in CARTPOLE_IDS:
-        return GAILConfig(bc_epochs=CARTPOLE_BC_EPOCHS)
+        return GAILConfig(bc=BCConfig(epochs=CARTPOLE_BC_EPOCHS))
     return GAILConfig()
 
 

@@ -118,7 +118,7 @@ def load_generator(run_dir: str | Path) -> Generator:
             msg = " ".join(str(exc).split())[:200]
             raise CheckpointError(f"{ckpt}: field 'disc' does not fit this discriminator ({msg})") from None
         disc.eval()
-        hide = int(config.disc_hide_top_rows)
+        hide = int(config.reward.disc_hide_top_rows)
         provenance.update(
             checkpoint_sha256=_file_sha256(ckpt), timesteps=int(state["generator"]["meta"]["num_timesteps"])
         )
@@ -140,7 +140,7 @@ def generator_from_trainer(trainer, *, source: str = "in-memory trainer") -> Gen
         trainer.disc,
         trainer.demos.env_factory,
         provenance,
-        hide_top_rows=int(trainer.config.disc_hide_top_rows),
+        hide_top_rows=int(trainer.config.reward.disc_hide_top_rows),
     )
 
 

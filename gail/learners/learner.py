@@ -7,6 +7,7 @@ the absorbing-state mass, the centred frame scaling and the logs come from the s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
@@ -28,6 +29,12 @@ class SB3Learner:
         raise NotImplementedError
 
     @property
+    def run_config(self) -> Any:
+        """The run's settings (``seed``, ``torch_threads``, ``checkpoint_every``, ...): ``config.run``
+        (a :class:`RunConfig`); the off-policy learners' own config holds them."""
+        return self.config.run
+
+    @property
     def num_timesteps(self) -> int:
         return int(self.sb3_algorithm.num_timesteps)
 
@@ -40,16 +47,16 @@ class SB3Learner:
         seeded from the SB3 algorithm's seed. Constructors leave global state alone (they build under
         ``seeded``), so the run, not the construction, seeds what SB3 samples actions with; a resumed
         trainer keeps the RNG state its checkpoint restored."""
-        set_torch_threads(self.config.torch_threads)
+        set_torch_threads(self.run_config.torch_threads)
         if self.num_timesteps == 0 and not getattr(self, "_run_started", False):
             seed = self.sb3_algorithm.seed
-            torch.manual_seed(self.config.seed if seed is None else seed)
+            torch.manual_seed(self.run_config.seed if seed is None else seed)
         self._run_started = True
 
     def _absorbing_mass(self, n_terminations: int) -> float:
-        if not self.config.absorbing:
+        if not self.config.reward.absorbing:
             return 0.0
-        return absorbing_mass(n_terminations, self.gamma, self.config.absorbing_prior)
+        return absorbing_mass(n_terminations, self.gamma, self.config.reward.absorbing_prior)
 
     def _centre_frames(self, scaling: DemoScaling) -> None:
         """Give the policy's :class:`CenteredNatureCNN` (if any) the demos' frame statistics."""
@@ -95,7 +102,7 @@ class ProgressBar(BaseCallback):
 
 
 class PeriodicCheckpoint(BaseCallback):
-    """Saves the trainer every ``config.checkpoint_every`` agent steps, between updates (nothing half-done):
+    """Saves the trainer every ``run_config.checkpoint_every`` agent steps, between updates (nothing half-done):
     the off-policy learners' and DAC's (GAIL saves between rollouts in its own loop)."""
 
     def __init__(self, trainer: SB3Learner, path: str | Path | None) -> None:
@@ -103,7 +110,7 @@ class PeriodicCheckpoint(BaseCallback):
         self.trainer, self.path, self.last = trainer, path, trainer.num_timesteps
 
     def _on_step(self) -> bool:
-        every = self.trainer.config.checkpoint_every
+        every = self.trainer.run_config.checkpoint_every
         if self.path and every and self.trainer.num_timesteps - self.last >= every:
             self.trainer.save_checkpoint(self.path)
             self.last = self.trainer.num_timesteps

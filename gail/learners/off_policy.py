@@ -144,6 +144,11 @@ class OffPolicyImitation(SB3Learner):
         """The learner's settings: the algorithm's config (DAC derives them from its own two configs)."""
         return self.config
 
+    @property
+    def run_config(self) -> OffPolicyConfig:
+        """The run's settings (seed, threads, checkpoints) are the learner's own fields."""
+        return self.learner_config
+
     def _frame_scaling(self, space: spaces.Box) -> DemoScaling:
         scaling, store = DemoScaling(space), self.expert
         rows = [store.obs_idx[i : i + 1024] for i in range(0, len(store), 1024)]

@@ -120,7 +120,7 @@ def reward_rl_preset(env_id: str) -> RewardRLConfig:
     from genplay.gail.algos.presets import preset
 
     base = preset(env_id)
-    return RewardRLConfig(n_envs=base.n_envs, seed=base.seed, ppo=base.ppo, device=base.device)
+    return RewardRLConfig(n_envs=base.run.n_envs, seed=base.run.seed, ppo=base.ppo, device=base.run.device)
 
 
 class RewardLearner:

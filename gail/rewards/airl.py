@@ -91,13 +91,13 @@ class AIRLRewardNet(TransitionDiscriminator):
             observation_space,
             action_space,
             gamma=config.ppo.gamma,
-            hidden=config.disc_hidden,
-            h_hidden=config.airl_h_hidden,
-            activation=config.disc_activation,
-            spectral_norm=config.disc_spectral_norm,
-            state_only=not config.disc_use_action,
-            cnn_features=config.disc_cnn_features,
-            hide_top_rows=config.disc_hide_top_rows,
+            hidden=config.reward.disc_hidden,
+            h_hidden=config.reward.airl_h_hidden,
+            activation=config.reward.disc_activation,
+            spectral_norm=config.reward.disc_spectral_norm,
+            state_only=not config.reward.disc_use_action,
+            cnn_features=config.reward.disc_cnn_features,
+            hide_top_rows=config.reward.disc_hide_top_rows,
         )
 
     @property

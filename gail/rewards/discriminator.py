@@ -62,17 +62,19 @@ class TransitionDiscriminator(nn.Module):
     def from_config(
         cls, observation_space: spaces.Space, action_space: spaces.Space, config
     ) -> TransitionDiscriminator:
-        """The discriminator a ``GAILConfig`` describes (the trainer's, or one to load weights into)."""
+        """The discriminator a ``GAILConfig``'s reward model (``config.reward``) describes (the trainer's, or
+        one to load weights into)."""
+        reward = config.reward
         return cls(
             observation_space,
             action_space,
-            hidden=config.disc_hidden,
-            activation=config.disc_activation,
-            spectral_norm=config.disc_spectral_norm,
-            use_next_obs=config.use_next_obs,
-            use_action=config.disc_use_action,
-            cnn_features=config.disc_cnn_features,
-            hide_top_rows=config.disc_hide_top_rows,
+            hidden=reward.disc_hidden,
+            activation=reward.disc_activation,
+            spectral_norm=reward.disc_spectral_norm,
+            use_next_obs=reward.use_next_obs,
+            use_action=reward.disc_use_action,
+            cnn_features=reward.disc_cnn_features,
+            hide_top_rows=reward.disc_hide_top_rows,
         )
 
     @property
@@ -173,18 +175,19 @@ Batch = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | No
 
 
 def optimiser_and_step(disc: TransitionDiscriminator, config) -> tuple[torch.optim.Adam, DiscriminatorStepConfig]:
-    """The discriminator's Adam and the core step's settings, from a config's ``disc_*`` fields.
+    """The discriminator's Adam and the core step's settings, from a config's reward model (``disc_*``).
 
     The absorbing logit is one scalar fitting an occupancy ratio that moves with the policy; at
     the net's step size (Adam moves about lr per step) it would lag far behind, so it gets its own
     rate (``absorbing_lr_scale``). Every adversarial trainer (GAIL, AIRL, DAC) builds its pair here.
     """
+    reward = config.reward
     net = [p for n, p in disc.named_parameters() if n != "absorbing_logit"]
-    groups = [{"params": net, "lr": config.disc_lr}]
+    groups = [{"params": net, "lr": reward.disc_lr}]
     if isinstance(getattr(disc, "absorbing_logit", None), nn.Parameter):
-        groups.append({"params": [disc.absorbing_logit], "lr": config.disc_lr * config.absorbing_lr_scale})
+        groups.append({"params": [disc.absorbing_logit], "lr": reward.disc_lr * reward.absorbing_lr_scale})
     step = DiscriminatorStepConfig(
-        loss=config.disc_loss, penalty=config.disc_penalty, penalty_weight=config.disc_penalty_weight
+        loss=reward.disc_loss, penalty=reward.disc_penalty, penalty_weight=reward.disc_penalty_weight
     )
     return torch.optim.Adam(groups), step
 

@@ -62,6 +62,8 @@ def export_reward(run_dir: str | Path, out_dir: str | Path, *, part: str | None 
     run = Path(run_dir)
     state = read_checkpoint(run / "checkpoint.pt" if run.is_dir() else run)
     config = dict(state["config"])
+    if isinstance(config.get("reward"), dict):  # the reward model's section (runs before the split: flat)
+        config.update(config["reward"])
     algo = "airl" if "airl_reward" in config else "gail"
     if algo == "gail" and part is not None:
         raise CheckpointError(f"{run}: --part applies to AIRL runs; a GAIL run pays its reward form")

@@ -40,14 +40,14 @@ def train_bc(
     taken, so ``total_timesteps`` is accepted for the shared signature and unused."""
     factory = demos.env_factory if isinstance(env, str) and env == demos.env_id else as_factory(env)
     config = config or preset(factory.env_id)
-    set_torch_threads(config.torch_threads)
+    set_torch_threads(config.run.torch_threads)
     if out_dir is None:
         return behaviour_cloning(factory, demos, config)
     out = Path(out_dir)
     with run_dir_session(out, RUN_MARKERS, checkpoint=CHECKPOINT, resume=resume, force=force):
         ckpt = out / CHECKPOINT
         if resume and ckpt.exists():
-            return GAIL.load(str(ckpt), venv=factory.make_vec(1, seed=config.seed), demos=demos)
+            return GAIL.load(str(ckpt), venv=factory.make_vec(1, seed=config.run.seed), demos=demos)
         trainer = behaviour_cloning(factory, demos, config)
         meta = {"algo": "bc", "env_id": factory.env_id, "env": factory.to_dict(), **dataclasses.asdict(config)}
         atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))

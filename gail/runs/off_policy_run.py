@@ -37,7 +37,7 @@ from genplay.generative.core.rundir import run_dir_session
 
 
 def _build(cls: type[OffPolicyImitation], factory: EnvFactory, demos: Demos, settings: Any, seed_offset: int = 0):
-    run = settings[0] if isinstance(settings, tuple) else settings
+    run = settings[0].run if isinstance(settings, tuple) else settings  # DAC: its GAILConfig's run section
     venv = factory.make_vec(run.n_envs, seed=run.seed + seed_offset)
     if isinstance(settings, tuple):
         return cls.from_settings(settings, venv=venv, demos=demos, log_dir=None)  # type: ignore[attr-defined]
@@ -69,7 +69,7 @@ def train_off_policy(
         raise ValueError(f"total_timesteps must be an integer > 0, got {total_timesteps!r}")
     factory = demos.env_factory if isinstance(env, str) and env == demos.env_id else as_factory(env)
     settings = config or cls.config_class()
-    run = settings[0] if isinstance(settings, tuple) else settings
+    run = settings[0].run if isinstance(settings, tuple) else settings  # DAC: its GAILConfig's run section
     set_torch_threads(run.torch_threads)
     torch.manual_seed(run.seed)  # SB3's rollout sampling (SAC's actor noise) draws from torch's global RNG
     if out_dir is None:

@@ -20,7 +20,7 @@ from genplay.envs import EnvFactory, as_factory
 from genplay.envs.boardgames import game_of
 from genplay.errors import CheckpointError, EnvError
 from genplay.gail.algos.board_training import bc_regulariser, board_run_setup, masked_generator
-from genplay.gail.algos.config import GAILConfig
+from genplay.gail.algos.config import BCConfig, GAILConfig, config_differences, replace
 from genplay.gail.algos.gail import GAIL
 from genplay.gail.algos.presets import preset
 from genplay.gail.data.collect import collect_demos
@@ -31,7 +31,6 @@ from genplay.gail.evaluation.evaluate import compare, render_table, results_json
 from genplay.gail.evaluation.plotting import plot_learning_curve
 from genplay.gail.saving.checkpoint import (
     checkpoint_config,
-    config_differences,
     demos_fingerprint,
     load_trainer,
     read_checkpoint,
@@ -136,10 +135,10 @@ def _new_trainer(
     """A fresh trainer: board settings applied (generator env, demo symmetries), and a MaskablePPO
     generator when the env has action masks (``gail.boardgames.masked_generator``), else PPO."""
     factory, demos = board_run_setup(factory, demos, config)
-    venv = _rank_venv(factory, config, config.seed, dist)
+    venv = _rank_venv(factory, config, config.run.seed, dist)
     gen = None
     if is_masking_supported(venv):
-        seed = config.seed + (dist.rank * venv.num_envs if dist else 0)
+        seed = config.run.seed + (dist.rank * venv.num_envs if dist else 0)
         gen = masked_generator(venv, config, game=game_of(factory.env_id), seed=seed)
     elif config.symmetric_policy:
         raise EnvError(f"GAILConfig.symmetric_policy: needs an env with action masks; {factory.env_id} has none")
@@ -147,7 +146,7 @@ def _new_trainer(
 
 
 def _callbacks(trainer: GAIL, callback: BaseCallback | None) -> BaseCallback | None:
-    """``callback`` with the trainer's BC regulariser (``config.bc_reg_steps``) before it."""
+    """``callback`` with the trainer's BC regulariser (``config.bc.reg_steps``) before it."""
     parts = [c for c in (bc_regulariser(trainer), callback) if c is not None]
     return parts[0] if len(parts) == 1 else CallbackList(parts) if parts else None
 
@@ -155,10 +154,10 @@ def _callbacks(trainer: GAIL, callback: BaseCallback | None) -> BaseCallback | N
 def _rank_venv(factory: EnvFactory, config: GAILConfig, seed: int, dist: DistContext | None):
     """This rank's share of the ``n_envs`` envs, seeded ``seed + rank * share`` (one process: all, ``seed``)."""
     if dist is None:
-        return factory.make_vec(config.n_envs, seed=seed)
+        return factory.make_vec(config.run.n_envs, seed=seed)
     from genplay.gail.algos.parallel import check_world_size
 
-    share = config.n_envs // check_world_size(config, dist)
+    share = config.run.n_envs // check_world_size(config, dist)
     return factory.make_vec(share, seed=seed + dist.rank * share)
 
 
@@ -190,7 +189,7 @@ def _resume(
         problems.insert(0, "the demos differ from the ones it was trained on")
     if problems and not force:
         raise CheckpointError(f"{ckpt}: cannot resume: {'; '.join(problems)} (pass --force to resume anyway)")
-    venv = _rank_venv(factory, config, config.seed + 1, dist)  # fresh episodes
+    venv = _rank_venv(factory, config, config.run.seed + 1, dist)  # fresh episodes
     ranks = {"dist": dist, "shard_demos": shard_demos}
     return load_trainer(cls, ckpt, venv=venv, demos=demos, log_dir=None, config=config, state=state, **ranks)
 
@@ -217,13 +216,13 @@ def behaviour_cloning(env: str | EnvFactory, demos: Demos, config: GAILConfig) -
     """
     factory = as_factory(env)
     passes = max(1, math.ceil(BC_EPOCH_SAMPLES / demos.n_transitions))
-    epochs = (config.bc_epochs or GAILConfig().bc_epochs) * passes
-    bc_config = dataclasses.replace(config, bc_epochs=epochs, bc_patience=config.bc_patience * passes)
+    epochs = (config.bc.epochs or BCConfig().epochs) * passes
+    bc_config = replace(config, bc_epochs=epochs, bc_patience=config.bc.patience * passes)
     if bc_config.ppo.batch_size > bc_config.ppo.n_steps:  # one env here: a PPO batch past its buffer makes SB3 warn
         bc_config = dataclasses.replace(
             bc_config, ppo=dataclasses.replace(bc_config.ppo, batch_size=bc_config.ppo.n_steps)
         )
-    trainer = GAIL(venv=factory.make_vec(1, seed=config.seed), demos=demos, config=bc_config)
+    trainer = GAIL(venv=factory.make_vec(1, seed=config.run.seed), demos=demos, config=bc_config)
     stats = trainer.pretrain_bc()
     trainer.history.append({"timesteps": 0, **{k: float(v) for k, v in stats.items()}})
     return trainer
@@ -258,7 +257,7 @@ def run_demo(
         demos = demos.subsample(subsample, offset_seed=seed)
         print(f"      keeping one transition in {subsample}: {demos.n_transitions} of {n_full}", flush=True)
     save_demos(out / "demos.npz", demos)
-    config = dataclasses.replace(preset(env_id), seed=seed)
+    config = replace(preset(env_id), seed=seed)
     print("[3/5] behaviour cloning alone (the baseline)", flush=True)
     bc = behaviour_cloning(env_id, demos, config)
     print(f"[4/5] GAIL for {timesteps} generator steps", flush=True)

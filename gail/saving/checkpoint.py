@@ -20,7 +20,7 @@ import torch
 from stable_baselines3.common.vec_env import VecEnv
 
 from genplay.errors import CheckpointError
-from genplay.gail.algos.config import GAILConfig, PPOConfig
+from genplay.gail.algos.config import GAILConfig, config_from_dict
 from genplay.gail.data.demos import Demos
 from genplay.gail.data.store import StackedFrames
 from genplay.gail.saving.sb3_io import algo_from_state, algo_state, counter, load_weights
@@ -33,34 +33,10 @@ if TYPE_CHECKING:
 CHECKPOINT_FORMAT = "genplay-gail-checkpoint"
 CHECKPOINT_VERSION = 2
 DAC_CHECKPOINT_FORMAT = "genplay-dac-checkpoint"  # DAC's own format before it moved to off_policy_checkpoint.py
-# Settings of where and how a run executes, not of what it learns: a resume may change them.
-RUN_FIELDS = ("device", "torch_threads", "checkpoint_every")
 
 
 def config_to_dict(config: GAILConfig) -> dict:
     return dataclasses.asdict(config)
-
-
-def config_from_dict(data: dict, cls: type[GAILConfig] = GAILConfig) -> GAILConfig:
-    """A config (``cls``: GAILConfig or a subclass, e.g. AIRL's) from its dict; unknown or invalid
-    fields raise ``ValueError``/``TypeError``. JSON lists become the tuples the config holds."""
-    data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-    ppo = dict(data.pop("ppo"))
-    ppo["net_arch"] = tuple(ppo["net_arch"])
-    return cls(**data, ppo=PPOConfig(**ppo))
-
-
-def config_differences(stored: GAILConfig, new: GAILConfig, ignore: tuple[str, ...] = RUN_FIELDS) -> list[str]:
-    """``name: stored -> new`` for each field that differs (``ppo.``-prefixed for the generator's)."""
-    out = []
-    for prefix, a, b in (("", stored, new), ("ppo.", stored.ppo, new.ppo)):
-        for f in dataclasses.fields(a):
-            if f.name == "ppo" or f.name in ignore:
-                continue
-            va, vb = getattr(a, f.name), getattr(b, f.name)
-            if va != vb:
-                out.append(f"{prefix}{f.name}: {va!r} -> {vb!r}")
-    return out
 
 
 def demos_fingerprint(demos: Demos) -> str:
@@ -142,9 +118,11 @@ def checkpoint_config(state: dict, path: str | Path, cls: type[GAILConfig] = GAI
 
     try:
         data = dict(state["config"])
-        if device_problem(data.get("device")):
-            data["device"] = "auto"
-        return config_from_dict(data, cls)
+        nested = isinstance(data.get("run"), dict)  # the sections' layout; runs before the split stored it flat
+        run = dict(data["run"]) if nested else data
+        if device_problem(run.get("device")):
+            run["device"] = "auto"
+        return config_from_dict({**data, "run": run} if nested else data, cls)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise CheckpointError(f"{path}: field 'config' is not a valid GAIL config ({exc})") from None
 
@@ -181,14 +159,14 @@ def load_trainer(
         trainer.gen_algo.num_timesteps = counter(gen["meta"].get("num_timesteps", 0), "num_timesteps")
         trainer.gen_algo._n_updates = counter(gen["meta"].get("n_updates", 0), "n_updates")
     else:
-        gen_algo = algo_from_state(gen, venv, device=select_device(config.device), name=str(path))
+        gen_algo = algo_from_state(gen, venv, device=select_device(config.run.device), name=str(path))
         trainer = cls(venv=venv, demos=demos, config=config, gen_algo=gen_algo, log_dir=log_dir, **ranks)
     try:
         trainer.disc.load_state_dict(state["disc"])
         trainer.disc_opt.load_state_dict(state["disc_opt"])
-        if config.disc_lr != state["config"].get("disc_lr"):
-            for group, scale in zip(trainer.disc_opt.param_groups, (1.0, config.absorbing_lr_scale)):
-                group["lr"] = config.disc_lr * scale
+        if config.reward.disc_lr != stored.reward.disc_lr:
+            for group, scale in zip(trainer.disc_opt.param_groups, (1.0, config.reward.absorbing_lr_scale)):
+                group["lr"] = config.reward.disc_lr * scale
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         msg = " ".join(str(exc).split())[:200]
         raise CheckpointError(f"{path}: field 'disc' does not fit this discriminator ({msg})") from None
@@ -201,7 +179,7 @@ def load_trainer(
         torch.set_rng_state(state["torch_rng"])
         dist = ranks.get("dist")
         if dist is not None and dist.rank > 0:  # its own streams, not rank 0's stored ones
-            key = [trainer.config.seed, dist.rank, int(state["n_rollouts"])]
+            key = [trainer.config.run.seed, dist.rank, int(state["n_rollouts"])]
             trainer.rng = np.random.default_rng(key)
             torch.manual_seed(int(np.random.SeedSequence(key).generate_state(1)[0]))
         trainer.n_rollouts, trainer.bc_done = counter(state["n_rollouts"], "n_rollouts"), bool(state["bc_done"])

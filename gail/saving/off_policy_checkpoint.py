@@ -21,13 +21,13 @@ import torch
 from stable_baselines3.common.vec_env import VecEnv
 
 from genplay.errors import CheckpointError
+from genplay.gail.algos.config import config_differences as gail_config_differences
 from genplay.gail.data.demos import Demos
 from genplay.gail.saving.checkpoint import (
     DAC_CHECKPOINT_FORMAT,
     checkpoint_config,
     demos_fingerprint,
 )
-from genplay.gail.saving.checkpoint import config_differences as gail_config_differences
 from genplay.gail.saving.sb3_io import counter
 from genplay.generative.core.checks import check_finite_tree
 from genplay.generative.core.state_io import load_state, save_state

@@ -40,7 +40,8 @@ def run_algorithm(out: Path) -> str | None:
         return None
     if isinstance(meta.get("algo"), str):
         return meta["algo"]
-    return "airl" if "airl_h_hidden" in meta else "gail"  # GAIL and AIRL runs written before "algo" was stored
+    reward = meta.get("reward") if isinstance(meta.get("reward"), dict) else meta  # flat before the config split
+    return "airl" if "airl_h_hidden" in reward else "gail"  # GAIL and AIRL runs written before "algo" was stored
 
 
 def check_run_algorithm(out: str | Path, algo: str) -> None:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from genplay.envs.boardgames import GAMES, game_of
-from genplay.gail.algos.config import GAILConfig, PPOConfig
+from genplay.gail.algos.config import BCConfig, GAILConfig, PPOConfig, RunConfig
+from genplay.gail.rewards.config import RewardModelConfig
 
 DEFAULT_BC_REG = 20
 """BC-regularisation steps after each PPO update of a game whose preset does not say."""
@@ -109,16 +110,15 @@ def board_config(
         n_steps=256, batch_size=512, net_arch=net_arch, activation="relu", learning_rate=lr, n_epochs=n_epochs
     )
     return GAILConfig(
-        n_envs=8,
-        seed=seed,
-        use_next_obs=next_obs,
-        disc_penalty_weight=penalty_weight,
-        bc_patience=20,
-        device="cpu",
-        bc_reg_steps=preset.bc_reg_steps,
+        run=RunConfig(n_envs=8, seed=seed, device="cpu"),
+        reward=RewardModelConfig(use_next_obs=next_obs, disc_penalty_weight=penalty_weight),
+        bc=BCConfig(
+            patience=20,
+            reg_steps=preset.bc_reg_steps,
+            fit_value=False,  # board games keep BC through PPO's first updates without it (bench_warmstart.py),
+        ),  # and the critic fit cost a short masked GAIL run 10 games in 200 against random
         train_opponent=preset.train_opponent,
         symmetric_policy=preset.symmetric_policy,
         demo_symmetries=True,
-        bc_fit_value=False,  # board games keep BC through PPO's first updates without it (bench_warmstart.py),
-        ppo=ppo,  # and the critic fit cost a short masked GAIL run 10 games in 200 against random
+        ppo=ppo,
     )
