@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--temperature", type=float, default=1.0, help="the prior's softmax temperature")
     ap.add_argument("--uniform", action="store_true", help="control: a uniform prior instead of the run's policy")
     ap.add_argument("--no-decisive", action="store_true", help="control: no win-in-one check at the search's positions")
+    ap.add_argument(
+        "--anti-decisive", choices=["off", "root", "tree"], default="root", help="where the prior drops losing moves"
+    )
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     import pyspiel
@@ -101,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                     temperature=args.temperature,
                     mix=args.mix,
                     decisive=not args.no_decisive,
+                    anti_decisive=args.anti_decisive,
                 ),
                 head=head,
                 uniform=args.uniform,
@@ -131,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                 "batch_children": args.batch_children,
                 "fused": player.evaluator.twin is not None,  # type: ignore[attr-defined]
                 "decisive": not args.no_decisive,
+                "anti_decisive": args.anti_decisive,
                 "c": player.c,  # type: ignore[attr-defined]
                 "temperature": args.temperature,
                 "simulations": sims,
