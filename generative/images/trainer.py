@@ -130,8 +130,13 @@ def preset(model: str, **overrides) -> ImageGANConfig:
     updates gave classifier-FID 1.9 (recall 0.83) at 1e-3 against 30 (recall 0.02) at 2e-4,
     and a CPU budget allows a few thousand updates. EMA decay 0.99 for the same reason: 0.999
     still averaged in the early, poor weights after 2000 updates (FID 5.2 against 1.9 raw).
+    The cgan's critic sees the minibatch standard deviation within each class: on digits at
+    2000 updates recall rose from 0.06 to 0.79 and FID fell from 1.78 to 0.46 (real-vs-real
+    0.50); hinge loss with spectral norm gave recall 0.00 (``bench_results/images_s5.jsonl``).
     """
-    base = {"model": model}
+    base: dict = {"model": model}
+    if model == "cgan":  # the one measured change against within-class collapse (see below)
+        base.update(minibatch_std=True)
     if model == "wgan-gp":
         base.update(lr_generator=1e-4, lr_critic=1e-4, beta1=0.0, beta2=0.9, n_critic=5)
     return ImageGANConfig(**{**base, **overrides})
