@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from genplay.generative.core.gan import AugmentedCritic, GANStepConfig, adversarial_round, diff_augment
+from genplay.generative.core.gan import AugmentedCritic, GANStepConfig, adversarial_round, diff_augment, sorted_by_label
 from genplay.generative.core.losses import hinge_discriminator_loss, hinge_generator_loss
 from genplay.generative.core.networks import MinibatchStd, ProjectionHead
 from genplay.generative.core.step import DiscriminatorStepConfig
@@ -126,41 +126,9 @@ def test_adversarial_round_shows_the_critic_augmented_images_in_both_steps():
         GANStepConfig(diffaugment=-1.0)
 
 
-class _LabelRecorder(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.w = nn.Parameter(torch.zeros(()))
-        self.labels: list[torch.Tensor] = []
-        self.inputs: list[torch.Tensor] = []
-
-    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        self.labels.append(labels.clone())
-        self.inputs.append(x.detach().clone())
-        return x.flatten(1).mean(1) * self.w
-
-
-class _CondGen(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.linear = nn.Linear(2, 4)
-
-    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return (self.linear(z) + labels[:, None]).reshape(-1, 1, 2, 2)
-
-
-def test_conditional_rounds_sort_rows_by_label_for_minibatch_statistics():
-    gen, critic = _CondGen(), _LabelRecorder()
-    opts = [torch.optim.SGD(m.parameters(), lr=0.1) for m in (gen, critic)]
+def test_sorted_by_label_keeps_each_image_with_its_label():
     labels = torch.tensor([3, 0, 2, 0, 3, 1])
-    real = labels.float().reshape(-1, 1, 1, 1).expand(6, 1, 2, 2)
-    adversarial_round(
-        generator=gen,
-        critic=critic,
-        g_optimizer=opts[0],
-        d_optimizer=opts[1],
-        batches=iter([(real, labels)]),
-        z_dim=2,
-    )
-    d_labels, g_labels = critic.labels
-    assert d_labels.tolist() == [0, 0, 1, 2, 3, 3] * 2 and g_labels.tolist() == [0, 0, 1, 2, 3, 3]
-    assert critic.inputs[0][:6, 0, 0, 0].tolist() == [0, 0, 1, 2, 3, 3]  # each real image kept its label
+    real = torch.arange(6.0).reshape(6, 1, 1, 1)
+    (x, y), (u, none) = sorted_by_label(iter([(real, labels), (real, None)]))
+    assert y.tolist() == [0, 0, 1, 2, 3, 3] and x.flatten().tolist() == [1, 3, 5, 2, 0, 4]
+    assert none is None and torch.equal(u, real)

@@ -137,6 +137,21 @@ def generator_step(
     return {"loss": float(g_loss.detach()), "logits_fake": float(logits.detach().mean())}
 
 
+def sorted_by_label(batches: Iterator[Batch]) -> Iterator[Batch]:
+    """Each ``(real, labels)`` batch with its rows sorted by label (stable); unconditional ones as they come.
+
+    A critic's minibatch statistics (``networks.MinibatchStd``: groups of consecutive rows) then
+    measure the spread within a class, which is where a conditional generator collapses; fakes
+    take the real batch's labels, so they are sorted too. Sort the *global* batch, before
+    ``distributed.rank_rows`` splits it, so N ranks see the rows one process would.
+    """
+    for real, labels in batches:
+        if labels is not None:
+            order = torch.argsort(labels, stable=True)
+            real, labels = real[order], labels[order]
+        yield real, labels
+
+
 @dataclass(frozen=True)
 class GANStepConfig:
     """One training round: ``n_critic`` discriminator steps, then one generator step."""
@@ -168,11 +183,10 @@ def adversarial_round(
 
     ``batches`` yields ``(real, labels)`` with labels ``None`` for unconditional models; fakes
     are drawn with the real batch's labels, so the critic sees the same label mix on both
-    sides and the generator learns the data's class balance. Conditional batches are sorted by
-    label, so a critic's minibatch statistics (``networks.MinibatchStd``, groups of consecutive
-    rows) measure the spread within a class, where a conditional generator collapses. Noise
-    comes from torch's global RNG (seed it with ``seed_everything``). Returns the last critic
-    step's statistics (prefixed ``d_``) and the generator's (prefixed ``g_``).
+    sides and the generator learns the data's class balance (pass conditional batches through
+    ``sorted_by_label`` for a critic with ``MinibatchStd``). Noise comes from torch's global RNG
+    (seed it with ``seed_everything``). Returns the last critic step's statistics (prefixed
+    ``d_``) and the generator's (prefixed ``g_``).
 
     Data-parallel (``dist`` with N ranks): ``batches`` yields this rank's share of each
     global batch, noise is this rank's rows of the global noise, and both networks'
@@ -187,9 +201,6 @@ def adversarial_round(
         g_hook = lambda: allreduce_grads(generator.parameters(), dist)  # noqa: E731
     for _ in range(config.n_critic):
         real, labels = next(batches)
-        if labels is not None:  # one class per stretch of rows: MinibatchStd's groups then compare within a class
-            order = torch.argsort(labels, stable=True)
-            real, labels = real[order], labels[order]
         with torch.no_grad():
             fake = call(generator, rank_draw(torch.randn, (len(real), z_dim), real.device, dist), labels)
         net = critic if labels is None else ConditionalCritic(critic, labels, labels)

@@ -47,7 +47,7 @@ from genplay.generative.core.distributed import (
     rank_rows,
     sync_batch_norm,
 )
-from genplay.generative.core.gan import GANStepConfig, adversarial_round
+from genplay.generative.core.gan import GANStepConfig, adversarial_round, sorted_by_label
 from genplay.generative.core.progress import Heartbeat
 from genplay.generative.core.state_io import load_state, save_state
 from genplay.generative.images.data import ImageData, batches
@@ -232,6 +232,7 @@ class ImageGAN:
             seed_everything(cfg.seed)
         labels = data.train_labels if cfg.conditional else None
         stream = batches(data.train_images, labels, cfg.batch_size, seed=cfg.seed + self.step, device=self.device)
+        stream = sorted_by_label(stream)  # minibatch std compares images of one class (a no-op without labels)
         stream = rank_rows(stream, self.dist)  # this rank's rows of each global batch
         writes = out_dir is not None and self.is_main
         step_cfg = cfg.step_config()
