@@ -175,6 +175,25 @@ def test_decisive_moves_override_a_prior_that_looks_elsewhere():
     assert all(found) and not any(missed)
 
 
+def test_anti_decisive_prior_drops_the_moves_that_let_the_opponent_win():
+    # O (player 1) has 0, 1, 2 on the bottom row and X to move: any move but 3 lets O win at once.
+    game, state = _position([6, 0, 6, 1, 5, 2])
+
+    def prior(anti: str, root: bool = False) -> list:
+        ev = PolicyEvaluator(_Prefers(0), "connect_four", (3, 6, 7), "rollout", np.random.RandomState(0),
+                             decisive=True, anti_decisive=anti)  # fmt: skip
+        ev.root_key = (state.current_player(), str(state)) if root else None
+        return ev.prior(state)
+
+    assert prior("tree") == [(3, 1.0)] and prior("root", root=True) == [(3, 1.0)]
+    assert len(prior("off")) == len(prior("root")) == 7  # "root" checks the search's root only
+    blocks = [puct_bot(_Prefers(0), game, PuctConfig(2, seed=s))(state) == 3 for s in range(10)]
+    loses = [puct_bot(_Prefers(0), game, PuctConfig(2, seed=s, anti_decisive="off"))(state) == 3 for s in range(10)]
+    assert all(blocks) and not any(loses)
+    with pytest.raises(EnvError):
+        PuctConfig(5, anti_decisive="everywhere")
+
+
 def test_masked_prior_ignores_illegal_logits():
     logits = [0.0, 100.0, 0.0, float(np.log(3.0))]
     prior = masked_prior(logits, [0, 3])

@@ -37,7 +37,7 @@ from open_spiel.python.observation import make_observation
 from genplay.envs.board_bots import MAX_PUCT_SIMULATIONS
 from genplay.envs.boardgames import GAMES
 from genplay.errors import EnvError
-from genplay.gail.suites.value_head import NumpyMLP, PlanesValue, load_value_head, numpy_mlp
+from genplay.gail.suites.value_head import NumpyMLP, PlanesValue, TwinMLP, load_value_head, numpy_mlp
 from genplay.settings import POSITIVE, UNIT, ConfigError, Int, OneOf, check_fields
 
 VALUES = ("auto", "head", "rollout", "critic")
@@ -165,68 +165,6 @@ def decisive_moves(state, best: float) -> list[int]:
     """The mover's moves that end the game at once with return ``best`` for the mover (a win in one)."""
     mover = state.current_player()
     return [a for a in state.legal_actions() if (c := state.child(a)).is_terminal() and c.returns()[mover] >= best]
-
-
-class TwinMLP:
-    """The policy's logits and the value head's value of one position in one numpy pass.
-
-    Both are MLPs on the same planes with the same hidden widths (the DAgger/BC policy and
-    :mod:`.value_head`'s head; their activations may differ), so their layers stack: the first layers
-    side by side, the others as a batch of two; the first layer's rows are permuted per player so that
-    it reads OpenSpiel's observation tensor directly (no planes are built). Built by :meth:`build`, None
-    where the two networks do not line up.
-    """
-
-    def __init__(self, first: list[np.ndarray], layers: list[tuple[str, Any, Any]], n_actions: int) -> None:
-        self.first, self.layers, self.n_actions = first, layers, n_actions
-
-    @staticmethod
-    def build(actor: NumpyMLP, head: NumpyMLP, gather: list[np.ndarray]) -> TwinMLP | None:
-        """Stack ``actor`` (logits) and ``head`` (one value through a tanh); None if they differ in shape."""
-        a, h = list(actor.layers), list(head.layers)
-        linear = [k == "linear" for k, _, _ in a]
-        if not h or h[-1][0] != "Tanh" or len(a) != len(h) - 1 or linear != [k == "linear" for k, _, _ in h[:-1]]:
-            return None
-        shapes = [(w.shape, hw.shape) for (k, w, _), (_, hw, _) in zip(a, h) if k == "linear"]
-        if any(sa != sh for sa, sh in shapes[:-1]) or shapes[-1][0][0] != shapes[-1][1][0] or shapes[-1][1][1] != 1:
-            return None
-        if a[0][0] != "linear" or any(len(g) != a[0][1].shape[0] for g in gather):
-            return None
-        w0 = np.concatenate([a[0][1], h[0][1]], axis=1)
-        first = []
-        for g in gather:  # tensor @ w == tensor[g] @ w0 when w's row g[i] is w0's row i
-            w = np.zeros_like(w0)
-            np.add.at(w, g, w0)
-            first.append(w)
-        n_actions = a[-1][1].shape[1]
-        layers: list[tuple[str, Any, Any]] = [("bias", None, np.concatenate([a[0][2], h[0][2]])[None])]
-        for i, ((kind, w, b), (head_kind, hw, hb)) in enumerate(zip(a[1:], h[1:]), start=1):
-            if kind != "linear":  # activations: one for both halves, or each its own
-                layers.append((kind, None, None) if kind == head_kind else ("pair", kind, head_kind))
-                continue
-            if i == len(a) - 1:  # the output layers: the value's one column padded to the policy's width
-                hw = np.concatenate([hw, np.zeros((hw.shape[0], n_actions - 1), hw.dtype)], axis=1)
-                hb = np.concatenate([hb, np.zeros(n_actions - 1, hb.dtype)])
-            layers.append(("linear", np.stack([w, hw]), np.stack([b, hb])[:, None]))
-        return TwinMLP(first, layers, n_actions)
-
-    def __call__(self, tensor: np.ndarray, player: int) -> tuple[np.ndarray, float]:
-        """``(logits (A,), value)`` of the flat observation ``tensor`` of ``player`` (the mover)."""
-        x = tensor @ self.first[player]
-        for kind, w, b in self.layers:
-            if kind == "bias":
-                x = (x + b).reshape(2, 1, -1)  # policy and head rows, each a batch of one
-            elif kind == "linear":
-                x = np.matmul(x, w) + b
-            elif kind == "pair":
-                x = np.stack([_activation(w, x[0]), _activation(b, x[1])])
-            else:
-                x = _activation(kind, x)
-        return x[0, 0], math.tanh(float(x[1, 0, 0]))
-
-
-def _activation(kind: str, x: np.ndarray) -> np.ndarray:
-    return np.maximum(x, 0.0) if kind == "ReLU" else np.tanh(x)
 
 
 class PolicyEvaluator(mcts.Evaluator):
