@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     from genplay.cli_evaluate import cmd_evaluate
     from genplay.cli_reward import add_reward_parser
     from genplay.gail.algos.config import GAILConfig
-    from genplay.gail.algos.dac_config import DQNConfig
+    from genplay.gail.algos.dac_config import DACLearnerConfig
     from genplay.generative.images import cli as images_cli
     from genplay.generative.music import cli as music_cli
     from genplay.generative.text import cli as text_cli
@@ -211,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: every rank samples all of them)",
     )
     add_config_args(gt, GAILConfig)  # its sections' flags too: --seed, --disc-lr, --bc-epochs, --ppo-gamma
-    add_dataclass_args(gt, DQNConfig, prefix="dqn_")
+    add_dataclass_args(gt, DACLearnerConfig, prefix="dqn_")
     gt.set_defaults(func=cmd_gail_train)
 
     ev = sub.add_parser("evaluate", help="true-reward returns beside expert and random; or an Atari suite")

@@ -141,7 +141,7 @@ def _gail_preset_notes() -> dict[tuple[str, str], str]:
     notes: dict[tuple[str, str], dict[str, list[str]]] = {}
     try:
         from genplay.gail.algos.config import GAILConfig, atari_preset
-        from genplay.gail.algos.dac_config import DQNConfig, dac_atari_preset
+        from genplay.gail.algos.dac_config import DACLearnerConfig, dac_atari_preset
         from genplay.gail.algos.presets import preset
         from genplay.gail.suites.boardgame_presets import PRESETS, board_config
         from genplay.settings import sections
@@ -158,7 +158,7 @@ def _gail_preset_notes() -> dict[tuple[str, str], str]:
                 for name, (_, part) in sections(GAILConfig).items():
                     pairs.append((part.__name__, getattr(base, name), getattr(cfg, name)))
                 if family == "Atari":
-                    pairs.append(("DQNConfig", DQNConfig(), dac_atari_preset(None)[1]))
+                    pairs.append(("DACLearnerConfig", DACLearnerConfig(), dac_atari_preset(None)[1]))
                 for cls_name, default, got in pairs:
                     for f in dataclasses.fields(default):
                         a, b = getattr(default, f.name), getattr(got, f.name)
@@ -172,7 +172,7 @@ def _gail_preset_notes() -> dict[tuple[str, str], str]:
     return _NOTES
 
 
-GAIL_CLASSES = ("GAILConfig", "RunConfig", "RewardModelConfig", "BCConfig", "PPOConfig", "DQNConfig")
+GAIL_CLASSES = ("GAILConfig", "RunConfig", "RewardModelConfig", "BCConfig", "PPOConfig", "DACLearnerConfig")
 """Config classes of ``gail train`` whose flags' help names the env presets that change them."""
 
 
@@ -226,11 +226,11 @@ def add_dataclass_args(
 
 def flag_error(exc: Exception) -> GenplayError:
     """A config ``ValueError`` ("RewardModelConfig.disc_lr: ...") as a one-line error naming the flag ("--disc-lr:
-    ..."): each section's fields under its flag prefix (``--ppo-``, ``--bc-``), ``DQNConfig``'s as ``--dqn-``."""
+    ..."): each section's fields under its flag prefix (``--ppo-``, ``--bc-``), ``DACLearnerConfig``'s as ``--dqn-``."""
     from genplay.gail.algos.config import GAILConfig
     from genplay.settings import flag_names, section_prefixes
 
-    return GenplayError(flag_names(str(exc), {**section_prefixes(GAILConfig), "DQNConfig": "dqn-"}))
+    return GenplayError(flag_names(str(exc), {**section_prefixes(GAILConfig), "DACLearnerConfig": "dqn-"}))
 
 
 def check_out_dir(path: str) -> None:

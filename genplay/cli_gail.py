@@ -27,9 +27,9 @@ def config_overrides(args: argparse.Namespace, *, prefix: str = "", cls: type | 
 
 
 def cmd_gail_train(args: argparse.Namespace) -> None:
-    from genplay.gail.algos.dac_config import DQNConfig
+    from genplay.gail.algos.dac_config import DACLearnerConfig
 
-    dqn_flags = config_overrides(args, prefix="dqn_", cls=DQNConfig)
+    dqn_flags = config_overrides(args, prefix="dqn_", cls=DACLearnerConfig)
     if args.algo == "dac":
         return cmd_dac_train(args)
     if dqn_flags:
@@ -104,7 +104,7 @@ def check_ppo_for_env(env_id: str, config) -> None:
 def cmd_dac_train(args: argparse.Namespace) -> None:
     """``gail train --algo dac``: the off-policy variant (DQN or SAC on the discriminator's reward)."""
     from genplay.gail.algos.config import replace
-    from genplay.gail.algos.dac_config import DQNConfig, check_learner_fields, continuous_actions, dac_preset
+    from genplay.gail.algos.dac_config import DACLearnerConfig, check_learner_fields, continuous_actions, dac_preset
     from genplay.gail.data.demos import load_demos
     from genplay.gail.runs.off_policy_run import stored_dac_settings
     from genplay.gail.saving.run_files import CHECKPOINT, check_run_algorithm
@@ -129,7 +129,7 @@ def cmd_dac_train(args: argparse.Namespace) -> None:
             raise GenplayError(f"{flag}: --algo dac does not use this setting (it is GAIL's; default {default!r})")
     try:
         config = replace(base, **config_overrides(args))
-        dqn = dataclasses.replace(base_dqn, **config_overrides(args, prefix="dqn_", cls=DQNConfig))
+        dqn = dataclasses.replace(base_dqn, **config_overrides(args, prefix="dqn_", cls=DACLearnerConfig))
         check_learner_fields(dqn, discrete=not continuous_actions(args.env))  # DQN's fields or SAC's
     except (ValueError, TypeError) as exc:
         raise flag_error(exc) from None

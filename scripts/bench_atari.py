@@ -57,7 +57,11 @@ def parse() -> argparse.Namespace:
         "--wall-budget", type=_positive, default=None, help="learn mode: stop training after this many seconds"
     )
     p.add_argument(
-        "--set", action="append", default=[], metavar="FIELD=VALUE", help="GAILConfig override (dqn_FIELD: DQNConfig)"
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="GAILConfig override (dqn_FIELD: DACLearnerConfig)",
     )
     p.add_argument("--out", default=None, help="also append the JSON line to this file")
     p.add_argument("--run-dir", default=None, help="learn mode: checkpoints and logs here")
@@ -114,7 +118,7 @@ def gail_config(args):
 
 
 def dqn_config(args):
-    """DAC's DQNConfig: the Atari preset's, then the --set dqn_FIELD overrides."""
+    """DAC's DACLearnerConfig: the Atari preset's, then the --set dqn_FIELD overrides."""
     import dataclasses
 
     from genplay.gail.algos.dac_config import dac_atari_preset
@@ -305,7 +309,7 @@ def main() -> None:
         if args.algo == "dac":
             dqn_config(args)
         elif any(key.startswith("dqn_") for key in _overrides(args)):
-            raise ValueError("--set dqn_FIELD: DQNConfig fields need --algo dac")
+            raise ValueError("--set dqn_FIELD: DACLearnerConfig fields need --algo dac")
     except (GenplayError, ValueError, TypeError) as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         raise SystemExit(2) from None

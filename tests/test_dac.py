@@ -10,10 +10,10 @@ from genplay.envs import EnvFactory
 from genplay.errors import CheckpointError
 from genplay.gail.algos.config import GAILConfig, replace
 from genplay.gail.algos.dac import DAC
-from genplay.gail.algos.dac_config import DQNConfig
+from genplay.gail.algos.dac_config import DACLearnerConfig
 from genplay.gail.evaluation.evaluate import episode_returns
 
-SMALL = DQNConfig(
+SMALL = DACLearnerConfig(
     buffer_size=20_000,
     learning_starts=1_000,
     learning_rate=5e-4,
@@ -25,7 +25,7 @@ SMALL = DQNConfig(
 DISC = replace(GAILConfig(), disc_updates=4, disc_batch_size=128)
 
 
-def make_dac(demos, dqn: DQNConfig = SMALL, config: GAILConfig = DISC, seed: int = 0) -> DAC:
+def make_dac(demos, dqn: DACLearnerConfig = SMALL, config: GAILConfig = DISC, seed: int = 0) -> DAC:
     venv = EnvFactory("CartPole-v1").make_vec(4, seed=seed)
     return DAC(venv=venv, demos=demos, config=config, dqn=dqn)
 
@@ -37,7 +37,7 @@ def test_dac_learns_cartpole(cartpole_demos):
     at 10k). With the discriminator frozen at its initial weights (``train_discriminator`` a no-op) the best
     of the two is 9.6 and the test fails; with the margin loss on, a frozen discriminator still reached 433 (DQfD's
     margin on expert rows is behaviour cloning), so the margin stays off here."""
-    dac = make_dac(cartpole_demos, DQNConfig(**{**SMALL.__dict__, "margin_weight": 0.0}))
+    dac = make_dac(cartpole_demos, DACLearnerConfig(**{**SMALL.__dict__, "margin_weight": 0.0}))
     best = 0.0
     for steps in (5_000, 10_000):
         dac.learn(steps)
@@ -97,7 +97,7 @@ def test_rewards_are_the_current_discriminators_plus_the_absorbing_tail(cartpole
     after = dac.rewards(features, terminated)
     assert torch.allclose(before[4:], after[4:])  # live rows: unchanged discriminator net
     assert (after[:4] > before[:4] + 1.0).all()  # terminating rows carry the (larger) absorbing tail
-    dac.dqn_config = DQNConfig(**{**SMALL.__dict__, "reward_scale": 0.1})
+    dac.dqn_config = DACLearnerConfig(**{**SMALL.__dict__, "reward_scale": 0.1})
     torch.testing.assert_close(dac.rewards(features, terminated), 0.1 * after)
     dac.dqn_config = SMALL
     for p in dac.disc.net.parameters():  # relabelled when sampled: a new discriminator, new rewards
@@ -129,7 +129,7 @@ def test_replay_rows_pair_each_row_with_its_next_observation(cartpole_demos):
 def test_same_seed_same_weights(cartpole_demos):
     weights = []
     for _ in range(2):
-        dac = make_dac(cartpole_demos, DQNConfig(**{**SMALL.__dict__, "learning_starts": 500}))
+        dac = make_dac(cartpole_demos, DACLearnerConfig(**{**SMALL.__dict__, "learning_starts": 500}))
         dac.learn(1_500)
         weights.append(torch.cat([p.detach().flatten() for p in dac.algo.policy.parameters()]))
     assert torch.equal(weights[0], weights[1])
@@ -150,12 +150,12 @@ def test_checkpoint_round_trip_and_resume(cartpole_demos, tmp_path):
 
 
 def test_bad_inputs_get_one_clear_error(cartpole_demos, tmp_path):
-    with pytest.raises(ValueError, match="DQNConfig.margin"):
-        DQNConfig(margin=-1.0)
-    with pytest.raises(ValueError, match="DQNConfig.buffer_size"):
-        DQNConfig(buffer_size=1)
-    with pytest.raises(ValueError, match="DQNConfig.tau: DAC's DQN learner does not use this setting"):
-        make_dac(cartpole_demos, DQNConfig(**{**SMALL.__dict__, "tau": 0.5}))
+    with pytest.raises(ValueError, match="DACLearnerConfig.margin"):
+        DACLearnerConfig(margin=-1.0)
+    with pytest.raises(ValueError, match="DACLearnerConfig.buffer_size"):
+        DACLearnerConfig(buffer_size=1)
+    with pytest.raises(ValueError, match="DACLearnerConfig.tau: DAC's DQN learner does not use this setting"):
+        make_dac(cartpole_demos, DACLearnerConfig(**{**SMALL.__dict__, "tau": 0.5}))
     bad = tmp_path / "not-a-checkpoint"
     bad.write_bytes(b"junk")
     with pytest.raises(CheckpointError, match="not-a-checkpoint"):
@@ -177,7 +177,7 @@ def test_ended_rows_keep_their_real_final_observation(cartpole_demos):
     """Truncated and terminated rows pair with the episode's real last frame, not the next reset frame
     (one observation array: SB3's next add writes the reset frame over it), across buffer wrap-around."""
     factory = EnvFactory("CartPole-v1", kwargs={"max_episode_steps": 20})  # random play: truncations and terminations
-    tiny = DQNConfig(**{**SMALL.__dict__, "buffer_size": 960, "learning_starts": 10_000})  # 240 rows: wraps
+    tiny = DACLearnerConfig(**{**SMALL.__dict__, "buffer_size": 960, "learning_starts": 10_000})  # 240 rows: wraps
     dac = DAC(venv=factory.make_vec(4, seed=0), demos=cartpole_demos, config=DISC, dqn=tiny)
     dac.learn(1_000)
     rb = dac.algo.replay_buffer
@@ -189,7 +189,7 @@ def test_ended_rows_keep_their_real_final_observation(cartpole_demos):
 
 
 def test_replay_capacity_counts_all_envs_together(cartpole_demos):
-    """DQNConfig.buffer_size is transitions over all envs (SB3 divides by n_envs once, not twice)."""
+    """DACLearnerConfig.buffer_size is transitions over all envs (SB3 divides by n_envs once, not twice)."""
     rb = make_dac(cartpole_demos).algo.replay_buffer
     assert rb.buffer_size * rb.n_envs == SMALL.buffer_size
 
@@ -211,13 +211,13 @@ def pendulum_demos():
     return expert_demos("Pendulum-v1", 4, seed=0)
 
 
-SAC_SMALL = DQNConfig(
+SAC_SMALL = DACLearnerConfig(
     buffer_size=4_000, learning_starts=200, batch_size=32, expert_batch_size=32, disc_every=200, net_arch=(32,)
 )
-SAC_SMALL = DQNConfig(**{**SAC_SMALL.__dict__, "margin_weight": 0.0})
+SAC_SMALL = DACLearnerConfig(**{**SAC_SMALL.__dict__, "margin_weight": 0.0})
 
 
-def make_sac_dac(demos, dqn: DQNConfig = SAC_SMALL) -> DAC:
+def make_sac_dac(demos, dqn: DACLearnerConfig = SAC_SMALL) -> DAC:
     return DAC(venv=EnvFactory("Pendulum-v1").make_vec(2, seed=0), demos=demos, config=DISC, dqn=dqn)
 
 
@@ -266,10 +266,10 @@ def test_sac_checkpoint_round_trip(pendulum_demos, tmp_path):
 
 
 def test_dqn_only_settings_are_refused_for_sac(pendulum_demos):
-    with pytest.raises(ValueError, match="DQNConfig.margin_weight: DQfD's margin needs discrete actions"):
-        make_sac_dac(pendulum_demos, DQNConfig(**{**SAC_SMALL.__dict__, "margin_weight": 1.0}))
-    with pytest.raises(ValueError, match="DQNConfig.exploration_fraction: DAC's SAC learner does not use"):
-        make_sac_dac(pendulum_demos, DQNConfig(**{**SAC_SMALL.__dict__, "exploration_fraction": 0.5}))
+    with pytest.raises(ValueError, match="DACLearnerConfig.margin_weight: DQfD's margin needs discrete actions"):
+        make_sac_dac(pendulum_demos, DACLearnerConfig(**{**SAC_SMALL.__dict__, "margin_weight": 1.0}))
+    with pytest.raises(ValueError, match="DACLearnerConfig.exploration_fraction: DAC's SAC learner does not use"):
+        make_sac_dac(pendulum_demos, DACLearnerConfig(**{**SAC_SMALL.__dict__, "exploration_fraction": 0.5}))
 
 
 @pytest.mark.slow

@@ -68,9 +68,11 @@ def test_dac_q_network_acts_the_same_under_dqn_load(tmp_path, cartpole_demos):
 
     from genplay.gail.algos.config import GAILConfig
     from genplay.gail.algos.dac import DAC
-    from genplay.gail.algos.dac_config import DQNConfig
+    from genplay.gail.algos.dac_config import DACLearnerConfig
 
-    dqn = DQNConfig(buffer_size=2_000, learning_starts=100, net_arch=(32,), disc_every=100, target_update_interval=100)
+    dqn = DACLearnerConfig(
+        buffer_size=2_000, learning_starts=100, net_arch=(32,), disc_every=100, target_update_interval=100
+    )
     config = replace(GAILConfig(), disc_updates=1, disc_batch_size=32, device="cpu")
     dac = DAC(venv=cartpole_demos.env_factory.make_vec(2, seed=0), demos=cartpole_demos, config=config, dqn=dqn)
     export_policy(dac.learn(300), tmp_path)

@@ -489,12 +489,14 @@ def test_python_api_dac_save_writes_a_run_directory_the_command_line_reads(tmp_p
     from genplay.cli import main
     from genplay.envs.scripted import SCRIPTED_EXPERTS
     from genplay.gail.algos.dac import DAC
-    from genplay.gail.algos.dac_config import DQNConfig
+    from genplay.gail.algos.dac_config import DACLearnerConfig
     from genplay.gail.data.collect import collect_demos
 
     env = "Acrobot-v1"  # a scripted expert: evaluate's expert row needs no training
     demos = collect_demos(env, SCRIPTED_EXPERTS[env], 2, seed=0)
-    dqn = DQNConfig(buffer_size=2_000, learning_starts=100, net_arch=(32,), disc_every=100, target_update_interval=100)
+    dqn = DACLearnerConfig(
+        buffer_size=2_000, learning_starts=100, net_arch=(32,), disc_every=100, target_update_interval=100
+    )
     config = replace(GAILConfig(), disc_updates=1, disc_batch_size=32, device="cpu", checkpoint_every=0)
     dac = DAC(venv=make_vec_env(env, n_envs=2, seed=0), demos=demos, config=config, dqn=dqn).learn(200)
     out = tmp_path / "dac_run"
@@ -531,7 +533,7 @@ def test_dac_progress_bar_total_is_the_step_count_reached(cartpole_demos, monkey
     """DAC's DQN steps each of its 3 envs 4 times between checks: 100 steps end at 108, the bar's total."""
     import genplay.gail.algos.dac as dac_module
     from genplay.gail.algos.dac import DAC
-    from genplay.gail.algos.dac_config import DQNConfig
+    from genplay.gail.algos.dac_config import DACLearnerConfig
 
     bars = []
 
@@ -541,7 +543,7 @@ def test_dac_progress_bar_total_is_the_step_count_reached(cartpole_demos, monkey
             super()._on_training_end()
 
     monkeypatch.setattr(dac_module, "_ProgressBar", Recorded)
-    dqn = DQNConfig(buffer_size=1_000, learning_starts=50, net_arch=(16,), train_freq=4, disc_every=50)
+    dqn = DACLearnerConfig(buffer_size=1_000, learning_starts=50, net_arch=(16,), train_freq=4, disc_every=50)
     dac = DAC(venv=make_vec_env(ENV, n_envs=3, seed=0), demos=cartpole_demos, config=tiny_config(), dqn=dqn)
     dac.learn(100, progress_bar=True)
     assert bars == [(108, 108)] and dac.num_timesteps == 108

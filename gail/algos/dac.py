@@ -21,7 +21,7 @@ epsilon, SAC's actor and temperature are SB3's. Read top to bottom in :meth:`DAC
 The discriminator takes ``disc_updates`` core steps (``discriminator_step``) every ``disc_every``
 agent steps, with the absorbing state weighted by each side's share (the prior as a rate,
 :meth:`DAC.absorbing_shares`). Settings: the discriminator's and the run's are ``GAILConfig``'s
-(:data:`DAC_READS`), the learner's :class:`DQNConfig`'s.
+(:data:`DAC_READS`), the learner's :class:`DACLearnerConfig`'s.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from genplay.errors import EnvError
 from genplay.gail.algos.config import GAILConfig, replace
-from genplay.gail.algos.dac_config import DQNConfig, check_learner_fields, dac_run_meta
+from genplay.gail.algos.dac_config import DACLearnerConfig, check_learner_fields, dac_run_meta
 from genplay.gail.data.demos import Demos
 from genplay.gail.data.store import TransitionStore
 from genplay.gail.learners.learner import ProgressBar
@@ -68,7 +68,7 @@ DAC_READS: frozenset[str] = frozenset(
 """The :class:`GAILConfig` fields DAC reads. Every other field (``ppo``, ``bc_*``, ``scale_rewards``,
 ``disc_replay_rollouts``, the board-game ones, and any field added later) belongs to the on-policy
 trainer, so a command line refuses it for DAC rather than ignoring it; the learner's settings are
-:class:`DQNConfig`'s."""
+:class:`DACLearnerConfig`'s."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ LearnerSettings.RULES = {
 }
 
 
-def learner_settings(config: GAILConfig, dqn: DQNConfig, discrete: bool) -> LearnerSettings:
+def learner_settings(config: GAILConfig, dqn: DACLearnerConfig, discrete: bool) -> LearnerSettings:
     """The off-policy learner's settings from DAC's two configs: the run's from ``config``, the rest from
     ``dqn`` (DQN: epsilon-greedy and a whole target copy every ``target_update_interval`` agent steps;
     SAC: a tuned temperature and a Polyak target update every Q step)."""
@@ -135,7 +135,7 @@ class DAC(OffPolicyImitation):
         venv: VecEnv,
         demos: Demos,
         config: GAILConfig = GAILConfig(),
-        dqn: DQNConfig = DQNConfig(),
+        dqn: DACLearnerConfig = DACLearnerConfig(),
         log_dir: str | None = None,
     ) -> None:
         if config.run.n_envs != venv.num_envs:  # the stored config says what ran (resume rebuilds it)
@@ -319,7 +319,7 @@ class DAC(OffPolicyImitation):
         venv: VecEnv,
         demos: Demos,
         log_dir: str | None = None,
-        settings: tuple[GAILConfig, DQNConfig] | None = None,
+        settings: tuple[GAILConfig, DACLearnerConfig] | None = None,
         state: dict | None = None,
     ) -> DAC:
         """Rebuild a trainer saved by :meth:`save` (a run directory or a checkpoint file), ready to learn
@@ -331,13 +331,13 @@ class DAC(OffPolicyImitation):
         return load_off_policy(cls, path, venv=venv, demos=demos, config=settings, log_dir=log_dir, state=state)
 
     # ------------------------------------------------------------------ checkpoint hooks
-    def settings(self) -> tuple[GAILConfig, DQNConfig]:
+    def settings(self) -> tuple[GAILConfig, DACLearnerConfig]:
         """What the checkpoint stores as the run's settings (and ``load`` rebuilds from)."""
         return self.config, self.dqn_config
 
     @classmethod
     def from_settings(
-        cls, settings: tuple[GAILConfig, DQNConfig], *, venv: VecEnv, demos: Demos, log_dir: str | None
+        cls, settings: tuple[GAILConfig, DACLearnerConfig], *, venv: VecEnv, demos: Demos, log_dir: str | None
     ) -> DAC:
         config, dqn = settings
         return cls(venv=venv, demos=demos, config=config, dqn=dqn, log_dir=log_dir)

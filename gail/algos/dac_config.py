@@ -1,5 +1,10 @@
-"""Settings of DAC's off-policy learner (:class:`DQNConfig`: SB3's DQN for discrete actions, SAC for
-continuous ones), DAC's ALE preset and its classic-control ones."""
+"""Settings of DAC's off-policy learner (:class:`DACLearnerConfig`: SB3's DQN for discrete actions, SAC for
+continuous ones), DAC's ALE preset and its classic-control ones.
+
+DAC is a reward model plus this learner: its reward model and run are a ``GAILConfig``'s ``reward`` and
+``run`` sections (the fields :data:`genplay.gail.algos.dac.DAC_READS` names), so a DAC run's settings are
+the pair ``(GAILConfig, DACLearnerConfig)``. Runs store the learner's half under ``"dqn"`` (its flags are
+``--dqn-*``), as they did when the class was named ``DQNConfig``."""
 
 from __future__ import annotations
 
@@ -25,13 +30,14 @@ from genplay.settings import (
 
 
 @dataclass(frozen=True)
-class DQNConfig:
+class DACLearnerConfig:
     """The off-policy learner of :class:`DAC` (SB3's names where SB3 has them; steps are agent steps).
 
     Discrete actions train SB3's DQN, continuous ones SB3's SAC (the DAC paper's setting); the
     ``exploration_*``, ``margin*``, ``max_grad_norm`` and ``target_update_interval`` fields are DQN's,
     ``tau`` and ``ent_coef`` SAC's, and DAC refuses a field set away from its default for the other
-    learner (:data:`DQN_ONLY`, :data:`SAC_ONLY`). The name is kept for the ``--dqn-*`` flags.
+    learner (:data:`DQN_ONLY`, :data:`SAC_ONLY`). Its fields are the ``--dqn-*`` flags (the learner
+    was DQN alone when they were named).
     The defaults are Atari-sized (the base of :func:`dac_atari_preset`); :func:`dac_preset` gives
     vector-observation envs :data:`CLASSIC_DQN` or :data:`CLASSIC_SAC` instead."""
 
@@ -79,14 +85,14 @@ class DQNConfig:
     """SAC: initial entropy coefficient, tuned towards SB3's target entropy (-action dims)."""
 
     def __post_init__(self) -> None:
-        check_fields(self, DQN_RULES)
+        check_fields(self, DAC_LEARNER_RULES)
         if self.batch_size + self.expert_batch_size < 1:
-            raise ValueError("DQNConfig.batch_size: batch_size + expert_batch_size must be >= 1")
+            raise ValueError("DACLearnerConfig.batch_size: batch_size + expert_batch_size must be >= 1")
 
 
 MAX_BUFFER = 2_000_000
 """Replay rows at most: 2M Atari frames are ~14 GB even with SB3's memory-optimised buffer (24 GB machine)."""
-DQN_RULES: dict[str, Rule] = {
+DAC_LEARNER_RULES: dict[str, Rule] = {
     "buffer_size": Int(2, MAX_BUFFER),
     "learning_starts": Int(0),
     "batch_size": Int(0, MAX_BATCH),
@@ -111,17 +117,17 @@ DQN_RULES: dict[str, Rule] = {
 
 DQN_ONLY = ("exploration_fraction", "exploration_initial_eps", "exploration_final_eps", "margin", "max_grad_norm")
 DQN_ONLY += ("target_update_interval",)
-""":class:`DQNConfig` fields only the DQN learner reads (``margin_weight`` must be 0 for SAC)."""
+""":class:`DACLearnerConfig` fields only the DQN learner reads (``margin_weight`` must be 0 for SAC)."""
 SAC_ONLY = ("tau", "ent_coef")
-""":class:`DQNConfig` fields only the SAC learner reads."""
+""":class:`DACLearnerConfig` fields only the SAC learner reads."""
 
 
-def dac_atari_preset(game: str | None = None) -> tuple[GAILConfig, DQNConfig]:
+def dac_atari_preset(game: str | None = None) -> tuple[GAILConfig, DACLearnerConfig]:
     """DAC on ALE: the pixel-GAIL discriminator, its logit reward (clipped at +-10) scaled to +-1 as
     DQN's Atari rewards are, and DQN's Atari settings (Mnih et al. 2015; SB3 zoo) with half of each
     batch from the demos."""
     config = replace(atari_preset(game), disc_updates=4, disc_batch_size=128)
-    dqn = DQNConfig(
+    dqn = DACLearnerConfig(
         buffer_size=75_000,  # 4.2 GB of uint8 stacks (observations and next observations, as SB3's plain buffer)
         learning_starts=10_000,
         batch_size=32,
@@ -137,7 +143,7 @@ def dac_atari_preset(game: str | None = None) -> tuple[GAILConfig, DQNConfig]:
     return config, dqn
 
 
-CLASSIC_DQN = DQNConfig(
+CLASSIC_DQN = DACLearnerConfig(
     buffer_size=100_000,  # a whole 100k-200k run fits: nothing is forgotten on envs this small
     learning_starts=1_000,  # 10k (Atari's) is 10% of a CartPole budget spent before the first update
     batch_size=64,
@@ -150,7 +156,7 @@ CLASSIC_DQN = DQNConfig(
 )
 """DAC's Q-learner on vector-observation envs (classic control): small nets and short horizons.
 
-The :class:`DQNConfig` defaults are Atari-sized, and on CartPole-v1 they left DAC at 122 after 100k
+The :class:`DACLearnerConfig` defaults are Atari-sized, and on CartPole-v1 they left DAC at 122 after 100k
 steps (0.21 normalised, seed 0): a linear Q (no hidden layer), 10k steps before the first update, a
 target copy every 8k steps and a 1e-4 step size kept the Q-values near 0 while the discriminator's
 reward was +2.5 on expert rows and -12 on the learner's. These settings are SB3 zoo's classic-control
@@ -163,7 +169,7 @@ the Huber TD loss sits in its linear region and DQfD's 0.8 margin is small besid
 left some starts timing out (0.82 / 0.84 normalised at 200k steps, BC alone 1.00). Scaled, on the shared
 learner: bench_family.py, 20 demos, 100k steps, seeds 0-2: 0.96 / 0.96 / 0.96 (returns' std 16)."""
 
-CLASSIC_SAC = DQNConfig(
+CLASSIC_SAC = DACLearnerConfig(
     buffer_size=100_000,
     learning_starts=1_000,
     batch_size=128,
@@ -178,7 +184,7 @@ CLASSIC_SAC = DQNConfig(
 actor-critic on the discriminator's reward relabelled at sample time, with expert rows in the critic's batch.
 bench_family.py, 20 demos, 20k steps, seeds 0-2: 1.03 / 1.02 / 1.02 normalised (GAIL needs ~300k)."""
 
-CLASSIC_ENVS: dict[str, DQNConfig] = {
+CLASSIC_ENVS: dict[str, DACLearnerConfig] = {
     "Pendulum-v1": CLASSIC_SAC,
     "CartPole-v1": CLASSIC_DQN,  # the expert never terminates: the absorbing reward learns to punish falls
     "Acrobot-v1": CLASSIC_DQN,  # the expert terminates (swing-up): the absorbing reward pays reaching the goal
@@ -191,18 +197,18 @@ needs its own settings gets them here; other vector-observation envs get :data:`
 for Box actions)."""
 
 
-def check_learner_fields(dqn: DQNConfig, discrete: bool) -> None:
-    """Refuse a :class:`DQNConfig` field that the chosen learner would ignore (set away from its default)."""
-    default = DQNConfig()
+def check_learner_fields(dqn: DACLearnerConfig, discrete: bool) -> None:
+    """Refuse a :class:`DACLearnerConfig` field that the chosen learner would ignore (set away from its default)."""
+    default = DACLearnerConfig()
     for name in SAC_ONLY if discrete else DQN_ONLY:
         if getattr(dqn, name) != getattr(default, name):
             learner, other = ("DQN", "continuous") if discrete else ("SAC", "discrete")
             raise ConfigError(
-                f"DQNConfig.{name}: DAC's {learner} learner does not use this setting (it is for {other} actions; "
-                f"default {getattr(default, name)!r})"
+                f"DACLearnerConfig.{name}: DAC's {learner} learner does not use this setting (it is for {other} "
+                f"actions; default {getattr(default, name)!r})"
             )
     if not discrete and dqn.margin_weight > 0:
-        raise ConfigError("DQNConfig.margin_weight: DQfD's margin needs discrete actions; must be 0 with SAC")
+        raise ConfigError("DACLearnerConfig.margin_weight: DQfD's margin needs discrete actions; must be 0 with SAC")
 
 
 def continuous_actions(env_id: str) -> bool:
@@ -220,7 +226,7 @@ def continuous_actions(env_id: str) -> bool:
         env.close()
 
 
-def dac_preset(env_id: str) -> tuple[GAILConfig, DQNConfig]:
+def dac_preset(env_id: str) -> tuple[GAILConfig, DACLearnerConfig]:
     """DAC's settings for ``env_id``: :func:`dac_atari_preset` for genplay's ALE ids, else GAIL's
     preset for the discriminator and :data:`CLASSIC_ENVS`' learner (else :data:`CLASSIC_DQN`, or
     :data:`CLASSIC_SAC` for continuous actions)."""
@@ -232,7 +238,7 @@ def dac_preset(env_id: str) -> tuple[GAILConfig, DQNConfig]:
     return preset(env_id), CLASSIC_SAC if continuous_actions(env_id) else CLASSIC_DQN
 
 
-def dac_run_meta(factory: Any, config: Any, dqn: DQNConfig) -> dict[str, Any]:
+def dac_run_meta(factory: Any, config: Any, dqn: DACLearnerConfig) -> dict[str, Any]:
     """``config.json`` of a DAC run: the env, the discriminator's settings and the Q-learner's."""
     meta = {"algo": "dac", "env_id": factory.env_id, "env": factory.to_dict(), **dataclasses.asdict(config)}
     meta["dqn"] = dataclasses.asdict(dqn)

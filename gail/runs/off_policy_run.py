@@ -5,7 +5,7 @@ locked, refused when it holds a run unless ``resume`` (continue from ``checkpoin
 learning settings must match unless ``force``) or ``force`` (start over); ``config.json``,
 an atomic ``checkpoint.pt`` (replay buffer included), ``policy.zip`` that SB3's own
 ``DQN.load`` / ``SAC.load`` opens, ``history.json``, ``learning_curve.png`` and ``logs/``.
-DAC's settings are a ``(GAILConfig, DQNConfig)`` pair (:func:`train_dac`); the others' one config.
+DAC's settings are a ``(GAILConfig, DACLearnerConfig)`` pair (:func:`train_dac`); the others' one config.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from genplay.envs import EnvFactory, as_factory
 from genplay.errors import CheckpointError
 from genplay.gail.algos.config import GAILConfig
 from genplay.gail.algos.dac import DAC
-from genplay.gail.algos.dac_config import DQNConfig, dac_preset, dac_run_meta
+from genplay.gail.algos.dac_config import DACLearnerConfig, dac_preset, dac_run_meta
 from genplay.gail.data.demos import Demos
 from genplay.gail.evaluation.plotting import plot_learning_curve
 from genplay.gail.learners.off_policy import OffPolicyConfig, OffPolicyImitation, run_meta
@@ -56,7 +56,7 @@ def train_off_policy(
     demos: Demos,
     total_timesteps: int,
     *,
-    config: OffPolicyConfig | tuple[GAILConfig, DQNConfig] | None = None,
+    config: OffPolicyConfig | tuple[GAILConfig, DACLearnerConfig] | None = None,
     out_dir: str | Path | None = None,
     resume: bool = False,
     force: bool = False,
@@ -107,7 +107,7 @@ def train_dac(
     total_timesteps: int,
     *,
     config: GAILConfig | None = None,
-    dqn: DQNConfig | None = None,
+    dqn: DACLearnerConfig | None = None,
     out_dir: str | Path | None = None,
     resume: bool = False,
     force: bool = False,
@@ -132,6 +132,6 @@ def train_dac(
     )
 
 
-def stored_dac_settings(ckpt: str | Path) -> tuple[GAILConfig, DQNConfig]:
+def stored_dac_settings(ckpt: str | Path) -> tuple[GAILConfig, DACLearnerConfig]:
     """The ``(config, dqn)`` a DAC checkpoint was trained with (the CLI's base on ``--resume``)."""
     return stored_settings(read_off_policy(ckpt, DAC.log_key), DAC, ckpt)

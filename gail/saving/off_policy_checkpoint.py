@@ -115,16 +115,16 @@ def stored_config(state: dict, config_cls: type[OffPolicyConfig], path: str | Pa
 
 
 def stored_settings(state: dict, cls: type[OffPolicyImitation], path: str | Path) -> Any:
-    """What ``cls`` is rebuilt from: its stored config, or for DAC the ``(GAILConfig, DQNConfig)`` pair
+    """What ``cls`` is rebuilt from: its stored config, or for DAC the ``(GAILConfig, DACLearnerConfig)`` pair
     (a device this machine lacks becomes ``auto``)."""
     if not _with_reward(cls):
         return stored_config(state, cls.config_class, path)
-    from genplay.gail.algos.dac_config import DQNConfig
+    from genplay.gail.algos.dac_config import DACLearnerConfig
 
     config = checkpoint_config(state, path)
     try:
         dqn_data = dict(state["dqn"])
-        return config, DQNConfig(**{**dqn_data, "net_arch": tuple(dqn_data["net_arch"])})
+        return config, DACLearnerConfig(**{**dqn_data, "net_arch": tuple(dqn_data["net_arch"])})
     except (TypeError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{path}: field 'dqn' is not a valid DQN config ({exc})") from None
 
