@@ -50,6 +50,16 @@ def test_gail_config_is_made_of_its_parts():
     }
 
 
+def test_every_registered_config_names_each_setting_once():
+    """Flat names are flags: two settings with one name would be one flag for both (flat_names refuses it)."""
+    from genplay.gail.algos.registry import ALGORITHMS
+
+    for name, spec in ALGORITHMS.items():
+        cls = spec.load()[1]
+        assert flat_names(cls), name
+        assert set(flat_settings(spec.default_config("CartPole-v1"))) == set(flat_names(cls)), name
+
+
 @pytest.mark.parametrize("algo", ["gail", "airl"])
 def test_every_setting_of_the_flat_layout_has_one_home(algo):
     """Each flat name an old run stored (its flag's name) is one field of one section, and back."""
