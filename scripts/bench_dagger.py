@@ -7,7 +7,8 @@ against the oracle (``gail.suites.boardgames.play_both_colours``). Classic contr
 episodes of the family's expert (cached PPO, scripted) and the same expert as the oracle; the
 return over 50 episodes normalised between random (0) and the expert (1). Keys: env, seed, n_demo,
 expert, rounds, timesteps, expert_queries, dataset_size, per_round (learner agreement with the
-oracle, BC epochs and held-out loss, rollout and fit seconds per round), vs_random / vs_oracle
+oracle, BC epochs and held-out loss, rollout and fit seconds per round), the learner's
+symmetric_policy and net_arch (``--symmetric-policy``, ``--net-arch``), vs_random / vs_oracle
 (win/draw/loss counts, board games) or learned_return_mean / expert_return / random_return /
 normalised, wall_s.
 
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 
 from genplay.envs.boardgames import game_of
-from genplay.gail.algos.dagger_config import dagger_preset
+from genplay.gail.algos.dagger_config import DAggerConfig, dagger_preset
 from genplay.gail.data.expert_choice import expert_demos
 from genplay.gail.runs.dagger_run import train_dagger
 from genplay.gail.suites.boardgame_presets import board_preset
@@ -47,20 +48,43 @@ def record(summary: dict) -> dict:
     return {k: int(round(summary[k] * n)) for k in ("win", "draw", "loss")} | {"n": n, "score": summary["score"]}
 
 
-def run(args: argparse.Namespace) -> dict:
+def hidden_layers(text: str) -> tuple[int, ...]:
+    """``"512,512" -> (512, 512)``; anything else is refused by argparse in one line (exit 2)."""
+    parts = text.split(",")
+    if not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers (e.g. 256,256), got {text!r}")
+    return tuple(int(p) for p in parts)
+
+
+def bench_config(args: argparse.Namespace) -> tuple[DAggerConfig, int, int]:
+    """The run's DAgger settings (the env's preset, the flags given over it), demo games and rollout steps."""
     env_id = args.env
     n_demo, steps, rounds = DEFAULTS.get(env_id, (20, 10_000, 5))
     n_demo = args.n_demo if args.n_demo is not None else n_demo
-    steps = args.timesteps or steps
     preset = dagger_preset(env_id)
-    rounds = args.rounds or rounds or preset.rounds
     board = board_preset(env_id)
-    expert = args.expert or (board.expert if board else "expert")
-    config = dataclasses.replace(preset, seed=args.seed, rounds=rounds, expert=expert)
+    config = dataclasses.replace(
+        preset,
+        seed=args.seed,
+        rounds=args.rounds or rounds or preset.rounds,
+        expert=args.expert or (board.expert if board else "expert"),
+    )
     if args.beta_schedule:
         config = dataclasses.replace(config, beta_schedule=args.beta_schedule)
     if args.train_opponent is not None:
         config = dataclasses.replace(config, train_opponent=args.train_opponent)
+    if args.symmetric_policy is not None:
+        config = dataclasses.replace(config, symmetric_policy=args.symmetric_policy == "on")
+    if args.net_arch:
+        config = dataclasses.replace(config, net_arch=args.net_arch)
+    return config, n_demo, args.timesteps or steps
+
+
+def run(args: argparse.Namespace) -> dict:
+    env_id = args.env
+    config, n_demo, steps = bench_config(args)
+    board = board_preset(env_id)
+    expert, rounds = config.expert, config.rounds
     start = time.perf_counter()
     demos = expert_demos(env_id, n_demo, seed=10_000 + args.seed) if n_demo else None
     env = demos.env_factory if demos is not None else env_id
@@ -70,6 +94,7 @@ def run(args: argparse.Namespace) -> dict:
         trainer.save(Path(args.out.replace("{seed}", str(args.seed))))
     out = {"env": env_id, "seed": args.seed, "n_demo": n_demo, "expert": expert, "rounds": rounds,
            "beta_schedule": config.beta_schedule, "train_opponent": config.train_opponent or None,
+           "symmetric_policy": config.symmetric_policy, "net_arch": list(config.net_arch),
            "timesteps": trainer.num_timesteps,
            "expert_queries": trainer.expert_queries, "dataset_size": len(trainer.data),
            "per_round": [{k: round(h[k], 3) for k in ROUND_KEYS if k in h} for h in trainer.history]}  # fmt: skip
@@ -92,7 +117,8 @@ def run(args: argparse.Namespace) -> dict:
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
+def parser() -> argparse.ArgumentParser:
+    """The script's flags."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", required=True)
     p.add_argument("--seed", type=int, action="append", help="repeatable; default 0")
@@ -102,10 +128,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--expert", default=None, help="oracle spec (default: the env family's expert)")
     p.add_argument("--beta-schedule", default=None, choices=("exponential", "indicator"))
     p.add_argument("--train-opponent", default=None, help="board games: rollouts' opponent ('': demos')")
+    p.add_argument("--symmetric-policy", default=None, choices=("on", "off"), help="board games (default: preset's)")
+    p.add_argument(
+        "--net-arch", type=hidden_layers, default=None, help="learner's hidden layers, e.g. 512,512 (default: preset's)"
+    )
     p.add_argument("--eval-games", type=int, default=500, help="games with each colour against random")
     p.add_argument("--oracle-games", type=int, default=None, help="games with each colour against the oracle")
     p.add_argument("--out", default=None, help="save each run here ({seed} is replaced by the seed)")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
     set_torch_threads(1)
     for seed in args.seed or [0]:
         print(json.dumps(run(argparse.Namespace(**{**vars(args), "seed": seed}))), flush=True)

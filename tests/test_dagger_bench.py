@@ -1,0 +1,40 @@
+"""scripts/bench_dagger.py: the flags that change the learner reach the DAgger settings it trains with."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+OTHELLO = "genplay/Othello-v0"
+
+
+def _bench():
+    path = Path(__file__).parents[1] / "scripts" / "bench_dagger.py"
+    spec = importlib.util.spec_from_file_location("bench_dagger", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def _config(bench, argv: list[str]):
+    args = bench.parser().parse_args(["--env", OTHELLO, *argv])
+    return bench.bench_config(argparse.Namespace(**{**vars(args), "seed": 3}))
+
+
+def test_learner_flags_override_the_preset():
+    bench = _bench()
+    config, n_demo, steps = _config(bench, ["--symmetric-policy", "off", "--net-arch", "512,128", "--timesteps", "64"])
+    assert (config.symmetric_policy, config.net_arch, config.seed, steps) == (False, (512, 128), 3, 64)
+    config, _, _ = _config(bench, ["--symmetric-policy", "on"])
+    assert config.symmetric_policy and config.net_arch == (256, 256)
+
+
+@pytest.mark.parametrize("argv", [["--net-arch", "256,x"], ["--net-arch", "0"], ["--symmetric-policy", "yes"]])
+def test_bad_learner_flags_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        _bench().parser().parse_args(["--env", OTHELLO, *argv])
+    assert exc.value.code == 2
+    assert "error: argument --" in capsys.readouterr().err
