@@ -34,6 +34,15 @@ def test_train_sample_evaluate(corpus, tmp_path, capsys):
     assert 0.0 <= res["bleu2"] <= 1.0 and 0.0 <= res["self_bleu2"] <= 1.0
 
 
+def test_default_is_mle_alone(corpus, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["text", "train", "--corpus", str(corpus), "--out", str(out), "--seq-len", "10", "--mle-epochs", "1"]
+    assert main([*argv, "--quiet"]) == 0  # fails with SeqGAN steps by default (100 before the oracle frontier)
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["adv_steps"] == 0 and not [row for row in meta["history"] if row["phase"] == "adv"]
+    assert "0 adversarial steps" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     "argv, expected",
     [
