@@ -71,9 +71,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--temperature", type=float, default=1.0, help="the prior's softmax temperature")
     ap.add_argument("--uniform", action="store_true", help="control: a uniform prior instead of the run's policy")
-    ap.add_argument("--no-decisive", action="store_true", help="control: no win-in-one check at the search's positions")
     ap.add_argument(
-        "--anti-decisive", choices=["off", "root", "tree"], default="root", help="where the prior drops losing moves"
+        "--decisive",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="win-in-one check at the search's positions (auto: on in connect four and tic-tac-toe)",
+    )
+    ap.add_argument("--no-decisive", action="store_true", help="the same as --decisive off")
+    ap.add_argument(
+        "--anti-decisive",
+        choices=["auto", "off", "root", "tree"],
+        default="auto",
+        help="where the prior drops losing moves",
     )
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -103,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                     seed=seed,
                     temperature=args.temperature,
                     mix=args.mix,
-                    decisive=not args.no_decisive,
+                    decisive=None if args.decisive == "auto" and not args.no_decisive else args.decisive == "on",
                     anti_decisive=args.anti_decisive,
                 ),
                 head=head,
@@ -134,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
                 "mix": args.mix if player.evaluator.value == "head" else None,  # type: ignore[attr-defined]
                 "batch_children": args.batch_children,
                 "fused": player.evaluator.twin is not None,  # type: ignore[attr-defined]
-                "decisive": not args.no_decisive,
-                "anti_decisive": args.anti_decisive,
+                "decisive": player.evaluator.decisive,  # type: ignore[attr-defined]
+                "anti_decisive": player.evaluator.anti_decisive,  # type: ignore[attr-defined]
                 "c": player.c,  # type: ignore[attr-defined]
                 "temperature": args.temperature,
                 "simulations": sims,

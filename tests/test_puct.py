@@ -194,6 +194,14 @@ def test_anti_decisive_prior_drops_the_moves_that_let_the_opponent_win():
         PuctConfig(5, anti_decisive="everywhere")
 
 
+def test_win_in_one_checks_default_on_in_line_games_only():
+    for name, on in (("connect_four", True), ("tic_tac_toe", True), ("othello", False)):
+        ev = puct_bot(_Prefers(0), pyspiel.load_game(name), PuctConfig(2)).evaluator  # type: ignore[attr-defined]
+        assert (ev.decisive, ev.anti_decisive) == ((True, "root") if on else (False, "off")), name
+    ev = puct_bot(_Prefers(0), pyspiel.load_game("othello"), PuctConfig(2, decisive=True, anti_decisive="tree"))
+    assert (ev.evaluator.decisive, ev.evaluator.anti_decisive) == (True, "tree")  # type: ignore[attr-defined]
+
+
 def test_masked_prior_ignores_illegal_logits():
     logits = [0.0, 100.0, 0.0, float(np.log(3.0))]
     prior = masked_prior(logits, [0, 3])
