@@ -200,7 +200,7 @@ class PolicyEvaluator(mcts.Evaluator):
         self.net_calls = 0
         self.twin: TwinMLP | None = None
         """Policy and head in one pass on the observation tensor (the common, unbatched call), where they fit."""
-        actor, plain = getattr(net, "actor", None), getattr(net, "normalize", None) is None
+        actor, plain = getattr(net, "actor", None), getattr(net, "normalize", None) is None and not batch_children
         if value == "head" and not uniform and plain and isinstance(actor, NumpyMLP) and isinstance(head, PlanesValue):
             self.twin = TwinMLP.build(actor, head.mlp, plane_order(game_name, int(np.prod(shape))))
         game = pyspiel.load_game(game_name)
@@ -216,7 +216,7 @@ class PolicyEvaluator(mcts.Evaluator):
             return cached
         if len(self._cache) >= CACHE_SIZE:
             self._cache.clear()
-        if self.twin is not None and not self.batch_children:
+        if self.twin is not None:
             self.net_calls += 1
             self._observation.set_from(state, key[0])  # type: ignore[union-attr]
             logits, value = self.twin(self._observation.tensor, key[0])  # type: ignore[union-attr]
