@@ -274,10 +274,10 @@ def test_dqn_only_settings_are_refused_for_sac(pendulum_demos):
 
 @pytest.mark.slow
 def test_dac_learns_pendulum_with_sac(pendulum_demos):
-    """The discriminator's reward swings the pendulum up with SAC (the DAC paper's setting). With the
-    discriminator frozen at its initial weights (``train_discriminator`` a no-op) the same run scored
-    -811 and the test fails."""
+    """The discriminator's reward swings the pendulum up with SAC (the DAC paper's setting) within 6k
+    steps: -286 (-1,092 at 4k, random about -1,200). With the discriminator frozen at its initial weights
+    (``train_discriminator`` a no-op) the same run scored -1,512 at 6k (and -811 at 12k): the test fails."""
     from genplay.gail.runs.off_policy_run import train_dac
 
-    dac = train_dac("Pendulum-v1", pendulum_demos, 12_000)
-    assert float(episode_returns("Pendulum-v1", dac, 10, seed=1).mean()) >= -300.0
+    dac = train_dac("Pendulum-v1", pendulum_demos, 6_000)
+    assert float(episode_returns("Pendulum-v1", dac, 10, seed=1).mean()) >= -500.0
