@@ -106,7 +106,7 @@ def test_gail_train_writes_policy_checkpoint_and_plot(cli_run):
     assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
     state = read_checkpoint(out / "checkpoint.pt")
     assert [h["timesteps"] for h in state["history"]] == [512, 1024, 1536, 2048]
-    assert state["config"]["n_envs"] == 2 and state["config"]["ppo"]["n_steps"] == 256
+    assert state["config"]["run"]["n_envs"] == 2 and state["config"]["ppo"]["n_steps"] == 256
 
 
 @pytest.mark.slow
