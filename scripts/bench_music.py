@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -96,6 +97,7 @@ def main() -> None:
     ok = within_target(generated, data)
     emit(
         {
+            "command": "python scripts/bench_music.py " + shlex.join(sys.argv[1:]),
             "config": dataclasses.asdict(config),
             "windows": int(len(rolls.windows)),
             "chorales": rolls.n_songs,
