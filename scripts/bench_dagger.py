@@ -34,6 +34,7 @@ from genplay.generative.core import set_torch_threads
 DEFAULTS = {  # env id -> (demo episodes, rollout env steps, rounds; None: the preset's, dagger_preset)
     "genplay/TicTacToe-v0": (50, 8_000, None),
     "genplay/ConnectFour-v0": (200, 40_000, None),
+    "genplay/Othello-v0": (50, 12_000, None),
     "CartPole-v1": (20, 10_000, 5),
     "Pendulum-v1": (20, 10_000, 5),
 }

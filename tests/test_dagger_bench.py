@@ -38,3 +38,11 @@ def test_bad_learner_flags_exit_2(argv, capsys):
         _bench().parser().parse_args(["--env", OTHELLO, *argv])
     assert exc.value.code == 2
     assert "error: argument --" in capsys.readouterr().err
+
+
+def test_othello_defaults_are_the_measured_recipe():
+    """Othello's DAgger preset and bench defaults: the symmetric policy, rollouts against random, 50 MCTS-100
+    games and 12,000 queries in 6 rounds (the 3-seed runs of bench_results/dagger_othello_s5.jsonl)."""
+    config, n_demo, steps = _config(_bench(), [])
+    assert (config.expert, config.rounds, config.train_opponent) == ("mcts:100", 6, "random")
+    assert config.symmetric_policy and (n_demo, steps) == (50, 12_000)
