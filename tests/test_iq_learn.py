@@ -113,26 +113,6 @@ def test_continuous_actions_train_sac_critics_with_the_iq_loss_and_export_a_rewa
     assert action.shape == (3, 1)
 
 
-@pytest.mark.parametrize("bounded", [True, False])
-def test_sac_actor_log_std_is_squashed_into_the_authors_bounds(pendulum_demos, bounded):
-    """bounded_log_std: the actor's log std is lo + (hi - lo)(tanh(x) + 1) / 2 of its layer's output, so a
-    layer pushed far down gives -5 (SB3's own clip: -20), with gradient still flowing; off: SB3's clip."""
-    config = IQLearnConfig(**{**FAST.__dict__, "net_arch": (16, 16), "bounded_log_std": bounded})
-    iq = make_iq(pendulum_demos, config, env="Pendulum-v1")
-    actor, obs = iq.algo.actor, torch.randn(5, 3)
-    with torch.no_grad():
-        actor.log_std.bias.fill_(-50.0)
-    _, log_std, _ = actor.get_action_dist_params(obs)
-    assert torch.allclose(log_std, torch.full_like(log_std, -5.0 if bounded else -20.0))
-    with torch.no_grad():
-        actor.log_std.bias.fill_(0.0)
-        actor.log_std.weight.zero_()
-    log_std = actor.get_action_dist_params(obs)[1]
-    assert torch.allclose(log_std, torch.full_like(log_std, -1.5 if bounded else 0.0))  # tanh(0): the midpoint
-    log_std.sum().backward()
-    assert actor.log_std.bias.grad.abs().sum() > 0
-
-
 def test_policy_chi2_rows_use_a_fresh_action_on_learner_states_and_the_actor_has_its_own_step(pendulum_demos):
     """chi2_rows="policy" (the authors' continuous form): expert rows keep Q(s, a_E) - gamma V(s'); learner
     rows use Q(s, a ~ pi) - gamma V(s'), per SAC critic. actor_learning_rate sets the actor's step alone."""
@@ -212,12 +192,12 @@ def test_mountain_car_preset_takes_four_updates_per_collection_step():
 
 
 def test_pendulum_preset_presses_on_start_states_with_a_fixed_temperature():
-    """IQ-Learn with SAC on Pendulum: the v0 value term, chi-squared on all rows, target critics, a fixed
-    entropy coefficient of 0.1 and the bounded log std (the mixed value term stalled at 0.03-0.87)."""
+    """IQ-Learn with SAC on Pendulum: the v0 value term, chi-squared on all rows, target critics and a fixed
+    entropy coefficient of 0.1 (the mixed value term stalled at 0.03-0.87)."""
     from genplay.gail.algos.off_policy_presets import iq_preset
 
     cfg = iq_preset("Pendulum-v1")
-    assert (cfg.value_term, cfg.chi2_rows, cfg.use_target, cfg.bounded_log_std) == ("v0", "all", True, True)
+    assert (cfg.value_term, cfg.chi2_rows, cfg.use_target) == ("v0", "all", True)
     assert (cfg.learn_temperature, cfg.temperature, cfg.n_envs) == (False, 0.1, 4)
     assert iq_preset("CartPole-v1").value_term == IQLearnConfig().value_term == "expert"
 

@@ -24,10 +24,6 @@ V is the soft value: discrete, alpha_T * logsumexp(Q / alpha_T) with the policy'
 temperature alpha_T; continuous (SAC), Q(s, a~pi) - alpha_T log pi(a|s), min over its
 critics, with SAC's actor step unchanged. V(s') comes from the target network when
 ``use_target`` (no gradient), else from the online network (gradient through it, as in the paper).
-
-With SAC, ``bounded_log_std`` maps the actor's log std smoothly into :data:`LOG_STD_BOUNDS` (the
-authors' actor), where SB3's only clips it at -20: IQ-Learn's critic rewards the expert's actions
-and penalises the learner's, and an actor whose std collapses stops finding anything but its own.
 """
 
 from __future__ import annotations
@@ -47,15 +43,6 @@ from genplay.settings import NON_NEGATIVE, POSITIVE, OneOf
 
 VALUE_TERMS = ("mixed", "expert", "v0")
 CHI2_ROWS = ("all", "expert", "policy")
-LOG_STD_BOUNDS = (-5.0, 2.0)
-"""The SAC actor's log std range under ``bounded_log_std`` (the IQ-Learn authors' continuous actor)."""
-
-
-def _bound_log_std(module: torch.nn.Module, inputs: tuple, out: torch.Tensor) -> torch.Tensor:
-    """Forward hook on SAC's log-std layer: lo + (hi - lo) * (tanh(x) + 1) / 2, smooth, so the entropy
-    term's gradient still reaches a std at its floor (a hard clip would cut it)."""
-    lo, hi = LOG_STD_BOUNDS
-    return lo + 0.5 * (hi - lo) * (torch.tanh(out) + 1.0)
 
 
 @dataclass(frozen=True)
@@ -77,9 +64,6 @@ class IQLearnConfig(OffPolicyConfig):
     actor_learning_rate: float = 0.0
     """SAC only: the actor's Adam step size (0: learning_rate). The authors' continuous runs move the
     actor 10x slower than the critic, so the policy follows a Q that has settled."""
-    bounded_log_std: bool = True
-    """SAC only: squash the actor's log std into LOG_STD_BOUNDS (-5, 2) as the authors' actor does; false:
-    SB3's clip at (-20, 2), under which the std collapsed and the learner stopped exploring."""
 
 
 IQLearnConfig.RULES = {
@@ -101,8 +85,6 @@ class IQLearn(OffPolicyImitation):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.starts = np.cumsum(self.demos.episode_lengths) - self.demos.episode_lengths  # demo rows of s0
-        if not self.discrete and self.config.bounded_log_std and isinstance(self.algo.actor.log_std, torch.nn.Module):
-            self.algo.actor.log_std.register_forward_hook(_bound_log_std)  # not with gSDE (a parameter)
 
     def _values(self, obs: torch.Tensor, target: bool = False) -> torch.Tensor:
         if self.discrete:

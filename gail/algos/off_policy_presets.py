@@ -83,12 +83,13 @@ seeds 0-2: 0.981 / 0.956 / 0.972 (bench_results/family/iq_mountaincar_s5.jsonl; 
 
 IQ_SAC = dict(value_term="v0", chi2_rows="all", use_target=True, learn_temperature=False, temperature=0.1)
 """IQ-Learn with SAC (Pendulum-v1): the value term on the demos' start states, (1 - gamma) E[V(s0)], chi-squared
-over all rows, V(s') from the target critics, a fixed entropy coefficient of 0.1 (SQIL's), and the actor's log
-std bounded (``bounded_log_std``). Seed 0 (probe, 20 episodes, normalised, 2026-12-06): the defaults 0.21 / 0.42
-at 5k / 10k; the mixed value term (expert + learner states) with chi-squared on the policy's actions 0.60 / 0.87 /
-0.40 at 5k-15k with a learned coefficient (it climbed to 0.98), 0.10 / 0.79 / 0.79 fixed at 0.1 (seed 1: 0.21 /
-0.03), no better with the log std bounded (0.52 / 0.41; seed 1 fixed: 0.23 / 0.08); the authors' MuJoCo
-settings below random. This preset: seed 0 0.47 / 0.98 at 5k / 10k; seed 1 0.65 / 0.69 / 1.00 / 1.02 at 5k-20k.
+over all rows, V(s') from the target critics and a fixed entropy coefficient of 0.1 (SQIL's). Seed 0 (probe, 20
+episodes, normalised, 2026-12-06): the defaults 0.21 / 0.42 at 5k / 10k; the mixed value term (expert + learner
+states) with chi-squared on the policy's actions 0.60 / 0.87 / 0.40 at 5k-15k with a learned coefficient (it
+climbed to 0.98), 0.10 / 0.79 / 0.79 fixed at 0.1 (seed 1: 0.21 / 0.03); the authors' MuJoCo settings below
+random; their actor's log-std floor of -5 (SB3: -20) changed none of these. This preset: seed 0 0.47 / 0.99 at
+5k / 10k, seed 1 0.90 / 1.00 at 10k / 15k; bench_family.py (50 episodes) at 20k, seeds 0-2: 1.016 / 1.009 / 1.017
+(bench_results/family/iq_pendulum_s6.jsonl, measured with that floor on; probes without it were as good or better).
 The mixed term pushes V down on the learner's own states, so the actor keeps fleeing to actions the critic has
 not seen; v0 presses only on start states and lets chi-squared hold the learner's rows near zero reward."""
 
