@@ -89,7 +89,7 @@ states) with chi-squared on the policy's actions 0.60 / 0.87 / 0.40 at 5k-15k wi
 climbed to 0.98), 0.10 / 0.79 / 0.79 fixed at 0.1 (seed 1: 0.21 / 0.03); the authors' MuJoCo settings below
 random; their actor's log-std floor of -5 (SB3: -20) changed none of these. This preset: seed 0 0.47 / 0.99 at
 5k / 10k, seed 1 0.90 / 1.00 at 10k / 15k; bench_family.py (50 episodes) at 20k, seeds 0-2: 1.016 / 1.009 / 1.017
-(bench_results/family/iq_pendulum_s6.jsonl, measured with that floor on; probes without it were as good or better).
+with the floor on, 1.013 / 1.017 / 1.010 as preset here (bench_results/family/iq_pendulum_s6.jsonl, rows 1-3 / 4-6).
 The mixed term pushes V down on the learner's own states, so the actor keeps fleeing to actions the critic has
 not seen; v0 presses only on start states and lets chi-squared hold the learner's rows near zero reward."""
 
