@@ -12,7 +12,6 @@ seconds per move of each side.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -20,7 +19,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib
 
+from benchlib import ArgumentParser, count, run_main  # noqa: E402
+
+from genplay.cli_args import float_in  # noqa: E402
+from genplay.errors import GenplayError  # noqa: E402
 from genplay.gail.suites.puct import DEFAULT_MIX  # noqa: E402
 
 
@@ -52,24 +56,25 @@ def play_pairing(game, player, opponent, n_games: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", required=True, help="the learned run dir (or policy zip) whose policy is the prior")
     ap.add_argument("--game", default="connect_four")
-    ap.add_argument("--sims", type=int, nargs="+", required=True, help="PUCT simulations (one pairing each)")
+    ap.add_argument("--sims", type=count(), nargs="+", required=True, help="PUCT simulations (one pairing each)")
     ap.add_argument("--opponent", nargs="+", required=True, help="bot specs (mcts:50 ...) or pymcts:N")
-    ap.add_argument("--games", type=int, default=100)
+    ap.add_argument("--games", type=count(), default=100)
     ap.add_argument(
         "--value",
         choices=["auto", "head", "rollout", "critic"],
         default="auto",
         help="leaf value: auto = the run's value head (mixed with a rollout) where it has one, else rollout",
     )
-    ap.add_argument("--mix", type=float, default=DEFAULT_MIX, help="rollout weight in a head value (AlphaGo's lambda)")
+    mix = float_in(0.0, 1.0 + 1e-12)
+    ap.add_argument("--mix", type=mix, default=DEFAULT_MIX, help="rollout weight in a head value (AlphaGo's lambda)")
     ap.add_argument("--batch-children", action="store_true", help="evaluate a node's children in its network call")
     ap.add_argument(
-        "--c", type=float, default=None, help="PUCT exploration constant (default: 1 with the head, else 2)"
+        "--c", type=float_in(1e-9), default=None, help="PUCT exploration constant (default: 1 with the head, else 2)"
     )
-    ap.add_argument("--temperature", type=float, default=1.0, help="the prior's softmax temperature")
+    ap.add_argument("--temperature", type=float_in(1e-6), default=1.0, help="the prior's softmax temperature")
     ap.add_argument("--uniform", action="store_true", help="control: a uniform prior instead of the run's policy")
     ap.add_argument(
         "--decisive",
@@ -84,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="where the prior drops losing moves",
     )
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=count(0), default=0)
     args = ap.parse_args(argv)
     import pyspiel
     import torch
@@ -96,7 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     from genplay.gail.suites.puct import PuctConfig, load_net, puct_bot
     from genplay.gail.suites.value_head import load_value_head
 
+    if args.game not in pyspiel.registered_names():  # load_game would print the whole list to stderr
+        raise GenplayError(f"--game: {args.game!r} is not an OpenSpiel game")
     game = pyspiel.load_game(args.game)
+    for opp in args.opponent:
+        n = opp.partition(":")[2]
+        if opp.startswith("pymcts:") and not (n.isdigit() and int(n) > 0):
+            raise GenplayError(f"--opponent: {opp!r}: pymcts:N needs a positive integer N")
     net = load_net(args.run, args.game)
     head = load_value_head(args.run, args.game) if args.value in ("auto", "head") else None
     for sims in args.sims:
@@ -167,4 +178,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_main(main)
