@@ -8,8 +8,9 @@ them):
 ``random``          uniform over the legal actions
 ``mcts:N``          OpenSpiel's C++ ``MCTSBot``, N simulations, one random rollout per leaf, UCT c=2,
                     proven wins/losses solved (``solve=True``)
-``alphabeta:D``     OpenSpiel's ``alpha_beta_search`` to depth D (value 0 at the cut-off; exact
-                    when D reaches the end of the game, e.g. tic-tac-toe with D >= 9)
+``alphabeta:D``     OpenSpiel's ``alpha_beta_search`` to depth D; a cut-off is valued 0 (exact when D
+                    reaches the end of the game, e.g. tic-tac-toe with D >= 9), except on Othello,
+                    where ``genplay.envs.othello_eval`` scores it (corners, mobility, late parity)
 ``solver``          exact play by memoised negamax (small games: tic-tac-toe), uniform among the
                     moves of best value, preferring faster wins and slower losses
 ``policy:PATH``     a saved genplay policy (``gail train`` output dir or policy zip), loaded by
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from genplay.envs.othello_eval import othello_value
 from genplay.errors import EnvError
 
 Bot = Callable[[Any], int]
@@ -112,7 +114,7 @@ def make_bot(spec: str, game, *, seed: int = 0, observe: Callable | None = None)
         bot = pyspiel.MCTSBot(game, evaluator, 2.0, int(arg), 1000, True, int(rng.integers(2**31)), False)
         return lambda state: int(bot.step(state))
     if kind == "alphabeta":
-        return _alphabeta_bot(game, int(arg))
+        return _alphabeta_bot(game, int(arg), CUTOFF_VALUES.get(game.get_type().short_name))
     if kind == "solver":
         return SolverBot(game, rng)
     if kind == "puct":
@@ -164,13 +166,19 @@ def policy_bot(policy: Callable, observe: Callable) -> Bot:
     return act
 
 
-def _alphabeta_bot(game, depth: int) -> Bot:
+CUTOFF_VALUES: dict[str, Callable[[int], Callable[[Any], float]]] = {"othello": othello_value}
+"""Game -> ``value_for(player) -> value(state)``: the cut-off evaluation of ``alphabeta:D`` (others score 0)."""
+
+
+def _alphabeta_bot(game, depth: int, value_for: Callable[[int], Callable[[Any], float]] | None = None) -> Bot:
+    """Deterministic alpha-beta to ``depth``: the first best move in OpenSpiel's action order."""
     from open_spiel.python.algorithms.minimax import alpha_beta_search
 
     def act(state) -> int:
         player = state.current_player()
+        value = value_for(player) if value_for is not None else (lambda s: 0.0)
         _, action = alpha_beta_search(
-            game, state=state.clone(), value_function=lambda s: 0.0, maximum_depth=depth, maximizing_player_id=player
+            game, state=state.clone(), value_function=value, maximum_depth=depth, maximizing_player_id=player
         )
         return int(action)
 
