@@ -48,6 +48,7 @@ from genplay.envs.atari_imitable import (
     ImitableBreakout,
     ImitableFreeway,
     ImitablePong,
+    ImitableSkiing,
     NoBallClock,
     reflect,
 )
@@ -170,6 +171,7 @@ ATARI_EXPERTS: dict[str, Callable[[np.random.Generator], RamExpert]] = {
     "breakout": ImitableBreakout,
     "freeway": ImitableFreeway,
     "boxing": ImitableBoxing,
+    "skiing": ImitableSkiing,
     "pong-planner": PongExpert,
     "breakout-planner": BreakoutExpert,
 }

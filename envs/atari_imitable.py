@@ -35,6 +35,14 @@ checked against published annotations):
   boxers 14-29 px apart in x and 8-28 px apart in y (read off random play's scoring steps);
   the expert stands 18 px beside and 14 px above or below the opponent, on the side it is
   already on, and punches whenever the opponent is in that window.
+* **Skiing**: skier x ``25`` (its centre is ``x + 5``), heading ``15`` (8 is straight downhill;
+  LEFT lowers it and RIGHT raises it one notch per two held steps, and the skier drifts sideways
+  as ``heading - 8``, the pose drawn on screen); the 8 course objects' x ``62..69``, kind
+  ``70..77`` (2 a gate, 5 a mogul, 85 a tree) and screen y ``178 - ram[86..93]`` (objects
+  scroll up; a gate is still ahead while its y exceeds 50, the skier being drawn at y 41-58;
+  a gate's middle is at ``x + 20``). The expert heads for
+  the middle of the nearest gate still below it, at a heading ``8 + 2.5 * dx / dy`` clipped to
+  +-2.5 notches (steeper turns lose speed), and turns one notch at a time toward it.
 """
 
 from __future__ import annotations
@@ -263,3 +271,39 @@ class ImitableBoxing(ScreenExpert):
         if 8 <= abs(ey - py) <= 26 and abs(ex - px) <= 30:
             name += "FIRE"
         return BOXING_ACTIONS.index(name or "NOOP"), True
+
+
+# --------------------------------------------------------------------------- Skiing
+
+SKIING_NOOP, SKIING_RIGHT, SKIING_LEFT = 0, 1, 2
+SKIING_GATE, SKIING_DOWNHILL = 2, 8  # object kind of a gate; heading straight down the hill
+SKIING_FEET_Y = 50.0  # screen y a gate must be below to be still ahead of the skier
+SKIING_GATE_MIDDLE = 15.0  # skier x (left edge) that centres it in a gate at object x
+
+
+class ImitableSkiing(ScreenExpert):
+    """Steers through the middle of the next gate below the skier, turning one notch at a time."""
+
+    def __init__(
+        self, rng: np.random.Generator, *, gain: float = 2.5, max_turn: float = 2.5, dead_zone: float = 0.5
+    ) -> None:
+        super().__init__(rng)
+        self.gain, self.max_turn, self.dead_zone = gain, max_turn, dead_zone
+
+    def decide(self, now: np.ndarray, before: np.ndarray) -> tuple[int, bool]:
+        x, heading = float(now[25]), float(now[15])
+        gates = [
+            (178.0 - now[86 + i], float(now[62 + i]))
+            for i in range(8)
+            if now[70 + i] == SKIING_GATE and SKIING_FEET_Y < 178 - now[86 + i] <= 177
+        ]
+        want = float(SKIING_DOWNHILL)
+        if gates:
+            gate_y, gate_x = min(gates)
+            slope = (gate_x + SKIING_GATE_MIDDLE - x) / max(gate_y - SKIING_FEET_Y, 8.0)
+            want += float(np.clip(self.gain * slope, -self.max_turn, self.max_turn))
+        if heading < want - self.dead_zone:
+            return SKIING_RIGHT, True
+        if heading > want + self.dead_zone:
+            return SKIING_LEFT, True
+        return SKIING_NOOP, True

@@ -24,17 +24,19 @@ from genplay.envs.atari_imitable import (  # noqa: E402
     ImitableBreakout,
     ImitableFreeway,
     ImitablePong,
+    ImitableSkiing,
     ScreenExpert,
     freeway_lanes,
 )
 from genplay.errors import EnvError  # noqa: E402
 
-IMITABLE = ("pong", "breakout", "freeway", "boxing")
+IMITABLE = ("pong", "breakout", "freeway", "boxing", "skiing")
 
 
 def test_a_games_name_is_its_imitable_expert_and_planners_are_named_apart():
     assert ATARI_EXPERTS["pong"] is ImitablePong and ATARI_EXPERTS["breakout"] is ImitableBreakout
     assert ATARI_EXPERTS["boxing"] is ImitableBoxing and ATARI_EXPERTS["freeway"] is ImitableFreeway
+    assert ATARI_EXPERTS["skiing"] is ImitableSkiing
     assert ATARI_EXPERTS["pong-planner"] is PongExpert and ATARI_EXPERTS["breakout-planner"] is BreakoutExpert
     assert set(IMITABLE) <= set(expert_games()) and expert_games("planner") == ["breakout", "pong"]
     assert expert_name("pong") == "pong" and expert_name("pong", "planner") == "pong-planner"
@@ -90,6 +92,20 @@ def test_imitable_freeway_waits_for_a_car_in_the_lane_ahead():
     assert expert.decide(now, before)[0] == 1
 
 
+def test_imitable_skiing_turns_toward_the_next_gate_below():
+    expert = ImitableSkiing(np.random.default_rng(0))
+    now = np.zeros(128, np.int64)
+    now[25], now[15] = 76, 8  # skier at x 76 heading straight down
+    now[70:78] = 85  # trees everywhere ...
+    now[70], now[62], now[86] = 2, 100, 178 - 120  # ... and a gate to the right, below
+    now[71], now[63], now[87] = 2, 10, 178 - 40  # a gate already passed (above the skier): ignored
+    assert expert.decide(now, now)[0] == 1  # right
+    now[62] = 20  # the gate to the left
+    assert expert.decide(now, now)[0] == 2  # left
+    now[62], now[15] = 61, 8  # straight below, heading down: hold
+    assert expert.decide(now, now)[0] == 0
+
+
 def _score(game: str, expert, steps: int, seed: int = 0) -> float:
     env = make_atari(game, record_ram=True)
     try:
@@ -103,6 +119,7 @@ SHORT_GAMES = {  # game: (agent steps, least expert score, least margin over ran
     "breakout": (500, 12, 8),
     "boxing": (800, 20, 10),
     "freeway": (400, 4, 4),
+    "skiing": (1500, -4000, 5000),  # a full expert run (about 520 steps); random is far slower
 }
 
 
