@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
 import torch
 
 from genplay.cli import main
+from genplay.errors import GenplayError
 from genplay.generative.core.state_io import load_state, save_state
 from genplay.generative.music.data import TRACKS, Rolls, chorale_notes, load_chorales, notes_to_windows
 from genplay.generative.music.holds import critic_view
@@ -75,15 +77,19 @@ def test_generator_shapes_monophony_and_determinism(chorales, representation):
         gen(torch.randn(2, gen.latent_dim + 1))
 
 
-def test_categorical_sampling_draws_tokens_the_argmax_rounds_away(chorales):
+def test_drawn_sampling_keeps_tokens_the_argmax_rounds_away(chorales):
     gen = build_generator(TINY, chorales.pitches).eval()
     z = torch.randn(6, gen.latent_dim)
     assert torch.equal(gen.decode_tokens(gen.logits(z).argmax(-1)), gen(z)[:, : gen.tracks])  # argmax = eval forward
-    drawn = sample_rolls(gen, 16, seed=1, categorical=True)
-    assert np.array_equal(drawn, sample_rolls(gen, 16, seed=1, categorical=True))  # seeded
+    assert np.array_equal(sample_rolls(gen, 6, seed=1, temperature=0.0), sample_rolls(gen, 6, seed=1, temperature=0))
+    drawn = sample_rolls(gen, 16, seed=1, temperature=1.0)
+    assert np.array_equal(drawn, sample_rolls(gen, 16, seed=1, temperature=1.0))  # seeded
     assert drawn.sum(-1).max() <= 1  # still one pitch per voice and step
     # an untrained generator's softmax is nearly flat: draws start many more notes than its argmax
-    assert qualified_note_rate(drawn) < qualified_note_rate(sample_rolls(gen, 16, seed=1)) - 0.1
+    assert qualified_note_rate(drawn) < qualified_note_rate(sample_rolls(gen, 16, seed=1, temperature=0.0)) - 0.1
+    for bad in (-1.0, float("nan"), 101.0):
+        with pytest.raises(GenplayError, match="--temperature"):
+            sample_rolls(gen, 2, temperature=bad)
 
 
 def test_straight_through_passes_gradients():
@@ -157,6 +163,11 @@ def test_cli_train_sample_evaluate(chorales, tmp_path, capsys):
     assert main(["music", "evaluate", "--run", str(run), "--n", "8"]) == 0  # the run's own --limit 4
     out = capsys.readouterr().out
     assert "tonal_distance/soprano-alto" in out and "generated" in out and "data" in out
+    assert main(["music", "evaluate", "--run", str(run), "--n", "8", "--temperature", "0.5"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["temperature"] == 0.5
+    capsys.readouterr()
+    assert main(["music", "sample", "--run", str(run), "--out", str(tmp_path / "t"), "--temperature", "-1"]) == 2
+    assert "--temperature" in capsys.readouterr().err
     assert main(["music", "train", "--out", str(run), *args]) == 2  # no silent overwrite of a run
     assert "already holds a run" in capsys.readouterr().err
 

@@ -121,7 +121,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
     for name in [f"sample_{i:03d}.mid" for i in range(args.n)] + ["sample_000.png"]:
         check_output_file(str(Path(args.out) / name), "--out", force=args.force)  # earlier samples are kept
     gen, _, lowest = load_generator(run, args.device)
-    paths = write_samples(args.out, sample_rolls(gen, args.n, seed=args.seed), lowest, args.n)
+    paths = write_samples(
+        args.out, sample_rolls(gen, args.n, seed=args.seed, temperature=args.temperature), lowest, args.n
+    )
     print("\n".join([*paths, str(Path(args.out) / "sample_000.png")]))
 
 
@@ -138,15 +140,25 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             f"--limit: the run was trained on pitches {lowest}..{lowest + gen.pitches - 1}, this data set spans "
             f"{rolls.lowest_pitch}..{rolls.lowest_pitch + rolls.pitches - 1}; pass the --limit used for training"
         )
-    generated = music_metrics(sample_rolls(gen, args.n, seed=args.seed), lowest, TRACKS)
+    generated = music_metrics(sample_rolls(gen, args.n, seed=args.seed, temperature=args.temperature), lowest, TRACKS)
     data = music_metrics(rolls.windows, lowest, TRACKS)
     print(metrics_table(generated, data))
-    _write_json(Path(run) / "metrics.json", {"generated": generated, "data": data, "n": args.n})
+    _write_json(
+        Path(run) / "metrics.json", {"generated": generated, "data": data, "n": args.n, "temperature": args.temperature}
+    )
 
 
 def _add_run(p: argparse.ArgumentParser) -> None:
+    """``--run`` (and its positional alias) and ``--temperature``: what sample and evaluate both read."""
+    from genplay.cli_args import float_in
+    from genplay.generative.music.trainer import SAMPLING_TEMPERATURE
+
     p.add_argument("--run", default=None, help="run directory of `genplay music train`")
     p.add_argument("run_positional", nargs="?", metavar="RUN", help="the same as --run (deprecated spelling)")
+    p.add_argument(
+        "--temperature", type=float_in(0.0, 100.0), default=SAMPLING_TEMPERATURE,
+        help="0: each 16th step takes its most likely token; above 0: drawn from the softmax of logits / T",
+    )  # fmt: skip
 
 
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:

@@ -36,6 +36,7 @@ from genplay.generative.core.checks import (
     check_finite,
     check_finite_modules,
     check_finite_tree,
+    check_float,
     check_int,
     flag_label,
 )
@@ -63,6 +64,8 @@ LIMITS.update(n_critic=100, checkpoint_every=10_000_000)
 MUSIC_RULES: dict[str, Rule] = {name: Int(2 if name == "gen_width" else 1, high) for name, high in LIMITS.items()}
 MUSIC_RULES.update(lr=STEP_SIZE, penalty_weight=Real(0.0, 1e6, low_open=True), beta1=DECAY, beta2=DECAY)
 MUSIC_RULES.update(ema_decay=DECAY, representation=OneOf(REPRESENTATIONS), seed=Int(0, 2**31 - 1), device=Device())
+SAMPLING_TEMPERATURE = 0.0
+"""Default decoding of ``sample_rolls``: 0 takes each step's argmax, above 0 draws from its softmax."""
 
 
 @dataclass(frozen=True)
@@ -241,31 +244,30 @@ def _restore(path: Path, parts: dict, ema: EMA | None, rolls: Rolls) -> tuple[in
 
 @torch.no_grad()
 def sample_rolls(
-    generator: MuseGenerator, n: int, *, seed: int = 0, batch_size: int = 256, categorical: bool = False
+    generator: MuseGenerator, n: int, *, seed: int = 0, batch_size: int = 256, temperature: float | None = None
 ) -> np.ndarray:
     """``n`` binary rolls (n, tracks, steps, pitches) from ``generator`` with seeded noise.
 
-    Each step takes its most likely token; ``categorical`` draws it from the step's softmax instead
-    (a diagnostic: what the probabilities hold that the argmax rounds away, such as rare 16ths).
+    ``temperature`` (default ``SAMPLING_TEMPERATURE``): above 0 each step's token is drawn from the
+    softmax of its logits / temperature (1: the probabilities the critic judged in training); 0 takes
+    the most likely token, which rounds rare short notes away (a 16th needs a new pitch to beat
+    "hold" at the next step; BENCHMARKS.md, "16th notes").
     """
     if n < 1:
         raise GenplayError(f"--n: expected a positive number of samples, got {n}")
+    temperature = check_float("--temperature", SAMPLING_TEMPERATURE if temperature is None else temperature, 0, 100)
     was_training = generator.training
     generator.eval()
     device = next(generator.parameters()).device
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(n, generator.latent_dim, generator=g)
-    tracks = generator.tracks  # the sounding rolls; a "hold" generator's onset rolls follow them
     out = []
     for s in range(0, n, batch_size):
-        zs = z[s : s + batch_size].to(device)
-        if categorical:
-            logits = generator.logits(zs)
+        logits = generator.logits(z[s : s + batch_size].to(device))
+        if temperature > 0:
             u = torch.rand(logits.shape, generator=g).clamp_min(1e-12).to(device)
-            tokens = (logits - torch.log(-torch.log(u))).argmax(-1)  # Gumbel-max: a draw from the softmax
-            out.append(generator.decode_tokens(tokens).cpu().numpy() > 0.5)
-        else:
-            out.append(generator(zs)[:, :tracks].cpu().numpy() > 0.5)
+            logits = logits / temperature - torch.log(-torch.log(u))  # Gumbel-max: a draw from the softmax
+        out.append(generator.decode_tokens(logits.argmax(-1)).cpu().numpy() > 0.5)
     generator.train(was_training)
     return np.concatenate(out)
 
