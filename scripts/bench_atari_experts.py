@@ -9,15 +9,18 @@ training episodes) learns from the first ``--bc-train-games`` games and is score
 of the next ``--bc-test-games`` games, which it never saw: ``bc_action_accuracy`` is the share
 of those frames where its most likely action is the expert's (``bc_balanced_accuracy``: the same
 averaged over the expert's actions; ``majority_accuracy``: always the training games' most common
-action, for scale). The expert games are cached (``GENPLAY_CACHE_DIR``/atari_demos). CPU-sized: at
-most ``--bc-max-train`` training and ``--bc-max-test`` test transitions, drawn uniformly. Prints one
-line per game, then ONE JSON line.
+action, for scale). ``--bc-balanced`` weights each action's rows by the inverse of its share of the
+training rows (early stopping on the same balanced loss), so BC cannot score well by playing the
+majority action (Pong's NOOP, Freeway's UP) everywhere. The expert games are cached
+(``GENPLAY_CACHE_DIR``/atari_demos). CPU-sized: at most ``--bc-max-train`` training and
+``--bc-max-test`` test transitions, drawn uniformly. Prints one line per game, then ONE JSON line.
 
 ``--bc-curve 1,3,5,10,20`` (the few-demo curve) prints instead one JSON line per (number of demo
 games, seed): BC's mean return over ``--eval-games`` full games, sampled and greedy.
 
     nice -n 10 python scripts/bench_atari_experts.py --game pong --games 10
     nice -n 10 python scripts/bench_atari_experts.py --game pong --kind planner --games 10
+    nice -n 10 python scripts/bench_atari_experts.py --game pong --games 10 --bc-balanced
     nice -n 10 python scripts/bench_atari_experts.py --game pong --games 20 --bc-curve 1,3,5,10,20 --curve-seeds 0
 """
 
@@ -47,6 +50,8 @@ class BCSizes:
     patience: int = 3
     batch_size: int = 64
     lr: float = 1e-3
+    balanced: bool = False
+    """Class-balanced loss: each action's rows weighted by the inverse of its share of the training rows."""
 
 
 def parse() -> argparse.Namespace:
@@ -61,6 +66,11 @@ def parse() -> argparse.Namespace:
     p.add_argument("--bc-max-train", type=_positive, default=BCSizes.max_train, help="training transitions, at most")
     p.add_argument("--bc-max-test", type=_positive, default=BCSizes.max_test, help="test transitions, at most")
     p.add_argument("--bc-epochs", type=_positive, default=BCSizes.epochs)
+    p.add_argument(
+        "--bc-balanced",
+        action="store_true",
+        help="class-balanced BC loss (inverse action frequency), so a majority action cannot carry the fit",
+    )
     p.add_argument("--no-bc", dest="bc", action="store_false", help="expert and random scores only")
     p.add_argument("--bc-curve", default=None, metavar="N1,N2,...", help="few-demo curve: BC from N games each")
     p.add_argument("--curve-seeds", default="0", metavar="S1,S2,...", help="BC seeds of each curve point")
@@ -136,7 +146,7 @@ def fit_bc(demos, games: range, sizes: BCSizes, seed: int):
     """A fresh CnnPolicy cloned on ``games`` of ``demos``; returns it and the fit's statistics."""
     from stable_baselines3.common.policies import ActorCriticCnnPolicy
 
-    from genplay.gail.algos.bc import bc_pretrain
+    from genplay.gail.algos.bc import bc_pretrain, fit_early_stopped
 
     rng = np.random.default_rng(seed)
     idx, game_of = game_rows(demos, games, sizes.max_train, rng)
@@ -146,11 +156,49 @@ def fit_bc(demos, games: range, sizes: BCSizes, seed: int):
     policy = ActorCriticCnnPolicy(env.observation_space, env.action_space, lr_schedule=lambda _: sizes.lr)
     env.close()
     lengths = np.unique(game_of, return_counts=True)[1]
-    stats = bc_pretrain(
-        policy, demos.obs.subset(obs_rows[idx]), demos.acts[idx], episode_lengths=lengths, max_epochs=sizes.epochs,
-        patience=sizes.patience, batch_size=sizes.batch_size, lr=sizes.lr, rng=rng,
+    obs, acts = demos.obs.subset(obs_rows[idx]), demos.acts[idx]
+    if not sizes.balanced:
+        stats = bc_pretrain(
+            policy, obs, acts, episode_lengths=lengths, max_epochs=sizes.epochs,
+            patience=sizes.patience, batch_size=sizes.batch_size, lr=sizes.lr, rng=rng,
+        )  # fmt: skip
+        return policy, {**stats, "bc_train_transitions": len(idx)}
+    nll = balanced_nll(policy, obs, acts)
+    train_loss, best, epochs = fit_early_stopped(
+        policy, nll, lambda rows: chunked_mean(nll, rows), episode_lengths=lengths, max_epochs=sizes.epochs,
+        patience=sizes.patience, batch_size=sizes.batch_size, lr=sizes.lr, rng=rng, tol=1e-4,
     )  # fmt: skip
+    stats = {"bc_loss": train_loss, "bc_heldout_loss": best, "bc_epochs": float(epochs)}
     return policy, {**stats, "bc_train_transitions": len(idx)}
+
+
+def action_weights(acts: np.ndarray, n_actions: int) -> np.ndarray:
+    """Inverse-frequency weight of each action (mean 1 over ``acts``; 0 for actions never taken), so
+    every action the expert takes counts as much in the loss as the majority action."""
+    counts = np.bincount(np.asarray(acts, dtype=np.int64), minlength=n_actions).astype(np.float64)
+    seen = counts > 0
+    weights = np.zeros(n_actions)
+    weights[seen] = len(acts) / (seen.sum() * counts[seen])
+    return weights
+
+
+def balanced_nll(policy, obs, acts: np.ndarray):
+    """``nll(idx)``: the class-balanced mean negative log-likelihood of the demo actions ``idx``."""
+    acts_t = torch.as_tensor(acts, device=policy.device)
+    weights_t = torch.as_tensor(action_weights(acts, policy.action_space.n)[acts], dtype=torch.float32)
+
+    def nll(idx: np.ndarray) -> torch.Tensor:
+        log_prob = policy.get_distribution(policy.obs_to_tensor(obs[idx])[0]).log_prob(acts_t[idx])
+        return -(weights_t[idx].to(log_prob.device) * log_prob).mean()
+
+    return nll
+
+
+@torch.no_grad()
+def chunked_mean(nll, idx: np.ndarray, chunk: int = 512) -> float:
+    """``nll`` over ``idx`` in chunks (memory stays flat for frame stacks), weighted by chunk size."""
+    parts = np.array_split(idx, max(1, len(idx) // chunk))
+    return float(np.average([float(nll(part)) for part in parts], weights=[len(part) for part in parts]))
 
 
 @torch.no_grad()
@@ -191,10 +239,13 @@ def bc_returns(policy, game: str, n_games: int, *, deterministic: bool, seed: in
 def main() -> None:
     args = parse()
     torch.set_num_threads(args.threads)
-    sizes = BCSizes(max_train=args.bc_max_train, max_test=args.bc_max_test, epochs=args.bc_epochs)
+    sizes = BCSizes(
+        max_train=args.bc_max_train, max_test=args.bc_max_test, epochs=args.bc_epochs, balanced=args.bc_balanced
+    )
     demos, seconds = expert_demos(args.game, args.kind, args.games, 1_000 * args.seed)
     scores = [float(s) for s in demos.metadata["scores"]]
-    head = {"game": args.game, "kind": args.kind, "expert": demos.metadata["policy"], "date": time.strftime("%F")}
+    head = {"game": args.game, "kind": args.kind, "expert": demos.metadata["policy"], "date": time.strftime("%F"),
+            "bc_balanced_loss": sizes.balanced}  # fmt: skip
     if args.curve:
         for n in args.curve:
             for seed in args.seeds:

@@ -1,5 +1,5 @@
 """scripts/bench_atari_experts.py: bad flags are one ``error:`` line and exit 2 before any game is
-played; pixel BC's held-out accuracy on tiny demos; the demos' expert kind."""
+played; pixel BC's held-out accuracy on tiny demos (plain and class-balanced); the demos' expert kind."""
 
 from __future__ import annotations
 
@@ -53,10 +53,19 @@ def test_demos_name_the_expert_kind_and_refuse_an_unknown_one():
         scripted_expert_demos(factory, 1, kind="oracle")
 
 
+def test_balanced_weights_are_the_inverse_action_frequency():
+    acts = np.array([0] * 9 + [2])
+    weights = bench_atari_experts.action_weights(acts, 4)
+    np.testing.assert_allclose(weights, [10 / 18, 0.0, 5.0, 0.0])
+    assert weights[acts].mean() == pytest.approx(1.0)  # the loss keeps its scale
+    assert weights[0] * 9 == pytest.approx(weights[2] * 1)  # each action weighs the same in total
+
+
 @pytest.mark.slow
-def test_bc_accuracy_is_measured_on_games_it_never_saw():
+@pytest.mark.parametrize("balanced", [False, True])
+def test_bc_accuracy_is_measured_on_games_it_never_saw(balanced):
     demos = scripted_expert_demos(atari_factory("breakout"), 3, max_steps=40)
-    sizes = bench_atari_experts.BCSizes(max_train=60, max_test=30, epochs=1, batch_size=32)
+    sizes = bench_atari_experts.BCSizes(max_train=60, max_test=30, epochs=1, batch_size=32, balanced=balanced)
     train_idx, game_of = bench_atari_experts.game_rows(demos, range(2), 60, np.random.default_rng(0))
     assert len(train_idx) == 60 and set(game_of) == {0, 1}
     policy, stats = bench_atari_experts.fit_bc(demos, range(2), sizes, seed=0)
