@@ -9,7 +9,8 @@ the token classes per 16th step.
 Each chorale voice sings one pitch at a time, so a step's output is a softmax over token
 classes; the eval forward takes the argmax per step, ``trainer.sample_rolls`` the argmax or a draw
 from the softmax (its ``temperature``); ``straight_through`` makes the training forward pass hard
-too, with the softmax's gradient, as BinaryMuseGAN, Dong & Yang 2018, does for its binary neurons. Two representations (``representation``):
+too, with the softmax's gradient, as BinaryMuseGAN, Dong & Yang 2018, does for its binary neurons.
+Two representations (``representation``):
 
 - ``"hold"`` (default): tokens are the pitches, a rest and "hold the previous step" (``holds.py``
   says why this stops the per-step argmax from flickering between neighbouring pitches); the
