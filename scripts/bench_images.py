@@ -11,13 +11,17 @@ the whole script.
     python scripts/bench_images.py --dataset digits --model cgan --seed 0
     python scripts/bench_images.py --dataset mnist5k --model wgan-gp --seed 0
     python scripts/bench_images.py --dataset digits --model cgan --set lr_generator=1e-3 --out results.jsonl
+    python scripts/bench_images.py --dataset digits --model cgan --steps 2000 --eval-at 1000 1500 2000
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -41,6 +45,8 @@ DEFAULT_STEPS = {
     ("mnist5k", "cgan"): 2000,
     ("mnist5k", "wgan-gp"): 500,
 }
+
+TRAJECTORY_KEYS = ("classifier_fid", "precision", "recall", "label_accuracy")
 
 
 def parse_set(items: list[str]) -> dict:
@@ -94,6 +100,13 @@ def main() -> None:
         default=None,
         help="train the GAN on only this many real images per class (the augmentation test's subset)",
     )
+    p.add_argument(
+        "--eval-at",
+        type=count(),
+        nargs="+",
+        default=[],
+        help="also score the sampler and the raw generator after these updates (the run itself is unchanged)",
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--grid-dir", default="bench_results/images", help="where sample grids go")
     p.add_argument("--out", default=None, help="also append the JSON line to this file")
@@ -104,6 +117,8 @@ def main() -> None:
 
     t_start = time.perf_counter()
     steps = args.steps or DEFAULT_STEPS[args.dataset, args.model]
+    if any(s > steps for s in args.eval_at):
+        raise GenplayError(f"--eval-at: expected update counts up to --steps ({steps}), got {args.eval_at}")
     try:  # a bad --set or --steps is refused before any work
         config = preset(args.model, steps=steps, seed=args.seed, **parse_set(args.set))
     except TypeError as exc:  # an unknown field
@@ -116,11 +131,27 @@ def main() -> None:
 
     gan = ImageGAN(config=config, image_shape=data.shape, n_classes=data.n_classes)
     gan_data = data if args.gan_per_class is None else per_class_subset(data, args.gan_per_class)
+    trajectory: list[dict] = []
+    eval_seconds = 0.0
+
+    def score(gan: ImageGAN, row: dict) -> None:  # sampling is seeded and in eval mode: training is untouched
+        nonlocal eval_seconds
+        if row["step"] in args.eval_at:
+            t = time.perf_counter()
+            point = {"step": row["step"]}
+            for name, net in (("sampler", gan.sampler), ("raw", gan.generator)):
+                m = evaluate_generator(net, data, classifier, seed=args.seed)
+                point[name] = {k: m[k] for k in TRAJECTORY_KEYS if k in m}
+            trajectory.append(point)
+            eval_seconds += time.perf_counter() - t
+
+    log_every = math.gcd(max(1, steps // 10), *args.eval_at)
     t0 = time.perf_counter()
-    gan.train(gan_data, log_every=max(1, steps // 10))
-    train_seconds = time.perf_counter() - t0
+    gan.train(gan_data, log_every=log_every, callback=score)
+    train_seconds = time.perf_counter() - t0 - eval_seconds
 
     result = {
+        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
         "dataset": args.dataset,
         "model": args.model,
         "seed": args.seed,
@@ -136,6 +167,8 @@ def main() -> None:
     tag = "" if args.gan_per_class is None else f"__{args.gan_per_class}pc"
     grid = Path(args.grid_dir) / f"{args.dataset}__{args.model}{tag}__{args.seed}.png"
     save_grid(gan.sample(100), grid)
+    if trajectory:
+        result["trajectory"] = trajectory
     result.update(
         grid=str(grid),
         classifier_seconds=classifier_seconds,

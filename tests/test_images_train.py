@@ -48,10 +48,11 @@ def test_bad_shapes_and_missing_labels():
 
 
 def test_anti_collapse_settings_reach_the_critic_and_the_step(digits):
-    gan = _tiny("cgan", 2, loss="hinge", spectral_norm=True, minibatch_std=True, diffaugment=1.0)
+    gan = _tiny("cgan", 2, loss="hinge", spectral_norm=True, minibatch_std=True, diffaugment=1.0, minibatch_std_group=2)
     step = gan.config.step_config()
     assert step.discriminator.loss == "hinge" and step.diffaugment == 1.0
-    assert isinstance(gan.critic.features[1], MinibatchStd)
+    assert isinstance(gan.critic.features[1], MinibatchStd) and gan.critic.features[1].group_size == 2
+    assert _tiny("cgan", 1).critic.features[1].group_size == 4
     assert hasattr(gan.critic.head.embed, "parametrizations")
     gan.train(digits, log_every=1)
     assert len(gan.history) == 2
@@ -60,6 +61,8 @@ def test_anti_collapse_settings_reach_the_critic_and_the_step(digits):
         preset("cgan", diffaugment=-1.0)
     with pytest.raises(GenplayError, match="--loss"):
         preset("cgan", loss="wasserstein")
+    with pytest.raises(GenplayError, match="--minibatch-std-group"):
+        preset("cgan", minibatch_std_group=1)
 
 
 def _tiny(model: str, steps: int, **kw) -> ImageGAN:

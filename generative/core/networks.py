@@ -100,7 +100,8 @@ class MinibatchStd(nn.Module):
         b, _, h, w = x.shape
         g = next(d for d in range(min(self.group_size, b), 0, -1) if b % d == 0)
         groups = x.reshape(b // g, g, *x.shape[1:])  # (B/g, g, C, H, W): consecutive rows together
-        std = (groups.var(dim=1, unbiased=False) + 1e-8).sqrt()  # (B/g, C, H, W)
+        centred = groups - groups.mean(dim=1, keepdim=True)  # by hand: torch's var here is ~5x slower on CPU
+        std = (centred.square().mean(dim=1) + 1e-8).sqrt()  # (B/g, C, H, W)
         stat = std.mean(dim=(1, 2, 3))  # (B/g,): one number per group
         stat = stat.repeat_interleave(g).reshape(b, 1, 1, 1).expand(b, 1, h, w)
         return torch.cat([x, stat], dim=1)

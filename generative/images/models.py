@@ -57,7 +57,7 @@ class Critic(nn.Module):
     ``norm`` applies to the second stage only (DCGAN leaves the first unnormalised); use
     ``none`` or ``layer`` with WGAN-GP, whose per-sample penalty batch norm would break.
     ``spectral_norm`` covers every layer, the projection head included; ``minibatch_std``
-    adds the batch-spread feature map before the second stage.
+    adds the batch-spread feature map before the second stage, over groups of ``minibatch_std_group`` rows.
     """
 
     def __init__(
@@ -69,6 +69,7 @@ class Critic(nn.Module):
         norm: str = "none",
         spectral_norm: bool = False,
         minibatch_std: bool = False,
+        minibatch_std_group: int = 4,
     ) -> None:
         super().__init__()
         c, h, w = image_shape
@@ -76,7 +77,7 @@ class Critic(nn.Module):
         extra = 1 if minibatch_std else 0
         self.features = nn.Sequential(
             down_block(c, base_channels, spectral_norm=spectral_norm),  # (B, b, H/2, W/2)
-            MinibatchStd() if minibatch_std else nn.Identity(),  # (B, b + extra, H/2, W/2)
+            MinibatchStd(minibatch_std_group) if minibatch_std else nn.Identity(),  # (B, b + extra, H/2, W/2)
             down_block(base_channels + extra, 2 * base_channels, norm=norm, spectral_norm=spectral_norm),
             nn.Flatten(),  # (B, 2b * H/4 * W/4)
         )

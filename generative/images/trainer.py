@@ -63,6 +63,7 @@ IMAGE_RULES: dict[str, Rule] = {name: Int(1, high) for name, high in LIMITS.item
 IMAGE_RULES.update(model=OneOf(MODELS), lr_generator=STEP_SIZE, lr_critic=STEP_SIZE, beta1=DECAY, beta2=DECAY)
 IMAGE_RULES.update(ema_decay=DECAY, penalty_weight=Real(0.0, 1e6), seed=Int(0, 2**31 - 1), device=Device())
 IMAGE_RULES.update(loss=OneOf(("bce", "hinge", "least_squares")), diffaugment=Real(0.0, 2.0))
+IMAGE_RULES.update(minibatch_std_group=Int(2, LIMITS["batch_size"]))
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class ImageGANConfig:
     """Spectral normalisation (Miyato et al. 2018) on every critic layer, the projection head included."""
     minibatch_std: bool = False
     """Give the critic the batch's standard deviation as a feature map (Karras et al. 2018), against collapse."""
+    minibatch_std_group: int = 4
+    """Rows per minibatch-std group: consecutive rows of a label-sorted batch, so smaller groups mix fewer classes."""
     diffaugment: float = 0.0
     """DiffAugment strength (Zhao et al. 2020: real and fake images shifted and cut out before the critic); 0 = off."""
     ema_decay: float = 0.99
@@ -189,6 +192,7 @@ class ImageGAN:
                 norm=norm,
                 spectral_norm=config.spectral_norm,
                 minibatch_std=config.minibatch_std,
+                minibatch_std_group=config.minibatch_std_group,
             )
             self.critic.to(self.device)
             sync_batch_norm(self.generator, dist)

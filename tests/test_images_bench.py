@@ -1,0 +1,49 @@
+"""``scripts/bench_images.py --eval-at``: scores along the way without changing the run they score."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import bench_images  # noqa: E402
+
+from genplay.generative.images.metrics import DigitClassifier  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier():
+    """An untrained feature network: the metrics' values do not matter here, only that they agree."""
+    torch.set_num_threads(1)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        clf = DigitClassifier(image_shape=(1, 8, 8), n_classes=10)
+    return clf.eval().requires_grad_(False)
+
+
+def _run(argv: list[str], monkeypatch, capsys, classifier, tmp_path) -> dict:
+    monkeypatch.setattr(bench_images, "cached_metric_classifier", lambda data, seed: (classifier, 0.5, True))
+    base = ["--model", "cgan", "--steps", "4", "--aug-per-class", "0", "--grid-dir", str(tmp_path)]
+    tiny = ["--set", "base_channels=8", "--set", "batch_size=16"]
+    monkeypatch.setattr(sys, "argv", ["bench_images.py", *base, *tiny, *argv])
+    bench_images.main()
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+@pytest.mark.slow  # two short GAN runs with five metric passes (a few seconds)
+def test_eval_at_scores_sampler_and_raw_generator_and_leaves_the_run_alone(
+    monkeypatch, capsys, tiny_classifier, tmp_path
+):
+    plain = _run([], monkeypatch, capsys, tiny_classifier, tmp_path)
+    traced = _run(["--eval-at", "2", "4"], monkeypatch, capsys, tiny_classifier, tmp_path)
+    assert "trajectory" not in plain
+    assert [p["step"] for p in traced["trajectory"]] == [2, 4]
+    last = traced["trajectory"][-1]
+    assert set(last) == {"step", "sampler", "raw"} and "label_accuracy" in last["raw"]
+    for key in ("classifier_fid", "precision", "recall", "label_accuracy"):
+        assert last["sampler"][key] == traced[key] == plain[key]  # the run scored is the run without scoring
+    assert traced["command"].startswith("python ") and "--eval-at 2 4" in traced["command"]
