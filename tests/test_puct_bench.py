@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_puct.py"
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+import bench_puct  # noqa: E402
+import benchlib  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -22,9 +25,29 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_puct.py"
         (["--sims", "5", "--opponent", "mcts:5"], "/no/such/run"),
     ],
 )
-def test_bad_input_is_one_line(extra, needle):
+def test_bad_input_is_one_line(extra, needle, capsys):
+    """In process, through the script's own entry point (``run_main``), as the command line runs it."""
+    with pytest.raises(SystemExit) as info:
+        benchlib.run_main(lambda: bench_puct.main(["--run", "/no/such/run", *extra]))
+    err = capsys.readouterr().err.strip()
+    assert info.value.code == 2 and err.startswith("error:") and needle in err and "\n" not in err, err
+
+
+def test_the_script_itself_exits_2_with_one_line():
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--run", "/no/such/run", *extra], capture_output=True, text=True, timeout=120
+        [
+            sys.executable,
+            str(SCRIPTS / "bench_puct.py"),
+            "--run",
+            "/no/such/run",
+            "--sims",
+            "0",
+            "--opponent",
+            "mcts:5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     err = done.stderr.strip()
-    assert done.returncode == 2 and err.startswith("error:") and needle in err and "\n" not in err, err
+    assert done.returncode == 2 and err.startswith("error:") and "--sims" in err and "\n" not in err, err
