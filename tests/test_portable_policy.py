@@ -119,7 +119,7 @@ def _short_pixel_demos(env_id: str, steps: int = 48) -> Demos:
     )
 
 
-@pytest.mark.slow  # ~15 s on 2 cores: 1,000 Pong frames through a CNN one step at a time
+@pytest.mark.slow  # Pong frames through a CNN one step at a time: 200 of them (1,000 took ~15 s)
 def test_pixel_policy_acts_the_same_under_ppo_load(tmp_path):
     demos = _short_pixel_demos(PONG)
     config = replace(atari_preset(), **{**TINY, "ppo_n_steps": 32, "ppo_batch_size": 32, "disc_batch_size": 16})
@@ -129,8 +129,8 @@ def test_pixel_policy_acts_the_same_under_ppo_load(tmp_path):
     centred = [m for m in model.policy.modules() if isinstance(m, CenteredNatureCNN)]
     assert centred and float(centred[0].frame_mean.abs().sum()) > 0  # frames centred inside the network
     assert load_policy_model(tmp_path)[2]["obs_scaling"] == "in_network"
-    result = check_portable(tmp_path, n_obs=N_OBS, n_episodes=0)
-    assert result == {**result, "env": PONG, "n_obs": N_OBS, "same_actions_fraction": 1.0}
+    result = check_portable(tmp_path, n_obs=200, n_episodes=0)
+    assert result == {**result, "env": PONG, "n_obs": 200, "same_actions_fraction": 1.0}
 
 
 def test_zips_exported_before_the_scaling_moved_inside_still_load(tmp_path, cartpole_demos):
