@@ -6,7 +6,14 @@ import pytest
 import torch
 from torch import nn
 
-from genplay.generative.core.gan import AugmentedCritic, GANStepConfig, adversarial_round, diff_augment, sorted_by_label
+from genplay.generative.core.gan import (
+    AugmentedCritic,
+    GANStepConfig,
+    adversarial_round,
+    diff_augment,
+    mode_seeking_penalty,
+    sorted_by_label,
+)
 from genplay.generative.core.losses import hinge_discriminator_loss, hinge_generator_loss
 from genplay.generative.core.networks import MinibatchStd, ProjectionHead
 from genplay.generative.core.step import DiscriminatorStepConfig
@@ -132,3 +139,35 @@ def test_sorted_by_label_keeps_each_image_with_its_label():
     (x, y), (u, none) = sorted_by_label(iter([(real, labels), (real, None)]))
     assert y.tolist() == [0, 0, 1, 2, 3, 3] and x.flatten().tolist() == [1, 3, 5, 2, 0, 4]
     assert none is None and torch.equal(u, real)
+
+
+def test_mode_seeking_penalty_grows_as_images_stop_following_the_noise():
+    z = torch.tensor([[0.0, 0.0], [1.0, 1.0], [0.0, 0.0], [3.0, 3.0], [5.0, 5.0]])  # row 4 has no pair
+    spread = torch.tensor([[0.0], [2.0], [0.0], [6.0], [9.0]])  # image distance = 2 x noise distance
+    labels = torch.tensor([0, 0, 1, 1, 2])
+    assert mode_seeking_penalty(spread, z, labels).item() == pytest.approx(0.5, rel=1e-3)
+    assert mode_seeking_penalty(spread, z).item() == pytest.approx(0.5, rel=1e-3)
+    # only pairs that share a label count: here the second pair's images are identical
+    assert mode_seeking_penalty(torch.tensor([[0.0], [2.0], [0.0], [0.0]]), z[:4], labels[:4]).item() == pytest.approx(
+        1.0 / (1.0 / 2.0 + 1e-5)
+    )
+    assert mode_seeking_penalty(spread, z, torch.tensor([0, 1, 2, 3, 4])).item() == 0.0  # no pair shares a label
+    assert mode_seeking_penalty(spread * 0, z, labels).item() > 1e4  # collapsed: image distance 0
+
+
+def test_mode_seeking_reaches_the_generator_step():
+    def round_with(weight: float) -> torch.Tensor:
+        torch.manual_seed(0)
+        gen = nn.Sequential(nn.Linear(2, 64), nn.Unflatten(1, (1, 8, 8)))
+        critic = _Recorder()
+        opts = [torch.optim.SGD(m.parameters(), lr=0.1) for m in (gen, critic)]
+        cfg = GANStepConfig(discriminator=DiscriminatorStepConfig(loss="hinge"), mode_seeking=weight)
+        batches = iter([(torch.ones(4, 1, 8, 8), None)])
+        adversarial_round(
+            generator=gen, critic=critic, g_optimizer=opts[0], d_optimizer=opts[1], batches=batches, z_dim=2, config=cfg
+        )
+        return gen[0].weight.detach().clone()
+
+    assert not torch.equal(round_with(0.0), round_with(1.0))
+    with pytest.raises(ValueError):
+        GANStepConfig(mode_seeking=-1.0)

@@ -48,9 +48,10 @@ def test_bad_shapes_and_missing_labels():
 
 
 def test_anti_collapse_settings_reach_the_critic_and_the_step(digits):
-    gan = _tiny("cgan", 2, loss="hinge", spectral_norm=True, minibatch_std=True, diffaugment=1.0, minibatch_std_group=2)
+    anti = dict(spectral_norm=True, minibatch_std=True, diffaugment=1.0, minibatch_std_group=2, mode_seeking=0.5)
+    gan = _tiny("cgan", 2, loss="hinge", **anti)
     step = gan.config.step_config()
-    assert step.discriminator.loss == "hinge" and step.diffaugment == 1.0
+    assert step.discriminator.loss == "hinge" and step.diffaugment == 1.0 and step.mode_seeking == 0.5
     assert isinstance(gan.critic.features[1], MinibatchStd) and gan.critic.features[1].group_size == 2
     assert _tiny("cgan", 1).critic.features[1].group_size == 4
     assert hasattr(gan.critic.head.embed, "parametrizations")

@@ -102,6 +102,26 @@ class AugmentedCritic(nn.Module):
         return call(self.critic, diff_augment(x, self.strength), labels)
 
 
+def mode_seeking_penalty(fake: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """Mode seeking (Mao et al. 2019, MSGAN): ``1 / (mean |G(z1) - G(z2)| / mean |z1 - z2|)``.
+
+    Why: a collapsed conditional generator maps different noise to the same image; the ratio of
+    image distance to noise distance is then near 0 and this term large, so adding it to the
+    generator's loss pushes it to use its noise. Pairs are consecutive rows ``(0, 1), (2, 3), ...``
+    that share a label (all pairs without labels): a batch sorted by label (``sorted_by_label``)
+    keeps most of them. Returns 0 when no pair shares a label.
+    """
+    n = len(z) // 2 * 2
+    keep = torch.ones(n // 2, dtype=torch.bool, device=z.device)
+    if labels is not None:
+        keep = labels[0:n:2] == labels[1:n:2]
+    if not bool(keep.any()):
+        return fake.sum() * 0.0
+    images = (fake[0:n:2] - fake[1:n:2])[keep].abs().mean()
+    noise = (z[0:n:2] - z[1:n:2])[keep].abs().mean()
+    return 1.0 / (images / noise + 1e-5)
+
+
 def generator_step(
     generator: nn.Module,
     critic: nn.Module | Callable[..., torch.Tensor],
@@ -111,9 +131,11 @@ def generator_step(
     *,
     loss: str = "bce",
     grad_hook: Callable[[], None] | None = None,
+    mode_seeking: float = 0.0,
 ) -> dict[str, float]:
     """One optimiser step of the generator on ``GENERATOR_LOSSES[loss](critic(generator(z)))``.
 
+    ``mode_seeking`` > 0 adds that multiple of ``mode_seeking_penalty`` (against collapse).
     A module critic's parameters are frozen for the step, so no gradient is spent on them.
     ``grad_hook`` runs between backward and the step (data-parallel gradient averaging).
     """
@@ -124,10 +146,12 @@ def generator_step(
     for p in frozen:
         p.requires_grad_(False)
     try:
-        logits = call(critic, call(generator, z, labels), labels)
+        fake = call(generator, z, labels)
+        logits = call(critic, fake, labels)
         g_loss = GENERATOR_LOSSES[loss](logits)
+        total = g_loss + mode_seeking * mode_seeking_penalty(fake, z, labels) if mode_seeking > 0 else g_loss
         optimizer.zero_grad(set_to_none=True)
-        g_loss.backward()
+        total.backward()
         if grad_hook is not None:
             grad_hook()
         optimizer.step()
@@ -162,9 +186,13 @@ class GANStepConfig:
     """Critic steps per generator step (5 for WGAN-GP, 1 for DCGAN)."""
     diffaugment: float = 0.0
     """DiffAugment strength (``diff_augment``) on the critic's inputs in both steps; 0 = none."""
+    mode_seeking: float = 0.0
+    """Weight of the generator's mode-seeking term (``mode_seeking_penalty``); 0 = none."""
 
     def __post_init__(self) -> None:
-        check_fields(self, {"n_critic": Int(1, 10_000), "diffaugment": Real(0.0, 2.0)})
+        check_fields(
+            self, {"n_critic": Int(1, 10_000), "diffaugment": Real(0.0, 2.0), "mode_seeking": Real(0.0, 100.0)}
+        )
 
 
 def adversarial_round(
@@ -211,7 +239,14 @@ def adversarial_round(
         )
     z = rank_draw(torch.randn, (len(real), z_dim), real.device, dist)
     g_stats = generator_step(
-        generator, critic, g_optimizer, z, labels, loss=config.discriminator.loss, grad_hook=g_hook
+        generator,
+        critic,
+        g_optimizer,
+        z,
+        labels,
+        loss=config.discriminator.loss,
+        grad_hook=g_hook,
+        mode_seeking=config.mode_seeking,
     )
     if ema is not None:
         ema.update()

@@ -63,7 +63,7 @@ IMAGE_RULES: dict[str, Rule] = {name: Int(1, high) for name, high in LIMITS.item
 IMAGE_RULES.update(model=OneOf(MODELS), lr_generator=STEP_SIZE, lr_critic=STEP_SIZE, beta1=DECAY, beta2=DECAY)
 IMAGE_RULES.update(ema_decay=DECAY, penalty_weight=Real(0.0, 1e6), seed=Int(0, 2**31 - 1), device=Device())
 IMAGE_RULES.update(loss=OneOf(("bce", "hinge", "least_squares")), diffaugment=Real(0.0, 2.0))
-IMAGE_RULES.update(minibatch_std_group=Int(2, LIMITS["batch_size"]))
+IMAGE_RULES.update(minibatch_std_group=Int(2, LIMITS["batch_size"]), mode_seeking=Real(0.0, 100.0))
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,8 @@ class ImageGANConfig:
     """Rows per minibatch-std group: consecutive rows of a label-sorted batch, so smaller groups mix fewer classes."""
     diffaugment: float = 0.0
     """DiffAugment strength (Zhao et al. 2020: real and fake images shifted and cut out before the critic); 0 = off."""
+    mode_seeking: float = 0.0
+    """Weight of the generator's mode-seeking term (Mao et al. 2019: image distance over noise distance); 0 = off."""
     ema_decay: float = 0.99
     """Decay of the generator's weight average used for sampling (0 = sample the raw generator)."""
     checkpoint_every: int = 1000
@@ -123,7 +125,9 @@ class ImageGANConfig:
             disc = DiscriminatorStepConfig(loss="wasserstein", penalty="wgan_gp", penalty_weight=self.penalty_weight)
         else:
             disc = DiscriminatorStepConfig(loss=self.loss)
-        return GANStepConfig(discriminator=disc, n_critic=self.n_critic, diffaugment=self.diffaugment)
+        return GANStepConfig(
+            discriminator=disc, n_critic=self.n_critic, diffaugment=self.diffaugment, mode_seeking=self.mode_seeking
+        )
 
 
 def preset(model: str, **overrides) -> ImageGANConfig:
