@@ -91,7 +91,7 @@ def test_truncated_rows_bootstrap_from_their_real_final_observation(cartpole_dem
     rb = sqil.algo.replay_buffer
     timeouts = rb.timeouts[: rb.pos].astype(bool)
     assert timeouts.any()
-    obs, nxt = rb.observations[: rb.pos], rb.next_observations[: rb.pos]
+    obs, nxt = rb.observations[: rb.pos], rb.all_next_observations()[: rb.pos]
     step = np.abs(nxt[..., 0] - obs[..., 0])
     assert np.all(step <= 0.02 * np.abs(obs[..., 1]) + 1e-4)  # x moves by tau * x_dot per step
     o, a, n, term = sqil.replay_rows(2_000)
@@ -115,7 +115,7 @@ def test_checkpoint_round_trip(tmp_path, cartpole_demos):
     back = SQIL.load(tmp_path / "c.pt", venv=EnvFactory("CartPole-v1").make_vec(2, seed=0), demos=cartpole_demos)
     rb, rb2 = sqil.algo.replay_buffer, back.algo.replay_buffer
     assert back.num_timesteps == sqil.num_timesteps and back.algo._n_updates == sqil.algo._n_updates
-    np.testing.assert_array_equal(rb2.next_observations, rb.next_observations)
+    np.testing.assert_array_equal(rb2.all_next_observations(), rb.all_next_observations())
     np.testing.assert_array_equal(rb2.timeouts, rb.timeouts)
     obs = torch.as_tensor(cartpole_demos.obs[:8])
     torch.testing.assert_close(back.algo.q_net(obs), sqil.algo.q_net(obs))
@@ -152,7 +152,7 @@ def test_run_directory_contract(tmp_path, cartpole_demos):
     back = SQIL.load(run, venv=EnvFactory("CartPole-v1").make_vec(1, seed=0), demos=cartpole_demos)
     rb, rb2 = resumed.algo.replay_buffer, back.algo.replay_buffer
     assert back.num_timesteps == resumed.num_timesteps and rb2.pos == rb.pos
-    np.testing.assert_array_equal(rb2.next_observations, rb.next_observations)
+    np.testing.assert_array_equal(rb2.all_next_observations(), rb.all_next_observations())
     np.testing.assert_array_equal(back.predict(obs)[0], resumed.predict(obs)[0])
 
 

@@ -192,7 +192,7 @@ class OffPolicyImitation(SB3Learner):
         acts = rb.actions[idx, env]
         acts = acts.reshape(n).astype(np.int64) if self.discrete else acts.reshape(n, -1).astype(np.float32)
         terminated = rb.dones[idx, env] * (1.0 - rb.timeouts[idx, env])
-        return rb.observations[idx, env], acts, rb.next_observations[idx, env], terminated.astype(np.float32)
+        return rb.observations[idx, env], acts, rb.next_obs(idx, env), terminated.astype(np.float32)
 
     def batch(self, n_agent: int | None = None, n_expert: int | None = None) -> Batch:
         """A :class:`Batch` of ``n_agent`` replay rows then ``n_expert`` demo rows (config sizes by default)."""

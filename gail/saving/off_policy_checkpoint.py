@@ -16,7 +16,6 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 from stable_baselines3.common.vec_env import VecEnv
 
@@ -35,8 +34,10 @@ from genplay.generative.core.state_io import load_state, save_state
 if TYPE_CHECKING:
     from genplay.gail.learners.off_policy import OffPolicyConfig, OffPolicyImitation
 
-FORMAT, VERSION = "genplay-off-policy-imitation", 1
-REPLAY = ("observations", "next_observations", "actions", "dones", "timeouts")
+FORMAT, VERSION = "genplay-off-policy-imitation", 2
+VERSIONS = (1, 2)
+"""2: the replay stores each observation once (``replay.STATE_KEYS``); 1 stored next observations whole
+and is converted on load."""
 RUN_FIELDS = ("device", "torch_threads", "checkpoint_every")
 """Settings of where a run executes, not of what it learns: a resume may change them."""
 
@@ -69,7 +70,7 @@ def save_off_policy(trainer: OffPolicyImitation, path: str | Path) -> None:
         "policy": algo.policy.state_dict(),
         "optimizers": {k: opt.state_dict() for k, opt in _optimizers(trainer).items()},
         "log_ent_coef": getattr(algo, "log_ent_coef", None) if not trainer.discrete else None,
-        "replay": {**{k: getattr(rb, k) for k in REPLAY}, "pos": int(rb.pos), "full": bool(rb.full)},
+        "replay": {**rb.state_arrays(), "pos": int(rb.pos), "full": bool(rb.full)},
         "counters": {
             "num_timesteps": int(algo.num_timesteps),
             "n_calls": int(getattr(algo, "_n_calls", 0)),  # DQN's target-update clock (SAC has none)
@@ -96,7 +97,7 @@ def read_off_policy(path: str | Path, algo: str) -> dict:
             f"{path}: a DAC checkpoint from before DAC moved onto the shared off-policy learner (its own replay "
             "buffer and layout); it cannot be resumed: start over with --force"
         )
-    if state.get("format") != FORMAT or state.get("version") != VERSION:
+    if state.get("format") != FORMAT or state.get("version") not in VERSIONS:
         raise CheckpointError(f"{path}: field 'format' is {state.get('format')!r}; not a genplay {algo} checkpoint")
     if state.get("algo") != algo:
         have = state.get("algo")
@@ -179,14 +180,7 @@ def load_off_policy(
             with torch.no_grad():
                 algo.log_ent_coef.copy_(torch.as_tensor(state["log_ent_coef"]).reshape(algo.log_ent_coef.shape))
         replay = state["replay"]
-        for key in REPLAY:
-            value, have = np.asarray(replay[key]), getattr(rb, key)
-            if value.shape != have.shape or value.dtype != have.dtype:
-                raise ValueError(f"replay {key} is {value.dtype}{value.shape}, expected {have.dtype}{have.shape}")
-            setattr(rb, key, value)
-        rb.pos, rb.full = counter(replay["pos"], "replay.pos"), bool(replay["full"])
-        if rb.pos >= rb.buffer_size:
-            raise ValueError(f"replay pos {rb.pos} is past the buffer's {rb.buffer_size} rows")
+        rb.load_state_arrays(replay, counter(replay["pos"], "replay.pos"), bool(replay["full"]))
         n_actions = getattr(venv.action_space, "n", None)
         if n_actions is not None and ((rb.actions < 0) | (rb.actions >= n_actions)).any():
             raise ValueError(f"replay actions outside [0, {n_actions})")
