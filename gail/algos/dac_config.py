@@ -128,7 +128,7 @@ def dac_atari_preset(game: str | None = None) -> tuple[GAILConfig, DACLearnerCon
     batch from the demos."""
     config = replace(atari_preset(game), disc_updates=4, disc_batch_size=128)
     dqn = DACLearnerConfig(
-        buffer_size=75_000,  # 4.2 GB of uint8 stacks (observations and next observations, as SB3's plain buffer)
+        buffer_size=75_000,  # 2.1 GB of uint8 stacks (each stored once: gail/learners/replay.py)
         learning_starts=10_000,
         batch_size=32,
         expert_batch_size=32,
