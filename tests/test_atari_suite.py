@@ -15,6 +15,7 @@ from PIL import Image
 from genplay.cli import main
 from genplay.errors import GenplayError
 from genplay.gail.evaluation.scores import ATARI_REFERENCE, human_normalized, iqm, stratified_bootstrap_ci
+from genplay.gail.suites.atari_results import SuiteResult
 from genplay.gail.suites.atari_suite import PolicySpec, SuiteConfig, run_suite, vec_episode_scores
 
 # ---------------------------------------------------------------------------- maths
@@ -233,3 +234,34 @@ def test_plain_evaluate_on_an_atari_id_runs_the_suite_for_that_game(tmp_path, ca
           "--out", str(tmp_path / "ev")])  # fmt: skip
     out = capsys.readouterr().out
     assert "| pong |" in out and "expert" in out and (tmp_path / "ev" / "results.json").exists()
+
+
+def test_expert_normalised_scores_and_learning_curves_from_the_runs(tmp_path):
+    """The expert's mean in this suite is the scale's 1 (Pong: random reference -20.7); a run directory's
+    ``history.json`` becomes that game's learning curve in ``curves.png``."""
+    run = tmp_path / "pong"
+    run.mkdir()
+    (run / "history.json").write_text(json.dumps([{"timesteps": 1000 * k, "true_return": -21.0 + k} for k in range(5)]))
+    learned = PolicySpec("learned", str(tmp_path / "{game}"))
+    config = SuiteConfig(
+        ("Pong",), (learned, PolicySpec("expert"), PolicySpec("random")), episodes=2, bootstrap_reps=50
+    )
+    scores = {"learned": {"pong": np.array([[-0.7, 9.3]])}, "expert": {"pong": np.array([[19.3, 19.3]])}}
+    scores["random"] = {"pong": np.array([[-20.7, -20.7]])}
+    result = SuiteResult(config, scores, stalled={n: {} for n in scores})
+    assert result.expert_means() == {"pong": pytest.approx(19.3)}
+    np.testing.assert_allclose(result.normalized("learned", "expert")["pong"], [0.5, 0.75])
+    assert result.aggregate("random", "expert")["iqm"] == pytest.approx(0.0)
+    paths = result.write(tmp_path / "out")
+    data = json.loads(paths["json"].read_text())
+    assert data["policies"]["learned"]["games"]["pong"]["ens"] == pytest.approx(0.625)
+    assert data["policies"]["expert"]["expert_normalized"]["iqm"] == pytest.approx(1.0)
+    assert "IQM expert-normalised [95% CI]" in paths["markdown"].read_text()
+    assert result.learning_curves() == {"pong": {"learned": [(1000 * k, -21.0 + k) for k in range(5)]}}
+    with Image.open(paths["curves"]) as png:
+        assert png.format == "PNG"
+    no_expert = SuiteResult(
+        SuiteConfig(("Pong",), (PolicySpec("random"),)), {"random": scores["random"]}, {"random": {}}
+    )
+    assert no_expert.expert_means() == {} and "expert_normalized" not in no_expert.to_dict()["policies"]["random"]
+    assert "curves" not in no_expert.write(tmp_path / "bare")  # no run logged a history: no curves plot
