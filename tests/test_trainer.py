@@ -630,3 +630,16 @@ def test_bc_auxiliary_loss_pulls_the_policy_towards_the_demo_actions(cartpole_de
     trainer.bc_auxiliary = lambda: calls.append(1) or 0.0
     trainer.learn(3 * ROLLOUT)
     assert len(calls) == 2  # after each generator update but the last (the next rollout starts none)
+
+
+def test_learning_without_a_log_dir_leaves_no_sb3_folders(cartpole_demos, tmp_path, monkeypatch):
+    """SB3's default logger makes an empty ``SB3-<time>`` folder in the temp dir on every ``learn``; the
+    trainers and ``make_ppo`` set a logger that writes nowhere instead (fails with SB3's default)."""
+    import tempfile
+
+    from genplay.gail.algos.warmstart import make_ppo
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    make_trainer(cartpole_demos).learn(128)
+    make_ppo("CartPole-v1", seed=0).learn(64)
+    assert not list(tmp_path.glob("SB3-*"))

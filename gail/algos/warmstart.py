@@ -29,6 +29,7 @@ from genplay.gail.algos.bc import behaviour_clone
 from genplay.gail.algos.bc import fit_value as fit_critic
 from genplay.gail.data.demos import Demos
 from genplay.gail.evaluation.evaluate import episode_returns
+from genplay.gail.learners.learner import quiet_logger
 from genplay.gail.saving.sb3_io import policy_for_space
 
 # Board games have no rl-zoo recipe: SB3's PPO defaults (lr 3e-4, 10 epochs, 2048 steps a rollout over
@@ -67,7 +68,9 @@ def make_ppo(env: str | EnvFactory, seed: int, settings: dict[str, Any] | None =
         from sb3_contrib import MaskablePPO
 
         algo = MaskablePPO
-    return algo(policy_for_space(venv.observation_space), venv, seed=seed, device="cpu", verbose=0, **settings["ppo"])
+    model = algo(policy_for_space(venv.observation_space), venv, seed=seed, device="cpu", verbose=0, **settings["ppo"])
+    model.set_logger(quiet_logger())
+    return model
 
 
 def discounted_returns(demos: Demos, gamma: float) -> np.ndarray:

@@ -12,6 +12,7 @@ import numpy as np
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import VecEnv
 
@@ -120,6 +121,7 @@ def train_expert(
     venv = make_vec_env(env_id, n_envs=recipe.n_envs, seed=10_000 + seed, env_kwargs=env_kwargs)
     eval_env = make_vec_env(env_id, n_envs=4, seed=20_000 + seed, env_kwargs=env_kwargs)
     model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **ppo_kw)
+    model.set_logger(Logger(folder=None, output_formats=[]))  # no empty /tmp/SB3-* dir per learn (learner.quiet_logger)
     mean = float("-inf")
     while model.num_timesteps < recipe.max_steps:
         model.learn(recipe.chunk, reset_num_timesteps=False, progress_bar=verbose)

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Logger
 
 from genplay.gail.algos.config import GAILConfig
 from genplay.gail.rewards.features import CenteredNatureCNN, DemoScaling
@@ -65,11 +66,20 @@ class SB3Learner:
                 module.set_scaling(scaling.mean, scaling.std)
 
     def _log_to(self, log_dir: str | None) -> None:
-        """CSV and TensorBoard logs of the SB3 algorithm in ``log_dir`` (None: SB3's default)."""
-        if log_dir is not None:
-            from stable_baselines3.common.logger import configure
+        """CSV and TensorBoard logs of the SB3 algorithm in ``log_dir`` (None: no files, :func:`quiet_logger`)."""
+        if log_dir is None:
+            self.sb3_algorithm.set_logger(quiet_logger())
+            return
+        from stable_baselines3.common.logger import configure
 
-            self.sb3_algorithm.set_logger(configure(log_dir, ["csv", "tensorboard"]))
+        self.sb3_algorithm.set_logger(configure(log_dir, ["csv", "tensorboard"]))
+
+
+def quiet_logger() -> Logger:
+    """An SB3 logger that records values (callbacks read them) and writes nowhere. SB3's own default for a
+    model without ``tensorboard_log`` writes nowhere too, but makes an empty ``/tmp/SB3-<time>`` directory on
+    every ``learn`` call (thousands after a test run); setting a logger first skips that."""
+    return Logger(folder=None, output_formats=[])
 
 
 class ProgressBar(BaseCallback):

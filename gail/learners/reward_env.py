@@ -29,6 +29,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecNormalize
 from genplay.envs import EnvFactory, as_factory
 from genplay.errors import CheckpointError
 from genplay.gail.algos.config import PPOConfig
+from genplay.gail.learners.learner import quiet_logger
 from genplay.gail.learners.rollout import policy_obs_normalizer
 from genplay.gail.rewards.export import LearnedReward, check_reward_env, load_reward
 from genplay.gail.saving.sb3_io import algo_state, counter, load_weights, policy_for_space
@@ -140,6 +141,7 @@ class RewardLearner:
         self.algo = PPO(
             policy, wrapped, seed=config.seed, device=select_device(config.device), verbose=0, **config.ppo.sb3_kwargs()
         )
+        self.algo.set_logger(quiet_logger())  # a run directory's logger replaces it (run_files.set_run_logger)
         self.history: list[dict[str, float]] = []
         self.checkpoint_path: Path | None = None
         self._last_checkpoint = 0
