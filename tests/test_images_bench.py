@@ -47,3 +47,11 @@ def test_eval_at_scores_sampler_and_raw_generator_and_leaves_the_run_alone(
     for key in ("classifier_fid", "precision", "recall", "label_accuracy"):
         assert last["sampler"][key] == traced[key] == plain[key]  # the run scored is the run without scoring
     assert traced["command"].startswith("python ") and "--eval-at 2 4" in traced["command"]
+
+
+def test_eval_at_past_the_last_update_is_one_error_line(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["bench_images.py", "--steps", "4", "--eval-at", "2", "9"])
+    with pytest.raises(SystemExit) as info:
+        bench_images.run_main(bench_images.main)
+    err = capsys.readouterr().err.strip()
+    assert info.value.code == 2 and err.startswith("error: --eval-at") and "\n" not in err

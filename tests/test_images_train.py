@@ -64,6 +64,8 @@ def test_anti_collapse_settings_reach_the_critic_and_the_step(digits):
         preset("cgan", loss="wasserstein")
     with pytest.raises(GenplayError, match="--minibatch-std-group"):
         preset("cgan", minibatch_std_group=1)
+    with pytest.raises(GenplayError, match="--mode-seeking"):
+        preset("cgan", mode_seeking=-0.5)
 
 
 def _tiny(model: str, steps: int, **kw) -> ImageGAN:
