@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Pixel GAIL on Atari: throughput against plain PPO, or learning from scripted-expert demos.
+"""Pixel imitation on Atari: GAIL's throughput against plain PPO, or learning from scripted-expert demos
+(GAIL, DAC, SQIL or IQ-Learn, each from its Atari preset).
 
 Prints one JSON line as its last line.
 
@@ -50,7 +51,10 @@ def parse() -> argparse.Namespace:
     p.add_argument("--bc-epochs", type=_positive, default=5, help="most epochs of the BC baseline")
     p.add_argument("--eval-games", type=_positive, default=10)
     p.add_argument(
-        "--algo", choices=["gail", "dac"], default="gail", help="learn mode: PPO-based GAIL or DAC (DQN learner)"
+        "--algo",
+        choices=["gail", "dac", "sqil", "iq"],
+        default="gail",
+        help="learn mode: PPO-based GAIL, DAC (DQN learner), SQIL or IQ-Learn (soft-Q learners)",
     )
     p.add_argument("--no-bc-baseline", dest="bc_baseline", action="store_false", help="skip the BC-alone baseline")
     p.add_argument(
@@ -61,7 +65,7 @@ def parse() -> argparse.Namespace:
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="GAILConfig override (dqn_FIELD: DACLearnerConfig)",
+        help="GAILConfig override (dqn_FIELD: DACLearnerConfig; --algo sqil / iq: their config's fields)",
     )
     p.add_argument("--out", default=None, help="also append the JSON line to this file")
     p.add_argument("--run-dir", default=None, help="learn mode: checkpoints and logs here")
@@ -108,6 +112,8 @@ def gail_config(args):
     from genplay.gail.algos.config import atari_preset, replace
 
     overrides = {k: v for k, v in _overrides(args).items() if not k.startswith("dqn_")}
+    if args.algo in ("sqil", "iq"):
+        overrides = {}  # their --set fields are the off-policy config's (off_policy_config); BC uses GAIL's preset
     if args.algo == "dac":
         from genplay.gail.algos.dac_config import dac_atari_preset
 
@@ -115,6 +121,45 @@ def gail_config(args):
     else:
         base = atari_preset(args.game)
     return replace(base, seed=args.seed, torch_threads=args.threads, **overrides)
+
+
+def off_policy_config(args, factory):
+    """SQIL's or IQ-Learn's config: the family's preset for the game (``off_policy_presets``), the seed and
+    threads, then the --set overrides (each field checked by the config)."""
+    import dataclasses
+
+    from genplay.gail.algos.off_policy_presets import iq_preset, sqil_preset
+
+    base = (sqil_preset if args.algo == "sqil" else iq_preset)(factory.env_id)
+    return dataclasses.replace(base, seed=args.seed, torch_threads=args.threads, **_overrides(args))
+
+
+def make_trainer(args, factory, demos, config, ckpt: str | None, log_dir: str | None):
+    """The learner of ``--algo``, resumed from ``ckpt`` where one exists."""
+    resume = bool(ckpt and Path(ckpt).exists())
+    if args.algo in ("sqil", "iq"):
+        from genplay.gail.algos.iq_learn import IQLearn
+        from genplay.gail.algos.sqil import SQIL
+
+        cls, cfg = SQIL if args.algo == "sqil" else IQLearn, off_policy_config(args, factory)
+        venv = factory.make_vec(cfg.n_envs, seed=args.seed)
+        return (
+            cls.load(ckpt, venv=venv, demos=demos)
+            if resume
+            else cls(venv=venv, demos=demos, config=cfg, log_dir=log_dir)
+        )
+    venv = factory.make_vec(config.run.n_envs, seed=args.seed)
+    if args.algo == "dac":
+        from genplay.gail.algos.dac import DAC
+
+        if resume:
+            return DAC.load(ckpt, venv=venv, demos=demos)
+        return DAC(venv=venv, demos=demos, config=config, dqn=dqn_config(args), log_dir=log_dir)
+    from genplay.gail.algos.gail import GAIL
+
+    if resume:
+        return GAIL.load(ckpt, venv=venv, demos=demos, log_dir=log_dir)
+    return GAIL(venv=venv, demos=demos, config=config, log_dir=log_dir)
 
 
 def dqn_config(args):
@@ -210,7 +255,6 @@ def learn(args, factory, demos, n_demo) -> dict:
     import torch
 
     from genplay.gail.algos.config import replace
-    from genplay.gail.algos.gail import GAIL
     from genplay.gail.suites.atari import evaluation_factory
 
     config = gail_config(args)
@@ -221,18 +265,9 @@ def learn(args, factory, demos, n_demo) -> dict:
 
     torch.manual_seed(args.seed)
     config = replace(config, bc_epochs=args.bc_epochs if args.bc == "warm" else 0, bc_patience=2)
-    venv = factory.make_vec(config.run.n_envs, seed=args.seed)
     ckpt = str(run_dir / "checkpoint") if run_dir and args.save else None
     log_dir = str(run_dir / "logs") if run_dir else None
-    if args.algo == "dac":
-        from genplay.gail.algos.dac import DAC
-
-        trainer = DAC.load(ckpt, venv=venv, demos=demos) if ckpt and Path(ckpt).exists() else None
-        trainer = trainer or DAC(venv=venv, demos=demos, config=config, dqn=dqn_config(args), log_dir=log_dir)
-    elif ckpt and Path(ckpt).exists():
-        trainer = GAIL.load(ckpt, venv=venv, demos=demos, log_dir=log_dir)
-    else:
-        trainer = GAIL(venv=venv, demos=demos, config=config, log_dir=log_dir)
+    trainer = make_trainer(args, factory, demos, config, ckpt, log_dir)
     start = trainer.num_timesteps
     if start:
         print(f"resuming from {ckpt} at {start} steps", flush=True)
@@ -308,6 +343,10 @@ def main() -> None:
             raise ValueError(f"--set disc_hide_top_rows={rows}: frames have {factory.atari_config.screen_size} rows")
         if args.algo == "dac":
             dqn_config(args)
+        elif args.algo in ("sqil", "iq"):
+            if args.mode != "learn":
+                raise ValueError(f"--algo {args.algo}: only in --mode learn (throughput times GAIL against PPO)")
+            off_policy_config(args, factory)
         elif any(key.startswith("dqn_") for key in _overrides(args)):
             raise ValueError("--set dqn_FIELD: DACLearnerConfig fields need --algo dac")
     except (GenplayError, ValueError, TypeError) as exc:

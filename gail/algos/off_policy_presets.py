@@ -10,14 +10,15 @@ steps, so SB3's DQN does not warn that the envs outnumber the interval).
 
 Pendulum-v1 trains SAC (continuous actions), whose update is three networks' steps.
 
-Envs without a preset get the config's defaults (one env, one update per step: the safe choice
-for an unknown task, and what pixel runs use).
+genplay's ALE ids take the IQ-Learn authors' Pong settings (:data:`_ALE`). Envs without a preset get the
+config's defaults (one env, one update per step: the safe choice for an unknown task).
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+from genplay.gail.algos.config import atari_game_of
 from genplay.gail.algos.iq_learn import IQLearnConfig
 from genplay.gail.algos.sqil import SQILConfig
 
@@ -38,11 +39,34 @@ each update about 16 times the arithmetic; SQIL seed 0 still reached -136 agains
 at 5k steps), the last 25,000 transitions (what the measured runs held, as for :data:`_VECTOR`)."""
 
 
+_ALE = dict(
+    n_envs=1,
+    buffer_size=100_000,
+    learning_starts=5_000,
+    batch_size=64,
+    expert_batch_size=64,
+    learning_rate=1e-4,
+    train_freq=1,
+    gradient_steps=1,
+    target_update_interval=1_000,
+    tau=1.0,
+    temperature=1e-3,
+)
+"""genplay's ALE ids (``genplay/Pong-v0``, ...): the IQ-Learn authors' Pong settings (Garg et al. 2021; their
+repository's ``conf/env/pong.yaml``, ``conf/agent/softq.yaml`` and Atari run script): one env, one update per
+agent step after 5,000, 100k transitions replayed (2.8 GB of frame stacks, each stored once), 64 learner + 64
+demo rows per update, Adam 1e-4, the target network copied every 1,000 steps, soft-Q temperature 1e-3. SQIL
+takes the same learner (Reddy et al. 2020 ran soft Q-learning with DQN's Atari settings). Not yet measured
+here at Atari scale (GPU work, issue 30); the classic-control presets above were."""
+
+
 def _tuned(env_id: str) -> dict:
     if env_id in DISCRETE:
         return dict(_VECTOR)
     if env_id.startswith("Pendulum"):
         return dict(_SAC)
+    if atari_game_of(env_id) is not None:
+        return dict(_ALE)
     return {}
 
 
