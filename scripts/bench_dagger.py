@@ -24,12 +24,17 @@ import sys
 import time
 from pathlib import Path
 
-from genplay.envs.boardgames import game_of
-from genplay.gail.algos.dagger_config import DAggerConfig, dagger_preset
-from genplay.gail.data.expert_choice import expert_demos
-from genplay.gail.runs.dagger_run import train_dagger
-from genplay.gail.suites.boardgame_presets import board_preset
-from genplay.generative.core import set_torch_threads
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib
+from benchlib import run_main  # noqa: E402
+
+from genplay.envs.board_bots import check_bot_spec  # noqa: E402
+from genplay.envs.boardgames import game_of  # noqa: E402
+from genplay.errors import GenplayError  # noqa: E402
+from genplay.gail.algos.dagger_config import DAggerConfig, dagger_preset  # noqa: E402
+from genplay.gail.data.expert_choice import expert_demos  # noqa: E402
+from genplay.gail.runs.dagger_run import train_dagger  # noqa: E402
+from genplay.gail.suites.boardgame_presets import board_preset  # noqa: E402
+from genplay.generative.core import set_torch_threads  # noqa: E402
 
 DEFAULTS = {  # env id -> (demo episodes, rollout env steps, rounds; None: the preset's, dagger_preset)
     "genplay/TicTacToe-v0": (50, 8_000, None),
@@ -70,6 +75,12 @@ def bench_config(args: argparse.Namespace) -> tuple[DAggerConfig, int, int]:
         rounds=args.rounds or rounds or preset.rounds,
         expert=args.expert or (board.expert if board else "expert"),
     )
+    game = game_of(env_id)
+    if game is not None and config.expert.partition(":")[0] in ("solver", "mcts", "alphabeta"):
+        try:  # refused here, before minutes of demo games, not when the oracle is built
+            check_bot_spec(config.expert, game)
+        except GenplayError as exc:
+            raise GenplayError(f"--expert: {exc}") from None
     if args.beta_schedule:
         config = dataclasses.replace(config, beta_schedule=args.beta_schedule)
     if args.train_opponent is not None:
@@ -143,9 +154,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     set_torch_threads(1)
     for seed in args.seed or [0]:
+        bench_config(argparse.Namespace(**{**vars(args), "seed": seed}))  # every seed's settings checked first
+    for seed in args.seed or [0]:
         print(json.dumps(run(argparse.Namespace(**{**vars(args), "seed": seed}))), flush=True)
     sys.stdout.flush()
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

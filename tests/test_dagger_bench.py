@@ -46,3 +46,24 @@ def test_othello_defaults_are_the_measured_recipe():
     config, n_demo, steps = _config(_bench(), [])
     assert (config.expert, config.rounds, config.train_opponent) == ("mcts:100", 6, "random")
     assert config.symmetric_policy and (n_demo, steps) == (50, 12_000)
+
+
+def test_othello_alphabeta_oracle_is_accepted():
+    config, _, _ = _config(_bench(), ["--expert", "alphabeta:2"])
+    assert config.expert == "alphabeta:2"
+
+
+@pytest.mark.parametrize("spec", ["alphabeta:x", "alphabeta:0", "mcts:", "solver"])
+def test_bad_oracle_spec_is_refused_before_any_game(spec):
+    from genplay.errors import GenplayError
+
+    with pytest.raises(GenplayError, match=r"^--expert: .*"):
+        _config(_bench(), ["--expert", spec])
+
+
+def test_bad_oracle_spec_is_one_error_line(capsys):
+    bench = _bench()
+    with pytest.raises(SystemExit) as exc:
+        bench.run_main(lambda: bench.main(["--env", OTHELLO, "--expert", "alphabeta:11"]))
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith("error: --expert: ") and err.count("\n") == 1
