@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from genplay.errors import GenplayError
 from genplay.generative.core.state_io import load_state, save_state
 from genplay.generative.music.data import TRACKS, Rolls, chorale_notes, load_chorales, notes_to_windows
 from genplay.generative.music.holds import critic_view
-from genplay.generative.music.metrics import music_metrics, qualified_note_rate
+from genplay.generative.music.metrics import music_metrics, qualified_note_rate, sixteenth_share
 from genplay.generative.music.trainer import (
     MusicGANConfig,
     build_generator,
@@ -90,6 +91,20 @@ def test_drawn_sampling_keeps_tokens_the_argmax_rounds_away(chorales):
     for bad in (-1.0, float("nan"), 101.0):
         with pytest.raises(GenplayError, match="--temperature"):
             sample_rolls(gen, 2, temperature=bad)
+
+
+def test_warmer_draws_write_the_16ths_a_sharp_softmax_holds(chorales, monkeypatch):
+    """A trained generator's softmax is sharp: "hold" 90% after an onset, two neighbouring pitches 5%
+    each (a draw of the other one ends the note after one step: a 16th). The argmax writes no 16th,
+    a draw at temperature 1 a few, a warmer draw (flatter softmax) more (BENCHMARKS.md, "16th notes")."""
+    gen = build_generator(TINY, chorales.pitches).eval()
+    logits = torch.full((1, gen.tracks, 64, gen.classes), -1e4)
+    logits[..., 5:7] = math.log(0.05)
+    logits[..., -1] = math.log(0.9)  # hold
+    logits[:, :, 0, -1] = float("-inf")  # nothing to hold at step 0, as the generator masks it
+    monkeypatch.setattr(gen, "logits", lambda z: logits.expand(len(z), -1, -1, -1))
+    share = {t: sixteenth_share(sample_rolls(gen, 64, seed=0, temperature=t)) for t in (0.0, 1.0, 2.5)}
+    assert share[0.0] == 0 and 0 < share[1.0] < share[2.5], share
 
 
 def test_straight_through_passes_gradients():
