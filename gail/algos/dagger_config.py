@@ -122,6 +122,9 @@ BOARD_DAGGER: dict[str, dict[str, Any]] = {
     # over the board's 4 symmetries: won 0.937 / 0.956 / 0.907 of 1,000 vs random on seeds 0-2 (GAIL
     # 0.920 / 0.900 / 0.895 of 200; the plain MLP with 16,000 queries in 4 rounds: 0.914 on seed 0). The
     # learner agrees with MCTS-100 on only ~21% of its states: MCTS-100's choices among close moves vary.
+    # alphabeta:2 as the oracle (deterministic; envs/othello_eval.py scores its cut-off): agreement 0.55, won
+    # 0.943 / 0.944 / 0.945 in 358-405 s a run (MCTS-100: 907-1,312 s): better pooled, not on seed 1, so not the
+    # preset; 24,000 queries (0.933) or all 8 symmetries (0.942) did not help (bench_results/dagger_othello_s7.jsonl).
     "othello": {"rounds": 6, "train_opponent": "random", "symmetric_policy": True},
 }
 """DAgger's rounds, rollout opponent and policy per board game (the rest is the GAIL recipe's learner); the
