@@ -140,10 +140,14 @@ def preset(model: str, **overrides) -> ImageGANConfig:
     The cgan's critic sees the minibatch standard deviation within each class: on digits at
     2000 updates recall rose from 0.06 to 0.79 and FID fell from 1.78 to 0.46 (real-vs-real
     0.50); hinge loss with spectral norm gave recall 0.00 (``bench_results/images_s5.jsonl``).
+    Its generator also carries the mode-seeking term at weight 2: on digits at 4000 updates,
+    seeds 0 / 1 / 2, recall 0.86 / 0.81 / 0.86 against 0.80 / 0.75 / 0.78 without, FID 2.8 / 2.0
+    / 2.4x real-vs-real against 1.0x, label accuracy 0.97 / 0.97 / 0.98; mbstd groups of 2 or 8,
+    hinge loss, critic lr 5e-4 or EMA 0.995 moved recall less (``bench_results/images_s7.jsonl``).
     """
     base: dict = {"model": model}
-    if model == "cgan":  # the one measured change against within-class collapse (see below)
-        base.update(minibatch_std=True)
+    if model == "cgan":  # the measured changes against within-class collapse (see above)
+        base.update(minibatch_std=True, mode_seeking=2.0)
     if model == "wgan-gp":
         base.update(lr_generator=1e-4, lr_critic=1e-4, beta1=0.0, beta2=0.9, n_critic=5)
     return ImageGANConfig(**{**base, **overrides})
