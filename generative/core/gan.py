@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
+import torch.distributed as torch_dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -102,7 +103,9 @@ class AugmentedCritic(nn.Module):
         return call(self.critic, diff_augment(x, self.strength), labels)
 
 
-def mode_seeking_penalty(fake: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+def mode_seeking_penalty(
+    fake: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None, *, dist: DistContext | None = None
+) -> torch.Tensor:
     """Mode seeking (Mao et al. 2019, MSGAN): ``1 / (mean |G(z1) - G(z2)| / mean |z1 - z2|)``.
 
     Why: a collapsed conditional generator maps different noise to the same image; the ratio of
@@ -110,16 +113,32 @@ def mode_seeking_penalty(fake: torch.Tensor, z: torch.Tensor, labels: torch.Tens
     generator's loss pushes it to use its noise. Pairs are consecutive rows ``(0, 1), (2, 3), ...``
     that share a label (all pairs without labels): a batch sorted by label (``sorted_by_label``)
     keeps most of them. Returns 0 when no pair shares a label.
+
+    On N ranks (``dist``) the means are the global batch's (one all-reduce) and the returned term's
+    gradient is this rank's part of the global term's, times N (``allreduce_grads`` averages), so
+    N ranks step as one process when each rank's share of the batch has an even number of rows.
     """
     n = len(z) // 2 * 2
     keep = torch.ones(n // 2, dtype=torch.bool, device=z.device)
     if labels is not None:
         keep = labels[0:n:2] == labels[1:n:2]
-    if not bool(keep.any()):
+    image_gap = (fake[0:n:2] - fake[1:n:2])[keep].abs()
+    noise_gap = (z[0:n:2] - z[1:n:2])[keep].abs()
+    if dist is None or dist.world_size == 1:
+        if not bool(keep.any()):
+            return fake.sum() * 0.0
+        return 1.0 / (image_gap.mean() / noise_gap.mean() + 1e-5)
+    counts = [float(image_gap.numel()), float(noise_gap.numel())]
+    sums = torch.tensor([0.0, counts[0], 0.0, counts[1]], dtype=torch.float64, device=fake.device)
+    sums[0], sums[2] = image_gap.detach().sum(), noise_gap.sum()
+    torch_dist.all_reduce(sums)
+    if float(sums[1]) == 0.0:
         return fake.sum() * 0.0
-    images = (fake[0:n:2] - fake[1:n:2])[keep].abs().mean()
-    noise = (z[0:n:2] - z[1:n:2])[keep].abs().mean()
-    return 1.0 / (images / noise + 1e-5)
+    image_mean, noise_mean = sums[0] / sums[1], sums[2] / sums[3]
+    value = 1.0 / (image_mean / noise_mean + 1e-5)
+    slope = -(value**2) / noise_mean  # d value / d image_mean
+    local = image_gap.sum() / sums[1].to(fake.dtype)  # this rank's part of the global image mean
+    return (value + dist.world_size * slope * (local.double() - local.detach().double())).to(fake.dtype)
 
 
 def generator_step(
@@ -132,10 +151,11 @@ def generator_step(
     loss: str = "bce",
     grad_hook: Callable[[], None] | None = None,
     mode_seeking: float = 0.0,
+    dist: DistContext | None = None,
 ) -> dict[str, float]:
     """One optimiser step of the generator on ``GENERATOR_LOSSES[loss](critic(generator(z)))``.
 
-    ``mode_seeking`` > 0 adds that multiple of ``mode_seeking_penalty`` (against collapse).
+    ``mode_seeking`` > 0 adds that multiple of ``mode_seeking_penalty`` (against collapse; ``dist``: over N ranks).
     A module critic's parameters are frozen for the step, so no gradient is spent on them.
     ``grad_hook`` runs between backward and the step (data-parallel gradient averaging).
     """
@@ -149,7 +169,7 @@ def generator_step(
         fake = call(generator, z, labels)
         logits = call(critic, fake, labels)
         g_loss = GENERATOR_LOSSES[loss](logits)
-        total = g_loss + mode_seeking * mode_seeking_penalty(fake, z, labels) if mode_seeking > 0 else g_loss
+        total = g_loss + mode_seeking * mode_seeking_penalty(fake, z, labels, dist=dist) if mode_seeking > 0 else g_loss
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         if grad_hook is not None:
@@ -247,6 +267,7 @@ def adversarial_round(
         loss=config.discriminator.loss,
         grad_hook=g_hook,
         mode_seeking=config.mode_seeking,
+        dist=dist,
     )
     if ema is not None:
         ema.update()
