@@ -55,9 +55,11 @@ def game_name(game: str) -> str:
     return snake
 
 
-SCORE_ROWS = {"pong": 9, "breakout": 7, "freeway": 6}
-"""Top rows of the 84x84 preprocessed frame that hold the score display (and Breakout's lives),
-read off the frames: a discriminator that should judge play, not the score so far, hides them."""
+SCORE_ROWS = {"pong": 9, "breakout": 7, "freeway": 6, "boxing": 10, "skiing": 10}
+"""Top rows of the 84x84 preprocessed frame that hold the score display (and Breakout's lives; Boxing's
+scores and clock above the ring's rope; Skiing's gates left and clock, 2026-12-07), read off the frames
+(the rows that change over a random game above the first blank one): a discriminator that should judge
+play, not the score so far, hides them."""
 
 
 def score_rows(game: str) -> int:

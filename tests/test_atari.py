@@ -204,7 +204,7 @@ def test_discriminator_can_hide_the_score_display(pong_demos):
     from genplay.gail.data.store import TransitionStore
     from genplay.gail.rewards.discriminator import TransitionDiscriminator
 
-    assert score_rows("Pong") == 9 and score_rows("space_invaders") == 0
+    assert score_rows("Pong") == 9 and score_rows("skiing") == 10 and score_rows("space_invaders") == 0
     store = TransitionStore.from_episodes(pong_demos.obs, pong_demos.acts, pong_demos.episode_lengths, with_next=False)
     space, actions = EnvFactory(PONG).make().observation_space, EnvFactory(PONG).make().action_space
     rows = np.arange(8)
