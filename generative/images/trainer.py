@@ -145,8 +145,8 @@ def preset(model: str, **overrides) -> ImageGANConfig:
     / 2.4x real-vs-real against 1.0x, label accuracy 0.97 / 0.97 / 0.98; mbstd groups of 2 or 8,
     hinge loss, critic lr 5e-4 or EMA 0.995 moved recall less (``bench_results/images_s7.jsonl``).
     The dcgan's critic sees the minibatch standard deviation too: digits, 4000 updates, FID 0.97 /
-    1.62 / 1.51x real-vs-real and recall 0.89 / 0.91 / 0.90 on seeds 0 / 1 / 2; seed 0 without it
-    FID 3.5x, recall 0.88 (same file).
+    1.62 / 1.51x real-vs-real and recall 0.89 / 0.91 / 0.90 on seeds 0 / 1 / 2; without it FID
+    3.5 / 2.9 / 3.3x, recall 0.88 / 0.89 / 0.88 (same file).
     """
     base: dict = {"model": model}
     if model == "cgan":  # the measured changes against within-class collapse (see above)
