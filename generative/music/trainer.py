@@ -66,7 +66,7 @@ MUSIC_RULES.update(lr=STEP_SIZE, penalty_weight=Real(0.0, 1e6, low_open=True), b
 MUSIC_RULES.update(ema_decay=DECAY, representation=OneOf(REPRESENTATIONS), seed=Int(0, 2**31 - 1), device=Device())
 SAMPLING_TEMPERATURE = 2.5
 """Default decoding of ``sample_rolls``: 0 takes each step's argmax, above 0 draws from its softmax.
-At 3000 updates the softmax is sharp (the critic judged it, not draws): the argmax writes 0.03-0.4%
+At 3000 updates the softmax is sharp (the critic judged it, not draws): the argmax writes 0.03-0.7%
 single 16ths, draws at 1 under 1%, at 2.5 2.4-2.9% on seeds 0-2 (data 3.3%) with all 18 targets
 met (``bench_results/music_s7.jsonl``)."""
 
@@ -76,8 +76,8 @@ class MusicGANConfig:
     """Settings of one music-GAN run."""
 
     steps: int = 3000
-    """Generator updates in all (the hold representation meets all 18 Bach targets at 3000 on seeds 0-1,
-    12 of 18 at 1000: it learns harmony more slowly than the per-step pitch model; BENCHMARKS.md)."""
+    """Generator updates in all (the hold representation meets all 18 Bach targets at 3000 on seeds 0-2
+    with the default sampling, 12 of 18 at 1000: it learns harmony more slowly than the pitch model)."""
     batch_size: int = 32
     """Real 4-bar windows per critic step (and fakes per step)."""
     z_dim: int = 16
