@@ -184,7 +184,7 @@ class CountingReplayBuffer(ReplayBuffer):
                 raise ValueError(f"replay {key} is {value.dtype}{value.shape}, expected {have.dtype}{have.shape}")
             setattr(self, key, value)
         if not 0 <= pos < self.buffer_size:
-            raise ValueError(f"replay pos {pos} is outside the buffer's {self.buffer_size} rows")
+            raise ValueError(f"replay pos {pos} is past the buffer's {self.buffer_size} rows (or negative)")
         self.pos, self.full = pos, full
         if "next_observations" in arrays:
             self._from_whole_next(np.asarray(arrays["next_observations"]))
