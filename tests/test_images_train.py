@@ -74,7 +74,7 @@ def test_presets_hold_the_measured_anti_collapse_settings():
     assert cgan.minibatch_std and cgan.mode_seeking == 2.0 and cgan.step_config().mode_seeking == 2.0
     assert preset("dcgan").mode_seeking == 0.0 and preset("wgan-gp").mode_seeking == 0.0
     assert preset("dcgan").minibatch_std  # FID 3.5x -> 0.97x real-vs-real on digits seed 0 (images_s7.jsonl)
-    assert not preset("wgan-gp").minibatch_std
+    assert preset("wgan-gp").minibatch_std  # FID 3.12x -> 2.95x real-vs-real on digits seed 1 (images_s7.jsonl)
 
 
 def _tiny(model: str, steps: int, **kw) -> ImageGAN:
