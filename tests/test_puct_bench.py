@@ -33,6 +33,7 @@ def test_bad_input_is_one_line(extra, needle, capsys):
     assert info.value.code == 2 and err.startswith("error:") and needle in err and "\n" not in err, err
 
 
+@pytest.mark.slow  # a subprocess (DEVELOPERS.md: those are slow)
 def test_the_script_itself_exits_2_with_one_line():
     done = subprocess.run(
         [
