@@ -75,7 +75,7 @@ def cached_metric_classifier(data: ImageData, seed: int) -> tuple[DigitClassifie
         clf = DigitClassifier(image_shape=data.shape, n_classes=data.n_classes)
         clf.load_state_dict(state["weights"])
         return clf.eval().requires_grad_(False), float(state["accuracy"]), True
-    clf, acc = metric_classifier(data, seed=seed)
+    clf, acc = metric_classifier(data, seed=seed, progress=True)
     save_state(path, {"weights": {k: v.detach().cpu() for k, v in clf.state_dict().items()}, "accuracy": acc})
     return clf, acc, False
 
@@ -147,7 +147,7 @@ def main() -> None:
 
     log_every = math.gcd(max(1, steps // 10), *args.eval_at)
     t0 = time.perf_counter()
-    gan.train(gan_data, log_every=log_every, callback=score)
+    gan.train(gan_data, log_every=log_every, callback=score, progress=True)  # stderr heartbeat
     train_seconds = time.perf_counter() - t0 - eval_seconds
 
     result = {
