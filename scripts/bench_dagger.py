@@ -43,9 +43,13 @@ DEFAULTS = {  # env id -> (demo episodes, rollout env steps, rounds; None: the p
     "CartPole-v1": (20, 10_000, 5),
     "Pendulum-v1": (20, 10_000, 5),
 }
-ROUND_KEYS = ("round", "beta", "learner_agreement", "episode_return", "bc_epochs", "bc_heldout_loss", "rollout_s",
-              "fit_s")  # fmt: skip
+ROUND_KEYS = ("round", "beta", "learner_agreement", "fit_agreement", "episode_return", "bc_epochs", "bc_loss",
+              "bc_heldout_loss", "rollout_s", "fit_s")  # fmt: skip
 """The per-round figures of ``DAgger.history`` kept in the JSON line (how the learner and the cost evolve)."""
+
+
+LEARNER_FLAGS = ("features_extractor", "cnn_channels", "cnn_layers", "soft_temperature", "bc_patience")
+"""DAggerConfig fields given as flags of the same name (``--cnn-channels``), over the preset's values."""
 
 
 def record(summary: dict) -> dict:
@@ -56,6 +60,8 @@ def record(summary: dict) -> dict:
 
 def hidden_layers(text: str) -> tuple[int, ...]:
     """``"512,512" -> (512, 512)``; anything else is refused by argparse in one line (exit 2)."""
+    if text in ("", "none"):
+        return ()
     parts = text.split(",")
     if not all(p.strip().isdigit() and int(p) > 0 for p in parts):
         raise argparse.ArgumentTypeError(f"expected comma-separated positive integers (e.g. 256,256), got {text!r}")
@@ -87,8 +93,14 @@ def bench_config(args: argparse.Namespace) -> tuple[DAggerConfig, int, int]:
         config = dataclasses.replace(config, train_opponent=args.train_opponent)
     if args.symmetric_policy is not None:
         config = dataclasses.replace(config, symmetric_policy=args.symmetric_policy == "on")
-    if args.net_arch:
+    if args.net_arch is not None:
         config = dataclasses.replace(config, net_arch=args.net_arch)
+    learner = {k: getattr(args, k) for k in LEARNER_FLAGS if getattr(args, k) is not None}
+    try:  # a bad value is refused here, in one line naming the flag, before minutes of demo games
+        config = dataclasses.replace(config, **learner)
+    except GenplayError as exc:
+        name = next((k for k in learner if f".{k}:" in str(exc)), "")
+        raise GenplayError(f"--{name.replace('_', '-')}: {exc}") from None
     return config, n_demo, args.timesteps or steps
 
 
@@ -107,6 +119,7 @@ def run(args: argparse.Namespace) -> dict:
     out = {"env": env_id, "seed": args.seed, "n_demo": n_demo, "expert": expert, "rounds": rounds,
            "beta_schedule": config.beta_schedule, "train_opponent": config.train_opponent or None,
            "symmetric_policy": config.symmetric_policy, "net_arch": list(config.net_arch),
+           **{k: getattr(config, k) for k in LEARNER_FLAGS},
            "timesteps": trainer.num_timesteps,
            "expert_queries": trainer.expert_queries, "dataset_size": len(trainer.data),
            "per_round": [{k: round(h[k], 3) for k in ROUND_KEYS if k in h} for h in trainer.history]}  # fmt: skip
@@ -142,8 +155,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--train-opponent", default=None, help="board games: rollouts' opponent ('': demos')")
     p.add_argument("--symmetric-policy", default=None, choices=("on", "off"), help="board games (default: preset's)")
     p.add_argument(
-        "--net-arch", type=hidden_layers, default=None, help="learner's hidden layers, e.g. 512,512 (default: preset's)"
+        "--net-arch",
+        type=hidden_layers,
+        default=None,
+        help="learner's hidden layers, e.g. 512,512, or none (default: preset's)",
     )
+    p.add_argument(
+        "--features-extractor", default=None, help="learner's extractor: mlp or board_cnn (default: preset's)"
+    )
+    p.add_argument("--cnn-channels", type=int, default=None, help="board_cnn: channels per convolution")
+    p.add_argument("--cnn-layers", type=int, default=None, help="board_cnn: convolutions")
+    p.add_argument("--soft-temperature", type=float, default=None, help="alphabeta:D oracle: soft targets at this T")
+    p.add_argument("--bc-patience", type=int, default=None, help="BC epochs without held-out gain per round")
     p.add_argument("--eval-games", type=int, default=500, help="games with each colour against random")
     p.add_argument("--oracle-games", type=int, default=None, help="games with each colour against the oracle")
     p.add_argument("--out", default=None, help="save each run here ({seed} is replaced by the seed)")

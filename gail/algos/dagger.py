@@ -36,7 +36,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from genplay.envs import EnvFactory
 from genplay.envs.boardgames import game_of
-from genplay.errors import EnvError, GenplayError
+from genplay.errors import CheckpointError, EnvError, GenplayError
 from genplay.gail.algos.bc import behaviour_clone
 from genplay.gail.algos.config import PPOConfig
 from genplay.gail.algos.dagger_config import DAggerConfig
@@ -71,12 +71,19 @@ class DAgger:
         if self.factory is None:
             raise EnvError("DAgger needs the env factory (give factory=... when there are no demos)")
         self.expert_spec = expert if expert is not None else config.expert
+        spec = self.expert_spec
+        if config.soft_temperature > 0 and not (isinstance(spec, str) and spec.startswith("alphabeta:")):
+            raise GenplayError(
+                f"DAggerConfig.soft_temperature: needs an alphabeta:D expert (root move values), got {spec!r}"
+            )
         self.masked = is_masking_supported(venv)
         if config.train_opponent:
             self._set_opponent(config.train_opponent)
         self.algo = self._build_learner()
         self.policy_obs_norm: VecNormalize | None = None
         self.data = Dataset.from_demos(demos) if demos is not None and demos.n_transitions else None
+        self.targets: np.ndarray | None = None
+        """Soft targets (``soft_temperature`` > 0): one ``(A,)`` row per row of ``data``; demo rows one-hot."""
         self.rng = np.random.default_rng(config.seed)
         self.round, self.num_timesteps, self.expert_queries = 0, 0, 0
         self.steps_per_round = 0
@@ -100,12 +107,20 @@ class DAgger:
 
     # ------------------------------------------------------------------ the learner
     def _build_learner(self):
-        """MaskablePPO's policy for masked envs (board games), PPO's otherwise; never trained by PPO."""
+        """MaskablePPO's policy for masked envs (board games; ``board_cnn``: a :class:`BoardCNN` under it), PPO's
+        otherwise; never trained by PPO."""
         cfg = self.config
         ppo = PPOConfig(n_steps=2, batch_size=2, net_arch=tuple(cfg.net_arch), activation=cfg.activation)
         game = game_of(self.factory.env_id)
-        if cfg.symmetric_policy and (not self.masked or game is None):
-            raise EnvError(f"DAggerConfig.symmetric_policy: only for board games; {self.factory.env_id} is not one")
+        for name, on in (
+            ("symmetric_policy", cfg.symmetric_policy),
+            ("features_extractor", cfg.features_extractor != "mlp"),
+        ):
+            if on and (not self.masked or game is None):
+                raise EnvError(f"DAggerConfig.{name}: only for board games; {self.factory.env_id} is not one")
+        cnn = (
+            {"channels": cfg.cnn_channels, "layers": cfg.cnn_layers} if cfg.features_extractor == "board_cnn" else None
+        )
         with torch.random.fork_rng():  # the learner's init is seeded without touching torch's global RNG
             torch.manual_seed(cfg.seed)
             if self.masked:
@@ -114,7 +129,7 @@ class DAgger:
                 settings = types.SimpleNamespace(
                     ppo=ppo, symmetric_policy=cfg.symmetric_policy, seed=cfg.seed, device=cfg.device
                 )
-                return masked_generator(self.venv, settings, game=game, seed=cfg.seed, device=cfg.device)
+                return masked_generator(self.venv, settings, game=game, cnn=cnn, seed=cfg.seed, device=cfg.device)
             from stable_baselines3 import PPO
 
             from genplay.gail.saving.sb3_io import policy_for_space
@@ -148,18 +163,44 @@ class DAgger:
         self._fit_scaling()
         data, cfg = self.data, self.config
         passes = max(1, math.ceil(cfg.bc_epoch_rows / len(data)))  # as pipeline.behaviour_cloning
-        return behaviour_clone(
-            self.algo.policy,
-            self._scale(data.obs),
-            data.acts,
-            episode_lengths=data.lengths,
-            action_masks=data.masks if self.masked else None,
-            max_epochs=cfg.bc_epochs * passes,
-            patience=cfg.bc_patience * passes,
-            batch_size=cfg.bc_batch_size,
-            lr=cfg.bc_lr,
-            rng=self.rng,
-        )
+        fit = dict(max_epochs=cfg.bc_epochs * passes, patience=cfg.bc_patience * passes, batch_size=cfg.bc_batch_size,
+                   lr=cfg.bc_lr, rng=self.rng)  # fmt: skip
+        masks = data.masks if self.masked else None
+        if self.targets is not None:
+            stats = soft_clone(self.algo.policy, self._scale(data.obs), self.targets, masks, data.lengths, **fit)
+        else:
+            stats = behaviour_clone(self.algo.policy, self._scale(data.obs), data.acts, episode_lengths=data.lengths,
+                                    action_masks=masks, **fit)  # fmt: skip
+        if isinstance(self.venv.action_space, spaces.Discrete):
+            stats["fit_agreement"] = self.data_agreement()
+        return stats
+
+    def _one_hot(self, data: Dataset | None) -> np.ndarray | None:
+        """The expert's labels of ``data`` as one-hot target rows (the demos' moves have no root values)."""
+        if data is None:
+            return None
+        out = np.zeros((len(data), int(self.venv.action_space.n)), dtype=np.float32)
+        out[np.arange(len(data)), np.asarray(data.acts, dtype=np.int64).reshape(-1)] = 1.0
+        return out
+
+    @torch.no_grad()
+    def data_agreement(self, chunk: int = 2048) -> float:
+        """Share of the aggregate's rows (80% of them BC's training rows) where the learner's greedy legal
+        move is the expert's label: with the next round's ``learner_agreement`` (fresh states) it tells
+        underfitting (both low) from poor generalisation (this high, that low)."""
+        data, policy, hits = self.data, self.algo.policy, 0
+        for start in range(0, len(data), chunk):
+            rows = slice(start, start + chunk)
+            obs_t = policy.obs_to_tensor(self._scale(data.obs[rows]))[0]
+            masks = data.masks[rows] if self.masked and data.masks is not None else None
+            dist = (
+                policy.get_distribution(obs_t, action_masks=masks)
+                if masks is not None
+                else policy.get_distribution(obs_t)
+            )
+            greedy = dist.get_actions(deterministic=True).cpu().numpy().reshape(-1)
+            hits += int((greedy == np.asarray(data.acts[rows]).reshape(-1)).sum())
+        return hits / len(data)
 
     def predict(self, obs, state=None, episode_start=None, deterministic: bool = True, action_masks=None):
         """The learner's actions for raw observations (SB3's signature); masks are honoured when masked."""
@@ -184,7 +225,10 @@ class DAgger:
                 beta = cfg.beta(self.round)
                 steps = min(self.steps_per_round, total_timesteps - self.num_timesteps)
                 start = time.perf_counter()
-                new, roll = self.rollout(max(steps, 1), beta)
+                new, roll, targets = self.rollout(max(steps, 1), beta)
+                if targets is not None:
+                    old = self.targets if self.targets is not None else self._one_hot(self.data)
+                    self.targets = targets if old is None else np.concatenate([old, targets])
                 self.data = new if self.data is None else self.data.extend(new)
                 stats.update(beta=beta, **roll, rollout_s=time.perf_counter() - start)
             start = time.perf_counter()
@@ -202,23 +246,28 @@ class DAgger:
             bar.close()
         return self
 
-    def rollout(self, n_steps: int, beta: float) -> tuple[Dataset, dict[str, float]]:
+    def rollout(self, n_steps: int, beta: float) -> tuple[Dataset, dict[str, float], np.ndarray | None]:
         """``n_steps`` env steps (rounded up to whole vector steps) of the beta-mixture, every state
-        labelled by the expert. The envs and bots of round r are seeded from (seed, r), so a resumed
-        run replays exactly the rounds an uninterrupted one would have."""
+        labelled by the expert (and its soft targets, ``soft_temperature`` > 0, else None). The envs and
+        bots of round r are seeded from (seed, r), so a resumed run replays exactly the rounds an
+        uninterrupted one would have."""
         venv, n_envs = self.venv, self.venv.num_envs
         round_seed = self.config.seed * 7_919 + 1_000_003 * (self.round + 1)
         oracle = make_oracle(self.expert_spec, self.factory, venv, seed=round_seed)
         venv.seed(round_seed)
         obs = venv.reset()
-        segments: list[list[tuple[Any, int, Any]]] = [[] for _ in range(n_envs)]
-        done_segments: list[list[tuple[Any, int, Any]]] = []
+        segments: list[list[tuple[Any, ...]]] = [[] for _ in range(n_envs)]
+        done_segments: list[list[tuple[Any, ...]]] = []
+        temperature = self.config.soft_temperature
         returns, running = [], np.zeros(n_envs)
         agree = consulted = expert_acted = 0
         discrete = isinstance(venv.action_space, spaces.Discrete)
         for _ in range(-(-n_steps // n_envs)):
             masks = get_action_masks(venv) if self.masked else None
-            labels = oracle(obs, masks, venv)
+            if temperature > 0:
+                labels, soft = oracle.soft_labels(venv, temperature)
+            else:
+                labels, soft = oracle(obs, masks, venv), [None] * n_envs
             self.expert_queries += n_envs
             use_expert = self.rng.random(n_envs) < beta
             if use_expert.all():
@@ -230,7 +279,7 @@ class DAgger:
                 actions = np.where(use_expert.reshape((-1,) + (1,) * (labels.ndim - 1)), labels, own)
             expert_acted += int(use_expert.sum())
             for i in range(n_envs):
-                segments[i].append((obs[i], labels[i], None if masks is None else masks[i]))
+                segments[i].append((obs[i], labels[i], None if masks is None else masks[i], soft[i]))
             obs, rewards, dones, _ = venv.step(actions)
             self.num_timesteps += n_envs
             running += rewards
@@ -246,13 +295,14 @@ class DAgger:
             None if not self.masked else np.stack([row[2] for s in parts for row in s]).astype(bool),
             np.asarray([len(s) for s in parts], dtype=np.int64),
         )
+        targets = np.stack([row[3] for s in parts for row in s]) if temperature > 0 else None
         n_rows = len(data)
         stats = {"expert_share": expert_acted / n_rows, "rollout_rows": float(n_rows)}
         if consulted:  # how often the learner already chose the expert's action on its own states
             stats["learner_agreement"] = agree / consulted
         if returns:
             stats["episode_return"] = float(np.mean(returns))
-        return data, stats
+        return data, stats, targets
 
     # ------------------------------------------------------------------ persistence
     def state(self) -> dict[str, Any]:
@@ -275,6 +325,7 @@ class DAgger:
             "history": self.history,
             "obs_scaling": None if norm is None else {"mean": norm.obs_rms.mean, "var": norm.obs_rms.var},
             "data": None if d is None else {"obs": d.obs, "acts": d.acts, "masks": d.masks, "lengths": d.lengths},
+            "targets": self.targets,
         }
 
     def save_checkpoint(self, path: str | Path) -> None:
@@ -310,11 +361,44 @@ class DAgger:
         """Rebuild a trainer saved by :meth:`save` (run directory or checkpoint file), ready to learn on;
         ``venv`` None: built from the factory; other settings or demos are refused unless ``force``."""
         from genplay.gail.saving.dagger_files import restore_dagger
+        from genplay.generative.core.state_io import load_state
 
         path = Path(path)
         path = path / "checkpoint.pt" if path.is_dir() else path
-        return restore_dagger(cls, path, venv=venv, demos=demos, config=config, expert=expert, factory=factory,
-                              state=state, force=force)  # fmt: skip
+        state = state if state is not None else load_state(path)
+        trainer = restore_dagger(cls, path, venv=venv, demos=demos, config=config, expert=expert, factory=factory,
+                                 state=state, force=force)  # fmt: skip
+        targets = state.get("targets")
+        if targets is not None:
+            targets = np.asarray(targets, dtype=np.float32)
+            if trainer.data is None or targets.shape != (len(trainer.data), int(trainer.venv.action_space.n)):
+                raise CheckpointError(f"{path}: field 'targets' does not match the stored data set")
+        trainer.targets = targets
+        return trainer
+
+
+def soft_clone(
+    policy, obs: np.ndarray, targets: np.ndarray, masks: np.ndarray | None, lengths: np.ndarray, **fit: Any
+) -> dict[str, float]:
+    """BC on soft targets: minimise the cross-entropy ``-sum_a p(a|s) log pi(a|s)`` over the legal moves (the
+    targets are 0 elsewhere), early-stopped on held-out segments as :func:`bc_pretrain`. Why: a distribution
+    says which moves are near-equal, where an argmax label says only which one won, often by a hair."""
+    from genplay.gail.algos.bc import fit_early_stopped, take_rows
+
+    obs_t = policy.obs_to_tensor(obs)[0]
+    p_t = torch.as_tensor(targets, dtype=torch.float32, device=policy.device)
+
+    def cross_entropy(idx: np.ndarray) -> torch.Tensor:
+        kwargs = {"action_masks": masks[idx]} if masks is not None else {}
+        log_pi = policy.get_distribution(take_rows(obs_t, idx), **kwargs).distribution.logits  # normalised
+        return -(p_t[idx] * log_pi).sum(-1).mean()
+
+    def held(idx: np.ndarray) -> float:
+        parts = np.array_split(idx, max(1, len(idx) // 2048))
+        return float(np.average([float(cross_entropy(p)) for p in parts], weights=[len(p) for p in parts]))
+
+    train_loss, best, epochs = fit_early_stopped(policy, cross_entropy, held, episode_lengths=lengths, tol=1e-4, **fit)
+    return {"bc_loss": train_loss, "bc_heldout_loss": best, "bc_epochs": float(epochs)}
 
 
 def _bar(total: int, start: int):

@@ -9,9 +9,11 @@ from typing import Any
 
 from genplay.errors import CheckpointError, GenplayError
 from genplay.gail.algos.config import ACTIVATION
-from genplay.settings import STEP_SIZE, UNIT, ConfigError, Int, Layers, OneOf, check_fields
+from genplay.settings import STEP_SIZE, UNIT, ConfigError, Int, Layers, OneOf, Real, check_fields
 
 SCHEDULES = ("exponential", "indicator")
+EXTRACTORS = ("mlp", "board_cnn")
+"""The learner's features extractor: SB3's flatten (an MLP policy) or :class:`BoardCNN` over the board planes."""
 DAGGER_RULES = {
     "rounds": Int(0, 10_000),
     "steps_per_round": Int(0, 10_000_000),
@@ -24,6 +26,10 @@ DAGGER_RULES = {
     "bc_batch_size": Int(1, 65_536),
     "bc_lr": STEP_SIZE,
     "net_arch": Layers(),
+    "features_extractor": OneOf(EXTRACTORS),
+    "cnn_channels": Int(1, 512),
+    "cnn_layers": Int(1, 16),
+    "soft_temperature": Real(0.0, 10.0),
     "activation": ACTIVATION,
     "n_envs": Int(1, 256),
     "seed": Int(0, 2**31 - 1),
@@ -67,6 +73,16 @@ class DAggerConfig:
     """Hidden layers of the learner's policy net."""
     activation: str = "tanh"
     """Activation of the learner's policy net: tanh, relu, leaky_relu, elu, silu."""
+    features_extractor: str = "mlp"
+    """Board games: mlp (the planes flattened) or board_cnn (same-padded 3x3 convolutions over the planes,
+    BoardCNN, under net_arch): a move's worth in Othello is a local pattern a convolution shares across squares."""
+    cnn_channels: int = 32
+    """board_cnn: channels of each convolution."""
+    cnn_layers: int = 3
+    """board_cnn: number of 3x3 convolutions."""
+    soft_temperature: float = 0.0
+    """Board games with an alphabeta:D expert: > 0 makes BC fit the expert's softmax over its root move values at
+    this temperature (cross-entropy over the legal moves) instead of its argmax alone; 0 = argmax labels."""
     symmetric_policy: bool = False
     """Board games: logits averaged over the board's symmetries (SymmetricMaskablePolicy)."""
     normalize_obs: bool = True

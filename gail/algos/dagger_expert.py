@@ -41,8 +41,15 @@ class Oracle:
     move in each env's OpenSpiel state; the others are policies on observations (and masks).
     """
 
-    def __init__(self, act: Callable[..., np.ndarray], label: str, *, bots: Sequence[Callable] | None = None):
-        self.act, self.label, self.bots = act, label, bots
+    def __init__(
+        self,
+        act: Callable[..., np.ndarray],
+        label: str,
+        *,
+        bots: Sequence[Callable] | None = None,
+        move_values: Callable[[Any], dict[int, float]] | None = None,
+    ):
+        self.act, self.label, self.bots, self.move_values = act, label, bots, move_values
 
     @property
     def reads_state(self) -> bool:
@@ -59,6 +66,51 @@ class Oracle:
                 raise EnvError(f"DAgger oracle: env {i} is not waiting for the learner's move")
             actions.append(self.bots[i](state))
         return np.asarray(actions, dtype=np.int64)
+
+    def soft_labels(self, venv: VecEnv, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+        """``(actions, targets)`` for every env of ``venv``: the expert's move (the first best, as its bot
+        plays) and its softmax at ``temperature`` over the root values of the legal moves, ``(n_envs, A)``,
+        0 on illegal moves, rows summing to 1. Only alpha-beta oracles have root values."""
+        if self.move_values is None:
+            raise GenplayError(f"DAggerConfig.soft_temperature: needs an alphabeta:D expert, got {self.label!r}")
+        n_actions = int(venv.action_space.n)
+        actions, targets = [], np.zeros((venv.num_envs, n_actions), dtype=np.float32)
+        for i, env in enumerate(e.unwrapped for e in venv.envs):
+            state = env.state
+            if state.is_terminal() or state.current_player() != env.agent:
+                raise EnvError(f"DAgger oracle: env {i} is not waiting for the learner's move")
+            values = self.move_values(state)
+            actions.append(max(values, key=lambda a: (values[a], -a)))  # ties: the lowest action, as the bot
+            targets[i] = soft_targets(values, n_actions, temperature)
+        return np.asarray(actions, dtype=np.int64), targets
+
+
+def soft_targets(values: dict[int, float], n_actions: int, temperature: float) -> np.ndarray:
+    """Softmax of the legal moves' ``values`` at ``temperature`` as an ``(n_actions,)`` row (0 elsewhere)."""
+    moves = np.fromiter(values, dtype=np.int64)
+    v = np.fromiter(values.values(), dtype=np.float64) / temperature
+    p = np.exp(v - v.max())
+    row = np.zeros(n_actions, dtype=np.float32)
+    row[moves] = p / p.sum()
+    return row
+
+
+def alphabeta_move_values(depth: int, value_for: Callable[[int], Callable[[Any], float]] | None):
+    """``values(state) -> {action: value}``: each legal move's minimax value to ``depth`` plies in all (the
+    cut-off scored by ``value_for(mover)``, as ``alphabeta:D`` does), from the mover's side. The best of them
+    is the move the bot plays: alpha-beta prunes only below the root's children, never their values' order."""
+    from open_spiel.python.algorithms.minimax import alpha_beta_search
+
+    def values(state) -> dict[int, float]:
+        player, game = state.current_player(), state.get_game()
+        fn = value_for(player) if value_for is not None else (lambda s: 0.0)
+        return {
+            action: float(alpha_beta_search(game, state=state.child(action), value_function=fn,
+                                            maximum_depth=depth - 1, maximizing_player_id=player)[0])
+            for action in state.legal_actions()
+        }  # fmt: skip
+
+    return values
 
 
 def make_oracle(expert: str | Callable, factory: EnvFactory, venv: VecEnv, *, seed: int) -> Oracle:
@@ -92,7 +144,12 @@ def make_oracle(expert: str | Callable, factory: EnvFactory, venv: VecEnv, *, se
             raise EnvError(f"expert {spec!r} reads each env's game state: the learner's envs must be a DummyVecEnv")
         pyspiel_game = venv.envs[0].unwrapped.game
         bots = [make_bot(spec, pyspiel_game, seed=seed * 100_003 + i) for i in range(venv.num_envs)]
-        return Oracle(lambda obs, masks=None: None, spec, bots=bots)
+        values = None
+        if kind == "alphabeta":
+            from genplay.envs.board_bots import CUTOFF_VALUES
+
+            values = alphabeta_move_values(int(arg), CUTOFF_VALUES.get(game))
+        return Oracle(lambda obs, masks=None: None, spec, bots=bots, move_values=values)
     if spec == "expert":
         from genplay.gail.data.expert_choice import default_expert
 
