@@ -1,0 +1,141 @@
+"""DAgger's learner options for board games: the BoardCNN policy (trains, saves, loads in SB3's MaskablePPO alone)
+and soft alpha-beta targets (legal moves only, summing to 1, the bot's own move on top, kept by the checkpoint)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sb3_contrib.common.maskable.utils import get_action_masks
+
+from genplay.envs import EnvFactory
+from genplay.errors import GenplayError
+from genplay.gail.algos.dagger import DAgger
+from genplay.gail.algos.dagger_config import DAggerConfig, dagger_preset
+from genplay.gail.algos.dagger_expert import make_oracle, soft_targets
+from genplay.gail.runs.dagger_run import train_dagger
+
+OTHELLO = "genplay/Othello-v0"
+
+
+def tiny(**changes) -> DAggerConfig:
+    """Othello's preset shrunk to seconds: 2 rounds of 32 steps, 2 envs, one BC epoch."""
+    base = dataclasses.replace(dagger_preset(OTHELLO), rounds=2, steps_per_round=32, n_envs=2, bc_epochs=1,
+                               bc_patience=1, bc_epoch_rows=1, expert="alphabeta:1", net_arch=())  # fmt: skip
+    return dataclasses.replace(base, **changes)
+
+
+def test_cnn_policy_trains_saves_and_loads_in_sb3_alone(tmp_path):
+    from sb3_contrib import MaskablePPO
+
+    cfg = tiny(features_extractor="board_cnn", cnn_channels=4, cnn_layers=2)
+    trainer = train_dagger(EnvFactory(OTHELLO, {"opponent": "random"}), None, 64, config=cfg, out_dir=tmp_path / "r")
+    assert type(trainer.algo.policy.features_extractor).__name__ == "BoardCNN"
+    assert trainer.history[-1]["bc_epochs"] >= 1 and 0.0 <= trainer.history[-1]["fit_agreement"] <= 1.0
+    model = MaskablePPO.load(tmp_path / "r" / "policy.zip", device="cpu")  # SB3's own loader
+    assert type(model.policy.features_extractor).__name__ == "BoardCNN"
+    obs, masks = trainer.data.obs[:40], trainer.data.masks[:40]
+    sb3 = model.predict(obs, action_masks=masks, deterministic=True)[0]
+    np.testing.assert_array_equal(sb3, trainer.predict(obs, action_masks=masks)[0])
+    assert masks[np.arange(len(sb3)), sb3].all()
+
+
+def test_soft_targets_cover_legal_moves_only_and_sum_to_one():
+    row = soft_targets({3: 0.5, 7: 0.2, 9: 0.5}, 12, temperature=0.1)
+    assert row.shape == (12,) and row.sum() == pytest.approx(1.0)
+    assert set(np.flatnonzero(row)) == {3, 7, 9} and row[3] == pytest.approx(row[9]) and row[3] > row[7]
+    factory = EnvFactory(OTHELLO, {"opponent": "random"})
+    venv = factory.make_vec(2, seed=0)
+    oracle = make_oracle("alphabeta:2", factory, venv, seed=0)
+    obs, rng = venv.reset(), np.random.default_rng(0)
+    for _ in range(6):
+        masks = get_action_masks(venv)
+        actions, targets = oracle.soft_labels(venv, 0.05)
+        np.testing.assert_array_equal(actions, oracle(obs, masks, venv))  # the argmax is the bot's move
+        np.testing.assert_allclose(targets.sum(1), 1.0, rtol=1e-5)
+        assert (targets[~masks] == 0).all() and (targets[masks] > 0).all()
+        obs = venv.step(np.array([rng.choice(np.flatnonzero(m)) for m in masks]))[0]
+
+
+def test_soft_targets_are_fitted_and_kept_by_the_checkpoint(tmp_path):
+    factory = EnvFactory(OTHELLO, {"opponent": "random"})
+    trainer = DAgger(venv=factory.make_vec(2, seed=0), demos=None, config=tiny(soft_temperature=0.05), factory=factory)
+    trainer.learn(64)
+    assert trainer.targets.shape == (len(trainer.data), 65)
+    assert (trainer.targets.max(1) < 1).any()  # some rows spread over several moves
+    trainer.save(tmp_path / "run")
+    loaded = DAgger.load(tmp_path / "run", venv=None, demos=None, config=tiny(soft_temperature=0.05))
+    np.testing.assert_array_equal(loaded.targets, trainer.targets)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"features_extractor": "resnet"}, r"^DAggerConfig.features_extractor: expected one of mlp, board_cnn"),
+        ({"cnn_channels": 0}, r"^DAggerConfig.cnn_channels: "),
+        ({"soft_temperature": -1.0}, r"^DAggerConfig.soft_temperature: "),
+    ],
+)
+def test_bad_learner_values_are_one_line(changes, message):
+    with pytest.raises(GenplayError, match=message) as exc:
+        tiny(**changes)
+    assert "\n" not in str(exc.value)
+
+
+def test_soft_targets_need_an_alphabeta_expert_and_cnn_a_board():
+    with pytest.raises(GenplayError, match=r"^DAggerConfig.soft_temperature: needs an alphabeta:D expert.*mcts:5"):
+        DAgger(venv=EnvFactory(OTHELLO).make_vec(1), demos=None, config=tiny(soft_temperature=0.1, expert="mcts:5"),
+               factory=EnvFactory(OTHELLO))  # fmt: skip
+    with pytest.raises(GenplayError, match=r"^DAggerConfig.features_extractor: only for board games"):
+        cfg = DAggerConfig(features_extractor="board_cnn", expert="random", n_envs=1)
+        DAgger(venv=EnvFactory("CartPole-v1").make_vec(1), demos=None, config=cfg, factory=EnvFactory("CartPole-v1"))
+
+
+def _bench():
+    path = Path(__file__).parents[1] / "scripts" / "bench_dagger.py"
+    spec = importlib.util.spec_from_file_location("bench_dagger", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_bench_flags_reach_the_config_and_a_bad_one_is_one_error_line(capsys):
+    bench = _bench()
+    argv = ["--env", OTHELLO, "--features-extractor", "board_cnn", "--cnn-channels", "16", "--soft-temperature",
+            "0.05", "--net-arch", "none", "--expert", "alphabeta:2"]  # fmt: skip
+    args = bench.parser().parse_args(argv)
+    config, _, _ = bench.bench_config(argparse.Namespace(**{**vars(args), "seed": 0}))
+    assert (config.features_extractor, config.cnn_channels, config.soft_temperature) == ("board_cnn", 16, 0.05)
+    assert config.net_arch == ()
+    with pytest.raises(SystemExit) as exc:
+        bench.run_main(lambda: bench.main(["--env", OTHELLO, "--features-extractor", "resnet"]))
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith("error: --features-extractor: ") and err.count("\n") == 1
+
+
+def test_the_fit_matches_the_soft_targets_not_the_argmax():
+    """Every row one position with targets 0.7 / 0.3 on two legal moves, the label on the 0.3 one: the fitted
+    policy gives about 0.7 / 0.3; fitted on the labels (soft targets ignored) it puts nearly all on the label."""
+    import torch
+
+    factory = EnvFactory(OTHELLO, {"opponent": "random"})
+    cfg = tiny(
+        soft_temperature=0.05, bc_epochs=40, bc_patience=40, bc_epoch_rows=64, bc_lr=1e-2, symmetric_policy=False
+    )
+    trainer = DAgger(venv=factory.make_vec(2, seed=0), demos=None, config=cfg, factory=factory).learn(64)
+    data, n = trainer.data, len(trainer.data)
+    data.obs[:], data.masks[:] = data.obs[0], data.masks[0]
+    first, second = np.flatnonzero(data.masks[0])[:2]
+    data.acts[:] = second
+    trainer.targets = np.zeros_like(trainer.targets)
+    trainer.targets[:, [first, second]] = (0.7, 0.3)
+    trainer.fit()
+    policy = trainer.algo.policy
+    with torch.no_grad():
+        dist = policy.get_distribution(policy.obs_to_tensor(data.obs[:1])[0], action_masks=data.masks[:1])
+        probs = dist.distribution.probs.numpy()[0]
+    assert n > 1 and abs(probs[first] - 0.7) < 0.05 and abs(probs[second] - 0.3) < 0.05, probs[[first, second]]
