@@ -143,6 +143,7 @@ def main() -> None:
                 m = evaluate_generator(net, data, classifier, seed=args.seed)
                 point[name] = {k: m[k] for k in TRAJECTORY_KEYS if k in m}
             trajectory.append(point)
+            print(f"eval-at {json.dumps(point)}", file=sys.stderr, flush=True)  # the curve before the run ends
             eval_seconds += time.perf_counter() - t
 
     log_every = math.gcd(max(1, steps // 10), *args.eval_at)
