@@ -5,8 +5,10 @@ The task, the commands and the measure are ``scripts/bench_pixel_family.py``'s: 
 game of the scripted RAM expert), ``genplay train --algo A`` for 800 agent steps (150 updates), then
 the run's greedy policy on 2 evaluation episodes of 300 steps: its score normalised between uniform
 random (0) and the expert (1), and its agreement with the expert's actions on the expert's own
-evaluation frames. Each algorithm is trained once more with its learning signal switched off
-(SQIL: every reward 0; IQ-Learn: every demo row out of its loss), and the same measure must fail there.
+evaluation frames. The negative control is a run, not a test (two more training runs cost ~20 s a
+suite): with the learning signal switched off (SQIL: every reward 0; IQ-Learn: every demo row out of its
+loss; ``python scripts/bench_pixel_family.py --algo A --signal off``) the measure fails, seed 0: SQIL 0.0
+normalised and 0.37 agreement, IQ-Learn 0.0 and 0.24. The switch itself is tested below, term by term.
 """
 
 from __future__ import annotations
@@ -50,18 +52,6 @@ def test_learns_freeway_from_pixels_through_the_cli(algo, task, tmp_path):
     assert {"policy.zip", "checkpoint.pt", "config.json"} <= {p.name for p in run.iterdir()}
     result = pixel.evaluate_run(run, base)
     assert learned(result), result
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("algo", ALGOS)
-def test_the_measure_fails_with_the_learning_signal_off(algo, task, tmp_path):
-    """The negative control: the same run without its learning signal falls short of the pass mark
-    (seed 0: SQIL 0.0 normalised and 0.37 agreement, IQ-Learn 0.0 and 0.24)."""
-    demos, base = task
-    with pixel.signal_off(algo):
-        run = pixel.train_run(algo, demos, tmp_path / "run")
-    result = pixel.evaluate_run(run, base)
-    assert not learned(result), result
 
 
 def _batch() -> Batch:
