@@ -105,15 +105,13 @@ class _Probe(BaseCallback):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "match_noise, fit_value, keeps",
-    [(True, True, True), (False, False, False)],
-)
-def test_first_updates_keep_the_bc_policy_on_pendulum(pendulum_demos, match_noise, fit_value, keeps):
+def test_first_updates_keep_the_bc_policy_on_pendulum(pendulum_demos):
     """After each of the first two PPO updates the policy keeps >= 0.9 of BC alone's normalised return
-    (issue 29, item 5); with the warm start switched off, the first update loses the clone. (Each half
-    alone keeps it on some seeds and not on others: scripts/bench_warmstart.py --set, in the report.)"""
-    config = replace(preset("Pendulum-v1"), bc_match_noise=match_noise, bc_fit_value=fit_value)
+    (issue 29, item 5): 0.993 -> 0.992 / 0.992. With the warm start switched off (``bc_match_noise`` and
+    ``bc_fit_value`` False, a recorded run since 2026-12-07, not a second test) the first update loses
+    the clone: 0.993 -> 0.146 / 0.419. (Each half alone keeps it on some seeds and not on others:
+    scripts/bench_warmstart.py --set, in the report.)"""
+    config = replace(preset("Pendulum-v1"), bc_match_noise=True, bc_fit_value=True)
     trainer = GAIL(
         venv=EnvFactory("Pendulum-v1").make_vec(config.run.n_envs, seed=0), demos=pendulum_demos, config=config
     )
@@ -124,4 +122,4 @@ def test_first_updates_keep_the_bc_policy_on_pendulum(pendulum_demos, match_nois
     expert = float(pendulum_demos.episode_returns().mean())
     bc, *after = (normalized_return(r, expert, random) for r in probe.returns)
     assert bc >= 0.8 and len(after) == 2
-    assert (min(after) >= 0.9 * bc) == keeps, (bc, after)
+    assert min(after) >= 0.9 * bc, (bc, after)
