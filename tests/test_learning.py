@@ -30,7 +30,7 @@ def test_learn_cartpole_by_pure_gail_without_bc(heuristic_policy):
     random_return = float(episode_returns(ENV, "random", 10, seed=1000).mean())
     assert random_return < 40
     config = replace(preset(ENV), seed=0, bc_epochs=0)
-    trainer = train_gail(ENV, demos, 60_000, config=config)
+    trainer = train_gail(ENV, demos, 30_000, config=config)  # 500 already at 20k (2026-12-07); 60k before
     learned = episode_returns(ENV, trainer, 10, seed=1000, deterministic=True)
     print(f"random {random_return:.1f}, pure GAIL {learned.mean():.1f}")
     assert learned.mean() > 250, learned  # random is ~22
