@@ -139,3 +139,45 @@ def test_the_fit_matches_the_soft_targets_not_the_argmax():
         dist = policy.get_distribution(policy.obs_to_tensor(data.obs[:1])[0], action_masks=data.masks[:1])
         probs = dist.distribution.probs.numpy()[0]
     assert n > 1 and abs(probs[first] - 0.7) < 0.05 and abs(probs[second] - 0.3) < 0.05, probs[[first, second]]
+
+
+def test_othello_move_planes_are_the_legal_moves_of_both_sides():
+    """On 200 positions of random games the extractor's planes equal the env's legal moves for the side to move
+    and ``othello_eval``'s bitboard moves for the other side; switched off (planes zeroed) this fails."""
+    import torch
+
+    from genplay.envs.othello_eval import boards
+    from genplay.envs.othello_eval import legal_moves as bit_moves
+    from genplay.gail.networks.othello_features import OthelloMoveFeatures
+
+    env = EnvFactory(OTHELLO, {"opponent": "random"}).make()
+    extractor = OthelloMoveFeatures(env.observation_space)
+    rng, seen, game = np.random.default_rng(0), 0, 0
+    while seen < 200:
+        obs, info = env.reset(seed=game)
+        done, game = False, game + 1
+        while not done:
+            features = extractor(torch.as_tensor(obs[None])).reshape(5, 64).numpy()
+            own, opp = boards(env.unwrapped.state, env.unwrapped.agent)
+            np.testing.assert_array_equal(features[:3], obs.reshape(3, 64))
+            np.testing.assert_array_equal(features[3].astype(bool), info["action_mask"][:64])
+            np.testing.assert_array_equal(features[4], [(bit_moves(opp, own) >> i) & 1 for i in range(64)])
+            obs, _, term, trunc, info = env.step(rng.choice(np.flatnonzero(info["action_mask"])))
+            done, seen = term or trunc, seen + 1
+    assert seen >= 200
+
+
+def test_othello_moves_policy_loads_in_sb3_alone_and_is_othello_only(tmp_path):
+    from sb3_contrib import MaskablePPO
+
+    cfg = tiny(features_extractor="othello_moves", net_arch=(16,))
+    trainer = train_dagger(EnvFactory(OTHELLO, {"opponent": "random"}), None, 64, config=cfg, out_dir=tmp_path / "r")
+    model = MaskablePPO.load(tmp_path / "r" / "policy.zip", device="cpu")
+    assert type(model.policy.features_extractor).__name__ == "OthelloMoveFeatures"
+    obs, masks = trainer.data.obs[:40], trainer.data.masks[:40]
+    sb3 = model.predict(obs, action_masks=masks, deterministic=True)[0]
+    np.testing.assert_array_equal(sb3, trainer.predict(obs, action_masks=masks)[0])
+    ttt = EnvFactory("genplay/TicTacToe-v0")
+    with pytest.raises(GenplayError, match=r"^DAggerConfig.features_extractor: othello_moves is for Othello"):
+        DAgger(venv=ttt.make_vec(1), demos=None, factory=ttt,
+               config=DAggerConfig(features_extractor="othello_moves", expert="random", n_envs=1))  # fmt: skip

@@ -107,8 +107,8 @@ class DAgger:
 
     # ------------------------------------------------------------------ the learner
     def _build_learner(self):
-        """MaskablePPO's policy for masked envs (board games; ``board_cnn``: a :class:`BoardCNN` under it), PPO's
-        otherwise; never trained by PPO."""
+        """MaskablePPO's policy for masked envs (board games; ``board_cnn``: a :class:`BoardCNN` under it,
+        ``othello_moves``: :class:`OthelloMoveFeatures`), PPO's otherwise; never trained by PPO."""
         cfg = self.config
         ppo = PPOConfig(n_steps=2, batch_size=2, net_arch=tuple(cfg.net_arch), activation=cfg.activation)
         game = game_of(self.factory.env_id)
@@ -118,9 +118,19 @@ class DAgger:
         ):
             if on and (not self.masked or game is None):
                 raise EnvError(f"DAggerConfig.{name}: only for board games; {self.factory.env_id} is not one")
+        if cfg.features_extractor == "othello_moves" and game != "othello":
+            raise EnvError(
+                f"DAggerConfig.features_extractor: othello_moves is for Othello; {self.factory.env_id} is not"
+            )
         cnn = (
             {"channels": cfg.cnn_channels, "layers": cfg.cnn_layers} if cfg.features_extractor == "board_cnn" else None
         )
+        if cfg.features_extractor == "othello_moves":  # MaskablePPO's kwargs with the extractor under the MLP
+            from genplay.gail.networks.othello_features import OthelloMoveFeatures
+
+            kwargs = ppo.sb3_kwargs()
+            kwargs["policy_kwargs"]["features_extractor_class"] = OthelloMoveFeatures
+            ppo = types.SimpleNamespace(policy=ppo.policy, sb3_kwargs=lambda: kwargs)
         with torch.random.fork_rng():  # the learner's init is seeded without touching torch's global RNG
             torch.manual_seed(cfg.seed)
             if self.masked:

@@ -12,8 +12,9 @@ from genplay.gail.algos.config import ACTIVATION
 from genplay.settings import STEP_SIZE, UNIT, ConfigError, Int, Layers, OneOf, Real, check_fields
 
 SCHEDULES = ("exponential", "indicator")
-EXTRACTORS = ("mlp", "board_cnn")
-"""The learner's features extractor: SB3's flatten (an MLP policy) or :class:`BoardCNN` over the board planes."""
+EXTRACTORS = ("mlp", "board_cnn", "othello_moves")
+"""The learner's features extractor: SB3's flatten (an MLP policy), :class:`BoardCNN` over the board planes, or
+the planes with both sides' legal moves (Othello, ``gail/networks/othello_features.py``) under the MLP."""
 DAGGER_RULES = {
     "rounds": Int(0, 10_000),
     "steps_per_round": Int(0, 10_000_000),
@@ -74,8 +75,9 @@ class DAggerConfig:
     activation: str = "tanh"
     """Activation of the learner's policy net: tanh, relu, leaky_relu, elu, silu."""
     features_extractor: str = "mlp"
-    """Board games: mlp (the planes flattened) or board_cnn (same-padded 3x3 convolutions over the planes,
-    BoardCNN, under net_arch): a move's worth in Othello is a local pattern a convolution shares across squares."""
+    """Board games: mlp (the planes flattened), board_cnn (same-padded 3x3 convolutions over the planes, BoardCNN,
+    under net_arch), or othello_moves (Othello: the planes and both sides' legal-move planes, OthelloMoveFeatures,
+    under net_arch)."""
     cnn_channels: int = 32
     """board_cnn: channels of each convolution."""
     cnn_layers: int = 3

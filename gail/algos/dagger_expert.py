@@ -9,7 +9,7 @@ into a batched oracle that labels the states the learner's envs are in right now
 ``mcts:N``,            playing the side to move in each of the learner's envs (they read the
 ``alphabeta:D``        env's OpenSpiel state, not the observation)
 ``PATH``,              a ``gail train`` / ``genplay train`` run directory or an SB3 policy zip,
-``policy:PATH``        loaded without unpickling (``gail.runs.pipeline.load_policy``)
+``policy:PATH``        loaded without unpickling (``gail.saving.run_files.load_policy``)
 =====================  ==========================================================================
 
 A Python caller may also hand the trainer any batched callable ``act(obs, action_masks=None)``.
@@ -163,7 +163,7 @@ def make_oracle(expert: str | Callable, factory: EnvFactory, venv: VecEnv, *, se
 
 def _policy_oracle(path: str, env_id: str, spec: str) -> Oracle:
     """A saved policy as the oracle: deterministic, given the env's masks where it has them."""
-    from genplay.gail.runs.pipeline import load_policy
+    from genplay.gail.saving.run_files import load_policy
 
     if not Path(path).exists():
         raise GenplayError(f"expert: {spec!r}: no such run directory or policy zip")

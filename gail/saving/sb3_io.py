@@ -66,6 +66,7 @@ _EXTRACTORS = (
     "CenteredNatureCNN",
     "BoardCNN",
     "ObsScalingExtractor",
+    "OthelloMoveFeatures",
 )
 _ACT_NAMES = {cls: name for name, cls in ACTIVATIONS.items()}
 # constructor arguments that are not hyper-parameters (or are handled apart)
@@ -158,10 +159,12 @@ def _policy_kwargs_from_json(kwargs: dict[str, Any]) -> dict[str, Any]:
     if "optimizer_class" in out:
         out["optimizer_class"] = OPTIMIZERS[_choice(out["optimizer_class"], OPTIMIZERS, "optimizer_class")]
     if "features_extractor_class" in out:
+        from genplay.gail.networks import othello_features
         from genplay.gail.rewards import features
 
         name = _choice(out["features_extractor_class"], _EXTRACTORS, "features_extractor_class")
-        out["features_extractor_class"] = getattr(torch_layers if hasattr(torch_layers, name) else features, name)
+        home = next(m for m in (torch_layers, features, othello_features) if hasattr(m, name))
+        out["features_extractor_class"] = getattr(home, name)
     return out
 
 
