@@ -48,7 +48,7 @@ ROUND_KEYS = ("round", "beta", "learner_agreement", "fit_agreement", "episode_re
 """The per-round figures of ``DAgger.history`` kept in the JSON line (how the learner and the cost evolve)."""
 
 
-LEARNER_FLAGS = ("features_extractor", "cnn_channels", "cnn_layers", "soft_temperature", "bc_patience")
+LEARNER_FLAGS = ("features_extractor", "cnn_channels", "cnn_layers", "soft_temperature", "regret_weight", "bc_patience")
 """DAggerConfig fields given as flags of the same name (``--cnn-channels``), over the preset's values."""
 
 
@@ -166,6 +166,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cnn-channels", type=int, default=None, help="board_cnn: channels per convolution")
     p.add_argument("--cnn-layers", type=int, default=None, help="board_cnn: convolutions")
     p.add_argument("--soft-temperature", type=float, default=None, help="alphabeta:D oracle: soft targets at this T")
+    p.add_argument("--regret-weight", type=float, default=None, help="alphabeta:D oracle: expected-regret weight")
     p.add_argument("--bc-patience", type=int, default=None, help="BC epochs without held-out gain per round")
     p.add_argument("--eval-games", type=int, default=500, help="games with each colour against random")
     p.add_argument("--oracle-games", type=int, default=None, help="games with each colour against the oracle")

@@ -54,10 +54,11 @@ def test_soft_targets_cover_legal_moves_only_and_sum_to_one():
     obs, rng = venv.reset(), np.random.default_rng(0)
     for _ in range(6):
         masks = get_action_masks(venv)
-        actions, targets = oracle.soft_labels(venv, 0.05)
+        actions, targets, gaps = oracle.soft_labels(venv, 0.05)
         np.testing.assert_array_equal(actions, oracle(obs, masks, venv))  # the argmax is the bot's move
         np.testing.assert_allclose(targets.sum(1), 1.0, rtol=1e-5)
         assert (targets[~masks] == 0).all() and (targets[masks] > 0).all()
+        assert (gaps[~masks] == 0).all() and (gaps[masks] >= 0).all() and (gaps[np.arange(2), actions] == 0).all()
         obs = venv.step(np.array([rng.choice(np.flatnonzero(m)) for m in masks]))[0]
 
 
@@ -181,3 +182,27 @@ def test_othello_moves_policy_loads_in_sb3_alone_and_is_othello_only(tmp_path):
     with pytest.raises(GenplayError, match=r"^DAggerConfig.features_extractor: othello_moves is for Othello"):
         DAgger(venv=ttt.make_vec(1), demos=None, factory=ttt,
                config=DAggerConfig(features_extractor="othello_moves", expert="random", n_envs=1))  # fmt: skip
+
+
+def test_the_regret_term_moves_mass_off_the_costly_move():
+    """Soft targets 0.5 / 0.5 on two moves of one position, the second 0.5 below the first in value: with the
+    expected regret weighted in, the fit prefers the first (about 0.5 / 0.5 without it)."""
+    import torch
+
+    factory = EnvFactory(OTHELLO, {"opponent": "random"})
+    cfg = tiny(soft_temperature=0.05, regret_weight=2.0, bc_epochs=40, bc_patience=40, bc_epoch_rows=64, bc_lr=1e-2,
+               symmetric_policy=False)  # fmt: skip
+    trainer = DAgger(venv=factory.make_vec(2, seed=0), demos=None, config=cfg, factory=factory).learn(64)
+    data = trainer.data
+    data.obs[:], data.masks[:] = data.obs[0], data.masks[0]
+    first, second = np.flatnonzero(data.masks[0])[:2]
+    trainer.targets = np.zeros_like(trainer.targets)
+    trainer.targets[:, [first, second]] = 0.5
+    trainer.gaps = np.zeros_like(trainer.targets)
+    trainer.gaps[:, second] = 0.5
+    trainer.fit()
+    policy = trainer.algo.policy
+    with torch.no_grad():
+        dist = policy.get_distribution(policy.obs_to_tensor(data.obs[:1])[0], action_masks=data.masks[:1])
+        probs = dist.distribution.probs.numpy()[0]
+    assert probs[first] > 0.6 and probs[first] > 2 * probs[second], probs[[first, second]]

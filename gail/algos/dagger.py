@@ -41,6 +41,7 @@ from genplay.gail.algos.bc import behaviour_clone
 from genplay.gail.algos.config import PPOConfig
 from genplay.gail.algos.dagger_config import DAggerConfig
 from genplay.gail.algos.dagger_expert import make_oracle
+from genplay.gail.algos.dagger_fit import soft_clone
 from genplay.gail.data.aggregate import Dataset
 from genplay.gail.data.demos import Demos, check_demos_match_spaces
 from genplay.generative.core.checks import check_int
@@ -72,10 +73,9 @@ class DAgger:
             raise EnvError("DAgger needs the env factory (give factory=... when there are no demos)")
         self.expert_spec = expert if expert is not None else config.expert
         spec = self.expert_spec
-        if config.soft_temperature > 0 and not (isinstance(spec, str) and spec.startswith("alphabeta:")):
-            raise GenplayError(
-                f"DAggerConfig.soft_temperature: needs an alphabeta:D expert (root move values), got {spec!r}"
-            )
+        for name in ("soft_temperature", "regret_weight"):
+            if getattr(config, name) > 0 and not (isinstance(spec, str) and spec.startswith("alphabeta:")):
+                raise GenplayError(f"DAggerConfig.{name}: needs an alphabeta:D expert (root move values), got {spec!r}")
         self.masked = is_masking_supported(venv)
         if config.train_opponent:
             self._set_opponent(config.train_opponent)
@@ -83,7 +83,9 @@ class DAgger:
         self.policy_obs_norm: VecNormalize | None = None
         self.data = Dataset.from_demos(demos) if demos is not None and demos.n_transitions else None
         self.targets: np.ndarray | None = None
-        """Soft targets (``soft_temperature`` > 0): one ``(A,)`` row per row of ``data``; demo rows one-hot."""
+        """Soft targets (``soft_temperature`` or ``regret_weight`` > 0): one ``(A,)`` row per row of ``data``
+        (demo rows one-hot), and ``gaps`` each legal move's value below the best (demo rows 0)."""
+        self.gaps: np.ndarray | None = None
         self.rng = np.random.default_rng(config.seed)
         self.round, self.num_timesteps, self.expert_queries = 0, 0, 0
         self.steps_per_round = 0
@@ -177,7 +179,8 @@ class DAgger:
                    lr=cfg.bc_lr, rng=self.rng)  # fmt: skip
         masks = data.masks if self.masked else None
         if self.targets is not None:
-            stats = soft_clone(self.algo.policy, self._scale(data.obs), self.targets, masks, data.lengths, **fit)
+            stats = soft_clone(self.algo.policy, self._scale(data.obs), self.targets, masks, data.lengths,
+                               gaps=self.gaps, regret_weight=cfg.regret_weight, **fit)  # fmt: skip
         else:
             stats = behaviour_clone(self.algo.policy, self._scale(data.obs), data.acts, episode_lengths=data.lengths,
                                     action_masks=masks, **fit)  # fmt: skip
@@ -185,13 +188,14 @@ class DAgger:
             stats["fit_agreement"] = self.data_agreement()
         return stats
 
-    def _one_hot(self, data: Dataset | None) -> np.ndarray | None:
-        """The expert's labels of ``data`` as one-hot target rows (the demos' moves have no root values)."""
+    def _one_hot(self, data: Dataset | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """The expert's labels of ``data`` as one-hot target rows and zero regrets (the demos' moves have no
+        root values)."""
         if data is None:
             return None
         out = np.zeros((len(data), int(self.venv.action_space.n)), dtype=np.float32)
         out[np.arange(len(data)), np.asarray(data.acts, dtype=np.int64).reshape(-1)] = 1.0
-        return out
+        return out, np.zeros_like(out)
 
     @torch.no_grad()
     def data_agreement(self, chunk: int = 2048) -> float:
@@ -235,10 +239,12 @@ class DAgger:
                 beta = cfg.beta(self.round)
                 steps = min(self.steps_per_round, total_timesteps - self.num_timesteps)
                 start = time.perf_counter()
-                new, roll, targets = self.rollout(max(steps, 1), beta)
-                if targets is not None:
-                    old = self.targets if self.targets is not None else self._one_hot(self.data)
-                    self.targets = targets if old is None else np.concatenate([old, targets])
+                new, roll, valued = self.rollout(max(steps, 1), beta)
+                if valued is not None:
+                    old = (self.targets, self.gaps) if self.targets is not None else self._one_hot(self.data)
+                    self.targets, self.gaps = (
+                        valued if old is None else tuple(np.concatenate(pair) for pair in zip(old, valued))
+                    )
                 self.data = new if self.data is None else self.data.extend(new)
                 stats.update(beta=beta, **roll, rollout_s=time.perf_counter() - start)
             start = time.perf_counter()
@@ -256,9 +262,11 @@ class DAgger:
             bar.close()
         return self
 
-    def rollout(self, n_steps: int, beta: float) -> tuple[Dataset, dict[str, float], np.ndarray | None]:
+    def rollout(
+        self, n_steps: int, beta: float
+    ) -> tuple[Dataset, dict[str, float], tuple[np.ndarray, np.ndarray] | None]:
         """``n_steps`` env steps (rounded up to whole vector steps) of the beta-mixture, every state
-        labelled by the expert (and its soft targets, ``soft_temperature`` > 0, else None). The envs and
+        labelled by the expert (with soft targets and regrets when the fit uses them, else None). The envs and
         bots of round r are seeded from (seed, r), so a resumed run replays exactly the rounds an
         uninterrupted one would have."""
         venv, n_envs = self.venv, self.venv.num_envs
@@ -269,15 +277,16 @@ class DAgger:
         segments: list[list[tuple[Any, ...]]] = [[] for _ in range(n_envs)]
         done_segments: list[list[tuple[Any, ...]]] = []
         temperature = self.config.soft_temperature
+        valued = temperature > 0 or self.config.regret_weight > 0
         returns, running = [], np.zeros(n_envs)
         agree = consulted = expert_acted = 0
         discrete = isinstance(venv.action_space, spaces.Discrete)
         for _ in range(-(-n_steps // n_envs)):
             masks = get_action_masks(venv) if self.masked else None
-            if temperature > 0:
-                labels, soft = oracle.soft_labels(venv, temperature)
+            if valued:
+                labels, soft, gaps = oracle.soft_labels(venv, temperature)
             else:
-                labels, soft = oracle(obs, masks, venv), [None] * n_envs
+                labels, soft, gaps = oracle(obs, masks, venv), [None] * n_envs, [None] * n_envs
             self.expert_queries += n_envs
             use_expert = self.rng.random(n_envs) < beta
             if use_expert.all():
@@ -289,7 +298,7 @@ class DAgger:
                 actions = np.where(use_expert.reshape((-1,) + (1,) * (labels.ndim - 1)), labels, own)
             expert_acted += int(use_expert.sum())
             for i in range(n_envs):
-                segments[i].append((obs[i], labels[i], None if masks is None else masks[i], soft[i]))
+                segments[i].append((obs[i], labels[i], None if masks is None else masks[i], soft[i], gaps[i]))
             obs, rewards, dones, _ = venv.step(actions)
             self.num_timesteps += n_envs
             running += rewards
@@ -305,7 +314,8 @@ class DAgger:
             None if not self.masked else np.stack([row[2] for s in parts for row in s]).astype(bool),
             np.asarray([len(s) for s in parts], dtype=np.int64),
         )
-        targets = np.stack([row[3] for s in parts for row in s]) if temperature > 0 else None
+        rows = [row for s in parts for row in s]
+        targets = (np.stack([r[3] for r in rows]), np.stack([r[4] for r in rows])) if valued else None
         n_rows = len(data)
         stats = {"expert_share": expert_acted / n_rows, "rollout_rows": float(n_rows)}
         if consulted:  # how often the learner already chose the expert's action on its own states
@@ -336,6 +346,7 @@ class DAgger:
             "obs_scaling": None if norm is None else {"mean": norm.obs_rms.mean, "var": norm.obs_rms.var},
             "data": None if d is None else {"obs": d.obs, "acts": d.acts, "masks": d.masks, "lengths": d.lengths},
             "targets": self.targets,
+            "gaps": self.gaps,
         }
 
     def save_checkpoint(self, path: str | Path) -> None:
@@ -378,37 +389,14 @@ class DAgger:
         state = state if state is not None else load_state(path)
         trainer = restore_dagger(cls, path, venv=venv, demos=demos, config=config, expert=expert, factory=factory,
                                  state=state, force=force)  # fmt: skip
-        targets = state.get("targets")
-        if targets is not None:
-            targets = np.asarray(targets, dtype=np.float32)
-            if trainer.data is None or targets.shape != (len(trainer.data), int(trainer.venv.action_space.n)):
-                raise CheckpointError(f"{path}: field 'targets' does not match the stored data set")
-        trainer.targets = targets
+        for name in ("targets", "gaps"):
+            rows = state.get(name)
+            if rows is not None:
+                rows = np.asarray(rows, dtype=np.float32)
+                if trainer.data is None or rows.shape != (len(trainer.data), int(trainer.venv.action_space.n)):
+                    raise CheckpointError(f"{path}: field {name!r} does not match the stored data set")
+            setattr(trainer, name, rows)
         return trainer
-
-
-def soft_clone(
-    policy, obs: np.ndarray, targets: np.ndarray, masks: np.ndarray | None, lengths: np.ndarray, **fit: Any
-) -> dict[str, float]:
-    """BC on soft targets: minimise the cross-entropy ``-sum_a p(a|s) log pi(a|s)`` over the legal moves (the
-    targets are 0 elsewhere), early-stopped on held-out segments as :func:`bc_pretrain`. Why: a distribution
-    says which moves are near-equal, where an argmax label says only which one won, often by a hair."""
-    from genplay.gail.algos.bc import fit_early_stopped, take_rows
-
-    obs_t = policy.obs_to_tensor(obs)[0]
-    p_t = torch.as_tensor(targets, dtype=torch.float32, device=policy.device)
-
-    def cross_entropy(idx: np.ndarray) -> torch.Tensor:
-        kwargs = {"action_masks": masks[idx]} if masks is not None else {}
-        log_pi = policy.get_distribution(take_rows(obs_t, idx), **kwargs).distribution.logits  # normalised
-        return -(p_t[idx] * log_pi).sum(-1).mean()
-
-    def held(idx: np.ndarray) -> float:
-        parts = np.array_split(idx, max(1, len(idx) // 2048))
-        return float(np.average([float(cross_entropy(p)) for p in parts], weights=[len(p) for p in parts]))
-
-    train_loss, best, epochs = fit_early_stopped(policy, cross_entropy, held, episode_lengths=lengths, tol=1e-4, **fit)
-    return {"bc_loss": train_loss, "bc_heldout_loss": best, "bc_epochs": float(epochs)}
 
 
 def _bar(total: int, start: int):

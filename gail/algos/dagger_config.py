@@ -31,6 +31,7 @@ DAGGER_RULES = {
     "cnn_channels": Int(1, 512),
     "cnn_layers": Int(1, 16),
     "soft_temperature": Real(0.0, 10.0),
+    "regret_weight": Real(0.0, 1000.0),
     "activation": ACTIVATION,
     "n_envs": Int(1, 256),
     "seed": Int(0, 2**31 - 1),
@@ -85,6 +86,9 @@ class DAggerConfig:
     soft_temperature: float = 0.0
     """Board games with an alphabeta:D expert: > 0 makes BC fit the expert's softmax over its root move values at
     this temperature (cross-entropy over the legal moves) instead of its argmax alone; 0 = argmax labels."""
+    regret_weight: float = 0.0
+    """Board games with an alphabeta:D expert: > 0 adds this weight times the learner's expected regret (each move's
+    probability times its root value below the best move's) to BC's loss, so a costly mistake weighs by its cost."""
     symmetric_policy: bool = False
     """Board games: logits averaged over the board's symmetries (SymmetricMaskablePolicy)."""
     normalize_obs: bool = True

@@ -67,22 +67,30 @@ class Oracle:
             actions.append(self.bots[i](state))
         return np.asarray(actions, dtype=np.int64)
 
-    def soft_labels(self, venv: VecEnv, temperature: float) -> tuple[np.ndarray, np.ndarray]:
-        """``(actions, targets)`` for every env of ``venv``: the expert's move (the first best, as its bot
-        plays) and its softmax at ``temperature`` over the root values of the legal moves, ``(n_envs, A)``,
-        0 on illegal moves, rows summing to 1. Only alpha-beta oracles have root values."""
+    def soft_labels(self, venv: VecEnv, temperature: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(actions, targets, gaps)`` for every env of ``venv``: the expert's move (the first best, as its bot
+        plays); its softmax at ``temperature`` over the root values of the legal moves (one-hot at 0), and each
+        legal move's value below the best (its regret), both ``(n_envs, A)`` and 0 on illegal moves. Only
+        alpha-beta oracles have root values."""
         if self.move_values is None:
             raise GenplayError(f"DAggerConfig.soft_temperature: needs an alphabeta:D expert, got {self.label!r}")
         n_actions = int(venv.action_space.n)
         actions, targets = [], np.zeros((venv.num_envs, n_actions), dtype=np.float32)
+        gaps = np.zeros_like(targets)
         for i, env in enumerate(e.unwrapped for e in venv.envs):
             state = env.state
             if state.is_terminal() or state.current_player() != env.agent:
                 raise EnvError(f"DAgger oracle: env {i} is not waiting for the learner's move")
             values = self.move_values(state)
-            actions.append(max(values, key=lambda a: (values[a], -a)))  # ties: the lowest action, as the bot
-            targets[i] = soft_targets(values, n_actions, temperature)
-        return np.asarray(actions, dtype=np.int64), targets
+            best = max(values, key=lambda a: (values[a], -a))  # ties: the lowest action, as the bot
+            actions.append(best)
+            if temperature > 0:
+                targets[i] = soft_targets(values, n_actions, temperature)
+            else:
+                targets[i, best] = 1.0
+            for action, value in values.items():
+                gaps[i, action] = values[best] - value
+        return np.asarray(actions, dtype=np.int64), targets, gaps
 
 
 def soft_targets(values: dict[int, float], n_actions: int, temperature: float) -> np.ndarray:
