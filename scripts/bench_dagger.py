@@ -48,7 +48,8 @@ ROUND_KEYS = ("round", "beta", "learner_agreement", "fit_agreement", "episode_re
 """The per-round figures of ``DAgger.history`` kept in the JSON line (how the learner and the cost evolve)."""
 
 
-LEARNER_FLAGS = ("features_extractor", "cnn_channels", "cnn_layers", "soft_temperature", "regret_weight", "bc_patience")
+LEARNER_FLAGS = ("features_extractor", "cnn_channels", "cnn_layers", "soft_temperature", "regret_weight", "bc_patience",
+                "fixed_holdout")  # fmt: skip
 """DAggerConfig fields given as flags of the same name (``--cnn-channels``), over the preset's values."""
 
 
@@ -96,6 +97,8 @@ def bench_config(args: argparse.Namespace) -> tuple[DAggerConfig, int, int]:
     if args.net_arch is not None:
         config = dataclasses.replace(config, net_arch=args.net_arch)
     learner = {k: getattr(args, k) for k in LEARNER_FLAGS if getattr(args, k) is not None}
+    if "fixed_holdout" in learner:
+        learner["fixed_holdout"] = learner["fixed_holdout"] == "on"
     try:  # a bad value is refused here, in one line naming the flag, before minutes of demo games
         config = dataclasses.replace(config, **learner)
     except GenplayError as exc:
@@ -167,6 +170,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cnn-layers", type=int, default=None, help="board_cnn: convolutions")
     p.add_argument("--soft-temperature", type=float, default=None, help="alphabeta:D oracle: soft targets at this T")
     p.add_argument("--regret-weight", type=float, default=None, help="alphabeta:D oracle: expected-regret weight")
+    p.add_argument("--fixed-holdout", default=None, choices=("on", "off"), help="BC's held-out segments drawn once")
     p.add_argument("--bc-patience", type=int, default=None, help="BC epochs without held-out gain per round")
     p.add_argument("--eval-games", type=int, default=500, help="games with each colour against random")
     p.add_argument("--oracle-games", type=int, default=None, help="games with each colour against the oracle")

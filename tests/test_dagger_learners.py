@@ -206,3 +206,31 @@ def test_the_regret_term_moves_mass_off_the_costly_move():
         dist = policy.get_distribution(policy.obs_to_tensor(data.obs[:1])[0], action_masks=data.masks[:1])
         probs = dist.distribution.probs.numpy()[0]
     assert probs[first] > 0.6 and probs[first] > 2 * probs[second], probs[[first, second]]
+
+
+def test_fixed_holdout_keeps_each_segment_on_its_side_across_rounds():
+    """``fixed_holdout``: a segment's held-out draw is made once and kept (the prefix after round 1 is unchanged
+    at the end), and BC's minibatches never touch a held-out row."""
+    import torch
+
+    from genplay.gail.algos import dagger_fit
+
+    factory = EnvFactory(OTHELLO, {"opponent": "random"})
+    trainer = DAgger(venv=factory.make_vec(2, seed=0), demos=None, config=tiny(fixed_holdout=True, rounds=3),
+                     factory=factory)  # fmt: skip
+    trainer.learn(64)
+    first = trainer.held.copy()
+    trainer.learn(128)
+    assert len(trainer.held) == len(trainer.data.lengths) > len(first) and trainer.held.any()
+    np.testing.assert_array_equal(trainer.held[: len(first)], first)
+    seen: list[np.ndarray] = []
+    weight = torch.zeros(1, requires_grad=True)
+
+    def loss(idx):
+        seen.append(idx)
+        return (weight**2).sum() + 1.0
+
+    dagger_fit.fit_split(trainer.algo.policy, loss, lambda idx: 1.0, trainer.data.lengths, trainer.held,
+                         max_epochs=2, patience=5, batch_size=8, lr=1e-3, rng=np.random.default_rng(0))  # fmt: skip
+    rows_held = np.repeat(trainer.held, trainer.data.lengths)
+    assert seen and not rows_held[np.concatenate(seen)].any()

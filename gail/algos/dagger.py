@@ -86,6 +86,8 @@ class DAgger:
         """Soft targets (``soft_temperature`` or ``regret_weight`` > 0): one ``(A,)`` row per row of ``data``
         (demo rows one-hot), and ``gaps`` each legal move's value below the best (demo rows 0)."""
         self.gaps: np.ndarray | None = None
+        self.held: np.ndarray | None = None
+        """``fixed_holdout``: whether each segment of ``data`` is one of BC's held-out segments."""
         self.rng = np.random.default_rng(config.seed)
         self.round, self.num_timesteps, self.expert_queries = 0, 0, 0
         self.steps_per_round = 0
@@ -178,15 +180,30 @@ class DAgger:
         fit = dict(max_epochs=cfg.bc_epochs * passes, patience=cfg.bc_patience * passes, batch_size=cfg.bc_batch_size,
                    lr=cfg.bc_lr, rng=self.rng)  # fmt: skip
         masks = data.masks if self.masked else None
-        if self.targets is not None:
-            stats = soft_clone(self.algo.policy, self._scale(data.obs), self.targets, masks, data.lengths,
-                               gaps=self.gaps, regret_weight=cfg.regret_weight, **fit)  # fmt: skip
+        if self.targets is not None or cfg.fixed_holdout:
+            targets = self.targets if self.targets is not None else self._one_hot(data)[0]
+            stats = soft_clone(self.algo.policy, self._scale(data.obs), targets, masks, data.lengths, gaps=self.gaps,
+                               regret_weight=cfg.regret_weight, held_segments=self._held_segments(), **fit)  # fmt: skip
         else:
             stats = behaviour_clone(self.algo.policy, self._scale(data.obs), data.acts, episode_lengths=data.lengths,
                                     action_masks=masks, **fit)  # fmt: skip
         if isinstance(self.venv.action_space, spaces.Discrete):
             stats["fit_agreement"] = self.data_agreement()
         return stats
+
+    def _held_segments(self) -> np.ndarray | None:
+        """``fixed_holdout``: each segment of D held out or not, drawn once (20%) when it entered D, seeded by
+        (seed, its round), so a resumed run draws what the uninterrupted one did; None otherwise."""
+        if not self.config.fixed_holdout:
+            return None
+        known = 0 if self.held is None else len(self.held)
+        new = len(self.data.lengths) - known
+        if new > 0:
+            draw = np.random.default_rng((self.config.seed, 17, self.round)).random(new) < 0.2
+            if known == 0 and not draw.any() and new > 1:
+                draw[-1] = True  # at least one held-out segment
+            self.held = draw if self.held is None else np.concatenate([self.held, draw])
+        return self.held
 
     def _one_hot(self, data: Dataset | None) -> tuple[np.ndarray, np.ndarray] | None:
         """The expert's labels of ``data`` as one-hot target rows and zero regrets (the demos' moves have no
@@ -347,6 +364,7 @@ class DAgger:
             "data": None if d is None else {"obs": d.obs, "acts": d.acts, "masks": d.masks, "lengths": d.lengths},
             "targets": self.targets,
             "gaps": self.gaps,
+            "held": self.held,
         }
 
     def save_checkpoint(self, path: str | Path) -> None:
@@ -396,6 +414,8 @@ class DAgger:
                 if trainer.data is None or rows.shape != (len(trainer.data), int(trainer.venv.action_space.n)):
                     raise CheckpointError(f"{path}: field {name!r} does not match the stored data set")
             setattr(trainer, name, rows)
+        held = state.get("held")
+        trainer.held = None if held is None else np.asarray(held, dtype=bool)
         return trainer
 
 

@@ -86,6 +86,9 @@ class DAggerConfig:
     soft_temperature: float = 0.0
     """Board games with an alphabeta:D expert: > 0 makes BC fit the expert's softmax over its root move values at
     this temperature (cross-entropy over the legal moves) instead of its argmax alone; 0 = argmax labels."""
+    fixed_holdout: bool = False
+    """BC's held-out segments (early stopping) drawn once as each segment enters D, not anew each round: a new
+    split holds out rows the warm-started learner already fitted, so late rounds stopped at their first epoch."""
     regret_weight: float = 0.0
     """Board games with an alphabeta:D expert: > 0 adds this weight times the learner's expected regret (each move's
     probability times its root value below the best move's) to BC's loss, so a costly mistake weighs by its cost."""

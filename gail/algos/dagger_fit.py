@@ -17,6 +17,7 @@ def soft_clone(
     *,
     gaps: np.ndarray | None = None,
     regret_weight: float = 0.0,
+    held_segments: np.ndarray | None = None,
     **fit: Any,
 ) -> dict[str, float]:
     """BC on soft targets: minimise the cross-entropy ``-sum_a p(a|s) log pi(a|s)`` over the legal moves (the
@@ -26,7 +27,10 @@ def soft_clone(
     ``regret_weight`` > 0 adds that weight times the expected regret ``sum_a pi(a|s) gap(a)`` (``gaps``: each
     move's value below the best, the teacher's root values): AggreVaTe's cost-sensitive loss (Ross & Bagnell
     2014). Why: against random, DAgger's Othello learners lost the games where they gave corners away, a
-    mistake cross-entropy counts as one disagreement among many, whatever it costs."""
+    mistake cross-entropy counts as one disagreement among many, whatever it costs.
+
+    ``held_segments`` (one bool per segment of ``lengths``) fixes which segments early stopping holds out, in
+    place of a split drawn anew each call (:func:`fit_split`)."""
     from genplay.gail.algos.bc import fit_early_stopped, take_rows
 
     obs_t = policy.obs_to_tensor(obs)[0]
@@ -45,5 +49,61 @@ def soft_clone(
         parts = np.array_split(idx, max(1, len(idx) // 2048))
         return float(np.average([float(cross_entropy(p)) for p in parts], weights=[len(p) for p in parts]))
 
-    train_loss, best, epochs = fit_early_stopped(policy, cross_entropy, held, episode_lengths=lengths, tol=1e-4, **fit)
+    if held_segments is not None:
+        train_loss, best, epochs = fit_split(policy, cross_entropy, held, lengths, held_segments, **fit)
+    else:
+        train_loss, best, epochs = fit_early_stopped(
+            policy, cross_entropy, held, episode_lengths=lengths, tol=1e-4, **fit
+        )
     return {"bc_loss": train_loss, "bc_heldout_loss": best, "bc_epochs": float(epochs)}
+
+
+def fit_split(
+    policy,
+    loss,
+    held_loss,
+    lengths: np.ndarray,
+    held_segments: np.ndarray,
+    *,
+    max_epochs: int,
+    patience: int,
+    batch_size: int,
+    lr: float,
+    rng: np.random.Generator,
+    tol: float = 1e-4,
+) -> tuple[float, float, int]:
+    """``bc.fit_early_stopped`` on a given split: Adam epochs over the rows of the segments not held out, stopped
+    once the held-out rows' loss has not improved by ``tol`` for ``patience`` epochs, the best weights kept.
+
+    Why DAgger needs it: the learner is warm-started each round, and a split drawn anew holds out rows it trained
+    on last round; their loss is then lowest at the first epoch, so every late round stopped after ``patience``
+    epochs with its first epoch's weights (bc_epochs = patience + 1 in every Othello run)."""
+    import copy
+
+    rows_held = np.repeat(np.asarray(held_segments, dtype=bool), np.asarray(lengths))
+    train_idx, held_idx = np.flatnonzero(~rows_held), np.flatnonzero(rows_held)
+    opt = torch.optim.Adam(policy.parameters(), lr=lr)
+    best, best_state, since, epochs, train_loss = float("inf"), None, 0, 0, float("nan")
+    for epochs in range(1, max_epochs + 1):  # noqa: B007  (epochs is reported)
+        policy.set_training_mode(True)
+        losses = []
+        for idx in np.array_split(rng.permutation(train_idx), max(1, len(train_idx) // batch_size)):
+            value = loss(idx)
+            opt.zero_grad(set_to_none=True)
+            value.backward()
+            opt.step()
+            losses.append(value.item())
+        train_loss = float(np.mean(losses))
+        policy.set_training_mode(False)
+        with torch.no_grad():
+            held = held_loss(held_idx) if len(held_idx) else train_loss
+        if held < best - tol:
+            best, best_state, since = held, copy.deepcopy(policy.state_dict()), 0
+        else:
+            since += 1
+            if since >= patience:
+                break
+    if best_state is not None:
+        policy.load_state_dict(best_state)
+    policy.set_training_mode(False)
+    return train_loss, best, epochs
