@@ -7,8 +7,10 @@ against the oracle (``gail.suites.boardgames.play_both_colours``). Classic contr
 episodes of the family's expert (cached PPO, scripted) and the same expert as the oracle; the
 return over 50 episodes normalised between random (0) and the expert (1). Keys: env, seed, n_demo,
 expert, rounds, timesteps, expert_queries, dataset_size, per_round (learner agreement with the
-oracle, BC epochs and held-out loss, rollout and fit seconds per round), the learner's
-symmetric_policy and net_arch (``--symmetric-policy``, ``--net-arch``), vs_random / vs_oracle
+oracle on the round's fresh states, fit_agreement on the aggregate after the fit, BC epochs, train and
+held-out loss, rollout and fit seconds per round), the learner's symmetric_policy and net_arch
+(``--symmetric-policy``, ``--net-arch``) and the DAggerConfig fields of ``LEARNER_FLAGS`` (extractor,
+soft targets, regret weight, BC patience, fixed held-out split), vs_random / vs_oracle
 (win/draw/loss counts, board games) or learned_return_mean / expert_return / random_return /
 normalised, wall_s.
 
