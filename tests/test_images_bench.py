@@ -55,3 +55,14 @@ def test_eval_at_past_the_last_update_is_one_error_line(monkeypatch, capsys):
         bench_images.run_main(bench_images.main)
     err = capsys.readouterr().err.strip()
     assert info.value.code == 2 and err.startswith("error: --eval-at") and "\n" not in err
+
+
+def test_mnist5k_cgan_halves_the_mode_seeking_weight_and_set_still_wins():
+    """MNIST-5k's cgan runs at mode seeking 1.0 (label accuracy under 0.95 at 2.0, images_s8.jsonl); digits keep 2.0."""
+    mnist = bench_images.bench_config("mnist5k", "cgan", steps=10, seed=0, overrides={})
+    assert mnist.mode_seeking == 1.0 and mnist.minibatch_std and mnist.steps == 10
+    assert bench_images.DEFAULT_STEPS["mnist5k", "cgan"] == 3000  # at 2000 its label accuracy was 0.935
+    assert bench_images.bench_config("digits", "cgan", steps=10, seed=0, overrides={}).mode_seeking == 2.0
+    assert bench_images.bench_config("mnist5k", "dcgan", steps=10, seed=0, overrides={}).mode_seeking == 0.0
+    forced = bench_images.bench_config("mnist5k", "cgan", steps=10, seed=3, overrides={"mode_seeking": 2.0})
+    assert forced.mode_seeking == 2.0 and forced.seed == 3
