@@ -82,7 +82,7 @@ def bench_config(args: argparse.Namespace) -> tuple[DAggerConfig, int, int]:
         preset,
         seed=args.seed,
         rounds=args.rounds or rounds or preset.rounds,
-        expert=args.expert or (board.expert if board else "expert"),
+        expert=args.expert or (preset.expert if preset.expert != "expert" else board.expert if board else "expert"),
     )
     game = game_of(env_id)
     if game is not None and config.expert.partition(":")[0] in ("solver", "mcts", "alphabeta"):
@@ -106,6 +106,11 @@ def bench_config(args: argparse.Namespace) -> tuple[DAggerConfig, int, int]:
     except GenplayError as exc:
         name = next((k for k in learner if f".{k}:" in str(exc)), "")
         raise GenplayError(f"--{name.replace('_', '-')}: {exc}") from None
+    for name in ("soft_temperature", "regret_weight"):
+        if getattr(config, name) > 0 and not config.expert.startswith("alphabeta:"):
+            flag = f"--{name.replace('_', '-')}"
+            raise GenplayError(f"--expert: {config.expert!r} gives no move values for {flag} (alphabeta:D does; "
+                               f"or pass {flag} 0)")  # fmt: skip
     return config, n_demo, args.timesteps or steps
 
 

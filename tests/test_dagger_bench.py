@@ -42,10 +42,20 @@ def test_bad_learner_flags_exit_2(argv, capsys):
 
 def test_othello_defaults_are_the_measured_recipe():
     """Othello's DAgger preset and bench defaults: the symmetric policy, rollouts against random, 50 MCTS-100
-    games and 12,000 queries in 6 rounds (the 3-seed runs of bench_results/dagger_othello_s5.jsonl)."""
+    games and 12,000 alphabeta:2 queries in 6 rounds with the expected regret weighted 30 (the 3-seed runs of
+    bench_results/dagger_othello_s8.jsonl)."""
     config, n_demo, steps = _config(_bench(), [])
-    assert (config.expert, config.rounds, config.train_opponent) == ("mcts:100", 6, "random")
-    assert config.symmetric_policy and (n_demo, steps) == (50, 12_000)
+    assert (config.expert, config.rounds, config.train_opponent) == ("alphabeta:2", 6, "random")
+    assert config.symmetric_policy and config.regret_weight == 30.0 and (n_demo, steps) == (50, 12_000)
+
+
+def test_an_expert_without_move_values_needs_the_regret_off():
+    from genplay.errors import GenplayError
+
+    with pytest.raises(GenplayError, match=r"^--expert: 'mcts:100' gives no move values for --regret-weight"):
+        _config(_bench(), ["--expert", "mcts:100"])
+    config, _, _ = _config(_bench(), ["--expert", "mcts:100", "--regret-weight", "0"])
+    assert config.expert == "mcts:100" and config.regret_weight == 0.0
 
 
 def test_othello_alphabeta_oracle_is_accepted():

@@ -75,7 +75,9 @@ class DAgger:
         spec = self.expert_spec
         for name in ("soft_temperature", "regret_weight"):
             if getattr(config, name) > 0 and not (isinstance(spec, str) and spec.startswith("alphabeta:")):
-                raise GenplayError(f"DAggerConfig.{name}: needs an alphabeta:D expert (root move values), got {spec!r}")
+                raise GenplayError(
+                    f"DAggerConfig.{name}: needs an alphabeta:D expert (root move values), got {spec!r}; set it to 0"
+                )
         self.masked = is_masking_supported(venv)
         if config.train_opponent:
             self._set_opponent(config.train_opponent)
