@@ -62,6 +62,7 @@ def test_mnist5k_cgan_halves_the_mode_seeking_weight_and_set_still_wins():
     mnist = bench_images.bench_config("mnist5k", "cgan", steps=10, seed=0, overrides={})
     assert mnist.mode_seeking == 1.0 and mnist.minibatch_std and mnist.steps == 10
     assert bench_images.DEFAULT_STEPS["mnist5k", "cgan"] == 3000  # at 2000 its label accuracy was 0.935
+    assert bench_images.DEFAULT_STEPS["mnist5k", "dcgan"] == 2500  # at 2000 its FID was 2.97x, at the 3x bar
     assert bench_images.bench_config("digits", "cgan", steps=10, seed=0, overrides={}).mode_seeking == 2.0
     assert bench_images.bench_config("mnist5k", "dcgan", steps=10, seed=0, overrides={}).mode_seeking == 0.0
     forced = bench_images.bench_config("mnist5k", "cgan", steps=10, seed=3, overrides={"mode_seeking": 2.0})
