@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,10 +37,10 @@ from genplay.envs import EnvFactory
 from genplay.envs.boardgames import game_of
 from genplay.errors import CheckpointError, EnvError, GenplayError
 from genplay.gail.algos.bc import behaviour_clone
-from genplay.gail.algos.config import PPOConfig
 from genplay.gail.algos.dagger_config import DAggerConfig
 from genplay.gail.algos.dagger_expert import make_oracle
 from genplay.gail.algos.dagger_fit import soft_clone
+from genplay.gail.algos.dagger_learner import build_learner
 from genplay.gail.data.aggregate import Dataset
 from genplay.gail.data.demos import Demos, check_demos_match_spaces
 from genplay.generative.core.checks import check_int
@@ -81,7 +80,7 @@ class DAgger:
         self.masked = is_masking_supported(venv)
         if config.train_opponent:
             self._set_opponent(config.train_opponent)
-        self.algo = self._build_learner()
+        self.algo = build_learner(self.venv, self.factory.env_id, config, masked=self.masked)
         self.policy_obs_norm: VecNormalize | None = None
         self.data = Dataset.from_demos(demos) if demos is not None and demos.n_transitions else None
         self.targets: np.ndarray | None = None
@@ -112,49 +111,6 @@ class DAgger:
         self.factory = dataclasses.replace(self.factory, kwargs={**self.factory.kwargs, "opponent": spec})
 
     # ------------------------------------------------------------------ the learner
-    def _build_learner(self):
-        """MaskablePPO's policy for masked envs (board games; ``board_cnn``: a :class:`BoardCNN` under it,
-        ``othello_moves``: :class:`OthelloMoveFeatures`), PPO's otherwise; never trained by PPO."""
-        cfg = self.config
-        ppo = PPOConfig(n_steps=2, batch_size=2, net_arch=tuple(cfg.net_arch), activation=cfg.activation)
-        game = game_of(self.factory.env_id)
-        for name, on in (
-            ("symmetric_policy", cfg.symmetric_policy),
-            ("features_extractor", cfg.features_extractor != "mlp"),
-        ):
-            if on and (not self.masked or game is None):
-                raise EnvError(f"DAggerConfig.{name}: only for board games; {self.factory.env_id} is not one")
-        if cfg.features_extractor == "othello_moves" and game != "othello":
-            raise EnvError(
-                f"DAggerConfig.features_extractor: othello_moves is for Othello; {self.factory.env_id} is not"
-            )
-        cnn = (
-            {"channels": cfg.cnn_channels, "layers": cfg.cnn_layers} if cfg.features_extractor == "board_cnn" else None
-        )
-        if cfg.features_extractor == "othello_moves":  # MaskablePPO's kwargs with the extractor under the MLP
-            from genplay.gail.networks.othello_features import OthelloMoveFeatures
-
-            kwargs = ppo.sb3_kwargs()
-            kwargs["policy_kwargs"]["features_extractor_class"] = OthelloMoveFeatures
-            ppo = types.SimpleNamespace(policy=ppo.policy, sb3_kwargs=lambda: kwargs)
-        with torch.random.fork_rng():  # the learner's init is seeded without touching torch's global RNG
-            torch.manual_seed(cfg.seed)
-            if self.masked:
-                from genplay.gail.algos.board_training import masked_generator
-
-                settings = types.SimpleNamespace(
-                    ppo=ppo, symmetric_policy=cfg.symmetric_policy, seed=cfg.seed, device=cfg.device
-                )
-                return masked_generator(self.venv, settings, game=game, cnn=cnn, seed=cfg.seed, device=cfg.device)
-            from stable_baselines3 import PPO
-
-            from genplay.gail.saving.sb3_io import policy_for_space
-            from genplay.generative.core import select_device
-
-            space = self.venv.observation_space
-            policy = policy_for_space(space)
-            return PPO(policy, self.venv, device=select_device(cfg.device), verbose=0, **ppo.sb3_kwargs())
-
     @property
     def sb3_algorithm(self):
         return self.algo
