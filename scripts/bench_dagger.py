@@ -51,7 +51,7 @@ ROUND_KEYS = ("round", "beta", "learner_agreement", "fit_agreement", "episode_re
 
 
 LEARNER_FLAGS = ("features_extractor", "cnn_channels", "cnn_layers", "soft_temperature", "regret_weight", "bc_patience",
-                "fixed_holdout")  # fmt: skip
+                "fixed_holdout", "bc_lr", "bc_batch_size")  # fmt: skip
 """DAggerConfig fields given as flags of the same name (``--cnn-channels``), over the preset's values."""
 
 
@@ -179,6 +179,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--regret-weight", type=float, default=None, help="alphabeta:D oracle: expected-regret weight")
     p.add_argument("--fixed-holdout", default=None, choices=("on", "off"), help="BC's held-out segments drawn once")
     p.add_argument("--bc-patience", type=int, default=None, help="BC epochs without held-out gain per round")
+    p.add_argument("--bc-lr", type=float, default=None, help="BC's Adam step size (default: preset's)")
+    p.add_argument("--bc-batch-size", type=int, default=None, help="BC's minibatch rows (default: preset's)")
     p.add_argument("--eval-games", type=int, default=500, help="games with each colour against random")
     p.add_argument("--oracle-games", type=int, default=None, help="games with each colour against the oracle")
     p.add_argument("--out", default=None, help="save each run here ({seed} is replaced by the seed)")
