@@ -1,4 +1,4 @@
-"""``scripts/bench_images.py --eval-at``: scores along the way without changing the run they score."""
+"""``scripts/bench_images.py``: ``--eval-at`` scores along the way without changing the run; per-data-set settings."""
 
 from __future__ import annotations
 
