@@ -102,11 +102,3 @@ def test_batch_must_split_over_ranks():
     ctx = DistContext(rank=0, world_size=3, backend="gloo")
     with pytest.raises(GenplayError, match="--batch-size: 16 does not split over 3 ranks"):
         ImageGAN(config=preset("dcgan", batch_size=16, device="cpu"), image_shape=(1, 8, 8), n_classes=4, dist=ctx)
-
-
-@pytest.mark.slow
-def test_without_averaging_ranks_differ(tmp_path):
-    """The negative control: with the all-reduce switched off the ranks no longer match one process."""
-    ranks = launch(tmp_path, GENPLAY_NO_AVERAGE="1")
-    for r in ranks:
-        assert min(r["dcgan"]["diff"], r["cgan"]["diff"], r["wgan-gp"]["diff"], r["music_diff"]) > 10 * TOL
