@@ -33,7 +33,8 @@ from genplay.generative.core.state_io import load_state, save_state
 from genplay.generative.images.data import ImageData, load_dataset, per_class_subset
 from genplay.generative.images.evaluate import augmentation_test, evaluate_generator, metric_classifier, save_grid
 from genplay.generative.images.metrics import DigitClassifier
-from genplay.generative.images.trainer import ImageGAN, ImageGANConfig, preset
+from genplay.generative.images.presets import dataset_preset
+from genplay.generative.images.trainer import ImageGAN, ImageGANConfig
 
 # Generator updates per (dataset, model), chosen so each run fits a few minutes on a shared
 # 2-core CPU; a WGAN-GP update holds 5 critic updates with double backprop.
@@ -42,18 +43,8 @@ DEFAULT_STEPS = {
     ("digits", "cgan"): 4000,
     ("digits", "wgan-gp"): 800,
     ("mnist5k", "dcgan"): 2500,  # seed 0: FID 2.97x real-vs-real at 2000, 2.40x at 2500 (images_s8.jsonl)
-    ("mnist5k", "cgan"): 3000,  # label accuracy 0.935 at 2000 on seeds 0 and 2 (DATASET_SETTINGS)
+    ("mnist5k", "cgan"): 3000,  # label accuracy 0.935 at 2000 on seeds 0 and 2 (presets.DATASET_SETTINGS)
     ("mnist5k", "wgan-gp"): 500,
-}
-
-# Settings per (dataset, model) over the model's preset, where a data set measured otherwise. MNIST-5k's
-# cgan halves the mode-seeking weight: at 2.0 (the preset, chosen on digits) its 3000-update runs on seeds
-# 0 / 1 kept recall 0.92 / 0.91 but drew the wrong digit too often (label accuracy 0.93 / 0.92, under
-# issue 32's 0.95) and seed 1 reached FID 3.6x real-vs-real; at 1.0, seeds 0 / 2: recall 0.89 / 0.90,
-# FID 2.0 / 2.4x, label accuracy 0.955 / 0.959 (the metric classifier reads real digits at 0.968), and
-# it needs its 3000 updates: 0.935 / 0.935 at 2000 (bench_results/images_s8.jsonl).
-DATASET_SETTINGS: dict[tuple[str, str], dict] = {
-    ("mnist5k", "cgan"): {"mode_seeking": 1.0},
 }
 
 TRAJECTORY_KEYS = ("classifier_fid", "precision", "recall", "label_accuracy")
@@ -72,9 +63,9 @@ def parse_set(items: list[str]) -> dict:
 
 
 def bench_config(dataset: str, model: str, *, steps: int, seed: int, overrides: dict) -> ImageGANConfig:
-    """The run's config: the model's preset, then the data set's settings, then ``--set`` (last wins)."""
-    settings = {**DATASET_SETTINGS.get((dataset, model), {}), **overrides}
-    return preset(model, steps=steps, seed=seed, **settings)
+    """The run's config: the model's preset, then the data set's settings (``DATASET_SETTINGS``, as
+    ``genplay images train`` takes them), then ``--set`` (last wins)."""
+    return dataset_preset(model, dataset, steps=steps, seed=seed, **overrides)
 
 
 def cached_metric_classifier(data: ImageData, seed: int) -> tuple[DigitClassifier, float, bool]:

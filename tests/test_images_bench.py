@@ -67,3 +67,19 @@ def test_mnist5k_cgan_halves_the_mode_seeking_weight_and_set_still_wins():
     assert bench_images.bench_config("mnist5k", "dcgan", steps=10, seed=0, overrides={}).mode_seeking == 0.0
     forced = bench_images.bench_config("mnist5k", "cgan", steps=10, seed=3, overrides={"mode_seeking": 2.0})
     assert forced.mode_seeking == 2.0 and forced.seed == 3
+
+
+def test_the_cli_takes_the_data_sets_settings_and_a_flag_still_wins(tmp_path):
+    """``genplay images train`` builds its config as the benchmark does: MNIST-5k's cgan at mode seeking 1.0,
+    digits' at the preset's 2.0, and a flag the user gives over both."""
+    from genplay.cli import build_parser
+    from genplay.generative.images.cli import _config
+
+    def config(*flags: str):
+        args = build_parser().parse_args(["images", "train", "--out", str(tmp_path / "run"), "--model", "cgan", *flags])
+        return _config(args)
+
+    assert config("--dataset", "mnist5k").mode_seeking == 1.0
+    assert config("--dataset", "digits").mode_seeking == 2.0
+    assert config("--dataset", "mnist5k", "--mode-seeking", "2").mode_seeking == 2.0
+    assert config("--dataset", "mnist5k", "--model", "dcgan").mode_seeking == 0.0

@@ -13,14 +13,17 @@ from genplay.generative.core.utils import atomic_write
 
 
 def _config(args: argparse.Namespace):
-    """The model's preset with the flags given; on ``--resume``, the checkpoint's settings with the flags given."""
+    """The model's preset with the data set's measured settings and the flags given (:func:`dataset_preset`);
+    on ``--resume``, the checkpoint's settings with the flags given."""
     from genplay.errors import CheckpointError
     from genplay.generative.core.state_io import load_state
-    from genplay.generative.images.trainer import ImageGANConfig, preset
+    from genplay.generative.images.presets import dataset_preset
+    from genplay.generative.images.trainer import ImageGANConfig
 
     names = [f.name for f in dataclasses.fields(ImageGANConfig)]
     overrides = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
-    config = preset(overrides.get("model", "dcgan"), **{k: v for k, v in overrides.items() if k != "model"})
+    model, rest = overrides.get("model", "dcgan"), {k: v for k, v in overrides.items() if k != "model"}
+    config = dataset_preset(model, getattr(args, "dataset", ""), **rest)
     ckpt = Path(args.out) / "checkpoint.pt"
     if args.resume and ckpt.is_file():  # continue with the stored settings; flags given override them
         state = load_state(ckpt)  # refuses a damaged or foreign file, naming it
