@@ -156,13 +156,15 @@ def fit_early_stopped(
     lr: float,
     rng: np.random.Generator | None,
     tol: float,
+    split: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float, float, int]:
     """Adam minibatch epochs of ``loss(idx)`` over the training episodes' transitions, stopped once
     ``held_loss`` of the held-out episodes has not improved by ``tol`` for ``patience`` epochs; keeps
     the best epoch's weights. Returns the last train loss, the best held-out loss and the epochs run
-    (every BC variant fits through this)."""
+    (every BC variant fits through this). ``split``: given (train rows, held-out rows) instead of a
+    split of ``episode_lengths`` drawn here."""
     rng = rng or np.random.default_rng(0)
-    train_idx, held_idx = split_episodes(np.asarray(episode_lengths), rng)
+    train_idx, held_idx = split if split is not None else split_episodes(np.asarray(episode_lengths), rng)
     opt = torch.optim.Adam(policy.parameters(), lr=lr)
     best, best_state, since_best, epochs, train_loss = float("inf"), None, 0, 0, float("nan")
     for epochs in range(1, max_epochs + 1):  # noqa: B007  (epochs is reported)

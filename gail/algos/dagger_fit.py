@@ -78,32 +78,9 @@ def fit_split(
     Why DAgger needs it: the learner is warm-started each round, and a split drawn anew holds out rows it trained
     on last round; their loss is then lowest at the first epoch, so every late round stopped after ``patience``
     epochs with its first epoch's weights (bc_epochs = patience + 1 in every Othello run)."""
-    import copy
+    from genplay.gail.algos.bc import fit_early_stopped
 
     rows_held = np.repeat(np.asarray(held_segments, dtype=bool), np.asarray(lengths))
-    train_idx, held_idx = np.flatnonzero(~rows_held), np.flatnonzero(rows_held)
-    opt = torch.optim.Adam(policy.parameters(), lr=lr)
-    best, best_state, since, epochs, train_loss = float("inf"), None, 0, 0, float("nan")
-    for epochs in range(1, max_epochs + 1):  # noqa: B007  (epochs is reported)
-        policy.set_training_mode(True)
-        losses = []
-        for idx in np.array_split(rng.permutation(train_idx), max(1, len(train_idx) // batch_size)):
-            value = loss(idx)
-            opt.zero_grad(set_to_none=True)
-            value.backward()
-            opt.step()
-            losses.append(value.item())
-        train_loss = float(np.mean(losses))
-        policy.set_training_mode(False)
-        with torch.no_grad():
-            held = held_loss(held_idx) if len(held_idx) else train_loss
-        if held < best - tol:
-            best, best_state, since = held, copy.deepcopy(policy.state_dict()), 0
-        else:
-            since += 1
-            if since >= patience:
-                break
-    if best_state is not None:
-        policy.load_state_dict(best_state)
-    policy.set_training_mode(False)
-    return train_loss, best, epochs
+    split = (np.flatnonzero(~rows_held), np.flatnonzero(rows_held))
+    return fit_early_stopped(policy, loss, held_loss, episode_lengths=lengths, max_epochs=max_epochs, patience=patience,
+                             batch_size=batch_size, lr=lr, rng=rng, tol=tol, split=split)  # fmt: skip
