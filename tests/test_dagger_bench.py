@@ -77,3 +77,16 @@ def test_bad_oracle_spec_is_one_error_line(capsys):
         bench.run_main(lambda: bench.main(["--env", OTHELLO, "--expert", "alphabeta:11"]))
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.startswith("error: --expert: ") and err.count("\n") == 1
+
+
+def test_bench_flags_reach_the_config_and_a_bad_one_is_one_error_line(capsys):
+    bench = _bench()
+    argv = ["--features-extractor", "board_cnn", "--cnn-channels", "16", "--soft-temperature", "0.05", "--net-arch",
+            "none", "--expert", "alphabeta:2"]  # fmt: skip
+    config, _, _ = _config(bench, argv)
+    assert (config.features_extractor, config.cnn_channels, config.soft_temperature) == ("board_cnn", 16, 0.05)
+    assert config.net_arch == ()
+    with pytest.raises(SystemExit) as exc:
+        bench.run_main(lambda: bench.main(["--env", OTHELLO, "--features-extractor", "resnet"]))
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith("error: --features-extractor: ") and err.count("\n") == 1

@@ -3,10 +3,7 @@ and soft alpha-beta targets (legal moves only, summing to 1, the bot's own move 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,28 +91,6 @@ def test_soft_targets_need_an_alphabeta_expert_and_cnn_a_board():
     with pytest.raises(GenplayError, match=r"^DAggerConfig.features_extractor: only for board games"):
         cfg = DAggerConfig(features_extractor="board_cnn", expert="random", n_envs=1)
         DAgger(venv=EnvFactory("CartPole-v1").make_vec(1), demos=None, config=cfg, factory=EnvFactory("CartPole-v1"))
-
-
-def _bench():
-    path = Path(__file__).parents[1] / "scripts" / "bench_dagger.py"
-    spec = importlib.util.spec_from_file_location("bench_dagger", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
-
-
-def test_bench_flags_reach_the_config_and_a_bad_one_is_one_error_line(capsys):
-    bench = _bench()
-    argv = ["--env", OTHELLO, "--features-extractor", "board_cnn", "--cnn-channels", "16", "--soft-temperature",
-            "0.05", "--net-arch", "none", "--expert", "alphabeta:2"]  # fmt: skip
-    args = bench.parser().parse_args(argv)
-    config, _, _ = bench.bench_config(argparse.Namespace(**{**vars(args), "seed": 0}))
-    assert (config.features_extractor, config.cnn_channels, config.soft_temperature) == ("board_cnn", 16, 0.05)
-    assert config.net_arch == ()
-    with pytest.raises(SystemExit) as exc:
-        bench.run_main(lambda: bench.main(["--env", OTHELLO, "--features-extractor", "resnet"]))
-    err = capsys.readouterr().err
-    assert exc.value.code == 2 and err.startswith("error: --features-extractor: ") and err.count("\n") == 1
 
 
 def test_the_fit_matches_the_soft_targets_not_the_argmax():
