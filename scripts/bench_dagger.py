@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib
-from benchlib import run_main  # noqa: E402
+from benchlib import ArgumentParser, run_main  # noqa: E402
 
 from genplay.envs.board_bots import check_bot_spec  # noqa: E402
 from genplay.envs.boardgames import game_of  # noqa: E402
@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def parser() -> argparse.ArgumentParser:
     """The script's flags."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", required=True)
     p.add_argument("--seed", type=int, action="append", help="repeatable; default 0")
     p.add_argument("--n-demo", type=int, default=None, help="demo episodes/games (0: none, round 0 = the oracle)")
