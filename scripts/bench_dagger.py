@@ -32,7 +32,7 @@ from benchlib import ArgumentParser, run_main  # noqa: E402
 from genplay.envs.board_bots import check_bot_spec  # noqa: E402
 from genplay.envs.boardgames import game_of  # noqa: E402
 from genplay.errors import GenplayError  # noqa: E402
-from genplay.gail.algos.dagger_config import DAggerConfig, dagger_preset  # noqa: E402
+from genplay.gail.algos.dagger_config import EXTRACTORS, DAggerConfig, dagger_preset  # noqa: E402
 from genplay.gail.data.expert_choice import expert_demos  # noqa: E402
 from genplay.gail.runs.dagger_run import train_dagger  # noqa: E402
 from genplay.gail.suites.boardgame_presets import board_preset  # noqa: E402
@@ -171,7 +171,7 @@ def parser() -> argparse.ArgumentParser:
         help="learner's hidden layers, e.g. 512,512, or none (default: preset's)",
     )
     p.add_argument(
-        "--features-extractor", default=None, help="learner's extractor: mlp or board_cnn (default: preset's)"
+        "--features-extractor", default=None, choices=EXTRACTORS, help="learner's extractor (default: preset's)"
     )
     p.add_argument("--cnn-channels", type=int, default=None, help="board_cnn: channels per convolution")
     p.add_argument("--cnn-layers", type=int, default=None, help="board_cnn: convolutions")

@@ -143,20 +143,84 @@ def test_othello_move_planes_are_the_legal_moves_of_both_sides():
     assert seen >= 200
 
 
-def test_othello_moves_policy_loads_in_sb3_alone_and_is_othello_only(tmp_path):
+def test_othello_lookahead_planes_are_each_moves_flips_and_the_corners_it_opens():
+    """On 200 positions of random games, for every legal move: its flip plane is the discs OpenSpiel turns over
+    (/ 8) and its corner plane the corners the opponent may play right after it (0 on illegal moves); the first
+    five planes are :class:`OthelloMoveFeatures`'."""
+    import torch
+
+    from genplay.envs.othello_eval import boards
+    from genplay.gail.networks.othello_features import OthelloLookaheadFeatures, OthelloMoveFeatures
+
+    env = EnvFactory(OTHELLO, {"opponent": "random"}).make()
+    lookahead, moves = OthelloLookaheadFeatures(env.observation_space), OthelloMoveFeatures(env.observation_space)
+    rng, seen, game, opened_any = np.random.default_rng(0), 0, 0, 0
+    while seen < 200:
+        obs, info = env.reset(seed=game)
+        done, game = False, game + 1
+        while not done:
+            x = torch.as_tensor(obs[None])
+            features = lookahead(x).reshape(7, 64).numpy()
+            np.testing.assert_array_equal(features[:5], moves(x).reshape(5, 64).numpy())
+            state, me = env.unwrapped.state, env.unwrapped.agent
+            n_own = bin(boards(state, me)[0]).count("1")
+            legal = np.flatnonzero(info["action_mask"][:64])
+            for move in legal:
+                after = state.clone()
+                after.apply_action(int(move))
+                assert features[5, move] * 8 == bin(boards(after, me)[0]).count("1") - n_own - 1
+                corners = [] if after.is_terminal() else [c for c in (0, 7, 56, 63) if c in after.legal_actions()]
+                assert features[6, move] == (len(corners) if after.current_player() != me else 0)
+                opened_any += int(features[6, move] > 0)
+            assert not features[5:, np.setdiff1d(np.arange(64), legal)].any()
+            obs, _, term, trunc, info = env.step(rng.choice(np.flatnonzero(info["action_mask"])))
+            done, seen = term or trunc, seen + 1
+    assert opened_any > 20  # the positions include moves that open corners
+
+
+def test_a_symmetric_policy_maps_equivariant_planes_as_it_would_the_boards():
+    """The symmetric policy computes Othello's feature planes once and maps them; computing them on every image
+    of the board gives the same features (the shortcut is exact)."""
+    import torch
+
+    from genplay.gail.networks.othello_features import OthelloLookaheadFeatures, OthelloMoveFeatures
+    from genplay.gail.suites.boardgame_policy import symmetry_maps
+
+    env = EnvFactory(OTHELLO, {"opponent": "random"}).make()
+    rng, rows = np.random.default_rng(1), []
+    obs, info = env.reset(seed=0)
+    for _ in range(40):
+        rows.append(obs)
+        obs, _, term, trunc, info = env.step(rng.choice(np.flatnonzero(info["action_mask"])))
+        if term or trunc:
+            obs, info = env.reset()
+    x = torch.as_tensor(np.array(rows)).float()
+    gather = torch.as_tensor(symmetry_maps("othello", (8, 8))[0])
+    images = x.reshape(len(x), 3, 64)[:, :, gather].permute(2, 0, 1, 3).reshape(-1, 3, 8, 8)
+    for cls in (OthelloMoveFeatures, OthelloLookaheadFeatures):
+        extractor = cls(env.observation_space)
+        assert extractor.equivariant_planes
+        mapped = extractor(x).reshape(len(x), -1, 64)[:, :, gather].permute(2, 0, 1, 3).reshape(len(images), -1)
+        assert torch.equal(extractor(images), mapped)
+
+
+@pytest.mark.parametrize("extractor", ["othello_moves", "othello_lookahead"])
+def test_othello_extractor_policy_loads_in_sb3_alone_and_is_othello_only(tmp_path, extractor):
+
     from sb3_contrib import MaskablePPO
 
-    cfg = tiny(features_extractor="othello_moves", net_arch=(16,))
+    cfg = tiny(features_extractor=extractor, net_arch=(16,))
     trainer = train_dagger(EnvFactory(OTHELLO, {"opponent": "random"}), None, 64, config=cfg, out_dir=tmp_path / "r")
     model = MaskablePPO.load(tmp_path / "r" / "policy.zip", device="cpu")
-    assert type(model.policy.features_extractor).__name__ == "OthelloMoveFeatures"
+    assert type(model.policy.features_extractor) is type(trainer.algo.policy.features_extractor)
+    assert type(model.policy.features_extractor).__name__.startswith("Othello")
     obs, masks = trainer.data.obs[:40], trainer.data.masks[:40]
     sb3 = model.predict(obs, action_masks=masks, deterministic=True)[0]
     np.testing.assert_array_equal(sb3, trainer.predict(obs, action_masks=masks)[0])
     ttt = EnvFactory("genplay/TicTacToe-v0")
-    with pytest.raises(GenplayError, match=r"^DAggerConfig.features_extractor: othello_moves is for Othello"):
+    with pytest.raises(GenplayError, match=rf"^DAggerConfig.features_extractor: {extractor} is for Othello"):
         DAgger(venv=ttt.make_vec(1), demos=None, factory=ttt,
-               config=DAggerConfig(features_extractor="othello_moves", expert="random", n_envs=1))  # fmt: skip
+               config=DAggerConfig(features_extractor=extractor, expert="random", n_envs=1))  # fmt: skip
 
 
 def test_the_regret_term_moves_mass_off_the_costly_move():

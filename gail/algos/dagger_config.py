@@ -12,7 +12,7 @@ from genplay.gail.algos.config import ACTIVATION
 from genplay.settings import STEP_SIZE, UNIT, ConfigError, Int, Layers, OneOf, Real, check_fields
 
 SCHEDULES = ("exponential", "indicator")
-EXTRACTORS = ("mlp", "board_cnn", "othello_moves")
+EXTRACTORS = ("mlp", "board_cnn", "othello_moves", "othello_lookahead")
 """The learner's features extractor: SB3's flatten (an MLP policy), :class:`BoardCNN` over the board planes, or
 the planes with both sides' legal moves (Othello, ``gail/networks/othello_features.py``) under the MLP."""
 DAGGER_RULES = {
@@ -77,8 +77,9 @@ class DAggerConfig:
     """Activation of the learner's policy net: tanh, relu, leaky_relu, elu, silu."""
     features_extractor: str = "mlp"
     """Board games: mlp (the planes flattened), board_cnn (same-padded 3x3 convolutions over the planes, BoardCNN,
-    under net_arch), or othello_moves (Othello: the planes and both sides' legal-move planes, OthelloMoveFeatures,
-    under net_arch)."""
+    under net_arch), othello_moves (Othello: the planes and both sides' legal-move planes, OthelloMoveFeatures,
+    under net_arch) or othello_lookahead (those and each move's flips and the corners it opens to the opponent,
+    OthelloLookaheadFeatures)."""
     cnn_channels: int = 32
     """board_cnn: channels of each convolution."""
     cnn_layers: int = 3

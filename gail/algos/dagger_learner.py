@@ -18,8 +18,9 @@ from genplay.gail.algos.dagger_config import DAggerConfig
 
 
 def build_learner(venv: VecEnv, env_id: str, cfg: DAggerConfig, *, masked: bool):
-    """MaskablePPO for masked envs (board games; ``board_cnn``: a :class:`BoardCNN` under it,
-    ``othello_moves``: :class:`OthelloMoveFeatures`), PPO otherwise; its init seeded by ``cfg.seed``
+    """MaskablePPO for masked envs (board games; ``board_cnn``: a :class:`BoardCNN` under it, ``othello_moves`` /
+    ``othello_lookahead``: :class:`OthelloMoveFeatures` / :class:`OthelloLookaheadFeatures`), PPO otherwise; its
+    init seeded by ``cfg.seed``
     without touching torch's global RNG. Board-only options on another env are one error line."""
     ppo = PPOConfig(n_steps=2, batch_size=2, net_arch=tuple(cfg.net_arch), activation=cfg.activation)
     game = game_of(env_id)
@@ -29,14 +30,15 @@ def build_learner(venv: VecEnv, env_id: str, cfg: DAggerConfig, *, masked: bool)
     ):
         if on and (not masked or game is None):
             raise EnvError(f"DAggerConfig.{name}: only for board games; {env_id} is not one")
-    if cfg.features_extractor == "othello_moves" and game != "othello":
-        raise EnvError(f"DAggerConfig.features_extractor: othello_moves is for Othello; {env_id} is not")
+    othello = {"othello_moves": "OthelloMoveFeatures", "othello_lookahead": "OthelloLookaheadFeatures"}
+    if cfg.features_extractor in othello and game != "othello":
+        raise EnvError(f"DAggerConfig.features_extractor: {cfg.features_extractor} is for Othello; {env_id} is not")
     cnn = {"channels": cfg.cnn_channels, "layers": cfg.cnn_layers} if cfg.features_extractor == "board_cnn" else None
-    if cfg.features_extractor == "othello_moves":  # MaskablePPO's kwargs with the extractor under the MLP
-        from genplay.gail.networks.othello_features import OthelloMoveFeatures
+    if cfg.features_extractor in othello:  # MaskablePPO's kwargs with the extractor under the MLP
+        from genplay.gail.networks import othello_features
 
         kwargs = ppo.sb3_kwargs()
-        kwargs["policy_kwargs"]["features_extractor_class"] = OthelloMoveFeatures
+        kwargs["policy_kwargs"]["features_extractor_class"] = getattr(othello_features, othello[cfg.features_extractor])
         ppo = types.SimpleNamespace(policy=ppo.policy, sb3_kwargs=lambda: kwargs)
     with torch.random.fork_rng():
         torch.manual_seed(cfg.seed)

@@ -67,6 +67,7 @@ _EXTRACTORS = (
     "BoardCNN",
     "ObsScalingExtractor",
     "OthelloMoveFeatures",
+    "OthelloLookaheadFeatures",
 )
 _ACT_NAMES = {cls: name for name, cls in ACTIVATIONS.items()}
 # constructor arguments that are not hyper-parameters (or are handled apart)

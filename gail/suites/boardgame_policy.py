@@ -72,7 +72,11 @@ class SymmetricMaskablePolicy(MaskableActorCriticPolicy):
         """Action logits ``(B, A)`` and values ``(B, 1)`` averaged over the symmetry images (``values``
         False: the critic is skipped and None returned, as BC's fits and acting need no values)."""
         g, b = len(self.sym_gather), obs.shape[0]
-        features = self.extract_features(self._images(obs))
+        if getattr(self.features_extractor, "equivariant_planes", False):  # the images of the features: one pass
+            features = self.extract_features(obs)
+            features = self._images(features.reshape(b, -1, *obs.shape[-2:])).flatten(1)
+        else:
+            features = self.extract_features(self._images(obs))
         pi_features, vf_features = (features, features) if self.share_features_extractor else features
         latent_pi = self.mlp_extractor.forward_actor(pi_features)
         logits = self.action_net(latent_pi).reshape(g, b, -1)
