@@ -171,7 +171,7 @@ def parser() -> argparse.ArgumentParser:
         help="learner's hidden layers, e.g. 512,512, or none (default: preset's)",
     )
     p.add_argument(
-        "--features-extractor", default=None, choices=EXTRACTORS, help="learner's extractor (default: preset's)"
+        "--features-extractor", default=None, help=f"learner's extractor: {', '.join(EXTRACTORS)} (default: preset's)"
     )
     p.add_argument("--cnn-channels", type=int, default=None, help="board_cnn: channels per convolution")
     p.add_argument("--cnn-layers", type=int, default=None, help="board_cnn: convolutions")

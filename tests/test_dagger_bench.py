@@ -43,11 +43,12 @@ def test_bad_learner_flags_exit_2(argv, capsys):
 
 def test_othello_defaults_are_the_measured_recipe():
     """Othello's DAgger preset and bench defaults: the symmetric policy, rollouts against random, 50 MCTS-100
-    games and 12,000 alphabeta:2 queries in 6 rounds with the expected regret weighted 30 (the 3-seed runs of
-    bench_results/dagger_othello_s8.jsonl)."""
+    games and 12,000 alphabeta:2 queries in 6 rounds with the expected regret weighted 30 and the lookahead planes
+    under the MLP (the 3-seed runs of bench_results/dagger_othello_s9.jsonl)."""
     config, n_demo, steps = _config(_bench(), [])
     assert (config.expert, config.rounds, config.train_opponent) == ("alphabeta:2", 6, "random")
     assert config.symmetric_policy and config.regret_weight == 30.0 and (n_demo, steps) == (50, 12_000)
+    assert config.features_extractor == "othello_lookahead"
 
 
 def test_an_expert_without_move_values_needs_the_regret_off():

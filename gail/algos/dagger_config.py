@@ -128,7 +128,7 @@ class DAggerConfig:
 def dagger_preset(env_id: str) -> DAggerConfig:
     """DAgger's settings for ``env_id``: board games get the GAIL recipe's learner (wide ReLU MLP,
     tic-tac-toe's and Othello's symmetric policy) and their preset bot as the expert (Othello: ``alphabeta:2``,
-    its move values in the loss); others the defaults."""
+    its move values in the loss, each move's lookahead planes in the input); others the defaults."""
     from genplay.gail.suites.boardgame_presets import board_preset
 
     board = board_preset(env_id)
@@ -145,30 +145,21 @@ BOARD_DAGGER: dict[str, dict[str, Any]] = {
     # 200 MCTS-200 games + 40,000 MCTS-200 queries against random: seed 0 won 0.986 of 1,000 vs random
     # (rollouts against the demos' random|mcts:50 with 20,000 queries in 4 rounds: 0.966).
     "connect_four": {"rounds": 8, "train_opponent": "random"},
-    # othello: 50 MCTS-100 games + 12,000 MCTS-100 queries against random in 6 rounds, the policy averaged
-    # over the board's 4 symmetries: won 0.937 / 0.956 / 0.907 of 1,000 vs random on seeds 0-2 (GAIL
-    # 0.920 / 0.900 / 0.895 of 200; the plain MLP with 16,000 queries in 4 rounds: 0.914 on seed 0). The
-    # learner agrees with MCTS-100 on only ~21% of its states: MCTS-100's choices among close moves vary.
-    # alphabeta:2 as the oracle (deterministic; envs/othello_eval.py scores its cut-off): agreement 0.55, won
-    # 0.943 / 0.944 / 0.945 in 358-405 s a run (MCTS-100: 907-1,312 s): better pooled, not on seed 1, so not the
-    # preset; 24,000 queries (0.933) or all 8 symmetries (0.942) did not help (bench_results/dagger_othello_s7.jsonl).
-    # Eighth session, seed 0, 500 games each (dagger_othello_s8.jsonl): at BC's best held-out epoch the learner
-    # matches the labels on 0.55 of its own training rows and 0.52 of fresh ones (it generalises poorly, and one
-    # epoch past the warm start already overfits); soft targets (T 0.05) 0.932 wins, a BoardCNN 0.878, legal-move
-    # input planes 0.918, expected regret x5 / x30 / x100 0.928 / 0.944 / 0.928, a fixed held-out split 0.932,
-    # against 0.938 for argmax labels: none moves it past the noise (about +-0.011 at 500 games).
-    # The preset since: alphabeta:2 labels with the expected regret weighted 30 (AggreVaTe's cost-sensitive loss
-    # under the teacher's root values): 0.947 / 0.954 / 0.966 of 1,000 vs random on seeds 0-2 in 217-251 s a run
-    # (argmax labels 0.943 / 0.944 / 0.945; MCTS-100 0.937 / 0.956 / 0.907): pooled 0.956 against 0.933, two games
-    # short of MCTS-100 on seed 1, three short of the issue's 0.95 on seed 0. Weight 50: 0.959 / 0.940 / 0.961
-    # (pooled 0.953). The term hardly changes how often the learner plays a move 0.1 or more below the best
-    # (8.8% of its moves against random, with or without it, seed 0): part of the gain may be seed noise.
+    # othello: 50 MCTS-100 games + 12,000 alphabeta:2 queries against random in 6 rounds, the policy averaged over
+    # the board's 4 symmetries, the expected regret under the teacher's root values weighted 30 in BC's loss
+    # (AggreVaTe's cost-sensitive form) and OthelloLookaheadFeatures under the MLP (each move's flips and the corners
+    # it opens to the opponent): won 0.968 / 0.968 / 0.957 of 1,000 vs random on seeds 0-2 in ~630 s a run
+    # (dagger_othello_s9.jsonl). Without the lookahead planes 0.947 / 0.954 / 0.966; argmax labels 0.943 / 0.944 /
+    # 0.945; MCTS-100 labels 0.937 / 0.956 / 0.907; GAIL 0.920 / 0.900 / 0.895. The probes that did not help (soft
+    # targets, a BoardCNN, legal-move planes alone, 24,000 queries, a wider MLP, a fixed held-out split) are in
+    # BENCHMARKS.md with their commands.
     "othello": {
         "rounds": 6,
         "train_opponent": "random",
         "symmetric_policy": True,
         "expert": "alphabeta:2",
         "regret_weight": 30.0,
+        "features_extractor": "othello_lookahead",
     },
 }
 """DAgger's rounds, rollout opponent and policy per board game (the rest is the GAIL recipe's learner); the

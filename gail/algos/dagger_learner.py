@@ -20,7 +20,8 @@ from genplay.gail.algos.dagger_config import DAggerConfig
 def build_learner(venv: VecEnv, env_id: str, cfg: DAggerConfig, *, masked: bool):
     """MaskablePPO for masked envs (board games; ``board_cnn``: a :class:`BoardCNN` under it, ``othello_moves`` /
     ``othello_lookahead``: :class:`OthelloMoveFeatures` / :class:`OthelloLookaheadFeatures`), PPO otherwise; its
-    init seeded by ``cfg.seed`` without touching torch's global RNG. Board-only options on another env are one error line."""
+    init seeded by ``cfg.seed`` without touching torch's global RNG. Board-only options on another env are one
+    error line."""
     ppo = PPOConfig(n_steps=2, batch_size=2, net_arch=tuple(cfg.net_arch), activation=cfg.activation)
     game = game_of(env_id)
     for name, on in (
