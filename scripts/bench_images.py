@@ -36,16 +36,20 @@ from genplay.generative.images.metrics import DigitClassifier
 from genplay.generative.images.presets import dataset_preset
 from genplay.generative.images.trainer import ImageGAN, ImageGANConfig
 
-# Generator updates per (dataset, model), chosen so each run fits a few minutes on a shared
-# 2-core CPU; a WGAN-GP update holds 5 critic updates with double backprop.
+# Digits' generator updates per model, chosen so each run fits a few minutes on a shared 2-core CPU (a WGAN-GP
+# update holds 5 critic updates with double backprop); MNIST-5k's are its data-set settings
+# (``presets.DATASET_SETTINGS``), which ``genplay images train`` takes too.
 DEFAULT_STEPS = {
     ("digits", "dcgan"): 4000,
     ("digits", "cgan"): 4000,
     ("digits", "wgan-gp"): 800,
-    ("mnist5k", "dcgan"): 2500,  # seed 0: FID 2.97x real-vs-real at 2000, 2.40x at 2500 (images_s8.jsonl)
-    ("mnist5k", "cgan"): 3000,  # label accuracy 0.935 at 2000 on seeds 0 and 2 (presets.DATASET_SETTINGS)
-    ("mnist5k", "wgan-gp"): 500,
 }
+
+
+def default_steps(dataset: str, model: str) -> int:
+    """The benchmark's updates for (``dataset``, ``model``): digits' table above, else the data set's preset."""
+    return DEFAULT_STEPS.get((dataset, model)) or dataset_preset(model, dataset).steps
+
 
 TRAJECTORY_KEYS = ("classifier_fid", "precision", "recall", "label_accuracy")
 
@@ -123,7 +127,7 @@ def main() -> None:
         return
 
     t_start = time.perf_counter()
-    steps = args.steps or DEFAULT_STEPS[args.dataset, args.model]
+    steps = args.steps or default_steps(args.dataset, args.model)
     if any(s > steps for s in args.eval_at):
         raise GenplayError(f"--eval-at: expected update counts up to --steps ({steps}), got {args.eval_at}")
     try:  # a bad --set or --steps is refused before any work
