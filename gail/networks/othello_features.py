@@ -13,6 +13,7 @@ from the class name alone.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from gymnasium import spaces
@@ -64,11 +65,11 @@ class OthelloMoveFeatures(BaseFeaturesExtractor):
         return torch.cat([planes, extra], dim=1).flatten(1)
 
 
-def _ray_targets(h: int, w: int) -> torch.Tensor:
+def _ray_targets(h: int, w: int) -> np.ndarray:
     """``(8, L, H*W)`` flat index of the cell ``j`` steps (1..L, ``L = max(H, W) - 1``) from each cell along each
     ray, ``H*W`` (a padding cell, always empty) where that falls off the board."""
     length = max(h, w) - 1
-    out = torch.full((len(DIRECTIONS), length, h * w), h * w, dtype=torch.long)
+    out = np.full((len(DIRECTIONS), length, h * w), h * w, dtype=np.int64)
     for d, (dy, dx) in enumerate(DIRECTIONS):
         for j in range(1, length + 1):
             for s in range(h * w):
@@ -76,6 +77,73 @@ def _ray_targets(h: int, w: int) -> torch.Tensor:
                 if 0 <= y + j * dy < h and 0 <= x + j * dx < w:
                     out[d, j - 1, s] = (y + j * dy) * w + x + j * dx
     return out
+
+
+class LookaheadPlanes:
+    """The arithmetic of :class:`OthelloLookaheadFeatures` in numpy, for ``(B, 3, H, W)`` planes (own, opponent,
+    empty) -> ``(B, 7 * H * W)``: the planes, both sides' legal moves, each legal move's flips / 8 and the number
+    of corners the opponent may take right after it.
+
+    Why numpy: the features have no weights, and one implementation serves both the SB3 policy (training, acting)
+    and PUCT's numpy evaluator, where a position is scored alone and torch's per-call overhead would dominate."""
+
+    def __init__(self, h: int, w: int) -> None:
+        n, targets = h * w, _ray_targets(h, w)
+        n_dirs, length = targets.shape[:2]
+        # the flip table is (8, n, L) flat (ray, move cell, step); flipped[s, q], q j steps from s along a ray, reads
+        # its entry, every other (s, q) the table's trailing zero
+        flip_at = np.full((n, n + 1), n_dirs * n * length, dtype=np.int64)
+        for d in range(n_dirs):
+            for j in range(length):
+                flip_at[np.arange(n), targets[d, j]] = (d * n + np.arange(n)) * length + j
+        self.corners = np.array([0, w - 1, (h - 1) * w, n - 1])
+        rays = np.stack(
+            [targets[d, :, c] for c in self.corners for d in range(len(DIRECTIONS)) if targets[d, 0, c] < n]
+        )
+        self.cells = np.unique(rays[rays < n])  # the cells on a corner's rays: all a corner's legality reads
+        local = np.full(n + 1, len(self.cells), dtype=np.int64)
+        local[self.cells] = np.arange(len(self.cells))
+        self.n, self.targets = n, targets.transpose(0, 2, 1).reshape(-1)  # (ray, cell, step): steps contiguous
+        self.flip_index = flip_at[:, self.cells]  # (s, cell) into the flip table
+        self.steps = np.arange(1, length + 1, dtype=np.float32)
+        self.placed = np.eye(n, dtype=np.float32)[:, self.cells]  # (s, cell): the disc s puts down
+        self.corner_rays, self.ray_shape = local[rays].reshape(-1), rays.shape  # 4 corners x 3 rays x L
+        self.not_placed = 1.0 - np.eye(n, dtype=np.float32)[:, self.corners]  # (s, corner)
+
+    def flips(self, own: np.ndarray, opp: np.ndarray, empty: np.ndarray) -> np.ndarray:
+        """``(B, 8, n, L)``: 1 where a move on cell s (empty) flips the disc ``j`` steps along ray d.
+        ``own`` / ``opp``: ``(B, n + 1)`` with the off-board cell last; ``empty``: ``(B, n)``."""
+        b, length = len(own), len(self.steps)
+        opp_at = opp[:, self.targets].reshape(b, len(DIRECTIONS), self.n, length)  # step j along ray d from s
+        own_at = own[:, self.targets].reshape(b, len(DIRECTIONS), self.n, length)
+        run = np.cumprod(opp_at, axis=-1)  # opponent discs on steps 1..j
+        count = (run[..., :-1] * own_at[..., 1:]) @ self.steps[:-1]  # j where our disc at j + 1 brackets them
+        return (count[..., None] >= self.steps) * (count * empty[:, None])[..., None].astype(bool)
+
+    def __call__(self, planes: np.ndarray) -> np.ndarray:
+        planes = np.asarray(planes, dtype=np.float32)
+        b, n = len(planes), self.n
+        flat = np.concatenate([planes.reshape(b, 3, n), np.zeros((b, 3, 1), np.float32)], axis=2)  # off-board cell
+        own, opp, empty = flat[:, 0], flat[:, 1], flat[:, 2, :n]
+        rays = self.flips(own, opp, empty)
+        flips = rays.sum((1, 3), dtype=np.float32)
+        theirs = self.flips(opp, own, empty).any((1, 3)).astype(np.float32)
+        rows, moves_at = np.nonzero(flips)  # the legal (position, move) pairs: ~1/8 of all
+        table = np.concatenate([rays.reshape(b, int(np.prod(rays.shape[1:]))), np.zeros((b, 1), bool)], axis=1)
+        flipped = table[rows[:, None], self.flip_index[moves_at]]  # (K, corner-ray cell): flipped by the move
+        mover = own[rows][:, self.cells] + flipped + self.placed[moves_at]  # after it, on those cells
+        other = opp[rows][:, self.cells] - flipped
+        pad = np.zeros((len(rows), 1), np.float32)
+        mover, other = np.concatenate([mover, pad], 1), np.concatenate([other, pad], 1)
+        ray_mover = np.cumprod(mover[:, self.corner_rays].reshape(-1, *self.ray_shape), axis=-1)
+        ray_other = other[:, self.corner_rays].reshape(-1, *self.ray_shape)
+        takes = (ray_mover[..., :-1] * ray_other[..., 1:]).sum(-1) > 0  # (K, ray): the opponent flips along it
+        corner_free = empty[rows][:, self.corners] * self.not_placed[moves_at]  # still empty after the move
+        opened = np.zeros((b, n), np.float32)
+        per_corner = takes.reshape(len(rows), len(self.corners), self.ray_shape[0] // len(self.corners)).any(-1)
+        opened[rows, moves_at] = (per_corner * corner_free).sum(-1)
+        out = [planes.reshape(b, 3, n), (flips > 0)[:, None], theirs[:, None], flips[:, None] / 8.0, opened[:, None]]
+        return np.concatenate(out, axis=1, dtype=np.float32).reshape(b, 7 * n)
 
 
 class OthelloLookaheadFeatures(BaseFeaturesExtractor):
@@ -87,67 +155,19 @@ class OthelloLookaheadFeatures(BaseFeaturesExtractor):
     one-move consequence that a policy over the planes must learn square by square from ~13,000 positions. The
     rules compute it exactly, as AlphaGo's policy network was given "capture size" and "liberties after move"
     (Silver et al. 2016, Extended Data Table 2): static features of each move, not a search. Fixed arithmetic
-    (rays as index gathers, batched over positions and moves), no weights: a saved policy is rebuilt from the
-    class name alone."""
+    (:class:`LookaheadPlanes`, rays as index gathers batched over the legal (position, move) pairs), no weights: a
+    saved policy is rebuilt from the class name alone."""
+
+    equivariant_planes = True
+    """See :class:`OthelloMoveFeatures`."""
 
     def __init__(self, observation_space: spaces.Space) -> None:
         shape = tuple(observation_space.shape or ())
         if len(shape) != 3 or shape[0] != 3:
             raise EnvError(f"OthelloLookaheadFeatures needs (3, H, W) planes (own, opponent, empty), got shape {shape}")
         super().__init__(observation_space, features_dim=7 * shape[1] * shape[2])
-        h, w = shape[1:]
-        n, targets = h * w, _ray_targets(h, w)
-        length = targets.shape[1]
-        # flipped[s, q]: where q is j steps from s along ray d, the row (d, j) of the flip table; else a zero row
-        flip_row = torch.full((n, n + 1), len(DIRECTIONS) * length, dtype=torch.long)
-        for d in range(len(DIRECTIONS)):
-            for j in range(length):
-                s = torch.arange(n)
-                flip_row[s, targets[d, j]] = d * length + j
-        corners = [0, w - 1, (h - 1) * w, n - 1]
-        rays = torch.stack([targets[d, :, c] for c in corners for d in range(len(DIRECTIONS)) if targets[d, 0, c] < n])
-        cells = torch.unique(rays[rays < n])  # the cells on a corner's rays: all a corner's legality reads
-        local = torch.full((n + 1,), len(cells), dtype=torch.long)
-        local[cells] = torch.arange(len(cells))
-        self.register_buffer("targets", targets.reshape(-1), persistent=False)
-        self.register_buffer("flip_index", flip_row[:, cells] * n + torch.arange(n)[:, None], persistent=False)
-        self.register_buffer("corners", torch.as_tensor(corners), persistent=False)
-        self.register_buffer("cells", cells, persistent=False)
-        self.register_buffer("placed", torch.eye(n)[:, cells], persistent=False)  # (s, cell): the disc s puts down
-        self.register_buffer("corner_rays", local[rays].reshape(-1), persistent=False)  # 4 corners x 3 rays x L
-        self.register_buffer("not_placed", 1.0 - torch.eye(n)[:, corners], persistent=False)  # (s, corner)
-        self.ray_shape = tuple(rays.shape)
+        self.planes = LookaheadPlanes(*shape[1:])
 
-    equivariant_planes = True
-    """See :class:`OthelloMoveFeatures`."""
-
-    @torch.no_grad()
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        planes = observations.float()
-        b, h, w = planes.shape[0], planes.shape[-2], planes.shape[-1]
-        n, n_dirs = h * w, len(DIRECTIONS)
-        flat = F.pad(planes.reshape(b, 3, n), (0, 1))  # cell n is off the board
-        own, opp, empty = flat[:, 0], flat[:, 1], flat[:, 2, :n]
-        opp_at = opp.index_select(1, self.targets).reshape(b, n_dirs, -1, n)  # (B, 8, L, n): step j along ray d
-        own_at = own.index_select(1, self.targets).reshape(b, n_dirs, -1, n)
-        run = torch.cumprod(opp_at, dim=2)  # opponent discs on steps 1..j
-        ends = run[:, :, :-1] * own_at[:, :, 1:]  # bracketed by our disc at step j + 1: flips exactly j
-        flips_ray = ends.flip(2).cumsum(2).flip(2) * empty[:, None, None]  # (B, 8, L - 1, n): step j flipped
-        flips = flips_ray.sum((1, 2))
-        legal = (flips > 0).float()
-        rows, moves_at = legal.nonzero(as_tuple=True)  # the legal (position, move) pairs: ~1/8 of all
-        table = F.pad(F.pad(flips_ray, (0, 0, 0, 1)).reshape(b, -1), (0, n))  # rows (d, j) of n cells; a zero row
-        flipped = table[rows[:, None], self.flip_index[moves_at]]  # (K, corner-ray cell): flipped by the move
-        mover = F.pad(own[rows][:, self.cells] + flipped + self.placed[moves_at], (0, 1))  # after it, on those cells
-        other = F.pad(opp[rows][:, self.cells] - flipped, (0, 1))
-        ray_mover = torch.cumprod(mover[:, self.corner_rays].reshape(-1, *self.ray_shape), dim=-1)
-        takes = (ray_mover[..., :-1] * other[:, self.corner_rays].reshape(-1, *self.ray_shape)[..., 1:]).sum(-1) > 0
-        corner_free = empty[rows][:, self.corners] * self.not_placed[moves_at]  # still empty after the move
-        opened = torch.zeros(b, n, device=planes.device)
-        opened[rows, moves_at] = (
-            takes.reshape(len(rows), len(self.corners), self.ray_shape[0] // len(self.corners)).any(-1).float()
-            * corner_free
-        ).sum(-1)
-        moves = torch.stack([legal_moves(planes[:, 0], planes[:, 1]), legal_moves(planes[:, 1], planes[:, 0])], 1)
-        extra = torch.stack([flips / 8.0, opened], 1).reshape_as(moves)
-        return torch.cat([planes, moves, extra], dim=1).flatten(1)
+        features = self.planes(observations.detach().cpu().numpy())
+        return torch.from_numpy(features).to(observations.device)

@@ -14,10 +14,10 @@ Speed: the prior and the head's value of a position come from one call and are c
 (board and player to move) across the moves of a game. Where the policy and the head are plain MLPs
 of the same widths (the usual case), :class:`TwinMLP` runs both in one stacked numpy pass straight on
 OpenSpiel's observation tensor, and the masked softmax is plain Python over the legal moves;
-other networks go through :class:`PolicyNet` (numpy for plain MLPs, else torch under
-``torch.inference_mode``). ``batch_children`` also evaluates a node's children in that call
-(slower: most children are never visited). The policy is loaded without unpickling
-(``load_policy_model``)."""
+other networks go through :class:`PolicyNet` (numpy for MLPs over the planes or Othello's lookahead
+planes, symmetry-averaged or not, else torch under ``torch.inference_mode``). ``batch_children`` also
+evaluates a node's children in that call (slower: most children are never visited). The policy is loaded
+without unpickling (``load_policy_model``)."""
 
 from __future__ import annotations
 
@@ -96,27 +96,50 @@ class PuctConfig:
 
 
 class PolicyNet:
-    """Logits and values of a saved genplay policy on batches of ``(3, H, W)`` board planes."""
+    """Logits and values of a saved genplay policy on batches of ``(3, H, W)`` board planes.
+
+    numpy where the policy is an MLP over flattened planes or over Othello's lookahead planes, plain or averaged
+    over the board's symmetries (``plain``: the first kind unaveraged, which :class:`TwinMLP` fuses with the value
+    head); torch otherwise."""
 
     def __init__(self, model: Any, normalize: Callable | None = None) -> None:
         from stable_baselines3.common.torch_layers import FlattenExtractor
 
+        from genplay.gail.networks.othello_features import OthelloLookaheadFeatures
+        from genplay.gail.suites.boardgame_policy import SymmetricMaskablePolicy
+
         self.policy = model.policy
         self.normalize = normalize
         p = self.policy
-        plain = type(p).__name__ in ("ActorCriticPolicy", "MaskableActorCriticPolicy") and isinstance(
-            p.features_extractor, FlattenExtractor
-        )
-        self.actor: NumpyMLP | None = numpy_mlp(p.mlp_extractor.policy_net, p.action_net) if plain else None
-        self._critic = numpy_mlp(p.mlp_extractor.value_net, p.value_net) if plain else None
+        kind = type(p).__name__
+        flat = isinstance(p.features_extractor, FlattenExtractor)
+        self.plain = kind in ("ActorCriticPolicy", "MaskableActorCriticPolicy") and flat
+        self.features: Callable[[np.ndarray], np.ndarray] | None = None
+        if kind in ("ActorCriticPolicy", "MaskableActorCriticPolicy", "SymmetricMaskablePolicy") and flat:
+            self.features = self._flat
+        elif isinstance(p.features_extractor, OthelloLookaheadFeatures) and normalize is None:
+            self.features = p.features_extractor.planes
+        self.symmetries = None  # (gather (G, HW), action map (G, A)) of a symmetric policy
+        if isinstance(p, SymmetricMaskablePolicy):
+            self.symmetries = (p.sym_gather.cpu().numpy(), p.sym_actions.cpu().numpy())
+        actor = numpy_mlp(p.mlp_extractor.policy_net, p.action_net) if self.features is not None else None
+        self.actor: NumpyMLP | None = actor
+        self._critic = numpy_mlp(p.mlp_extractor.value_net, p.value_net) if self.plain else None
 
     def logits(self, planes: np.ndarray) -> np.ndarray:
-        """``(B, A)`` action logits (unmasked)."""
-        if self.actor is not None:
-            return self.actor(self._flat(planes))
-        with torch.inference_mode():
-            dist = self.policy.get_distribution(self._tensor(planes))
-            return dist.distribution.logits.double().numpy()
+        """``(B, A)`` action logits (unmasked); a symmetric policy's averaged over the board's images as it plays."""
+        if self.actor is None or self.features is None:
+            with torch.inference_mode():
+                dist = self.policy.get_distribution(self._tensor(planes))
+                return dist.distribution.logits.double().numpy()
+        features = self.features(planes)
+        if self.symmetries is None:
+            return self.actor(features)
+        gather, actions = self.symmetries  # as SymmetricMaskablePolicy._symmetric, on equivariant feature planes
+        b, g = len(features), len(gather)
+        images = features.reshape(b, -1, gather.shape[1])[:, :, gather].transpose(2, 0, 1, 3).reshape(g * b, -1)
+        logits = self.actor(images).reshape(g, b, -1)
+        return np.take_along_axis(logits, np.broadcast_to(actions[:, None, :], logits.shape), 2).mean(0)
 
     def values(self, planes: np.ndarray) -> np.ndarray:
         """``(B,)`` critic values, from the side whose planes come first."""
@@ -200,7 +223,8 @@ class PolicyEvaluator(mcts.Evaluator):
         self.net_calls = 0
         self.twin: TwinMLP | None = None
         """Policy and head in one pass on the observation tensor (the common, unbatched call), where they fit."""
-        actor, plain = getattr(net, "actor", None), getattr(net, "normalize", None) is None and not batch_children
+        actor = getattr(net, "actor", None)
+        plain = getattr(net, "plain", False) and getattr(net, "normalize", None) is None and not batch_children
         if value == "head" and not uniform and plain and isinstance(actor, NumpyMLP) and isinstance(head, PlanesValue):
             self.twin = TwinMLP.build(actor, head.mlp, plane_order(game_name, int(np.prod(shape))))
         game = pyspiel.load_game(game_name)
