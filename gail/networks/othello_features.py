@@ -90,12 +90,6 @@ class LookaheadPlanes:
     def __init__(self, h: int, w: int) -> None:
         n, targets = h * w, _ray_targets(h, w)
         n_dirs, length = targets.shape[:2]
-        # the flip table is (8, n, L) flat (ray, move cell, step); flipped[s, q], q j steps from s along a ray, reads
-        # its entry, every other (s, q) the table's trailing zero
-        flip_at = np.full((n, n + 1), n_dirs * n * length, dtype=np.int64)
-        for d in range(n_dirs):
-            for j in range(length):
-                flip_at[np.arange(n), targets[d, j]] = (d * n + np.arange(n)) * length + j
         self.corners = np.array([0, w - 1, (h - 1) * w, n - 1])
         rays = np.stack(
             [targets[d, :, c] for c in self.corners for d in range(len(DIRECTIONS)) if targets[d, 0, c] < n]
@@ -103,34 +97,44 @@ class LookaheadPlanes:
         self.cells = np.unique(rays[rays < n])  # the cells on a corner's rays: all a corner's legality reads
         local = np.full(n + 1, len(self.cells), dtype=np.int64)
         local[self.cells] = np.arange(len(self.cells))
-        self.n, self.targets = n, targets.transpose(0, 2, 1).reshape(-1)  # (ray, cell, step): steps contiguous
-        self.flip_index = flip_at[:, self.cells]  # (s, cell) into the flip table
+        # a move on s flips the disc on corner-ray cell c iff it flips >= step_of[s, c] discs along ray ray_of[s, c]
+        self.ray_of = np.zeros((n, len(self.cells)), dtype=np.int64)
+        self.step_of = np.full((n, len(self.cells)), np.inf, dtype=np.float32)  # c on no ray from s: never
+        for d in range(n_dirs):
+            for j in range(length):
+                s, q = np.arange(n), targets[d, j]
+                on = local[q] < len(self.cells)
+                self.ray_of[s[on], local[q[on]]], self.step_of[s[on], local[q[on]]] = d, j + 1
+        self.n, self.targets = n, targets.transpose(1, 0, 2).reshape(-1)  # (step, ray, cell): a step a block
         self.steps = np.arange(1, length + 1, dtype=np.float32)
         self.placed = np.eye(n, dtype=np.float32)[:, self.cells]  # (s, cell): the disc s puts down
         self.corner_rays, self.ray_shape = local[rays].reshape(-1), rays.shape  # 4 corners x 3 rays x L
         self.not_placed = 1.0 - np.eye(n, dtype=np.float32)[:, self.corners]  # (s, corner)
 
-    def flips(self, own: np.ndarray, opp: np.ndarray, empty: np.ndarray) -> np.ndarray:
-        """``(B, 8, n, L)``: 1 where a move on cell s (empty) flips the disc ``j`` steps along ray d.
-        ``own`` / ``opp``: ``(B, n + 1)`` with the off-board cell last; ``empty``: ``(B, n)``."""
+    def counts(self, own: np.ndarray, opp: np.ndarray, empty: np.ndarray) -> np.ndarray:
+        """``(B, 8, n)``: how many discs a move on cell s flips along ray d (0 where s is not empty). ``own`` /
+        ``opp``: ``(B, n + 1)`` with the off-board cell last; ``empty``: ``(B, n)``. Step-major with the steps
+        unrolled: numpy's cumulative ops along a short axis cost several times more."""
         b, length = len(own), len(self.steps)
-        opp_at = opp[:, self.targets].reshape(b, len(DIRECTIONS), self.n, length)  # step j along ray d from s
-        own_at = own[:, self.targets].reshape(b, len(DIRECTIONS), self.n, length)
-        run = np.cumprod(opp_at, axis=-1)  # opponent discs on steps 1..j
-        count = (run[..., :-1] * own_at[..., 1:]) @ self.steps[:-1]  # j where our disc at j + 1 brackets them
-        return (count[..., None] >= self.steps) * (count * empty[:, None])[..., None].astype(bool)
+        opp_at = np.take(opp, self.targets, axis=1).reshape(b, length, len(DIRECTIONS), self.n)  # step j, ray d
+        own_at = np.take(own, self.targets, axis=1).reshape(b, length, len(DIRECTIONS), self.n)
+        run, count = opp_at[:, 0], np.zeros_like(opp_at[:, 0])  # run: opponent discs on steps 1..j
+        for j in range(1, length):
+            count += j * run * own_at[:, j]  # our disc at step j + 1 brackets j of theirs
+            run = run * opp_at[:, j]
+        return count * empty[:, None]
 
     def __call__(self, planes: np.ndarray) -> np.ndarray:
         planes = np.asarray(planes, dtype=np.float32)
         b, n = len(planes), self.n
         flat = np.concatenate([planes.reshape(b, 3, n), np.zeros((b, 3, 1), np.float32)], axis=2)  # off-board cell
         own, opp, empty = flat[:, 0], flat[:, 1], flat[:, 2, :n]
-        rays = self.flips(own, opp, empty)
-        flips = rays.sum((1, 3), dtype=np.float32)
-        theirs = self.flips(opp, own, empty).any((1, 3)).astype(np.float32)
+        both = self.counts(np.concatenate([own, opp]), np.concatenate([opp, own]), np.concatenate([empty, empty]))
+        flips = both[:b].sum(1)  # one call for both sides: numpy's per-call cost dominates a single position
+        theirs = (both[b:].sum(1) > 0).astype(np.float32)
         rows, moves_at = np.nonzero(flips)  # the legal (position, move) pairs: ~1/8 of all
-        table = np.concatenate([rays.reshape(b, int(np.prod(rays.shape[1:]))), np.zeros((b, 1), bool)], axis=1)
-        flipped = table[rows[:, None], self.flip_index[moves_at]]  # (K, corner-ray cell): flipped by the move
+        along = (rows[:, None] * len(DIRECTIONS) + self.ray_of[moves_at]) * n + moves_at[:, None]
+        flipped = np.take(both, along) >= self.step_of[moves_at]  # (K, corner-ray cell): flipped by the move
         mover = own[rows][:, self.cells] + flipped + self.placed[moves_at]  # after it, on those cells
         other = opp[rows][:, self.cells] - flipped
         pad = np.zeros((len(rows), 1), np.float32)

@@ -119,9 +119,11 @@ class PolicyNet:
             self.features = self._flat
         elif isinstance(p.features_extractor, OthelloLookaheadFeatures) and normalize is None:
             self.features = p.features_extractor.planes
-        self.symmetries = None  # (gather (G, HW), action map (G, A)) of a symmetric policy
+        self.symmetries = None  # (gather (G, HW), flat index (G, A) of image g's logit of a's image) when symmetric
         if isinstance(p, SymmetricMaskablePolicy):
-            self.symmetries = (p.sym_gather.cpu().numpy(), p.sym_actions.cpu().numpy())
+            actions = p.sym_actions.cpu().numpy()
+            flat_index = np.arange(len(actions))[:, None] * actions.shape[1] + actions
+            self.symmetries = (p.sym_gather.cpu().numpy(), flat_index)
         actor = numpy_mlp(p.mlp_extractor.policy_net, p.action_net) if self.features is not None else None
         self.actor: NumpyMLP | None = actor
         self._critic = numpy_mlp(p.mlp_extractor.value_net, p.value_net) if self.plain else None
@@ -135,11 +137,11 @@ class PolicyNet:
         features = self.features(planes)
         if self.symmetries is None:
             return self.actor(features)
-        gather, actions = self.symmetries  # as SymmetricMaskablePolicy._symmetric, on equivariant feature planes
+        gather, flat_index = self.symmetries  # as SymmetricMaskablePolicy._symmetric, on equivariant feature planes
         b, g = len(features), len(gather)
-        images = features.reshape(b, -1, gather.shape[1])[:, :, gather].transpose(2, 0, 1, 3).reshape(g * b, -1)
-        logits = self.actor(images).reshape(g, b, -1)
-        return np.take_along_axis(logits, np.broadcast_to(actions[:, None, :], logits.shape), 2).mean(0)
+        images = features.reshape(b, -1, gather.shape[1])[:, :, gather].transpose(0, 2, 1, 3).reshape(b * g, -1)
+        logits = self.actor(images).reshape(b, -1)  # (B, G * A), image-major
+        return logits[:, flat_index].mean(1)
 
     def values(self, planes: np.ndarray) -> np.ndarray:
         """``(B,)`` critic values, from the side whose planes come first."""
