@@ -275,7 +275,7 @@ def test_fixed_holdout_keeps_each_segment_on_its_side_across_rounds():
     assert seen and not rows_held[np.concatenate(seen)].any()
 
 
-@pytest.mark.parametrize("extractor", ["mlp", "othello_lookahead"])
+@pytest.mark.parametrize("extractor", ["mlp", "othello_moves", "othello_lookahead"])
 def test_puct_scores_a_symmetric_policy_in_numpy_as_torch_does(tmp_path, extractor):
     """PUCT's numpy path (Othello's preset: the lookahead planes and the 4-image average) gives the policy's own
     log-probabilities; a position scored alone costs a fraction of a torch call (10x over plain MCTS before)."""

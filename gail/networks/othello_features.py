@@ -1,21 +1,20 @@
-"""Othello's legal moves, both sides', as extra input planes of a policy (:class:`OthelloMoveFeatures`).
+"""Othello's rules as extra input planes of a policy: both sides' legal moves (:class:`OthelloMoveFeatures`), and
+what each legal move does (:class:`OthelloLookaheadFeatures`).
 
 Why: an MLP over the raw planes (own, opponent, empty) must learn from 13,000 labelled positions which empty
 squares flank a line of the opponent's discs: a long-range ray test per square and direction. Trained DAgger
 learners matched their ``alphabeta:2`` teacher on only ~55% of positions, the aggregate's own rows included, and
 a convolution over the planes memorised instead (BENCHMARKS.md, bench_results/dagger_othello_s8.jsonl). The
-teacher's evaluation is built on exactly these sets (mobility; corners a move gives away), so the extractor
-computes them exactly (a Kogge-Stone flood per direction, as ``envs/othello_eval.legal_moves`` does on
-bitboards) and hands them to the MLP with the planes: static features of the position, as AlphaGo's policy
-network was given liberties and legality, not a search. Fixed arithmetic, no weights: a saved policy is rebuilt
-from the class name alone.
+teacher's evaluation is built on exactly these sets (mobility; corners a move gives away), so the extractors
+compute them exactly and hand them to the MLP with the planes: static features of the position, as AlphaGo's
+policy network was given liberties and legality, not a search. One numpy implementation (:class:`OthelloPlanes`)
+serves training, acting and PUCT's numpy evaluator; no weights: a saved policy is rebuilt from the class name.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 
@@ -23,46 +22,6 @@ from genplay.errors import EnvError
 
 DIRECTIONS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 """(rows, cols) steps of the 8 rays."""
-
-
-def shift(planes: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """``out[..., y, x] = planes[..., y - dy, x - dx]``, zero where that falls off the board."""
-    padded = F.pad(planes, (1, 1, 1, 1))
-    h, w = planes.shape[-2:]
-    return padded[..., 1 - dy : 1 - dy + h, 1 - dx : 1 - dx + w]
-
-
-def legal_moves(own: torch.Tensor, opp: torch.Tensor) -> torch.Tensor:
-    """``(..., H, W)`` 0/1 planes of the empty squares where the side owning ``own`` may play: a ray from the
-    square crosses one or more ``opp`` discs and ends on an ``own`` disc."""
-    empty = 1.0 - torch.clamp(own + opp, max=1.0)
-    moves = torch.zeros_like(own)
-    for dy, dx in DIRECTIONS:
-        run = shift(own, dy, dx) * opp  # opponent discs next to one of ours along the ray
-        for _ in range(max(own.shape[-2:]) - 3):
-            run = torch.maximum(run, shift(run, dy, dx) * opp)
-        moves = torch.maximum(moves, shift(run, dy, dx) * empty)
-    return moves
-
-
-class OthelloMoveFeatures(BaseFeaturesExtractor):
-    """``(3, H, W)`` planes (own, opponent, empty: ``envs.boardgames``' Othello observation) -> the planes and
-    both sides' legal-move planes, ``5 * H * W`` features flattened for the policy's MLP."""
-
-    def __init__(self, observation_space: spaces.Space) -> None:
-        shape = tuple(observation_space.shape or ())
-        if len(shape) != 3 or shape[0] != 3:
-            raise EnvError(f"OthelloMoveFeatures needs (3, H, W) planes (own, opponent, empty), got shape {shape}")
-        super().__init__(observation_space, features_dim=5 * shape[1] * shape[2])
-
-    equivariant_planes = True
-    """Planes over the board's cells that rotate and mirror with it: a symmetric policy maps them, not the input."""
-
-    def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        planes = observations.float()
-        own, opp = planes[:, 0], planes[:, 1]
-        extra = torch.stack([legal_moves(own, opp), legal_moves(opp, own)], dim=1)
-        return torch.cat([planes, extra], dim=1).flatten(1)
 
 
 def _ray_targets(h: int, w: int) -> np.ndarray:
@@ -79,15 +38,16 @@ def _ray_targets(h: int, w: int) -> np.ndarray:
     return out
 
 
-class LookaheadPlanes:
-    """The arithmetic of :class:`OthelloLookaheadFeatures` in numpy, for ``(B, 3, H, W)`` planes (own, opponent,
-    empty) -> ``(B, 7 * H * W)``: the planes, both sides' legal moves, each legal move's flips / 8 and the number
-    of corners the opponent may take right after it.
+class OthelloPlanes:
+    """Othello's feature planes in numpy, ``(B, 3, H, W)`` planes (own, opponent, empty) -> ``(B, C * H * W)``: the
+    planes and both sides' legal moves (C = 5), with ``lookahead`` also each legal move's flips / 8 and the number
+    of corners the opponent may take right after it (C = 7).
 
     Why numpy: the features have no weights, and one implementation serves both the SB3 policy (training, acting)
     and PUCT's numpy evaluator, where a position is scored alone and torch's per-call overhead would dominate."""
 
-    def __init__(self, h: int, w: int) -> None:
+    def __init__(self, h: int, w: int, *, lookahead: bool) -> None:
+        self.lookahead, self.n_planes = lookahead, 7 if lookahead else 5
         n, targets = h * w, _ray_targets(h, w)
         n_dirs, length = targets.shape[:2]
         self.corners = np.array([0, w - 1, (h - 1) * w, n - 1])
@@ -132,6 +92,9 @@ class LookaheadPlanes:
         both = self.counts(np.concatenate([own, opp]), np.concatenate([opp, own]), np.concatenate([empty, empty]))
         flips = both[:b].sum(1)  # one call for both sides: numpy's per-call cost dominates a single position
         theirs = (both[b:].sum(1) > 0).astype(np.float32)
+        moves = [planes.reshape(b, 3, n), (flips > 0)[:, None], theirs[:, None]]
+        if not self.lookahead:
+            return np.concatenate(moves, axis=1, dtype=np.float32).reshape(b, 5 * n)
         rows, moves_at = np.nonzero(flips)  # the legal (position, move) pairs: ~1/8 of all
         along = (rows[:, None] * len(DIRECTIONS) + self.ray_of[moves_at]) * n + moves_at[:, None]
         flipped = np.take(both, along) >= self.step_of[moves_at]  # (K, corner-ray cell): flipped by the move
@@ -146,11 +109,35 @@ class LookaheadPlanes:
         opened = np.zeros((b, n), np.float32)
         per_corner = takes.reshape(len(rows), len(self.corners), self.ray_shape[0] // len(self.corners)).any(-1)
         opened[rows, moves_at] = (per_corner * corner_free).sum(-1)
-        out = [planes.reshape(b, 3, n), (flips > 0)[:, None], theirs[:, None], flips[:, None] / 8.0, opened[:, None]]
+        out = [*moves, flips[:, None] / 8.0, opened[:, None]]
         return np.concatenate(out, axis=1, dtype=np.float32).reshape(b, 7 * n)
 
 
-class OthelloLookaheadFeatures(BaseFeaturesExtractor):
+class OthelloMoveFeatures(BaseFeaturesExtractor):
+    """``(3, H, W)`` planes (own, opponent, empty: ``envs.boardgames``' Othello observation) -> the planes and
+    both sides' legal-move planes, ``5 * H * W`` features flattened for the policy's MLP."""
+
+    lookahead = False
+
+    equivariant_planes = True
+    """Planes over the board's cells that rotate and mirror with it: a symmetric policy maps them, not the input."""
+
+    def __init__(self, observation_space: spaces.Space) -> None:
+        shape = tuple(observation_space.shape or ())
+        if len(shape) != 3 or shape[0] != 3:
+            name = type(self).__name__
+            raise EnvError(f"{name} needs (3, H, W) planes (own, opponent, empty), got shape {shape}")
+        planes = OthelloPlanes(*shape[1:], lookahead=self.lookahead)
+        super().__init__(observation_space, features_dim=planes.n_planes * shape[1] * shape[2])
+        self.numpy_features = planes
+        """The same features from numpy planes (PUCT's evaluator calls it directly)."""
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        features = self.numpy_features(observations.detach().cpu().numpy())
+        return torch.from_numpy(features).to(observations.device)
+
+
+class OthelloLookaheadFeatures(OthelloMoveFeatures):
     """:class:`OthelloMoveFeatures`' five planes and two planes of what each legal move does: the discs it flips
     (/ 8) and how many corners the opponent may take right after it (0 where the move is illegal): ``7 * H * W``.
 
@@ -158,20 +145,7 @@ class OthelloLookaheadFeatures(BaseFeaturesExtractor):
     lost game, 0.5 a won one; BENCHMARKS.md), and whether a move opens a corner depends on the discs it flips, a
     one-move consequence that a policy over the planes must learn square by square from ~13,000 positions. The
     rules compute it exactly, as AlphaGo's policy network was given "capture size" and "liberties after move"
-    (Silver et al. 2016, Extended Data Table 2): static features of each move, not a search. Fixed arithmetic
-    (:class:`LookaheadPlanes`, rays as index gathers batched over the legal (position, move) pairs), no weights: a
-    saved policy is rebuilt from the class name alone."""
+    (Silver et al. 2016, Extended Data Table 2): static features of each move, not a search (:class:`OthelloPlanes`,
+    rays as index gathers batched over the legal (position, move) pairs)."""
 
-    equivariant_planes = True
-    """See :class:`OthelloMoveFeatures`."""
-
-    def __init__(self, observation_space: spaces.Space) -> None:
-        shape = tuple(observation_space.shape or ())
-        if len(shape) != 3 or shape[0] != 3:
-            raise EnvError(f"OthelloLookaheadFeatures needs (3, H, W) planes (own, opponent, empty), got shape {shape}")
-        super().__init__(observation_space, features_dim=7 * shape[1] * shape[2])
-        self.planes = LookaheadPlanes(*shape[1:])
-
-    def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        features = self.planes(observations.detach().cpu().numpy())
-        return torch.from_numpy(features).to(observations.device)
+    lookahead = True

@@ -14,7 +14,7 @@ Speed: the prior and the head's value of a position come from one call and are c
 (board and player to move) across the moves of a game. Where the policy and the head are plain MLPs
 of the same widths (the usual case), :class:`TwinMLP` runs both in one stacked numpy pass straight on
 OpenSpiel's observation tensor, and the masked softmax is plain Python over the legal moves;
-other networks go through :class:`PolicyNet` (numpy for MLPs over the planes or Othello's lookahead
+other networks go through :class:`PolicyNet` (numpy for MLPs over the planes or Othello's feature
 planes, symmetry-averaged or not, else torch under ``torch.inference_mode``). ``batch_children`` also
 evaluates a node's children in that call (slower: most children are never visited). The policy is loaded
 without unpickling (``load_policy_model``)."""
@@ -98,14 +98,13 @@ class PuctConfig:
 class PolicyNet:
     """Logits and values of a saved genplay policy on batches of ``(3, H, W)`` board planes.
 
-    numpy where the policy is an MLP over flattened planes or over Othello's lookahead planes, plain or averaged
-    over the board's symmetries (``plain``: the first kind unaveraged, which :class:`TwinMLP` fuses with the value
-    head); torch otherwise."""
+    numpy where the policy is an MLP over flattened planes or over an extractor with ``numpy_features`` (Othello's
+    planes), plain or averaged over the board's symmetries (``plain``: the first kind unaveraged, which
+    :class:`TwinMLP` fuses with the value head); torch otherwise."""
 
     def __init__(self, model: Any, normalize: Callable | None = None) -> None:
         from stable_baselines3.common.torch_layers import FlattenExtractor
 
-        from genplay.gail.networks.othello_features import OthelloLookaheadFeatures
         from genplay.gail.suites.boardgame_policy import SymmetricMaskablePolicy
 
         self.policy = model.policy
@@ -117,8 +116,8 @@ class PolicyNet:
         self.features: Callable[[np.ndarray], np.ndarray] | None = None
         if kind in ("ActorCriticPolicy", "MaskableActorCriticPolicy", "SymmetricMaskablePolicy") and flat:
             self.features = self._flat
-        elif isinstance(p.features_extractor, OthelloLookaheadFeatures) and normalize is None:
-            self.features = p.features_extractor.planes
+        elif normalize is None:  # an extractor of fixed arithmetic that has a numpy twin (Othello's planes)
+            self.features = getattr(p.features_extractor, "numpy_features", None)
         self.symmetries = None  # (gather (G, HW), flat index (G, A) of image g's logit of a's image) when symmetric
         if isinstance(p, SymmetricMaskablePolicy):
             actions = p.sym_actions.cpu().numpy()
