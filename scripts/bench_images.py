@@ -59,6 +59,8 @@ def parse_set(items: list[str]) -> dict:
     out = {}
     for item in items:
         key, _, raw = item.partition("=")
+        if key in ("steps", "seed"):  # --eval-at and the seed fan-out read the flags
+            raise GenplayError(f"--set: {key} has its own flag, --{key}; got {item!r}")
         try:
             out[key] = json.loads(raw)
         except json.JSONDecodeError:

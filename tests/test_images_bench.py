@@ -57,6 +57,16 @@ def test_eval_at_past_the_last_update_is_one_error_line(monkeypatch, capsys):
     assert info.value.code == 2 and err.startswith("error: --eval-at") and "\n" not in err
 
 
+@pytest.mark.parametrize("item", ["steps=-5", "seed=3"])
+def test_set_refuses_what_has_its_own_flag_in_one_line(item, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["bench_images.py", "--steps", "4", "--set", item])
+    with pytest.raises(SystemExit) as info:
+        bench_images.run_main(bench_images.main)
+    err = capsys.readouterr().err.strip()
+    assert info.value.code == 2 and err.startswith(f"error: --set: {item.split('=')[0]} has its own flag")
+    assert "\n" not in err
+
+
 def test_mnist5k_cgan_halves_the_mode_seeking_weight_and_set_still_wins():
     """MNIST-5k's cgan runs at mode seeking 1.0 (label accuracy under 0.95 at 2.0, images_s8.jsonl); digits keep 2.0."""
     mnist = bench_images.bench_config("mnist5k", "cgan", steps=10, seed=0, overrides={})

@@ -13,8 +13,9 @@ from genplay.settings import STEP_SIZE, UNIT, ConfigError, Int, Layers, OneOf, R
 
 SCHEDULES = ("exponential", "indicator")
 EXTRACTORS = ("mlp", "board_cnn", "othello_moves", "othello_lookahead")
-"""The learner's features extractor: SB3's flatten (an MLP policy), :class:`BoardCNN` over the board planes, or
-the planes with both sides' legal moves (Othello, ``gail/networks/othello_features.py``) under the MLP."""
+"""The learner's features extractor: SB3's flatten (an MLP policy), :class:`BoardCNN` over the board planes, the
+planes with both sides' legal moves, or those and each legal move's flips and the corners it opens (Othello,
+``gail/networks/othello_features.py``) under the MLP."""
 DAGGER_RULES = {
     "rounds": Int(0, 10_000),
     "steps_per_round": Int(0, 10_000_000),
